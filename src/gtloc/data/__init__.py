@@ -1,0 +1,1 @@
+"""Data: the records schema, EXIF ingestion, images, feature store, samplers and the generated world."""
