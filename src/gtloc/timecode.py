@@ -98,7 +98,10 @@ def torus_angles(times: ArrayLike) -> ArrayLike:
 
 
 def periodic_time_features(times: ArrayLike) -> ArrayLike:
-    """``(..., 5)`` -> ``(..., 4)`` ``[cos theta, sin theta, cos phi, sin phi]``: continuous across Dec/Jan and midnight."""
+    """``(..., 5)`` -> ``(..., 4)`` ``[cos theta, sin theta, cos phi, sin phi]``.
+
+    Unlike the raw angles, this input is continuous across Dec/Jan and across midnight.
+    """
     angles = torus_angles(times)
     m = xp(angles)
     return stack_last([m.cos(angles[..., 0]), m.sin(angles[..., 0]), m.cos(angles[..., 1]), m.sin(angles[..., 1])])
@@ -172,9 +175,11 @@ def local_to_utc(when_local: datetime, lat: float, lon: float) -> datetime:
 def utc_offset_hours(when_utc: datetime, lat: float, lon: float) -> float:
     """Local minus UTC, in hours, at that instant (DST included)."""
     local = utc_to_local(when_utc, lat, lon)
-    naive_utc = when_utc.replace(tzinfo=None) if when_utc.tzinfo is None else when_utc.astimezone(
-        timezone.utc
-    ).replace(tzinfo=None)
+    naive_utc = (
+        when_utc.replace(tzinfo=None)
+        if when_utc.tzinfo is None
+        else when_utc.astimezone(timezone.utc).replace(tzinfo=None)
+    )
     return (local - naive_utc) / timedelta(hours=1)
 
 

@@ -1,0 +1,132 @@
+"""The six training terms of GT-Loc (method.md section 3), with per-sample masks for missing labels.
+
+Every term is a cross-entropy between a target distribution over candidates and ``softmax(scale * sim)``:
+
+=============  ==========================  ==========================  ==============================
+term           query (rows)                candidates (columns)        targets
+=============  ==========================  ==========================  ==============================
+``img_gps``    image                       batch GPS + GPS queue       the image's own place (InfoNCE)
+``img_time``   image                       batch times + time queue    toroidal soft targets
+``gps_time``   location / time             times / batch locations     soft targets / own place
+``ig2t``       normalise(image + location) batch times + time queue    toroidal soft targets
+``it2g``       normalise(image + time)     batch GPS + GPS queue       own place
+``gt2i``       normalise(location + time)  batch images                own image
+=============  ==========================  ==========================  ==============================
+
+A sample without GPS (or time) takes part in no term that needs it, neither as a query nor as a candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gtloc.model import GTLoc
+from gtloc.timecode import torus_distance
+
+TERMS = ("img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i")
+
+
+def toroidal_soft_targets(
+    query_times: torch.Tensor, candidate_times: torch.Tensor, tau: float, positives: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Soft targets ``q_ij = softmax_j(-d_ij / tau)`` from torus distances ``d`` in ``[0, sqrt(2)]``.
+
+    ``query_times`` ``(N, 5)``, ``candidate_times`` ``(M, 5)`` -> ``(N, M)``, rows summing to 1. ``tau = 0`` gives
+    one-hot targets on ``positives`` (``(N,)`` column indices, default ``0..N-1``): exact InfoNCE, the
+    hard-target ablation.
+    """
+    n, m = query_times.shape[0], candidate_times.shape[0]
+    if tau < 0:
+        raise ValueError(f"tau must be >= 0, got {tau}")
+    if tau == 0:
+        cols = torch.arange(n, device=query_times.device) if positives is None else positives
+        return F.one_hot(cols, m).to(query_times.dtype)
+    d = torus_distance(query_times[:, None, :], candidate_times[None, :, :])
+    return torch.softmax(-d / tau, dim=1)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of ``H(q, softmax(logits))``; ``logits`` and ``targets`` ``(N, M)``."""
+    return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+@dataclass
+class LossWeights:
+    """Weight of each term in the total (0 switches a term off; the time-only ablation zeroes the GPS terms)."""
+
+    img_gps: float = 1.0
+    img_time: float = 1.0
+    gps_time: float = 1.0
+    ig2t: float = 1.0
+    it2g: float = 1.0
+    gt2i: float = 1.0
+
+
+class GTLocLoss(nn.Module):
+    """The weighted sum of the six terms. ``tau``: temperature of the toroidal soft targets (0 = hard)."""
+
+    def __init__(self, tau: float = 0.3, weights: LossWeights | None = None, use_queues: bool = True):
+        super().__init__()
+        self.tau = tau
+        self.weights = weights or LossWeights()
+        self.use_queues = use_queues
+
+    def forward(
+        self, model: GTLoc, features: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Loss terms for one batch.
+
+        ``features`` ``(B, D)`` backbone features; ``latlon`` ``(B, 2)`` degrees; ``times`` ``(B, 5)`` local time;
+        NaN marks a missing label. Returns ``{"loss": total, <term>: value, ...}`` for the terms that had rows.
+        """
+        w = asdict(self.weights)
+        has_gps = torch.isfinite(latlon).all(dim=1)
+        has_time = torch.isfinite(times).all(dim=1)
+        both = has_gps & has_time
+        joint = bool(both.any()) and any(w[k] for k in ("gps_time", "ig2t", "it2g", "gt2i"))
+        need_gps = bool(w["img_gps"] and has_gps.any()) or joint
+        need_time = bool(w["img_time"] and has_time.any()) or joint
+
+        img = model.encode_image(features)
+        gps_cand = torch.cat([latlon[has_gps], model.gps_queue.contents()]) if self.use_queues else latlon[has_gps]
+        time_cand = torch.cat([times[has_time], model.time_queue.contents()]) if self.use_queues else times[has_time]
+        loc_emb = model.encode_location(gps_cand) if need_gps else None
+        time_emb = model.encode_time(time_cand) if need_time else None
+        # Position of each batch row among the batch candidates of its kind.
+        gps_pos = torch.cumsum(has_gps.long(), 0) - 1
+        time_pos = torch.cumsum(has_time.long(), 0) - 1
+
+        terms: dict[str, torch.Tensor] = {}
+        if w["img_gps"] and has_gps.any():
+            logits = model.scale("img_gps_logit_scale") * img[has_gps] @ loc_emb.T
+            terms["img_gps"] = F.cross_entropy(logits, gps_pos[has_gps])
+        if w["img_time"] and has_time.any():
+            logits = model.scale("img_time_logit_scale") * img[has_time] @ time_emb.T
+            q = toroidal_soft_targets(times[has_time], time_cand, self.tau, time_pos[has_time])
+            terms["img_time"] = soft_cross_entropy(logits, q)
+        if both.any():
+            g_idx, t_idx = gps_pos[both], time_pos[both]
+            loc_b = loc_emb[g_idx] if loc_emb is not None else None
+            time_b = time_emb[t_idx] if time_emb is not None else None
+            q_time = toroidal_soft_targets(times[both], time_cand, self.tau, t_idx)
+            if w["gps_time"]:
+                s = model.scale("gps_time_logit_scale")
+                loc_to_time = soft_cross_entropy(s * loc_b @ time_emb.T, q_time)
+                time_to_loc = F.cross_entropy(s * time_b @ loc_emb[g_idx].T, torch.arange(len(g_idx)))
+                terms["gps_time"] = (loc_to_time + time_to_loc) / 2
+            if w["ig2t"]:
+                fused = F.normalize(img[both] + loc_b, dim=-1)
+                terms["ig2t"] = soft_cross_entropy(model.scale("ig2t_logit_scale") * fused @ time_emb.T, q_time)
+            if w["it2g"]:
+                fused = F.normalize(img[both] + time_b, dim=-1)
+                terms["it2g"] = F.cross_entropy(model.scale("it2g_logit_scale") * fused @ loc_emb.T, g_idx)
+            if w["gt2i"]:
+                fused = F.normalize(loc_b + time_b, dim=-1)
+                own = torch.nonzero(both).squeeze(1)
+                terms["gt2i"] = F.cross_entropy(model.scale("gt2i_logit_scale") * fused @ img.T, own)
+        total = sum((w[k] * v for k, v in terms.items()), torch.zeros((), device=features.device))
+        return {"loss": total, **terms}
