@@ -7,11 +7,26 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
+
+from gtloc.config import GalleryConfig
+from gtloc.errors import GtlocError
+from gtloc.io import atomic_path
+from gtloc.timecode import InvalidTimeError, validate_times
+
+if TYPE_CHECKING:
+    from gtloc.data.schema import Records
+    from gtloc.model import GTLoc
 
 GPS_GALLERY_FILE = "coordinates_100K.csv"
 
@@ -25,3 +40,113 @@ def _mp16_coordinates() -> np.ndarray:
 def load_gps_gallery() -> torch.Tensor:
     """The 100,000 MP-16 GPS coordinates, ``(100000, 2)`` float32 ``[lat, lon]`` degrees."""
     return torch.from_numpy(_mp16_coordinates().copy())
+
+
+def time_grid(days_step: int = 7, minutes_step: int = 30) -> torch.Tensor:
+    """A regular day-of-year x time-of-day grid of local timestamps, ``(D * M, 5)`` float32.
+
+    Days ``0, days_step, ...`` of a non-leap year (Jan 1 .. Dec 31) times minutes ``0, minutes_step, ...`` of the
+    day. The default (7 days, 30 min) has 53 x 48 = 2,544 entries.
+    """
+    if days_step < 1 or minutes_step < 1:
+        raise GtlocError(f"time grid steps must be >= 1, got days_step={days_step}, minutes_step={minutes_step}")
+    days = [date(2001, 1, 1) + timedelta(days=d) for d in range(0, 365, days_step)]
+    rows = [
+        [day.month, day.day, minute // 60, minute % 60, 0.0] for day in days for minute in range(0, 1440, minutes_step)
+    ]
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def time_gallery_from_records(records: Records, max_size: int | None = None, seed: int = 0) -> torch.Tensor:
+    """The distinct local timestamps of ``records`` (rows with a time), optionally subsampled, ``(T, 5)`` float32."""
+    times = np.unique(records.times[records.has_time], axis=0)
+    if len(times) == 0:
+        raise GtlocError("cannot build a time gallery: no record has a complete local time")
+    if max_size is not None and len(times) > max_size:
+        times = times[np.sort(np.random.default_rng(seed).choice(len(times), max_size, replace=False))]
+    return torch.tensor(times, dtype=torch.float32)
+
+
+def gps_gallery_from_records(records: Records) -> torch.Tensor:
+    """The distinct coordinates of ``records`` (rows with GPS), ``(G, 2)`` float32 degrees."""
+    latlon = np.unique(records.latlon[records.has_gps], axis=0)
+    if len(latlon) == 0:
+        raise GtlocError("cannot build a GPS gallery: no record has coordinates")
+    return torch.tensor(latlon, dtype=torch.float32)
+
+
+def load_time_gallery_npy(path: str | Path) -> torch.Tensor:
+    """An explicit time gallery: a ``.npy`` of ``[month, day, hour, minute, second]`` rows, validated."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise GtlocError(f"{path}: cannot read the time gallery ({exc})") from exc
+    if arr.ndim != 2 or arr.shape[1] != 5:
+        raise GtlocError(
+            f"{path}: a time gallery must have shape (T, 5) [month, day, hour, minute, second], got {arr.shape}"
+        )
+    try:
+        validate_times(arr)
+    except InvalidTimeError as exc:
+        raise GtlocError(f"{path}: {exc}") from exc
+    return torch.tensor(arr, dtype=torch.float32)
+
+
+def build_gps_gallery(spec: str) -> torch.Tensor:
+    """``"mp16"`` or a path to a records/``lat,lon`` CSV -> ``(G, 2)`` float32 degrees."""
+    if spec == "mp16":
+        return load_gps_gallery()
+    from gtloc.data.schema import load_records
+
+    return gps_gallery_from_records(load_records(spec))
+
+
+def build_time_gallery(config: GalleryConfig) -> torch.Tensor:
+    """The time gallery that ``config.time`` names: ``"grid"``, a ``.npy`` file, or a records CSV."""
+    if config.time == "grid":
+        return time_grid(config.time_days_step, config.time_minutes_step)
+    if str(config.time).endswith(".npy"):
+        return load_time_gallery_npy(config.time)
+    from gtloc.data.schema import load_records
+
+    return time_gallery_from_records(load_records(config.time))
+
+
+def _labels_digest(labels: torch.Tensor) -> str:
+    return hashlib.sha256(labels.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+@dataclass
+class EncodedGallery:
+    """Gallery labels and their embeddings. ``labels`` ``(G, 2)`` or ``(G, 5)``; ``embeddings`` ``(G, 512)``."""
+
+    kind: str
+    labels: torch.Tensor
+    embeddings: torch.Tensor
+
+
+@torch.inference_mode()
+def encode_gallery(
+    model: GTLoc, kind: str, labels: torch.Tensor, cache_dir: str | Path | None = None, batch_size: int = 4096
+) -> EncodedGallery:
+    """Encode a ``"gps"`` or ``"time"`` gallery with ``model``, reusing an on-disk cache when one matches.
+
+    The cache file name carries the model's weight fingerprint and a digest of the labels, so a changed
+    model or gallery is never served stale embeddings.
+    """
+    if kind not in ("gps", "time"):
+        raise ValueError(f"gallery kind must be 'gps' or 'time', got {kind!r}")
+    labels = labels.float().contiguous()
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / f"{kind}-{model.fingerprint()}-{_labels_digest(labels)}.safetensors"
+        if cache_file.is_file():
+            cached = load_file(str(cache_file))
+            if torch.equal(cached["labels"], labels):
+                return EncodedGallery(kind, labels, cached["embeddings"])
+    encode = model.encode_location if kind == "gps" else model.encode_time
+    embeddings = torch.cat([encode(chunk) for chunk in labels.split(batch_size)])
+    if cache_file is not None:
+        with atomic_path(cache_file) as tmp:
+            save_file({"labels": labels, "embeddings": embeddings.contiguous()}, str(tmp))
+    return EncodedGallery(kind, labels, embeddings)

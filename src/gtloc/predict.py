@@ -1,0 +1,167 @@
+"""Prediction by retrieval: an image's place and time are the best-matching entries of the GPS and time galleries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gtloc.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
+from gtloc.index import full_posterior, search
+from gtloc.model import GTLoc
+from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
+
+
+@dataclass
+class Prediction:
+    """Predictions for N images with top-k alternatives.
+
+    ``place_topk`` ``(N, k, 2)`` degrees and ``place_probs`` ``(N, k)`` (softmax over the whole GPS gallery);
+    ``time_topk`` ``(N, k, 5)`` local time and ``time_probs`` ``(N, k)``; ``month_posterior`` ``(N, 12)`` and
+    ``hour_posterior`` ``(N, 24)``: marginals of the time posterior by calendar month and clock hour;
+    ``time_bayes`` ``(N, 5)``: the gallery month and hour that minimise the expected cyclic month and hour errors
+    (the right read-out for a mean-absolute-error metric when the posterior is bimodal, e.g. 9:00 vs 15:00).
+    Fields are ``None`` when that half was not asked for.
+    """
+
+    place_topk: torch.Tensor | None = None
+    place_probs: torch.Tensor | None = None
+    time_topk: torch.Tensor | None = None
+    time_probs: torch.Tensor | None = None
+    month_posterior: torch.Tensor | None = None
+    hour_posterior: torch.Tensor | None = None
+    time_bayes: torch.Tensor | None = None
+
+    @property
+    def latlon(self) -> torch.Tensor:
+        """Top-1 places ``(N, 2)``."""
+        return self.place_topk[:, 0]
+
+    @property
+    def time(self) -> torch.Tensor:
+        """Top-1 (argmax) times ``(N, 5)``."""
+        return self.time_topk[:, 0]
+
+
+class _TimeReadout:
+    """Marginals and the Bayes read-out over a fixed time gallery ``(T, 5)``, precomputed once."""
+
+    def __init__(self, labels: torch.Tensor):
+        self.labels = labels
+        self.month_onehot = F.one_hot(labels[:, 0].long() - 1, 12).float()
+        self.hour_onehot = F.one_hot(labels[:, 2].long(), 24).float()
+        month_values = protocol_month_value(labels)
+        hour_values = hour_fraction(labels)
+        self.month_choice = torch.unique(month_values)
+        self.hour_choice = torch.unique(hour_values)
+        # Cost of answering candidate c when the truth is gallery entry t: (C, T).
+        self.month_cost = cyclic_difference(self.month_choice[:, None], month_values[None, :], MONTH_PERIOD)
+        self.hour_cost = cyclic_difference(self.hour_choice[:, None], hour_values[None, :], HOUR_PERIOD)
+        # A (month, day) row for each month candidate and an (hour, minute, second) row for each hour candidate.
+        self.month_rows = labels[[int((month_values == v).nonzero()[0]) for v in self.month_choice]][:, :2]
+        self.hour_rows = labels[[int((hour_values == v).nonzero()[0]) for v in self.hour_choice]][:, 2:]
+
+    def marginals(self, posterior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return posterior @ self.month_onehot, posterior @ self.hour_onehot
+
+    def bayes(self, posterior: torch.Tensor) -> torch.Tensor:
+        month = (posterior @ self.month_cost.T).argmin(dim=1)
+        hour = (posterior @ self.hour_cost.T).argmin(dim=1)
+        return torch.cat([self.month_rows[month], self.hour_rows[hour]], dim=1)
+
+
+class Predictor:
+    """Predicts places and times from backbone features; encodes its galleries once, at construction.
+
+    ``gps_gallery`` ``(G, 2)`` / ``time_gallery`` ``(T, 5)`` default to the galleries named in the model's config.
+    ``cache_dir`` keeps encoded galleries on disk, keyed by the model's weight fingerprint.
+    """
+
+    def __init__(
+        self,
+        model: GTLoc,
+        gps_gallery: torch.Tensor | None = None,
+        time_gallery: torch.Tensor | None = None,
+        cache_dir: str | Path | None = None,
+    ):
+        self.model = model.eval()
+        gallery_config = model.config.gallery
+        gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
+        time_labels = time_gallery if time_gallery is not None else build_time_gallery(gallery_config)
+        self.gps_gallery: EncodedGallery = encode_gallery(model, "gps", gps_labels, cache_dir)
+        self.time_gallery: EncodedGallery = encode_gallery(model, "time", time_labels, cache_dir)
+        self._readout = _TimeReadout(self.time_gallery.labels)
+
+    @classmethod
+    def from_pretrained(cls, run_dir: str | Path, **kwargs) -> Predictor:
+        """Load the model saved in ``run_dir`` and cache its encoded galleries in ``run_dir/galleries``."""
+        kwargs.setdefault("cache_dir", Path(run_dir) / "galleries")
+        return cls(GTLoc.from_pretrained(run_dir), **kwargs)
+
+    @torch.inference_mode()
+    def encode_images(self, features: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` or ten-crop ``(N, C, D)`` features -> embeddings of the same leading shape ``(..., 512)``."""
+        return self.model.encode_image(features.float())
+
+    def _scale(self, name: str) -> float:
+        return float(self.model.scale(name))
+
+    @torch.inference_mode()
+    def predict(
+        self, features: torch.Tensor, top_k: int = 5, where: bool = True, when: bool = True, chunk_size: int = 512
+    ) -> Prediction:
+        """Top-k places and times for backbone ``features`` ``(N, D)`` or ten-crop ``(N, C, D)``."""
+        return self.predict_embeddings(self.encode_images(features), top_k, where, when, chunk_size)
+
+    @torch.inference_mode()
+    def predict_embeddings(
+        self, queries: torch.Tensor, top_k: int = 5, where: bool = True, when: bool = True, chunk_size: int = 512
+    ) -> Prediction:
+        """Like :meth:`predict` for query embeddings ``(N, 512)`` or ``(N, C, 512)`` already in the shared space."""
+        pred = Prediction()
+        if where:
+            found = search(queries, self.gps_gallery.embeddings, top_k, self._scale("img_gps_logit_scale"))
+            pred.place_topk = self.gps_gallery.labels[found.indices]
+            pred.place_probs = found.probs
+        if when:
+            self._predict_time(queries, top_k, self._scale("img_time_logit_scale"), pred, chunk_size)
+        return pred
+
+    def _predict_time(self, queries: torch.Tensor, top_k: int, scale: float, pred: Prediction, chunk_size: int) -> None:
+        parts: dict[str, list[torch.Tensor]] = {"topk": [], "probs": [], "month": [], "hour": [], "bayes": []}
+        k = min(top_k, len(self.time_gallery.labels))
+        for chunk in queries.split(chunk_size):
+            posterior = full_posterior(chunk, self.time_gallery.embeddings, scale)
+            probs, idx = posterior.topk(k, dim=1)
+            month, hour = self._readout.marginals(posterior)
+            parts["topk"].append(self.time_gallery.labels[idx])
+            parts["probs"].append(probs)
+            parts["month"].append(month)
+            parts["hour"].append(hour)
+            parts["bayes"].append(self._readout.bayes(posterior))
+        pred.time_topk, pred.time_probs = torch.cat(parts["topk"]), torch.cat(parts["probs"])
+        pred.month_posterior, pred.hour_posterior = torch.cat(parts["month"]), torch.cat(parts["hour"])
+        pred.time_bayes = torch.cat(parts["bayes"])
+
+    @torch.inference_mode()
+    def predict_time_given_location(self, features: torch.Tensor, latlon: torch.Tensor, top_k: int = 5) -> Prediction:
+        """Time of images whose place is known: the ``(image + location) -> time`` query. ``latlon`` ``(N, 2)``."""
+        img = self.encode_images(features)
+        if img.dim() == 3:
+            img = F.normalize(img.mean(dim=1), dim=-1)
+        fused = F.normalize(img + self.model.encode_location(latlon.float()), dim=-1)
+        pred = Prediction()
+        self._predict_time(fused, top_k, self._scale("ig2t_logit_scale"), pred, 512)
+        return pred
+
+    @torch.inference_mode()
+    def predict_location_given_time(self, features: torch.Tensor, times: torch.Tensor, top_k: int = 5) -> Prediction:
+        """Place of images whose time is known: the ``(image + time) -> location`` query. ``times`` ``(N, 5)``."""
+        img = self.encode_images(features)
+        if img.dim() == 3:
+            img = F.normalize(img.mean(dim=1), dim=-1)
+        fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
+        found = search(fused, self.gps_gallery.embeddings, top_k, self._scale("it2g_logit_scale"))
+        return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)
