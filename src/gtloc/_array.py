@@ -28,5 +28,10 @@ def minimum(a: ArrayLike, b: ArrayLike) -> ArrayLike:
     return torch.minimum(a, b) if is_torch(a) else np.minimum(a, b)
 
 
+def plain(value: Any) -> Any:
+    """A numpy or torch scalar as a Python number (so messages read ``13.0``, not ``np.float64(13.0)``)."""
+    return value.item() if isinstance(value, (np.generic, torch.Tensor)) and value.ndim == 0 else value
+
+
 def stack_last(parts: list[ArrayLike]) -> ArrayLike:
     return torch.stack(parts, dim=-1) if is_torch(parts[0]) else np.stack(parts, axis=-1)

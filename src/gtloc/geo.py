@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from gtloc._array import ArrayLike, as_array, stack_last, xp
+from gtloc._array import ArrayLike, as_array, plain, stack_last, xp
 from gtloc.errors import GtlocError
 
 EARTH_RADIUS_KM = 6371.0
@@ -29,7 +29,7 @@ class InvalidCoordinateError(GtlocError, ValueError):
 def validate_coordinate(lat: float, lon: float, where: str = "") -> None:
     """Raise :class:`InvalidCoordinateError` naming the bad field of one ``(lat, lon)`` pair."""
     prefix = f"{where}: " if where else ""
-    for field, value, bound in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+    for field, value, bound in (("lat", plain(lat), 90.0), ("lon", plain(lon), 180.0)):
         try:
             v = float(value)
         except (TypeError, ValueError):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from gtloc._array import ArrayLike, as_array, minimum, stack_last, xp
+from gtloc._array import ArrayLike, as_array, minimum, plain, stack_last, xp
 from gtloc.errors import GtlocError
 
 TIME_FIELDS = ("month", "day", "hour", "minute", "second")
@@ -35,7 +35,7 @@ class InvalidTimeError(GtlocError, ValueError):
 
 def _bad(field: str, value: float, why: str, where: str = "") -> InvalidTimeError:
     prefix = f"{where}: " if where else ""
-    return InvalidTimeError(f"{prefix}invalid {field} {value!r}: {why}")
+    return InvalidTimeError(f"{prefix}invalid {field} {plain(value)!r}: {why}")
 
 
 def validate_time(
@@ -149,9 +149,9 @@ def _timezone_finder():
 
 def timezone_at(lat: float, lon: float) -> str:
     """IANA time zone name at a GPS point (ocean points get their nautical ``Etc/GMT±N`` zone)."""
-    from gtloc.geo import validate_coordinates
+    from gtloc.geo import validate_coordinate
 
-    validate_coordinates(np.array([[lat, lon]]))
+    validate_coordinate(lat, lon)
     name = _timezone_finder().timezone_at(lat=float(lat), lng=float(lon))
     if name is None:
         offset = round(float(lon) / 15.0)
