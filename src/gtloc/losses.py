@@ -54,6 +54,19 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
+def toroidal_cross_entropy(
+    logits: torch.Tensor, query_times: torch.Tensor, candidate_times: torch.Tensor, tau: float, positives: torch.Tensor
+) -> torch.Tensor:
+    """``H(q, softmax(logits))`` with toroidal soft targets ``q`` (``(N, M)`` logits, ``(N,)`` positive columns).
+
+    ``tau = 0`` is computed as ``F.cross_entropy(logits, positives)``, so the hard-target ablation is InfoNCE
+    bit for bit (a one-hot ``q`` is the same number only up to rounding).
+    """
+    if tau == 0:
+        return F.cross_entropy(logits, positives)
+    return soft_cross_entropy(logits, toroidal_soft_targets(query_times, candidate_times, tau))
+
+
 @dataclass
 class LossWeights:
     """Weight of each term in the total (0 switches a term off; the time-only ablation zeroes the GPS terms)."""
@@ -106,21 +119,21 @@ class GTLocLoss(nn.Module):
             terms["img_gps"] = F.cross_entropy(logits, gps_pos[has_gps])
         if w["img_time"] and has_time.any():
             logits = model.scale("img_time_logit_scale") * img[has_time] @ time_emb.T
-            q = toroidal_soft_targets(times[has_time], time_cand, self.tau, time_pos[has_time])
-            terms["img_time"] = soft_cross_entropy(logits, q)
+            terms["img_time"] = toroidal_cross_entropy(logits, times[has_time], time_cand, self.tau, time_pos[has_time])
         if both.any():
             g_idx, t_idx = gps_pos[both], time_pos[both]
             loc_b = loc_emb[g_idx] if loc_emb is not None else None
             time_b = time_emb[t_idx] if time_emb is not None else None
-            q_time = toroidal_soft_targets(times[both], time_cand, self.tau, t_idx)
             if w["gps_time"]:
                 s = model.scale("gps_time_logit_scale")
-                loc_to_time = soft_cross_entropy(s * loc_b @ time_emb.T, q_time)
-                time_to_loc = F.cross_entropy(s * time_b @ loc_emb[g_idx].T, torch.arange(len(g_idx)))
+                loc_to_time = toroidal_cross_entropy(s * loc_b @ time_emb.T, times[both], time_cand, self.tau, t_idx)
+                own_place = torch.arange(len(g_idx), device=g_idx.device)
+                time_to_loc = F.cross_entropy(s * time_b @ loc_emb[g_idx].T, own_place)
                 terms["gps_time"] = (loc_to_time + time_to_loc) / 2
             if w["ig2t"]:
                 fused = F.normalize(img[both] + loc_b, dim=-1)
-                terms["ig2t"] = soft_cross_entropy(model.scale("ig2t_logit_scale") * fused @ time_emb.T, q_time)
+                logits = model.scale("ig2t_logit_scale") * fused @ time_emb.T
+                terms["ig2t"] = toroidal_cross_entropy(logits, times[both], time_cand, self.tau, t_idx)
             if w["it2g"]:
                 fused = F.normalize(img[both] + time_b, dim=-1)
                 terms["it2g"] = F.cross_entropy(model.scale("it2g_logit_scale") * fused @ loc_emb.T, g_idx)
