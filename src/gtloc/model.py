@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -112,8 +113,12 @@ class GTLoc(nn.Module):
             config = GTLocConfig.from_dict(json.loads(config_path.read_text()))
         except (json.JSONDecodeError, TypeError) as exc:
             raise GtlocError(f"{config_path}: unreadable model config ({exc})") from exc
+        try:
+            state = load_file(str(weights_path), device=map_location)
+        except SafetensorError as exc:
+            raise GtlocError(f"{weights_path}: unreadable safetensors file ({exc})") from exc
         model = cls(config)
-        model.load_weights(load_file(str(weights_path), device=map_location), source=str(weights_path))
+        model.load_weights(state, source=str(weights_path))
         return model.eval()
 
     def load_weights(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:
