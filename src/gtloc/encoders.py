@@ -176,10 +176,10 @@ class ImageHead(nn.Module):
 
     @torch.no_grad()
     def set_feature_stats(self, features: torch.Tensor) -> None:
-        """Standardise with the mean and std of ``(N, feature_dim)`` training features (std floored at 1e-6)."""
+        """Standardise with the mean and (population) std of ``(N, feature_dim)`` features (std floored at 1e-6)."""
         flat = features.reshape(-1, self.feature_dim).float()
         self.feature_mean.copy_(flat.mean(0))
-        self.feature_std.copy_(flat.std(0).clamp_min(1e-6))
+        self.feature_std.copy_(flat.std(0, correction=0).clamp_min(1e-6))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.shape[-1] != self.feature_dim:
