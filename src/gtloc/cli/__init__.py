@@ -9,7 +9,7 @@ from gtloc.cli.app import app
 from gtloc.errors import GtlocError
 
 # Command modules register themselves on ``app`` when imported; add a module name here to add a command.
-COMMAND_MODULES: tuple[str, ...] = ("version",)
+COMMAND_MODULES: tuple[str, ...] = ("version", "ingest")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"gtloc.cli.{_name}")

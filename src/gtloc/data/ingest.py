@@ -1,0 +1,331 @@
+"""Turn a folder of photos into a records CSV: GPS and local capture time from EXIF, or from a webcam's names.
+
+Each photo under ``photo_dir`` (recursively; suffixes in :data:`IMAGE_SUFFIXES`, any case) becomes one
+record with its path relative to ``photo_dir`` (POSIX separators, sorted). Photos without a usable position
+or time are skipped with a reason: ``not an image``, ``unreadable``, ``no GPS`` or ``no date``.
+
+Time sources (``utc_from``):
+
+* ``None`` (default): EXIF ``DateTimeOriginal`` is the local clock time. ``unix_ts`` uses
+  ``OffsetTimeOriginal`` when present, else the time zone at the GPS point.
+* ``"exif"``: the EXIF clock is UTC (webcams often run on UTC); any offset tag is ignored.
+* ``"mtime"``: the file's modification time is the UTC instant.
+* ``"filename"``: the file name holds the UTC time, read with ``name_pattern`` (see :class:`NamePattern`).
+
+With ``utc_from``, local time is the UTC instant seen on the clock of the GPS point's time zone.
+``lat``/``lon`` give one position to every photo (a fixed webcam), overriding EXIF GPS.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
+from gtloc.data.schema import Records, write_records
+from gtloc.errors import GtlocError
+from gtloc.geo import validate_coordinate
+from gtloc.io import atomic_write_text
+from gtloc.timecode import datetime_to_time_row, local_to_utc, utc_to_local
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp"})
+UTC_SOURCES = ("exif", "mtime", "filename")
+SKIPPED_COLUMNS = ("path", "reason", "detail")
+NAME_DIRECTIVES = {
+    "Y": r"\d{4}",
+    "y": r"\d{2}",
+    "m": r"\d{2}",
+    "d": r"\d{2}",
+    "H": r"\d{2}",
+    "M": r"\d{2}",
+    "S": r"\d{2}",
+    "f": r"\d{1,6}",
+}
+
+
+@dataclass(frozen=True)
+class SkippedPhoto:
+    """A file that gave no record: ``reason`` is a short category, ``detail`` says exactly what was wrong."""
+
+    path: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class IngestResult:
+    """The records read, the files skipped, and how many other files were ignored, by suffix."""
+
+    records: Records
+    skipped: list[SkippedPhoto]
+    ignored: Counter[str] = field(default_factory=Counter)
+    partial: int = 0
+
+
+class NamePattern:
+    """A strftime-style pattern that finds a UTC time in a file name, e.g. ``%Y%m%d_%H%M``.
+
+    Directives: ``%Y %y %m %d %H %M %S %f`` (each at most once; ``%Y`` or ``%y``, ``%m``, ``%d`` and ``%H``
+    required; numbers zero-padded) and ``%%``; other text matches itself. The pattern may match anywhere in
+    the file name without its suffix (``cam3_20190612_1530.jpg`` matches ``%Y%m%d_%H%M``); a pattern with a
+    ``/`` is matched against the path relative to the photo folder instead (``%Y/%m/%d/%H%M``).
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        parts, seen, i = [], set(), 0
+        while i < len(pattern):
+            char = pattern[i]
+            if char != "%":
+                parts.append(re.escape(char))
+                i += 1
+                continue
+            code = pattern[i + 1 : i + 2]
+            if code == "%":
+                parts.append("%")
+            elif code in NAME_DIRECTIVES and code not in seen:
+                seen.add(code)
+                parts.append(f"(?P<{code}>{NAME_DIRECTIVES[code]})")
+            else:
+                why = f"%{code} appears twice" if code in seen else f"unsupported directive %{code}"
+                supported = " ".join(f"%{c}" for c in NAME_DIRECTIVES)
+                raise GtlocError(f"--name-pattern {pattern!r}: {why} (supported: {supported} %%)")
+            i += 2
+        missing = [f"%{c}" for c in ("m", "d", "H") if c not in seen]
+        if not seen & {"Y", "y"}:
+            missing.insert(0, "%Y")
+        if missing:
+            raise GtlocError(f"--name-pattern {pattern!r}: missing {', '.join(missing)} (a date and an hour)")
+        self.regex = re.compile("".join(parts))
+        self.uses_path = "/" in pattern
+
+    def parse(self, relative_path: str) -> datetime:
+        """The UTC time in ``relative_path`` (POSIX, relative to the photo folder); ValueError says why not."""
+        target = relative_path.rsplit(".", 1)[0] if "." in Path(relative_path).name else relative_path
+        if not self.uses_path:
+            target = target.rsplit("/", 1)[-1]
+        match = self.regex.search(target)
+        if not match:
+            raise ValueError(f"name {target!r} does not match --name-pattern {self.pattern!r}")
+        g = match.groupdict()
+        year = int(g["Y"]) if g.get("Y") else 2000 + int(g["y"])
+        fraction = (g.get("f") or "0").ljust(6, "0")
+        try:
+            when = datetime(year, int(g["m"]), int(g["d"]), int(g["H"]), int(g.get("M") or 0), int(g.get("S") or 0))
+        except ValueError as exc:
+            raise ValueError(f"name {target!r} holds no valid time for {self.pattern!r} ({exc})") from None
+        return when.replace(microsecond=int(fraction), tzinfo=timezone.utc)
+
+
+def list_photos(photo_dir: Path) -> tuple[list[str], Counter[str], list[SkippedPhoto]]:
+    """Image files under ``photo_dir`` as sorted POSIX relative paths, other files counted by suffix,
+    and folders that could not be listed."""
+    photos: list[str] = []
+    ignored: Counter[str] = Counter()
+    unlisted: list[SkippedPhoto] = []
+
+    def on_error(exc: OSError) -> None:
+        rel = Path(exc.filename).relative_to(photo_dir).as_posix() if exc.filename else str(photo_dir)
+        unlisted.append(SkippedPhoto(_printable(rel), "unreadable", f"cannot list folder: {exc.strerror}"))
+
+    for root, dirs, files in os.walk(photo_dir, onerror=on_error):
+        dirs.sort()
+        for name in files:
+            rel = Path(root, name).relative_to(photo_dir).as_posix()
+            suffix = Path(name).suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                photos.append(rel)
+            else:
+                ignored[suffix or "(no suffix)"] += 1
+    return sorted(photos), ignored, unlisted
+
+
+def _printable(path: str) -> str:
+    """``path`` safe to write as UTF-8 (undecodable bytes of a file name shown as ``\\xNN``)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _instant(
+    rel: str, full: Path, exif: PhotoExif, utc_from: str | None, pattern: NamePattern | None
+) -> tuple[datetime | None, str]:
+    """The UTC instant the chosen source gives (``None`` for the default EXIF-local source), and why not."""
+    if utc_from == "exif":
+        if exif.local_time is None:
+            return None, exif.time_problem
+        return exif.local_time.replace(tzinfo=timezone.utc), ""
+    if utc_from == "mtime":
+        try:
+            return datetime.fromtimestamp(full.stat().st_mtime, timezone.utc), ""
+        except OSError as exc:
+            return None, f"cannot read the file's modification time: {exc.strerror}"
+    if utc_from == "filename" and pattern is not None:
+        try:
+            return pattern.parse(rel), ""
+        except ValueError as exc:
+            return None, str(exc)
+    return None, ""
+
+
+def _read_one(
+    photo_dir: Path,
+    rel: str,
+    fixed: tuple[float, float] | None,
+    utc_from: str | None,
+    pattern: NamePattern | None,
+) -> tuple[tuple[float, float] | None, datetime | None, datetime | None, str, str] | SkippedPhoto:
+    """``(latlon, local time, UTC instant, gps problem, time problem)`` of one photo, or why it is skipped."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return SkippedPhoto(_printable(rel), "unreadable", "file name is not valid UTF-8")
+    full = photo_dir / rel
+    try:
+        exif = read_photo_exif(full)
+    except PhotoReadError as exc:
+        return SkippedPhoto(rel, exc.reason, exc.detail)
+    latlon = fixed or ((exif.lat, exif.lon) if exif.has_gps else None)
+    gps_problem = "" if latlon else exif.gps_problem
+    if utc_from is None:
+        local, time_problem = exif.local_time, exif.time_problem
+        instant = None
+        if local is not None and exif.utc_offset is not None:
+            instant = (local - exif.utc_offset).replace(tzinfo=timezone.utc)
+        elif local is not None and latlon:
+            instant = local_to_utc(local, *latlon)
+        return latlon, local, instant, gps_problem, time_problem
+    instant, time_problem = _instant(rel, full, exif, utc_from, pattern)
+    if instant is None:
+        return latlon, None, None, gps_problem, time_problem
+    if latlon is None:
+        return None, None, instant, gps_problem, "no GPS position to turn the UTC time into local time"
+    return latlon, utc_to_local(instant, *latlon), instant, "", ""
+
+
+def ingest_photos(
+    photo_dir: str | Path,
+    *,
+    utc_from: str | None = None,
+    name_pattern: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    keep_partial: bool = False,
+    camera_from_folder: bool = False,
+    progress: bool = False,
+) -> IngestResult:
+    """Read every photo under ``photo_dir`` into records (see the module docstring for the time sources).
+
+    ``keep_partial``: keep photos that have only a position or only a time (the other label left empty);
+    by default both are required. ``camera_from_folder``: add a ``camera`` column holding each photo's folder
+    relative to ``photo_dir`` (for :class:`~gtloc.data.samplers.CameraBalancedSampler`).
+    """
+    root = Path(photo_dir)
+    if not root.is_dir():
+        raise GtlocError(f"photo folder not found: {root}")
+    if utc_from is not None and utc_from not in UTC_SOURCES:
+        raise GtlocError(f"--utc-from {utc_from!r}: choose one of {', '.join(UTC_SOURCES)}")
+    if (name_pattern is not None) != (utc_from == "filename"):
+        raise GtlocError("--name-pattern and --utc-from filename go together: give both or neither")
+    if (lat is None) != (lon is None):
+        raise GtlocError("--lat and --lon go together: give both or neither")
+    fixed = None
+    if lat is not None and lon is not None:
+        validate_coordinate(lat, lon, where="--lat/--lon")
+        fixed = (float(lat), float(lon))
+    pattern = NamePattern(name_pattern) if name_pattern is not None else None
+
+    photos, ignored, skipped = list_photos(root)
+    paths: list[str] = []
+    latlon: list[tuple[float, float]] = []
+    times: list[list[float]] = []
+    unix_ts: list[str] = []
+    years: list[str] = []
+    partial = 0
+    for rel in tqdm(photos, desc="reading EXIF", unit="photo", disable=not progress):
+        got = _read_one(root, rel, fixed, utc_from, pattern)
+        if isinstance(got, SkippedPhoto):
+            skipped.append(got)
+            continue
+        position, local, instant, gps_problem, time_problem = got
+        if position is None or local is None:
+            problems = "; ".join(p for p in (gps_problem, time_problem) if p)
+            if not keep_partial or (position is None and local is None):
+                skipped.append(SkippedPhoto(rel, "no GPS" if position is None else "no date", problems))
+                continue
+            partial += 1
+        paths.append(rel)
+        latlon.append(position or (np.nan, np.nan))
+        times.append(datetime_to_time_row(local) if local else [np.nan] * 5)
+        unix_ts.append(str(int(instant.timestamp())) if instant and local else "")
+        years.append(str(local.year) if local else "")
+    extras = {"unix_ts": unix_ts, "year": years}
+    if camera_from_folder:
+        extras["camera"] = [p.rsplit("/", 1)[0] if "/" in p else "." for p in paths]
+    records = Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times), extras=extras)
+    return IngestResult(records=records, skipped=skipped, ignored=ignored, partial=partial)
+
+
+def write_skipped(skipped: list[SkippedPhoto], path: str | Path) -> None:
+    """Write the skipped files as a CSV ``path,reason,detail`` atomically."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SKIPPED_COLUMNS)
+    writer.writerows((s.path, s.reason, s.detail) for s in skipped)
+    atomic_write_text(path, out.getvalue())
+
+
+def summarize(result: IngestResult, out: str | Path, max_listed: int = 20) -> str:
+    """A short human summary: records written, skipped files by reason (the first ``max_listed`` named)."""
+    lines = [f"wrote {len(result.records)} records to {out}"]
+    if result.partial:
+        lines.append(f"  {result.partial} of them have only a position or only a time (the other left empty)")
+    if result.skipped:
+        reasons = ", ".join(f"{r} {n}" for r, n in Counter(s.reason for s in result.skipped).items())
+        n = len(result.skipped)
+        lines.append(f"skipped {n} file{'s' if n != 1 else ''}: {reasons}")
+        lines += [f"  {s.path}: {s.reason}: {s.detail}" for s in result.skipped[:max_listed]]
+        if len(result.skipped) > max_listed:
+            lines.append(f"  ... and {len(result.skipped) - max_listed} more (use --skipped FILE for the full list)")
+    if result.ignored:
+        counts = ", ".join(f"{suffix} {n}" for suffix, n in sorted(result.ignored.items()))
+        n = sum(result.ignored.values())
+        lines.append(f"ignored {n} non-image file{'s' if n != 1 else ''} (by suffix: {counts})")
+    return "\n".join(lines)
+
+
+def ingest_to_csv(
+    photo_dir: str | Path,
+    out: str | Path,
+    *,
+    skipped_path: str | Path | None = None,
+    utc_from: str | None = None,
+    name_pattern: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    keep_partial: bool = False,
+    camera_from_folder: bool = False,
+    progress: bool = False,
+) -> IngestResult:
+    """:func:`ingest_photos`, then write the records CSV (and the skipped list, if asked) atomically."""
+    result = ingest_photos(
+        photo_dir,
+        utc_from=utc_from,
+        name_pattern=name_pattern,
+        lat=lat,
+        lon=lon,
+        keep_partial=keep_partial,
+        camera_from_folder=camera_from_folder,
+        progress=progress,
+    )
+    write_records(result.records, out)
+    if skipped_path is not None:
+        write_skipped(result.skipped, skipped_path)
+    return result
