@@ -9,7 +9,11 @@ from gtloc.cli.app import app
 from gtloc.errors import GtlocError
 
 # Command modules register themselves on ``app`` when imported; add a module name here to add a command.
-COMMAND_MODULES: tuple[str, ...] = ("version", "ingest")
+COMMAND_MODULES: tuple[str, ...] = (
+    "version",
+    "ingest",
+    "train",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"gtloc.cli.{_name}")

@@ -1,0 +1,217 @@
+"""Training the heads on cached backbone features: AdamW, warm-up + cosine, the six terms, queues, resumable.
+
+A run directory holds ``train_config.yaml`` (every hyper-parameter used), ``log.jsonl`` (one line per step),
+``training_state.safetensors`` (the resumable checkpoint, rewritten atomically every ``checkpoint_every``
+steps) and, at the end, the model (``config.json`` + ``model.safetensors``) that ``predict`` loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from gtloc.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
+from gtloc.errors import GtlocError
+from gtloc.io import atomic_write_text
+from gtloc.losses import GTLocLoss
+from gtloc.model import GTLoc
+from gtloc.train_config import TrainConfig, load_train_config, save_train_config
+
+LOG_FILE = "log.jsonl"
+CONFIG_FILE = "train_config.yaml"
+
+
+@dataclass
+class TrainingData:
+    """In-memory training set. ``features`` ``(N, D)`` or ten-crop ``(N, C, D)``; ``latlon`` ``(N, 2)`` degrees
+    and ``times`` ``(N, 5)`` local time, NaN where a label is missing."""
+
+    features: torch.Tensor
+    latlon: torch.Tensor
+    times: torch.Tensor
+    backbone: str
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+
+def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay from ``lr`` to ``lr * min_lr_ratio``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    span = max(total_steps - config.warmup_steps, 1)
+    progress = min((step - config.warmup_steps) / span, 1.0)
+    floor = config.lr * config.min_lr_ratio
+    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _config_digest(config: TrainConfig) -> str:
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _param_groups(model: GTLoc, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.dim() >= 2 else no_decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class _Batches:
+    """Deterministic batches: a seeded permutation per epoch, so a resumed run sees the same batches."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.seed = n, seed
+        self.batch_size = min(batch_size, n)
+        self.per_epoch = n // self.batch_size
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> torch.Tensor:
+        epoch, b = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
+        return self._perm[b * self.batch_size : (b + 1) * self.batch_size]
+
+
+def _pick_crops(features: torch.Tensor, step: int, seed: int) -> torch.Tensor:
+    """Ten-crop features ``(B, C, D)`` -> one random crop per sample ``(B, D)`` (test-time views as augmentation)."""
+    if features.dim() == 2:
+        return features
+    gen = torch.Generator().manual_seed(seed * 7919 + step)
+    crop = torch.randint(features.shape[1], (features.shape[0],), generator=gen)
+    return features[torch.arange(features.shape[0]), crop]
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Keep only log lines of steps the restored checkpoint has done (later ones are redone)."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, data: TrainingData) -> TrainConfig:
+    """The run's config: the one saved in ``out_dir`` when resuming (a different one is refused), else ``config``.
+
+    The model's ``backbone`` and ``feature_dim`` always come from the training features.
+    """
+    if config is not None:
+        config = _with_features(config, data)
+    saved_path = out_dir / CONFIG_FILE
+    if resume:
+        if not saved_path.is_file():
+            raise GtlocError(f"cannot resume: {saved_path} does not exist (is {out_dir} a gtloc training run?)")
+        saved = load_train_config(saved_path)
+        if config is not None and _config_digest(config) != _config_digest(saved):
+            diff = sorted(k for k, v in config.to_dict().items() if saved.to_dict()[k] != v)
+            raise GtlocError(f"cannot resume {out_dir} with a different config (differs in {diff}); use a new --out")
+        return saved
+    if (out_dir / STATE_FILE).exists():
+        raise GtlocError(
+            f"{out_dir} already holds a training run: pass --resume to continue it, or choose another --out"
+        )
+    return config or _with_features(TrainConfig(), data)
+
+
+def _with_features(config: TrainConfig, data: TrainingData) -> TrainConfig:
+    model = replace(config.model, backbone=data.backbone, feature_dim=data.features.shape[-1])
+    return replace(config, model=model)
+
+
+def train(
+    data: TrainingData,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> GTLoc:
+    """Train a GT-Loc model on ``data`` and save it in ``out_dir``; returns the trained model.
+
+    ``resume`` continues the run in ``out_dir`` from its last checkpoint with the config it saved.
+    ``stop_after`` ends the run early after that many steps in total (the checkpoint is written first).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = _resolve_config(out_dir, config, resume, data)
+    if not resume:
+        save_train_config(config, out_dir / CONFIG_FILE)
+
+    torch.manual_seed(config.seed)
+    model = GTLoc(config.model)
+    if not resume:
+        model.image_encoder.set_feature_stats(data.features)
+    loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues)
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
+    batches = _Batches(len(data), config.batch_size, config.seed)
+    total_steps = config.epochs * batches.per_epoch
+    digest = _config_digest(config)
+
+    start = 0
+    if resume:
+        state = load_training_state(out_dir / STATE_FILE, model, optimizer)
+        if state.config_digest != digest:
+            raise GtlocError(f"{out_dir / STATE_FILE} was written under another config; cannot resume it")
+        start = state.step
+        _truncate_log(out_dir / LOG_FILE, start)
+
+    end = total_steps if stop_after is None else min(total_steps, stop_after)
+    model.train()
+    bar = tqdm(total=total_steps, initial=start, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
+    with open(out_dir / LOG_FILE, "a", encoding="utf-8") as log:
+        for step in range(start, end):
+            t0 = time.perf_counter()
+            idx = batches.indices(step)
+            lr = lr_at(step, total_steps, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            terms = loss_fn(
+                model, _pick_crops(data.features[idx], step, config.seed), data.latlon[idx], data.times[idx]
+            )
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            model.enqueue(data.latlon[idx], data.times[idx])
+            values = {k: round(float(v.detach()), 5) for k, v in terms.items()}
+            record = {"step": step + 1, "epoch": step // batches.per_epoch + 1, "lr": lr, **values}
+            record["seconds"] = round(time.perf_counter() - t0, 4)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == end:
+                save_training_state(out_dir / STATE_FILE, model, optimizer, TrainingState(step + 1, digest))
+    bar.close()
+    model.eval()
+    if end == total_steps:
+        model.save_pretrained(out_dir)
+    return model
+
+
+def load_training_data(features_dir: str | Path, records_path: str | Path) -> TrainingData:
+    """The rows of ``records_path`` with their cached features from ``features_dir``, looked up by ``path``."""
+    from gtloc.data.features import FeatureStore
+    from gtloc.data.schema import load_records
+
+    records = load_records(records_path)
+    if len(records) == 0:
+        raise GtlocError(f"{records_path}: no records to train on")
+    store = FeatureStore.open(features_dir)
+    features = store.load(records.paths)
+    return TrainingData(
+        features=features.float(),
+        latlon=torch.from_numpy(records.latlon.astype(np.float32)),
+        times=torch.from_numpy(records.times.astype(np.float32)),
+        backbone=store.backbone,
+    )

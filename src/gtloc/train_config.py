@@ -1,0 +1,114 @@
+"""Training hyper-parameters: one dataclass, read from and written to YAML. The run directory keeps a copy."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gtloc.config import GalleryConfig, GTLocConfig
+from gtloc.errors import GtlocError
+from gtloc.io import atomic_write_text
+from gtloc.losses import LossWeights
+
+# The model fields that come from the feature cache, not from the user's config.
+FROM_FEATURES = ("backbone", "feature_dim")
+
+
+@dataclass
+class TrainConfig:
+    """Every hyper-parameter of a training run.
+
+    ``warmup_steps`` of linear warm-up, then cosine decay to ``lr * min_lr_ratio`` at the last step.
+    ``tau``: temperature of the toroidal soft time targets (0 = hard InfoNCE targets).
+    ``checkpoint_every``: steps between resumable checkpoints (a kill loses at most this many steps).
+    """
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.01
+    grad_clip: float = 1.0
+    tau: float = 0.3
+    use_queues: bool = True
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    checkpoint_every: int = 50
+    seed: int = 0
+    model: GTLocConfig = field(default_factory=GTLocConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data or {})
+        _check_keys(cls, data, "training config")
+        if "loss_weights" in data:
+            _check_keys(LossWeights, data["loss_weights"], "loss_weights")
+            data["loss_weights"] = LossWeights(**data["loss_weights"])
+        if "model" in data:
+            data["model"] = GTLocConfig.from_dict(data["model"])
+        try:
+            config = cls(**data)
+        except TypeError as exc:
+            raise GtlocError(f"invalid training config: {exc}") from exc
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        checks = [
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 2, "batch_size must be >= 2 (contrastive terms need negatives)"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.tau >= 0, "tau must be >= 0"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise GtlocError(f"invalid training config: {message}")
+
+
+def _check_keys(cls: type, data: dict[str, Any], what: str) -> None:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise GtlocError(f"unknown {what} keys {unknown}; known keys: {sorted(known)}")
+
+
+def load_train_config(path: str | Path | None) -> TrainConfig:
+    """Read a YAML (or JSON) training config; ``None`` gives the defaults."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise GtlocError(f"training config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise GtlocError(f"{path}: not valid YAML ({exc})") from exc
+    if data is not None and not isinstance(data, dict):
+        raise GtlocError(f"{path}: a training config must be a mapping of keys to values")
+    return TrainConfig.from_dict(data or {})
+
+
+def save_train_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the config as YAML, atomically."""
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def small_model_config(**overrides: Any) -> GTLocConfig:
+    """A model a few times smaller than the paper's (hidden 256, queue 1024): fits CPU training in minutes."""
+    values: dict[str, Any] = {
+        "encoder_hidden_dim": 256,
+        "image_hidden_dim": 512,
+        "queue_size": 1024,
+        "gallery": GalleryConfig(),
+    }
+    values.update(overrides)
+    return GTLocConfig(**values)
