@@ -35,9 +35,16 @@ class GalleryConfig:
 
 @dataclass
 class GTLocConfig:
-    """Architecture and settings of a GT-Loc model (saved as ``config.json`` next to the weights)."""
+    """Architecture and settings of a GT-Loc model (saved as ``config.json`` next to the weights).
+
+    ``backbone_path``: local weights of ``backbone`` (e.g. a CLIP ``save_pretrained`` folder); ``None`` = the
+    backbone's default source. ``has_time_encoder``: ``False`` for image->GPS models (GeoCLIP's weights) that have
+    no trained time encoder; such a model predicts places only.
+    """
 
     backbone: str = "efficientnet-lite0"
+    backbone_path: str | None = None
+    has_time_encoder: bool = True
     feature_dim: int = 1280
     embed_dim: int = 512
     image_hidden_dim: int = 768

@@ -41,15 +41,17 @@ class GTLoc(nn.Module):
             self.location_encoder = LocationEncoder(
                 config.location_sigmas, config.rff_dim, config.encoder_hidden_dim, config.embed_dim, seed=config.seed
             )
-            self.time_encoder = TimeEncoder(
-                config.time_sigmas,
-                config.rff_dim,
-                config.encoder_hidden_dim,
-                config.embed_dim,
-                time_input=config.time_input,
-                dropout=config.time_dropout,
-                seed=config.seed + 1,
-            )
+            self.time_encoder: TimeEncoder | None = None
+            if config.has_time_encoder:
+                self.time_encoder = TimeEncoder(
+                    config.time_sigmas,
+                    config.rff_dim,
+                    config.encoder_hidden_dim,
+                    config.embed_dim,
+                    time_input=config.time_input,
+                    dropout=config.time_dropout,
+                    seed=config.seed + 1,
+                )
         for name in LOGIT_SCALE_NAMES:
             setattr(self, name, nn.Parameter(torch.tensor(float(config.logit_scale_init))))
         if config.fixed_img_time_scale is not None:
@@ -72,6 +74,8 @@ class GTLoc(nn.Module):
 
     def encode_time(self, times: torch.Tensor) -> torch.Tensor:
         """``(N, 5)`` ``[month, day, hour, minute, second]`` local time -> ``(N, 512)``."""
+        if self.time_encoder is None:
+            raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
         return F.normalize(self.time_encoder(times), dim=-1)
 
     @torch.no_grad()

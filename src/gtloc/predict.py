@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from gtloc.errors import GtlocError
 from gtloc.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
 from gtloc.index import full_posterior, search
 from gtloc.model import GTLoc
@@ -42,6 +43,8 @@ class Prediction:
     @property
     def time(self) -> torch.Tensor:
         """Top-1 (argmax) times ``(N, 5)``."""
+        if self.time_topk is None:
+            raise GtlocError("this prediction has no times (not asked for, or the model has no time encoder)")
         return self.time_topk[:, 0]
 
 
@@ -77,6 +80,7 @@ class Predictor:
 
     ``gps_gallery`` ``(G, 2)`` / ``time_gallery`` ``(T, 5)`` default to the galleries named in the model's config.
     ``cache_dir`` keeps encoded galleries on disk, keyed by the model's weight fingerprint.
+    A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     """
 
     def __init__(
@@ -89,10 +93,18 @@ class Predictor:
         self.model = model.eval()
         gallery_config = model.config.gallery
         gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
-        time_labels = time_gallery if time_gallery is not None else build_time_gallery(gallery_config)
         self.gps_gallery: EncodedGallery = encode_gallery(model, "gps", gps_labels, cache_dir)
-        self.time_gallery: EncodedGallery = encode_gallery(model, "time", time_labels, cache_dir)
-        self._readout = _TimeReadout(self.time_gallery.labels)
+        self.time_gallery: EncodedGallery | None = None
+        self._readout: _TimeReadout | None = None
+        if self.can_predict_time:
+            time_labels = time_gallery if time_gallery is not None else build_time_gallery(gallery_config)
+            self.time_gallery = encode_gallery(model, "time", time_labels, cache_dir)
+            self._readout = _TimeReadout(self.time_gallery.labels)
+
+    @property
+    def can_predict_time(self) -> bool:
+        """Whether the model has a time encoder (GeoCLIP's weights, for one, do not)."""
+        return self.model.time_encoder is not None
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, **kwargs) -> Predictor:
@@ -110,17 +122,32 @@ class Predictor:
 
     @torch.inference_mode()
     def predict(
-        self, features: torch.Tensor, top_k: int = 5, where: bool = True, when: bool = True, chunk_size: int = 512
+        self,
+        features: torch.Tensor,
+        top_k: int = 5,
+        where: bool = True,
+        when: bool | None = None,
+        chunk_size: int = 512,
     ) -> Prediction:
-        """Top-k places and times for backbone ``features`` ``(N, D)`` or ten-crop ``(N, C, D)``."""
+        """Top-k places and times for backbone ``features`` ``(N, D)`` or ten-crop ``(N, C, D)``.
+
+        ``when=None`` predicts times whenever the model can (:attr:`can_predict_time`); ``True`` insists.
+        """
         return self.predict_embeddings(self.encode_images(features), top_k, where, when, chunk_size)
 
     @torch.inference_mode()
     def predict_embeddings(
-        self, queries: torch.Tensor, top_k: int = 5, where: bool = True, when: bool = True, chunk_size: int = 512
+        self,
+        queries: torch.Tensor,
+        top_k: int = 5,
+        where: bool = True,
+        when: bool | None = None,
+        chunk_size: int = 512,
     ) -> Prediction:
         """Like :meth:`predict` for query embeddings ``(N, 512)`` or ``(N, C, 512)`` already in the shared space."""
         pred = Prediction()
+        if when is None:
+            when = self.can_predict_time
         if where:
             found = search(queries, self.gps_gallery.embeddings, top_k, self._scale("img_gps_logit_scale"))
             pred.place_topk = self.gps_gallery.labels[found.indices]
@@ -130,6 +157,8 @@ class Predictor:
         return pred
 
     def _predict_time(self, queries: torch.Tensor, top_k: int, scale: float, pred: Prediction, chunk_size: int) -> None:
+        if self.time_gallery is None or self._readout is None:
+            raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
         parts: dict[str, list[torch.Tensor]] = {"topk": [], "probs": [], "month": [], "hour": [], "bayes": []}
         k = min(top_k, len(self.time_gallery.labels))
         for chunk in queries.split(chunk_size):
