@@ -38,6 +38,7 @@ class TrainingData:
     latlon: torch.Tensor
     times: torch.Tensor
     backbone: str
+    paths: list[str] | None = None
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -199,19 +200,28 @@ def train(
     return model
 
 
-def load_training_data(features_dir: str | Path, records_path: str | Path) -> TrainingData:
-    """The rows of ``records_path`` with their cached features from ``features_dir``, looked up by ``path``."""
+def load_training_data(features_dir: str | Path, records_path: str | Path, log=print) -> TrainingData:
+    """The rows of ``records_path`` with their cached features from ``features_dir``, looked up by ``path``.
+
+    Rows whose image failed to decode during feature extraction are skipped with a message; any other row
+    without cached features is an error naming it.
+    """
     from gtloc.data.features import FeatureStore
     from gtloc.data.schema import load_records
 
     records = load_records(records_path)
-    if len(records) == 0:
-        raise GtlocError(f"{records_path}: no records to train on")
     store = FeatureStore.open(features_dir)
-    features = store.load(records.paths)
+    failed = store.failed
+    keep = [i for i, path in enumerate(records.paths) if path not in failed]
+    if len(keep) < len(records):
+        log(f"skipping {len(records) - len(keep)} records whose images failed to decode (see {features_dir}/failed.csv)")
+        records = records.subset(keep)
+    if len(records) == 0:
+        raise GtlocError(f"{records_path}: no records with features to use")
     return TrainingData(
-        features=features.float(),
+        features=store.load(records.paths).float(),
         latlon=torch.from_numpy(records.latlon.astype(np.float32)),
         times=torch.from_numpy(records.times.astype(np.float32)),
         backbone=store.backbone,
+        paths=list(records.paths),
     )

@@ -1,0 +1,106 @@
+"""GT-Loc against its baselines and ablations, trained and scored on the same cached features (one table, one run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gtloc.baselines import BaselinePrediction, classification_baseline, constant_baseline, random_baseline
+from gtloc.evaluate import protocol_metrics
+from gtloc.losses import LossWeights
+from gtloc.predict import Prediction, Predictor
+from gtloc.train import TrainingData, train
+from gtloc.train_config import TrainConfig
+
+ABLATIONS = ("gtloc_hard_targets", "gtloc_time_only")
+TIME_ONLY_WEIGHTS = LossWeights(img_gps=0.0, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=0.0)
+
+
+@dataclass
+class Comparison:
+    """Metrics per method (the evaluate format) plus GT-Loc's own prediction and predictor, for reports."""
+
+    gtloc: dict[str, Any]
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prediction: Prediction | None = None
+    predictor: Predictor | None = None
+
+
+def _score(latlon: np.ndarray, times: np.ndarray, test: TrainingData) -> dict[str, Any]:
+    return protocol_metrics(latlon, test.latlon.numpy().astype(float), times, test.times.numpy().astype(float))
+
+
+def _score_baseline(pred: BaselinePrediction, test: TrainingData) -> dict[str, Any]:
+    return _score(pred.latlon, pred.times, test)
+
+
+def _predict(predictor: Predictor, test: TrainingData) -> Prediction:
+    return predictor.predict(test.features, top_k=5)
+
+
+def _train_variant(
+    train_data: TrainingData, run_dir: Path, config: TrainConfig, resume: bool, progress: bool
+) -> Predictor:
+    if resume and (run_dir / "model.safetensors").is_file():
+        return Predictor.from_pretrained(run_dir)
+    model = train(train_data, run_dir, config, resume=resume and run_dir.exists(), progress=progress)
+    return Predictor(model, cache_dir=run_dir / "galleries")
+
+
+def compare_methods(
+    train_data: TrainingData,
+    test: TrainingData,
+    run_root: str | Path,
+    config: TrainConfig,
+    *,
+    ablations: tuple[str, ...] = ABLATIONS,
+    resume: bool = False,
+    progress: bool = True,
+    log=print,
+) -> Comparison:
+    """Train GT-Loc (``run_root/gtloc``) and each ablation, fit the baselines, and score all on ``test``.
+
+    Methods: ``gtloc`` (argmax read-out, the paper's protocol) and, under ``baselines``: ``gtloc_bayes_readout``,
+    ``gtloc_given_location`` (``(image + location) -> time`` with the true place), ``constant``, ``random``,
+    ``classification``, and the ablations ``gtloc_hard_targets`` (``tau = 0``) and ``gtloc_time_only`` (no GPS terms).
+    """
+    run_root = Path(run_root)
+    log("training GT-Loc")
+    predictor = _train_variant(train_data, run_root / "gtloc", config, resume, progress)
+    pred = _predict(predictor, test)
+    result = Comparison(
+        gtloc=_score(pred.latlon.numpy().astype(float), pred.time.numpy().astype(float), test),
+        prediction=pred,
+        predictor=predictor,
+    )
+    bayes = pred.time_bayes.numpy().astype(float)
+    result.baselines["gtloc_bayes_readout"] = _score(pred.latlon.numpy().astype(float), bayes, test)
+    given = predictor.predict_time_given_location(test.features, test.latlon)
+    n = len(test)
+    result.baselines["gtloc_given_location"] = _score(np.full((n, 2), np.nan), given.time.numpy().astype(float), test)
+
+    train_latlon, train_times = train_data.latlon.numpy().astype(float), train_data.times.numpy().astype(float)
+    result.baselines["constant"] = _score_baseline(constant_baseline(train_latlon, train_times, n), test)
+    gps_labels = predictor.gps_gallery.labels.numpy()
+    time_labels = predictor.time_gallery.labels.numpy()
+    result.baselines["random"] = _score_baseline(random_baseline(gps_labels, time_labels, n, config.seed), test)
+    log("training the classification baseline")
+    result.baselines["classification"] = _score_baseline(
+        classification_baseline(train_data.features, train_times, test.features, seed=config.seed), test
+    )
+    variants = {
+        "gtloc_hard_targets": replace(config, tau=0.0),
+        "gtloc_time_only": replace(config, loss_weights=TIME_ONLY_WEIGHTS),
+    }
+    for name in ablations:
+        log(f"training ablation {name}")
+        variant = _train_variant(train_data, run_root / name, variants[name], resume, progress)
+        vpred = _predict(variant, test)
+        latlon = vpred.latlon.numpy().astype(float)
+        if name == "gtloc_time_only":
+            latlon = np.full_like(latlon, np.nan)
+        result.baselines[name] = _score(latlon, vpred.time.numpy().astype(float), test)
+    return result
