@@ -214,7 +214,8 @@ def load_training_data(features_dir: str | Path, records_path: str | Path, log=p
     failed = store.failed
     keep = [i for i, path in enumerate(records.paths) if path not in failed]
     if len(keep) < len(records):
-        log(f"skipping {len(records) - len(keep)} records whose images failed to decode (see {features_dir}/failed.csv)")
+        dropped = len(records) - len(keep)
+        log(f"skipping {dropped} records whose images failed to decode (see {features_dir}/failed.csv)")
         records = records.subset(keep)
     if len(records) == 0:
         raise GtlocError(f"{records_path}: no records with features to use")
