@@ -1,0 +1,204 @@
+"""``gtloc ingest``: real camera photos read exactly as expected.csv says; synthesised folders and webcam archives."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sys
+from calendar import timegm
+from pathlib import Path
+
+import pytest
+
+from gtloc.cli import main
+from gtloc.data.ingest import NamePattern, ingest_photos, ingest_to_csv
+from gtloc.data.schema import load_records
+from gtloc.errors import GtlocError
+from test_exif import gps_tags, make_photo
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exif-photos"
+TIME_COLUMNS = ("year", "month", "day", "hour", "minute", "second")
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``gtloc ARGS`` as a user would; return (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    return info.value.code or 0, out.out, out.err
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_real_camera_photos_match_expected_csv(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "records.csv"
+    status, stdout, _ = run_cli(monkeypatch, capsys, "ingest", FIXTURES, "--out", out, "--no-progress")
+    assert status == 0
+    assert stdout == f"wrote 9 records to {out}\nignored 1 non-image file (by suffix: .csv 1)\n"
+    got = {row["path"]: row for row in read_csv(out)}
+    expected = read_csv(FIXTURES / "expected.csv")
+    assert sorted(got) == [row["path"] for row in expected]
+    for want in expected:
+        row = got[want["path"]]
+        assert float(row["lat"]) == pytest.approx(float(want["lat"]), abs=1e-5), want["path"]
+        assert float(row["lon"]) == pytest.approx(float(want["lon"]), abs=1e-5), want["path"]
+        assert [float(row[c]) for c in TIME_COLUMNS] == [float(want[c]) for c in TIME_COLUMNS], want["path"]
+    # No offset tag in these files: the UTC instant comes from the time zone at the GPS point (BST in July).
+    assert got["FujiFilm_FinePixS1Pro_1.jpg"]["unix_ts"] == str(timegm((2002, 7, 13, 14, 58, 28)))
+    assert len(load_records(out, images_root=FIXTURES)) == 9
+
+
+def make_folder(root: Path) -> Path:
+    make_photo(root / "zurich" / "a.jpg", gps_tags(), offset="+02:00")
+    make_photo(root / "chile" / "b.jpg", gps_tags("S", (33.0, 51.0, 36.0), "W", (70.0, 30.0, 0.0)))
+    make_photo(root / "nogps.jpg")
+    make_photo(root / "nodate.JPG", gps_tags(), when=None)
+    cut = make_photo(root / "cut.jpg", gps_tags(), size=(320, 240))
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    (root / "notes.jpg").write_text("not a photo")
+    (root / "readme.txt").write_text("hello")
+    return root
+
+
+def test_synthesised_folder_records_skips_and_summary(tmp_path, monkeypatch, capsys):
+    photos = make_folder(tmp_path / "photos")
+    out, skipped = tmp_path / "records.csv", tmp_path / "skipped.csv"
+    status, stdout, _ = run_cli(
+        monkeypatch, capsys, "ingest", photos, "--out", out, "--skipped", skipped, "--no-progress"
+    )
+    assert status == 0
+    assert out.read_text() == (
+        "path,lat,lon,unix_ts,year,month,day,hour,minute,second\n"
+        f"chile/b.jpg,-33.86,-70.5,{timegm((2021, 6, 1, 18, 30, 5))},2021,6,1,14,30,5\n"
+        f"zurich/a.jpg,47.5,8.26,{timegm((2021, 6, 1, 12, 30, 5))},2021,6,1,14,30,5\n"
+    )
+    rows = [(r["path"], r["reason"]) for r in read_csv(skipped)]
+    assert rows == [
+        ("cut.jpg", "unreadable"),
+        ("nodate.JPG", "no date"),
+        ("nogps.jpg", "no GPS"),
+        ("notes.jpg", "not an image"),
+    ]
+    lines = stdout.splitlines()
+    assert lines[0] == f"wrote 2 records to {out}"
+    assert lines[1] == "skipped 4 files: unreadable 1, no date 1, no GPS 1, not an image 1"
+    assert lines[2].startswith("  cut.jpg: unreadable: OSError: image file is truncated")
+    assert lines[3:] == [
+        "  nodate.JPG: no date: no DateTimeOriginal or DateTimeDigitized in EXIF",
+        "  nogps.jpg: no GPS: no GPS position in EXIF",
+        "  notes.jpg: not an image: Pillow cannot identify the file as an image",
+        "ignored 1 non-image file (by suffix: .txt 1)",
+        f"skipped files listed in {skipped}",
+    ]
+
+
+def test_keep_partial_and_camera_from_folder(tmp_path):
+    photos = make_folder(tmp_path / "photos")
+    result = ingest_photos(photos, keep_partial=True, camera_from_folder=True)
+    assert result.records.paths == ["chile/b.jpg", "nodate.JPG", "nogps.jpg", "zurich/a.jpg"]
+    assert result.records.has_gps.tolist() == [True, True, False, True]
+    assert result.records.has_time.tolist() == [True, False, True, True]
+    assert result.records.extras["camera"] == ["chile", ".", ".", "zurich"]
+    assert result.records.extras["unix_ts"][2] == ""  # a time but no offset and no GPS: instant unknown
+    assert result.partial == 2
+
+
+def test_webcam_names_in_utc_with_fixed_position(tmp_path):
+    cam = tmp_path / "cam"
+    make_photo(cam / "day1" / "seattle_20190612_1530.jpg", when=None)
+    make_photo(cam / "day1" / "seattle_20191312_1530.jpg", when=None)
+    make_photo(cam / "day2" / "snapshot.jpg", when=None)
+    out = tmp_path / "r.csv"
+    result = ingest_to_csv(cam, out, utc_from="filename", name_pattern="%Y%m%d_%H%M", lat=47.6, lon=-122.3)
+    assert out.read_text().splitlines()[1] == (
+        f"day1/seattle_20190612_1530.jpg,47.6,-122.3,{timegm((2019, 6, 12, 15, 30, 0))},2019,6,12,8,30,0"
+    )
+    assert [(s.path, s.reason, s.detail) for s in result.skipped] == [
+        (
+            "day1/seattle_20191312_1530.jpg",
+            "no date",
+            "name 'seattle_20191312_1530' holds no valid time for '%Y%m%d_%H%M' (month must be in 1..12)",
+        ),
+        ("day2/snapshot.jpg", "no date", "name 'snapshot' does not match --name-pattern '%Y%m%d_%H%M'"),
+    ]
+
+
+def test_name_patterns_iso_like_and_with_folders():
+    iso = NamePattern("%Y-%m-%dT%H-%M-%S")
+    assert iso.parse("x/2019-06-12T15-30-07.jpg").isoformat() == "2019-06-12T15:30:07+00:00"
+    nested = NamePattern("%Y/%m/%d/%H%M")
+    assert nested.parse("2020/01/31/2359.png").isoformat() == "2020-01-31T23:59:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("%Y%m%d", "--name-pattern '%Y%m%d': missing %H (a date and an hour)"),
+        ("%m%d_%H", "--name-pattern '%m%d_%H': missing %Y (a date and an hour)"),
+        ("%Y%b%d%H", "--name-pattern '%Y%b%d%H': unsupported directive %b (supported: %Y %y %m %d %H %M %S %f %%)"),
+        ("%Y%m%d%H%H", "--name-pattern '%Y%m%d%H%H': %H appears twice (supported: %Y %y %m %d %H %M %S %f %%)"),
+    ],
+)
+def test_bad_name_patterns(pattern, message):
+    with pytest.raises(GtlocError) as info:
+        NamePattern(pattern)
+    assert str(info.value) == message
+
+
+def test_exif_clock_in_utc_and_mtime(tmp_path):
+    make_photo(tmp_path / "p" / "a.jpg", gps_tags(), when="2021:01:15 11:00:00", offset="+05:00")
+    result = ingest_photos(tmp_path / "p", utc_from="exif")
+    assert result.records.times.tolist() == [[1, 15, 12, 0, 0]]  # Zurich is UTC+1 in January; offset ignored
+    assert result.records.extras["unix_ts"] == [str(timegm((2021, 1, 15, 11, 0, 0)))]
+    os.utime(tmp_path / "p" / "a.jpg", (0, timegm((2021, 7, 1, 22, 15, 0))))
+    result = ingest_photos(tmp_path / "p", utc_from="mtime")
+    assert result.records.times.tolist() == [[7, 2, 0, 15, 0]]  # UTC+2 in July: past midnight
+    assert result.records.extras["year"] == ["2021"]
+
+
+def test_utc_source_needs_a_position(tmp_path):
+    make_photo(tmp_path / "p" / "a.jpg")
+    result = ingest_photos(tmp_path / "p", utc_from="exif")
+    assert [(s.reason, s.detail) for s in result.skipped] == [
+        ("no GPS", "no GPS position in EXIF; no GPS position to turn the UTC time into local time")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--utc-from", "filename"], "error: --name-pattern and --utc-from filename go together: give both or neither"),
+        (
+            ["--name-pattern", "%Y%m%d%H"],
+            "error: --name-pattern and --utc-from filename go together: give both or neither",
+        ),
+        (["--lat", "10"], "error: --lat and --lon go together: give both or neither"),
+        (["--lat", "10", "--lon", "400"], "error: --lat/--lon: invalid lon 400.0: must be within [-180, 180]"),
+    ],
+)
+def test_cli_option_errors(tmp_path, monkeypatch, capsys, args, message):
+    status, _, stderr = run_cli(monkeypatch, capsys, "ingest", FIXTURES, "--out", tmp_path / "r.csv", *args)
+    assert (status, stderr.strip()) == (2, message)
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_cli_missing_folder(tmp_path, monkeypatch, capsys):
+    status, _, stderr = run_cli(monkeypatch, capsys, "ingest", tmp_path / "nope", "--out", tmp_path / "r.csv")
+    assert (status, stderr.strip()) == (2, f"error: photo folder not found: {tmp_path / 'nope'}")
+
+
+def test_output_is_deterministic_and_replaced_atomically(tmp_path):
+    photos = tmp_path / "photos"
+    shutil.copytree(FIXTURES, photos)
+    out = tmp_path / "r.csv"
+    out.write_text("old")
+    ingest_to_csv(photos, out)
+    first = out.read_text()
+    ingest_to_csv(photos, out)
+    assert out.read_text() == first and first.startswith("path,lat,lon,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "r.csv"]
