@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "version",
     "ingest",
     "train",
+    "features",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,58 @@
+"""``gtloc features``: compute and cache backbone features for every record (resumable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gtloc.backbones import BACKBONES, DEFAULT_BACKBONE, load_backbone
+from gtloc.cli.app import app
+from gtloc.data.features import FAILED_CSV, extract_features
+from gtloc.data.schema import load_records
+
+
+@app.command()
+def features(
+    records: Path = typer.Option(..., "--records", help="Records CSV (path,lat,lon[,time fields...])."),
+    images: Path = typer.Option(..., "--images", help="Folder the records' paths are relative to."),
+    out: Path = typer.Option(..., "--out", help="Feature directory (created, or resumed if it exists)."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help=f"One of: {', '.join(sorted(BACKBONES))}."),
+    backbone_path: Path | None = typer.Option(
+        None, "--backbone-path", help="Local model directory/file (clip-vit-l-14: a save_pretrained copy)."
+    ),
+    tencrop: bool = typer.Option(False, "--tencrop", help="Store ten crops per image: (10, D) each."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    shard_size: int = typer.Option(1024, "--shard-size", min=1, help="Images per shard file."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Image decoding threads."),
+    lenient: bool = typer.Option(
+        False, "--lenient", help="Skip bad CSV rows (report beside the CSV) instead of stopping."
+    ),
+    eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Compute backbone features for every record's image and cache them in FEATDIR (resumes if interrupted)."""
+    table = load_records(records, strict=not lenient)
+    model = load_backbone(backbone, model_path=backbone_path, fast=not eager)
+    store = extract_features(
+        table,
+        images,
+        model,
+        out,
+        tencrop=tencrop,
+        batch_size=batch_size,
+        shard_size=shard_size,
+        num_workers=workers,
+        progress=not no_progress,
+    )
+    wanted = set(table.paths)
+    failed = {p: r for p, r in store.failed.items() if p in wanted}
+    typer.echo(
+        f"{sum(p in store for p in wanted)} of {len(wanted)} images have {store.backbone} features "
+        f"({store.feature_dim}-d{', ten-crop' if store.tencrop else ''}, {model.runtime}) in {out}"
+    )
+    if failed:
+        noun = "image" if len(failed) == 1 else "images"
+        typer.echo(f"{len(failed)} {noun} could not be read (listed in {out / FAILED_CSV}):", err=True)
+        for path, reason in list(failed.items())[:10]:
+            typer.echo(f"  {path}: {reason}", err=True)

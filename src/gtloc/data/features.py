@@ -1,0 +1,270 @@
+"""The feature store: backbone features computed once per image, cached on disk in shards, looked up by path.
+
+Layout of a feature directory::
+
+    manifest.json            backbone, feature_dim, weights digest, preprocessing, tencrop, shards, failures
+    shard-00000.safetensors  ``features``: (n, D) float32, or (n, 10, D) with ten-crop
+    shard-00000.json         {"paths": [n image paths, row order of the shard]}
+    failed.csv               path,reason for images that could not be decoded
+
+Shards and the manifest are written atomically, so a run that is interrupted resumes where it stopped:
+images already in a finished shard are never recomputed. A directory made by another backbone, other
+weights or other preprocessing is refused instead of mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from gtloc.backbones import Backbone, load_backbone
+from gtloc.data.images import load_image
+from gtloc.data.schema import Records
+from gtloc.errors import GtlocError
+from gtloc.io import atomic_path, atomic_write_text, write_json
+
+FORMAT = "gtloc-features/1"
+MANIFEST = "manifest.json"
+FAILED_CSV = "failed.csv"
+IDENTITY_KEYS = ("backbone", "feature_dim", "weights", "preprocess", "tencrop")
+MAX_LISTED = 10
+
+
+def _listing(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" ... and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+class FeatureStore:
+    """A feature directory opened for reading: which paths it holds and their ``(D,)`` or ``(10, D)`` features."""
+
+    def __init__(self, root: Path, manifest: dict[str, Any], shard_paths: list[list[str]]) -> None:
+        self.root = root
+        self.manifest = manifest
+        self._shard_paths = shard_paths
+        self._where = {p: (s, r) for s, paths in enumerate(shard_paths) for r, p in enumerate(paths)}
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> FeatureStore:
+        """Read ``root/manifest.json`` and the shards' path lists (features are loaded lazily by ``load``)."""
+        root = Path(root)
+        manifest_path = root / MANIFEST
+        if not manifest_path.is_file():
+            raise GtlocError(f"no feature cache in {root}: {MANIFEST} not found (make one with `gtloc features`)")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GtlocError(f"cannot read {manifest_path}: {exc}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise GtlocError(f"{manifest_path} is not a gtloc feature manifest (expected format {FORMAT!r})")
+        shard_paths = []
+        for shard in manifest["shards"]:
+            for name in (shard["file"], shard["paths_file"]):
+                if not (root / name).is_file():
+                    raise GtlocError(
+                        f"feature cache {root} is damaged: {name} (listed in {MANIFEST}) is missing; "
+                        "delete the directory and run `gtloc features` again"
+                    )
+            sidecar = json.loads((root / shard["paths_file"]).read_text(encoding="utf-8"))
+            shard_paths.append(list(sidecar["paths"]))
+        return cls(root, manifest, shard_paths)
+
+    @property
+    def paths(self) -> list[str]:
+        """Every cached image path, in storage order."""
+        return [p for paths in self._shard_paths for p in paths]
+
+    @property
+    def backbone(self) -> str:
+        return str(self.manifest["backbone"])
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.manifest["feature_dim"])
+
+    @property
+    def tencrop(self) -> bool:
+        return bool(self.manifest["tencrop"])
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """``path -> reason`` for images that could not be decoded."""
+        return {item["path"]: item["reason"] for item in self.manifest["failed"]}
+
+    def identity(self) -> dict[str, Any]:
+        """What made these features: backbone, feature_dim, weights digest, preprocessing, tencrop."""
+        return {key: self.manifest[key] for key in IDENTITY_KEYS}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._where
+
+    def load(self, paths: Sequence[str] | None = None) -> torch.Tensor:
+        """Features for ``paths`` (all if None), rows in the order asked.
+
+        Returns ``(N, D)`` float32, or ``(N, 10, D)`` for a ten-crop cache. A GtlocError names missing paths.
+        """
+        wanted = self.paths if paths is None else list(paths)
+        missing = [p for p in wanted if p not in self._where]
+        if missing:
+            reasons = self.failed
+            described = [f"{p} ({reasons[p]})" if p in reasons else p for p in missing]
+            raise GtlocError(
+                f"feature cache {self.root} has no features for {len(missing)} of {len(wanted)} paths: "
+                f"{_listing(described)}"
+            )
+        shape = (10, self.feature_dim) if self.tencrop else (self.feature_dim,)
+        out = torch.empty((len(wanted), *shape), dtype=torch.float32)
+        by_shard: dict[int, tuple[list[int], list[int]]] = {}
+        for i, path in enumerate(wanted):
+            shard, row = self._where[path]
+            targets, rows = by_shard.setdefault(shard, ([], []))
+            targets.append(i)
+            rows.append(row)
+        for shard, (targets, rows) in by_shard.items():
+            features = load_file(self.root / self.manifest["shards"][shard]["file"])["features"]
+            out[torch.tensor(targets)] = features[torch.tensor(rows)]
+        return out
+
+
+def _identity(backbone: Backbone, tencrop: bool) -> dict[str, Any]:
+    return {**backbone.fingerprint(), "tencrop": tencrop}
+
+
+def _check_same_identity(root: Path, cached: dict[str, Any], wanted: dict[str, Any]) -> None:
+    differences = [
+        f"{key}: cache has {json.dumps(cached[key])}, this run {json.dumps(wanted[key])}"
+        for key in IDENTITY_KEYS
+        if cached[key] != wanted[key]
+    ]
+    if differences:
+        raise GtlocError(
+            f"feature cache {root} was made with a different backbone or preprocessing ("
+            + "; ".join(differences)
+            + "); features from different setups cannot be mixed: use another --out directory"
+        )
+
+
+def _failed_csv(failed: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "reason"])
+    writer.writerows([item["path"], item["reason"]] for item in failed)
+    return out.getvalue()
+
+
+def _prefetch(
+    executor: ThreadPoolExecutor, fn: Callable[[str], Any], items: Iterable[str], ahead: int
+) -> Iterator[Any]:
+    """``fn(item)`` for each item, in order, computed up to ``ahead`` items in advance on ``executor``."""
+    pending: deque[Future[Any]] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def extract_features(
+    records: Records | Sequence[str],
+    images_root: str | os.PathLike[str] | None,
+    backbone: Backbone | str,
+    out_dir: str | os.PathLike[str],
+    *,
+    tencrop: bool = False,
+    batch_size: int = 32,
+    shard_size: int = 1024,
+    num_workers: int | None = None,
+    progress: bool = True,
+) -> FeatureStore:
+    """Compute and cache ``backbone`` features of every record's image under ``out_dir``; resume if present.
+
+    ``records``: Records or image paths, relative to ``images_root``. Images are decoded on ``num_workers``
+    threads while the network runs. Images already cached are skipped; undecodable ones are reported in
+    the manifest and ``failed.csv`` and skipped. Returns the opened store.
+    """
+    if batch_size < 1 or shard_size < 1:
+        raise GtlocError(f"batch_size and shard_size must be >= 1, got {batch_size} and {shard_size}")
+    model = load_backbone(backbone) if isinstance(backbone, str) else backbone
+    root = Path(out_dir)
+    base = Path(images_root) if images_root is not None else Path()
+    wanted = _identity(model, tencrop)
+    if (root / MANIFEST).exists():
+        store = FeatureStore.open(root)
+        _check_same_identity(root, store.identity(), wanted)
+        manifest = store.manifest
+    else:
+        store = None
+        manifest = {"format": FORMAT, **wanted, "shards": [], "failed": []}
+    all_paths = list(dict.fromkeys(records.paths if isinstance(records, Records) else records))
+    todo = [p for p in all_paths if store is None or p not in store]
+    failed = {item["path"]: item["reason"] for item in manifest["failed"]}
+
+    def prepare(path: str) -> torch.Tensor | str:
+        try:
+            return model.preprocess(load_image(base / path), tencrop=tencrop)
+        except Exception as exc:
+            return getattr(exc, "reason", f"{type(exc).__name__}: {exc}")
+
+    def save_manifest() -> None:
+        manifest["failed"] = [{"path": p, "reason": r} for p, r in failed.items()]
+        write_json(root / MANIFEST, manifest)
+        atomic_write_text(root / FAILED_CSV, _failed_csv(manifest["failed"]))
+
+    save_manifest()
+    workers = num_workers or min(4, os.cpu_count() or 1)
+    bar = tqdm(total=len(todo), unit="img", desc=f"features ({model.name})", disable=not progress)
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        for chunk in _chunks(todo, shard_size):
+            done_paths: list[str] = []
+            parts: list[torch.Tensor] = []
+            prepared = _prefetch(executor, prepare, chunk, ahead=2 * batch_size)
+            for batch_paths in _chunks(chunk, batch_size):
+                ok_paths, inputs = [], []
+                for path in batch_paths:
+                    item = next(prepared)
+                    if isinstance(item, str):
+                        failed[path] = item
+                    else:
+                        failed.pop(path, None)
+                        ok_paths.append(path)
+                        inputs.append(item)
+                if inputs:
+                    pixels = torch.cat(inputs) if tencrop else torch.stack(inputs)
+                    features = model.encode_images(pixels)
+                    parts.append(features.view(len(inputs), 10, -1) if tencrop else features)
+                    done_paths.extend(ok_paths)
+                bar.update(len(batch_paths))
+            if done_paths:
+                _write_shard(root, manifest, done_paths, torch.cat(parts))
+            save_manifest()
+    bar.close()
+    return FeatureStore.open(root)
+
+
+def _write_shard(root: Path, manifest: dict[str, Any], paths: list[str], features: torch.Tensor) -> None:
+    """Write one shard (features + path sidecar) atomically and list it in ``manifest`` (in memory)."""
+    stem = f"shard-{len(manifest['shards']):05d}"
+    with atomic_path(root / f"{stem}.safetensors") as tmp:
+        save_file({"features": features.float().contiguous()}, str(tmp))
+    write_json(root / f"{stem}.json", {"paths": paths})
+    manifest["shards"].append({"file": f"{stem}.safetensors", "paths_file": f"{stem}.json", "rows": len(paths)})
