@@ -76,13 +76,13 @@ def _count(metrics: Mapping[str, Any]) -> str:
     return "" if n is None else str(n)
 
 
-def metrics_table(metrics_by_name: Mapping[str, Mapping[str, Any]]) -> str:
+def metrics_table(metrics_by_name: Mapping[str, Mapping[str, Any]], label: str = "method") -> str:
     """Markdown table, one row per method (or group): ``n``, month and hour errors, median km, accuracies in %.
 
     Each value is an evaluate result (``{"n", "geo", "time"}``) or a flat dict of metric keys; missing metrics
-    show as ``-``.
+    show as ``-``. ``label`` heads the first column.
     """
-    header = ["", "n", *(title for _, title, _ in TABLE_COLUMNS)]
+    header = [label, "n", *(title for _, title, _ in TABLE_COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     for name, metrics in metrics_by_name.items():
         cells = [str(name), _count(metrics)]
@@ -98,7 +98,7 @@ def evaluation_table(result: Mapping[str, Any]) -> str:
     rows: dict[str, Mapping[str, Any]] = {"all": result}
     for value, metrics in result.get("groups", {}).items():
         rows[f"{result['group_by']}={value}"] = metrics
-    return metrics_table(rows)
+    return metrics_table(rows, label="rows")
 
 
 def _save(fig: Figure, path: str | Path, dpi: int) -> None:

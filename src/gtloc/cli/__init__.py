@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "train",
     "features",
+    "evaluate",
 )
 
 for _name in COMMAND_MODULES:
