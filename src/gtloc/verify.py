@@ -1,0 +1,221 @@
+"""Metadata verification: does a picture's claimed place and time fit what it shows?
+
+A claim (from the photo's EXIF by default, or given by the user) is scored against the alternatives the model
+could have preferred: the claimed place against every GPS-gallery entry, the claimed time against every
+time-gallery entry, and the claimed month and hour against the other months and hours. For each check:
+
+* ``score``: cosine similarity of the picture's embedding with the claim's embedding;
+* ``rank`` (1 = the model's favourite) and ``percentile`` (share of alternatives scored below the claim, 0-100);
+* ``credibility``: the posterior mass of the alternatives scored no higher than the claim (1 = the model's
+  favourite; below 0.05 the claim lies outside the model's 95 % credible region).
+
+The verdict reads the credibility of the place and time checks: ``consistent`` (>= 0.05), ``doubtful``
+(>= 0.01) or ``inconsistent``; the overall verdict is the worst of them. The model's own best guess is shown
+beside it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from gtloc.errors import GtlocError
+from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.predict import Prediction, Predictor
+from gtloc.timecode import datetime_to_time_row
+
+CONSISTENT_AT = 0.05
+DOUBTFUL_AT = 0.01
+VERDICTS = ("consistent", "doubtful", "inconsistent")
+_CLAIM_TIME = re.compile(
+    r"^\s*(?:(\d{4})[-:/])?(\d{1,2})[-:/](\d{1,2})[ T_]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$",
+)
+
+
+def parse_claim_time(text: str) -> datetime:
+    """Local clock time from ``"2023-01-15 16:30"``, ``"2023:01:15 16:30:00"`` (EXIF), ``"2023-01-15T16:30"`` or
+    ``"01-15 16:30"`` (no year: 2001 is used; only month, day and time of day matter)."""
+    match = _CLAIM_TIME.match(text)
+    if not match:
+        raise GtlocError(f"cannot read the time {text!r}: use 'YYYY-MM-DD HH:MM[:SS]' or 'MM-DD HH:MM' (local time)")
+    year, month, day, hour, minute, second = (int(g) if g else None for g in match.groups())
+    try:
+        return datetime(year or 2001, month, day, hour, minute, second or 0)
+    except ValueError as exc:
+        raise GtlocError(f"cannot read the time {text!r}: {exc}") from None
+
+
+@dataclass
+class Claim:
+    """A claimed place (``lat``/``lon`` degrees) and/or local time; ``source`` says where each came from and
+    ``problems`` why an EXIF field could not be used."""
+
+    lat: float | None = None
+    lon: float | None = None
+    time: datetime | None = None
+    source: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def has_place(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    @property
+    def has_time(self) -> bool:
+        return self.time is not None
+
+    def time_row(self) -> torch.Tensor:
+        """``(5,)`` ``[month, day, hour, minute, second]``."""
+        return torch.tensor(datetime_to_time_row(self.time), dtype=torch.float32)
+
+
+def claim_from_exif(
+    path: str | Path, lat: float | None = None, lon: float | None = None, time: datetime | None = None
+) -> Claim:
+    """The claim for the photo at ``path``: given values win, EXIF fills the rest (its problems are kept)."""
+    from gtloc.data.exif import read_photo_exif
+
+    claim = Claim()
+    if (lat is None) != (lon is None):
+        raise GtlocError("give both --lat and --lon (or neither)")
+    if lat is not None:
+        try:
+            validate_coordinate(lat, lon, "claim")
+        except InvalidCoordinateError as exc:
+            raise GtlocError(str(exc)) from None
+        claim.lat, claim.lon, claim.source["place"] = float(lat), float(lon), "given"
+    if time is not None:
+        claim.time, claim.source["time"] = time, "given"
+    if claim.has_place and claim.has_time:
+        return claim
+    exif = read_photo_exif(path)
+    if not claim.has_place:
+        if exif.has_gps:
+            claim.lat, claim.lon, claim.source["place"] = exif.lat, exif.lon, "EXIF GPS"
+        else:
+            claim.problems.append(f"EXIF GPS: {exif.gps_problem or 'absent'}")
+    if not claim.has_time:
+        if exif.has_time:
+            claim.time, claim.source["time"] = exif.local_time, f"EXIF {exif.time_tag}"
+        else:
+            claim.problems.append(f"EXIF time: {exif.time_problem or 'absent'}")
+    return claim
+
+
+@dataclass
+class Check:
+    """How one part of the claim ranks among the alternatives (see the module docstring)."""
+
+    kind: str
+    claimed: str
+    score: float
+    rank: int
+    alternatives: int
+    percentile: float
+    credibility: float
+
+    @property
+    def verdict(self) -> str:
+        if self.credibility >= CONSISTENT_AT:
+            return "consistent"
+        return "doubtful" if self.credibility >= DOUBTFUL_AT else "inconsistent"
+
+
+@dataclass
+class Verification:
+    """Checks of a claim, the overall verdict and the model's own best guess (``guess``: a Prediction with
+    top-k places and times and the month/hour posteriors)."""
+
+    claim: Claim
+    checks: list[Check]
+    guess: Prediction
+
+    @property
+    def verdict(self) -> str:
+        """The worst verdict of the place and time checks (month/hour checks are diagnostics)."""
+        main = [c.verdict for c in self.checks if c.kind in ("place", "time")]
+        return max(main, key=VERDICTS.index) if main else "nothing to verify"
+
+    def check(self, kind: str) -> Check | None:
+        return next((c for c in self.checks if c.kind == kind), None)
+
+
+def _rank_against(logits: torch.Tensor, claim_logit: torch.Tensor) -> tuple[int, float, float]:
+    """Rank, percentile and credibility of ``claim_logit`` among ``logits`` ``(G,)`` (claim included in the
+    softmax normaliser)."""
+    probs = torch.softmax(torch.cat([logits, claim_logit.view(1)]), dim=0)
+    above = logits > claim_logit
+    rank = int(above.sum()) + 1
+    percentile = 100.0 * float((logits < claim_logit).float().mean())
+    credibility = 1.0 - float(probs[:-1][above].sum())
+    return rank, percentile, credibility
+
+
+def _marginal_check(kind: str, claimed: str, posterior: torch.Tensor, index: int) -> Check:
+    p = posterior[index]
+    above = posterior > p
+    return Check(
+        kind=kind,
+        claimed=claimed,
+        score=float(p),
+        rank=int(above.sum()) + 1,
+        alternatives=posterior.numel(),
+        percentile=100.0 * float((posterior < p).float().mean()),
+        credibility=1.0 - float(posterior[above].sum()),
+    )
+
+
+@torch.inference_mode()
+def verify_features(predictor: Predictor, features: torch.Tensor, claim: Claim, top_k: int = 5) -> Verification:
+    """Verify ``claim`` for one picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)``."""
+    if not (claim.has_place or claim.has_time):
+        why = "; ".join(claim.problems) or "no place or time given"
+        raise GtlocError(f"no claim to verify ({why}): pass --lat/--lon and/or --time")
+    model = predictor.model
+    image = predictor.encode_images(features[None])
+    if image.dim() == 3:
+        image = torch.nn.functional.normalize(image.mean(dim=1), dim=-1)
+    image = image[0]
+    guess = predictor.predict_embeddings(image[None], top_k=top_k)
+    checks = []
+    if claim.has_place:
+        scale = float(model.scale("img_gps_logit_scale").detach())
+        claim_emb = model.encode_location(torch.tensor([[claim.lat, claim.lon]], dtype=torch.float32))[0]
+        score = image @ claim_emb
+        rank, pct, cred = _rank_against(scale * (predictor.gps_gallery.embeddings @ image), scale * score)
+        where = f"{claim.lat:.4f}, {claim.lon:.4f}"
+        checks.append(Check("place", where, float(score), rank, len(predictor.gps_gallery.labels), pct, cred))
+    if claim.has_time and predictor.time_gallery is not None:
+        scale = float(model.scale("img_time_logit_scale").detach())
+        score = image @ model.encode_time(claim.time_row()[None])[0]
+        rank, pct, cred = _rank_against(scale * (predictor.time_gallery.embeddings @ image), scale * score)
+        when = f"{claim.time:%m-%d %H:%M}"
+        checks.append(Check("time", when, float(score), rank, len(predictor.time_gallery.labels), pct, cred))
+        month, hour = claim.time.month, claim.time.hour
+        checks.append(_marginal_check("month", calendar.month_name[month], guess.month_posterior[0], month - 1))
+        checks.append(_marginal_check("hour", f"{hour:02d}h", guess.hour_posterior[0], hour))
+    return Verification(claim, checks, guess)
+
+
+def verify_photo(
+    predictor: Predictor,
+    backbone: object,
+    path: str | Path,
+    *,
+    lat: float | None = None,
+    lon: float | None = None,
+    time: datetime | None = None,
+    top_k: int = 5,
+) -> Verification:
+    """Verify the photo at ``path``: claims default to its EXIF; ``backbone`` makes its features."""
+    from gtloc.data.images import load_image
+    from gtloc.image_gallery import image_features
+
+    claim = claim_from_exif(path, lat, lon, time)
+    features = image_features(backbone, [load_image(path)])[0]
+    return verify_features(predictor, features, claim, top_k)
