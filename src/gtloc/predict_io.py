@@ -22,7 +22,7 @@ from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
 from gtloc.io import atomic_write_text, write_json
 from gtloc.predict import Prediction
-from gtloc.timecode import InvalidTimeError, validate_time
+from gtloc.timecode import TIME_FIELDS, InvalidTimeError, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")
 READOUTS = ("argmax", "bayes")
@@ -58,14 +58,24 @@ def predictions_csv(paths: Sequence[str], pred: Prediction, readout: str = "argm
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PREDICTION_COLUMNS)
     for i, path in enumerate(paths):
-        geo = ["", ""] if places is None else [f"{places[i, 0]:.6f}", f"{places[i, 1]:.6f}"]
+        geo = ["", ""] if places is None else [_degrees(places[i, 0]), _degrees(places[i, 1])]
         when = ["", "", "", ""] if times is None else [str(int(v)) for v in times[i, :4]]
         writer.writerow([path, *geo, *when])
     return out.getvalue()
 
 
+def _degrees(value: np.floating) -> str:
+    """The shortest text that reads back as the same float32 (gallery coordinates are float32): ``139.69``."""
+    return np.format_float_positional(np.float32(value), unique=True, trim="-")
+
+
 def _rounded(values: np.ndarray, digits: int = 6) -> list[float]:
     return [round(float(v), digits) for v in values]
+
+
+def _time_entry(t: np.ndarray) -> dict[str, float]:
+    """``[month, day, hour, minute, second]`` -> a dict with whole-number fields as ints."""
+    return {**{k: int(v) for k, v in zip(TIME_FIELDS[:4], t[:4], strict=True)}, "second": round(float(t[4]), 3)}
 
 
 def predictions_json(
@@ -83,13 +93,13 @@ def predictions_json(
         row: dict[str, Any] = {"path": path}
         if arrays["place_topk"] is not None:
             row["places"] = [
-                {"lat": round(float(ll[0]), 6), "lon": round(float(ll[1]), 6), "prob": round(float(p), 6)}
+                {"lat": float(_degrees(ll[0])), "lon": float(_degrees(ll[1])), "prob": round(float(p), 6)}
                 for ll, p in zip(arrays["place_topk"][i], arrays["place_probs"][i], strict=True)
             ]
         if arrays["time_topk"] is not None:
-            row["time"] = dict(zip(("month", "day", "hour", "minute", "second"), _rounded(answer[i], 3), strict=True))
+            row["time"] = _time_entry(answer[i])
             row["times"] = [
-                {**dict(zip(("month", "day", "hour", "minute", "second"), _rounded(t, 3), strict=True)), "prob": p}
+                {**_time_entry(t), "prob": p}
                 for t, p in zip(arrays["time_topk"][i], _rounded(arrays["time_probs"][i]), strict=True)
             ]
             row["month_posterior"] = _rounded(arrays["month_posterior"][i])
@@ -199,7 +209,7 @@ def _format_time(t: np.ndarray) -> str:
 
 
 def format_summary(paths: Sequence[str], pred: Prediction, readout: str = "argmax", limit: int = 5) -> str:
-    """Readable lines for the first ``limit`` images: place (with the nearest town) and local time, with probabilities."""
+    """Readable lines for the first ``limit`` images: place (nearest town) and local time, with probabilities."""
     n = min(limit, len(paths))
     places, times = _top1_places(pred), top1_times(pred, readout)
     names = place_names(places[:n]) if places is not None and n else []
@@ -210,11 +220,11 @@ def format_summary(paths: Sequence[str], pred: Prediction, readout: str = "argma
             prob = float(pred.place_probs[i, 0])
             parts.append(f"{places[i, 0]:.4f}, {places[i, 1]:.4f} (near {names[i]}; p={prob:.3f})")
         if times is not None:
-            month = int(np.argmax(pred.month_posterior[i].numpy()))
-            hour = int(np.argmax(pred.hour_posterior[i].numpy()))
+            months, hours = pred.month_posterior[i].numpy(), pred.hour_posterior[i].numpy()
+            month, hour = int(np.argmax(months)), int(np.argmax(hours))
             parts.append(
-                f"{_format_time(times[i])} ({readout}; most likely month {MONTH_NAMES[month]} "
-                f"p={float(pred.month_posterior[i, month]):.2f}, hour {hour:02d}h p={float(pred.hour_posterior[i, hour]):.2f})"
+                f"{_format_time(times[i])} ({readout}; most likely month {MONTH_NAMES[month]} p={months[month]:.2f}, "
+                f"hour {hour:02d}h p={hours[hour]:.2f})"
             )
         lines.append("  ".join(parts))
     if len(paths) > n:

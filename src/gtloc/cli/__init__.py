@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "features",
     "evaluate",
+    "predict",
 )
 
 for _name in COMMAND_MODULES:

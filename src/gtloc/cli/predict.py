@@ -1,0 +1,57 @@
+"""``gtloc predict``: top-1 place and time per picture (CSV) plus top-k with probabilities (JSON beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gtloc.cli.app import app
+from gtloc.predict_files import run_prediction
+from gtloc.predict_io import READOUTS, format_summary, prediction_json_path
+
+
+@app.command()
+def predict(
+    images: list[str] | None = typer.Argument(None, help="Picture files (or use --records/--images or --features)."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="Run directory (config.json + model.safetensors)."),
+    out: Path = typer.Option(..., "--out", help="Predictions CSV; the top-k JSON is written beside it (.json)."),
+    records: Path | None = typer.Option(
+        None, "--records", help="Records CSV: the pictures to predict (with --images), or a subset of --features."
+    ),
+    images_root: Path | None = typer.Option(None, "--images", help="Folder the records' paths are relative to."),
+    features: Path | None = typer.Option(None, "--features", help="Feature cache made by `gtloc features`."),
+    top_k: int = typer.Option(5, "--top-k", min=1, help="Places and times listed per picture in the JSON."),
+    tencrop: bool = typer.Option(False, "--tencrop", help="Average ten crops per picture (test-time augmentation)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Pictures per backbone batch."),
+    readout: str = typer.Option(
+        "argmax", "--readout", help=f"Time answer in the CSV: {' or '.join(READOUTS)} (least expected error)."
+    ),
+    backbone_path: Path | None = typer.Option(
+        None, "--backbone-path", help="Local weights for the checkpoint's backbone (clip-vit-l-14 needs one)."
+    ),
+    eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
+    show: int = typer.Option(5, "--show", min=0, help="Pictures listed in the printed summary."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
+    result = run_prediction(
+        checkpoint,
+        out,
+        images=images or [],
+        records=records,
+        images_root=images_root,
+        features=features,
+        top_k=top_k,
+        tencrop=tencrop,
+        batch_size=batch_size,
+        readout=readout,
+        backbone_path=backbone_path,
+        fast=not eager,
+        progress=not no_progress,
+        log=lambda line: typer.echo(line, err=True),
+    )
+    if show:
+        typer.echo(format_summary(result.paths, result.prediction, readout, limit=show))
+    skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
+    typer.echo(f"{len(result.paths)} predictions{skipped} -> {out} (top-{top_k}: {prediction_json_path(out)})")

@@ -1,0 +1,205 @@
+"""Predict for files: pictures on disk (through the checkpoint's backbone) or cached backbone features.
+
+This is what ``gtloc predict`` runs. Pictures that fail to decode, and records without cached features, are
+skipped and reported (``PredictionRun.skipped``), never fatal; bad arguments raise :class:`GtlocError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from gtloc.backbones import Backbone, load_backbone
+from gtloc.data.features import FeatureStore
+from gtloc.data.images import load_image
+from gtloc.data.schema import load_records
+from gtloc.errors import GtlocError
+from gtloc.predict import Prediction, Predictor
+from gtloc.predict_io import READOUTS, prediction_json_path, write_predictions
+
+FEATURE_CHUNK = 1024
+
+
+@dataclass
+class PredictionRun:
+    """``paths`` that were predicted (row i of ``prediction``) and ``skipped`` ``(path, reason)`` pairs."""
+
+    paths: list[str]
+    prediction: Prediction
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def concat_predictions(parts: Sequence[Prediction]) -> Prediction:
+    """Stack per-batch predictions row-wise (fields that are ``None`` stay ``None``)."""
+    names = list(vars(Prediction()))
+    if not parts:
+        return Prediction()
+    return Prediction(
+        **{
+            name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
+            for name in names
+        }
+    )
+
+
+def _check_feature_dim(predictor: Predictor, dim: int, source: str) -> None:
+    expected = predictor.model.config.feature_dim
+    if dim != expected:
+        raise GtlocError(
+            f"{source} gives {dim}-d features but the checkpoint's image head expects {expected}-d "
+            f"(backbone {predictor.model.config.backbone!r})"
+        )
+
+
+def predict_features(
+    predictor: Predictor,
+    store: FeatureStore,
+    paths: Sequence[str] | None = None,
+    top_k: int = 5,
+    progress: bool = False,
+) -> PredictionRun:
+    """Predict from cached features: every path in ``store``, or only ``paths`` (those not cached are skipped)."""
+    config = predictor.model.config
+    if store.backbone != config.backbone:
+        raise GtlocError(
+            f"feature cache {store.root} was made with backbone {store.backbone!r} but the checkpoint "
+            f"expects {config.backbone!r}"
+        )
+    _check_feature_dim(predictor, store.feature_dim, f"feature cache {store.root}")
+    wanted = store.paths if paths is None else list(dict.fromkeys(paths))
+    failed = store.failed
+    skipped = [(p, failed.get(p, "no features in the cache")) for p in wanted if p not in store]
+    todo = [p for p in wanted if p in store]
+    parts = []
+    with tqdm(total=len(todo), unit="img", desc="predict", disable=not progress) as bar:
+        for start in range(0, len(todo), FEATURE_CHUNK):
+            chunk = todo[start : start + FEATURE_CHUNK]
+            parts.append(predictor.predict(store.load(chunk), top_k=top_k))
+            bar.update(len(chunk))
+    return PredictionRun(todo, concat_predictions(parts), skipped)
+
+
+def predict_images(
+    predictor: Predictor,
+    backbone: Backbone,
+    paths: Sequence[str],
+    images_root: str | Path | None = None,
+    tencrop: bool = False,
+    top_k: int = 5,
+    batch_size: int = 32,
+    progress: bool = True,
+    num_workers: int = 2,
+) -> PredictionRun:
+    """Predict for picture files: ``paths`` (relative to ``images_root`` when given) through ``backbone``.
+
+    Pictures are decoded on ``num_workers`` threads, ``batch_size`` at a time; ``tencrop`` averages the
+    similarities of ten crops (GT-Loc's test-time augmentation). Undecodable pictures are skipped.
+    """
+    if batch_size < 1:
+        raise GtlocError(f"batch size must be >= 1, got {batch_size}")
+    _check_feature_dim(predictor, backbone.feature_dim, f"backbone {backbone.name!r}")
+    root = Path(images_root) if images_root is not None else None
+
+    def prepare(path: str) -> torch.Tensor | str:
+        try:
+            return backbone.preprocess(load_image(root / path if root else path), tencrop=tencrop)
+        except GtlocError as exc:
+            return getattr(exc, "reason", str(exc))
+
+    done: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    parts = []
+    with (
+        ThreadPoolExecutor(max_workers=num_workers) as pool,
+        tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar,
+    ):
+        for start in range(0, len(paths), batch_size):
+            batch = list(paths[start : start + batch_size])
+            inputs = []
+            for path, item in zip(batch, pool.map(prepare, batch), strict=True):
+                if isinstance(item, str):
+                    skipped.append((path, item))
+                else:
+                    done.append(path)
+                    inputs.append(item)
+            if inputs:
+                features = backbone.encode_images(torch.cat(inputs) if tencrop else torch.stack(inputs))
+                if tencrop:
+                    features = features.view(len(inputs), 10, -1)
+                parts.append(predictor.predict(features, top_k=top_k))
+            bar.update(len(batch))
+    return PredictionRun(done, concat_predictions(parts), skipped)
+
+
+def _input_mode(images: Sequence[str], records: str | Path | None, images_root, features) -> str:
+    given = [
+        name for name, value in (("IMAGE...", images), ("--images", images_root), ("--features", features)) if value
+    ]
+    if len(given) != 1:
+        raise GtlocError(
+            "give exactly one input: IMAGE... files, --records R.csv --images ROOT, or --features FEATDIR "
+            f"[--records R.csv] (got {', '.join(given) or 'none'})"
+        )
+    if images_root and records is None:
+        raise GtlocError("--images ROOT needs --records R.csv (the image paths are read from the records)")
+    if images and records is not None:
+        raise GtlocError("--records goes with --images ROOT or --features, not with IMAGE... files")
+    return {"IMAGE...": "files", "--images": "records", "--features": "features"}[given[0]]
+
+
+def run_prediction(
+    checkpoint: str | Path,
+    out: str | Path,
+    images: Sequence[str] = (),
+    records: str | Path | None = None,
+    images_root: str | Path | None = None,
+    features: str | Path | None = None,
+    top_k: int = 5,
+    tencrop: bool = False,
+    batch_size: int = 32,
+    readout: str = "argmax",
+    backbone_path: str | Path | None = None,
+    fast: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> PredictionRun:
+    """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON.
+
+    Inputs (exactly one): ``images`` files; ``records`` + ``images_root``; ``features`` (all cached rows, or
+    only those of ``records``). The backbone for picture inputs is the one named in the checkpoint's config,
+    loaded from ``backbone_path`` (default: the config's own ``backbone_path``); ``fast`` uses its ONNX Runtime
+    path where it has one.
+    """
+    mode = _input_mode(images, records, images_root, features)
+    if top_k < 1:
+        raise GtlocError(f"--top-k must be >= 1, got {top_k}")
+    if readout not in READOUTS:
+        raise GtlocError(f"unknown --readout {readout!r}; choose one of {', '.join(READOUTS)}")
+    prediction_json_path(out)
+    predictor = Predictor.from_pretrained(checkpoint)
+    if mode == "features":
+        store = FeatureStore.open(features)
+        if tencrop and not store.tencrop:
+            raise GtlocError(f"--tencrop: feature cache {store.root} holds single-crop features")
+        wanted = load_records(records).paths if records is not None else None
+        result = predict_features(predictor, store, wanted, top_k=top_k, progress=progress)
+    else:
+        paths = list(images) if mode == "files" else load_records(records).paths
+        config = predictor.model.config
+        backbone = load_backbone(config.backbone, model_path=backbone_path or config.backbone_path, fast=fast)
+        root = images_root if mode == "records" else None
+        result = predict_images(predictor, backbone, paths, root, tencrop, top_k, batch_size, progress)
+    for path, reason in result.skipped[:10]:
+        log(f"skipped {path}: {reason}")
+    if len(result.skipped) > 10:
+        log(f"... and {len(result.skipped) - 10} more skipped (all are listed in the JSON)")
+    if not result.paths:
+        raise GtlocError(f"nothing to predict: all {len(result.skipped)} inputs were skipped")
+    extra = {"checkpoint": str(checkpoint), "backbone": predictor.model.config.backbone, "top_k": top_k}
+    write_predictions(result.paths, result.prediction, out, readout, result.skipped, extra)
+    return result

@@ -1,0 +1,304 @@
+"""`gtloc predict` on a tiny checkpoint: from cached features, picture files and records, with bad pictures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gtloc.predict_files
+from gtloc.backbones.base import Backbone
+from gtloc.backbones.preprocess import Preprocess
+from gtloc.cli import main
+from gtloc.config import GalleryConfig, GTLocConfig
+from gtloc.data.features import extract_features
+from gtloc.data.schema import Records, write_records
+from gtloc.evaluate import evaluate_predictions
+from gtloc.model import GTLoc
+from gtloc.predict import Predictor
+from gtloc.predict_io import PREDICTION_COLUMNS, read_predictions
+
+FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
+N_IMAGES = 6
+TOP_K = 3
+
+
+class TinyBackbone(Backbone):
+    """Features: mean colour of each 4x4 cell's channels on a 8x8 input, ``(B, 12)``... kept to 12 numbers."""
+
+    name = "tiny"
+    feature_dim = 12
+    weights_id = "tiny-v1"
+    preprocessing = Preprocess(
+        size=8, resize=8, interpolation="bilinear", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), tencrop_resize=10
+    )
+
+    def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.unfold(2, 4, 4).unfold(3, 4, 4).mean(dim=(-1, -2)).flatten(1)
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    return info.value.code or 0, out.out, out.err
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict[str, Path]:
+    """Six coloured pictures + one broken file, their records, a feature cache and a tiny checkpoint."""
+    root = tmp_path_factory.mktemp("world")
+    rng = np.random.default_rng(0)
+    places = np.array(
+        [[48.85, 2.35], [40.71, -74.0], [-33.87, 151.21], [35.68, 139.69], [-22.91, -43.17], [55.75, 37.62]]
+    )
+    times = np.column_stack(
+        [
+            rng.integers(1, 13, N_IMAGES),
+            rng.integers(1, 29, N_IMAGES),
+            rng.integers(0, 24, N_IMAGES),
+            rng.integers(0, 60, N_IMAGES),
+            np.zeros(N_IMAGES),
+        ]
+    ).astype(float)
+    paths = [f"pics/{i}.png" for i in range(N_IMAGES)]
+    for path in paths:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(root / path)
+    (root / "pics" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    records = Records(paths, places, times, extras={"camera": ["a", "a", "a", "b", "b", "b"]})
+    write_records(records, root / "records.csv")
+    write_records(records.subset([1, 3]), root / "subset.csv")
+    gallery = root / "gallery.csv"
+    gallery.write_text(
+        "path,lat,lon\n" + "".join(f"g{i},{lat},{lon}\n" for i, (lat, lon) in enumerate(places)) + "x,10.5,-20.25\n"
+    )
+    config = GTLocConfig(
+        backbone="tiny",
+        feature_dim=TinyBackbone.feature_dim,
+        embed_dim=16,
+        image_hidden_dim=16,
+        encoder_hidden_dim=32,
+        rff_dim=16,
+        queue_size=8,
+        gallery=GalleryConfig(gps=str(gallery), time="grid", time_days_step=30, time_minutes_step=60),
+    )
+    GTLoc(config).save_pretrained(root / "run")
+    extract_features(records, root, TinyBackbone(), root / "features", progress=False)
+    return {
+        "root": root,
+        "run": root / "run",
+        "features": root / "features",
+        "records": root / "records.csv",
+        "subset": root / "subset.csv",
+        "paths": paths,
+    }
+
+
+@pytest.fixture
+def tiny_backbone(monkeypatch) -> list[str]:
+    """Serve TinyBackbone for the checkpoint's backbone name; record which names were asked for."""
+    asked: list[str] = []
+
+    def load(name, model_path=None, fast=True):
+        asked.append(name)
+        return TinyBackbone()
+
+    monkeypatch.setattr(gtloc.predict_files, "load_backbone", load)
+    return asked
+
+
+def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys, tmp_path, world):
+    out = tmp_path / "preds.csv"
+    args = ("predict", "--checkpoint", world["run"], "--features", world["features"], "--out", out)
+    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--top-k", TOP_K, "--no-progress")
+    assert code == 0, stderr
+    rows = read_rows(out)
+    assert list(rows[0]) == list(PREDICTION_COLUMNS)
+    assert [r["path"] for r in rows] == world["paths"]
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["n"] == N_IMAGES and doc["top_k"] == TOP_K and doc["skipped"] == []
+    gallery = {
+        (48.85, 2.35),
+        (40.71, -74.0),
+        (-33.87, 151.21),
+        (35.68, 139.69),
+        (-22.91, -43.17),
+        (55.75, 37.62),
+        (10.5, -20.25),
+    }
+    for row, entry in zip(rows, doc["predictions"], strict=True):
+        assert entry["path"] == row["path"]
+        assert len(entry["places"]) == len(entry["times"]) == TOP_K
+        probs = [p["prob"] for p in entry["places"]]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+        assert all((round(p["lat"], 2), round(p["lon"], 2)) in gallery for p in entry["places"])
+        assert (float(row["lat"]), float(row["lon"])) == pytest.approx(
+            (entry["places"][0]["lat"], entry["places"][0]["lon"])
+        )
+        top_time = entry["times"][0]
+        assert [int(row[k]) for k in ("month", "day", "hour", "minute")] == [
+            top_time[k] for k in ("month", "day", "hour", "minute")
+        ]
+        assert len(entry["month_posterior"]) == 12 and sum(entry["month_posterior"]) == pytest.approx(1, abs=1e-4)
+        assert len(entry["hour_posterior"]) == 24 and sum(entry["hour_posterior"]) == pytest.approx(1, abs=1e-4)
+    summary = stdout.splitlines()
+    assert summary[0].startswith("pics/0.png ") and "near " in summary[0] and "most likely month" in summary[0]
+    assert len(summary) == 5 + 2  # five pictures, "... and 1 more", the closing line
+    assert summary[-1] == f"{N_IMAGES} predictions -> {out} (top-{TOP_K}: {out.with_suffix('.json')})"
+    assert any(p.name.startswith("gps-") for p in (world["run"] / "galleries").iterdir())
+
+
+def test_predictions_match_the_predictor_api(monkeypatch, capsys, tmp_path, world):
+    out = tmp_path / "preds.csv"
+    run_cli(monkeypatch, capsys, "predict", "--checkpoint", world["run"], "--features", world["features"], "--out", out)
+    from gtloc.data.features import FeatureStore
+
+    pred = Predictor.from_pretrained(world["run"]).predict(FeatureStore.open(world["features"]).load(world["paths"]))
+    written = read_predictions(out)
+    np.testing.assert_allclose(written.latlon, pred.latlon.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(written.times[:, :4], pred.time.numpy()[:, :4])
+
+
+def test_records_select_rows_of_the_feature_cache(monkeypatch, capsys, tmp_path, world):
+    subset = tmp_path / "subset.csv"
+    subset.write_text(world["subset"].read_text() + "pics/not-cached.png,1,1,,,,,,,,x\n")
+    out = tmp_path / "preds.csv"
+    args = ("predict", "--checkpoint", world["run"], "--features", world["features"], "--records", subset, "--out", out)
+    code, _, stderr = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, stderr
+    assert [r["path"] for r in read_rows(out)] == ["pics/1.png", "pics/3.png"]
+    assert "skipped pics/not-cached.png: no features in the cache" in stderr
+    skipped = json.loads(out.with_suffix(".json").read_text())["skipped"]
+    assert skipped == [{"path": "pics/not-cached.png", "reason": "no features in the cache"}]
+
+
+def test_image_files_skip_the_broken_one_and_agree_with_cached_features(
+    monkeypatch, capsys, tmp_path, world, tiny_backbone
+):
+    root = world["root"]
+    files = [str(root / p) for p in world["paths"][:3]] + [str(root / "pics" / "broken.png")]
+    out = tmp_path / "preds.csv"
+    code, _, stderr = run_cli(monkeypatch, capsys, "predict", *files, "--checkpoint", world["run"], "--out", out)
+    assert code == 0, stderr
+    assert tiny_backbone == ["tiny"]
+    assert f"skipped {root / 'pics' / 'broken.png'}: " in stderr
+    rows = read_rows(out)
+    assert [r["path"] for r in rows] == files[:3]
+    cached = tmp_path / "cached.csv"
+    run_cli(
+        monkeypatch, capsys, "predict", "--checkpoint", world["run"], "--features", world["features"], "--out", cached
+    )
+    assert [list(r.values())[1:] for r in rows] == [list(r.values())[1:] for r in read_rows(cached)[:3]]
+    skipped = json.loads(out.with_suffix(".json").read_text())["skipped"]
+    assert [s["path"] for s in skipped] == [files[3]] and "not an image file" in skipped[0]["reason"]
+
+
+def test_records_with_an_image_root_then_evaluate(monkeypatch, capsys, tmp_path, world, tiny_backbone):
+    out = tmp_path / "preds.csv"
+    args = ("predict", "--checkpoint", world["run"], "--records", world["records"], "--images", world["root"])
+    code, _, stderr = run_cli(
+        monkeypatch, capsys, *args, "--out", out, "--tencrop", "--readout", "bayes", "--batch-size", 4
+    )
+    assert code == 0, stderr
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["time_readout"] == "bayes"
+    rows = read_rows(out)
+    assert [r["path"] for r in rows] == world["paths"]
+    assert all(
+        [int(r[k]) for k in ("month", "day", "hour", "minute")]
+        == [e["time"][k] for k in ("month", "day", "hour", "minute")]
+        for r, e in zip(rows, doc["predictions"], strict=True)
+    )
+    metrics = evaluate_predictions(out, world["records"], group_by="camera")
+    assert metrics["n"]["matched"] == metrics["n"]["geo"] == metrics["n"]["time"] == N_IMAGES
+    assert set(metrics["groups"]) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ((), "give exactly one input: IMAGE... files, --records R.csv --images ROOT, or --features FEATDIR"),
+        (("x.png", "--features", "F"), "(got IMAGE..., --features)"),
+        (("--images", "ROOT"), "--images ROOT needs --records R.csv"),
+        (("x.png", "--records", "R.csv"), "--records goes with --images ROOT or --features, not with IMAGE... files"),
+        (("x.png", "--readout", "mean"), "unknown --readout 'mean'; choose one of argmax, bayes"),
+    ],
+)
+def test_bad_argument_combinations_are_explained(monkeypatch, capsys, tmp_path, world, extra, message):
+    code, _, stderr = run_cli(
+        monkeypatch, capsys, "predict", "--checkpoint", world["run"], "--out", tmp_path / "p.csv", *extra
+    )
+    assert code == 2
+    assert stderr.startswith("error: ") and message in stderr
+
+
+def test_a_json_output_name_is_refused(monkeypatch, capsys, tmp_path, world):
+    args = ("predict", "--checkpoint", world["run"], "--features", world["features"], "--out", tmp_path / "p.json")
+    code, _, stderr = run_cli(monkeypatch, capsys, *args)
+    assert code == 2 and "must not end in .json" in stderr
+
+
+def test_a_cache_from_another_backbone_is_refused(monkeypatch, capsys, tmp_path, world):
+    config = json.loads((world["run"] / "config.json").read_text())
+    other = tmp_path / "run"
+    model = GTLoc(GTLocConfig.from_dict({**config, "backbone": "efficientnet-lite0"}))
+    model.save_pretrained(other)
+    code, _, stderr = run_cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        "--checkpoint",
+        other,
+        "--features",
+        world["features"],
+        "--out",
+        tmp_path / "p.csv",
+    )
+    assert code == 2
+    assert "was made with backbone 'tiny' but the checkpoint expects 'efficientnet-lite0'" in stderr
+
+
+def test_all_pictures_broken_is_an_error(monkeypatch, capsys, tmp_path, world, tiny_backbone):
+    broken = world["root"] / "pics" / "broken.png"
+    code, _, stderr = run_cli(
+        monkeypatch, capsys, "predict", broken, "--checkpoint", world["run"], "--out", tmp_path / "p.csv"
+    )
+    assert code == 2
+    assert "nothing to predict: all 1 inputs were skipped" in stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_the_checkpoint_backbone_is_loaded_for_real_pictures(monkeypatch, capsys, tmp_path):
+    """No stand-in: the default EfficientNet-Lite0 named in the checkpoint's config runs on two photos."""
+    gallery = tmp_path / "gallery.csv"
+    gallery.write_text("path,lat,lon\na,0,0\nb,45,90\nc,-30,-60\n")
+    config = GTLocConfig(
+        embed_dim=16,
+        image_hidden_dim=16,
+        encoder_hidden_dim=32,
+        rff_dim=16,
+        queue_size=8,
+        gallery=GalleryConfig(gps=str(gallery), time_days_step=60, time_minutes_step=120),
+    )
+    GTLoc(config).save_pretrained(tmp_path / "run")
+    photos = [str(FIXTURES / "hay-bales.jpg"), str(FIXTURES / "street-sign.jpg")]
+    out = tmp_path / "preds.csv"
+    code, stdout, stderr = run_cli(
+        monkeypatch, capsys, "predict", *photos, "--checkpoint", tmp_path / "run", "--out", out, "--eager"
+    )
+    assert code == 0, stderr
+    assert [r["path"] for r in read_rows(out)] == photos
+    assert stdout.splitlines()[-1].startswith("2 predictions -> ")
