@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "features",
     "evaluate",
     "predict",
+    "import_checkpoint",
+    "world",
 )
 
 for _name in COMMAND_MODULES:

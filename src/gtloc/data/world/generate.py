@@ -1,0 +1,158 @@
+"""Write a synthetic world to disk: ``DIR/images/<shard>/<index>.jpg`` and ``DIR/records.csv``.
+
+Record paths are relative to ``DIR/images`` (the image root). Rendering is split into chunks rendered in
+worker processes; every picture's randomness comes from its own scene seeds, so the output is byte-identical
+for a seed whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gtloc.data.schema import Records, write_records
+from gtloc.data.world.climate import CLIMATES
+from gtloc.data.world.render import MIN_SIZE, render_scene
+from gtloc.data.world.scenes import Scenes, sample_scenes
+from gtloc.errors import GtlocError
+from gtloc.io import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 90
+CHUNK = 32
+IMAGES_DIR = "images"
+SHARD = 1000
+
+
+def image_path(index: int) -> str:
+    """Path of picture ``index`` relative to ``DIR/images``: ``"000/000123.jpg"`` (1,000 per folder)."""
+    return f"{index // SHARD:03d}/{index:06d}.jpg"
+
+
+def _render_chunk(scenes: Scenes, indices: list[int], size: int, image_root: str) -> list[tuple[int, str]]:
+    """Render and save the pictures ``indices`` (positions in ``scenes``); return ``(index, error)`` failures."""
+    failures = []
+    for pos, index in enumerate(indices):
+        scene = scenes[pos]
+        try:
+            pixels = render_scene(scene, size, np.random.default_rng(int(scene.render_seed)))
+            target = Path(image_root) / image_path(index)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(target) as tmp:
+                Image.fromarray(pixels).save(tmp, format="JPEG", quality=JPEG_QUALITY)
+        except Exception as exc:  # one bad picture must not stop a world; it is reported and left out
+            failures.append((index, f"{type(exc).__name__}: {exc}"))
+    return failures
+
+
+def _subset(scenes: Scenes, idx: np.ndarray) -> Scenes:
+    return Scenes(**{name: value[idx] for name, value in vars(scenes).items()})
+
+
+def _fmt(values: np.ndarray, digits: int) -> list[str]:
+    return [f"{v:.{digits}f}" for v in np.asarray(values, np.float64).tolist()]
+
+
+def scenes_to_records(scenes: Scenes, paths: list[str]) -> Records:
+    """Records (local clock time) of ``scenes`` with useful extra columns describing each picture."""
+    extras = {
+        "unix_ts": [str(int(v)) for v in scenes.unix_ts],
+        "year": [str(int(v)) for v in scenes.year],
+        "timezone": [str(v) for v in scenes.timezone],
+        "sun_elevation": _fmt(scenes.sun_elevation, 2),
+        "sun_azimuth": _fmt(scenes.sun_azimuth, 2),
+        "climate": [CLIMATES[int(z)] for z in scenes.climate],
+        "temperature_c": _fmt(scenes.temperature, 1),
+        "cloud": _fmt(scenes.cloud, 2),
+        "snow": _fmt(scenes.snow, 2),
+        "camera_heading": _fmt(scenes.camera_heading, 1),
+        "fov": _fmt(scenes.fov, 1),
+    }
+    if (scenes.camera >= 0).any():
+        extras["camera"] = [f"cam{int(c):04d}" for c in scenes.camera]
+    return Records(paths=paths, latlon=np.stack([scenes.lat, scenes.lon], 1), times=scenes.times, extras=extras)
+
+
+def _check(n: int, size: int, workers: int, cameras: int) -> None:
+    if n < 1:
+        raise GtlocError(f"world size --n must be at least 1, got {n}")
+    if size < MIN_SIZE:
+        raise GtlocError(f"image --size must be at least {MIN_SIZE} pixels, got {size}")
+    if workers < 1:
+        raise GtlocError(f"--workers must be at least 1, got {workers}")
+    if cameras < 0 or cameras > n:
+        raise GtlocError(f"--cameras must be between 0 and n={n}, got {cameras}")
+
+
+def generate_world(
+    n: int,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    size: int = 224,
+    workers: int = 1,
+    progress: bool = True,
+    cameras: int = 0,
+) -> Records:
+    """Render ``n`` SYNTHETIC pictures for ``seed`` into ``out_dir`` and write ``out_dir/records.csv``.
+
+    ``size``: picture side in pixels; ``workers``: rendering processes; ``cameras > 0``: a fixed-webcam
+    world of that many cameras (a ``camera`` column). Also writes ``out_dir/world.json`` (the settings).
+    Pictures that fail to render are left out and reported. Returns the records written.
+    """
+    _check(n, size, workers, cameras)
+    out = Path(out_dir)
+    scenes = sample_scenes(n, seed, cameras=cameras)
+    image_root = out / IMAGES_DIR
+    image_root.mkdir(parents=True, exist_ok=True)
+    chunks = [list(range(i, min(i + CHUNK, n))) for i in range(0, n, CHUNK)]
+    failures: list[tuple[int, str]] = []
+    bar = _progress_bar(n, progress)
+    if workers == 1 or len(chunks) == 1:
+        for idx in chunks:
+            failures += _render_chunk(_subset(scenes, np.array(idx)), idx, size, str(image_root))
+            bar.update(len(idx))
+    else:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            jobs = {
+                pool.submit(_render_chunk, _subset(scenes, np.array(idx)), idx, size, str(image_root)): len(idx)
+                for idx in chunks
+            }
+            for job in as_completed(jobs):
+                failures += job.result()
+                bar.update(jobs[job])
+    bar.close()
+    for index, message in sorted(failures):
+        log.warning("world picture %d left out: %s", index, message)
+    keep = np.setdiff1d(np.arange(n), [i for i, _ in failures])
+    records = scenes_to_records(_subset(scenes, keep), [image_path(int(i)) for i in keep])
+    write_records(records, out / "records.csv")
+    write_json(
+        out / "world.json",
+        {
+            "synthetic": True,
+            "generator": "gtloc world",
+            "n": n,
+            "seed": seed,
+            "size": size,
+            "cameras": cameras,
+            "images": IMAGES_DIR,
+            "rendered": len(keep),
+            "failed": [{"index": i, "error": m} for i, m in sorted(failures)],
+        },
+    )
+    return records
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="rendering world", unit="img", disable=not enabled)
