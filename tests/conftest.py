@@ -1,0 +1,16 @@
+"""Test-wide settings.
+
+Tests use small models, for which one intra-op thread is fastest; more threads oversubscribe the 2-core CI
+machine when a test runs a subprocess beside pytest (and spin-waiting threads slow both by orders of magnitude).
+The environment variable also reaches the subprocesses that tests start.
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

@@ -1,0 +1,156 @@
+"""Training: schedule, resumable checkpoints (in-process and after kill -9), config handling, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from toydata import ToyBackbone, make_toy_dataset
+
+from gtloc.data.features import extract_features
+from gtloc.data.schema import load_records
+from gtloc.errors import GtlocError
+from gtloc.model import GTLoc
+from gtloc.train import load_training_data, lr_at, train
+from gtloc.train_config import TrainConfig, load_train_config, save_train_config, small_model_config
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
+    values = dict(epochs=3, batch_size=32, warmup_steps=3, checkpoint_every=5, model=model)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def toy_cache(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("toy")
+    records = make_toy_dataset(root / "world", 160)
+    extract_features(load_records(records), root / "world", ToyBackbone(), root / "features", progress=False)
+    return root / "features", records
+
+
+def same_weights(a: GTLoc, b: GTLoc) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_lr_warms_up_then_decays_to_the_floor():
+    config = TrainConfig(lr=1e-3, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, 100, config) == pytest.approx(1e-4)
+    assert lr_at(9, 100, config) == pytest.approx(1e-3)
+    assert lr_at(10, 100, config) == pytest.approx(1e-3)
+    assert lr_at(100, 100, config) == pytest.approx(1e-4)
+    mids = [lr_at(s, 100, config) for s in range(10, 101)]
+    assert all(x >= y for x, y in zip(mids, mids[1:], strict=False))
+
+
+def test_training_lowers_the_loss_and_saves_a_loadable_model(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    model = train(data, tmp_path / "run", tiny_config(epochs=8), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, len(log) + 1))
+    assert {"loss", "img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i", "lr"} <= set(log[0])
+    first, last = sum(r["loss"] for r in log[:5]) / 5, sum(r["loss"] for r in log[-5:]) / 5
+    assert last < first
+    loaded = GTLoc.from_pretrained(tmp_path / "run")
+    assert same_weights(model, loaded)
+    assert loaded.config.backbone == "toy" and loaded.config.feature_dim == 96
+    assert load_train_config(tmp_path / "run" / "train_config.yaml").epochs == 8
+
+
+def test_resume_in_process_reproduces_the_uninterrupted_run(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    config = tiny_config()
+    straight = train(data, tmp_path / "a", config, progress=False)
+    train(data, tmp_path / "b", config, progress=False, stop_after=7)
+    resumed = train(data, tmp_path / "b", None, resume=True, progress=False)
+    assert same_weights(straight, resumed)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, steps[-1] + 1))
+
+
+def test_kill_minus_9_mid_epoch_then_resume(toy_cache, tmp_path):
+    features, records = toy_cache
+    config = tiny_config(epochs=60, checkpoint_every=10)
+    config_path = tmp_path / "config.yaml"
+    save_train_config(config, config_path)
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "gtloc", "train", "--features", str(features), "--records", str(records)]
+    cmd += ["--out", str(run), "--config", str(config_path), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = run / "log.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= 25 and (run / "training_state.safetensors").exists():
+            break
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    total = 60 * (160 // 32)
+    done = len(log.read_text().splitlines())
+    assert 25 <= done < total, "the run must be killed mid-way"
+    assert not (run / "model.safetensors").exists()
+
+    resumed = subprocess.run([*cmd[:-3], "--resume", "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = train(load_training_data(features, records), tmp_path / "straight", config, progress=False)
+    assert same_weights(straight, GTLoc.from_pretrained(run))
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == list(range(1, total + 1))
+
+
+def test_a_used_run_directory_needs_resume(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+    with pytest.raises(GtlocError, match="already holds a training run: pass --resume"):
+        train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+
+
+def test_resume_with_another_config_is_refused(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    train(data, tmp_path / "run", tiny_config(), progress=False, stop_after=4)
+    with pytest.raises(GtlocError, match=r"with a different config \(differs in \['epochs'\]\)"):
+        train(data, tmp_path / "run", tiny_config(epochs=9), resume=True, progress=False)
+
+
+def test_resume_without_a_run_says_so(toy_cache, tmp_path):
+    with pytest.raises(GtlocError, match="cannot resume: .*train_config.yaml does not exist"):
+        train(load_training_data(*toy_cache), tmp_path / "nothing", None, resume=True, progress=False)
+
+
+def test_config_file_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 3\nlearning_rate: 0.1\n")
+    with pytest.raises(GtlocError, match=r"unknown training config keys \['learning_rate'\]"):
+        load_train_config(bad)
+    bad.write_text("batch_size: 1\n")
+    with pytest.raises(GtlocError, match="batch_size must be >= 2"):
+        load_train_config(bad)
+    with pytest.raises(GtlocError, match="does not exist"):
+        load_train_config(tmp_path / "missing.yaml")
+
+
+def test_config_round_trip(tmp_path):
+    config = tiny_config(tau=0.0)
+    save_train_config(config, tmp_path / "c.yaml")
+    assert load_train_config(tmp_path / "c.yaml") == replace(config)
+
+
+def test_missing_time_labels_are_masked_not_faked(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    data.times[::2] = float("nan")
+    data.latlon[1::4] = float("nan")
+    train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
