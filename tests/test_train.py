@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from toydata import ToyBackbone, make_toy_dataset
 
 from gtloc.data.features import extract_features
 from gtloc.data.schema import load_records
@@ -21,6 +21,7 @@ from gtloc.errors import GtlocError
 from gtloc.model import GTLoc
 from gtloc.train import load_training_data, lr_at, train
 from gtloc.train_config import TrainConfig, load_train_config, save_train_config, small_model_config
+from toydata import ToyBackbone, make_toy_dataset
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -50,7 +51,7 @@ def test_lr_warms_up_then_decays_to_the_floor():
     assert lr_at(10, 100, config) == pytest.approx(1e-3)
     assert lr_at(100, 100, config) == pytest.approx(1e-4)
     mids = [lr_at(s, 100, config) for s in range(10, 101)]
-    assert all(x >= y for x, y in zip(mids, mids[1:], strict=False))
+    assert all(x >= y for x, y in itertools.pairwise(mids))
 
 
 def test_training_lowers_the_loss_and_saves_a_loadable_model(toy_cache, tmp_path):
@@ -125,7 +126,7 @@ def test_resume_with_another_config_is_refused(toy_cache, tmp_path):
 
 
 def test_resume_without_a_run_says_so(toy_cache, tmp_path):
-    with pytest.raises(GtlocError, match="cannot resume: .*train_config.yaml does not exist"):
+    with pytest.raises(GtlocError, match=r"cannot resume: .*train_config\.yaml does not exist"):
         train(load_training_data(*toy_cache), tmp_path / "nothing", None, resume=True, progress=False)
 
 
