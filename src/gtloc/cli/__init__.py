@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "predict",
     "import_checkpoint",
+    "import_checkpoint",
     "world",
 )
 
