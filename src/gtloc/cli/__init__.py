@@ -17,7 +17,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "predict",
     "import_checkpoint",
-    "import_checkpoint",
     "world",
 )
 
