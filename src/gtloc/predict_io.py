@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
-from gtloc.io import atomic_write_text, write_json
+from gtloc.io import atomic_write_text
 from gtloc.predict import Prediction
 from gtloc.timecode import TIME_FIELDS, InvalidTimeError, validate_time
 
@@ -129,8 +130,15 @@ def write_predictions(
     json_path = prediction_json_path(csv_path)
     document = {**(extra or {}), **predictions_json(paths, pred, readout, skipped)}
     atomic_write_text(csv_path, predictions_csv(paths, pred, readout))
-    write_json(json_path, document)
+    atomic_write_text(json_path, _one_line_per_prediction(document))
     return json_path
+
+
+def _one_line_per_prediction(document: dict[str, Any]) -> str:
+    """Indented JSON whose ``predictions`` list has one compact line per image (about half the fully indented size)."""
+    head = json.dumps({k: v for k, v in document.items() if k != "predictions"}, indent=2)
+    rows = ",\n".join("    " + json.dumps(row, separators=(", ", ": ")) for row in document["predictions"])
+    return f'{head[:-2]},\n  "predictions": [\n{rows}\n  ]\n}}\n'
 
 
 def _parse_row(file: str, row: int, cells: dict[str, str]) -> tuple[list[float], list[float]]:
