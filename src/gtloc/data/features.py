@@ -234,10 +234,10 @@ def extract_features(
     workers = num_workers or min(4, os.cpu_count() or 1)
     bar = tqdm(total=len(todo), unit="img", desc=f"features ({model.name})", disable=not progress)
     with ThreadPoolExecutor(max_workers=workers) as executor:
+        prepared = _prefetch(executor, prepare, todo, ahead=2 * batch_size)
         for chunk in _chunks(todo, shard_size):
             done_paths: list[str] = []
             parts: list[torch.Tensor] = []
-            prepared = _prefetch(executor, prepare, chunk, ahead=2 * batch_size)
             for batch_paths in _chunks(chunk, batch_size):
                 ok_paths, inputs = [], []
                 for path in batch_paths:
