@@ -98,9 +98,9 @@ def render_ground(
     angle, offset, half = layout.road
     across = np.abs((x - offset) * np.cos(angle) - z * np.sin(angle))
     tu, tv = layout.texture_offset
-    patches = sample_tile(x * 1.5 + tu, z * 1.5 + tv)
-    grain = sample_tile(x * 6.0 + tv, z * 6.0 + tu)
-    material = (patches < mat["cover"]).astype(np.int8)  # 0 soil, 1 grass, 2 pavement, 3 road
+    patches = sample_tile(x * 4.0 + tu, z * 4.0 + tv)
+    grain = sample_tile(x * 13.0 + tv, z * 13.0 + tu)
+    material = (patches + 0.2 * (grain - 0.5) < mat["cover"]).astype(np.int8)  # 0 soil, 1 grass, 2 pavement, 3 road
     material[across < half + 2.0] = 2
     material[across < half] = 3
     table = np.stack([mat["soil"], mat["grass"], mat["pavement"], mat["road"]])

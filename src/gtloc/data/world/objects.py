@@ -152,7 +152,7 @@ class Painter:
         nz = np.sqrt(np.clip(1.0 - nx * nx - ny * ny, 0.0, 1.0))
         lambert = np.maximum(nx * v.sx + ny * v.su - nz * v.sf, 0.0)
         irr = self.light.ambient * (0.55 + 0.35 * ny)[..., None] + lambert[..., None] * self.light.direct
-        leaves = sample_tile((cols * w * 2.5) + 53 * k, rows / v.focal * z * 5.0)
+        leaves = sample_tile(np.arange(c0, c1, dtype=np.float32)[None, :] * 3.0 + 53 * k, rows * 3.0)
         colour = np.array([0.05 + 0.04 * sc.field("veg_hue"), 0.13, 0.03], np.float32)
         if not lay.evergreen[k]:
             colour = colour + sc.spring * (np.array([0.14, 0.27, 0.05], np.float32) - colour)
