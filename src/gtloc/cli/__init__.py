@@ -18,6 +18,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "predict",
     "import_checkpoint",
     "world",
+    "index_gallery",
+    "retrieve",
+    "verify",
+    "serve",
+    "demo",
 )
 
 for _name in COMMAND_MODULES:

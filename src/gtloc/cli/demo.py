@@ -1,0 +1,26 @@
+"""``gtloc demo``: the README's first command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gtloc.cli.app import app
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo-out"), "--out", help="Output folder (worlds, features, runs, report)."),
+    n_train: int = typer.Option(3000, "--n-train", help="Training pictures to render."),
+    n_test: int = typer.Option(600, "--n-test", help="Test pictures to render."),
+    epochs: int = typer.Option(40, "--epochs", help="Training epochs for GT-Loc and each ablation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the worlds and the training runs."),
+    workers: int = typer.Option(2, "--workers", help="Processes rendering the worlds."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
+    from gtloc.demo import DemoSettings, run_demo
+
+    settings = DemoSettings(n_train=n_train, n_test=n_test, seed=seed, workers=workers, epochs=epochs)
+    run_demo(out, settings, progress=progress, log=typer.echo)
