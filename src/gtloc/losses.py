@@ -18,6 +18,7 @@ A sample without GPS (or time) takes part in no term that needs it, neither as a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -82,11 +83,32 @@ class LossWeights:
 class GTLocLoss(nn.Module):
     """The weighted sum of the six terms. ``tau``: temperature of the toroidal soft targets (0 = hard)."""
 
-    def __init__(self, tau: float = 0.3, weights: LossWeights | None = None, use_queues: bool = True):
+    def __init__(
+        self, tau: float = 0.3, weights: LossWeights | None = None, use_queues: bool = True, queue_grad: bool = True
+    ):
         super().__init__()
         self.tau = tau
         self.weights = weights or LossWeights()
         self.use_queues = use_queues
+        self.queue_grad = queue_grad
+
+    def encode_candidates(
+        self, encode: Callable[[torch.Tensor], torch.Tensor], batch_labels: torch.Tensor, queue_labels: torch.Tensor
+    ) -> torch.Tensor:
+        """Embeddings of the candidates ``[batch_labels; queue_labels]`` (the queue part only with ``use_queues``).
+
+        ``queue_grad=True`` encodes both parts in one pass, with gradient (the exact objective).
+        ``queue_grad=False`` encodes the queue without an autograd graph: the same forward values (up to float
+        rounding from the split pass), but no gradient flows into the encoder through queue entries, which are
+        treated as constants as in MoCo. It skips the backward pass through the queue (see docs/scale.md).
+        """
+        if not self.use_queues:
+            return encode(batch_labels)
+        if self.queue_grad:
+            return encode(torch.cat([batch_labels, queue_labels]))
+        with torch.no_grad():
+            queue_emb = encode(queue_labels)
+        return torch.cat([encode(batch_labels), queue_emb])
 
     def forward(
         self, model: GTLoc, features: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor
@@ -99,16 +121,36 @@ class GTLocLoss(nn.Module):
         w = asdict(self.weights)
         has_gps = torch.isfinite(latlon).all(dim=1)
         has_time = torch.isfinite(times).all(dim=1)
-        both = has_gps & has_time
-        joint = bool(both.any()) and any(w[k] for k in ("gps_time", "ig2t", "it2g", "gt2i"))
+        joint = bool((has_gps & has_time).any()) and any(w[k] for k in ("gps_time", "ig2t", "it2g", "gt2i"))
         need_gps = bool(w["img_gps"] and has_gps.any()) or joint
         need_time = bool(w["img_time"] and has_time.any()) or joint
 
         img = model.encode_image(features)
-        gps_cand = torch.cat([latlon[has_gps], model.gps_queue.contents()]) if self.use_queues else latlon[has_gps]
+        gps_queue, time_queue = model.gps_queue.contents(), model.time_queue.contents()
+        loc_emb = self.encode_candidates(model.encode_location, latlon[has_gps], gps_queue) if need_gps else None
+        time_emb = self.encode_candidates(model.encode_time, times[has_time], time_queue) if need_time else None
+        return self.loss_from_embeddings(model, img, loc_emb, time_emb, latlon, times)
+
+    def loss_from_embeddings(
+        self,
+        model: GTLoc,
+        img: torch.Tensor,
+        loc_emb: torch.Tensor | None,
+        time_emb: torch.Tensor | None,
+        latlon: torch.Tensor,
+        times: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The terms from embeddings already computed (e.g. gathered across processes by ``gtloc.distributed``).
+
+        ``img`` ``(B, E)``; ``loc_emb`` ``(G + Qg, E)`` for the batch rows with GPS then the GPS queue;
+        ``time_emb`` ``(T + Qt, E)`` likewise for times (without queues when ``use_queues`` is off). ``None``
+        where no term needs them.
+        """
+        w = asdict(self.weights)
+        has_gps = torch.isfinite(latlon).all(dim=1)
+        has_time = torch.isfinite(times).all(dim=1)
+        both = has_gps & has_time
         time_cand = torch.cat([times[has_time], model.time_queue.contents()]) if self.use_queues else times[has_time]
-        loc_emb = model.encode_location(gps_cand) if need_gps else None
-        time_emb = model.encode_time(time_cand) if need_time else None
         # Position of each batch row among the batch candidates of its kind.
         gps_pos = torch.cumsum(has_gps.long(), 0) - 1
         time_pos = torch.cumsum(has_time.long(), 0) - 1
@@ -141,5 +183,5 @@ class GTLocLoss(nn.Module):
                 fused = F.normalize(loc_b + time_b, dim=-1)
                 own = torch.nonzero(both).squeeze(1)
                 terms["gt2i"] = F.cross_entropy(model.scale("gt2i_logit_scale") * fused @ img.T, own)
-        total = sum((w[k] * v for k, v in terms.items()), torch.zeros((), device=features.device))
+        total = sum((w[k] * v for k, v in terms.items()), torch.zeros((), device=img.device))
         return {"loss": total, **terms}
