@@ -1,4 +1,4 @@
-"""Render one scene of the synthetic world to an RGB picture (vectorised numpy, ~10 ms at 224 px).
+"""Render one scene of the synthetic world to an RGB picture (vectorised numpy, a few ms of CPU at 224 px).
 
 Order: sky (day / twilight / night layers, sun disk, clouds, stars), distant skyline, ground (materials,
 snow, shadows, lamp pools), upright objects far to near; then partial auto-exposure, a filmic tone curve,

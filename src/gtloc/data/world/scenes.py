@@ -168,7 +168,7 @@ def describe_scenes(
     seasonal = temperature_c(lat, lon, doy)
     veg = vegetation_state(lat, seasonal + 0.5 * anomaly, doy)
     cover = sample_cloud_cover(zone, np.cos(season_phase(lat, doy)), rng) if cloud is None else np.asarray(cloud)
-    hidden = (cover >= OVERCAST) | (rng.random(n) < 0.7 * cover)
+    hidden = (cover >= OVERCAST) | ((cover > 0.2) & (rng.random(n) < 0.7 * cover))
     cam = camera or {
         "camera_heading": rng.uniform(0.0, 360.0, n),
         "fov": rng.uniform(50.0, 80.0, n),
