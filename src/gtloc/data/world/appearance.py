@@ -66,8 +66,3 @@ def appearance_fields(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     arg = np.einsum("nd,fkd->nfk", x, vectors) + phases[None]
     gauss = np.cos(arg).sum(axis=-1) / np.sqrt(WAVES_PER_FIELD / 2.0)  # ~ N(0, 1)
     return _normal_cdf(gauss)
-
-
-def field_index(name: str) -> int:
-    """Column of ``name`` in :func:`appearance_fields`."""
-    return APPEARANCE_FIELDS.index(name)

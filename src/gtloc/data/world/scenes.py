@@ -77,11 +77,6 @@ class Scenes:
     def __getitem__(self, i: int) -> Scene:
         return Scene(**{f.name: getattr(self, f.name)[i] for f in fields(self)})
 
-    @property
-    def local_hour(self) -> np.ndarray:
-        """``(N,)`` local clock hour as a fraction of the day, ``[0, 24)``."""
-        return self.times[:, 2] + self.times[:, 3] / 60 + self.times[:, 4] / 3600
-
 
 @dataclass
 class Scene:
