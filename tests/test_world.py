@@ -118,8 +118,11 @@ def test_sun_disk_appears_when_looking_at_the_low_sun():
     scene = scene_at(48.85, 2.35, when, cloud=0.0, weather_c=0.0)
     _, img_t = _render(48.85, 2.35, when, cloud=0.0, heading=scene.sun_azimuth, horizon=0.6)
     _, img_a = _render(48.85, 2.35, when, cloud=0.0, heading=scene.sun_azimuth + 180, horizon=0.6)
+    _, img_o = _render(48.85, 2.35, when, cloud=0.95, heading=scene.sun_azimuth, horizon=0.6)
     assert (img_t[: int(0.6 * SIZE)].min(-1) > 245).sum() > 0
     assert (img_a[: int(0.6 * SIZE)].min(-1) > 245).sum() == 0
+    assert (img_o[: int(0.6 * SIZE)].min(-1) > 245).sum() == 0  # overcast hides the sun
+    assert scene_light(30.0, 0.95, True, 0.5).shadow == 0.0 and scene_light(30.0, 0.0, False, 0.5).shadow > 0.5
 
 
 def test_more_lit_windows_in_the_evening_than_small_hours():
