@@ -226,7 +226,7 @@ def format_summary(paths: Sequence[str], pred: Prediction, readout: str = "argma
         parts = [paths[i]]
         if places is not None:
             prob = float(pred.place_probs[i, 0])
-            parts.append(f"{places[i, 0]:.4f}, {places[i, 1]:.4f} (near {names[i]}; p={prob:.3f})")
+            parts.append(f"{places[i, 0]:.4f}, {places[i, 1]:.4f} (near {names[i]}; p={prob:.2g})")
         if times is not None:
             months, hours = pred.month_posterior[i].numpy(), pred.hour_posterior[i].numpy()
             month, hour = int(np.argmax(months)), int(np.argmax(hours))
