@@ -412,3 +412,39 @@ def test_release_benchmark_csvs_load_as_records(tmp_path):
     records = load_records(skyfinder)
     assert records.has_time.all() and records.extras["unix_ts"] == ["1357063462", "1373192100"]
     np.testing.assert_array_equal(records.times[1], [7, 7, 3, 15, 0])
+
+
+def test_imported_release_is_evaluated_on_release_csvs(imported, tmp_path):
+    from gtloc.backbones import load_backbone
+    from gtloc.predict_io import write_predictions
+
+    truth = tmp_path / "skyfinder_val.csv"
+    truth.write_text(
+        "path,lat,lon,unix_ts,year,month,day,hour,minute,second\n"
+        "10066/a.jpg,44.9778,-93.2650,1357063462,2013,1,1,12,4,22\n"
+        "65/b.jpg,36.1699,-115.1398,1373192100,2013,7,7,3,15,0\n"
+    )
+    records = load_records(truth)
+    run, _ = imported
+    predictor = Predictor.from_pretrained(run, gps_gallery=torch.from_numpy(LATLON).float())
+    config = predictor.model.config
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    features = load_backbone(config.backbone, model_path=config.backbone_path).encode_images(pixels)
+    write_predictions(records.paths, predictor.predict(features, top_k=3), tmp_path / "preds.csv")
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--predictions",
+            str(tmp_path / "preds.csv"),
+            "--truth",
+            str(truth),
+            "--out",
+            str(tmp_path / "m.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| rows | n | month err (months) | hour err (h) | median km |" in result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["n"]["geo"] == 2 and metrics["n"]["time"] == 2
+    assert 0 <= metrics["time"]["month_error"] <= 6 and 0 <= metrics["time"]["hour_error"] <= 12
