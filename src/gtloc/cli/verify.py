@@ -1,0 +1,36 @@
+"""``gtloc verify IMAGE``: does the photo's claimed place and time (EXIF by default) fit what it shows?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gtloc.cli.app import app
+
+
+@app.command()
+def verify(
+    image: Path = typer.Argument(..., help="The photo to check."),
+    checkpoint: Path = typer.Option(
+        ..., "--checkpoint", envvar="GTLOC_CHECKPOINT", help="Run directory of the trained model."
+    ),
+    time: str | None = typer.Option(None, "--time", help="Claimed local time 'YYYY-MM-DD HH:MM' (default: EXIF)."),
+    lat: float | None = typer.Option(None, "--lat", help="Claimed latitude (default: EXIF GPS)."),
+    lon: float | None = typer.Option(None, "--lon", help="Claimed longitude (default: EXIF GPS)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the checks as JSON."),
+) -> None:
+    """Rank the claim among the places and times the model could have preferred; print a verdict."""
+    from gtloc.image_gallery import model_backbone
+    from gtloc.predict import Predictor
+    from gtloc.verify import parse_claim_time, verification_dict, verification_text, verify_photo
+
+    predictor = Predictor.from_pretrained(checkpoint)
+    claimed_time = parse_claim_time(time) if time is not None else None
+    result = verify_photo(predictor, model_backbone(predictor.model), image, lat=lat, lon=lon, time=claimed_time)
+    typer.echo(verification_text(result))
+    if json_out is not None:
+        from gtloc.io import write_json
+
+        write_json(json_out, {"image": str(image), **verification_dict(result)})
+        typer.echo(f"checks written to {json_out}")

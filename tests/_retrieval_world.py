@@ -1,0 +1,68 @@
+"""Shared fixtures for the retrieval, verification and web tests: a toy world, a tiny model and its gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gtloc.config import GalleryConfig, GTLocConfig
+from gtloc.data.features import extract_features
+from gtloc.image_gallery import ImageGallery, index_gallery
+from gtloc.model import GTLoc
+from gtloc.predict import Predictor
+from toydata import ToyBackbone, make_toy_dataset
+
+N_PICTURES = 24
+
+
+def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
+    return GTLocConfig(
+        backbone=ToyBackbone.name,
+        feature_dim=ToyBackbone.feature_dim,
+        embed_dim=32,
+        image_hidden_dim=32,
+        encoder_hidden_dim=32,
+        rff_dim=16,
+        queue_size=8,
+        gallery=GalleryConfig(gps=gps_gallery, time="grid", time_days_step=30, time_minutes_step=60),
+    )
+
+
+def build_world(root: Path) -> dict:
+    """A toy world under ``root``: pictures + records, a feature cache, a tiny checkpoint and an indexed gallery."""
+    records_path = make_toy_dataset(root / "world", N_PICTURES, seed=3)
+    (root / "places.csv").write_text(records_path.read_text())
+    model = GTLoc(tiny_config(gps_gallery=str(root / "places.csv")))
+    model.save_pretrained(root / "run")
+    extract_features_dir = root / "features"
+    from gtloc.data.schema import load_records
+
+    extract_features(load_records(records_path), root / "world", ToyBackbone(), extract_features_dir, progress=False)
+    result = index_gallery(
+        model, root / "gallery", records=records_path, features_dir=extract_features_dir, checkpoint=root / "run"
+    )
+    return {
+        "root": root,
+        "records": records_path,
+        "run": root / "run",
+        "gallery_dir": root / "gallery",
+        "features": extract_features_dir,
+        "model": model,
+        "gallery": result.gallery,
+    }
+
+
+def plant_embeddings(model: GTLoc, gallery: ImageGallery) -> ImageGallery:
+    """A copy whose picture embeddings are exactly ``normalise(location + time)`` of each picture's labels, as a
+    perfectly trained ``gt2i`` term would put them: composed queries must then find each picture first."""
+    with torch.inference_mode():
+        emb = F.normalize(model.encode_location(gallery.latlon) + model.encode_time(gallery.times), dim=-1)
+    return ImageGallery(
+        gallery.paths, gallery.features, emb, gallery.latlon, gallery.times, gallery.images_root, gallery.meta
+    )
+
+
+def tiny_predictor(model: GTLoc, gallery: ImageGallery) -> Predictor:
+    return Predictor(model, gps_gallery=gallery.latlon)

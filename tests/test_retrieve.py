@@ -1,0 +1,198 @@
+"""Image galleries and retrieval: indexing, composed (location + time) -> image, geo-time aware, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from _retrieval_world import build_world, plant_embeddings, tiny_config, tiny_predictor
+from gtloc.cli import main
+from gtloc.errors import GtlocError
+from gtloc.image_gallery import ImageGallery, index_gallery
+from gtloc.model import GTLoc
+from gtloc.predict import Predictor
+from gtloc.retrieve import GeoTimeRequest, Retriever, rank_gallery, time_rows
+from toydata import ToyBackbone
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("retrieval"))
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    return info.value.code or 0, out.out, out.err
+
+
+def test_a_records_gallery_keeps_paths_labels_and_unit_embeddings(world):
+    gallery = ImageGallery.open(world["gallery_dir"])
+    from gtloc.data.schema import load_records
+
+    records = load_records(world["records"])
+    assert gallery.paths == records.paths
+    assert torch.allclose(gallery.latlon.double(), torch.from_numpy(records.latlon), atol=1e-4)
+    assert torch.allclose(gallery.embeddings.norm(dim=1), torch.ones(len(gallery)), atol=1e-5)
+    assert gallery.features.shape == (len(records), ToyBackbone.feature_dim)
+    assert gallery.checkpoint == world["run"].resolve()
+    assert gallery.image_path(0).is_file()
+
+
+def test_a_folder_gallery_skips_broken_pictures_with_a_reason(world, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 30), (60 * i, 90, 200)).save(folder / f"p{i}.jpg")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (folder / "notes.txt").write_text("ignored")
+    result = index_gallery(world["model"], tmp_path / "g", images=folder, backbone=ToyBackbone())
+    assert result.gallery.paths == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    assert list(result.skipped) == ["broken.jpg"]
+    assert "not an image" in result.skipped["broken.jpg"]
+    assert torch.isnan(result.gallery.latlon).all() and torch.isnan(result.gallery.times).all()
+
+
+def test_another_model_is_refused_and_reembedding_fixes_it(world):
+    other = GTLoc(tiny_config())
+    other.location_encoder.apply(lambda m: torch.nn.init.zeros_(m.bias) if isinstance(m, torch.nn.Linear) else None)
+    with pytest.raises(GtlocError, match="re-index"):
+        Retriever(other, world["gallery"])
+    again = world["gallery"].reembed(world["model"])
+    assert torch.allclose(again.embeddings, world["gallery"].embeddings, atol=1e-6)
+
+
+def test_a_damaged_gallery_is_explained(world, tmp_path):
+    with pytest.raises(GtlocError, match=r"gallery\.json is missing"):
+        ImageGallery.open(tmp_path)
+    (tmp_path / "gallery.json").write_text("{}")
+    (tmp_path / "gallery.safetensors").write_bytes(b"junk")
+    with pytest.raises(GtlocError, match="not a gtloc gallery"):
+        ImageGallery.open(tmp_path)
+
+
+def test_composed_queries_find_each_picture_when_embeddings_are_ideal(world):
+    gallery = plant_embeddings(world["model"], world["gallery"])
+    retriever = Retriever(world["model"], gallery)
+    hits = retriever.composed_batch(gallery.latlon, gallery.times, k=1)
+    assert hits.indices[:, 0].tolist() == list(range(len(gallery)))
+    i = 5
+    lat, lon = gallery.latlon[i].tolist()
+    month, _, hour, minute, _ = gallery.times[i].tolist()
+    request = GeoTimeRequest(lat=lat, lon=lon, month=int(month), hour=hour + minute / 60)
+    (single,) = retriever.composed([request], k=3)
+    assert single.indices[0, 0] == i
+    assert torch.all(single.scores[0, :-1] >= single.scores[0, 1:])
+    assert 0 < float(single.probs.sum()) <= 1
+
+
+def test_open_month_or_hour_is_averaged_over(world):
+    assert time_rows(3, 7.5).tolist() == [[3, 15, 7, 30, 0]]
+    assert time_rows(None, 12).shape == (12, 5) and set(time_rows(None, 12)[:, 0].tolist()) == set(range(1, 13))
+    assert time_rows(6, None).shape == (24, 5)
+    retriever = Retriever(world["model"], world["gallery"])
+    (hits,) = retriever.composed([GeoTimeRequest(month=6)], k=4)
+    assert hits.indices.shape == (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lat": 10.0}, "both --lat and --lon"),
+        ({"lat": 95.0, "lon": 0.0}, "lat"),
+        ({"month": 13}, "month must be a whole number 1-12"),
+        ({"hour": 24.0}, r"hour must be in \[0, 24\)"),
+        ({}, "needs a place"),
+    ],
+)
+def test_bad_requests_say_what_is_wrong(kwargs, message):
+    with pytest.raises(GtlocError, match=message):
+        GeoTimeRequest(**kwargs)
+
+
+def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_out(world):
+    gallery = plant_embeddings(world["model"], world["gallery"])
+    model = world["model"]
+    # With a one-entry GPS gallery the predicted place is exactly that entry, so the query becomes the composed
+    # query for picture 7's place and time: picture 7 must come first, unless it is the query picture itself.
+    one_place = Retriever(model, gallery, Predictor(model, gps_gallery=gallery.latlon[7:8]))
+    with torch.inference_mode():
+        expected = model.encode_location(gallery.latlon[7:8])
+    assert torch.allclose(one_place.place_embedding(gallery.embeddings[:1]), expected, atol=1e-5)
+    hits = one_place.geo_time_aware(gallery.embeddings[:1], gallery.times[7:8], k=3)
+    assert hits.indices[0, 0] == 7
+    excluded = one_place.geo_time_aware(gallery.embeddings[:1], gallery.times[7:8], k=3, exclude=torch.tensor([7]))
+    assert 7 not in excluded.indices[0].tolist()
+    retriever = Retriever(model, gallery, tiny_predictor(model, gallery))
+    by_image = retriever.geo_time_aware(gallery.embeddings[7:8], gallery.times[7:8], k=5, place="image")
+    assert by_image.indices[0, 0] == 7
+    with pytest.raises(GtlocError, match="place must be one of"):
+        retriever.geo_time_aware(expected, gallery.times[7:8], place="oracle")
+
+
+def test_rank_gallery_excludes_one_index_per_query():
+    emb = torch.eye(4)
+    hits = rank_gallery(emb, emb, k=4, exclude=torch.tensor([0, -1, 2, 3]))
+    assert hits.indices.shape == (4, 3)
+    assert 0 not in hits.indices[0].tolist() and hits.indices[1, 0] == 1
+
+
+def test_cli_index_then_retrieve_by_place_time_and_text(world, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "g"
+    code, text, err = run_cli(
+        monkeypatch, capsys, "index", "--records", world["records"], "--features", world["features"],
+        "--checkpoint", world["run"], "--out", out, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "indexed 24 pictures" in text
+    code, text, err = run_cli(
+        monkeypatch, capsys, "retrieve", "--gallery", out, "--lat", "59.9", "--lon", "10.7", "--month", "1",
+        "--hour", "16", "--top-k", "3", "--json", tmp_path / "r.json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert len(data["results"]) == 3 and data["results"][0]["rank"] == 1
+    assert data["results"][0]["path"] in text
+    code, text, err = run_cli(monkeypatch, capsys, "retrieve", "--gallery", out, "--place", "Oslo", "--top-k", "2")
+    assert code == 0, err
+    assert "Oslo, Oslo, NO" in text
+    code, text, err = run_cli(
+        monkeypatch, capsys, "retrieve", "--gallery", out, "--text", "snowy street at dusk in January in Oslo"
+    )
+    assert code == 0, err
+    assert "answered by: the offline parser" in text and "month January" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lat", "1", "--lon", "2", "--text", "x"], "exactly one of"),
+        ([], "exactly one of"),
+        (["--place", "Nowhereville Xyzzy"], "unknown place"),
+        (["--lat", "1", "--lon", "2", "--month", "0"], "month must be"),
+    ],
+)
+def test_cli_retrieve_errors(world, monkeypatch, capsys, args, message):
+    code, _, err = run_cli(monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], *args)
+    assert code == 2
+    assert message in err
+
+
+def test_cli_geo_time_aware_from_a_photo(world, monkeypatch, capsys):
+    import gtloc.image_gallery
+
+    monkeypatch.setattr(gtloc.image_gallery, "model_backbone", lambda model: ToyBackbone())
+    photo = world["gallery"].image_path(2)
+    code, text, err = run_cli(
+        monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], "--image", photo, "--month", "7",
+        "--hour", "12", "--top-k", "2",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "pictures of the place of" in text and "July | 12:00" in text
+    assert len([line for line in text.splitlines() if line.strip().startswith(("1 ", "2 "))]) == 2

@@ -1,0 +1,150 @@
+"""The offline text-query parser (GeoNames places, months, seasons, parts of the day) and the CLIP text path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from gtloc.config import GalleryConfig, GTLocConfig
+from gtloc.errors import GtlocError
+from gtloc.image_gallery import ImageGallery, embed_features
+from gtloc.model import GTLoc
+from gtloc.retrieve import Retriever
+from gtloc.textquery import CLIP_PATH, PARSER_PATH, find_place, parse_query, search_text
+
+
+def test_the_issue_example_reads_oslo_january_and_dusk_from_the_sun():
+    parsed = parse_query("snowy street at dusk in January in Oslo")
+    assert (parsed.place.name, parsed.place.cc) == ("Oslo", "NO")
+    assert parsed.month == 1
+    # Oslo, mid-January: sunset ~15:50, civil dusk ~16:45 local time; "dusk" is halfway between.
+    assert 15.9 < parsed.hour < 16.6
+    assert any("dusk in Oslo" in note for note in parsed.notes)
+    request = parsed.request()
+    assert (round(request.lat, 2), round(request.lon, 2), request.month) == (59.91, 10.75, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "hour"),
+    [
+        ("at 3pm", 15.0),
+        ("at 3:30 a.m.", 3.5),
+        ("12am", 0.0),
+        ("around 15:30", 15.5),
+        ("at noon", 12.0),
+        ("at night", 23.0),
+        ("in the morning", 9.0),
+        ("midnight", 0.0),
+    ],
+)
+def test_clock_times_and_parts_of_the_day(text, hour):
+    assert parse_query(text).hour == pytest.approx(hour)
+
+
+def test_seasons_follow_the_hemisphere_of_the_place():
+    assert parse_query("beach in summer in Sydney").month == 1
+    assert parse_query("beach in summer in Barcelona").month == 7
+    winter = parse_query("a winter morning")
+    assert winter.month == 1 and any("northern hemisphere assumed" in n for n in winter.notes)
+
+
+def test_month_words_are_not_places_and_may_needs_a_capital_or_in():
+    assert parse_query("streets in May").month == 5
+    assert parse_query("you may see a park in Kyoto").month is None
+    parsed = parse_query("a square in March in Rome")
+    assert parsed.month == 3 and parsed.place.cc == "IT"
+
+
+def test_snow_means_winter_only_when_no_month_is_named():
+    assert parse_query("snowy road in Montreal").month == 1
+    assert parse_query("snowy road in Montreal in March").month == 3
+
+
+def test_homonyms_go_to_the_most_photographed_unless_a_region_or_country_follows():
+    paris = parse_query("cafe in Paris")
+    assert paris.place.cc == "FR" and any("most photographed" in n for n in paris.notes)
+    assert find_place("Paris, US").cc == "US"
+    assert find_place("Portland, Oregon").admin1 == "Oregon"
+    assert find_place("new york").name == "New York City"
+
+
+def test_sun_events_in_polar_night_fall_back_to_a_typical_hour():
+    parsed = parse_query("harbour at dawn in Tromso in December")
+    assert parsed.hour == 6.0 and any("does not rise or set" in n for n in parsed.notes)
+
+
+def test_text_without_place_or_time_is_explained():
+    with pytest.raises(GtlocError, match="could not read a place or a time"):
+        parse_query("a nice picture").request()
+    with pytest.raises(GtlocError, match="unknown place"):
+        find_place("Qwertzuiopville")
+
+
+# --- search_text: the parser path on any model, the CLIP path through the image head ---
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(c + "</w>" for c in letters)]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=16).save_pretrained(folder)
+    text = {"vocab_size": len(tokens), "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1}
+    small = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = CLIPConfig(
+        text_config={**small, **text, "pad_token_id": 1},
+        vision_config={**small, "image_size": 224, "patch_size": 32},
+        projection_dim=12,
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(folder)
+    return folder
+
+
+def _gallery(model: GTLoc, n: int = 10) -> ImageGallery:
+    features = torch.randn(n, model.config.feature_dim, generator=torch.Generator().manual_seed(1))
+    latlon = torch.stack([torch.linspace(-50, 60, n), torch.linspace(-170, 170, n)], dim=1)
+    times = torch.tensor([[1 + i % 12, 10, i % 24, 0, 0] for i in range(n)], dtype=torch.float32)
+    meta = {"model_fingerprint": model.fingerprint()}
+    paths = [f"{i}.jpg" for i in range(n)]
+    return ImageGallery(paths, features, embed_features(model, features), latlon, times, None, meta)
+
+
+def _model(backbone: str, feature_dim: int) -> GTLoc:
+    return GTLoc(
+        GTLocConfig(
+            backbone=backbone, feature_dim=feature_dim, embed_dim=16, image_hidden_dim=16, encoder_hidden_dim=16,
+            rff_dim=8, queue_size=4, gallery=GalleryConfig(time_days_step=30, time_minutes_step=60),
+        )
+    )  # fmt: skip
+
+
+def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):
+    from gtloc.backbones.clip import ClipBackbone
+
+    model = _model("clip-vit-l-14", 12)
+    gallery = _gallery(model)
+    backbone = ClipBackbone(tiny_clip)
+    answer = search_text(Retriever(model, gallery), "snowy street at dusk", k=4, backbone=backbone)
+    assert answer.path == CLIP_PATH and answer.parsed is None
+    with torch.inference_mode():
+        query = model.encode_image(backbone.encode_text(["snowy street at dusk"]))
+    expected = (query @ gallery.embeddings.T)[0].topk(4)
+    assert answer.hits.indices[0].tolist() == expected.indices.tolist()
+    assert torch.allclose(answer.hits.scores[0], expected.values, atol=1e-5)
+
+
+def test_without_a_text_tower_the_parser_answers():
+    model = _model("toy", 8)
+    answer = search_text(Retriever(model, _gallery(model)), "harbour at noon in Lisbon", k=3)
+    assert answer.path == PARSER_PATH
+    assert answer.parsed.place.name == "Lisbon" and answer.parsed.hour == 12.0
+    assert answer.hits.indices.shape == (1, 3)
+    with pytest.raises(GtlocError, match="empty"):
+        search_text(Retriever(model, _gallery(model)), "  ")

@@ -1,0 +1,174 @@
+"""Metadata verification: claims from EXIF or the user, ranked against the GPS/time galleries, with a verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import datetime
+
+import pytest
+import torch
+from PIL import ExifTags, Image
+
+from _retrieval_world import build_world, tiny_predictor
+from gtloc.cli import main
+from gtloc.errors import GtlocError
+from gtloc.verify import (
+    Check,
+    Claim,
+    _rank_against,
+    claim_from_exif,
+    parse_claim_time,
+    verification_dict,
+    verification_text,
+    verify_features,
+)
+from toydata import ToyBackbone
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("verify"))
+
+
+def photo_with_exif(path, gps=None, when=None):
+    """A small JPEG with EXIF GPS ``{ref/value tags}`` and DateTimeOriginal ``when`` (a string, may be broken)."""
+    exif = Image.Exif()
+    if gps is not None:
+        exif[ExifTags.IFD.GPSInfo] = gps
+    if when is not None:
+        exif[ExifTags.IFD.Exif] = {ExifTags.Base.DateTimeOriginal: when}
+    Image.new("RGB", (64, 48), (90, 140, 210)).save(path, exif=exif)
+    return path
+
+
+OSLO_GPS = {1: "N", 2: (59.0, 54.0, 36.0), 3: "E", 4: (10.0, 45.0, 0.0)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-01-15 16:30", datetime(2023, 1, 15, 16, 30)),
+        ("2023:01:15 16:30:05", datetime(2023, 1, 15, 16, 30, 5)),
+        ("2023-01-15T16:30", datetime(2023, 1, 15, 16, 30)),
+        ("07-04 09:05", datetime(2001, 7, 4, 9, 5)),
+    ],
+)
+def test_claim_times(text, expected):
+    assert parse_claim_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2023-02-30 10:00", "2023-01-15 25:00"])
+def test_bad_claim_times_are_explained(text):
+    with pytest.raises(GtlocError, match="cannot read the time"):
+        parse_claim_time(text)
+
+
+def test_claims_come_from_exif_unless_given(tmp_path):
+    path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
+    claim = claim_from_exif(path)
+    assert (claim.lat, claim.lon) == pytest.approx((59.91, 10.75))
+    assert claim.time == datetime(2023, 1, 15, 16, 30)
+    assert claim.source == {"place": "EXIF GPS", "time": "EXIF DateTimeOriginal"}
+    given = claim_from_exif(path, lat=-33.9, lon=151.2)
+    assert given.source["place"] == "given" and given.source["time"] == "EXIF DateTimeOriginal"
+
+
+def test_broken_exif_gives_reasons_not_a_crash(tmp_path):
+    path = photo_with_exif(tmp_path / "broken.jpg", OSLO_GPS, "2023:13:45 99:30:00")
+    claim = claim_from_exif(path)
+    assert claim.has_place and not claim.has_time
+    assert claim.problems == ["EXIF time: DateTimeOriginal '2023:13:45 99:30:00' is not a valid date and time "
+                              "(month must be in 1..12)"]  # fmt: skip
+    with pytest.raises(GtlocError, match="both --lat and --lon"):
+        claim_from_exif(path, lat=1.0)
+
+
+def test_rank_percentile_and_credibility_by_hand():
+    logits = torch.tensor([2.0, 1.0, 0.0])
+    rank, percentile, credibility = _rank_against(logits, torch.tensor(1.5))
+    z = math.exp(2) + math.exp(1) + math.exp(0) + math.exp(1.5)
+    assert rank == 2
+    assert percentile == pytest.approx(200 / 3)
+    assert credibility == pytest.approx(1 - math.exp(2) / z)
+    assert _rank_against(logits, torch.tensor(3.0))[::2] == (1, 1.0)
+
+
+@pytest.mark.parametrize(("credibility", "verdict"), [(0.5, "consistent"), (0.02, "doubtful"), (0.001, "inconsistent")])
+def test_verdicts_read_the_credibility(credibility, verdict):
+    assert Check("place", "x", 0.1, 3, 10, 50.0, credibility).verdict == verdict
+
+
+def test_the_models_own_guess_is_consistent_and_ranks_first(world):
+    predictor = tiny_predictor(world["model"], world["gallery"])
+    features = world["gallery"].features[3]
+    guess = predictor.predict(features[None], top_k=1)
+    lat, lon = guess.place_topk[0, 0].tolist()
+    month = int(guess.month_posterior[0].argmax()) + 1
+    hour = int(guess.hour_posterior[0].argmax())
+    t = guess.time_topk[0, 0]
+    claim = Claim(lat=lat, lon=lon, time=datetime(2001, int(t[0]), int(t[1]), int(t[2]), int(t[3])))
+    result = verify_features(predictor, features, claim)
+    assert [c.kind for c in result.checks] == ["place", "time", "month", "hour"]
+    assert result.check("place").rank == 1 and result.check("place").credibility == pytest.approx(1.0)
+    assert result.check("time").rank == 1 and result.verdict == "consistent"
+    month_claim = Claim(time=datetime(2001, month, 10, hour, 0))
+    marginal = verify_features(predictor, features, month_claim)
+    assert marginal.check("month").rank == 1 and marginal.check("hour").rank == 1
+    assert marginal.check("place") is None
+    data = verification_dict(result)
+    assert data["verdict"] == "consistent" and data["best_guess"]["lat"] == pytest.approx(lat)
+    text = verification_text(result)
+    assert "verdict: consistent" in text and "model's best guess" in text
+
+
+def test_nothing_to_verify_says_why(world):
+    predictor = tiny_predictor(world["model"], world["gallery"])
+    claim = Claim(problems=["EXIF GPS: no GPS position in EXIF"])
+    with pytest.raises(GtlocError, match="no claim to verify \\(EXIF GPS: no GPS position in EXIF\\)"):
+        verify_features(predictor, world["gallery"].features[0], claim)
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    return info.value.code or 0, out.out, out.err
+
+
+@pytest.fixture
+def toy_backbone(monkeypatch):
+    import gtloc.image_gallery
+
+    monkeypatch.setattr(gtloc.image_gallery, "model_backbone", lambda model: ToyBackbone())
+
+
+def test_cli_verify_reads_the_exif_claim(world, tmp_path, monkeypatch, capsys, toy_backbone):
+    path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
+    code, out, err = run_cli(
+        monkeypatch, capsys, "verify", path, "--checkpoint", world["run"], "--json", tmp_path / "v.json"
+    )
+    assert code == 0, err
+    assert "claimed place: 59.9100, 10.7500 (EXIF GPS)" in out
+    assert "claimed time:  2023-01-15 16:30:00 (EXIF DateTimeOriginal)" in out
+    assert "verdict:" in out
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert [c["kind"] for c in data["checks"]] == ["place", "time", "month", "hour"]
+    assert data["verdict"] in ("consistent", "doubtful", "inconsistent")
+
+
+def test_cli_verify_with_given_claims_and_without_any(world, monkeypatch, capsys, toy_backbone):
+    photo = world["gallery"].image_path(0)
+    code, out, err = run_cli(
+        monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"], "--time", "2023-07-01 12:00"
+    )
+    assert code == 0, err
+    assert "given" in out and "not claimed:   EXIF GPS: no GPS position in EXIF" in out
+    code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"])
+    assert code == 2
+    assert "no claim to verify" in err and "pass --lat/--lon and/or --time" in err
+    (world["root"] / "junk.jpg").write_bytes(b"not an image")
+    code, _, err = run_cli(monkeypatch, capsys, "verify", world["root"] / "junk.jpg", "--checkpoint", world["run"])
+    assert code == 2 and "not an image" in err
