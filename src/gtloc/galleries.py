@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -43,17 +43,23 @@ def load_gps_gallery() -> torch.Tensor:
 
 
 def time_grid(days_step: int = 7, minutes_step: int = 30) -> torch.Tensor:
-    """A regular day-of-year x time-of-day grid of local timestamps, ``(D * M, 5)`` float32.
+    """A regular day-of-year x time-of-day grid of local timestamps, ``(12 * D * M, 5)`` float32.
 
-    Days ``0, days_step, ...`` of a non-leap year (Jan 1 .. Dec 31) times minutes ``0, minutes_step, ...`` of the
-    day. The default (7 days, 30 min) has 53 x 48 = 2,544 entries.
+    Every month gets the same number ``D = round(365 / 12 / days_step)`` of days (at most its length), evenly
+    spaced from day 1, so no month carries more gallery entries (and so more prior mass) than another; each day
+    gets the minutes
+    ``0, minutes_step, ...``. The default (about weekly, every 30 min) has 12 x 4 x 48 = 2,304 entries.
     """
     if days_step < 1 or minutes_step < 1:
         raise GtlocError(f"time grid steps must be >= 1, got days_step={days_step}, minutes_step={minutes_step}")
-    days = [date(2001, 1, 1) + timedelta(days=d) for d in range(0, 365, days_step)]
-    rows = [
-        [day.month, day.day, minute // 60, minute % 60, 0.0] for day in days for minute in range(0, 1440, minutes_step)
-    ]
+    per_month = max(1, round(365 / 12 / days_step))
+    rows = []
+    for month in range(1, 13):
+        length = (date(2001 + month // 12, month % 12 + 1, 1) - date(2001, month, 1)).days
+        count = min(per_month, length)
+        for k in range(count):
+            day = 1 + (k * length) // count
+            rows += [[month, day, minute // 60, minute % 60, 0.0] for minute in range(0, 1440, minutes_step)]
     return torch.tensor(rows, dtype=torch.float32)
 
 
@@ -65,14 +71,6 @@ def time_gallery_from_records(records: Records, max_size: int | None = None, see
     if max_size is not None and len(times) > max_size:
         times = times[np.sort(np.random.default_rng(seed).choice(len(times), max_size, replace=False))]
     return torch.tensor(times, dtype=torch.float32)
-
-
-def gps_gallery_from_records(records: Records) -> torch.Tensor:
-    """The distinct coordinates of ``records`` (rows with GPS), ``(G, 2)`` float32 degrees."""
-    latlon = np.unique(records.latlon[records.has_gps], axis=0)
-    if len(latlon) == 0:
-        raise GtlocError("cannot build a GPS gallery: no record has coordinates")
-    return torch.tensor(latlon, dtype=torch.float32)
 
 
 def load_time_gallery_npy(path: str | Path) -> torch.Tensor:
@@ -92,13 +90,36 @@ def load_time_gallery_npy(path: str | Path) -> torch.Tensor:
     return torch.tensor(arr, dtype=torch.float32)
 
 
-def build_gps_gallery(spec: str) -> torch.Tensor:
-    """``"mp16"`` or a path to a records/``lat,lon`` CSV -> ``(G, 2)`` float32 degrees."""
-    if spec == "mp16":
-        return load_gps_gallery()
-    from gtloc.data.schema import load_records
+def load_gps_csv(path: str | Path) -> torch.Tensor:
+    """Coordinates from a CSV with ``lat`` and ``lon`` columns (any case; a records file works too), validated."""
+    import csv
 
-    return gps_gallery_from_records(load_records(spec))
+    from gtloc.geo import InvalidCoordinateError, validate_coordinate
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = {name.lower(): name for name in reader.fieldnames or []}
+            if "lat" not in columns or "lon" not in columns:
+                raise GtlocError(f"{path}: a GPS gallery CSV needs lat and lon columns, found {reader.fieldnames}")
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                lat, lon = row[columns["lat"]], row[columns["lon"]]
+                try:
+                    validate_coordinate(lat, lon, where=f"{path} line {line}")
+                except InvalidCoordinateError as exc:
+                    raise GtlocError(str(exc)) from None
+                rows.append((float(lat), float(lon)))
+    except OSError as exc:
+        raise GtlocError(f"cannot read the GPS gallery {path}: {exc}") from exc
+    if not rows:
+        raise GtlocError(f"{path}: the GPS gallery is empty")
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def build_gps_gallery(spec: str) -> torch.Tensor:
+    """``"mp16"`` or a path to a CSV with ``lat``/``lon`` columns (e.g. a records file) -> ``(G, 2)`` degrees."""
+    return load_gps_gallery() if spec == "mp16" else load_gps_csv(spec)
 
 
 def build_time_gallery(config: GalleryConfig) -> torch.Tensor:
