@@ -50,16 +50,24 @@ def make_images(folder: Path, count: int, seed: int = 0) -> list[str]:
     return names
 
 
-def images_per_second(run: Callable[[torch.Tensor], object], batches: list[torch.Tensor], repeats: int) -> float:
-    """Best-of-``repeats`` throughput of ``run`` over all ``batches`` (after one warm-up batch)."""
-    run(batches[0])
-    best = float("inf")
+def images_per_second(
+    runs: dict[str, Callable[[torch.Tensor], object]], batches: list[torch.Tensor], repeats: int
+) -> dict[str, float]:
+    """Best-of-``repeats`` throughput of each run over all ``batches``, passes interleaved across runs.
+
+    Interleaving (eager, then the next path, ... then eager again) spreads any background load evenly.
+    """
+    for run in runs.values():
+        run(batches[0])  # warm-up
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        for batch in batches:
-            run(batch)
-        best = min(best, time.perf_counter() - start)
-    return sum(len(b) for b in batches) / best
+        for label, run in runs.items():
+            start = time.perf_counter()
+            for batch in batches:
+                run(batch)
+            best[label] = min(best[label], time.perf_counter() - start)
+    count = sum(len(b) for b in batches)
+    return {label: count / seconds for label, seconds in best.items()}
 
 
 def main() -> None:
@@ -90,11 +98,12 @@ def main() -> None:
         with torch.inference_mode():
             difference = (fast.encode_images(pixels[:8]) - eager.encode_images(pixels[:8])).abs().max().item()
 
-        network = {
-            "eager torch": images_per_second(eager.encode_images, batches, args.repeats),
-            "eager torch, channels_last": images_per_second(run_channels_last, batches, args.repeats),
-            "onnxruntime (fast path)": images_per_second(fast.encode_images, batches, args.repeats),
+        runs = {
+            "eager torch": eager.encode_images,
+            "eager torch, channels_last": run_channels_last,
+            "onnxruntime (fast path)": fast.encode_images,
         }
+        network = images_per_second(runs, batches, args.repeats)
         end_to_end = {}
         for label, backbone in (("eager torch", eager), ("onnxruntime (fast path)", fast)):
             start = time.perf_counter()
