@@ -73,7 +73,7 @@ def test_gps_gallery_from_a_csv(tmp_path):
     path.write_text("LAT,LON\n48.85,2.35\n-33.87,151.21\n")
     assert torch.allclose(build_gps_gallery(str(path)), torch.tensor([[48.85, 2.35], [-33.87, 151.21]]))
     path.write_text("lat,lon\n48.85,2.35\n123,0\n")
-    with pytest.raises(GtlocError, match=r"places\.csv line 3: invalid lat 123"):
+    with pytest.raises(GtlocError, match=r"places\.csv line 3: invalid lat '123': must be within \[-90, 90\]"):
         build_gps_gallery(str(path))
     path.write_text("x,y\n1,2\n")
     with pytest.raises(GtlocError, match="needs lat and lon columns"):
