@@ -1,0 +1,186 @@
+"""The web app (FastAPI, server-rendered pages): ``/`` upload a photo, ``/search`` query an indexed gallery.
+
+Pages are plain HTML + CSS from this package (no CDN, no script needed); the map is a PNG drawn server-side.
+The same results are available as JSON under ``/api/analyze`` and ``/api/search``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from gtloc.errors import GtlocError
+from gtloc.image_gallery import ImageGallery
+from gtloc.predict import Predictor
+from gtloc.web.analysis import analyze_photo, search_gallery
+
+HERE = Path(__file__).parent
+DEFAULT_MAX_UPLOAD_BYTES = 10_000_000
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadError(GtlocError):
+    """An upload that cannot be analysed; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class AppState:
+    """What the app serves from: the predictor (model + galleries), the backbone, and an optional image gallery."""
+
+    predictor: Predictor
+    backbone: Any
+    gallery: ImageGallery | None
+    max_upload_bytes: int
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+async def _read_upload(request: Request, limit: int) -> tuple[str, bytes, dict[str, str]]:
+    """The uploaded file's name and bytes (at most ``limit``) and the form's text fields."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 65_536:
+        raise UploadError(413, f"the upload is {_megabytes(int(declared))}; the limit is {_megabytes(limit)}")
+    try:
+        form = await request.form()
+    except Exception as exc:
+        raise UploadError(400, f"could not read the upload form ({exc})") from None
+    upload = form.get("photo")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        raise UploadError(400, "no photo in the upload: choose an image file")
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise UploadError(413, f"{upload.filename} is larger than the {_megabytes(limit)} limit")
+    if not data:
+        raise UploadError(400, f"{upload.filename} is empty")
+    fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
+    return upload.filename, data, fields
+
+
+def _analyze_bytes(state: AppState, filename: str, data: bytes, fields: dict[str, str]) -> dict[str, Any]:
+    from gtloc.data.exif import PhotoReadError
+    from gtloc.data.images import ImageDecodeError
+
+    safe = _SAFE_NAME.sub("_", Path(filename).name)[-80:] or "upload"
+    with tempfile.TemporaryDirectory(prefix="gtloc-upload-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        try:
+            return analyze_photo(state.predictor, state.backbone, path, filename, fields)
+        except (ImageDecodeError, PhotoReadError) as exc:
+            reason = getattr(exc, "reason", str(exc))
+            raise UploadError(400, f"{filename} is not an image that can be read: {reason}") from None
+        except GtlocError as exc:
+            raise UploadError(400, f"{filename}: {exc}") from None
+
+
+def create_app(
+    predictor: Predictor,
+    backbone: Any,
+    gallery: ImageGallery | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> FastAPI:
+    """The app over a ready ``predictor`` and ``backbone`` (and ``gallery`` for the search page)."""
+    if gallery is not None:
+        gallery.check_model(predictor.model)
+    state = AppState(predictor, backbone, gallery, max_upload_bytes)
+    app = FastAPI(title="gtloc", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.gtloc = state
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals["month_names"] = list(calendar.month_abbr)[1:]
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("max_upload", _megabytes(state.max_upload_bytes))
+        context.setdefault("has_gallery", state.gallery is not None)
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        return page(request, "index.html")
+
+    async def analyze_request(request: Request) -> dict[str, Any]:
+        filename, data, fields = await _read_upload(request, state.max_upload_bytes)
+        return await run_in_threadpool(_analyze_bytes, state, filename, data, fields)
+
+    @app.post("/analyze", response_class=HTMLResponse)
+    async def analyze(request: Request) -> HTMLResponse:
+        try:
+            result = await analyze_request(request)
+        except UploadError as exc:
+            return page(request, "index.html", exc.status, error=str(exc))
+        return page(request, "result.html", result=result)
+
+    @app.post("/api/analyze")
+    async def analyze_json(request: Request) -> JSONResponse:
+        try:
+            result = await analyze_request(request)
+        except UploadError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        result = {k: v for k, v in result.items() if k not in ("map_png", "thumbnail_png")}
+        return JSONResponse(result)
+
+    def run_search(params: dict[str, str]) -> dict[str, Any] | None:
+        if state.gallery is None or not any(params.get(k) for k in ("text", "place", "lat", "month", "hour")):
+            return None
+        return search_gallery(state.predictor, state.gallery, state.backbone, params)
+
+    @app.get("/search", response_class=HTMLResponse)
+    def search(request: Request) -> HTMLResponse:
+        params = {k: v.strip() for k, v in request.query_params.items()}
+        try:
+            found = run_search(params)
+        except GtlocError as exc:
+            return page(request, "search.html", 400, params=params, error=str(exc))
+        return page(request, "search.html", params=params, found=found)
+
+    @app.get("/api/search")
+    def search_json(request: Request) -> JSONResponse:
+        params = {k: v.strip() for k, v in request.query_params.items()}
+        if state.gallery is None:
+            return JSONResponse({"error": "no gallery loaded: start the app with --gallery"}, status_code=404)
+        try:
+            return JSONResponse(run_search(params) or {"error": "give text, place, lat/lon, month or hour"})
+        except GtlocError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.get("/gallery/{index}/image")
+    def gallery_image(index: int) -> Response:
+        if state.gallery is None or not 0 <= index < len(state.gallery):
+            return Response("no such picture", status_code=404)
+        path = state.gallery.image_path(index)
+        if not path.is_file():
+            return Response(f"picture file missing: {state.gallery.paths[index]}", status_code=404)
+        return FileResponse(path)
+
+    return app
+
+
+def create_app_from_checkpoint(
+    checkpoint: str | Path, gallery: str | Path | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> FastAPI:
+    """Load the model in ``checkpoint`` (galleries cached in ``checkpoint/galleries``), its backbone, and the
+    optional image gallery, and build the app."""
+    from gtloc.image_gallery import model_backbone
+
+    predictor = Predictor.from_pretrained(checkpoint)
+    images = ImageGallery.open(gallery) if gallery is not None else None
+    return create_app(predictor, model_backbone(predictor.model), images, max_upload_bytes)
+
+
+__all__ = ["AppState", "UploadError", "create_app", "create_app_from_checkpoint"]

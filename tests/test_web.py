@@ -1,0 +1,136 @@
+"""The web app through its HTTP interface (TestClient): upload analysis, bad uploads, search, gallery pictures."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import ExifTags, Image
+
+from _retrieval_world import build_world, tiny_predictor
+from gtloc.web.app import create_app
+from toydata import ToyBackbone
+
+LIMIT = 200_000
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def client(world):
+    predictor = tiny_predictor(world["model"], world["gallery"])
+    return TestClient(create_app(predictor, ToyBackbone(), world["gallery"], max_upload_bytes=LIMIT))
+
+
+def jpeg(exif: Image.Exif | None = None, size=(80, 60)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (120, 160, 220)).save(out, format="JPEG", exif=exif or Image.Exif())
+    return out.getvalue()
+
+
+def oslo_exif(when: str = "2023:01:15 16:30:00") -> Image.Exif:
+    exif = Image.Exif()
+    exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (59.0, 54.0, 36.0), 3: "E", 4: (10.0, 45.0, 0.0)}
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.DateTimeOriginal: when}
+    return exif
+
+
+def test_home_page_has_the_upload_form_and_no_external_resources(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'id="upload-form"' in page.text and 'name="photo"' in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_an_upload_with_exif_shows_places_map_heatmap_and_the_verdict(client):
+    page = client.post("/analyze", files={"photo": ("oslo.jpg", jpeg(oslo_exif()), "image/jpeg")})
+    assert page.status_code == 200, page.text
+    assert 'id="world-map" src="data:image/png;base64,' in page.text
+    assert page.text.count('class="place"') == 5
+    assert page.text.count('<td style="background: rgb(') == 12 * 24
+    assert 'id="verdict"' in page.text and "EXIF GPS" in page.text and "2023-01-15 16:30:00" in page.text
+
+
+def test_the_json_api_gives_the_same_analysis(client):
+    reply = client.post("/api/analyze", files={"photo": ("oslo.jpg", jpeg(oslo_exif()), "image/jpeg")})
+    data = reply.json()
+    assert reply.status_code == 200
+    assert len(data["places"]) == 5 and abs(sum(c["p"] for r in data["heatmap"] for c in r["cells"]) - 1) < 1e-4
+    assert [c["kind"] for c in data["verification"]["checks"]] == ["place", "time", "month", "hour"]
+
+
+def test_a_typed_claim_overrides_exif(client):
+    reply = client.post(
+        "/api/analyze",
+        files={"photo": ("p.jpg", jpeg(oslo_exif()), "image/jpeg")},
+        data={"lat": "-33.87", "lon": "151.21", "time": "2023-07-01 12:00"},
+    )
+    claim = reply.json()["verification"]["claim"]
+    assert (claim["lat"], claim["lon"], claim["source"]) == (-33.87, 151.21, {"place": "given", "time": "given"})
+
+
+def test_broken_exif_is_explained_and_the_rest_still_checked(client):
+    page = client.post("/analyze", files={"photo": ("b.jpg", jpeg(oslo_exif("2023:13:45 99:30:00")), "image/jpeg")})
+    assert page.status_code == 200
+    assert "EXIF time: DateTimeOriginal &#39;2023:13:45 99:30:00&#39; is not a valid date and time" in page.text
+    assert 'id="verdict"' in page.text
+
+
+def test_a_photo_without_exif_says_there_is_nothing_to_verify(client):
+    page = client.post("/analyze", files={"photo": ("plain.png", jpeg(), "image/png")})
+    assert page.status_code == 200
+    assert 'id="no-claim"' in page.text and "no GPS position in EXIF" in page.text
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "message"),
+    [
+        ("notes.txt", b"just some text", 400, "notes.txt is not an image that can be read"),
+        ("big.jpg", b"\xff" * (LIMIT + 10), 413, "big.jpg is larger than the 0.2 MB limit"),
+        ("empty.jpg", b"", 400, "empty.jpg is empty"),
+        ("cut.jpg", jpeg(size=(400, 300))[:600], 400, "cut.jpg is not an image that can be read"),
+    ],
+)
+def test_bad_uploads_get_a_clear_message(client, name, data, status, message):
+    page = client.post("/analyze", files={"photo": (name, data, "application/octet-stream")})
+    assert page.status_code == status
+    assert 'id="error"' in page.text and message in page.text
+    reply = client.post("/api/analyze", files={"photo": (name, data, "application/octet-stream")})
+    assert reply.status_code == status and message in reply.json()["error"]
+
+
+def test_an_upload_without_a_file_or_with_a_bad_claim(client):
+    assert "no photo in the upload" in client.post("/analyze", data={"lat": "1"}).text
+    page = client.post("/analyze", files={"photo": ("p.jpg", jpeg(), "image/jpeg")}, data={"time": "soon"})
+    assert page.status_code == 400 and "cannot read the time" in page.text
+
+
+def test_search_by_place_and_time_and_by_text(client, world):
+    page = client.get("/search", params={"place": "Oslo", "month": "1", "hour": "16"})
+    assert page.status_code == 200
+    assert 'id="answered-by"' in page.text and "composed query: Oslo, Oslo, NO" in page.text
+    assert page.text.count('class="result"') == 12
+    data = client.get("/api/search", params={"text": "street at dusk in January in Oslo", "k": "3"}).json()
+    assert data["answered_by"].startswith("the offline parser") and len(data["results"]) == 3
+    first = data["results"][0]
+    image = client.get(f"/gallery/{first['index']}/image")
+    assert image.status_code == 200 and image.content == world["gallery"].image_path(first["index"]).read_bytes()
+
+
+def test_search_errors_and_missing_pictures(client):
+    page = client.get("/search", params={"place": "Qwertzuiopville"})
+    assert page.status_code == 400 and "unknown place" in page.text
+    assert client.get("/api/search", params={"lat": "100", "lon": "0"}).status_code == 400
+    assert client.get("/gallery/999/image").status_code == 404
+    assert client.get("/gallery/-1/image").status_code == 404
+
+
+def test_without_a_gallery_the_search_page_says_how_to_add_one(world):
+    app = create_app(tiny_predictor(world["model"], world["gallery"]), ToyBackbone())
+    page = TestClient(app).get("/search")
+    assert 'id="no-gallery"' in page.text and "gtloc index" in page.text
