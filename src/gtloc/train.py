@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from gtloc.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
+from gtloc.distributed import DistContext, process_group, wrap_loss
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_write_text
 from gtloc.losses import GTLocLoss
@@ -141,18 +143,36 @@ def train(
 
     ``resume`` continues the run in ``out_dir`` from its last checkpoint with the config it saved.
     ``stop_after`` ends the run early after that many steps in total (the checkpoint is written first).
+    Under ``torchrun`` with more than one process, each global batch of ``batch_size`` is split across the
+    processes and the contrastive terms see the embeddings of all of them (``gtloc.distributed``), so the run
+    matches a single process on the same batches; process 0 writes the log, checkpoints and model.
     """
-    out_dir = Path(out_dir)
+    with process_group() as ctx:
+        return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx)
+
+
+def _train(
+    data: TrainingData,
+    out_dir: Path,
+    config: TrainConfig | None,
+    resume: bool,
+    progress: bool,
+    stop_after: int | None,
+    ctx: DistContext | None,
+) -> GTLoc:
+    main = ctx is None or ctx.is_main
     out_dir.mkdir(parents=True, exist_ok=True)
     config = _resolve_config(out_dir, config, resume, data)
-    if not resume:
+    if not resume and main:
         save_train_config(config, out_dir / CONFIG_FILE)
 
     torch.manual_seed(config.seed)
     model = GTLoc(config.model)
     if not resume:
         model.image_encoder.set_feature_stats(data.features)
-    loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues)
+    device = ctx.device if ctx is not None else torch.device("cpu")
+    model.to(device)
+    loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues, config.queue_grad)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
     batches = _Batches(len(data), config.batch_size, config.seed)
     total_steps = config.epochs * batches.per_epoch
@@ -164,26 +184,33 @@ def train(
         if state.config_digest != digest:
             raise GtlocError(f"{out_dir / STATE_FILE} was written under another config; cannot resume it")
         start = state.step
-        _truncate_log(out_dir / LOG_FILE, start)
+        if main:
+            _truncate_log(out_dir / LOG_FILE, start)
 
+    step_loss = None if ctx is None else wrap_loss(model, loss_fn, ctx, batches.batch_size)
     end = total_steps if stop_after is None else min(total_steps, stop_after)
     model.train()
-    bar = tqdm(total=total_steps, initial=start, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
-    with open(out_dir / LOG_FILE, "a", encoding="utf-8") as log:
+    bar = tqdm(
+        total=total_steps, initial=start, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True
+    )
+    with open(out_dir / LOG_FILE if main else os.devnull, "a", encoding="utf-8") as log:
         for step in range(start, end):
             t0 = time.perf_counter()
             idx = batches.indices(step)
             lr = lr_at(step, total_steps, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            terms = loss_fn(
-                model, _pick_crops(data.features[idx], step, config.seed), data.latlon[idx], data.times[idx]
-            )
+            features = _pick_crops(data.features[idx], step, config.seed)
+            if step_loss is None:
+                terms = loss_fn(model, features, data.latlon[idx], data.times[idx])
+            else:
+                local = features[ctx.shard(len(idx))].to(device)
+                terms = step_loss(local, data.latlon[idx].to(device), data.times[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            model.enqueue(data.latlon[idx], data.times[idx])
+            model.enqueue(data.latlon[idx].to(device), data.times[idx].to(device))
             values = {k: round(float(v.detach()), 5) for k, v in terms.items()}
             record = {"step": step + 1, "epoch": step // batches.per_epoch + 1, "lr": lr, **values}
             record["seconds"] = round(time.perf_counter() - t0, 4)
@@ -191,11 +218,11 @@ def train(
             log.flush()
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == end:
+            if main and ((step + 1) % config.checkpoint_every == 0 or step + 1 == end):
                 save_training_state(out_dir / STATE_FILE, model, optimizer, TrainingState(step + 1, digest))
     bar.close()
     model.eval()
-    if end == total_steps:
+    if end == total_steps and main:
         model.save_pretrained(out_dir)
     return model
 

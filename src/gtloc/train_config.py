@@ -25,6 +25,8 @@ class TrainConfig:
     ``warmup_steps`` of linear warm-up, then cosine decay to ``lr * min_lr_ratio`` at the last step.
     ``tau``: temperature of the toroidal soft time targets (0 = hard InfoNCE targets).
     ``checkpoint_every``: steps between resumable checkpoints (a kill loses at most this many steps).
+    ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
+    3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
     """
 
     epochs: int = 30
@@ -36,6 +38,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     tau: float = 0.3
     use_queues: bool = True
+    queue_grad: bool = True
     loss_weights: LossWeights = field(default_factory=LossWeights)
     checkpoint_every: int = 50
     seed: int = 0

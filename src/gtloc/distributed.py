@@ -1,0 +1,176 @@
+"""Data-parallel training across processes (``torchrun``): DDP with gloo on CPU, NCCL on GPUs.
+
+Every process holds the same global batch of labels and encodes its own contiguous shard of the images and of
+the label candidates (batch labels and queues); the embeddings are all-gathered *with gradient* so that each
+process evaluates the six contrastive terms over the whole global batch and both queues, exactly as one process
+would. Each process computes the same loss ``L``; the gather's backward sums ``dL/dx`` over processes
+(``world_size * dL/dx``) and DDP averages gradients, which gives ``dL/dtheta`` of the single-process run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from gtloc.errors import GtlocError
+from gtloc.losses import GTLocLoss
+from gtloc.model import GTLoc
+
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in the group: ``rank`` of ``world_size``, its ``device`` and the ``backend``."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, n: int) -> slice:
+        """The contiguous rows ``[rank * n / W, (rank + 1) * n / W)`` of ``n`` (``n`` divisible by ``world_size``)."""
+        per = n // self.world_size
+        return slice(self.rank * per, (self.rank + 1) * per)
+
+
+def launched_by_torchrun() -> bool:
+    """True when the torchrun environment variables describe a group of more than one process."""
+    return all(v in os.environ for v in TORCHRUN_VARS) and int(os.environ["WORLD_SIZE"]) > 1
+
+
+@contextlib.contextmanager
+def process_group(backend: str | None = None) -> Iterator[DistContext | None]:
+    """Join the torchrun group for the duration of the block (``None`` when not under torchrun).
+
+    ``backend`` defaults to ``"nccl"`` when CUDA is available, else ``"gloo"``. On exit every process waits at
+    a barrier, then the group is destroyed. A group already initialised by the caller is used and left alone.
+    """
+    if not launched_by_torchrun():
+        yield None
+        return
+    owned = not dist.is_initialized()
+    if owned:
+        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group(backend)
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    backend = dist.get_backend()
+    device = torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    try:
+        yield DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device, backend)
+    finally:
+        dist.barrier()
+        if owned:
+            dist.destroy_process_group()
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather of equal-sized ``(n, ...)`` tensors; backward all-reduces (sums) the gradient, keeps own rows."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rows = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """``(n, ...)`` on each of W processes -> ``(W * n, ...)`` in rank order, differentiable."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return x
+    return _GatherWithGrad.apply(x)
+
+
+def encode_sharded(
+    encode: Callable[[torch.Tensor], torch.Tensor], labels: torch.Tensor, ctx: DistContext, grad: bool = True
+) -> torch.Tensor:
+    """Embeddings of all ``labels`` ``(M, L)``, each process encoding one contiguous shard, gathered -> ``(M, E)``.
+
+    ``M`` is padded to a multiple of the world size with copies of the first row, which are dropped again.
+    ``grad=False`` encodes without an autograd graph (the queues under ``queue_grad=False``).
+    """
+    m = labels.shape[0]
+    if m == 0:
+        with torch.set_grad_enabled(grad):
+            return encode(labels)
+    pad = -m % ctx.world_size
+    padded = torch.cat([labels, labels[:1].expand(pad, -1)]) if pad else labels
+    rows = padded[ctx.shard(padded.shape[0])]
+    if not grad:
+        with torch.no_grad():
+            local = encode(rows)
+            parts = [torch.empty_like(local) for _ in range(ctx.world_size)]
+            dist.all_gather(parts, local.contiguous())
+            return torch.cat(parts)[:m]
+    return gather_with_grad(encode(rows))[:m]
+
+
+class DistributedLoss(nn.Module):
+    """``GTLocLoss`` over the global batch, with each process encoding its shard; wrap it in DDP.
+
+    ``forward(features, latlon, times)``: ``features`` ``(B / W, D)`` are this process's rows of the global batch,
+    ``latlon`` ``(B, 2)`` / ``times`` ``(B, 5)`` the labels of the whole global batch (NaN = missing).
+    """
+
+    def __init__(self, model: GTLoc, loss_fn: GTLocLoss, ctx: DistContext):
+        super().__init__()
+        self.model, self.loss_fn, self.ctx = model, loss_fn, ctx
+
+    def _candidates(self, encode: Callable, batch_labels: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
+        fn = self.loss_fn
+        if not fn.use_queues:
+            return encode_sharded(encode, batch_labels, self.ctx)
+        if fn.queue_grad:
+            return encode_sharded(encode, torch.cat([batch_labels, queue]), self.ctx)
+        batch_emb = encode_sharded(encode, batch_labels, self.ctx)
+        return torch.cat([batch_emb, encode_sharded(encode, queue, self.ctx, grad=False)])
+
+    def forward(self, features: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor) -> dict[str, torch.Tensor]:
+        model = self.model
+        has_gps = torch.isfinite(latlon).all(dim=1)
+        has_time = torch.isfinite(times).all(dim=1)
+        img = gather_with_grad(model.encode_image(features))
+        loc_emb = self._candidates(model.encode_location, latlon[has_gps], model.gps_queue.contents())
+        time_emb = None
+        if model.time_encoder is not None:
+            time_emb = self._candidates(model.encode_time, times[has_time], model.time_queue.contents())
+        return self.loss_fn.loss_from_embeddings(model, img, loc_emb, time_emb, latlon, times)
+
+
+def wrap_loss(model: GTLoc, loss_fn: GTLocLoss, ctx: DistContext, global_batch: int) -> nn.Module:
+    """The DDP-wrapped :class:`DistributedLoss` (``global_batch`` must be divisible by the world size)."""
+    if global_batch % ctx.world_size:
+        raise GtlocError(
+            f"batch_size {global_batch} must be divisible by the number of processes ({ctx.world_size}) "
+            "so that every process encodes the same number of images"
+        )
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    # Queues are updated identically on every process, so buffers need no broadcast; terms without rows
+    # (e.g. a batch with no timestamps) leave some parameters unused.
+    return nn.parallel.DistributedDataParallel(
+        DistributedLoss(model, loss_fn, ctx),
+        device_ids=device_ids,
+        broadcast_buffers=False,
+        find_unused_parameters=True,
+    )

@@ -1,0 +1,113 @@
+"""Two-process training under torchrun (gloo, CPU) matches one process on the same global batches."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from gtloc.distributed import launched_by_torchrun
+from gtloc.errors import GtlocError
+from gtloc.model import GTLoc
+from gtloc.train import TrainingData, train
+from gtloc.train_config import TrainConfig, small_model_config
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, sys, torch
+    from gtloc.train import TrainingData, train
+    from gtloc.train_config import load_train_config
+    blob = torch.load(sys.argv[1], weights_only=True)
+    data = TrainingData(blob["features"], blob["latlon"], blob["times"], "test")
+    for out_dir, config in zip(sys.argv[2::2], sys.argv[3::2]):
+        train(data, out_dir, load_train_config(config), progress=False)
+    print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"])
+    """
+)
+
+
+def _data(n: int = 48) -> TrainingData:
+    gen = torch.Generator().manual_seed(0)
+    latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
+    cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
+    times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
+    latlon[5] = float("nan")  # a row without GPS and one without time: masks must agree across processes
+    times[9] = float("nan")
+    return TrainingData(torch.randn(n, 16, generator=gen), latlon, times, "test")
+
+
+def _config(**overrides) -> TrainConfig:
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=16, rff_dim=16, queue_size=20)
+    values = dict(epochs=1, batch_size=12, warmup_steps=1, checkpoint_every=100, model=model)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def _losses(run_dir) -> list[float]:
+    return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_match_one_process(tmp_path):
+    """Exact objective and queue_grad=False: same losses per step and same final weights as one process."""
+    from gtloc.train_config import save_train_config
+
+    data = _data()
+    torch.save({"features": data.features, "latlon": data.latlon, "times": data.times}, tmp_path / "data.pt")
+    (tmp_path / "run.py").write_text(SCRIPT)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(tmp_path / "run.py"),
+    ]
+    cmd.append(str(tmp_path / "data.pt"))
+    configs = {queue_grad: _config(queue_grad=queue_grad) for queue_grad in (True, False)}
+    for queue_grad, config in configs.items():
+        save_train_config(config, tmp_path / f"config-{queue_grad}.yaml")
+        cmd += [str(tmp_path / f"ddp-{queue_grad}"), str(tmp_path / f"config-{queue_grad}.yaml")]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 0 of 2" in done.stdout and "rank 1 of 2" in done.stdout
+
+    for queue_grad, config in configs.items():
+        single = train(data, tmp_path / f"single-{queue_grad}", config, progress=False)
+        ddp_losses, single_losses = _losses(tmp_path / f"ddp-{queue_grad}"), _losses(tmp_path / f"single-{queue_grad}")
+        assert len(ddp_losses) == len(single_losses) == 4  # 48 rows / batch 12, only process 0 logs
+        assert ddp_losses == pytest.approx(single_losses, abs=1e-4)
+        ddp_state, single_state = (
+            GTLoc.from_pretrained(tmp_path / f"ddp-{queue_grad}").state_dict(),
+            single.state_dict(),
+        )
+        for name, tensor in single_state.items():
+            torch.testing.assert_close(ddp_state[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_not_under_torchrun_by_default(monkeypatch):
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    assert not launched_by_torchrun()
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "localhost")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    assert not launched_by_torchrun()  # one process: plain training
+
+
+def test_batch_not_divisible_by_processes_is_refused():
+    from gtloc.distributed import DistContext, wrap_loss
+    from gtloc.losses import GTLocLoss
+
+    ctx = DistContext(0, 2, 0, torch.device("cpu"), "gloo")
+    model = GTLoc(_config().model)
+    with pytest.raises(GtlocError, match="batch_size 13 must be divisible"):
+        wrap_loss(model, GTLocLoss(), ctx, 13)
