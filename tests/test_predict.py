@@ -1,0 +1,96 @@
+"""Prediction by retrieval: probabilities, ten-crop averaging, marginals, the Bayes read-out, encode-once."""
+
+from __future__ import annotations
+
+import torch
+
+from gtloc.config import GTLocConfig
+from gtloc.galleries import time_grid
+from gtloc.model import GTLoc
+from gtloc.predict import Predictor, _TimeReadout
+
+GPS = torch.tensor([[48.85, 2.35], [51.5, -0.12], [-33.87, 151.21], [40.7, -74.0], [35.7, 139.7]])
+
+
+def tiny_model() -> GTLoc:
+    config = GTLocConfig(feature_dim=12, encoder_hidden_dim=16, image_hidden_dim=16, rff_dim=8, queue_size=4)
+    return GTLoc(config).eval()
+
+
+def test_topk_probabilities_are_the_softmax_over_the_whole_gallery():
+    model = tiny_model()
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
+    features = torch.randn(3, 12)
+    pred = predictor.predict(features, top_k=2)
+    with torch.no_grad():
+        img = model.encode_image(features)
+        full = torch.softmax(model.scale("img_gps_logit_scale") * img @ model.encode_location(GPS).T, dim=1)
+    expected, idx = full.topk(2, dim=1)
+    assert torch.allclose(pred.place_probs, expected, atol=1e-6)
+    assert torch.equal(pred.place_topk, GPS[idx])
+    assert torch.allclose(pred.month_posterior.sum(1), torch.ones(3), atol=1e-5)
+    assert torch.allclose(pred.hour_posterior.sum(1), torch.ones(3), atol=1e-5)
+    assert pred.time_probs[:, 0].ge(pred.time_probs[:, 1]).all()
+
+
+def test_tencrop_averages_similarities_over_crops():
+    model = tiny_model()
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
+    crops = torch.randn(2, 10, 12)
+    pred = predictor.predict(crops, top_k=5)
+    with torch.no_grad():
+        sims = (model.encode_image(crops) @ predictor.gps_gallery.embeddings.T).mean(1)
+    assert torch.equal(pred.place_topk[:, 0], GPS[sims.argmax(1)])
+
+
+def test_galleries_are_encoded_once_not_per_call():
+    model = tiny_model()
+    calls = {"location": 0}
+    original = model.encode_location
+
+    def counting(latlon):
+        calls["location"] += 1
+        return original(latlon)
+
+    model.encode_location = counting
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
+    after_build = calls["location"]
+    for _ in range(3):
+        predictor.predict(torch.randn(4, 12))
+    assert calls["location"] == after_build == 1
+
+
+def test_bayes_readout_minimises_expected_cyclic_error():
+    labels = torch.tensor([[1, 1, h, 0, 0] for h in range(24)], dtype=torch.float32)
+    readout = _TimeReadout(labels)
+    posterior = torch.zeros(1, 24)
+    posterior[0, 9] = posterior[0, 15] = 0.5  # bimodal: 9:00 or 15:00
+    best = readout.bayes(posterior)
+    assert 9 <= best[0, 2] <= 15
+    posterior = torch.zeros(1, 24)
+    posterior[0, 23] = 0.6
+    posterior[0, 1] = 0.4  # around midnight: the answer wraps, it is not noon
+    assert readout.bayes(posterior)[0, 2] in (23, 0, 1)
+
+
+def test_location_given_and_time_given_queries():
+    model = tiny_model()
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
+    features = torch.randn(3, 12)
+    when = predictor.predict_time_given_location(features, GPS[:3], top_k=4)
+    assert when.time_topk.shape == (3, 4, 5) and when.month_posterior.shape == (3, 12)
+    where = predictor.predict_location_given_time(features, time_grid(30, 180)[:3], top_k=2)
+    assert where.place_topk.shape == (3, 2, 2)
+
+
+def test_from_pretrained_caches_galleries_in_the_run(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    gallery = tmp_path / "gps.csv"
+    gallery.write_text("lat,lon\n" + "\n".join(f"{a},{b}" for a, b in GPS.tolist()))
+    model.config.gallery.gps = str(gallery)
+    model.save_pretrained(tmp_path)
+    predictor = Predictor.from_pretrained(tmp_path)
+    assert len(list((tmp_path / "galleries").iterdir())) == 2
+    pred = predictor.predict(torch.randn(2, 12))
+    assert pred.latlon.shape == (2, 2)
