@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from gtloc._array import ArrayLike, as_array, plain, stack_last, xp
+from gtloc._array import ArrayLike, as_array, is_torch, plain, stack_last, xp
 from gtloc.errors import GtlocError
 
 EARTH_RADIUS_KM = 6371.0
@@ -42,7 +41,7 @@ def validate_coordinate(lat: float, lon: float, where: str = "") -> None:
 
 def validate_coordinates(latlon: ArrayLike) -> None:
     """Validate ``(N, 2)`` coordinates; the error names the first bad row, field and value."""
-    arr = np.asarray(latlon.detach().cpu() if isinstance(latlon, torch.Tensor) else latlon, dtype=np.float64)
+    arr = np.asarray(latlon.detach().cpu() if is_torch(latlon) else latlon, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise InvalidCoordinateError(f"coordinates must have shape (N, 2) [lat, lon], got {arr.shape}")
     bad = ~np.isfinite(arr) | (np.abs(arr) > np.array([90.0, 180.0]))
