@@ -17,9 +17,11 @@ from gtloc.errors import GtlocError
 from gtloc.verify import (
     Check,
     Claim,
-    _rank_against,
     claim_from_exif,
+    overall_credibility,
     parse_claim_time,
+    rank_claims,
+    score_claims,
     verification_dict,
     verification_text,
     verify_features,
@@ -79,20 +81,37 @@ def test_broken_exif_gives_reasons_not_a_crash(tmp_path):
     path = photo_with_exif(tmp_path / "broken.jpg", OSLO_GPS, "2023:13:45 99:30:00")
     claim = claim_from_exif(path)
     assert claim.has_place and not claim.has_time
-    assert claim.problems == ["EXIF time: DateTimeOriginal '2023:13:45 99:30:00' is not a valid date and time "
-                              "(month must be in 1..12)"]  # fmt: skip
+    assert claim.problems == [
+        "EXIF time: DateTimeOriginal '2023:13:45 99:30:00' is not a valid date and time (month must be in 1..12)"
+    ]
     with pytest.raises(GtlocError, match="both --lat and --lon"):
         claim_from_exif(path, lat=1.0)
 
 
 def test_rank_percentile_and_credibility_by_hand():
-    logits = torch.tensor([2.0, 1.0, 0.0])
-    rank, percentile, credibility = _rank_against(logits, torch.tensor(1.5))
+    logits = torch.tensor([[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
+    scores = rank_claims(logits, torch.tensor([1.5, 3.0]))
     z = math.exp(2) + math.exp(1) + math.exp(0) + math.exp(1.5)
-    assert rank == 2
-    assert percentile == pytest.approx(200 / 3)
-    assert credibility == pytest.approx(1 - math.exp(2) / z)
-    assert _rank_against(logits, torch.tensor(3.0))[::2] == (1, 1.0)
+    assert scores.rank.tolist() == [2, 1] and scores.alternatives == 3
+    assert scores.percentile[0] == pytest.approx(200 / 3) and scores.percentile[1] == 100
+    assert scores.credibility[0] == pytest.approx(1 - math.exp(2) / z)
+    assert scores.credibility[1] == pytest.approx(1.0)
+
+
+def test_batched_scores_agree_with_one_at_a_time(world):
+    predictor = tiny_predictor(world["model"], world["gallery"])
+    gallery = world["gallery"]
+    batch = score_claims(predictor, gallery.embeddings[:6], gallery.latlon[:6], gallery.times[:6])
+    for i in range(6):
+        month, day, hour, minute, _ = (int(v) for v in gallery.times[i])
+        lat, lon = gallery.latlon[i].tolist()
+        claim = Claim(lat=lat, lon=lon, time=datetime(2001, month, day, hour, minute))
+        single = verify_features(predictor, gallery.features[i], claim)
+        for check in single.checks:
+            assert check.rank == int(batch[check.kind].rank[i])
+            assert check.credibility == pytest.approx(float(batch[check.kind].credibility[i]), abs=1e-5)
+    overall = overall_credibility(batch)
+    assert torch.equal(overall, torch.minimum(batch["place"].credibility, batch["time"].credibility))
 
 
 @pytest.mark.parametrize(("credibility", "verdict"), [(0.5, "consistent"), (0.02, "doubtful"), (0.001, "inconsistent")])

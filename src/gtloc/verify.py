@@ -146,29 +146,94 @@ class Verification:
         return next((c for c in self.checks if c.kind == kind), None)
 
 
-def _rank_against(logits: torch.Tensor, claim_logit: torch.Tensor) -> tuple[int, float, float]:
-    """Rank, percentile and credibility of ``claim_logit`` among ``logits`` ``(G,)`` (claim included in the
-    softmax normaliser). Differences below ``TIE_TOLERANCE`` (float noise of batched encoding) count as ties."""
-    probs = torch.softmax(torch.cat([logits, claim_logit.view(1)]), dim=0)
-    above = logits > claim_logit + TIE_TOLERANCE
-    rank = int(above.sum()) + 1
-    percentile = 100.0 * float((logits < claim_logit - TIE_TOLERANCE).float().mean())
-    credibility = 1.0 - float(probs[:-1][above].sum())
-    return rank, percentile, credibility
+@dataclass
+class ClaimScores:
+    """One check for N pictures: ``score`` ``(N,)`` (cosine similarity, or posterior probability for month/hour),
+    ``rank`` ``(N,)`` long, ``percentile`` ``(N,)`` 0-100, ``credibility`` ``(N,)`` in [0, 1], and the number of
+    ``alternatives`` each claim was ranked among."""
+
+    score: torch.Tensor
+    rank: torch.Tensor
+    percentile: torch.Tensor
+    credibility: torch.Tensor
+    alternatives: int
 
 
-def _marginal_check(kind: str, claimed: str, posterior: torch.Tensor, index: int) -> Check:
-    p = posterior[index]
-    above = posterior > p
-    return Check(
-        kind=kind,
-        claimed=claimed,
-        score=float(p),
-        rank=int(above.sum()) + 1,
-        alternatives=posterior.numel(),
-        percentile=100.0 * float((posterior < p).float().mean()),
-        credibility=1.0 - float(posterior[above].sum()),
+def rank_claims(logits: torch.Tensor, claim_logits: torch.Tensor) -> ClaimScores:
+    """Rank each claim among its alternatives: ``logits`` ``(N, G)`` scaled similarities of the alternatives,
+    ``claim_logits`` ``(N,)``. The claim joins the softmax normaliser; differences below ``TIE_TOLERANCE`` (float
+    noise of batched encoding) count as ties. ``score`` is left as the claim logit."""
+    claim = claim_logits[:, None]
+    above = logits > claim + TIE_TOLERANCE
+    log_norm = torch.logsumexp(torch.cat([logits, claim], dim=1), dim=1, keepdim=True)
+    mass_above = (torch.exp(logits - log_norm) * above).sum(dim=1)
+    return ClaimScores(
+        score=claim_logits,
+        rank=above.sum(dim=1) + 1,
+        percentile=100.0 * (logits < claim - TIE_TOLERANCE).float().mean(dim=1),
+        credibility=(1.0 - mass_above).clamp(0.0, 1.0),
+        alternatives=logits.shape[1],
     )
+
+
+def _rank_in_chunks(
+    image: torch.Tensor, gallery: torch.Tensor, claim_emb: torch.Tensor, scale: float, chunk_size: int = 64
+) -> ClaimScores:
+    parts = [
+        rank_claims(scale * img @ gallery.T, scale * (img * emb).sum(dim=1))
+        for img, emb in zip(image.split(chunk_size), claim_emb.split(chunk_size), strict=True)
+    ]
+    return ClaimScores(
+        score=torch.cat([p.score for p in parts]) / scale,
+        rank=torch.cat([p.rank for p in parts]),
+        percentile=torch.cat([p.percentile for p in parts]),
+        credibility=torch.cat([p.credibility for p in parts]),
+        alternatives=gallery.shape[0],
+    )
+
+
+def _marginal_scores(posterior: torch.Tensor, index: torch.Tensor) -> ClaimScores:
+    """Claims of one calendar month / clock hour ``index`` ``(N,)`` against the marginal ``posterior`` ``(N, K)``."""
+    p = posterior.gather(1, index[:, None])
+    above = posterior > p + 1e-9
+    return ClaimScores(
+        score=p[:, 0],
+        rank=above.sum(dim=1) + 1,
+        percentile=100.0 * (posterior < p - 1e-9).float().mean(dim=1),
+        credibility=(1.0 - (posterior * above).sum(dim=1)).clamp(0.0, 1.0),
+        alternatives=posterior.shape[1],
+    )
+
+
+@torch.inference_mode()
+def score_claims(
+    predictor: Predictor,
+    image_embeddings: torch.Tensor,
+    latlon: torch.Tensor | None = None,
+    times: torch.Tensor | None = None,
+) -> dict[str, ClaimScores]:
+    """Checks of N claims at once: ``image_embeddings`` ``(N, 512)``, claimed ``latlon`` ``(N, 2)`` degrees and/or
+    ``times`` ``(N, 5)`` local time. Returns ``place`` (vs the GPS gallery), ``time`` (vs the time gallery),
+    ``month`` and ``hour`` (vs the other months / hours of the time posterior), as far as claimed."""
+    model = predictor.model
+    image = image_embeddings.float()
+    out: dict[str, ClaimScores] = {}
+    if latlon is not None:
+        scale = float(model.scale("img_gps_logit_scale").detach())
+        claim = model.encode_location(latlon.float())
+        out["place"] = _rank_in_chunks(image, predictor.gps_gallery.embeddings, claim, scale)
+    if times is not None and predictor.time_gallery is not None:
+        scale = float(model.scale("img_time_logit_scale").detach())
+        out["time"] = _rank_in_chunks(image, predictor.time_gallery.embeddings, model.encode_time(times.float()), scale)
+        guess = predictor.predict_embeddings(image, top_k=1, where=False, when=True)
+        out["month"] = _marginal_scores(guess.month_posterior, times[:, 0].long() - 1)
+        out["hour"] = _marginal_scores(guess.hour_posterior, times[:, 2].long())
+    return out
+
+
+def overall_credibility(scores: dict[str, ClaimScores]) -> torch.Tensor:
+    """``(N,)`` the lowest credibility of the place and time checks: what the overall verdict reads."""
+    return torch.stack([scores[k].credibility for k in ("place", "time") if k in scores]).min(dim=0).values
 
 
 @torch.inference_mode()
@@ -177,30 +242,31 @@ def verify_features(predictor: Predictor, features: torch.Tensor, claim: Claim, 
     if not (claim.has_place or claim.has_time):
         why = "; ".join(claim.problems) or "no place or time given"
         raise GtlocError(f"no claim to verify ({why}): pass --lat/--lon and/or --time")
-    model = predictor.model
     image = predictor.encode_images(features[None])
     if image.dim() == 3:
         image = torch.nn.functional.normalize(image.mean(dim=1), dim=-1)
-    image = image[0]
-    guess = predictor.predict_embeddings(image[None], top_k=top_k)
-    checks = []
+    latlon = torch.tensor([[claim.lat, claim.lon]], dtype=torch.float32) if claim.has_place else None
+    times = claim.time_row()[None] if claim.has_time else None
+    scores = score_claims(predictor, image, latlon, times)
+    labels = {}
     if claim.has_place:
-        scale = float(model.scale("img_gps_logit_scale").detach())
-        claim_emb = model.encode_location(torch.tensor([[claim.lat, claim.lon]], dtype=torch.float32))[0]
-        score = image @ claim_emb
-        rank, pct, cred = _rank_against(scale * (predictor.gps_gallery.embeddings @ image), scale * score)
-        where = f"{claim.lat:.4f}, {claim.lon:.4f}"
-        checks.append(Check("place", where, float(score), rank, len(predictor.gps_gallery.labels), pct, cred))
-    if claim.has_time and predictor.time_gallery is not None:
-        scale = float(model.scale("img_time_logit_scale").detach())
-        score = image @ model.encode_time(claim.time_row()[None])[0]
-        rank, pct, cred = _rank_against(scale * (predictor.time_gallery.embeddings @ image), scale * score)
-        when = f"{claim.time:%m-%d %H:%M}"
-        checks.append(Check("time", when, float(score), rank, len(predictor.time_gallery.labels), pct, cred))
-        month, hour = claim.time.month, claim.time.hour
-        checks.append(_marginal_check("month", calendar.month_name[month], guess.month_posterior[0], month - 1))
-        checks.append(_marginal_check("hour", f"{hour:02d}h", guess.hour_posterior[0], hour))
-    return Verification(claim, checks, guess)
+        labels["place"] = f"{claim.lat:.4f}, {claim.lon:.4f}"
+    if claim.has_time:
+        labels.update(time=f"{claim.time:%m-%d %H:%M}", month=calendar.month_name[claim.time.month])
+        labels["hour"] = f"{claim.time.hour:02d}h"
+    checks = [
+        Check(
+            kind,
+            labels[kind],
+            float(s.score[0]),
+            int(s.rank[0]),
+            s.alternatives,
+            float(s.percentile[0]),
+            float(s.credibility[0]),
+        )
+        for kind, s in scores.items()
+    ]
+    return Verification(claim, checks, predictor.predict_embeddings(image, top_k=top_k))
 
 
 def verify_photo(

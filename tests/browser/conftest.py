@@ -1,0 +1,96 @@
+"""Browser tests: a live app on 127.0.0.1 and headless Debian Chromium driven by Selenium (chromium-driver).
+
+These tests FAIL (never skip) when Chromium is missing, with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared test helpers in tests/
+
+from _retrieval_world import build_world, tiny_predictor
+from toydata import ToyBackbone
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+INSTALL = "apt-get install -y chromium chromium-driver && pip install selenium (the dev extra)"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1600",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    """The app over a toy world, served by uvicorn in a thread; yields its base URL and the world."""
+    import uvicorn
+
+    from gtloc.web.app import create_app
+
+    world = build_world(tmp_path_factory.mktemp("browser-world"))
+    app = create_app(tiny_predictor(world["model"], world["gallery"]), ToyBackbone(), world["gallery"])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the web app did not start on 127.0.0.1")
+        time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{port}", "world": world}
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """Headless Chromium with a fresh profile; fails with install instructions when it is not there."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists() and not shutil.which(Path(p).name)]
+    if missing:
+        pytest.fail(f"browser tests need {', '.join(missing)}: install with `{INSTALL}`")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail(f"browser tests need the selenium package: `{INSTALL}`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def shots(request, tmp_path) -> Path:
+    """Where screenshots go: $GTLOC_SCREENSHOTS if set (to look at them), else the test's tmp folder."""
+    import os
+
+    folder = Path(os.environ.get("GTLOC_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,108 @@
+"""End to end in headless Chromium: upload a photo, read the analysis; search by text and by place/time."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import ExifTags, Image
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+pytestmark = pytest.mark.browser
+
+
+def photo(path, exif_time: str = "2023:01:15 16:30:00"):
+    exif = Image.Exif()
+    exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (59.0, 54.0, 36.0), 3: "E", 4: (10.0, 45.0, 0.0)}
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.DateTimeOriginal: exif_time}
+    pixels = np.zeros((120, 160, 3), dtype=np.uint8)
+    pixels[:60] = (120, 170, 230)
+    pixels[60:] = (70, 110, 60)
+    Image.fromarray(pixels).save(path, exif=exif)
+    return path
+
+
+def assert_not_blank(png: bytes, min_colours: int = 50) -> None:
+    """A screenshot with content: many distinct colours and not one flat tone."""
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    colours = len(np.unique(image.reshape(-1, 3), axis=0))
+    assert colours >= min_colours, f"screenshot looks blank: only {colours} distinct colours"
+    assert image.std() > 10
+
+
+def wait_for(browser, css: str, timeout: float = 60):
+    return WebDriverWait(browser, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def image_loaded(browser, element) -> bool:
+    return bool(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", element))
+
+
+def test_upload_shows_map_heatmap_claim_and_verdict(live_app, browser, tmp_path, shots):
+    browser.get(live_app["url"] + "/")
+    wait_for(browser, "#upload-form")
+    browser.find_element(By.ID, "photo").send_keys(str(photo(tmp_path / "oslo.jpg")))
+    browser.find_element(By.ID, "analyze").click()
+    verdict = wait_for(browser, "#verdict")
+    assert verdict.text in ("consistent", "doubtful", "inconsistent")
+    world_map = browser.find_element(By.ID, "world-map")
+    assert image_loaded(browser, world_map) and world_map.size["width"] >= 400
+    assert image_loaded(browser, browser.find_element(By.ID, "photo-thumb"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#places-table tr.place")) == 5
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#heatmap td")) == 12 * 24
+    claim = browser.find_element(By.ID, "claim").text
+    assert "59.9100, 10.7500 (EXIF GPS)" in claim and "2023-01-15 16:30:00" in claim
+    png = browser.get_screenshot_as_png()
+    (shots / "analysis.png").write_bytes(png)
+    assert_not_blank(png)
+
+
+def test_a_file_that_is_not_an_image_gets_a_clear_message(live_app, browser, tmp_path, shots):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("this is not a picture")
+    browser.get(live_app["url"] + "/")
+    browser.find_element(By.ID, "photo").send_keys(str(notes))
+    browser.find_element(By.ID, "analyze").click()
+    error = wait_for(browser, "#error")
+    assert "notes.jpg is not an image that can be read" in error.text
+    assert browser.find_element(By.ID, "upload-form").is_displayed()
+    png = browser.get_screenshot_as_png()
+    (shots / "not-an-image.png").write_bytes(png)
+    assert_not_blank(png, min_colours=20)
+
+
+def test_broken_exif_is_named_on_the_page(live_app, browser, tmp_path):
+    browser.get(live_app["url"] + "/")
+    browser.find_element(By.ID, "photo").send_keys(str(photo(tmp_path / "b.jpg", "2023:13:45 99:30:00")))
+    browser.find_element(By.ID, "analyze").click()
+    problem = wait_for(browser, ".exif-problem")
+    assert "is not a valid date and time" in problem.text
+
+
+def test_text_search_shows_which_path_answered_and_the_pictures(live_app, browser, shots):
+    browser.get(live_app["url"] + "/search")
+    box = wait_for(browser, "#text")
+    box.send_keys("snowy street at dusk in January in Oslo")
+    browser.find_element(By.ID, "text-search").click()
+    answered = wait_for(browser, "#answered-by")
+    assert "offline parser" in answered.text and "Oslo" in answered.text
+    results = browser.find_elements(By.CSS_SELECTOR, "#results figure.result img")
+    assert len(results) == 12
+    WebDriverWait(browser, 30).until(lambda b: all(image_loaded(b, img) for img in results))
+    png = browser.get_screenshot_as_png()
+    (shots / "text-search.png").write_bytes(png)
+    assert_not_blank(png)
+
+
+def test_composed_search_by_place_month_and_hour(live_app, browser):
+    browser.get(live_app["url"] + "/search")
+    wait_for(browser, "#place").send_keys("Sydney")
+    Select(browser.find_element(By.ID, "month")).select_by_visible_text("Jul")
+    browser.find_element(By.ID, "hour").send_keys("9")
+    browser.find_element(By.ID, "composed-search").click()
+    answered = wait_for(browser, "#answered-by")
+    assert "composed query: Sydney, New South Wales, AU" in answered.text and "July" in answered.text
+    assert Select(browser.find_element(By.ID, "month")).first_selected_option.text == "Jul"
