@@ -53,11 +53,13 @@ def search(
         sims = chunk @ gallery.T
         if sims.dim() == 3:
             sims = sims.mean(dim=1)
-        logits = scale * sims
+        logits = sims.mul_(scale)
         scores, idx = logits.topk(k, dim=1)
         out_idx.append(idx)
         out_scores.append(scores)
-        out_norm.append(torch.logsumexp(logits, dim=1))
+        # log-sum-exp with the top score as the shift, computed in place: one pass less over (chunk, G).
+        top = scores[:, :1]
+        out_norm.append(top[:, 0] + logits.sub_(top).exp_().sum(dim=1).log())
     return SearchResult(torch.cat(out_idx), torch.cat(out_scores), torch.cat(out_norm))
 
 
