@@ -7,9 +7,13 @@ import io
 import numpy as np
 import pytest
 from PIL import ExifTags, Image
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+
+try:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:
+    pytest.fail("browser tests need the selenium package: pip install -e '.[dev]' (or pip install selenium)", False)
 
 pytestmark = pytest.mark.browser
 
