@@ -47,4 +47,4 @@ def plain_train_step(
     terms["loss"].backward()
     optimizer.step()
     model.enqueue(latlon, times)
-    return float(terms["loss"])
+    return float(terms["loss"].detach())
