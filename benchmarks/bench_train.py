@@ -79,7 +79,7 @@ def step_times(config: GTLocConfig, batch: int, steps: int) -> dict:
         models["gtloc"].enqueue(ll, tt)
         times["gtloc"].append(time.perf_counter() - t0)
         if step == 0:
-            first = {"reference": loss_ref, "gtloc": float(terms["loss"])}
+            first = {"reference": loss_ref, "gtloc": float(terms["loss"].detach())}
     med = {k: statistics.median(v[1:] if len(v) > 2 else v) for k, v in times.items()}
     return {"seconds_per_step": med, "speedup": med["reference"] / med["gtloc"], "first_loss": first}
 
