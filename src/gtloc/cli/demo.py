@@ -14,7 +14,7 @@ def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Output folder (worlds, features, runs, report)."),
     n_train: int = typer.Option(3000, "--n-train", help="Training pictures to render."),
     n_test: int = typer.Option(600, "--n-test", help="Test pictures to render."),
-    epochs: int = typer.Option(40, "--epochs", help="Training epochs for GT-Loc and each ablation."),
+    epochs: int = typer.Option(20, "--epochs", help="Training epochs for GT-Loc and each ablation."),
     seed: int = typer.Option(0, "--seed", help="Seed of the worlds and the training runs."),
     workers: int = typer.Option(2, "--workers", help="Processes rendering the worlds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
