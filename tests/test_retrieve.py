@@ -125,9 +125,11 @@ def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_
     with torch.inference_mode():
         expected = model.encode_location(gallery.latlon[7:8])
     assert torch.allclose(one_place.place_embedding(gallery.embeddings[:1]), expected, atol=1e-5)
-    hits = one_place.geo_time_aware(gallery.embeddings[:1], gallery.times[7:8], k=3)
+    hits = one_place.geo_time_aware(gallery.embeddings[:1], gallery.times[7:8], k=3, place="predicted")
     assert hits.indices[0, 0] == 7
-    excluded = one_place.geo_time_aware(gallery.embeddings[:1], gallery.times[7:8], k=3, exclude=torch.tensor([7]))
+    excluded = one_place.geo_time_aware(
+        gallery.embeddings[:1], gallery.times[7:8], k=3, place="predicted", exclude=torch.tensor([7])
+    )
     assert 7 not in excluded.indices[0].tolist()
     retriever = Retriever(model, gallery, tiny_predictor(model, gallery))
     by_image = retriever.geo_time_aware(gallery.embeddings[7:8], gallery.times[7:8], k=5, place="image")

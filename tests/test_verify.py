@@ -17,8 +17,9 @@ from gtloc.errors import GtlocError
 from gtloc.verify import (
     Check,
     Claim,
+    Verification,
     claim_from_exif,
-    overall_credibility,
+    overall_percentile,
     parse_claim_time,
     rank_claims,
     score_claims,
@@ -110,13 +111,21 @@ def test_batched_scores_agree_with_one_at_a_time(world):
         for check in single.checks:
             assert check.rank == int(batch[check.kind].rank[i])
             assert check.credibility == pytest.approx(float(batch[check.kind].credibility[i]), abs=1e-5)
-    overall = overall_credibility(batch)
-    assert torch.equal(overall, torch.minimum(batch["place"].credibility, batch["time"].credibility))
+    overall = overall_percentile(batch)
+    month_hour = torch.minimum(batch["month"].percentile, batch["hour"].percentile)
+    lowest = torch.minimum(batch["place"].percentile, month_hour)
+    assert torch.equal(overall, lowest)
 
 
-@pytest.mark.parametrize(("credibility", "verdict"), [(0.5, "consistent"), (0.02, "doubtful"), (0.001, "inconsistent")])
-def test_verdicts_read_the_credibility(credibility, verdict):
-    assert Check("place", "x", 0.1, 3, 10, 50.0, credibility).verdict == verdict
+@pytest.mark.parametrize(("percentile", "verdict"), [(25.0, "consistent"), (12.0, "doubtful"), (9.9, "inconsistent")])
+def test_verdicts_read_the_percentile(percentile, verdict):
+    assert Check("place", "x", 0.1, 3, 10, percentile, 0.5).verdict == verdict
+
+
+def test_the_overall_verdict_is_the_worst_place_month_or_hour_check():
+    checks = [Check(kind, "x", 0.1, 1, 10, pct, 1.0) for kind, pct in [("place", 80), ("time", 1), ("month", 12)]]
+    assert Verification(Claim(), checks, None).verdict == "doubtful"
+    assert Verification(Claim(), checks[:2], None).verdict == "consistent"
 
 
 def test_the_models_own_guess_is_consistent_and_ranks_first(world):
