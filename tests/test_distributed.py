@@ -20,12 +20,14 @@ from gtloc.train_config import TrainConfig, small_model_config
 SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
+    from gtloc.distributed import process_group
     from gtloc.train import TrainingData, train
     from gtloc.train_config import load_train_config
     blob = torch.load(sys.argv[1], weights_only=True)
     data = TrainingData(blob["features"], blob["latlon"], blob["times"], "test")
-    for out_dir, config in zip(sys.argv[2::2], sys.argv[3::2]):
-        train(data, out_dir, load_train_config(config), progress=False)
+    with process_group():  # one group for both runs: train() uses it and leaves it alone
+        for out_dir, config in zip(sys.argv[2::2], sys.argv[3::2]):
+            train(data, out_dir, load_train_config(config), progress=False)
     print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"])
     """
 )

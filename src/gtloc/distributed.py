@@ -55,7 +55,9 @@ def process_group(backend: str | None = None) -> Iterator[DistContext | None]:
     """Join the torchrun group for the duration of the block (``None`` when not under torchrun).
 
     ``backend`` defaults to ``"nccl"`` when CUDA is available, else ``"gloo"``. On exit every process waits at
-    a barrier, then the group is destroyed. A group already initialised by the caller is used and left alone.
+    a barrier, then the group is destroyed. A group already initialised by the caller is used and left alone:
+    a process that trains several runs should hold one group around all of them (re-creating the group in the
+    same torchrun process was seen to hang).
     """
     if not launched_by_torchrun():
         yield None
