@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from gtloc.backbones import onnx_runtime as onnx_module
 from gtloc.backbones.clip import HOW_TO_PROVIDE
 from gtloc.data.images import load_image
 from gtloc.errors import GtlocError
+from tinyclip import save_tiny_clip
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 STREET_SIGN, HAY = 919, 958  # ImageNet-1k class indices
@@ -125,39 +125,7 @@ def test_bad_efficientnet_weights_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(c + "</w>" for c in letters)]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=16).save_pretrained(folder)
-    config = CLIPConfig(
-        text_config={
-            "vocab_size": len(tokens),
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 16,
-            "bos_token_id": 0,
-            "eos_token_id": 1,
-            "pad_token_id": 1,
-        },
-        vision_config={
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": 224,
-            "patch_size": 32,
-        },
-        projection_dim=12,
-    )
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(folder)
-    return folder
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 def test_clip_loads_from_a_local_folder(tiny_clip):

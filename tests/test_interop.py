@@ -30,6 +30,7 @@ from gtloc.interop import (
 )
 from gtloc.model import GTLoc
 from gtloc.predict import Predictor
+from tinyclip import save_tiny_clip
 
 SIGMAS = (1.0, 16.0, 256.0)
 QUEUE = 16
@@ -45,34 +46,9 @@ TIMES = np.array(
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory) -> Path:
     """A tiny random CLIPModel whose projection is 768-d, as ViT-L/14's (the release's MLP takes 768 inputs)."""
-    from transformers import CLIPConfig, CLIPModel
-
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    config = CLIPConfig(
-        text_config={
-            "vocab_size": 64,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 16,
-            "bos_token_id": 0,
-            "eos_token_id": 1,
-            "pad_token_id": 1,
-        },
-        vision_config={
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 16,
-        },
-        projection_dim=768,
+    return save_tiny_clip(
+        tmp_path_factory.mktemp("tiny-clip"), projection_dim=768, image_size=32, patch_size=16, tokenizer=False
     )
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(folder)
-    return folder
 
 
 def _linear(g: torch.Generator, n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:

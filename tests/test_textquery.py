@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -13,6 +11,7 @@ from gtloc.image_gallery import ImageGallery, embed_features
 from gtloc.model import GTLoc
 from gtloc.retrieve import Retriever
 from gtloc.textquery import CLIP_PATH, PARSER_PATH, find_place, parse_query, search_text
+from tinyclip import save_tiny_clip
 
 
 def test_the_issue_example_reads_oslo_january_and_dusk_from_the_sun():
@@ -87,24 +86,7 @@ def test_text_without_place_or_time_is_explained():
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(c + "</w>" for c in letters)]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=16).save_pretrained(folder)
-    text = {"vocab_size": len(tokens), "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1}
-    small = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
-    config = CLIPConfig(
-        text_config={**small, **text, "pad_token_id": 1},
-        vision_config={**small, "image_size": 224, "patch_size": 32},
-        projection_dim=12,
-    )
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(folder)
-    return folder
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 def _gallery(model: GTLoc, n: int = 10) -> ImageGallery:
