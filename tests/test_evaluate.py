@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gtloc.cli import main
+from cli_runner import run_cli
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
 from gtloc.evaluate import evaluate_predictions
@@ -167,14 +166,6 @@ def test_duplicate_prediction_paths_are_refused(tmp_path, csvs):
     bad.write_text("path,lat,lon\na.jpg,1,1\nb.jpg,1,1\na.jpg,2,2\n")
     with pytest.raises(GtlocError, match=r"dup\.csv row 3: duplicate path 'a\.jpg' \(first at row 1\)"):
         evaluate_predictions(bad, csvs[1])
-
-
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out = capsys.readouterr()
-    return info.value.code or 0, out.out, out.err
 
 
 def test_cli_writes_json_and_prints_a_table(monkeypatch, capsys, tmp_path, csvs):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,9 @@ import torch
 from PIL import Image
 
 import gtloc.predict_files
+from cli_runner import run_cli
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
-from gtloc.cli import main
 from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.data.features import extract_features
 from gtloc.data.schema import Records, write_records
@@ -41,14 +40,6 @@ class TinyBackbone(Backbone):
 
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.unfold(2, 4, 4).unfold(3, 4, 4).mean(dim=(-1, -2)).flatten(1)
-
-
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out = capsys.readouterr()
-    return info.value.code or 0, out.out, out.err
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

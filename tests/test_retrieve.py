@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
 from PIL import Image
 
 from _retrieval_world import build_world, plant_embeddings, tiny_config, tiny_predictor
-from gtloc.cli import main
+from cli_runner import run_cli
 from gtloc.errors import GtlocError
 from gtloc.image_gallery import ImageGallery, index_gallery
 from gtloc.model import GTLoc
@@ -22,14 +21,6 @@ from toydata import ToyBackbone
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     return build_world(tmp_path_factory.mktemp("retrieval"))
-
-
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out = capsys.readouterr()
-    return info.value.code or 0, out.out, out.err
 
 
 def test_a_records_gallery_keeps_paths_labels_and_unit_embeddings(world):

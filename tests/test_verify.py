@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from datetime import datetime
 
 import pytest
@@ -12,7 +11,7 @@ import torch
 from PIL import ExifTags, Image
 
 from _retrieval_world import build_world, tiny_predictor
-from gtloc.cli import main
+from cli_runner import run_cli
 from gtloc.errors import GtlocError
 from gtloc.verify import (
     Check,
@@ -156,14 +155,6 @@ def test_nothing_to_verify_says_why(world):
     claim = Claim(problems=["EXIF GPS: no GPS position in EXIF"])
     with pytest.raises(GtlocError, match="no claim to verify \\(EXIF GPS: no GPS position in EXIF\\)"):
         verify_features(predictor, world["gallery"].features[0], claim)
-
-
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["gtloc", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out = capsys.readouterr()
-    return info.value.code or 0, out.out, out.err
 
 
 @pytest.fixture
