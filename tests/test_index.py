@@ -24,16 +24,21 @@ def _queries(gallery: torch.Tensor, n: int, seed: int = 1) -> torch.Tensor:
 
 
 def test_streaming_search_over_memmap_equals_exact_search(tmp_path):
-    labels = torch.randn(1000, 4)
-    proj = torch.randn(4, 16)
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randn(1000, 4, generator=gen)
+    proj = torch.randn(4, 16, generator=gen)
     path = tmp_path / "emb.npy"
     gallery = write_embeddings_npy(path, lambda x: F.normalize(x @ proj, dim=1), labels, batch_size=128)
     assert isinstance(gallery, np.memmap) and gallery.shape == (1000, 16)
     dense = torch.from_numpy(np.array(gallery))
-    queries = torch.randn(37, 3, 16)  # ten-crop-like (N, C, E)
+    queries = torch.randn(37, 3, 16, generator=gen)  # ten-crop-like (N, C, E)
     exact = search(queries, dense, k=5, scale=14.0, chunk_size=8)
     streamed = search_streaming(queries, open_embeddings(path), k=5, scale=14.0, block_rows=97, chunk_size=10)
-    assert torch.equal(streamed.indices, exact.indices)
+    # Same entries, except that near-ties (the embeddings have rank 4) may swap under another summation order:
+    # every streamed entry must score what the exact search says the entry at that rank scores.
+    true_scores = 14.0 * (queries @ dense.T).mean(dim=1).gather(1, streamed.indices)
+    torch.testing.assert_close(true_scores, exact.scores, rtol=1e-5, atol=1e-5)
+    assert (streamed.indices == exact.indices).float().mean() > 0.95
     torch.testing.assert_close(streamed.scores, exact.scores, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(streamed.log_norm, exact.log_norm, rtol=1e-5, atol=1e-5)
 
