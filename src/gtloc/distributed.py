@@ -50,6 +50,11 @@ def launched_by_torchrun() -> bool:
     return all(v in os.environ for v in TORCHRUN_VARS) and int(os.environ["WORLD_SIZE"]) > 1
 
 
+def is_main_process() -> bool:
+    """True unless this is a torchrun process of rank > 0 (so that only one process prints)."""
+    return not launched_by_torchrun() or int(os.environ["RANK"]) == 0
+
+
 @contextlib.contextmanager
 def process_group(backend: str | None = None) -> Iterator[DistContext | None]:
     """Join the torchrun group for the duration of the block (``None`` when not under torchrun).

@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from gtloc.backbones import Backbone, load_backbone
-from gtloc.data.features import FeatureStore
+from gtloc.data.features import FeatureDirs, FeatureStore
 from gtloc.data.images import load_image
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
@@ -158,7 +158,7 @@ def run_prediction(
     images: Sequence[str] = (),
     records: str | Path | None = None,
     images_root: str | Path | None = None,
-    features: str | Path | None = None,
+    features: FeatureDirs | None = None,
     top_k: int = 5,
     tencrop: bool = False,
     batch_size: int = 32,
@@ -170,10 +170,10 @@ def run_prediction(
 ) -> PredictionRun:
     """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON.
 
-    Inputs (exactly one): ``images`` files; ``records`` + ``images_root``; ``features`` (all cached rows, or
-    only those of ``records``). The backbone for picture inputs is the one named in the checkpoint's config,
-    loaded from ``backbone_path`` (default: the config's own ``backbone_path``); ``fast`` uses its ONNX Runtime
-    path where it has one.
+    Inputs (exactly one): ``images`` files; ``records`` + ``images_root``; ``features`` (a feature directory or a
+    list of them: all cached rows, or only those of ``records``). The backbone for picture inputs is the one
+    named in the checkpoint's config, loaded from ``backbone_path`` (default: the config's own ``backbone_path``);
+    ``fast`` uses its ONNX Runtime path where it has one.
     """
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:

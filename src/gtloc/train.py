@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from gtloc.io import atomic_write_text
 from gtloc.losses import GTLocLoss
 from gtloc.model import GTLoc
 from gtloc.train_config import TrainConfig, load_train_config, save_train_config
+
+if TYPE_CHECKING:
+    from gtloc.data.features import FeatureDirs
 
 LOG_FILE = "log.jsonl"
 CONFIG_FILE = "train_config.yaml"
@@ -227,8 +231,10 @@ def _train(
     return model
 
 
-def load_training_data(features_dir: str | Path, records_path: str | Path, log=print) -> TrainingData:
+def load_training_data(features_dir: FeatureDirs, records_path: str | Path, log=print) -> TrainingData:
     """The rows of ``records_path`` with their cached features from ``features_dir``, looked up by ``path``.
+
+    ``features_dir``: one feature directory, or a list of them (e.g. the directories of sharded workers).
 
     Rows whose image failed to decode during feature extraction are skipped with a message; any other row
     without cached features is an error naming it.
@@ -242,7 +248,7 @@ def load_training_data(features_dir: str | Path, records_path: str | Path, log=p
     keep = [i for i, path in enumerate(records.paths) if path not in failed]
     if len(keep) < len(records):
         dropped = len(records) - len(keep)
-        log(f"skipping {dropped} records whose images failed to decode (see {features_dir}/failed.csv)")
+        log(f"skipping {dropped} records whose images failed to decode (see failed.csv in {_named(features_dir)})")
         records = records.subset(keep)
     if len(records) == 0:
         raise GtlocError(f"{records_path}: no records with features to use")
@@ -253,3 +259,7 @@ def load_training_data(features_dir: str | Path, records_path: str | Path, log=p
         backbone=store.backbone,
         paths=list(records.paths),
     )
+
+
+def _named(features_dir: FeatureDirs) -> str:
+    return str(features_dir) if isinstance(features_dir, str | os.PathLike) else ", ".join(map(str, features_dir))

@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "train",
     "features",
+    "features_merge",
     "evaluate",
     "predict",
     "import_checkpoint",

@@ -8,7 +8,7 @@ import typer
 
 from gtloc.backbones import BACKBONES, DEFAULT_BACKBONE, load_backbone
 from gtloc.cli.app import app
-from gtloc.data.features import FAILED_CSV, extract_features
+from gtloc.data.features import FAILED_CSV, extract_features, select_shard
 from gtloc.data.schema import load_records
 
 
@@ -30,9 +30,18 @@ def features(
     ),
     eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    shard_index: int = typer.Option(0, "--shard-index", min=0, help="This worker's share (0 .. --num-shards - 1)."),
+    num_shards: int = typer.Option(
+        1, "--num-shards", min=1, help="Workers sharing the records (by a hash of the path); one --out each."
+    ),
 ) -> None:
-    """Compute backbone features for every record's image and cache them in FEATDIR (resumes if interrupted)."""
+    """Compute backbone features for every record's image and cache them in FEATDIR (resumes if interrupted).
+
+    With --num-shards N, worker --shard-index I extracts its 1/N of the images; join the N directories with
+    `gtloc features-merge`, or pass them all to --features.
+    """
     table = load_records(records, strict=not lenient)
+    share = set(select_shard(table.paths, shard_index, num_shards))
     model = load_backbone(backbone, model_path=backbone_path, fast=not eager)
     store = extract_features(
         table,
@@ -44,11 +53,14 @@ def features(
         shard_size=shard_size,
         num_workers=workers,
         progress=not no_progress,
+        shard_index=shard_index,
+        num_shards=num_shards,
     )
-    wanted = set(table.paths)
+    wanted = share
     failed = {p: r for p, r in store.failed.items() if p in wanted}
+    of_shard = f" (shard {shard_index} of {num_shards})" if num_shards > 1 else ""
     typer.echo(
-        f"{sum(p in store for p in wanted)} of {len(wanted)} images have {store.backbone} features "
+        f"{sum(p in store for p in wanted)} of {len(wanted)} images{of_shard} have {store.backbone} features "
         f"({store.feature_dim}-d{', ten-crop' if store.tencrop else ''}, {model.runtime}) in {out}"
     )
     if failed:

@@ -20,7 +20,9 @@ def predict(
         None, "--records", help="Records CSV: the pictures to predict (with --images), or a subset of --features."
     ),
     images_root: Path | None = typer.Option(None, "--images", help="Folder the records' paths are relative to."),
-    features: Path | None = typer.Option(None, "--features", help="Feature cache made by `gtloc features`."),
+    features: list[Path] | None = typer.Option(
+        None, "--features", help="Feature cache made by `gtloc features` (repeat for several, e.g. shards)."
+    ),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Places and times listed per picture in the JSON."),
     tencrop: bool = typer.Option(False, "--tencrop", help="Average ten crops per picture (test-time augmentation)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Pictures per backbone batch."),
@@ -41,7 +43,7 @@ def predict(
         images=images or [],
         records=records,
         images_root=images_root,
-        features=features,
+        features=features or None,
         top_k=top_k,
         tencrop=tencrop,
         batch_size=batch_size,

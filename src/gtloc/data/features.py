@@ -10,11 +10,16 @@ Layout of a feature directory::
 Shards and the manifest are written atomically, so a run that is interrupted resumes where it stopped:
 images already in a finished shard are never recomputed. A directory made by another backbone, other
 weights or other preprocessing is refused instead of mixed.
+
+Many workers: worker ``I`` of ``N`` extracts the images whose path hashes to ``I`` (:func:`select_shard`) into its
+own directory; :func:`merge_feature_dirs` then writes a directory whose manifest lists the shards of all of them
+(``"sources"``), and ``FeatureStore.open`` also takes a list of directories and merges them in memory.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -39,6 +44,7 @@ MANIFEST = "manifest.json"
 FAILED_CSV = "failed.csv"
 IDENTITY_KEYS = ("backbone", "feature_dim", "weights", "preprocess", "tencrop")
 MAX_LISTED = 10
+FeatureDirs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -52,12 +58,23 @@ class FeatureStore:
     def __init__(self, root: Path, manifest: dict[str, Any], shard_paths: list[list[str]]) -> None:
         self.root = root
         self.manifest = manifest
-        self._shard_paths = shard_paths
-        self._where = {p: (s, r) for s, paths in enumerate(shard_paths) for r, p in enumerate(paths)}
+        self._where: dict[str, tuple[int, int]] = {}
+        for s, paths in enumerate(shard_paths):
+            for r, p in enumerate(paths):
+                self._where.setdefault(p, (s, r))  # a path held by several merged directories: the first one
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> FeatureStore:
-        """Read ``root/manifest.json`` and the shards' path lists (features are loaded lazily by ``load``)."""
+    def open(cls, root: FeatureDirs) -> FeatureStore:
+        """Read ``root/manifest.json`` and the shards' path lists (features are loaded lazily by ``load``).
+
+        ``root`` may also be a list of directories with the same backbone identity (e.g. the outputs of
+        ``gtloc features --shard-index I --num-shards N``): they are merged in memory as by :func:`merge_feature_dirs`.
+        """
+        if not isinstance(root, str | os.PathLike):
+            roots = [Path(r) for r in root]
+            if len(roots) == 1:
+                return cls.open(roots[0])
+            return cls._indexed(roots[0], _merged_manifest(roots, None))
         root = Path(root)
         manifest_path = root / MANIFEST
         if not manifest_path.is_file():
@@ -68,6 +85,11 @@ class FeatureStore:
             raise GtlocError(f"cannot read {manifest_path}: {exc}") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise GtlocError(f"{manifest_path} is not a gtloc feature manifest (expected format {FORMAT!r})")
+        return cls._indexed(root, manifest)
+
+    @classmethod
+    def _indexed(cls, root: Path, manifest: dict[str, Any]) -> FeatureStore:
+        """The store of ``manifest`` (shard files relative to ``root``) with every shard's path list read."""
         shard_paths = []
         for shard in manifest["shards"]:
             for name in (shard["file"], shard["paths_file"]):
@@ -82,8 +104,13 @@ class FeatureStore:
 
     @property
     def paths(self) -> list[str]:
-        """Every cached image path, in storage order."""
-        return [p for paths in self._shard_paths for p in paths]
+        """Every cached image path, in storage order (once each, also where merged directories overlap)."""
+        return list(self._where)
+
+    @property
+    def sources(self) -> list[str]:
+        """The directories merged into this store (empty for a directory made by ``gtloc features``)."""
+        return [str(source) for source in self.manifest.get("sources", [])]
 
     @property
     def backbone(self) -> str:
@@ -158,6 +185,83 @@ def _check_same_identity(root: Path, cached: dict[str, Any], wanted: dict[str, A
         )
 
 
+def shard_of(path: str, num_shards: int) -> int:
+    """The worker (``0 .. num_shards - 1``) that extracts ``path``: a stable hash of the path."""
+    digest = hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % num_shards
+
+
+def select_shard(paths: Sequence[str], shard_index: int = 0, num_shards: int = 1) -> list[str]:
+    """The paths worker ``shard_index`` of ``num_shards`` extracts, in order; the workers' sets partition ``paths``."""
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise GtlocError(f"shard {shard_index} of {num_shards}: need num_shards >= 1 and 0 <= shard_index < num_shards")
+    if num_shards == 1:
+        return list(paths)
+    return [p for p in paths if shard_of(p, num_shards) == shard_index]
+
+
+def _merged_manifest(roots: Sequence[Path], base: Path | None) -> dict[str, Any]:
+    """One manifest listing the shards of every directory in ``roots`` (identities must be equal).
+
+    Shard files are written relative to ``base`` (the merged directory), or absolute when ``base`` is None.
+    """
+    if not roots:
+        raise GtlocError("no feature directories to merge")
+    stores = [FeatureStore.open(root) for root in dict.fromkeys(Path(r).resolve() for r in roots)]
+    first = stores[0]
+    for store in stores[1:]:
+        differences = [
+            f"{key}: {json.dumps(first.manifest[key])} vs {json.dumps(store.manifest[key])}"
+            for key in IDENTITY_KEYS
+            if first.manifest[key] != store.manifest[key]
+        ]
+        if differences:
+            raise GtlocError(
+                f"cannot merge feature caches {first.root} and {store.root}: made with a different backbone or "
+                "preprocessing (" + "; ".join(differences) + ")"
+            )
+
+    def where(path: Path) -> str:
+        return os.path.relpath(path, base.resolve()) if base is not None else str(path)
+
+    shards = [
+        {**shard, "file": where(store.root / shard["file"]), "paths_file": where(store.root / shard["paths_file"])}
+        for store in stores
+        for shard in store.manifest["shards"]
+    ]
+    failed: dict[str, str] = {}
+    for store in stores:
+        for path, reason in store.failed.items():
+            if not any(path in other for other in stores):
+                failed.setdefault(path, reason)
+    return {
+        "format": FORMAT,
+        **first.identity(),
+        "shards": shards,
+        "failed": [{"path": p, "reason": r} for p, r in failed.items()],
+        "sources": [where(store.root) for store in stores],
+    }
+
+
+def merge_feature_dirs(roots: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str]) -> FeatureStore:
+    """Write ``out_dir/manifest.json`` listing the shards of all ``roots`` (no features are copied); returns it opened.
+
+    The directories must share one backbone identity (backbone, feature_dim, weights, preprocessing, tencrop);
+    shard files are referenced by paths relative to ``out_dir``, so keep the directories side by side. A path held
+    by several directories is read from the first. ``out_dir`` may hold an earlier merge (it is replaced), not features.
+    """
+    out = Path(out_dir)
+    if any(Path(r).resolve() == out.resolve() for r in roots):
+        raise GtlocError(f"the merged directory {out} cannot also be one of the directories merged")
+    if (out / MANIFEST).is_file() and not FeatureStore.open(out).sources:
+        raise GtlocError(f"{out} holds extracted features, not a merge: choose another output directory")
+    manifest = _merged_manifest([Path(r) for r in roots], out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / MANIFEST, manifest)
+    atomic_write_text(out / FAILED_CSV, _failed_csv(manifest["failed"]))
+    return FeatureStore.open(out)
+
+
 def _failed_csv(failed: list[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -195,27 +299,42 @@ def extract_features(
     shard_size: int = 1024,
     num_workers: int | None = None,
     progress: bool = True,
+    shard_index: int = 0,
+    num_shards: int = 1,
 ) -> FeatureStore:
     """Compute and cache ``backbone`` features of every record's image under ``out_dir``; resume if present.
 
     ``records``: Records or image paths, relative to ``images_root``. Images are decoded on ``num_workers``
     threads while the network runs. Images already cached are skipped; undecodable ones are reported in
-    the manifest and ``failed.csv`` and skipped. Returns the opened store.
+    the manifest and ``failed.csv`` and skipped. With ``num_shards`` > 1 only the images of worker
+    ``shard_index`` (:func:`select_shard`) are extracted; merge the workers' directories with
+    :func:`merge_feature_dirs`. Returns the opened store.
     """
     if batch_size < 1 or shard_size < 1:
         raise GtlocError(f"batch_size and shard_size must be >= 1, got {batch_size} and {shard_size}")
+    all_paths = select_shard(
+        list(dict.fromkeys(records.paths if isinstance(records, Records) else records)), shard_index, num_shards
+    )
+    partition = {"index": shard_index, "count": num_shards}
     model = load_backbone(backbone) if isinstance(backbone, str) else backbone
     root = Path(out_dir)
     base = Path(images_root) if images_root is not None else Path()
     wanted = _identity(model, tencrop)
     if (root / MANIFEST).exists():
         store = FeatureStore.open(root)
+        if store.sources:
+            raise GtlocError(f"{root} is a merge of other feature directories: extract into a directory of its own")
         _check_same_identity(root, store.identity(), wanted)
+        cached = store.manifest.get("partition", {"index": 0, "count": 1})
+        if cached != partition:
+            raise GtlocError(
+                f"feature cache {root} holds shard {cached['index']} of {cached['count']}, this run asks for shard "
+                f"{shard_index} of {num_shards}: use another --out directory per shard"
+            )
         manifest = store.manifest
     else:
         store = None
-        manifest = {"format": FORMAT, **wanted, "shards": [], "failed": []}
-    all_paths = list(dict.fromkeys(records.paths if isinstance(records, Records) else records))
+        manifest = {"format": FORMAT, **wanted, "partition": partition, "shards": [], "failed": []}
     todo = [p for p in all_paths if store is None or p not in store]
     failed = {item["path"]: item["reason"] for item in manifest["failed"]}
 
