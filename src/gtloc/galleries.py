@@ -137,6 +137,11 @@ def _labels_digest(labels: torch.Tensor) -> str:
     return hashlib.sha256(labels.contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
+def gallery_cache_stem(model: GTLoc, kind: str, labels: torch.Tensor) -> str:
+    """File stem of a gallery's cached embeddings (and of indexes built on them): kind, weights and labels digests."""
+    return f"{kind}-{model.fingerprint()}-{_labels_digest(labels.float().contiguous())}"
+
+
 @dataclass
 class EncodedGallery:
     """Gallery labels and their embeddings. ``labels`` ``(G, 2)`` or ``(G, 5)``; ``embeddings`` ``(G, 512)``."""
@@ -160,7 +165,7 @@ def encode_gallery(
     labels = labels.float().contiguous()
     cache_file = None
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"{kind}-{model.fingerprint()}-{_labels_digest(labels)}.safetensors"
+        cache_file = Path(cache_dir) / f"{gallery_cache_stem(model, kind, labels)}.safetensors"
         if cache_file.is_file():
             cached = load_file(str(cache_file))
             if torch.equal(cached["labels"], labels):

@@ -163,7 +163,7 @@ def _faiss():
     try:
         import faiss
     except ImportError as exc:
-        raise GtlocError("FAISS is not installed: pip install 'gtloc[faiss]' (faiss-cpu)") from exc
+        raise GtlocError("FAISS is not installed: pip install faiss-cpu (or pip install 'gtloc[faiss]')") from exc
     return faiss
 
 
@@ -174,7 +174,7 @@ class FaissIndex:
     scanned per query, exact scores inside them) or ``"ivfpq"`` (lists store ``pq_m``-byte product codes: about
     ``E*4/pq_m`` times less memory; the ``rerank`` best codes are re-scored exactly against ``embeddings`` when
     those are kept, e.g. memory-mapped). Returned scores are ``scale`` x inner products; ``log_norm`` is the
-    log-sum-exp over the candidates that were scored (the shortlist), not the whole gallery, for ``ivf``/``ivfpq``.
+    log-sum-exp over the shortlist (the best ``max(k, rerank)`` candidates found), not over the whole gallery.
     """
 
     def __init__(self, index, kind: str, embeddings: np.ndarray | torch.Tensor | None = None):
@@ -228,9 +228,13 @@ class FaissIndex:
             self.index.nprobe = value
 
     def search(self, queries: torch.Tensor, k: int, scale: float = 1.0, rerank: int = 64) -> SearchResult:
-        """Top-``k`` of ``queries`` ``(N, E)`` or ``(N, C, E)``; ``ivfpq`` re-scores its best ``rerank`` exactly."""
+        """Top-``k`` of ``queries`` ``(N, E)`` or ``(N, C, E)`` from a shortlist of ``max(k, rerank)`` candidates.
+
+        ``ivfpq`` re-scores the shortlist exactly. Where fewer than ``k`` candidates were found (IVF lists too
+        small for ``nprobe``), the missing entries have index -1 and score ``-inf``.
+        """
         q = np.ascontiguousarray(_mean_query(queries.detach().float()).numpy())
-        shortlist = max(k, rerank) if self.kind != "flat" else k
+        shortlist = max(k, rerank)
         sims, idx = self.index.search(q, min(shortlist, self.index.ntotal))
         sims, idx = torch.from_numpy(sims), torch.from_numpy(idx).long()
         valid = idx >= 0

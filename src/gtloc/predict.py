@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from gtloc.errors import GtlocError
 from gtloc.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
-from gtloc.index import full_posterior, search
+from gtloc.gallery_index import GallerySearch
+from gtloc.index import full_posterior
 from gtloc.model import GTLoc
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
@@ -80,6 +81,10 @@ class Predictor:
 
     ``gps_gallery`` ``(G, 2)`` / ``time_gallery`` ``(T, 5)`` default to the galleries named in the model's config.
     ``cache_dir`` keeps encoded galleries on disk, keyed by the model's weight fingerprint.
+    ``gps_index``: how the GPS gallery is searched, ``"exact"`` (default) or a FAISS index, ``"faiss-flat"``
+    (exact), ``"faiss-ivf"`` or ``"faiss-ivfpq"`` (approximate; ``nprobe`` of ``nlist`` lists scanned), built once
+    and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.gallery_index`). With FAISS, place
+    probabilities are a softmax over a shortlist of the best 64 candidates, not over the whole gallery.
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     """
 
@@ -89,11 +94,15 @@ class Predictor:
         gps_gallery: torch.Tensor | None = None,
         time_gallery: torch.Tensor | None = None,
         cache_dir: str | Path | None = None,
+        gps_index: str = "exact",
+        nprobe: int = 8,
+        nlist: int | None = None,
     ):
         self.model = model.eval()
         gallery_config = model.config.gallery
         gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
         self.gps_gallery: EncodedGallery = encode_gallery(model, "gps", gps_labels, cache_dir)
+        self.gps_search = GallerySearch.open(model, self.gps_gallery, gps_index, cache_dir, nlist=nlist, nprobe=nprobe)
         self.time_gallery: EncodedGallery | None = None
         self._readout: _TimeReadout | None = None
         if self.can_predict_time:
@@ -149,7 +158,7 @@ class Predictor:
         if when is None:
             when = self.can_predict_time
         if where:
-            found = search(queries, self.gps_gallery.embeddings, top_k, self._scale("img_gps_logit_scale"))
+            found = self.gps_search.search(queries, top_k, self._scale("img_gps_logit_scale"))
             pred.place_topk = self.gps_gallery.labels[found.indices]
             pred.place_probs = found.probs
         if when:
@@ -192,5 +201,5 @@ class Predictor:
         if img.dim() == 3:
             img = F.normalize(img.mean(dim=1), dim=-1)
         fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
-        found = search(fused, self.gps_gallery.embeddings, top_k, self._scale("it2g_logit_scale"))
+        found = self.gps_search.search(fused, top_k, self._scale("it2g_logit_scale"))
         return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)

@@ -167,13 +167,16 @@ def run_prediction(
     fast: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    gps_index: str = "exact",
+    nprobe: int = 8,
 ) -> PredictionRun:
     """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON.
 
     Inputs (exactly one): ``images`` files; ``records`` + ``images_root``; ``features`` (a feature directory or a
     list of them: all cached rows, or only those of ``records``). The backbone for picture inputs is the one
     named in the checkpoint's config, loaded from ``backbone_path`` (default: the config's own ``backbone_path``);
-    ``fast`` uses its ONNX Runtime path where it has one.
+    ``fast`` uses its ONNX Runtime path where it has one. ``gps_index`` / ``nprobe``: how the GPS gallery is
+    searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder).
     """
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
@@ -181,7 +184,7 @@ def run_prediction(
     if readout not in READOUTS:
         raise GtlocError(f"unknown --readout {readout!r}; choose one of {', '.join(READOUTS)}")
     prediction_json_path(out)
-    predictor = Predictor.from_pretrained(checkpoint)
+    predictor = Predictor.from_pretrained(checkpoint, gps_index=gps_index, nprobe=nprobe)
     if mode == "features":
         store = FeatureStore.open(features)
         if tencrop and not store.tencrop:

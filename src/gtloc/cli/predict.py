@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app
+from gtloc.gallery_index import GPS_INDEXES
 from gtloc.predict_files import run_prediction
 from gtloc.predict_io import READOUTS, format_summary, prediction_json_path
 
@@ -33,6 +34,10 @@ def predict(
         None, "--backbone-path", help="Local weights for the checkpoint's backbone (clip-vit-l-14 needs one)."
     ),
     eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
+    gps_index: str = typer.Option(
+        "exact", "--gps-index", help=f"GPS gallery search: {', '.join(GPS_INDEXES)} (FAISS: pip install faiss-cpu)."
+    ),
+    nprobe: int = typer.Option(8, "--nprobe", min=1, help="IVF lists scanned per query (faiss-ivf, faiss-ivfpq)."),
     show: int = typer.Option(5, "--show", min=0, help="Pictures listed in the printed summary."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
@@ -52,6 +57,8 @@ def predict(
         fast=not eager,
         progress=not no_progress,
         log=lambda line: typer.echo(line, err=True),
+        gps_index=gps_index,
+        nprobe=nprobe,
     )
     if show:
         typer.echo(format_summary(result.paths, result.prediction, readout, limit=show))
