@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     with process_group():  # one group for both runs: train() uses it and leaves it alone
         for out_dir, config in zip(sys.argv[2::2], sys.argv[3::2]):
             train(data, out_dir, load_train_config(config), progress=False)
-    print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"])
+    sys.stdout.write(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}\\n")  # one write: lines stay whole
     """
 )
 
@@ -113,3 +113,54 @@ def test_batch_not_divisible_by_processes_is_refused():
     model = GTLoc(_config().model)
     with pytest.raises(GtlocError, match="batch_size 13 must be divisible"):
         wrap_loss(model, GTLocLoss(), ctx, 13)
+
+
+def test_is_main_process_only_on_rank_0(monkeypatch):
+    from gtloc.distributed import is_main_process
+
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    assert is_main_process()
+    for var, value in (("WORLD_SIZE", "2"), ("LOCAL_RANK", "1"), ("MASTER_ADDR", "localhost"), ("MASTER_PORT", "1")):
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process()
+    monkeypatch.setenv("RANK", "0")
+    assert is_main_process()
+
+
+def test_gtloc_train_cli_under_torchrun(tmp_path):
+    """`torchrun --standalone --nproc_per_node=2 -m gtloc train ...`: one set of messages, a complete, loadable run."""
+    from gtloc.data.features import extract_features
+    from gtloc.data.schema import load_records
+    from gtloc.train import load_training_data
+    from gtloc.train_config import save_train_config
+    from toydata import ToyBackbone, make_toy_dataset
+
+    records = make_toy_dataset(tmp_path / "world", 48)
+    extract_features(load_records(records), tmp_path / "world", ToyBackbone(), tmp_path / "features", progress=False)
+    config = _config()
+    save_train_config(config, tmp_path / "config.yaml")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gtloc", "train"]
+    cmd += [
+        "--features",
+        str(tmp_path / "features"),
+        "--records",
+        str(records),
+        "--config",
+        str(tmp_path / "config.yaml"),
+    ]
+    cmd += ["--out", str(tmp_path / "ddp"), "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("training on 48 records (toy features, dim 96)") == 1
+    assert done.stdout.count("model saved in") == 1
+    names = {"config.json", "model.safetensors", "train_config.yaml", "log.jsonl", "training_state.safetensors"}
+    assert names <= {p.name for p in (tmp_path / "ddp").iterdir()}
+    single = train(load_training_data(tmp_path / "features", records), tmp_path / "single", config, progress=False)
+    assert _losses(tmp_path / "ddp") == pytest.approx(_losses(tmp_path / "single"), abs=1e-4)
+    ddp = GTLoc.from_pretrained(tmp_path / "ddp").state_dict()
+    for name, tensor in single.state_dict().items():
+        torch.testing.assert_close(ddp[name], tensor, rtol=1e-4, atol=1e-5, msg=name)

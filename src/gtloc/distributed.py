@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -173,11 +174,14 @@ def wrap_loss(model: GTLoc, loss_fn: GTLocLoss, ctx: DistContext, global_batch: 
             "so that every process encodes the same number of images"
         )
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    # Queues are updated identically on every process, so buffers need no broadcast; terms without rows
-    # (e.g. a batch with no timestamps) leave some parameters unused.
-    return nn.parallel.DistributedDataParallel(
-        DistributedLoss(model, loss_fn, ctx),
-        device_ids=device_ids,
-        broadcast_buffers=False,
-        find_unused_parameters=True,
-    )
+    # Queues are updated identically on every process, so buffers need no broadcast (torch 2.13 warns that
+    # broadcast_buffers is deprecated; its replacement still syncs at init); terms without rows (e.g. a batch
+    # with no timestamps) leave some parameters unused.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`broadcast_buffers` is deprecated", category=FutureWarning)
+        return nn.parallel.DistributedDataParallel(
+            DistributedLoss(model, loss_fn, ctx),
+            device_ids=device_ids,
+            broadcast_buffers=False,
+            find_unused_parameters=True,
+        )
