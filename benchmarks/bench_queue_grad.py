@@ -5,7 +5,7 @@ Trains ``gtloc.demo.demo_train_config(DemoSettings())`` with ``queue_grad`` true
 world and scores it with ``gtloc.evaluate.protocol_metrics``. Seconds/step is the median of the ``seconds`` column
 of each run's ``log.jsonl``. The two runs are trained one after the other (``--threads`` torch threads each).
 
-    python benchmarks/bench_queue_grad.py --demo DEMO_OUT [--threads 2] [--epochs 20] [--json ...]
+    python benchmarks/bench_queue_grad.py --demo DEMO_OUT [--threads 2] [--epochs 20] [--seed 0] [--json ...]
 
 ``DEMO_OUT`` is the output of ``gtloc demo`` (``features-train``, ``features-test``, ``world-*/records.csv``).
 """
@@ -38,8 +38,8 @@ def score(model, test: TrainingData) -> dict:
     return {"geo": argmax["geo"], "time": argmax["time"], "time_bayes": bayes["time"]}
 
 
-def run(train_data: TrainingData, test: TrainingData, queue_grad: bool, epochs: int, out: Path) -> dict:
-    config = demo_train_config(DemoSettings(epochs=epochs))
+def run(train_data: TrainingData, test: TrainingData, queue_grad: bool, epochs: int, seed: int, out: Path) -> dict:
+    config = demo_train_config(DemoSettings(epochs=epochs, seed=seed))
     config = replace(config, queue_grad=queue_grad)
     t0 = time.perf_counter()
     model = train(train_data, out, config, progress=False)
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--demo", type=Path, required=True, help="Output folder of `gtloc demo`.")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=DemoSettings().epochs)
+    parser.add_argument("--seed", type=int, default=0, help="Training seed (the demo's is 0).")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "queue-grad.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -61,11 +62,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for queue_grad in (True, False):
-            rows.append(run(train_data, test, queue_grad, args.epochs, Path(tmp) / f"qg-{queue_grad}"))
+            rows.append(run(train_data, test, queue_grad, args.epochs, args.seed, Path(tmp) / f"qg-{queue_grad}"))
             r = rows[-1]
             print(f"queue_grad={queue_grad}: {r['train_s']:.0f} s, {r['s_per_step']:.3f} s/step", flush=True)
     exact, fast = rows
-    print(f"\ndemo config, {len(train_data)} training / {len(test)} test pictures, {args.epochs} epochs")
+    print(f"\ndemo config, {len(train_data)} train / {len(test)} test pictures, {args.epochs} epochs, seed {args.seed}")
     print(f"{'metric':<22}{'queue_grad: true':>18}{'queue_grad: false':>19}")
     lines = [
         ("month error (argmax)", lambda r: r["time"]["month_error"], "{:.3f}"),
@@ -83,7 +84,8 @@ def main() -> None:
     load = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at the end: {load}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.json, {"epochs": args.epochs, "threads": args.threads, "runs": rows, "loadavg_end": load})
+    summary = {"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "runs": rows, "loadavg_end": load}
+    write_json(args.json, summary)
 
 
 if __name__ == "__main__":
