@@ -19,7 +19,7 @@ from gtloc.data.features import extract_features
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
 from gtloc.model import GTLoc
-from gtloc.train import load_training_data, lr_at, train
+from gtloc.train import _Batches, load_training_data, lr_at, train
 from gtloc.train_config import TrainConfig, load_train_config, save_train_config, small_model_config
 from toydata import ToyBackbone, make_toy_dataset
 
@@ -155,3 +155,24 @@ def test_missing_time_labels_are_masked_not_faked(toy_cache, tmp_path):
     train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+
+
+def test_camera_sampler_balances_cameras_and_resumes_exactly(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    data.cameras = ["big"] * 150 + [f"small{i}" for i in range(10)]  # one camera holds 94 % of the pictures
+    config = tiny_config(sampler="camera", epochs=2)
+    straight = train(data, tmp_path / "a", config, progress=False)
+    train(data, tmp_path / "b", config, progress=False, stop_after=4)
+    assert same_weights(straight, train(data, tmp_path / "b", None, resume=True, progress=False))
+
+    batches = _Batches(len(data), 32, seed=0, cameras=data.cameras)
+    drawn = torch.cat([batches.indices(s) for s in range(batches.per_epoch * 10)])
+    big_share = (drawn < 150).float().mean().item()
+    assert 0.0 < big_share < 0.2  # a camera is drawn 1 time in 11, not 94 times in 100
+
+
+def test_camera_sampler_needs_a_camera_column(toy_cache, tmp_path):
+    with pytest.raises(GtlocError, match="sampler 'camera' needs a camera column"):
+        train(load_training_data(*toy_cache), tmp_path / "run", tiny_config(sampler="camera"), progress=False)
+    with pytest.raises(GtlocError, match="sampler must be 'shuffle' or 'camera', got 'cams'"):
+        TrainConfig.from_dict({"sampler": "cams"})

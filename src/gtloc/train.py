@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from gtloc.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
+from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.distributed import DistContext, process_group, wrap_loss
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_write_text
@@ -45,6 +46,7 @@ class TrainingData:
     times: torch.Tensor
     backbone: str
     paths: list[str] | None = None
+    cameras: list[str] | None = None
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -73,20 +75,37 @@ def _param_groups(model: GTLoc, weight_decay: float) -> list[dict]:
 
 
 class _Batches:
-    """Deterministic batches: a seeded permutation per epoch, so a resumed run sees the same batches."""
+    """Deterministic batches: a seeded order per epoch, so a resumed run sees the same batches.
 
-    def __init__(self, n: int, batch_size: int, seed: int):
+    The order is a permutation, or with ``cameras`` a :class:`CameraBalancedSampler` draw of the same length.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, cameras: list[str] | None = None):
         self.n, self.seed = n, seed
         self.batch_size = min(batch_size, n)
         self.per_epoch = n // self.batch_size
+        self._sampler = None if cameras is None else CameraBalancedSampler(cameras, n, seed)
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
     def indices(self, step: int) -> torch.Tensor:
         epoch, b = divmod(step, self.per_epoch)
         if epoch != self._epoch:
-            gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
+            if self._sampler is None:
+                gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+                self._perm = torch.randperm(self.n, generator=gen)
+            else:
+                self._sampler.set_epoch(epoch)
+                self._perm = torch.tensor(list(self._sampler), dtype=torch.long)
+            self._epoch = epoch
         return self._perm[b * self.batch_size : (b + 1) * self.batch_size]
+
+
+def _batch_cameras(config: TrainConfig, data: TrainingData) -> list[str] | None:
+    if config.sampler != "camera":
+        return None
+    if data.cameras is None:
+        raise GtlocError("sampler 'camera' needs a camera column in the training records")
+    return data.cameras
 
 
 def _pick_crops(features: torch.Tensor, step: int, seed: int) -> torch.Tensor:
@@ -178,7 +197,7 @@ def _train(
     model.to(device)
     loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues, config.queue_grad)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
-    batches = _Batches(len(data), config.batch_size, config.seed)
+    batches = _Batches(len(data), config.batch_size, config.seed, _batch_cameras(config, data))
     total_steps = config.epochs * batches.per_epoch
     digest = _config_digest(config)
 
@@ -258,6 +277,7 @@ def load_training_data(features_dir: FeatureDirs, records_path: str | Path, log=
         times=torch.from_numpy(records.times.astype(np.float32)),
         backbone=store.backbone,
         paths=list(records.paths),
+        cameras=records.extras.get("camera"),
     )
 
 

@@ -25,6 +25,8 @@ class TrainConfig:
     ``warmup_steps`` of linear warm-up, then cosine decay to ``lr * min_lr_ratio`` at the last step.
     ``tau``: temperature of the toroidal soft time targets (0 = hard InfoNCE targets).
     ``checkpoint_every``: steps between resumable checkpoints (a kill loses at most this many steps).
+    ``sampler``: ``"shuffle"`` (each record once per epoch) or ``"camera"`` (pick a camera, then one of its
+    images, from the records' ``camera`` column: webcam archives where a few cameras hold most pictures).
     ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
     3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
     """
@@ -41,6 +43,7 @@ class TrainConfig:
     queue_grad: bool = True
     loss_weights: LossWeights = field(default_factory=LossWeights)
     checkpoint_every: int = 50
+    sampler: str = "shuffle"
     seed: int = 0
     model: GTLocConfig = field(default_factory=GTLocConfig)
 
@@ -71,6 +74,7 @@ class TrainConfig:
             (self.tau >= 0, "tau must be >= 0"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]"),
+            (self.sampler in ("shuffle", "camera"), f"sampler must be 'shuffle' or 'camera', got {self.sampler!r}"),
         ]
         for ok, message in checks:
             if not ok:
