@@ -176,6 +176,19 @@ def _picture(image: Image.Image | str | Path) -> Image.Image:
     return image if isinstance(image, Image.Image) else load_image(image)
 
 
+def _mark_time(heat: Any, time: np.ndarray, **style: Any) -> None:
+    """Mark a ``(5,)`` local time on a month x hour heatmap (nothing for a NaN row)."""
+    if np.isfinite(time).all():
+        heat.scatter(
+            hour_fraction(time),
+            protocol_month_value(time) - 1,
+            linewidths=2,
+            clip_on=False,
+            path_effects=[withStroke(linewidth=3.5, foreground="black")],
+            **style,
+        )
+
+
 def plot_time_posteriors(
     images: Sequence[Image.Image | str | Path],
     month_posteriors: Any,
@@ -217,30 +230,9 @@ def plot_time_posteriors(
         heat.set_xticks(range(0, 25, 3))
         heat.set_xlabel("local hour", fontsize=8)
         heat.tick_params(axis="x", labelsize=7)
-        if np.isfinite(truth[i]).all():
-            heat.scatter(
-                hour_fraction(truth[i]),
-                protocol_month_value(truth[i]) - 1,
-                s=70,
-                facecolors="none",
-                edgecolors="white",
-                linewidths=2,
-                label="truth",
-                clip_on=False,
-                path_effects=[withStroke(linewidth=3.5, foreground="black")],
-            )
-        if guess is not None and np.isfinite(guess[i]).all():
-            heat.scatter(
-                hour_fraction(guess[i]),
-                protocol_month_value(guess[i]) - 1,
-                s=60,
-                marker="x",
-                c="cyan",
-                linewidths=2,
-                label="prediction",
-                clip_on=False,
-                path_effects=[withStroke(linewidth=3.5, foreground="black")],
-            )
+        _mark_time(heat, truth[i], s=70, facecolors="none", edgecolors="white", label="truth")
+        if guess is not None:
+            _mark_time(heat, guess[i], s=60, marker="x", c="cyan", label="prediction")
         if i == 0 and heat.get_legend_handles_labels()[0]:
             heat.legend(loc="upper right", fontsize=7, framealpha=0.7)
     fig.suptitle("Month x hour posteriors (outer product of the marginals)", fontsize=10)
