@@ -176,3 +176,17 @@ def test_camera_sampler_needs_a_camera_column(toy_cache, tmp_path):
         train(load_training_data(*toy_cache), tmp_path / "run", tiny_config(sampler="camera"), progress=False)
     with pytest.raises(GtlocError, match="sampler must be 'shuffle' or 'camera', got 'cams'"):
         TrainConfig.from_dict({"sampler": "cams"})
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over_cleanly(toy_cache, tmp_path):
+    data = load_training_data(*toy_cache)
+    run = tmp_path / "run"
+    run.mkdir()
+    save_train_config(tiny_config(), run / "train_config.yaml")
+    (run / "log.jsonl").write_text('{"step": 1, "loss": 99.0}\n{"step": 2, "loss": 98.0}\n')
+    with pytest.raises(GtlocError, match=r"cannot resume: .*training_state\.safetensors does not exist"):
+        train(data, run, None, resume=True, progress=False)
+    train(data, run, tiny_config(), progress=False)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, len(log) + 1))
+    assert all(r["loss"] < 90 for r in log)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gtloc.baselines import BaselinePrediction, classification_baseline, constant_baseline, random_baseline
+from gtloc.checkpoint import STATE_FILE
 from gtloc.evaluate import protocol_metrics
 from gtloc.losses import LossWeights
 from gtloc.predict import Prediction, Predictor
@@ -46,7 +47,7 @@ def _train_variant(
 ) -> Predictor:
     if resume and (run_dir / "model.safetensors").is_file():
         return Predictor.from_pretrained(run_dir)
-    model = train(train_data, run_dir, config, resume=resume and run_dir.exists(), progress=progress)
+    model = train(train_data, run_dir, config, resume=resume and (run_dir / STATE_FILE).is_file(), progress=progress)
     return Predictor(model, cache_dir=run_dir / "galleries")
 
 

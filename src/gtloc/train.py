@@ -216,7 +216,8 @@ def _train(
     bar = tqdm(
         total=total_steps, initial=start, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True
     )
-    with open(out_dir / LOG_FILE if main else os.devnull, "a", encoding="utf-8") as log:
+    # A fresh run starts a fresh log (a run killed before its first checkpoint leaves lines that are redone).
+    with open(out_dir / LOG_FILE if main else os.devnull, "a" if resume else "w", encoding="utf-8") as log:
         for step in range(start, end):
             t0 = time.perf_counter()
             idx = batches.indices(step)
