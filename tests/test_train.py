@@ -19,7 +19,7 @@ from gtloc.data.features import extract_features
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
 from gtloc.model import GTLoc
-from gtloc.train import _Batches, load_training_data, lr_at, train
+from gtloc.train import _Batches, _config_digest, load_training_data, lr_at, train
 from gtloc.train_config import TrainConfig, load_train_config, save_train_config, small_model_config
 from toydata import ToyBackbone, make_toy_dataset
 
@@ -190,3 +190,9 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_cleanly(toy_cache,
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, len(log) + 1))
     assert all(r["loss"] < 90 for r in log)
+
+
+def test_config_digest_ignores_fields_left_at_their_defaults():
+    assert _config_digest(tiny_config()) == _config_digest(tiny_config(sampler="shuffle"))
+    assert _config_digest(tiny_config()) != _config_digest(tiny_config(tau=0.1))
+    assert _config_digest(tiny_config()) != _config_digest(tiny_config(model=small_model_config(rff_dim=8)))

@@ -45,8 +45,7 @@ def _predict(predictor: Predictor, test: TrainingData) -> Prediction:
 def _train_variant(
     train_data: TrainingData, run_dir: Path, config: TrainConfig, resume: bool, progress: bool
 ) -> Predictor:
-    if resume and (run_dir / "model.safetensors").is_file():
-        return Predictor.from_pretrained(run_dir)
+    """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``)."""
     model = train(train_data, run_dir, config, resume=resume and (run_dir / STATE_FILE).is_file(), progress=progress)
     return Predictor(model, cache_dir=run_dir / "galleries")
 

@@ -7,6 +7,7 @@ steps) and, at the end, the model (``config.json`` + ``model.safetensors``) that
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -62,8 +63,25 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def _non_default(obj: object) -> dict:
+    """The fields of a (nested) config dataclass that differ from their defaults."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            nested = _non_default(value)
+            if nested:
+                out[f.name] = nested
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if value != default:
+            out[f.name] = value
+    return out
+
+
 def _config_digest(config: TrainConfig) -> str:
-    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    """A digest of what a config sets; a field added later with a default does not change old runs' digests."""
+    return hashlib.sha256(json.dumps(_non_default(config), sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 def _param_groups(model: GTLoc, weight_decay: float) -> list[dict]:
