@@ -17,10 +17,14 @@ def demo(
     epochs: int = typer.Option(20, "--epochs", help="Training epochs for GT-Loc and each ablation."),
     seed: int = typer.Option(0, "--seed", help="Seed of the worlds and the training runs."),
     workers: int = typer.Option(2, "--workers", help="Processes rendering the worlds."),
+    tencrop: bool = typer.Option(True, "--tencrop/--center-crop", help="Score test pictures with ten-crop averaging."),
+    size: int = typer.Option(224, "--size", help="Picture side in pixels."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
     from gtloc.demo import DemoSettings, run_demo
 
-    settings = DemoSettings(n_train=n_train, n_test=n_test, seed=seed, workers=workers, epochs=epochs)
+    settings = DemoSettings(
+        n_train=n_train, n_test=n_test, seed=seed, workers=workers, epochs=epochs, tencrop_test=tencrop, image_size=size
+    )
     run_demo(out, settings, progress=progress, log=typer.echo)

@@ -1,0 +1,29 @@
+"""The README's first command, on a tiny world: every output the demo promises is there and well formed."""
+
+from __future__ import annotations
+
+import json
+
+from cli_runner import run_cli
+
+
+def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", out, "--n-train", 64, "--n-test", 16, "--epochs", 1, "--size", 64, "--workers", 1]
+    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--no-progress")
+    assert code == 0, stderr
+    assert f"report: {out / 'report.md'}" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["geo"]) == {"median_km", "acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km"}
+    assert set(metrics["time"]) == {"month_error", "hour_error"}
+    expected = {"gtloc_bayes_readout", "gtloc_given_location", "constant", "random", "classification"}
+    assert expected | {"gtloc_hard_targets", "gtloc_time_only"} == set(metrics["baselines"])
+    assert metrics["baselines"]["gtloc_time_only"]["geo"] is None
+    report = (out / "report.md").read_text()
+    assert "| gtloc |" in report and "ten-crop" in report and "synthetic" in report.lower()
+    for picture in ("world_map.png", "time_posteriors.png"):
+        assert (out / picture).stat().st_size > 10_000
+    assert len((out / "predictions.csv").read_text().splitlines()) == 17
+
+    code, stdout, _ = run_cli(monkeypatch, capsys, *args, "--no-progress")  # a second run reuses every stage
+    assert code == 0 and "reusing 64 pictures" in stdout
