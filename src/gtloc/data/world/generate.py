@@ -1,4 +1,4 @@
-"""Write a synthetic world to disk: ``DIR/images/<shard>/<index>.jpg`` and ``DIR/records.csv``.
+"""Write a synthetic world to disk: ``DIR/images/<shard>/s<seed>-<index>.jpg`` and ``DIR/records.csv``.
 
 Record paths are relative to ``DIR/images`` (the image root). Rendering is split into chunks rendered in
 worker processes; every picture's randomness comes from its own scene seeds, so the output is byte-identical
@@ -30,19 +30,23 @@ IMAGES_DIR = "images"
 SHARD = 1000
 
 
-def image_path(index: int) -> str:
-    """Path of picture ``index`` relative to ``DIR/images``: ``"000/000123.jpg"`` (1,000 per folder)."""
-    return f"{index // SHARD:03d}/{index:06d}.jpg"
+def image_path(index: int, seed: int) -> str:
+    """Path of picture ``index`` of world ``seed`` relative to ``DIR/images``: ``"000/s7-000123.jpg"``.
+
+    1,000 pictures per folder. The seed is in the name so that two worlds never share a path: feature caches
+    and predictions are matched to records by path, and must not confuse a train and a test picture.
+    """
+    return f"{index // SHARD:03d}/s{seed}-{index:06d}.jpg"
 
 
-def _render_chunk(scenes: Scenes, indices: list[int], size: int, image_root: str) -> list[tuple[int, str]]:
+def _render_chunk(scenes: Scenes, indices: list[int], size: int, image_root: str, seed: int) -> list[tuple[int, str]]:
     """Render and save the pictures ``indices`` (positions in ``scenes``); return ``(index, error)`` failures."""
     failures = []
     for pos, index in enumerate(indices):
         scene = scenes[pos]
         try:
             pixels = render_scene(scene, size, np.random.default_rng(int(scene.render_seed)))
-            target = Path(image_root) / image_path(index)
+            target = Path(image_root) / image_path(index, seed)
             target.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(target) as tmp:
                 Image.fromarray(pixels).save(tmp, format="JPEG", quality=JPEG_QUALITY)
@@ -116,14 +120,14 @@ def generate_world(
     bar = _progress_bar(n, progress)
     if workers == 1 or len(chunks) == 1:
         for idx in chunks:
-            failures += _render_chunk(_subset(scenes, np.array(idx)), idx, size, str(image_root))
+            failures += _render_chunk(_subset(scenes, np.array(idx)), idx, size, str(image_root), seed)
             bar.update(len(idx))
     else:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             jobs = {
-                pool.submit(_render_chunk, _subset(scenes, np.array(idx)), idx, size, str(image_root)): len(idx)
+                pool.submit(_render_chunk, _subset(scenes, np.array(idx)), idx, size, str(image_root), seed): len(idx)
                 for idx in chunks
             }
             for job in as_completed(jobs):
@@ -133,7 +137,7 @@ def generate_world(
     for index, message in sorted(failures):
         log.warning("world picture %d left out: %s", index, message)
     keep = np.setdiff1d(np.arange(n), [i for i, _ in failures])
-    records = scenes_to_records(_subset(scenes, keep), [image_path(int(i)) for i in keep])
+    records = scenes_to_records(_subset(scenes, keep), [image_path(int(i), seed) for i in keep])
     write_records(records, out / "records.csv")
     write_json(
         out / "world.json",
