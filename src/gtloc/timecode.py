@@ -26,7 +26,6 @@ TIME_FIELDS = ("month", "day", "hour", "minute", "second")
 MONTH_PERIOD = 12.0
 HOUR_PERIOD = 24.0
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-TORUS_MAX_DISTANCE = math.sqrt(2.0)
 
 
 class InvalidTimeError(GtlocError, ValueError):

@@ -75,10 +75,6 @@ class Records:
             extras={k: [v[i] for i in idx] for k, v in self.extras.items()},
         )
 
-    def index_of(self) -> dict[str, int]:
-        """``path -> position``."""
-        return {p: i for i, p in enumerate(self.paths)}
-
 
 def _fmt(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
