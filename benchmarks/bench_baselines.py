@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from gtloc.demo import DemoSettings, run_demo
-from gtloc.report import metrics_table
+from gtloc.evaluation.demo import DemoSettings, run_demo
+from gtloc.evaluation.report import metrics_table
 
 
 def main() -> None:

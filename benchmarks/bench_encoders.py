@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import torch
 
-from gtloc.config import GTLocConfig
 from gtloc.io import write_json
-from gtloc.model import GTLoc
+from gtloc.model.config import GTLocConfig
+from gtloc.model.gtloc import GTLoc
 
 MP16_GALLERY_SIZE = 100_000
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from gtloc.geo import geo_metrics
+from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
-from gtloc.train import load_training_data
+from gtloc.model.gtloc import GTLoc
+from gtloc.training.loop import load_training_data
 
 
 def main() -> None:

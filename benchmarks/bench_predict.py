@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from gtloc.galleries import load_gps_gallery
+from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import load_gps_gallery
 from reference import geoclip_predict
 
 

@@ -1,9 +1,10 @@
 """Effect of ``queue_grad: false`` on the demo's metrics: the demo config trained both ways on the same features.
 
-Trains ``gtloc.demo.demo_train_config(DemoSettings())`` with ``queue_grad`` true (the exact objective) and false
-(queues encoded without gradient), same seed and batches, on a finished demo's cached features, predicts the test
-world and scores it with ``gtloc.evaluate.protocol_metrics``. Seconds/step is the median of the ``seconds`` column
-of each run's ``log.jsonl``. The two runs are trained one after the other (``--threads`` torch threads each).
+Trains ``gtloc.evaluation.demo.demo_train_config(DemoSettings())`` with ``queue_grad`` true (the exact
+objective) and false (queues encoded without gradient), same seed and batches, on a finished demo's cached
+features, predicts the test world and scores it with ``gtloc.evaluation.protocol.protocol_metrics``. Seconds/step
+is the median of the ``seconds`` column of each run's ``log.jsonl``. The two runs are trained one after the other
+(``--threads`` torch threads each).
 
     python benchmarks/bench_queue_grad.py --demo DEMO_OUT [--threads 2] [--epochs 20] [--seed 0] [--json ...]
 
@@ -23,11 +24,11 @@ from pathlib import Path
 
 import torch
 
-from gtloc.demo import DemoSettings, demo_train_config
-from gtloc.evaluate import protocol_metrics
+from gtloc.evaluation.demo import DemoSettings, demo_train_config
+from gtloc.evaluation.protocol import protocol_metrics
+from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
-from gtloc.predict import Predictor
-from gtloc.train import LOG_FILE, TrainingData, load_training_data, train
+from gtloc.training.loop import LOG_FILE, TrainingData, load_training_data, train
 
 
 def score(model, test: TrainingData) -> dict:

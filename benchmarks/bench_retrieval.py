@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gtloc.galleries import encode_gallery, load_gps_gallery, time_grid
-from gtloc.index import FaissIndex, search, search_streaming, write_embeddings_npy
 from gtloc.io import write_json
-from gtloc.model import GTLoc
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import encode_gallery, load_gps_gallery, time_grid
+from gtloc.retrieval.search import FaissIndex, search, search_streaming, write_embeddings_npy
 from reference import official_eval_top1
 
 

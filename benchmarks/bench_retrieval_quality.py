@@ -30,12 +30,12 @@ import torch.nn.functional as F
 
 from gtloc.data.schema import load_records
 from gtloc.geo import pairwise_haversine_km
-from gtloc.image_gallery import index_gallery
+from gtloc.inference.predictor import Predictor
+from gtloc.inference.retrieve import Retriever, rank_gallery
+from gtloc.inference.verify import CONSISTENT_AT, DOUBTFUL_AT, overall_percentile, score_claims
 from gtloc.io import write_json
-from gtloc.predict import Predictor
-from gtloc.retrieve import Retriever, rank_gallery
+from gtloc.retrieval.image_gallery import index_gallery
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
-from gtloc.verify import CONSISTENT_AT, DOUBTFUL_AT, overall_percentile, score_claims
 
 KS = (1, 5, 10)
 RADIUS_KM = 125.0

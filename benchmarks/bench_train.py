@@ -19,16 +19,16 @@ from pathlib import Path
 
 import torch
 
-from gtloc.config import GTLocConfig
-from gtloc.galleries import time_grid
 from gtloc.geo import haversine_km
+from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
-from gtloc.losses import GTLocLoss
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
+from gtloc.model.config import GTLocConfig
+from gtloc.model.gtloc import GTLoc
+from gtloc.model.losses import GTLocLoss
+from gtloc.retrieval.galleries import time_grid
 from gtloc.timecode import hour_error, month_error
-from gtloc.train import TrainingData, train
-from gtloc.train_config import TrainConfig, small_model_config
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.loop import TrainingData, train
 from reference import plain_train_step
 
 SIZES = {

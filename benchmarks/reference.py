@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gtloc.losses import GTLocLoss
-from gtloc.model import GTLoc
+from gtloc.model.gtloc import GTLoc
+from gtloc.model.losses import GTLocLoss
 
 
 @torch.no_grad()

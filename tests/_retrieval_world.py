@@ -7,11 +7,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.data.features import extract_features
-from gtloc.image_gallery import ImageGallery, index_gallery
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
+from gtloc.inference.predictor import Predictor
+from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
 from toydata import ToyBackbone, make_toy_dataset
 
 N_PICTURES = 24

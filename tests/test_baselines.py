@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gtloc.baselines import best_constant_time, classification_baseline, geo_medoid, random_baseline
+from gtloc.evaluation.baselines import best_constant_time, classification_baseline, geo_medoid, random_baseline
 from gtloc.geo import haversine_km
 from gtloc.timecode import hour_error, month_error
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from gtloc.demo import DemoSettings, demo_train_config
-from gtloc.train_config import TrainConfig, load_train_config
+from gtloc.evaluation.demo import DemoSettings, demo_train_config
+from gtloc.training.config import TrainConfig, load_train_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

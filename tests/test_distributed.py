@@ -11,18 +11,18 @@ import textwrap
 import pytest
 import torch
 
-from gtloc.distributed import launched_by_torchrun
 from gtloc.errors import GtlocError
-from gtloc.model import GTLoc
-from gtloc.train import TrainingData, train
-from gtloc.train_config import TrainConfig, small_model_config
+from gtloc.model.gtloc import GTLoc
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.distributed import launched_by_torchrun
+from gtloc.training.loop import TrainingData, train
 
 SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
-    from gtloc.distributed import process_group
-    from gtloc.train import TrainingData, train
-    from gtloc.train_config import load_train_config
+    from gtloc.training.distributed import process_group
+    from gtloc.training.loop import TrainingData, train
+    from gtloc.training.config import load_train_config
     blob = torch.load(sys.argv[1], weights_only=True)
     data = TrainingData(blob["features"], blob["latlon"], blob["times"], "test")
     with process_group():  # one group for both runs: train() uses it and leaves it alone
@@ -56,7 +56,7 @@ def _losses(run_dir) -> list[float]:
 
 def test_two_processes_match_one_process(tmp_path):
     """Exact objective and queue_grad=False: same losses per step and same final weights as one process."""
-    from gtloc.train_config import save_train_config
+    from gtloc.training.config import save_train_config
 
     data = _data()
     torch.save({"features": data.features, "latlon": data.latlon, "times": data.times}, tmp_path / "data.pt")
@@ -106,8 +106,8 @@ def test_not_under_torchrun_by_default(monkeypatch):
 
 
 def test_batch_not_divisible_by_processes_is_refused():
-    from gtloc.distributed import DistContext, wrap_loss
-    from gtloc.losses import GTLocLoss
+    from gtloc.model.losses import GTLocLoss
+    from gtloc.training.distributed import DistContext, wrap_loss
 
     ctx = DistContext(0, 2, 0, torch.device("cpu"), "gloo")
     model = GTLoc(_config().model)
@@ -116,7 +116,7 @@ def test_batch_not_divisible_by_processes_is_refused():
 
 
 def test_is_main_process_only_on_rank_0(monkeypatch):
-    from gtloc.distributed import is_main_process
+    from gtloc.training.distributed import is_main_process
 
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(var, raising=False)
@@ -133,8 +133,8 @@ def test_gtloc_train_cli_under_torchrun(tmp_path):
     """`torchrun --standalone --nproc_per_node=2 -m gtloc train ...`: one set of messages, a complete, loadable run."""
     from gtloc.data.features import extract_features
     from gtloc.data.schema import load_records
-    from gtloc.train import load_training_data
-    from gtloc.train_config import save_train_config
+    from gtloc.training.config import save_train_config
+    from gtloc.training.loop import load_training_data
     from toydata import ToyBackbone, make_toy_dataset
 
     records = make_toy_dataset(tmp_path / "world", 48)

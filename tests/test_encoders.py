@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gtloc.encoders import GaussianEncoding, ImageHead, LocationEncoder, RFFBranch, TimeEncoder
 from gtloc.geo import equal_earth
+from gtloc.model.encoders import GaussianEncoding, ImageHead, LocationEncoder, RFFBranch, TimeEncoder
 from gtloc.timecode import periodic_time_features, torus_angles
 
 SMALL = {"rff_dim": 16, "hidden_dim": 32, "out_dim": 24}

@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from gtloc.cli import app
-from gtloc.train_config import TrainConfig, save_train_config, small_model_config
+from gtloc.training.config import TrainConfig, save_train_config, small_model_config
 
 runner = CliRunner()
 

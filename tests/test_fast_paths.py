@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from gtloc.index import search
-from gtloc.losses import GTLocLoss
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
-from gtloc.train import TrainingData, train
-from gtloc.train_config import TrainConfig, small_model_config
+from gtloc.inference.predictor import Predictor
+from gtloc.model.gtloc import GTLoc
+from gtloc.model.losses import GTLocLoss
+from gtloc.retrieval.search import search
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.loop import TrainingData, train
 
 _spec = importlib.util.spec_from_file_location("reference", Path(__file__).parents[1] / "benchmarks" / "reference.py")
 reference = importlib.util.module_from_spec(_spec)

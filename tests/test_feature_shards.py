@@ -13,11 +13,11 @@ import torch
 
 import gtloc.cli.features
 from cli_runner import run_cli
-from gtloc.config import GalleryConfig
 from gtloc.data.features import FeatureStore, extract_features, merge_feature_dirs, select_shard
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
-from gtloc.train import load_training_data, train
+from gtloc.model.config import GalleryConfig
+from gtloc.training.loop import load_training_data, train
 from test_train import tiny_config
 from toydata import ToyBackbone, render_toy_world, toy_records
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
-from gtloc.galleries import (
+from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import (
     build_gps_gallery,
     build_time_gallery,
     encode_gallery,
@@ -18,7 +19,6 @@ from gtloc.galleries import (
     time_gallery_from_records,
     time_grid,
 )
-from gtloc.model import GTLoc
 
 
 def tiny_model(seed: int = 0) -> GTLoc:

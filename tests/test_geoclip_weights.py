@@ -1,7 +1,7 @@
 """GeoCLIP's pretrained location encoder (from the ``geoclip`` wheel) loads into ``LocationEncoder`` unchanged.
 
 The reference forward pass below is written from the raw tensors with numpy (Equal Earth from the published
-constants, then per scale: RFF -> three ReLU layers -> head, summed), independently of ``gtloc.encoders``.
+constants, then per scale: RFF -> three ReLU layers -> head, summed), independently of ``gtloc.model.encoders``.
 ``geoclip`` itself is never imported (it needs pandas); only its weight file is read.
 """
 
@@ -17,10 +17,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gtloc.config import GTLocConfig
-from gtloc.encoders import LocationEncoder
 from gtloc.geo import haversine_km
-from gtloc.model import GTLoc
+from gtloc.model.config import GTLocConfig
+from gtloc.model.encoders import LocationEncoder
+from gtloc.model.gtloc import GTLoc
 
 INSTALL_HINT = "run `pip install --no-deps geoclip==1.3.0` (its location encoder weights are a test fixture)"
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.errors import GtlocError
-from gtloc.index import FaissIndex, open_embeddings, search, search_streaming, write_embeddings_npy
+from gtloc.retrieval.search import FaissIndex, open_embeddings, search, search_streaming, write_embeddings_npy
 
 
 def _clustered(n: int, dim: int = 32, centres: int = 50, seed: int = 0) -> torch.Tensor:

@@ -3,7 +3,7 @@
 The release checkpoint here is built with exactly the layout of the authors' model definition (random values, a
 tiny CLIP saved with ``save_pretrained`` as ``image_encoder.backbone``), written with ``torch.save``, imported,
 and gtloc's embeddings are checked against a float64 numpy forward pass written here from the raw tensors
-(Equal Earth, torus angles, RFF, MLPs, L2 normalisation), independently of ``gtloc.encoders``.
+(Equal Earth, torus angles, RFF, MLPs, L2 normalisation), independently of ``gtloc.model.encoders``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from gtloc.cli import app
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
+from gtloc.inference.predictor import Predictor
 from gtloc.interop import (
     DEFAULT_FIXED_IMG_TIME_SCALE,
     geoclip_weights_dir,
@@ -28,8 +29,7 @@ from gtloc.interop import (
     load_state_dict,
     release_to_gtloc,
 )
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
+from gtloc.model.gtloc import GTLoc
 from tinyclip import save_tiny_clip
 
 SIGMAS = (1.0, 16.0, 256.0)
@@ -392,7 +392,7 @@ def test_release_benchmark_csvs_load_as_records(tmp_path):
 
 def test_imported_release_is_evaluated_on_release_csvs(imported, tmp_path):
     from gtloc.backbones import load_backbone
-    from gtloc.predict_io import write_predictions
+    from gtloc.inference.prediction_files import write_predictions
 
     truth = tmp_path / "skyfinder_val.csv"
     truth.write_text(

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gtloc.config import LOGIT_SCALE_NAMES, GTLocConfig
-from gtloc.losses import TERMS, GTLocLoss, LossWeights, soft_cross_entropy, toroidal_soft_targets
-from gtloc.model import GTLoc
+from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
+from gtloc.model.gtloc import GTLoc
+from gtloc.model.losses import TERMS, GTLocLoss, LossWeights, soft_cross_entropy, toroidal_soft_targets
 from gtloc.timecode import torus_distance
 
 EMBED = 16

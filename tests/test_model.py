@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gtloc.config import LOGIT_SCALE_NAMES, GTLocConfig
 from gtloc.errors import GtlocError
-from gtloc.model import GTLoc
+from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
+from gtloc.model.gtloc import GTLoc
 
 
 def small_config(**overrides) -> GTLocConfig:

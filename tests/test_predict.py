@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from gtloc.config import GTLocConfig
-from gtloc.galleries import time_grid
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor, _TimeReadout
+from gtloc.inference.predictor import Predictor, _TimeReadout
+from gtloc.model.config import GTLocConfig
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import time_grid
 
 GPS = torch.tensor([[48.85, 2.35], [51.5, -0.12], [-33.87, 151.21], [40.7, -74.0], [35.7, 139.7]])
 

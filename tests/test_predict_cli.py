@@ -11,17 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-import gtloc.predict_files
+import gtloc.inference.batch_predict
 from cli_runner import run_cli
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
-from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.data.features import extract_features
 from gtloc.data.schema import Records, write_records
-from gtloc.evaluate import evaluate_predictions
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
-from gtloc.predict_io import PREDICTION_COLUMNS, read_predictions
+from gtloc.evaluation.protocol import evaluate_predictions
+from gtloc.inference.prediction_files import PREDICTION_COLUMNS, read_predictions
+from gtloc.inference.predictor import Predictor
+from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.gtloc import GTLoc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 N_IMAGES = 6
@@ -107,7 +107,7 @@ def tiny_backbone(monkeypatch) -> list[str]:
         asked.append(name)
         return TinyBackbone()
 
-    monkeypatch.setattr(gtloc.predict_files, "load_backbone", load)
+    monkeypatch.setattr(gtloc.inference.batch_predict, "load_backbone", load)
     return asked
 
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import gtloc.gallery_index
+import gtloc.retrieval.faiss
 from cli_runner import run_cli
-from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.errors import GtlocError
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
+from gtloc.inference.predictor import Predictor
+from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.gtloc import GTLoc
 
 TIMES = torch.tensor([[1.0, 1, 12, 0, 0], [7, 1, 12, 0, 0]])
 
@@ -80,7 +80,7 @@ def test_the_index_is_built_once_and_cached_beside_the_gallery(tmp_path, monkeyp
     def no_build(*args, **kwargs):
         raise AssertionError("the cached index should have been loaded")
 
-    monkeypatch.setattr(gtloc.gallery_index.FaissIndex, "build", no_build)
+    monkeypatch.setattr(gtloc.retrieval.faiss.FaissIndex, "build", no_build)
     second = Predictor(model, gps_gallery=gallery, time_gallery=TIMES, cache_dir=tmp_path, gps_index="faiss-ivf")
     queries = image_like_queries(model, 50, 6)
     a, b = first.predict_embeddings(queries, when=False), second.predict_embeddings(queries, when=False)

@@ -7,7 +7,7 @@ from collections import deque
 import pytest
 import torch
 
-from gtloc.queues import LabelQueue
+from gtloc.model.queues import LabelQueue
 
 
 def rows(start: int, n: int, dim: int = 2) -> torch.Tensor:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from gtloc.errors import GtlocError
-from gtloc.report import evaluation_table, land_mask, metrics_table, plot_time_posteriors, plot_world_map
+from gtloc.evaluation.report import evaluation_table, land_mask, metrics_table, plot_time_posteriors, plot_world_map
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 

@@ -11,10 +11,10 @@ from PIL import Image
 from _retrieval_world import build_world, plant_embeddings, tiny_config, tiny_predictor
 from cli_runner import run_cli
 from gtloc.errors import GtlocError
-from gtloc.image_gallery import ImageGallery, index_gallery
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
-from gtloc.retrieve import GeoTimeRequest, Retriever, rank_gallery, time_rows
+from gtloc.inference.predictor import Predictor
+from gtloc.inference.retrieve import GeoTimeRequest, Retriever, rank_gallery, time_rows
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
 from toydata import ToyBackbone
 
 
@@ -178,9 +178,9 @@ def test_cli_retrieve_errors(world, monkeypatch, capsys, args, message):
 
 
 def test_cli_geo_time_aware_from_a_photo(world, monkeypatch, capsys):
-    import gtloc.image_gallery
+    import gtloc.retrieval.image_gallery
 
-    monkeypatch.setattr(gtloc.image_gallery, "model_backbone", lambda model: ToyBackbone())
+    monkeypatch.setattr(gtloc.retrieval.image_gallery, "model_backbone", lambda model: ToyBackbone())
     photo = world["gallery"].image_path(2)
     code, text, err = run_cli(
         monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], "--image", photo, "--month", "7",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.errors import GtlocError
-from gtloc.image_gallery import ImageGallery, embed_features
-from gtloc.model import GTLoc
-from gtloc.retrieve import Retriever
-from gtloc.textquery import CLIP_PATH, PARSER_PATH, find_place, parse_query, search_text
+from gtloc.inference.retrieve import Retriever
+from gtloc.inference.textquery import CLIP_PATH, PARSER_PATH, find_place, parse_query, search_text
+from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.image_gallery import ImageGallery, embed_features
 from tinyclip import save_tiny_clip
 
 

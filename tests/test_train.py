@@ -18,9 +18,9 @@ import torch
 from gtloc.data.features import extract_features
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
-from gtloc.model import GTLoc
-from gtloc.train import _Batches, _config_digest, load_training_data, lr_at, train
-from gtloc.train_config import TrainConfig, load_train_config, save_train_config, small_model_config
+from gtloc.model.gtloc import GTLoc
+from gtloc.training.config import TrainConfig, load_train_config, save_train_config, small_model_config
+from gtloc.training.loop import _Batches, _config_digest, load_training_data, lr_at, train
 from toydata import ToyBackbone, make_toy_dataset
 
 

@@ -13,7 +13,7 @@ from PIL import ExifTags, Image
 from _retrieval_world import build_world, tiny_predictor
 from cli_runner import run_cli
 from gtloc.errors import GtlocError
-from gtloc.verify import (
+from gtloc.inference.verify import (
     Check,
     Claim,
     Verification,
@@ -159,9 +159,9 @@ def test_nothing_to_verify_says_why(world):
 
 @pytest.fixture
 def toy_backbone(monkeypatch):
-    import gtloc.image_gallery
+    import gtloc.retrieval.image_gallery
 
-    monkeypatch.setattr(gtloc.image_gallery, "model_backbone", lambda model: ToyBackbone())
+    monkeypatch.setattr(gtloc.retrieval.image_gallery, "model_backbone", lambda model: ToyBackbone())
 
 
 def test_cli_verify_reads_the_exif_claim(world, tmp_path, monkeypatch, capsys, toy_backbone):

@@ -22,7 +22,7 @@ def demo(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
-    from gtloc.demo import DemoSettings, run_demo
+    from gtloc.evaluation.demo import DemoSettings, run_demo
 
     settings = DemoSettings(
         n_train=n_train, n_test=n_test, seed=seed, workers=workers, epochs=epochs, tencrop_test=tencrop, image_size=size

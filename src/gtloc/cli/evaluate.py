@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app
-from gtloc.evaluate import evaluate_predictions
+from gtloc.evaluation.protocol import evaluate_predictions
+from gtloc.evaluation.report import evaluation_table
 from gtloc.io import write_json
-from gtloc.report import evaluation_table
 
 
 @app.command()

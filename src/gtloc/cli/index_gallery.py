@@ -24,8 +24,8 @@ def index_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Compute features and image embeddings of --images or --records and save them in --out."""
-    from gtloc.image_gallery import index_gallery
-    from gtloc.model import GTLoc
+    from gtloc.model.gtloc import GTLoc
+    from gtloc.retrieval.image_gallery import index_gallery
 
     model = GTLoc.from_pretrained(checkpoint)
     result = index_gallery(

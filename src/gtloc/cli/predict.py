@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app
-from gtloc.gallery_index import GPS_INDEXES
-from gtloc.predict_files import run_prediction
-from gtloc.predict_io import READOUTS, format_summary, prediction_json_path
+from gtloc.inference.batch_predict import run_prediction
+from gtloc.inference.prediction_files import READOUTS, format_summary, prediction_json_path
+from gtloc.retrieval.faiss import GPS_INDEXES
 
 
 @app.command()

@@ -46,10 +46,10 @@ def retrieve(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """Rank the gallery's pictures for a place and/or time (the (location + time) -> image query)."""
-    from gtloc.image_gallery import ImageGallery, embed_features, image_features, model_backbone
-    from gtloc.model import GTLoc
-    from gtloc.retrieve import GeoTimeRequest, Retriever, time_rows
-    from gtloc.textquery import CLIP_PATH, find_place, search_text
+    from gtloc.inference.retrieve import GeoTimeRequest, Retriever, time_rows
+    from gtloc.inference.textquery import CLIP_PATH, find_place, search_text
+    from gtloc.model.gtloc import GTLoc
+    from gtloc.retrieval.image_gallery import ImageGallery, embed_features, image_features, model_backbone
 
     modes = sum(x is not None for x in (text, image, place)) + (lat is not None or lon is not None)
     if modes != 1:

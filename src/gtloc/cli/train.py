@@ -27,10 +27,10 @@ def train(
     Under torchrun (`torchrun --standalone --nproc_per_node=N $(which gtloc) train ...`) every process trains its
     share of each batch; only process 0 prints and writes the run directory.
     """
-    from gtloc.distributed import is_main_process
-    from gtloc.train import load_training_data
-    from gtloc.train import train as run_training
-    from gtloc.train_config import load_train_config
+    from gtloc.training.config import load_train_config
+    from gtloc.training.distributed import is_main_process
+    from gtloc.training.loop import load_training_data
+    from gtloc.training.loop import train as run_training
 
     train_config = None
     if config is not None or epochs is not None or not resume:

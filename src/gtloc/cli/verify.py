@@ -21,9 +21,9 @@ def verify(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the checks as JSON."),
 ) -> None:
     """Rank the claim among the places and times the model could have preferred; print a verdict."""
-    from gtloc.image_gallery import model_backbone
-    from gtloc.predict import Predictor
-    from gtloc.verify import parse_claim_time, verification_dict, verification_text, verify_photo
+    from gtloc.inference.predictor import Predictor
+    from gtloc.inference.verify import parse_claim_time, verification_dict, verification_text, verify_photo
+    from gtloc.retrieval.image_gallery import model_backbone
 
     predictor = Predictor.from_pretrained(checkpoint)
     claimed_time = parse_claim_time(time) if time is not None else None

@@ -18,7 +18,7 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.io import write_json
-from gtloc.model import CONFIG_FILE, WEIGHTS_FILE, GTLoc
+from gtloc.model.gtloc import CONFIG_FILE, WEIGHTS_FILE, GTLoc
 
 REPORT_FILE = "import_report.json"
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")

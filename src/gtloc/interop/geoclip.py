@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 
-from gtloc.config import LOGIT_SCALE_NAMES, GTLocConfig
 from gtloc.errors import GtlocError
 from gtloc.interop.common import (
     ImportReport,
@@ -30,7 +29,8 @@ from gtloc.interop.common import (
     save_run_dir,
 )
 from gtloc.interop.released import CLIP_BACKBONE
-from gtloc.model import GTLoc
+from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
+from gtloc.model.gtloc import GTLoc
 
 LOCATION_FILE = "location_encoder_weights.pth"
 IMAGE_MLP_FILE = "image_encoder_mlp_weights.pth"

@@ -5,7 +5,7 @@ The release is a plain state dict:
 * ``image_encoder.backbone.*``: a transformers ``CLIPModel`` (ViT-L/14). Not stored in the run dir: every one of
   these tensors is compared with the CLIP at ``clip_path``, which the run dir then names as its backbone.
 * ``image_encoder.mlp.{0,2}``, ``location_encoder.LocEnc{i}.*``, ``time_encoder.TimeEnc{i}.*`` and the six
-  ``*_logit_scale`` scalars: the same names in :class:`~gtloc.model.GTLoc`, loaded as they are.
+  ``*_logit_scale`` scalars: the same names in :class:`~gtloc.model.gtloc.GTLoc`, loaded as they are.
 * ``gps_queue`` ``(2, Q)`` and ``time_queue`` ``(5, Q)``: transposed into ``gps_queue.items`` ``(Q, 2)`` and
   ``time_queue.items`` ``(Q, 5)``; their pointers (any name of :data:`POINTER_NAMES`) into ``*.ptr``.
 
@@ -20,10 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gtloc.config import LOGIT_SCALE_NAMES, GalleryConfig, GTLocConfig
-from gtloc.encoders import TIME_INPUTS
 from gtloc.errors import GtlocError
-from gtloc.galleries import load_time_gallery_npy
 from gtloc.geo import InvalidCoordinateError, validate_coordinates
 from gtloc.interop.common import (
     ImportReport,
@@ -34,7 +31,10 @@ from gtloc.interop.common import (
     save_run_dir,
 )
 from gtloc.io import atomic_path
-from gtloc.model import GTLoc
+from gtloc.model.config import LOGIT_SCALE_NAMES, GalleryConfig, GTLocConfig
+from gtloc.model.encoders import TIME_INPUTS
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import load_time_gallery_npy
 from gtloc.timecode import InvalidTimeError, validate_times
 
 BACKBONE_PREFIX = "image_encoder.backbone."

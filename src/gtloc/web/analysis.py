@@ -1,7 +1,7 @@
 """The web pages' results as plain dicts: analyse one uploaded photo, and search the gallery.
 
 The HTML templates and the JSON API both render these; all the work is done by the library
-(:mod:`gtloc.verify`, :mod:`gtloc.retrieve`, :mod:`gtloc.textquery`).
+(:mod:`gtloc.inference.verify`, :mod:`gtloc.inference.retrieve`, :mod:`gtloc.inference.textquery`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from gtloc.errors import GtlocError
-from gtloc.image_gallery import ImageGallery, image_features
-from gtloc.predict import Predictor
+from gtloc.inference.predictor import Predictor
+from gtloc.retrieval.image_gallery import ImageGallery, image_features
 from gtloc.web.render import heat_color, month_hour_grid, png_data_uri, thumbnail_png, world_map_png
 
 TOP_PLACES = 5
@@ -51,8 +51,8 @@ def analyze_photo(
     """Top places (with names and a map), the month x hour posterior, and the check of the claim (EXIF unless
     ``fields`` give ``lat``/``lon``/``time``) for the photo at ``path``."""
     from gtloc.data.images import load_image
-    from gtloc.predict_io import place_names
-    from gtloc.verify import claim_from_exif, parse_claim_time, verification_dict, verify_features
+    from gtloc.inference.prediction_files import place_names
+    from gtloc.inference.verify import claim_from_exif, parse_claim_time, verification_dict, verify_features
 
     image = load_image(path)
     time = parse_claim_time(fields["time"]) if fields.get("time") else None
@@ -90,8 +90,8 @@ def search_gallery(
     predictor: Predictor, gallery: ImageGallery, backbone: Any, params: dict[str, str]
 ) -> dict[str, Any]:
     """Run a text query (``text``) or a composed one (``place`` or ``lat``/``lon``, ``month``, ``hour``)."""
-    from gtloc.retrieve import GeoTimeRequest, Retriever
-    from gtloc.textquery import CLIP_PATH, find_place, search_text
+    from gtloc.inference.retrieve import GeoTimeRequest, Retriever
+    from gtloc.inference.textquery import CLIP_PATH, find_place, search_text
 
     retriever = Retriever(predictor.model, gallery, predictor)
     k = _number(params, "k", int) or SEARCH_RESULTS

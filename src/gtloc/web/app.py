@@ -20,8 +20,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from gtloc.errors import GtlocError
-from gtloc.image_gallery import ImageGallery
-from gtloc.predict import Predictor
+from gtloc.inference.predictor import Predictor
+from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.web.analysis import analyze_photo, search_gallery
 
 HERE = Path(__file__).parent
@@ -176,7 +176,7 @@ def create_app_from_checkpoint(
 ) -> FastAPI:
     """Load the model in ``checkpoint`` (galleries cached in ``checkpoint/galleries``), its backbone, and the
     optional image gallery, and build the app."""
-    from gtloc.image_gallery import model_backbone
+    from gtloc.retrieval.image_gallery import model_backbone
 
     predictor = Predictor.from_pretrained(checkpoint)
     images = ImageGallery.open(gallery) if gallery is not None else None

@@ -13,8 +13,8 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from gtloc.index import full_posterior
-from gtloc.predict import Predictor
+from gtloc.inference.predictor import Predictor
+from gtloc.retrieval.search import full_posterior
 
 MAP_MASK_STEP_DEG = 2.0
 THUMBNAIL_PX = 360
@@ -38,7 +38,7 @@ def world_map_png(
 ) -> bytes:
     """Equirectangular world map (land from time zones, as in the reports) with the top places as numbered red
     dots sized by probability, and the claimed place (if any) as a blue star. ``places`` ``(K, 2)`` degrees."""
-    from gtloc.report import LAND_RGB, OCEAN_RGB, land_mask
+    from gtloc.evaluation.report import LAND_RGB, OCEAN_RGB, land_mask
 
     fig = Figure(figsize=(8, 4.2))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))

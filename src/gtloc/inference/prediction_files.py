@@ -21,8 +21,8 @@ import numpy as np
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.inference.predictor import Prediction
 from gtloc.io import atomic_write_text
-from gtloc.predict import Prediction
 from gtloc.timecode import TIME_FIELDS, InvalidTimeError, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")

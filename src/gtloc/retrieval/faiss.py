@@ -1,7 +1,8 @@
 """How a Predictor searches its GPS gallery: exact (the default) or a FAISS index cached beside the encoded gallery.
 
-``exact`` is :func:`gtloc.index.search` (top-k and the softmax over the whole gallery). ``faiss-flat`` is FAISS's
-exact inner-product search; ``faiss-ivf`` / ``faiss-ivfpq`` are approximate (see :class:`gtloc.index.FaissIndex`).
+``exact`` is :func:`gtloc.retrieval.search.search` (top-k and the softmax over the whole gallery).
+``faiss-flat`` is FAISS's exact inner-product search; ``faiss-ivf`` / ``faiss-ivfpq`` are approximate
+(see :class:`FaissIndex`).
 With a FAISS index the probabilities are a softmax over a shortlist of the best ``max(k, 64)`` candidates, not
 over the whole gallery. An index is built once per model and gallery and, with a ``cache_dir``, saved under the
 encoded gallery's name (the weights' fingerprint and the labels' digest) plus its build settings.
@@ -15,11 +16,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from gtloc.errors import GtlocError
-from gtloc.index import FaissIndex, SearchResult, search
+from gtloc.retrieval.search import FaissIndex, SearchResult, search
 
 if TYPE_CHECKING:
-    from gtloc.galleries import EncodedGallery
-    from gtloc.model import GTLoc
+    from gtloc.model.gtloc import GTLoc
+    from gtloc.retrieval.galleries import EncodedGallery
 
 GPS_INDEXES = ("exact", "faiss-flat", "faiss-ivf", "faiss-ivfpq")
 SHORTLIST = 64
@@ -62,7 +63,7 @@ class GallerySearch:
         if kind == "exact":
             return cls(gallery.embeddings)
         faiss_kind = kind.removeprefix("faiss-")
-        from gtloc.galleries import gallery_cache_stem
+        from gtloc.retrieval.galleries import gallery_cache_stem
 
         path = None
         if cache_dir is not None:

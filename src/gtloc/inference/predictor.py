@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.errors import GtlocError
-from gtloc.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
-from gtloc.gallery_index import GallerySearch
-from gtloc.index import full_posterior
-from gtloc.model import GTLoc
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.faiss import GallerySearch
+from gtloc.retrieval.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
+from gtloc.retrieval.search import full_posterior
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
 
@@ -83,7 +83,7 @@ class Predictor:
     ``cache_dir`` keeps encoded galleries on disk, keyed by the model's weight fingerprint.
     ``gps_index``: how the GPS gallery is searched, ``"exact"`` (default) or a FAISS index, ``"faiss-flat"``
     (exact), ``"faiss-ivf"`` or ``"faiss-ivfpq"`` (approximate; ``nprobe`` of ``nlist`` lists scanned), built once
-    and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.gallery_index`). With FAISS, place
+    and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.retrieval.faiss`). With FAISS, place
     probabilities are a softmax over a shortlist of the best 64 candidates, not over the whole gallery.
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     """

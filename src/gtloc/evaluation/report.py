@@ -21,8 +21,8 @@ from PIL import Image
 from gtloc.data.images import load_image
 from gtloc.errors import GtlocError
 from gtloc.geo import ACCURACY_THRESHOLDS_KM
+from gtloc.inference.prediction_files import MONTH_NAMES
 from gtloc.io import atomic_path
-from gtloc.predict_io import MONTH_NAMES
 from gtloc.timecode import hour_fraction, protocol_month_value, timezone_at
 
 # (key, header, format): time errors in months / hours, median in km, accuracies shown in percent.
@@ -94,7 +94,7 @@ def metrics_table(metrics_by_name: Mapping[str, Mapping[str, Any]], label: str =
 
 
 def evaluation_table(result: Mapping[str, Any]) -> str:
-    """The table for one :func:`gtloc.evaluate.evaluate_predictions` result: the pooled row, then one per group."""
+    """The table for one :func:`~gtloc.evaluation.protocol.evaluate_predictions` result: pooled row, then per group."""
     rows: dict[str, Mapping[str, Any]] = {"all": result}
     for value, metrics in result.get("groups", {}).items():
         rows[f"{result['group_by']}={value}"] = metrics

@@ -20,8 +20,8 @@ import torch.distributed as dist
 from torch import nn
 
 from gtloc.errors import GtlocError
-from gtloc.losses import GTLocLoss
-from gtloc.model import GTLoc
+from gtloc.model.gtloc import GTLoc
+from gtloc.model.losses import GTLocLoss
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 

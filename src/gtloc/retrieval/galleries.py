@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from gtloc.config import GalleryConfig
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
+from gtloc.model.config import GalleryConfig
 from gtloc.timecode import InvalidTimeError, validate_times
 
 if TYPE_CHECKING:
     from gtloc.data.schema import Records
-    from gtloc.model import GTLoc
+    from gtloc.model.gtloc import GTLoc
 
 GPS_GALLERY_FILE = "coordinates_100K.csv"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from gtloc.config import GalleryConfig, GTLocConfig
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_write_text
-from gtloc.losses import LossWeights
+from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.losses import LossWeights
 
 # The model fields that come from the feature cache, not from the user's config.
 FROM_FEATURES = ("backbone", "feature_dim")

@@ -32,7 +32,7 @@ from gtloc.io import atomic_path, write_json
 if TYPE_CHECKING:
     from gtloc.backbones import Backbone
     from gtloc.data.schema import Records
-    from gtloc.model import GTLoc
+    from gtloc.model.gtloc import GTLoc
 
 FORMAT = "gtloc-gallery/1"
 META_FILE = "gallery.json"

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
-from gtloc.model import GTLoc
+from gtloc.model.gtloc import GTLoc
 
 STATE_FILE = "training_state.safetensors"
 

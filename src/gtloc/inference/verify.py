@@ -29,7 +29,7 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
-from gtloc.predict import Prediction, Predictor
+from gtloc.inference.predictor import Prediction, Predictor
 from gtloc.timecode import datetime_to_time_row
 
 CONSISTENT_AT = 25.0
@@ -285,7 +285,7 @@ def verify_photo(
 ) -> Verification:
     """Verify the photo at ``path``: claims default to its EXIF; ``backbone`` makes its features."""
     from gtloc.data.images import load_image
-    from gtloc.image_gallery import image_features
+    from gtloc.retrieval.image_gallery import image_features
 
     claim = claim_from_exif(path, lat, lon, time)
     features = image_features(backbone, [load_image(path)])[0]
@@ -293,7 +293,7 @@ def verify_photo(
 
 
 def _best_guess(result: Verification) -> dict:
-    from gtloc.predict_io import place_names
+    from gtloc.inference.prediction_files import place_names
 
     guess = result.guess
     lat, lon = (float(v) for v in guess.place_topk[0, 0])

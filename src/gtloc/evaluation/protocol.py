@@ -20,7 +20,7 @@ import numpy as np
 from gtloc.data.schema import Records, load_records
 from gtloc.errors import GtlocError
 from gtloc.geo import geo_metrics
-from gtloc.predict_io import read_predictions
+from gtloc.inference.prediction_files import read_predictions
 from gtloc.timecode import hour_error, month_error
 
 EXAMPLES_LISTED = 5

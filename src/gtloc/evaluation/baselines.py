@@ -1,7 +1,7 @@
 """Baselines and ablations that train and evaluate on the same cached features as GT-Loc.
 
 Each returns predicted ``latlon`` ``(N, 2)`` and/or ``times`` ``(N, 5)`` (NaN for the half it does not predict), so
-that all of them are scored by the same :func:`gtloc.evaluate.protocol_metrics`.
+that all of them are scored by the same :func:`gtloc.evaluation.protocol.protocol_metrics`.
 
 * ``constant``: the best constant guess fitted on the training labels (the protocol's floor): the month value and
   the hour that minimise the mean cyclic errors, and the training place with the smallest median distance.

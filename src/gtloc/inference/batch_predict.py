@@ -19,8 +19,8 @@ from gtloc.data.features import FeatureDirs, FeatureStore
 from gtloc.data.images import load_image
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
-from gtloc.predict import Prediction, Predictor
-from gtloc.predict_io import READOUTS, prediction_json_path, write_predictions
+from gtloc.inference.prediction_files import READOUTS, prediction_json_path, write_predictions
+from gtloc.inference.predictor import Prediction, Predictor
 
 FEATURE_CHUNK = 1024
 

@@ -12,11 +12,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from gtloc.config import LOGIT_SCALE_NAMES, GTLocConfig
-from gtloc.encoders import ImageHead, LocationEncoder, TimeEncoder
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path, write_json
-from gtloc.queues import LabelQueue
+from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
+from gtloc.model.encoders import ImageHead, LocationEncoder, TimeEncoder
+from gtloc.model.queues import LabelQueue
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from gtloc.baselines import BaselinePrediction, classification_baseline, constant_baseline, random_baseline
-from gtloc.checkpoint import STATE_FILE
-from gtloc.evaluate import protocol_metrics
-from gtloc.losses import LossWeights
-from gtloc.predict import Prediction, Predictor
-from gtloc.train import TrainingData, train
-from gtloc.train_config import TrainConfig
+from gtloc.evaluation.baselines import BaselinePrediction, classification_baseline, constant_baseline, random_baseline
+from gtloc.evaluation.protocol import protocol_metrics
+from gtloc.inference.predictor import Prediction, Predictor
+from gtloc.model.losses import LossWeights
+from gtloc.training.checkpoint import STATE_FILE
+from gtloc.training.config import TrainConfig
+from gtloc.training.loop import TrainingData, train
 
 ABLATIONS = ("gtloc_hard_targets", "gtloc_time_only")
 TIME_ONLY_WEIGHTS = LossWeights(img_gps=0.0, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=0.0)

@@ -17,12 +17,12 @@ import numpy as np
 from gtloc.data.features import extract_features
 from gtloc.data.schema import load_records
 from gtloc.data.world import generate_world
-from gtloc.experiment import compare_methods
+from gtloc.evaluation.experiment import compare_methods
+from gtloc.evaluation.report import metrics_table, plot_time_posteriors, plot_world_map
+from gtloc.inference.prediction_files import write_predictions
 from gtloc.io import atomic_write_text, write_json
-from gtloc.predict_io import write_predictions
-from gtloc.report import metrics_table, plot_time_posteriors, plot_world_map
-from gtloc.train import TrainingData, load_training_data
-from gtloc.train_config import TrainConfig, small_model_config
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.loop import TrainingData, load_training_data
 
 POSTERIOR_EXAMPLES = 6
 

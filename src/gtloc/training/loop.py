@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gtloc.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
 from gtloc.data.samplers import CameraBalancedSampler
-from gtloc.distributed import DistContext, process_group, wrap_loss
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_write_text
-from gtloc.losses import GTLocLoss
-from gtloc.model import GTLoc
-from gtloc.train_config import TrainConfig, load_train_config, save_train_config
+from gtloc.model.gtloc import GTLoc
+from gtloc.model.losses import GTLocLoss
+from gtloc.training.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
+from gtloc.training.config import TrainConfig, load_train_config, save_train_config
+from gtloc.training.distributed import DistContext, process_group, wrap_loss
 
 if TYPE_CHECKING:
     from gtloc.data.features import FeatureDirs
@@ -185,7 +185,7 @@ def train(
     ``resume`` continues the run in ``out_dir`` from its last checkpoint with the config it saved.
     ``stop_after`` ends the run early after that many steps in total (the checkpoint is written first).
     Under ``torchrun`` with more than one process, each global batch of ``batch_size`` is split across the
-    processes and the contrastive terms see the embeddings of all of them (``gtloc.distributed``), so the run
+    processes and the contrastive terms see the embeddings of all of them (``gtloc.training.distributed``), so the run
     matches a single process on the same batches; process 0 writes the log, checkpoints and model.
     """
     with process_group() as ctx:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtloc.model import GTLoc
+from gtloc.model.gtloc import GTLoc
 from gtloc.timecode import torus_distance
 
 TERMS = ("img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i")
@@ -140,7 +140,7 @@ class GTLocLoss(nn.Module):
         latlon: torch.Tensor,
         times: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """The terms from embeddings already computed (e.g. gathered across processes by ``gtloc.distributed``).
+        """The terms from embeddings already computed (e.g. gathered across processes in ``training.distributed``).
 
         ``img`` ``(B, E)``; ``loc_emb`` ``(G + Qg, E)`` for the batch rows with GPS then the GPS queue;
         ``time_emb`` ``(T + Qt, E)`` likewise for times (without queues when ``use_queues`` is off). ``None``

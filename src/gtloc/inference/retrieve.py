@@ -24,9 +24,9 @@ import torch.nn.functional as F
 
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
-from gtloc.image_gallery import ImageGallery
-from gtloc.model import GTLoc
-from gtloc.predict import Predictor
+from gtloc.inference.predictor import Predictor
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.image_gallery import ImageGallery
 
 MID_MONTH_DAY = 15
 PLACE_METHODS = ("image", "predicted")

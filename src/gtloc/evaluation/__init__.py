@@ -1,0 +1,1 @@
+"""The evaluation protocol, baselines, experiments, reports and the demo."""

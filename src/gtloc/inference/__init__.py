@@ -1,0 +1,1 @@
+"""Prediction, retrieval, text queries and verification with a trained model."""

@@ -1,0 +1,1 @@
+"""The model: configuration, encoders, label queues, GTLoc and its losses."""

@@ -1,0 +1,1 @@
+"""Training the heads on cached features: config, loop, checkpoints, distributed runs."""
