@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from gtloc.backbones import load_backbone
 from gtloc.backbones.efficientnet import EfficientNetLite0Backbone
-from gtloc.data.features import extract_features
+from gtloc.backbones.extract import extract_features
 from gtloc.data.images import load_image
 from gtloc.io import write_json
 

@@ -131,7 +131,7 @@ def test_is_main_process_only_on_rank_0(monkeypatch):
 
 def test_gtloc_train_cli_under_torchrun(tmp_path):
     """`torchrun --standalone --nproc_per_node=2 -m gtloc train ...`: one set of messages, a complete, loadable run."""
-    from gtloc.data.features import extract_features
+    from gtloc.backbones.extract import extract_features
     from gtloc.data.schema import load_records
     from gtloc.training.config import save_train_config
     from gtloc.training.loop import load_training_data

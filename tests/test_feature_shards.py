@@ -13,7 +13,8 @@ import torch
 
 import gtloc.cli.features
 from cli_runner import run_cli
-from gtloc.data.features import FeatureStore, extract_features, merge_feature_dirs, select_shard
+from gtloc.backbones.extract import extract_features
+from gtloc.data.features import FeatureStore, merge_feature_dirs, select_shard
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
 from gtloc.model.config import GalleryConfig

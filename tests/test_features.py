@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 
 from gtloc.backbones import Backbone, Preprocess
+from gtloc.backbones.extract import extract_features
 from gtloc.cli import main
-from gtloc.data.features import FeatureStore, extract_features
+from gtloc.data.features import FeatureStore
 from gtloc.data.images import load_image
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError

@@ -14,8 +14,8 @@ from PIL import Image
 import gtloc.inference.batch_predict
 from cli_runner import run_cli
 from gtloc.backbones.base import Backbone
+from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
-from gtloc.data.features import extract_features
 from gtloc.data.schema import Records, write_records
 from gtloc.evaluation.protocol import evaluate_predictions
 from gtloc.inference.prediction_files import PREDICTION_COLUMNS, read_predictions

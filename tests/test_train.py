@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gtloc.data.features import extract_features
+from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
 from gtloc.model.gtloc import GTLoc

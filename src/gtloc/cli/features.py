@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from gtloc.backbones import BACKBONES, DEFAULT_BACKBONE, load_backbone
+from gtloc.backbones.extract import extract_features
 from gtloc.cli.app import app
-from gtloc.data.features import FAILED_CSV, extract_features, select_shard
+from gtloc.data.features import FAILED_CSV, select_shard
 from gtloc.data.schema import load_records
 
 

@@ -1,4 +1,6 @@
-"""The feature store: backbone features computed once per image, cached on disk in shards, looked up by path.
+"""The feature store: backbone features cached on disk in shards, looked up by path (storage only).
+
+Computing the features is :func:`gtloc.backbones.extract.extract_features`; it writes through :class:`FeatureWriter`.
 
 Layout of a feature directory::
 
@@ -23,19 +25,13 @@ import hashlib
 import io
 import json
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm import tqdm
 
-from gtloc.backbones import Backbone, load_backbone
-from gtloc.data.images import load_image
-from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path, atomic_write_text, write_json
 
@@ -167,10 +163,6 @@ class FeatureStore:
         return out
 
 
-def _identity(backbone: Backbone, tencrop: bool) -> dict[str, Any]:
-    return {**backbone.fingerprint(), "tencrop": tencrop}
-
-
 def _check_same_identity(root: Path, cached: dict[str, Any], wanted: dict[str, Any]) -> None:
     differences = [
         f"{key}: cache has {json.dumps(cached[key])}, this run {json.dumps(wanted[key])}"
@@ -270,120 +262,60 @@ def _failed_csv(failed: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
-def _prefetch(
-    executor: ThreadPoolExecutor, fn: Callable[[str], Any], items: Iterable[str], ahead: int
-) -> Iterator[Any]:
-    """``fn(item)`` for each item, in order, computed up to ``ahead`` items in advance on ``executor``."""
-    pending: deque[Future[Any]] = deque()
-    for item in items:
-        pending.append(executor.submit(fn, item))
-        if len(pending) > ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+class FeatureWriter:
+    """A feature directory open for adding shards: what an extraction writes through (see the module docstring).
 
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def extract_features(
-    records: Records | Sequence[str],
-    images_root: str | os.PathLike[str] | None,
-    backbone: Backbone | str,
-    out_dir: str | os.PathLike[str],
-    *,
-    tencrop: bool = False,
-    batch_size: int = 32,
-    shard_size: int = 1024,
-    num_workers: int | None = None,
-    progress: bool = True,
-    shard_index: int = 0,
-    num_shards: int = 1,
-) -> FeatureStore:
-    """Compute and cache ``backbone`` features of every record's image under ``out_dir``; resume if present.
-
-    ``records``: Records or image paths, relative to ``images_root``. Images are decoded on ``num_workers``
-    threads while the network runs. Images already cached are skipped; undecodable ones are reported in
-    the manifest and ``failed.csv`` and skipped. With ``num_shards`` > 1 only the images of worker
-    ``shard_index`` (:func:`select_shard`) are extracted; merge the workers' directories with
-    :func:`merge_feature_dirs`. Returns the opened store.
+    ``identity``: what makes the features (``backbone``, ``feature_dim``, ``weights``, ``preprocess``, ``tencrop``);
+    ``partition``: ``{"index": I, "count": N}``, the worker's share of the paths. An existing directory must have
+    been made with the same identity and partition; the paths of its finished shards are ``in`` the writer, so an
+    interrupted extraction resumes where it stopped. Every shard and the manifest are written atomically.
     """
-    if batch_size < 1 or shard_size < 1:
-        raise GtlocError(f"batch_size and shard_size must be >= 1, got {batch_size} and {shard_size}")
-    all_paths = select_shard(
-        list(dict.fromkeys(records.paths if isinstance(records, Records) else records)), shard_index, num_shards
-    )
-    partition = {"index": shard_index, "count": num_shards}
-    model = load_backbone(backbone) if isinstance(backbone, str) else backbone
-    root = Path(out_dir)
-    base = Path(images_root) if images_root is not None else Path()
-    wanted = _identity(model, tencrop)
-    if (root / MANIFEST).exists():
-        store = FeatureStore.open(root)
-        if store.sources:
-            raise GtlocError(f"{root} is a merge of other feature directories: extract into a directory of its own")
-        _check_same_identity(root, store.identity(), wanted)
-        cached = store.manifest.get("partition", {"index": 0, "count": 1})
-        if cached != partition:
-            raise GtlocError(
-                f"feature cache {root} holds shard {cached['index']} of {cached['count']}, this run asks for shard "
-                f"{shard_index} of {num_shards}: use another --out directory per shard"
-            )
-        manifest = store.manifest
-    else:
-        store = None
-        manifest = {"format": FORMAT, **wanted, "partition": partition, "shards": [], "failed": []}
-    todo = [p for p in all_paths if store is None or p not in store]
-    failed = {item["path"]: item["reason"] for item in manifest["failed"]}
 
-    def prepare(path: str) -> torch.Tensor | str:
-        try:
-            return model.preprocess(load_image(base / path), tencrop=tencrop)
-        except Exception as exc:
-            return getattr(exc, "reason", f"{type(exc).__name__}: {exc}")
+    def __init__(self, out_dir: str | os.PathLike[str], identity: dict[str, Any], partition: dict[str, int]) -> None:
+        self.root = root = Path(out_dir)
+        self._done: set[str] = set()
+        if (root / MANIFEST).exists():
+            store = FeatureStore.open(root)
+            if store.sources:
+                raise GtlocError(f"{root} is a merge of other feature directories: extract into a directory of its own")
+            _check_same_identity(root, store.identity(), identity)
+            cached = store.manifest.get("partition", {"index": 0, "count": 1})
+            if cached != partition:
+                raise GtlocError(
+                    f"feature cache {root} holds shard {cached['index']} of {cached['count']}, this run asks for "
+                    f"shard {partition['index']} of {partition['count']}: use another --out directory per shard"
+                )
+            self.manifest = store.manifest
+            self._done = set(store.paths)
+        else:
+            self.manifest = {"format": FORMAT, **identity, "partition": partition, "shards": [], "failed": []}
+        self.failed = {item["path"]: item["reason"] for item in self.manifest["failed"]}
+        self.save()
 
-    def save_manifest() -> None:
-        manifest["failed"] = [{"path": p, "reason": r} for p, r in failed.items()]
-        write_json(root / MANIFEST, manifest)
-        atomic_write_text(root / FAILED_CSV, _failed_csv(manifest["failed"]))
+    def __contains__(self, path: object) -> bool:
+        """Whether ``path`` is in a finished shard."""
+        return path in self._done
 
-    save_manifest()
-    workers = num_workers or min(4, os.cpu_count() or 1)
-    bar = tqdm(total=len(todo), unit="img", desc=f"features ({model.name})", disable=not progress)
-    with ThreadPoolExecutor(max_workers=workers) as executor:
-        prepared = _prefetch(executor, prepare, todo, ahead=2 * batch_size)
-        for chunk in _chunks(todo, shard_size):
-            done_paths: list[str] = []
-            parts: list[torch.Tensor] = []
-            for batch_paths in _chunks(chunk, batch_size):
-                ok_paths, inputs = [], []
-                for path in batch_paths:
-                    item = next(prepared)
-                    if isinstance(item, str):
-                        failed[path] = item
-                    else:
-                        failed.pop(path, None)
-                        ok_paths.append(path)
-                        inputs.append(item)
-                if inputs:
-                    pixels = torch.cat(inputs) if tencrop else torch.stack(inputs)
-                    features = model.encode_images(pixels)
-                    parts.append(features.view(len(inputs), 10, -1) if tencrop else features)
-                    done_paths.extend(ok_paths)
-                bar.update(len(batch_paths))
-            if done_paths:
-                _write_shard(root, manifest, done_paths, torch.cat(parts))
-            save_manifest()
-    bar.close()
-    return FeatureStore.open(root)
+    def fail(self, path: str, reason: str) -> None:
+        """Note that ``path`` could not be read (listed in the manifest and ``failed.csv`` at the next save)."""
+        self.failed[path] = reason
 
+    def write_shard(self, paths: list[str], features: torch.Tensor) -> None:
+        """Write one shard: ``features`` ``(n, D)`` or ``(n, C, D)`` of ``paths``, then save the manifest."""
+        stem = f"shard-{len(self.manifest['shards']):05d}"
+        with atomic_path(self.root / f"{stem}.safetensors") as tmp:
+            save_file({"features": features.float().contiguous()}, str(tmp))
+        write_json(self.root / f"{stem}.json", {"paths": paths})
+        self.manifest["shards"].append(
+            {"file": f"{stem}.safetensors", "paths_file": f"{stem}.json", "rows": len(paths)}
+        )
+        for path in paths:
+            self.failed.pop(path, None)
+        self._done.update(paths)
+        self.save()
 
-def _write_shard(root: Path, manifest: dict[str, Any], paths: list[str], features: torch.Tensor) -> None:
-    """Write one shard (features + path sidecar) atomically and list it in ``manifest`` (in memory)."""
-    stem = f"shard-{len(manifest['shards']):05d}"
-    with atomic_path(root / f"{stem}.safetensors") as tmp:
-        save_file({"features": features.float().contiguous()}, str(tmp))
-    write_json(root / f"{stem}.json", {"paths": paths})
-    manifest["shards"].append({"file": f"{stem}.safetensors", "paths_file": f"{stem}.json", "rows": len(paths)})
+    def save(self) -> None:
+        """Write the manifest and ``failed.csv`` (each atomically)."""
+        self.manifest["failed"] = [{"path": p, "reason": r} for p, r in self.failed.items()]
+        write_json(self.root / MANIFEST, self.manifest)
+        atomic_write_text(self.root / FAILED_CSV, _failed_csv(self.manifest["failed"]))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gtloc.data.features import extract_features
+from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
 from gtloc.data.world import generate_world
 from gtloc.evaluation.experiment import compare_methods
