@@ -1,3 +1,97 @@
-"""gtloc: when and where was this outdoor photo taken? An implementation of GT-Loc (ICCV 2025)."""
+"""gtloc: when and where was this outdoor photo taken? An implementation of GT-Loc (ICCV 2025).
+
+The public API in one call: ``gtloc.load("run").predict_image("photo.jpg", top_k=3)``. Every name in ``__all__``
+is imported on first use (PEP 562), so ``import gtloc`` (and ``gtloc --help``) stays light: no torch until needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "GtlocError": "gtloc.errors",
+    "Records": "gtloc.data.schema",
+    "load_records": "gtloc.data.schema",
+    "FeatureStore": "gtloc.data.features",
+    "Backbone": "gtloc.backbones",
+    "load_backbone": "gtloc.backbones",
+    "backbone_for": "gtloc.backbones.extract",
+    "extract_features": "gtloc.backbones.extract",
+    "image_features": "gtloc.backbones.extract",
+    "GTLoc": "gtloc.model.gtloc",
+    "GTLocConfig": "gtloc.model.config",
+    "GalleryConfig": "gtloc.model.config",
+    "ImageGallery": "gtloc.retrieval.image_gallery",
+    "index_gallery": "gtloc.retrieval.image_gallery",
+    "Predictor": "gtloc.inference.predictor",
+    "Prediction": "gtloc.inference.predictor",
+    "load": "gtloc.inference.predictor",
+    "Retriever": "gtloc.inference.retrieve",
+    "search": "gtloc.inference.retrieve",
+    "analyze_photo": "gtloc.inference.verify",
+    "TrainConfig": "gtloc.training.config",
+    "train": "gtloc.training.loop",
+    "load_training_data": "gtloc.training.loop",
+    "evaluate_predictions": "gtloc.evaluation.protocol",
+}
+
+__all__ = [
+    "Backbone",
+    "FeatureStore",
+    "GTLoc",
+    "GTLocConfig",
+    "GalleryConfig",
+    "GtlocError",
+    "ImageGallery",
+    "Prediction",
+    "Predictor",
+    "Records",
+    "Retriever",
+    "TrainConfig",
+    "__version__",
+    "analyze_photo",
+    "backbone_for",
+    "evaluate_predictions",
+    "extract_features",
+    "image_features",
+    "index_gallery",
+    "load",
+    "load_backbone",
+    "load_records",
+    "load_training_data",
+    "search",
+    "train",
+]
+
+if TYPE_CHECKING:
+    from gtloc.backbones import Backbone, load_backbone
+    from gtloc.backbones.extract import backbone_for, extract_features, image_features
+    from gtloc.data.features import FeatureStore
+    from gtloc.data.schema import Records, load_records
+    from gtloc.errors import GtlocError
+    from gtloc.evaluation.protocol import evaluate_predictions
+    from gtloc.inference.predictor import Prediction, Predictor, load
+    from gtloc.inference.retrieve import Retriever, search
+    from gtloc.inference.verify import analyze_photo
+    from gtloc.model.config import GalleryConfig, GTLocConfig
+    from gtloc.model.gtloc import GTLoc
+    from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
+    from gtloc.training.config import TrainConfig
+    from gtloc.training.loop import load_training_data, train
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and keep the name here."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gtloc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

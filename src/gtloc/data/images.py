@@ -73,6 +73,11 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageDecodeError(path, f"truncated or corrupt image data ({exc})") from None
 
 
+def open_photo(photo: str | os.PathLike[str] | Image.Image) -> Image.Image:
+    """A photo given as a file (decoded by :func:`load_image`) or as a PIL image, as upright 8-bit RGB."""
+    return _to_rgb(photo) if isinstance(photo, Image.Image) else load_image(photo)
+
+
 def resize_shorter(image: Image.Image, size: int, interpolation: str = "bilinear") -> Image.Image:
     """Resize so the shorter side is ``size`` pixels, keeping the aspect ratio (antialiased)."""
     width, height = image.size

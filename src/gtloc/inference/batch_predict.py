@@ -7,16 +7,15 @@ skipped and reported (``PredictionRun.skipped``), never fatal; bad arguments rai
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from gtloc.backbones import Backbone, load_backbone
+from gtloc.backbones.base import Backbone
+from gtloc.backbones.extract import backbone_for, file_features
 from gtloc.data.features import FeatureDirs, FeatureStore
-from gtloc.data.images import load_image
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
 from gtloc.inference.prediction_files import READOUTS, prediction_json_path, write_predictions
@@ -103,37 +102,18 @@ def predict_images(
     if batch_size < 1:
         raise GtlocError(f"batch size must be >= 1, got {batch_size}")
     _check_feature_dim(predictor, backbone.feature_dim, f"backbone {backbone.name!r}")
-    root = Path(images_root) if images_root is not None else None
-
-    def prepare(path: str) -> torch.Tensor | str:
-        try:
-            return backbone.preprocess(load_image(root / path if root else path), tencrop=tencrop)
-        except GtlocError as exc:
-            return getattr(exc, "reason", str(exc))
-
-    done: list[str] = []
-    skipped: list[tuple[str, str]] = []
+    batches = [list(paths[start : start + batch_size]) for start in range(0, len(paths), batch_size)]
+    run = PredictionRun([], Prediction())
     parts = []
-    with (
-        ThreadPoolExecutor(max_workers=num_workers) as pool,
-        tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar,
-    ):
-        for start in range(0, len(paths), batch_size):
-            batch = list(paths[start : start + batch_size])
-            inputs = []
-            for path, item in zip(batch, pool.map(prepare, batch), strict=True):
-                if isinstance(item, str):
-                    skipped.append((path, item))
-                else:
-                    done.append(path)
-                    inputs.append(item)
-            if inputs:
-                features = backbone.encode_images(torch.cat(inputs) if tencrop else torch.stack(inputs))
-                if tencrop:
-                    features = features.view(len(inputs), 10, -1)
-                parts.append(predictor.predict(features, top_k=top_k))
-            bar.update(len(batch))
-    return PredictionRun(done, concat_predictions(parts), skipped)
+    with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
+        for batch in file_features(backbone, batches, images_root, tencrop=tencrop, num_workers=num_workers):
+            run.skipped.extend(batch.failed)
+            if batch.paths:
+                run.paths.extend(batch.paths)
+                parts.append(predictor.predict(batch.features, top_k=top_k))
+            bar.update(len(batch.paths) + len(batch.failed))
+    run.prediction = concat_predictions(parts)
+    return run
 
 
 def _input_mode(images: Sequence[str], records: str | Path | None, images_root, features) -> str:
@@ -193,8 +173,7 @@ def run_prediction(
         result = predict_features(predictor, store, wanted, top_k=top_k, progress=progress)
     else:
         paths = list(images) if mode == "files" else load_records(records).paths
-        config = predictor.model.config
-        backbone = load_backbone(config.backbone, model_path=backbone_path or config.backbone_path, fast=fast)
+        backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast)
         root = images_root if mode == "records" else None
         result = predict_images(predictor, backbone, paths, root, tencrop, top_k, batch_size, progress)
     for path, reason in result.skipped[:10]:

@@ -1,13 +1,22 @@
-"""Prediction by retrieval: an image's place and time are the best-matching entries of the GPS and time galleries."""
+"""Prediction by retrieval: an image's place and time are the best-matching entries of the GPS and time galleries.
+
+The one-call API: ``gtloc.load(run).predict_image("photo.jpg", top_k=3)`` (:func:`load`,
+:meth:`Predictor.predict_image`).
+"""
 
 from __future__ import annotations
 
+import calendar
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
+from gtloc.backbones.base import Backbone
 from gtloc.errors import GtlocError
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import GallerySearch
@@ -15,8 +24,11 @@ from gtloc.retrieval.galleries import EncodedGallery, build_gps_gallery, build_t
 from gtloc.retrieval.search import full_posterior
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
+MAX_SHOWN = 5
+Photo = str | os.PathLike[str] | Image.Image
 
-@dataclass
+
+@dataclass(repr=False)
 class Prediction:
     """Predictions for N images with top-k alternatives.
 
@@ -47,6 +59,47 @@ class Prediction:
         if self.time_topk is None:
             raise GtlocError("this prediction has no times (not asked for, or the model has no time encoder)")
         return self.time_topk[:, 0]
+
+    def __len__(self) -> int:
+        """N, the number of images predicted."""
+        first = next((t for t in vars(self).values() if t is not None), None)
+        return 0 if first is None else int(first.shape[0])
+
+    def __repr__(self) -> str:
+        """Readable: for each image (the first five) its top places with the nearest town, its top times and the
+        most likely month and hour, with probabilities."""
+        n = len(self)
+        lines = [f"Prediction for {n} image{'' if n == 1 else 's'}:"]
+        shown = min(n, MAX_SHOWN)
+        names: list[str] = []
+        if self.place_topk is not None and shown:
+            from gtloc.inference.prediction_files import place_names
+
+            names = place_names(self.place_topk[:shown].reshape(-1, 2).numpy())
+        for i in range(shown):
+            lines.append(f"image {i}:")
+            if self.place_topk is not None:
+                k = self.place_topk.shape[1]
+                for j, ((lat, lon), p) in enumerate(
+                    zip(self.place_topk[i].tolist(), self.place_probs[i].tolist(), strict=True)
+                ):
+                    lines.append(f"  place {j + 1}  {lat:8.4f}, {lon:9.4f}  p={p:.3f}  near {names[i * k + j]}")
+            if self.time_topk is not None:
+                for j, (t, p) in enumerate(zip(self.time_topk[i].tolist(), self.time_probs[i].tolist(), strict=True)):
+                    month, day, hour, minute = (int(v) for v in t[:4])
+                    lines.append(
+                        f"  time {j + 1}   {day:2d} {calendar.month_abbr[month]} {hour:02d}:{minute:02d}  p={p:.3f}"
+                    )
+            if self.month_posterior is not None and self.hour_posterior is not None:
+                month_p, month = self.month_posterior[i].max(dim=0)
+                hour_p, hour = self.hour_posterior[i].max(dim=0)
+                lines.append(
+                    f"  most likely {calendar.month_name[int(month) + 1]} (p={float(month_p):.3f}), "
+                    f"{int(hour):02d}:00-{int(hour) + 1:02d}:00 (p={float(hour_p):.3f})"
+                )
+        if n > shown:
+            lines.append(f"... and {n - shown} more images")
+        return "\n".join(lines)
 
 
 class _TimeReadout:
@@ -86,6 +139,9 @@ class Predictor:
     and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.retrieval.faiss`). With FAISS, place
     probabilities are a softmax over a shortlist of the best 64 candidates, not over the whole gallery.
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
+    ``backbone``: the frozen backbone that turns photos into features for :meth:`predict_image` (default: the one
+    named in the model's config, loaded on first use and kept); ``tencrop``: photos are scored as ten crops
+    (similarities averaged, GT-Loc's test-time augmentation) instead of one center crop.
     """
 
     def __init__(
@@ -97,8 +153,12 @@ class Predictor:
         gps_index: str = "exact",
         nprobe: int = 8,
         nlist: int | None = None,
+        backbone: Backbone | None = None,
+        tencrop: bool = False,
     ):
         self.model = model.eval()
+        self._backbone = backbone
+        self.tencrop = tencrop
         gallery_config = model.config.gallery
         gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
         self.gps_gallery: EncodedGallery = encode_gallery(model, "gps", gps_labels, cache_dir)
@@ -115,6 +175,15 @@ class Predictor:
         """Whether the model has a time encoder (GeoCLIP's weights, for one, do not)."""
         return self.model.time_encoder is not None
 
+    @property
+    def backbone(self) -> Backbone:
+        """The frozen backbone the model was trained with (its config's name and path), loaded once when needed."""
+        if self._backbone is None:
+            from gtloc.backbones.extract import backbone_for
+
+            self._backbone = backbone_for(self.model.config)
+        return self._backbone
+
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, **kwargs) -> Predictor:
         """Load the model saved in ``run_dir`` and cache its encoded galleries in ``run_dir/galleries``."""
@@ -128,6 +197,29 @@ class Predictor:
 
     def _scale(self, name: str) -> float:
         return float(self.model.scale(name))
+
+    def photo_features(self, photos: Sequence[Photo]) -> torch.Tensor:
+        """Photo files or PIL images -> backbone features ``(N, D)``, or ``(N, 10, D)`` with :attr:`tencrop`."""
+        from gtloc.backbones.extract import image_features
+        from gtloc.data.images import open_photo
+
+        backbone = self.backbone
+        if backbone.feature_dim != self.model.config.feature_dim:
+            raise GtlocError(
+                f"backbone {backbone.name!r} gives {backbone.feature_dim}-d features but the model's image head "
+                f"expects {self.model.config.feature_dim}-d"
+            )
+        return image_features(backbone, [open_photo(photo) for photo in photos], tencrop=self.tencrop)
+
+    def predict_image(self, photos: Photo | Sequence[Photo], top_k: int = 5) -> Prediction:
+        """Top-k places and times for one photo (a path or a PIL image) or a list of them: row i of the
+        :class:`Prediction` is photo i. The backbone runs once per photo (ten crops with :attr:`tencrop`);
+        a file that cannot be decoded raises :class:`~gtloc.data.images.ImageDecodeError` naming it."""
+        if isinstance(photos, str | os.PathLike | Image.Image):
+            photos = [photos]
+        if top_k < 1:
+            raise GtlocError(f"top_k must be >= 1, got {top_k}")
+        return self.predict(self.photo_features(photos), top_k=top_k)
 
     @torch.inference_mode()
     def predict(
@@ -203,3 +295,12 @@ class Predictor:
         fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
         found = self.gps_search.search(fused, top_k, self._scale("it2g_logit_scale"))
         return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)
+
+
+def load(run_dir: str | os.PathLike[str], **kwargs) -> Predictor:
+    """The trained model in ``run_dir``, ready to predict: ``gtloc.load("run").predict_image("photo.jpg", top_k=3)``.
+
+    Galleries are encoded once and cached in ``run_dir/galleries``; ``kwargs`` go to :class:`Predictor`
+    (``tencrop``, ``gps_index``, ``backbone``, ...).
+    """
+    return Predictor.from_pretrained(run_dir, **kwargs)
