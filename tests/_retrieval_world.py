@@ -65,4 +65,4 @@ def plant_embeddings(model: GTLoc, gallery: ImageGallery) -> ImageGallery:
 
 
 def tiny_predictor(model: GTLoc, gallery: ImageGallery) -> Predictor:
-    return Predictor(model, gps_gallery=gallery.latlon)
+    return Predictor(model, gps_gallery=gallery.latlon, backbone=ToyBackbone())

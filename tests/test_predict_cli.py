@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-import gtloc.inference.batch_predict
 from cli_runner import run_cli
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import extract_features
@@ -22,6 +21,7 @@ from gtloc.inference.prediction_files import PREDICTION_COLUMNS, read_prediction
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
+from toydata import register_backbone
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 N_IMAGES = 6
@@ -99,16 +99,9 @@ def world(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def tiny_backbone(monkeypatch) -> list[str]:
-    """Serve TinyBackbone for the checkpoint's backbone name; record which names were asked for."""
-    asked: list[str] = []
-
-    def load(name, model_path=None, fast=True):
-        asked.append(name)
-        return TinyBackbone()
-
-    monkeypatch.setattr(gtloc.inference.batch_predict, "load_backbone", load)
-    return asked
+def tiny_backbone(monkeypatch) -> list[str | None]:
+    """Serve TinyBackbone for the checkpoint's backbone name ("tiny"); record each load's model_path."""
+    return register_backbone(monkeypatch, TinyBackbone())
 
 
 def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys, tmp_path, world):
@@ -184,7 +177,7 @@ def test_image_files_skip_the_broken_one_and_agree_with_cached_features(
     out = tmp_path / "preds.csv"
     code, _, stderr = run_cli(monkeypatch, capsys, "predict", *files, "--checkpoint", world["run"], "--out", out)
     assert code == 0, stderr
-    assert tiny_backbone == ["tiny"]
+    assert tiny_backbone == [None]  # the checkpoint's backbone, loaded once from its default source
     assert f"skipped {root / 'pics' / 'broken.png'}: " in stderr
     rows = read_rows(out)
     assert [r["path"] for r in rows] == files[:3]

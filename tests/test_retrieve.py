@@ -15,7 +15,7 @@ from gtloc.inference.predictor import Predictor
 from gtloc.inference.retrieve import GeoTimeRequest, Retriever, rank_gallery, time_rows
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
-from toydata import ToyBackbone
+from toydata import ToyBackbone, register_backbone
 
 
 @pytest.fixture(scope="module")
@@ -165,8 +165,11 @@ def test_cli_index_then_retrieve_by_place_time_and_text(world, tmp_path, monkeyp
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--lat", "1", "--lon", "2", "--text", "x"], "exactly one of"),
-        ([], "exactly one of"),
+        (
+            ["--lat", "1", "--lon", "2", "--text", "x"],
+            "give one query: text, photo, place or lat/lon, not text and lat/lon",
+        ),
+        ([], "a request needs a place (lat/lon) or a time (month and/or hour)"),
         (["--place", "Nowhereville Xyzzy"], "unknown place"),
         (["--lat", "1", "--lon", "2", "--month", "0"], "month must be"),
     ],
@@ -178,9 +181,7 @@ def test_cli_retrieve_errors(world, monkeypatch, capsys, args, message):
 
 
 def test_cli_geo_time_aware_from_a_photo(world, monkeypatch, capsys):
-    import gtloc.retrieval.image_gallery
-
-    monkeypatch.setattr(gtloc.retrieval.image_gallery, "model_backbone", lambda model: ToyBackbone())
+    register_backbone(monkeypatch, ToyBackbone())
     photo = world["gallery"].image_path(2)
     code, text, err = run_cli(
         monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], "--image", photo, "--month", "7",

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gtloc.errors import GtlocError
-from gtloc.inference.retrieve import Retriever
-from gtloc.inference.textquery import CLIP_PATH, PARSER_PATH, find_place, parse_query, search_text
+from gtloc.inference.retrieve import CLIP_TEXT, PARSER, Retriever, search, text_request
+from gtloc.inference.textquery import find_place, parse_query
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, embed_features
@@ -21,7 +21,7 @@ def test_the_issue_example_reads_oslo_january_and_dusk_from_the_sun():
     # Oslo, mid-January: sunset ~15:50, civil dusk ~16:45 local time; "dusk" is halfway between.
     assert 15.9 < parsed.hour < 16.6
     assert any("dusk in Oslo" in note for note in parsed.notes)
-    request = parsed.request()
+    request = text_request(parsed)
     assert (round(request.lat, 2), round(request.lon, 2), request.month) == (59.91, 10.75, 1)
 
 
@@ -76,12 +76,12 @@ def test_sun_events_in_polar_night_fall_back_to_a_typical_hour():
 
 def test_text_without_place_or_time_is_explained():
     with pytest.raises(GtlocError, match="could not read a place or a time"):
-        parse_query("a nice picture").request()
+        text_request(parse_query("a nice picture"))
     with pytest.raises(GtlocError, match="unknown place"):
         find_place("Qwertzuiopville")
 
 
-# --- search_text: the parser path on any model, the CLIP path through the image head ---
+# --- search(text=...): the parser path on any model, the CLIP path through the image head ---
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +113,9 @@ def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):
     model = _model("clip-vit-l-14", 12)
     gallery = _gallery(model)
     backbone = ClipBackbone(tiny_clip)
-    answer = search_text(Retriever(model, gallery), "snowy street at dusk", k=4, backbone=backbone)
-    assert answer.path == CLIP_PATH and answer.parsed is None
+    answer = search(Retriever(model, gallery, backbone=backbone), text="snowy street at dusk", k=4)
+    assert answer.answered_by == CLIP_TEXT and answer.parsed is None
+    assert answer.describe() == "the CLIP text tower (clip-vit-l-14) through the image head"
     with torch.inference_mode():
         query = model.encode_image(backbone.encode_text(["snowy street at dusk"]))
     expected = (query @ gallery.embeddings.T)[0].topk(4)
@@ -124,9 +125,9 @@ def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):
 
 def test_without_a_text_tower_the_parser_answers():
     model = _model("toy", 8)
-    answer = search_text(Retriever(model, _gallery(model)), "harbour at noon in Lisbon", k=3)
-    assert answer.path == PARSER_PATH
+    answer = search(Retriever(model, _gallery(model)), text="harbour at noon in Lisbon", k=3)
+    assert answer.answered_by == PARSER and answer.describe().startswith("the offline parser: place Lisbon")
     assert answer.parsed.place.name == "Lisbon" and answer.parsed.hour == 12.0
     assert answer.hits.indices.shape == (1, 3)
     with pytest.raises(GtlocError, match="empty"):
-        search_text(Retriever(model, _gallery(model)), "  ")
+        search(Retriever(model, _gallery(model)), text="  ")

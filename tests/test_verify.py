@@ -26,7 +26,7 @@ from gtloc.inference.verify import (
     verification_text,
     verify_features,
 )
-from toydata import ToyBackbone
+from toydata import ToyBackbone, register_backbone
 
 
 @pytest.fixture(scope="module")
@@ -159,9 +159,7 @@ def test_nothing_to_verify_says_why(world):
 
 @pytest.fixture
 def toy_backbone(monkeypatch):
-    import gtloc.retrieval.image_gallery
-
-    monkeypatch.setattr(gtloc.retrieval.image_gallery, "model_backbone", lambda model: ToyBackbone())
+    register_backbone(monkeypatch, ToyBackbone())
 
 
 def test_cli_verify_reads_the_exif_claim(world, tmp_path, monkeypatch, capsys, toy_backbone):

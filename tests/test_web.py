@@ -10,7 +10,6 @@ from PIL import ExifTags, Image
 
 from _retrieval_world import build_world, tiny_predictor
 from gtloc.web.app import create_app
-from toydata import ToyBackbone
 
 LIMIT = 200_000
 
@@ -23,7 +22,7 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(world):
     predictor = tiny_predictor(world["model"], world["gallery"])
-    return TestClient(create_app(predictor, ToyBackbone(), world["gallery"], max_upload_bytes=LIMIT))
+    return TestClient(create_app(predictor, world["gallery"], max_upload_bytes=LIMIT))
 
 
 def jpeg(exif: Image.Exif | None = None, size=(80, 60)) -> bytes:
@@ -131,6 +130,6 @@ def test_search_errors_and_missing_pictures(client):
 
 
 def test_without_a_gallery_the_search_page_says_how_to_add_one(world):
-    app = create_app(tiny_predictor(world["model"], world["gallery"]), ToyBackbone())
+    app = create_app(tiny_predictor(world["model"], world["gallery"]))
     page = TestClient(app).get("/search")
     assert 'id="no-gallery"' in page.text and "gtloc index" in page.text

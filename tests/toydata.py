@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gtloc.backbones import BACKBONES, BackboneSpec
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.schema import Records, write_records
@@ -31,6 +32,20 @@ class ToyBackbone(Backbone):
         means = cells.mean(dim=(-1, -2)).flatten(1)
         stds = cells.std(dim=(-1, -2)).flatten(1)
         return torch.cat([means, stds], dim=1).float()
+
+
+def register_backbone(monkeypatch, backbone: Backbone) -> list[str | None]:
+    """Register ``backbone`` under its name for this test, so that a run trained on it loads it by name like a real
+    one (``load_backbone``, ``Predictor.backbone``); returns the ``model_path`` of each load, as it happens."""
+    loads: list[str | None] = []
+
+    def load(path, device, fast):
+        loads.append(path)
+        return backbone
+
+    spec = BackboneSpec(backbone.name, backbone.feature_dim, backbone.preprocessing, "test stand-in", load)
+    monkeypatch.setitem(BACKBONES, backbone.name, spec)
+    return loads
 
 
 def toy_records(n: int, seed: int = 0) -> Records:

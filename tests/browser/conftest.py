@@ -17,7 +17,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared test helpers in tests/
 
 from _retrieval_world import build_world, tiny_predictor
-from toydata import ToyBackbone
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -49,7 +48,7 @@ def live_app(tmp_path_factory):
     from gtloc.web.app import create_app
 
     world = build_world(tmp_path_factory.mktemp("browser-world"))
-    app = create_app(tiny_predictor(world["model"], world["gallery"]), ToyBackbone(), world["gallery"])
+    app = create_app(tiny_predictor(world["model"], world["gallery"]), world["gallery"])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

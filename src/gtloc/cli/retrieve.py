@@ -1,4 +1,4 @@
-"""``gtloc retrieve``: pictures of a gallery by place and time, by text, or like a picture at another time."""
+"""``gtloc retrieve``: parse the query, call :func:`gtloc.inference.retrieve.search`, print the pictures."""
 
 from __future__ import annotations
 
@@ -45,59 +45,36 @@ def retrieve(
     top_k: int = typer.Option(10, "--top-k", min=1, help="How many pictures to list."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
-    """Rank the gallery's pictures for a place and/or time (the (location + time) -> image query)."""
-    from gtloc.inference.retrieve import GeoTimeRequest, Retriever, time_rows
-    from gtloc.inference.textquery import CLIP_PATH, find_place, search_text
+    """Rank the gallery's pictures for a text, a photo at another time, or a place and/or a time."""
+    from gtloc.inference.retrieve import Retriever, search
     from gtloc.model.gtloc import GTLoc
-    from gtloc.retrieval.image_gallery import ImageGallery, embed_features, image_features, model_backbone
+    from gtloc.retrieval.image_gallery import ImageGallery
 
-    modes = sum(x is not None for x in (text, image, place)) + (lat is not None or lon is not None)
-    if modes != 1:
-        raise GtlocError("give exactly one of --lat/--lon, --place, --text or --image")
     images = ImageGallery.open(gallery)
     run = checkpoint or images.checkpoint
     if run is None:
         raise GtlocError(f"{gallery} does not record its checkpoint: pass --checkpoint")
-    model = GTLoc.from_pretrained(run)
-    retriever = Retriever(model, images)
-    summary: dict = {"gallery": str(gallery)}
-    if text is not None:
-        backbone = None
-        if not parser and model.config.backbone.startswith("clip"):
-            backbone = model_backbone(model)
-        answer = search_text(retriever, text, top_k, backbone)
-        hits = answer.hits
-        if answer.path == CLIP_PATH:
-            typer.echo(f"answered by: the CLIP text tower ({model.config.backbone}) through the image head")
-        else:
-            typer.echo(f"answered by: the offline parser -> {answer.parsed.describe()}")
-            for note in answer.parsed.notes:
-                typer.echo(f"  note: {note}")
-        summary.update(answered_by=answer.path, parsed=answer.parsed.describe() if answer.parsed else None)
-    elif image is not None:
-        if month is None or hour is None:
-            raise GtlocError("--image needs a target --month and --hour")
-        from gtloc.data.images import load_image
-
-        request = GeoTimeRequest(month=month, hour=hour)
-        features = image_features(model_backbone(model), [load_image(image)])
-        hits = retriever.geo_time_aware(embed_features(model, features), time_rows(request.month, request.hour), top_k)
-        typer.echo(f"pictures of the place of {image} at {request.describe()}")
-        summary.update(image=str(image), request=request.describe())
-    else:
-        label = ""
-        if place is not None:
-            found = find_place(place)
-            lat, lon, label = found.lat, found.lon, found.label
-            typer.echo(f"place: {found.label} ({found.lat:.4f}, {found.lon:.4f})")
-        request = GeoTimeRequest(lat=lat, lon=lon, month=month, hour=hour, label=label)
-        hits = retriever.composed([request], top_k)[0]
-        typer.echo(f"pictures for {request.describe()}")
-        summary.update(request=request.describe(), place=label or None)
-    rows = retriever.rows(hits)
-    typer.echo(_format_rows(rows))
+    retriever = Retriever(GTLoc.from_pretrained(run), images)
+    found = search(
+        retriever, text=text, photo=image, place=place, lat=lat, lon=lon, month=month, hour=hour, k=top_k,
+        clip_text=not parser,
+    )  # fmt: skip
+    typer.echo(f"answered by: {found.describe()}")
+    for note in found.notes:
+        typer.echo(f"  note: {note}")
+    typer.echo(_format_rows(found.rows))
     if json_out is not None:
         from gtloc.io import write_json
 
-        write_json(json_out, {**summary, "results": rows})
+        summary = {
+            "gallery": str(gallery),
+            "answered_by": found.answered_by,
+            "description": found.describe(),
+            "request": found.request.describe() if found.request else None,
+            "parsed": found.parsed.describe() if found.parsed else None,
+            "place": found.place.label if found.place else None,
+            "image": str(image) if image is not None else None,
+            "notes": found.notes,
+        }
+        write_json(json_out, {**summary, "results": found.rows})
         typer.echo(f"results written to {json_out}")

@@ -21,13 +21,17 @@ def verify(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the checks as JSON."),
 ) -> None:
     """Rank the claim among the places and times the model could have preferred; print a verdict."""
-    from gtloc.inference.predictor import Predictor
-    from gtloc.inference.verify import parse_claim_time, verification_dict, verification_text, verify_photo
-    from gtloc.retrieval.image_gallery import model_backbone
+    from gtloc.inference.predictor import load
+    from gtloc.inference.verify import (
+        claim_from_exif,
+        parse_claim_time,
+        verification_dict,
+        verification_text,
+        verify_photo,
+    )
 
-    predictor = Predictor.from_pretrained(checkpoint)
-    claimed_time = parse_claim_time(time) if time is not None else None
-    result = verify_photo(predictor, model_backbone(predictor.model), image, lat=lat, lon=lon, time=claimed_time)
+    claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
+    result = verify_photo(load(checkpoint), image, claim)
     typer.echo(verification_text(result))
     if json_out is not None:
         from gtloc.io import write_json

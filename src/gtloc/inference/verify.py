@@ -26,10 +26,12 @@ from datetime import datetime
 from pathlib import Path
 
 import torch
+from PIL import Image
 
+from gtloc.data.images import open_photo
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
-from gtloc.inference.predictor import Prediction, Predictor
+from gtloc.inference.predictor import Photo, Prediction, Predictor
 from gtloc.timecode import datetime_to_time_row
 
 CONSISTENT_AT = 25.0
@@ -215,10 +217,12 @@ def score_claims(
     image_embeddings: torch.Tensor,
     latlon: torch.Tensor | None = None,
     times: torch.Tensor | None = None,
+    guess: Prediction | None = None,
 ) -> dict[str, ClaimScores]:
     """Checks of N claims at once: ``image_embeddings`` ``(N, 512)``, claimed ``latlon`` ``(N, 2)`` degrees and/or
     ``times`` ``(N, 5)`` local time. Returns ``place`` (vs the GPS gallery), ``time`` (vs the time gallery),
-    ``month`` and ``hour`` (vs the other months / hours of the time posterior), as far as claimed."""
+    ``month`` and ``hour`` (vs the other months / hours of the time posterior), as far as claimed. ``guess``: the
+    predictor's prediction for these embeddings, if made already (its month and hour posteriors are reused)."""
     model = predictor.model
     image = image_embeddings.float()
     out: dict[str, ClaimScores] = {}
@@ -229,7 +233,8 @@ def score_claims(
     if times is not None and predictor.time_gallery is not None:
         scale = float(model.scale("img_time_logit_scale").detach())
         out["time"] = _rank_in_chunks(image, predictor.time_gallery.embeddings, model.encode_time(times.float()), scale)
-        guess = predictor.predict_embeddings(image, top_k=1, where=False, when=True)
+        if guess is None or guess.month_posterior is None:
+            guess = predictor.predict_embeddings(image, top_k=1, where=False, when=True)
         out["month"] = _marginal_scores(guess.month_posterior, times[:, 0].long() - 1)
         out["hour"] = _marginal_scores(guess.hour_posterior, times[:, 2].long())
     return out
@@ -240,18 +245,34 @@ def overall_percentile(scores: dict[str, ClaimScores]) -> torch.Tensor:
     return torch.stack([scores[k].percentile for k in VERDICT_CHECKS if k in scores]).min(dim=0).values
 
 
-@torch.inference_mode()
-def verify_features(predictor: Predictor, features: torch.Tensor, claim: Claim, top_k: int = 5) -> Verification:
-    """Verify ``claim`` for one picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)``."""
+def _require_claim(claim: Claim) -> None:
     if not (claim.has_place or claim.has_time):
         why = "; ".join(claim.problems) or "no place or time given"
         raise GtlocError(f"no claim to verify ({why}): pass --lat/--lon and/or --time")
-    image = predictor.encode_images(features[None])
-    if image.dim() == 3:
-        image = torch.nn.functional.normalize(image.mean(dim=1), dim=-1)
+
+
+def image_embedding(predictor: Predictor, features: torch.Tensor) -> torch.Tensor:
+    """One picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)`` -> its embedding ``(512,)`` (crops
+    averaged, then re-normalised)."""
+    embedding = predictor.encode_images(features[None])
+    if embedding.dim() == 3:
+        embedding = torch.nn.functional.normalize(embedding.mean(dim=1), dim=-1)
+    return embedding[0]
+
+
+@torch.inference_mode()
+def verify_embedding(
+    predictor: Predictor, embedding: torch.Tensor, claim: Claim, guess: Prediction | None = None, top_k: int = 5
+) -> Verification:
+    """Verify ``claim`` for one picture's ``embedding`` ``(512,)``; ``guess``: the predictor's prediction for it
+    (one row), made here with ``top_k`` if not given."""
+    _require_claim(claim)
+    image = embedding[None]
+    if guess is None:
+        guess = predictor.predict_embeddings(image, top_k=top_k)
     latlon = torch.tensor([[claim.lat, claim.lon]], dtype=torch.float32) if claim.has_place else None
     times = claim.time_row()[None] if claim.has_time else None
-    scores = score_claims(predictor, image, latlon, times)
+    scores = score_claims(predictor, image, latlon, times, guess)
     labels = {}
     if claim.has_place:
         labels["place"] = f"{claim.lat:.4f}, {claim.lon:.4f}"
@@ -270,26 +291,59 @@ def verify_features(predictor: Predictor, features: torch.Tensor, claim: Claim, 
         )
         for kind, s in scores.items()
     ]
-    return Verification(claim, checks, predictor.predict_embeddings(image, top_k=top_k))
+    return Verification(claim, checks, guess)
 
 
-def verify_photo(
-    predictor: Predictor,
-    backbone: object,
-    path: str | Path,
-    *,
-    lat: float | None = None,
-    lon: float | None = None,
-    time: datetime | None = None,
-    top_k: int = 5,
-) -> Verification:
-    """Verify the photo at ``path``: claims default to its EXIF; ``backbone`` makes its features."""
-    from gtloc.data.images import load_image
-    from gtloc.retrieval.image_gallery import image_features
+def verify_features(predictor: Predictor, features: torch.Tensor, claim: Claim, top_k: int = 5) -> Verification:
+    """Verify ``claim`` for one picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)``."""
+    return verify_embedding(predictor, image_embedding(predictor, features), claim, top_k=top_k)
 
-    claim = claim_from_exif(path, lat, lon, time)
-    features = image_features(backbone, [load_image(path)])[0]
-    return verify_features(predictor, features, claim, top_k)
+
+def _photo_claim(photo: Photo) -> Claim:
+    """What the photo file's EXIF claims; nothing for a PIL image (it has no file to read)."""
+    if isinstance(photo, Image.Image):
+        return Claim(problems=["EXIF: not read (the photo was given as an image, not a file)"])
+    return claim_from_exif(photo)
+
+
+@dataclass
+class PhotoAnalysis:
+    """One photo, encoded once: ``image`` the decoded photo (upright RGB); ``embedding`` ``(512,)`` its image
+    embedding; ``prediction`` the model's top-k places and times for it (one row, with the month and hour
+    posteriors); ``claim`` what the photo (EXIF) or the caller claims; ``verification`` the claim's checks
+    (``None`` when neither a place nor a time is claimed, ``claim.problems`` says why)."""
+
+    image: Image.Image
+    embedding: torch.Tensor
+    prediction: Prediction
+    claim: Claim
+    verification: Verification | None
+
+
+@torch.inference_mode()
+def analyze_photo(predictor: Predictor, photo: Photo, claim: Claim | None = None, top_k: int = 5) -> PhotoAnalysis:
+    """Predict where and when ``photo`` (a file or a PIL image) was taken and check ``claim`` against it.
+
+    ``claim`` defaults to the photo file's EXIF (:func:`claim_from_exif`; nothing for a PIL image). The photo goes
+    through the predictor's backbone once (ten crops with ``predictor.tencrop``) and its image head once; the
+    prediction and the checks share that embedding.
+    """
+    image = open_photo(photo)
+    claim = claim if claim is not None else _photo_claim(photo)
+    embedding = image_embedding(predictor, predictor.photo_features([image])[0])
+    prediction = predictor.predict_embeddings(embedding[None], top_k=top_k)
+    verification = None
+    if claim.has_place or claim.has_time:
+        verification = verify_embedding(predictor, embedding, claim, prediction)
+    return PhotoAnalysis(image, embedding, prediction, claim, verification)
+
+
+def verify_photo(predictor: Predictor, photo: Photo, claim: Claim | None = None, top_k: int = 5) -> Verification:
+    """Verify ``claim`` (default: the photo file's EXIF) for ``photo``, through :func:`analyze_photo`; a
+    GtlocError says why when nothing is claimed."""
+    claim = claim if claim is not None else _photo_claim(photo)
+    _require_claim(claim)
+    return analyze_photo(predictor, photo, claim, top_k).verification
 
 
 def _best_guess(result: Verification) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -50,21 +48,6 @@ def embed_features(model: GTLoc, features: torch.Tensor, batch_size: int = 1024)
             emb = F.normalize(emb.mean(dim=1), dim=-1)
         parts.append(emb)
     return torch.cat(parts) if parts else torch.empty(0, model.config.embed_dim)
-
-
-def model_backbone(model: GTLoc) -> Backbone:
-    """The frozen backbone that ``model`` was trained on (its config's name and local path)."""
-    from gtloc.backbones import load_backbone
-
-    return load_backbone(model.config.backbone, model_path=model.config.backbone_path)
-
-
-@torch.inference_mode()
-def image_features(backbone: Backbone, images: Sequence[Image.Image]) -> torch.Tensor:
-    """RGB PIL images -> backbone features ``(N, D)``."""
-    if not images:
-        return torch.empty(0, backbone.feature_dim)
-    return backbone.encode_images(torch.stack([backbone.preprocess(img) for img in images])).float()
 
 
 @dataclass
@@ -217,7 +200,8 @@ def index_gallery(
     where records' relative paths live (default: the records file's folder). Pictures that cannot be decoded are
     skipped and returned with their reason.
     """
-    from gtloc.data.features import FeatureStore, extract_features
+    from gtloc.backbones.extract import backbone_for, extract_features
+    from gtloc.data.features import FeatureStore
     from gtloc.data.schema import Records, load_records
 
     if (images is None) == (records is None):
@@ -243,7 +227,7 @@ def index_gallery(
             )
     else:
         store = extract_features(
-            table, root, backbone or model_backbone(model), Path(out_dir) / FEATURES_SUBDIR, progress=progress
+            table, root, backbone or backbone_for(model.config), Path(out_dir) / FEATURES_SUBDIR, progress=progress
         )
     failed = store.failed
     skipped = {p: failed.get(p, "no cached features") for p in table.paths if p not in store}

@@ -1,7 +1,7 @@
-"""The web pages' results as plain dicts: analyse one uploaded photo, and search the gallery.
+"""The web pages' results as plain dicts: one uploaded photo's analysis, and a gallery search.
 
-The HTML templates and the JSON API both render these; all the work is done by the library
-(:mod:`gtloc.inference.verify`, :mod:`gtloc.inference.retrieve`, :mod:`gtloc.inference.textquery`).
+The HTML templates and the JSON API both render these. This module only parses form fields and formats: the work
+is :func:`gtloc.inference.verify.analyze_photo` and :func:`gtloc.inference.retrieve.search`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
-from gtloc.retrieval.image_gallery import ImageGallery, image_features
+from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.web.render import heat_color, month_hour_grid, png_data_uri, thumbnail_png, world_map_png
 
 TOP_PLACES = 5
@@ -45,73 +44,53 @@ def _heatmap(grid: np.ndarray) -> list[dict[str, Any]]:
     ]
 
 
-def analyze_photo(
-    predictor: Predictor, backbone: Any, path: Path, filename: str, fields: dict[str, str]
-) -> dict[str, Any]:
-    """Top places (with names and a map), the month x hour posterior, and the check of the claim (EXIF unless
-    ``fields`` give ``lat``/``lon``/``time``) for the photo at ``path``."""
-    from gtloc.data.images import load_image
+def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dict[str, str]) -> dict[str, Any]:
+    """The analysis page of the photo at ``path`` (:func:`~gtloc.inference.verify.analyze_photo`): top places with
+    names and a map, the month x hour posterior, and the check of the claim (EXIF unless ``fields`` give
+    ``lat``/``lon``/``time``)."""
     from gtloc.inference.prediction_files import place_names
-    from gtloc.inference.verify import claim_from_exif, parse_claim_time, verification_dict, verify_features
+    from gtloc.inference.verify import analyze_photo, claim_from_exif, parse_claim_time, verification_dict
 
-    image = load_image(path)
     time = parse_claim_time(fields["time"]) if fields.get("time") else None
     claim = claim_from_exif(path, _number(fields, "lat"), _number(fields, "lon"), time)
-    features = image_features(backbone, [image])
-    embedding = predictor.encode_images(features)[0]
-    guess = predictor.predict_embeddings(embedding[None], top_k=TOP_PLACES)
-    places = guess.place_topk[0].numpy().astype(float)
-    probs = guess.place_probs[0].numpy().astype(float)
+    analysis = analyze_photo(predictor, path, claim, top_k=TOP_PLACES)
+    places = analysis.prediction.place_topk[0].numpy().astype(float)
+    probs = analysis.prediction.place_probs[0].numpy().astype(float)
     names = place_names(places)
     result: dict[str, Any] = {
         "filename": filename,
-        "size": list(image.size),
+        "size": list(analysis.image.size),
         "places": [
             {"rank": i + 1, "lat": round(lat, 4), "lon": round(lon, 4), "near": names[i], "prob": float(probs[i])}
             for i, (lat, lon) in enumerate(places)
         ],
         "claim_problems": claim.problems,
-        "verification": None,
+        "verification": verification_dict(analysis.verification) if analysis.verification else None,
     }
-    if claim.has_place or claim.has_time:
-        result["verification"] = verification_dict(verify_features(predictor, features[0], claim))
     if predictor.can_predict_time:
-        grid = month_hour_grid(predictor, embedding)
+        grid = month_hour_grid(predictor, analysis.embedding)
         best = np.unravel_index(int(grid.argmax()), grid.shape)
         result["heatmap"] = _heatmap(grid)
         result["best_time"] = f"{calendar.month_name[best[0] + 1]}, {best[1]:02d}:00-{best[1] + 1:02d}:00"
     claim_place = (claim.lat, claim.lon) if claim.has_place else None
     result["map_png"] = png_data_uri(world_map_png(places, probs, claim_place))
-    result["thumbnail_png"] = png_data_uri(thumbnail_png(image))
+    result["thumbnail_png"] = png_data_uri(thumbnail_png(analysis.image))
     return result
 
 
-def search_gallery(
-    predictor: Predictor, gallery: ImageGallery, backbone: Any, params: dict[str, str]
-) -> dict[str, Any]:
-    """Run a text query (``text``) or a composed one (``place`` or ``lat``/``lon``, ``month``, ``hour``)."""
-    from gtloc.inference.retrieve import GeoTimeRequest, Retriever
-    from gtloc.inference.textquery import CLIP_PATH, find_place, search_text
+def search_result(predictor: Predictor, gallery: ImageGallery, params: dict[str, str]) -> dict[str, Any]:
+    """The search page (:func:`~gtloc.inference.retrieve.search`) for a text query (``text``) or a composed one
+    (``place`` or ``lat``/``lon``, ``month``, ``hour``); ``k`` results."""
+    from gtloc.inference.retrieve import Retriever, search
 
-    retriever = Retriever(predictor.model, gallery, predictor)
-    k = _number(params, "k", int) or SEARCH_RESULTS
-    if params.get("text"):
-        clip = backbone if predictor.model.config.backbone.startswith("clip") else None
-        answer = search_text(retriever, params["text"], k, clip)
-        if answer.path == CLIP_PATH:
-            answered = "the CLIP text tower, through the image head"
-        else:
-            answered = f"the offline parser: {answer.parsed.describe()}"
-        notes = answer.parsed.notes if answer.parsed else []
-        hits = answer.hits
-    else:
-        lat, lon, label = _number(params, "lat"), _number(params, "lon"), ""
-        if params.get("place"):
-            place = find_place(params["place"])
-            lat, lon, label = place.lat, place.lon, place.label
-        request = GeoTimeRequest(lat, lon, _number(params, "month", int), _number(params, "hour"), label)
-        answered = f"composed query: {label + ' | ' if label else ''}{request.describe()}"
-        notes, hits = [], retriever.composed([request], k)[0]
-    with torch.inference_mode():
-        rows = retriever.rows(hits)
-    return {"answered_by": answered, "notes": notes, "results": rows}
+    found = search(
+        Retriever(predictor.model, gallery, predictor),
+        text=params.get("text") or None,
+        place=params.get("place") or None,
+        lat=_number(params, "lat"),
+        lon=_number(params, "lon"),
+        month=_number(params, "month", int),
+        hour=_number(params, "hour"),
+        k=_number(params, "k", int) or SEARCH_RESULTS,
+    )
+    return {"answered_by": found.describe(), "notes": found.notes, "results": found.rows}

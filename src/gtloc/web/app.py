@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.image_gallery import ImageGallery
-from gtloc.web.analysis import analyze_photo, search_gallery
+from gtloc.web.analysis import analysis_result, search_result
 
 HERE = Path(__file__).parent
 DEFAULT_MAX_UPLOAD_BYTES = 10_000_000
@@ -39,10 +39,9 @@ class UploadError(GtlocError):
 
 @dataclass
 class AppState:
-    """What the app serves from: the predictor (model + galleries), the backbone, and an optional image gallery."""
+    """What the app serves from: the predictor (model, galleries, backbone) and an optional image gallery."""
 
     predictor: Predictor
-    backbone: Any
     gallery: ImageGallery | None
     max_upload_bytes: int
 
@@ -81,7 +80,7 @@ def _analyze_bytes(state: AppState, filename: str, data: bytes, fields: dict[str
         path = Path(tmp) / safe
         path.write_bytes(data)
         try:
-            return analyze_photo(state.predictor, state.backbone, path, filename, fields)
+            return analysis_result(state.predictor, path, filename, fields)
         except (ImageDecodeError, PhotoReadError) as exc:
             reason = getattr(exc, "reason", str(exc))
             raise UploadError(400, f"{filename} is not an image that can be read: {reason}") from None
@@ -90,15 +89,13 @@ def _analyze_bytes(state: AppState, filename: str, data: bytes, fields: dict[str
 
 
 def create_app(
-    predictor: Predictor,
-    backbone: Any,
-    gallery: ImageGallery | None = None,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    predictor: Predictor, gallery: ImageGallery | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 ) -> FastAPI:
-    """The app over a ready ``predictor`` and ``backbone`` (and ``gallery`` for the search page)."""
+    """The app over a ready ``predictor`` (photos go through ``predictor.backbone``) and ``gallery`` for the search
+    page."""
     if gallery is not None:
         gallery.check_model(predictor.model)
-    state = AppState(predictor, backbone, gallery, max_upload_bytes)
+    state = AppState(predictor, gallery, max_upload_bytes)
     app = FastAPI(title="gtloc", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gtloc = state
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -138,7 +135,7 @@ def create_app(
     def run_search(params: dict[str, str]) -> dict[str, Any] | None:
         if state.gallery is None or not any(params.get(k) for k in ("text", "place", "lat", "month", "hour")):
             return None
-        return search_gallery(state.predictor, state.gallery, state.backbone, params)
+        return search_result(state.predictor, state.gallery, params)
 
     @app.get("/search", response_class=HTMLResponse)
     def search(request: Request) -> HTMLResponse:
@@ -174,13 +171,12 @@ def create_app(
 def create_app_from_checkpoint(
     checkpoint: str | Path, gallery: str | Path | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 ) -> FastAPI:
-    """Load the model in ``checkpoint`` (galleries cached in ``checkpoint/galleries``), its backbone, and the
-    optional image gallery, and build the app."""
-    from gtloc.retrieval.image_gallery import model_backbone
-
+    """Load the model in ``checkpoint`` (galleries cached in ``checkpoint/galleries``), its backbone (now, so that a
+    missing backbone fails at start), and the optional image gallery, and build the app."""
     predictor = Predictor.from_pretrained(checkpoint)
+    predictor.backbone  # noqa: B018 - loaded at start, not on the first upload
     images = ImageGallery.open(gallery) if gallery is not None else None
-    return create_app(predictor, model_backbone(predictor.model), images, max_upload_bytes)
+    return create_app(predictor, images, max_upload_bytes)
 
 
 __all__ = ["AppState", "UploadError", "create_app", "create_app_from_checkpoint"]
