@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -12,9 +13,18 @@ from _retrieval_world import build_world, plant_embeddings, tiny_config, tiny_pr
 from cli_runner import run_cli
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
-from gtloc.inference.retrieve import GeoTimeRequest, Retriever, rank_gallery, time_rows
+from gtloc.inference.retrieve import (
+    COMPOSED,
+    GEO_TIME_AWARE,
+    PARSER,
+    GeoTimeRequest,
+    Retriever,
+    rank_gallery,
+    search,
+    time_rows,
+)
 from gtloc.model.gtloc import GTLoc
-from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
+from gtloc.retrieval.image_gallery import ImageGallery, embed_features, index_gallery
 from toydata import ToyBackbone, register_backbone
 
 
@@ -189,4 +199,64 @@ def test_cli_geo_time_aware_from_a_photo(world, monkeypatch, capsys):
     )  # fmt: skip
     assert code == 0, err
     assert "pictures of the place of" in text and "July | 12:00" in text
+    assert len([line for line in text.splitlines() if line.strip().startswith(("1 ", "2 "))]) == 2
+
+
+# --- search: the one query dispatch behind `gtloc retrieve` and the web's search page ---
+
+
+def test_search_answers_a_place_name_and_a_time_with_the_composed_query(world):
+    retriever = Retriever(world["model"], world["gallery"])
+    found = search(retriever, place="Oslo", month=1, hour=16, k=4)
+    assert found.answered_by == COMPOSED and found.place.label == "Oslo, Oslo, NO"
+    request = GeoTimeRequest(found.place.lat, found.place.lon, 1, 16, "Oslo, Oslo, NO")
+    assert found.request == request
+    assert torch.equal(found.hits.indices, retriever.composed([request], 4)[0].indices)
+    assert found.rows == retriever.rows(found.hits)
+    assert found.describe() == f"composed query: Oslo, Oslo, NO | {request.describe()}"
+    time_only = search(retriever, month=7, k=3)
+    assert time_only.answered_by == COMPOSED and not time_only.request.has_place
+    assert time_only.describe() == "composed query: July" and len(time_only.rows) == 3
+    by_text = search(retriever, text="harbour at noon in Lisbon", k=2)
+    assert by_text.answered_by == PARSER and by_text.request.month is None and by_text.request.hour == 12.0
+
+
+def test_search_with_a_photo_finds_its_place_at_the_target_time(world):
+    backbone = ToyBackbone()
+    retriever = Retriever(world["model"], world["gallery"], backbone=backbone)
+    photo = world["gallery"].image_path(5)
+    found = search(retriever, photo=photo, month=3, hour=9.5, k=3)
+    assert found.answered_by == GEO_TIME_AWARE and found.request.describe() == "March | 09:30"
+    features = torch.stack([backbone.preprocess(Image.open(photo).convert("RGB"))])
+    expected = retriever.geo_time_aware(
+        embed_features(world["model"], backbone.encode_images(features)), time_rows(3, 9.5), 3
+    )
+    assert torch.equal(found.hits.indices, expected.indices)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"text": "Oslo", "lat": 1.0, "lon": 2.0},
+            "give one query: text, photo, place or lat/lon, not text and lat/lon",
+        ),
+        ({"place": "Oslo", "lat": 0.0, "lon": 0.0}, "not place and lat/lon"),
+        ({"text": "Oslo", "month": 1}, "a text query carries its own time"),
+        ({"photo": "x.jpg", "month": 1}, "a photo query needs a target month and hour"),
+        ({}, "a request needs a place"),
+        ({"month": 1, "k": 0}, "k must be >= 1, got 0"),
+    ],
+)
+def test_search_says_what_is_wrong_with_a_query(world, kwargs, message):
+    with pytest.raises(GtlocError, match=re.escape(message)):
+        search(Retriever(world["model"], world["gallery"]), **kwargs)
+
+
+def test_cli_retrieve_by_time_only(world, monkeypatch, capsys):
+    code, text, err = run_cli(
+        monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], "--month", "1", "--top-k", "2"
+    )
+    assert code == 0, err
+    assert text.splitlines()[0] == "answered by: composed query: January"
     assert len([line for line in text.splitlines() if line.strip().startswith(("1 ", "2 "))]) == 2

@@ -12,11 +12,15 @@ from PIL import ExifTags, Image
 
 from _retrieval_world import build_world, tiny_predictor
 from cli_runner import run_cli
+from gtloc.backbones.extract import image_features
+from gtloc.data.images import load_image
 from gtloc.errors import GtlocError
+from gtloc.inference.predictor import Predictor
 from gtloc.inference.verify import (
     Check,
     Claim,
     Verification,
+    analyze_photo,
     claim_from_exif,
     overall_percentile,
     parse_claim_time,
@@ -25,6 +29,7 @@ from gtloc.inference.verify import (
     verification_dict,
     verification_text,
     verify_features,
+    verify_photo,
 )
 from toydata import ToyBackbone, register_backbone
 
@@ -189,3 +194,62 @@ def test_cli_verify_with_given_claims_and_without_any(world, monkeypatch, capsys
     (world["root"] / "junk.jpg").write_bytes(b"not an image")
     code, _, err = run_cli(monkeypatch, capsys, "verify", world["root"] / "junk.jpg", "--checkpoint", world["run"])
     assert code == 2 and "not an image" in err
+
+
+class CountingBackbone(ToyBackbone):
+    """The toy backbone, counting the pictures it encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pictures = 0
+
+    def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
+        self.pictures += len(batch)
+        return super().encode_images(batch)
+
+
+def test_analyze_photo_encodes_the_photo_once_and_agrees_with_predict_and_verify(world, tmp_path):
+    path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
+    backbone = CountingBackbone()
+    predictor = Predictor(world["model"], gps_gallery=world["gallery"].latlon, backbone=backbone)
+    head_calls = []
+    hook = predictor.model.image_encoder.register_forward_hook(lambda *_: head_calls.append(1))
+    try:
+        analysis = analyze_photo(predictor, path, top_k=3)
+    finally:
+        hook.remove()
+    assert backbone.pictures == 1 and len(head_calls) == 1  # the backbone and the image head, once each
+    assert analysis.image.size == (64, 48) and analysis.claim.source["place"] == "EXIF GPS"
+    features = image_features(ToyBackbone(), [load_image(path)])
+    expected = predictor.predict(features, top_k=3)
+    assert torch.equal(analysis.prediction.place_topk, expected.place_topk)
+    assert torch.allclose(analysis.prediction.month_posterior, expected.month_posterior, atol=1e-6)
+    separately = verify_features(predictor, features[0], analysis.claim, top_k=3)
+    assert [(c.kind, c.rank, c.percentile) for c in analysis.verification.checks] == [
+        (c.kind, c.rank, c.percentile) for c in separately.checks
+    ]
+    assert analysis.verification.guess is analysis.prediction
+
+
+def test_analyze_photo_with_a_given_claim_or_a_pil_image(world, tmp_path):
+    predictor = tiny_predictor(world["model"], world["gallery"])
+    path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
+    given = analyze_photo(predictor, path, Claim(lat=-33.87, lon=151.21, source={"place": "given"}))
+    assert [c.kind for c in given.verification.checks] == ["place"]
+    image = load_image(path)
+    from_image = analyze_photo(predictor, image)
+    assert from_image.verification is None
+    assert from_image.claim.problems == ["EXIF: not read (the photo was given as an image, not a file)"]
+    assert torch.equal(from_image.embedding, given.embedding)
+    with pytest.raises(GtlocError, match=r"no claim to verify \(EXIF: not read"):
+        verify_photo(predictor, image)
+    assert verify_photo(predictor, path).verdict in ("consistent", "doubtful", "inconsistent")
+
+
+def test_cli_verify_runs_the_backbone_once(world, tmp_path, monkeypatch, capsys):
+    backbone = CountingBackbone()
+    register_backbone(monkeypatch, backbone)
+    path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
+    code, out, err = run_cli(monkeypatch, capsys, "verify", path, "--checkpoint", world["run"])
+    assert code == 0, err
+    assert backbone.pictures == 1 and "verdict:" in out
