@@ -12,7 +12,7 @@
   embeddings).
 
 :func:`search` is the one query dispatch (text, photo + target time, place and/or time) that the CLI and the web
-app call; its :class:`SearchResult` says which path answered.
+app call; its :class:`QueryAnswer` says which path answered.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def text_request(parsed: ParsedQuery) -> GeoTimeRequest:
 
 
 @dataclass
-class SearchResult:
+class QueryAnswer:
     """Pictures for one query and how it was answered.
 
     ``answered_by``: ``"clip-text"`` (the CLIP text tower through the image head), ``"parser"`` (the offline text
@@ -328,7 +328,7 @@ def search(
     hour: float | None = None,
     k: int = 10,
     clip_text: bool = True,
-) -> SearchResult:
+) -> QueryAnswer:
     """The gallery's best ``k`` pictures for one query, answered by the path that fits what is given:
 
     * ``text`` alone: through the CLIP text tower when the model's backbone is CLIP and ``clip_text``, else read by
@@ -354,16 +354,16 @@ def search(
         request = GeoTimeRequest(month=month, hour=hour)
         features = image_features(retriever.backbone, [open_photo(photo)])
         hits = retriever.geo_time_aware(embed_features(retriever.model, features), time_rows(month, hour), k)
-        return SearchResult(GEO_TIME_AWARE, hits, retriever.rows(hits), request)
+        return QueryAnswer(GEO_TIME_AWARE, hits, retriever.rows(hits), request)
     found = find_place(place) if place is not None else None
     if found is not None:
         lat, lon = found.lat, found.lon
     request = GeoTimeRequest(lat, lon, month, hour, found.label if found else "")
     hits = retriever.composed([request], k)[0]
-    return SearchResult(COMPOSED, hits, retriever.rows(hits), request, place=found)
+    return QueryAnswer(COMPOSED, hits, retriever.rows(hits), request, place=found)
 
 
-def _search_text(retriever: Retriever, text: str, k: int, clip_text: bool) -> SearchResult:
+def _search_text(retriever: Retriever, text: str, k: int, clip_text: bool) -> QueryAnswer:
     if not text.strip():
         raise GtlocError("the text query is empty")
     model = retriever.model
@@ -374,8 +374,8 @@ def _search_text(retriever: Retriever, text: str, k: int, clip_text: bool) -> Se
         with torch.inference_mode():
             query = model.encode_image(encode_text([text]).float())
         hits = rank_gallery(query, retriever.gallery.embeddings, k, float(model.scale("gt2i_logit_scale").detach()))
-        return SearchResult(CLIP_TEXT, hits, retriever.rows(hits), backbone=model.config.backbone)
+        return QueryAnswer(CLIP_TEXT, hits, retriever.rows(hits), backbone=model.config.backbone)
     parsed = parse_query(text)
     request = text_request(parsed)
     hits = retriever.composed([request], k)[0]
-    return SearchResult(PARSER, hits, retriever.rows(hits), request, parsed, parsed.place, notes=parsed.notes)
+    return QueryAnswer(PARSER, hits, retriever.rows(hits), request, parsed, parsed.place, notes=parsed.notes)
