@@ -29,6 +29,7 @@ from gtloc.retrieval.galleries import time_grid
 from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import TrainingData, train
+from gtloc.training.objective import Objective
 from reference import plain_train_step
 
 SIZES = {
@@ -62,7 +63,7 @@ def step_times(config: GTLocConfig, batch: int, steps: int) -> dict:
     offset = config.queue_size
     models = {"reference": base, "gtloc": copy.deepcopy(base)}
     optims = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, m in models.items()}
-    fast_loss = GTLocLoss(queue_grad=False)
+    fast_loss = Objective(models["gtloc"], GTLocLoss(), queue_grad=False)
     times: dict[str, list[float]] = {k: [] for k in models}
     first: dict[str, float] = {}
     for step in range(steps):
@@ -72,7 +73,7 @@ def step_times(config: GTLocConfig, batch: int, steps: int) -> dict:
         loss_ref = plain_train_step(models["reference"], optims["reference"], f, ll, tt)
         times["reference"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        terms = fast_loss(models["gtloc"], f, ll, tt)
+        terms = fast_loss(f, ll, tt)
         optims["gtloc"].zero_grad(set_to_none=True)
         terms["loss"].backward()
         optims["gtloc"].step()

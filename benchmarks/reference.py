@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
+from gtloc.training.objective import Objective
 
 
 @torch.no_grad()
@@ -42,7 +43,7 @@ def plain_train_step(
     tau: float = 0.3,
 ) -> float:
     """One AdamW step on the six terms, with both queues re-encoded with gradient; returns the loss value."""
-    terms = GTLocLoss(tau, use_queues=True, queue_grad=True)(model, features, latlon, times)
+    terms = Objective(model, GTLocLoss(tau, use_queues=True), queue_grad=True)(features, latlon, times)
     optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
     optimizer.step()

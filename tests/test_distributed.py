@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from gtloc.errors import GtlocError
+from gtloc.evaluation.experiment import TIME_ONLY_WEIGHTS
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.distributed import launched_by_torchrun
@@ -20,15 +21,23 @@ from gtloc.training.loop import TrainingData, train
 SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
+    from gtloc.model.gtloc import GTLoc
     from gtloc.training.distributed import process_group
     from gtloc.training.loop import TrainingData, train
     from gtloc.training.config import load_train_config
     blob = torch.load(sys.argv[1], weights_only=True)
     data = TrainingData(blob["features"], blob["latlon"], blob["times"], "test")
-    with process_group():  # one group for both runs: train() uses it and leaves it alone
+    encode_location, places = GTLoc.encode_location, {}
+    with process_group():  # one group for all runs: train() uses it and leaves it alone
         for out_dir, config in zip(sys.argv[2::2], sys.argv[3::2]):
+            places[out_dir] = 0
+            def counted(model, latlon, out_dir=out_dir):
+                places[out_dir] += len(latlon)
+                return encode_location(model, latlon)
+            GTLoc.encode_location = counted
             train(data, out_dir, load_train_config(config), progress=False)
-    sys.stdout.write(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}\\n")  # one write: lines stay whole
+    counts = " ".join(f"{os.path.basename(d)}={n}" for d, n in places.items())
+    sys.stdout.write(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']} places encoded: {counts}\\n")
     """
 )
 
@@ -55,7 +64,8 @@ def _losses(run_dir) -> list[float]:
 
 
 def test_two_processes_match_one_process(tmp_path):
-    """Exact objective and queue_grad=False: same losses per step and same final weights as one process."""
+    """Exact objective, queue_grad=False and the time-only ablation: same losses per step and same final weights
+    as one process, and the time-only run encodes no place (the same candidate rule as one process)."""
     from gtloc.training.config import save_train_config
 
     data = _data()
@@ -70,23 +80,30 @@ def test_two_processes_match_one_process(tmp_path):
         str(tmp_path / "run.py"),
     ]
     cmd.append(str(tmp_path / "data.pt"))
-    configs = {queue_grad: _config(queue_grad=queue_grad) for queue_grad in (True, False)}
-    for queue_grad, config in configs.items():
-        save_train_config(config, tmp_path / f"config-{queue_grad}.yaml")
-        cmd += [str(tmp_path / f"ddp-{queue_grad}"), str(tmp_path / f"config-{queue_grad}.yaml")]
+    configs = {str(queue_grad): _config(queue_grad=queue_grad) for queue_grad in (True, False)}
+    configs["time_only"] = _config(loss_weights=TIME_ONLY_WEIGHTS)
+    for name, config in configs.items():
+        save_train_config(config, tmp_path / f"config-{name}.yaml")
+        cmd += [str(tmp_path / f"ddp-{name}"), str(tmp_path / f"config-{name}.yaml")]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "rank 0 of 2" in done.stdout and "rank 1 of 2" in done.stdout
+    places = {}
+    for line in done.stdout.splitlines():
+        rank, _, counts = line.partition(" places encoded: ")
+        places[rank] = {run: int(n) for run, n in (item.split("=") for item in counts.split())}
+    assert set(places) == {"rank 0 of 2", "rank 1 of 2"}
+    for counts in places.values():  # the time-only ablation encodes no place on any process, as on one process
+        assert counts["ddp-True"] > 0 and counts["ddp-time_only"] == 0
 
-    for queue_grad, config in configs.items():
-        single = train(data, tmp_path / f"single-{queue_grad}", config, progress=False)
-        ddp_losses, single_losses = _losses(tmp_path / f"ddp-{queue_grad}"), _losses(tmp_path / f"single-{queue_grad}")
+    for name, config in configs.items():
+        single = train(data, tmp_path / f"single-{name}", config, progress=False)
+        ddp_losses, single_losses = _losses(tmp_path / f"ddp-{name}"), _losses(tmp_path / f"single-{name}")
         assert len(ddp_losses) == len(single_losses) == 4  # 48 rows / batch 12, only process 0 logs
         assert ddp_losses == pytest.approx(single_losses, abs=1e-4)
         ddp_state, single_state = (
-            GTLoc.from_pretrained(tmp_path / f"ddp-{queue_grad}").state_dict(),
+            GTLoc.from_pretrained(tmp_path / f"ddp-{name}").state_dict(),
             single.state_dict(),
         )
         for name, tensor in single_state.items():
@@ -112,7 +129,7 @@ def test_batch_not_divisible_by_processes_is_refused():
     ctx = DistContext(0, 2, 0, torch.device("cpu"), "gloo")
     model = GTLoc(_config().model)
     with pytest.raises(GtlocError, match="batch_size 13 must be divisible"):
-        wrap_loss(model, GTLocLoss(), ctx, 13)
+        wrap_loss(model, GTLocLoss(), True, ctx, 13)
 
 
 def test_is_main_process_only_on_rank_0(monkeypatch):

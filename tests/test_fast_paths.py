@@ -13,6 +13,7 @@ from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.search import search
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import TrainingData, train
+from gtloc.training.objective import Objective
 
 _spec = importlib.util.spec_from_file_location("reference", Path(__file__).parents[1] / "benchmarks" / "reference.py")
 reference = importlib.util.module_from_spec(_spec)
@@ -34,9 +35,9 @@ def _labels(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return latlon, times
 
 
-def _grads(model: GTLoc, loss: GTLocLoss, features, latlon, times) -> tuple[dict, dict]:
+def _grads(model: GTLoc, queue_grad: bool, features, latlon, times) -> tuple[dict, dict]:
     model.zero_grad(set_to_none=True)
-    terms = loss(model, features, latlon, times)
+    terms = Objective(model, GTLocLoss(), queue_grad)(features, latlon, times)
     terms["loss"].backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return {k: v.detach() for k, v in terms.items()}, grads
@@ -49,8 +50,8 @@ def test_queue_without_autograd_same_loss_and_same_grads_outside_the_queue_path(
     for seed in (1, 2):
         model.enqueue(*_labels(10, seed))
     features = torch.randn(10, 12)
-    exact_terms, exact = _grads(model, GTLocLoss(queue_grad=True), features, latlon, times)
-    fast_terms, fast = _grads(model, GTLocLoss(queue_grad=False), features, latlon, times)
+    exact_terms, exact = _grads(model, True, features, latlon, times)
+    fast_terms, fast = _grads(model, False, features, latlon, times)
     for name, value in exact_terms.items():  # forward values: float rounding only
         torch.testing.assert_close(fast_terms[name], value, rtol=1e-5, atol=1e-5)
     for name, grad in exact.items():
@@ -66,8 +67,8 @@ def test_queue_without_autograd_is_exact_when_the_queues_are_empty():
     model = _tiny_model()
     latlon, times = _labels(8, 0)
     features = torch.randn(8, 12)
-    _, exact = _grads(model, GTLocLoss(queue_grad=True), features, latlon, times)
-    _, fast = _grads(model, GTLocLoss(queue_grad=False), features, latlon, times)
+    _, exact = _grads(model, True, features, latlon, times)
+    _, fast = _grads(model, False, features, latlon, times)
     for name, grad in exact.items():
         torch.testing.assert_close(fast[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 

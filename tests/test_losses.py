@@ -13,8 +13,14 @@ from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import TERMS, GTLocLoss, LossWeights, soft_cross_entropy, toroidal_soft_targets
 from gtloc.timecode import torus_distance
+from gtloc.training.objective import Objective
 
 EMBED = 16
+
+
+def objective(model: GTLoc, queue_grad: bool = True, **loss_options) -> Objective:
+    """``terms = objective(model, tau=...)(features, latlon, times)``: the single-process training objective."""
+    return Objective(model, GTLocLoss(**loss_options), queue_grad)
 
 
 def small_model(**overrides) -> GTLoc:
@@ -173,7 +179,7 @@ def test_terms_equal_a_row_by_row_reference():
     with torch.no_grad():
         for i, name in enumerate(LOGIT_SCALE_NAMES):
             getattr(model, name).fill_(1.0 + 0.3 * i)  # a different scale per term catches mixed-up scales
-    out = GTLocLoss(tau=0.2)(model, features(), LATLON, TIMES)
+    out = objective(model, tau=0.2)(features(), LATLON, TIMES)
     ref = reference_terms(model, features(), LATLON, TIMES, tau=0.2)
     assert set(out) == {"loss", *TERMS}
     for name in TERMS:
@@ -185,7 +191,7 @@ def test_tau_zero_is_exactly_infonce():
     model = small_model()
     _, latlon_q, times_q = features(9), LATLON.flip(0) + 1.0, TIMES.flip(0)
     model.enqueue(latlon_q[:5], times_q[:5])
-    out = GTLocLoss(tau=0.0)(model, features(), LATLON, TIMES)
+    out = objective(model, tau=0.0)(features(), LATLON, TIMES)
     img = model.encode_image(features())
     loc = model.encode_location(torch.cat([LATLON, model.gps_queue.contents()]))
     tim = model.encode_time(torch.cat([TIMES, model.time_queue.contents()]))
@@ -203,10 +209,10 @@ def test_tau_zero_is_exactly_infonce():
 def test_soft_loss_tends_to_hard_loss_as_tau_goes_to_zero():
     model = small_model()
     feats = features()
-    hard = GTLocLoss(tau=0.0)(model, feats, LATLON, TIMES)
+    hard = objective(model, tau=0.0)(feats, LATLON, TIMES)
     gaps = []
     for tau in (1.0, 0.3, 0.1, 0.01):  # the closest two batch times are 0.45 apart on the torus
-        soft = GTLocLoss(tau=tau)(model, feats, LATLON, TIMES)
+        soft = objective(model, tau=tau)(feats, LATLON, TIMES)
         gaps.append(max(abs(soft[k] - hard[k]).item() for k in ("img_time", "gps_time", "ig2t")))
     assert gaps[0] > gaps[1] > gaps[2] > gaps[3]
     assert gaps[0] > 1e-2 and gaps[-1] < 1e-6
@@ -217,10 +223,10 @@ def test_aligned_embeddings_score_lower_than_shuffled():
     with torch.no_grad():
         aligned = model.encode_location(LATLON) + model.encode_time(TIMES)
     torch.testing.assert_close(model.encode_image(aligned), F.normalize(aligned, dim=-1))
-    loss = GTLocLoss(tau=0.1)
-    good = loss(model, aligned, LATLON, TIMES)
+    loss = objective(model, tau=0.1)
+    good = loss(aligned, LATLON, TIMES)
     for shift in (1, 3):
-        bad = loss(model, aligned.roll(shift, dims=0), LATLON, TIMES)
+        bad = loss(aligned.roll(shift, dims=0), LATLON, TIMES)
         for name in ("img_gps", "img_time", "ig2t", "it2g", "gt2i"):
             assert good[name] < bad[name], name
         torch.testing.assert_close(good["gps_time"], bad["gps_time"])  # no image in it
@@ -238,7 +244,7 @@ def test_gradients_are_finite_at_extreme_scales(param):
     latlon, times = torch.cat([LATLON, LATLON[:2]]), torch.cat([TIMES, TIMES[:2]])
     for tau in (0.0, 1e-4, 0.3):
         model.zero_grad()
-        out = GTLocLoss(tau=tau)(model, feats, latlon, times)
+        out = objective(model, tau=tau)(feats, latlon, times)
         assert all(torch.isfinite(v) for v in out.values())
         out["loss"].backward()
         grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
@@ -251,7 +257,7 @@ def test_gradients_are_finite_at_extreme_scales(param):
 
 def test_gradients_reach_heads_and_scales_but_not_rff_or_fixed_scale():
     model = small_model(fixed_img_time_scale=25.0)
-    GTLocLoss()(model, features(), LATLON, TIMES)["loss"].backward()
+    objective(model)(features(), LATLON, TIMES)["loss"].backward()
     named = dict(model.named_parameters())
     for name in (
         "image_encoder.mlp.0.weight",
@@ -277,65 +283,70 @@ def masked_batch():
 
 
 def test_a_sample_without_gps_takes_part_in_no_gps_term():
-    model, loss = small_model(), GTLocLoss(tau=0.2)
+    model = small_model()
+    loss = objective(model, tau=0.2)
     feats, latlon, times = masked_batch()
-    base = loss(model, feats, latlon, times)
+    base = loss(feats, latlon, times)
     assert set(base) == {"loss", *TERMS}
     feats2, latlon2, times2 = feats.clone(), latlon.clone(), times.clone()
     feats2[1] = 5 * torch.randn(EMBED)
     times2[1] = torch.tensor(t(2, 2, 2))
     latlon2[1] = torch.tensor([float("nan"), 12.0])  # half missing is missing
-    changed = loss(model, feats2, latlon2, times2)
+    changed = loss(feats2, latlon2, times2)
     for name in ("img_gps", "it2g"):
         torch.testing.assert_close(changed[name], base[name], rtol=0, atol=1e-6)
     assert not torch.allclose(changed["img_time"], base["img_time"])  # it still has a time and an image
 
 
 def test_a_sample_without_time_takes_part_in_no_time_term():
-    model, loss = small_model(), GTLocLoss(tau=0.2)
+    model = small_model()
+    loss = objective(model, tau=0.2)
     feats, latlon, times = masked_batch()
-    base = loss(model, feats, latlon, times)
+    base = loss(feats, latlon, times)
     feats2, latlon2 = feats.clone(), latlon.clone()
     feats2[3] = 5 * torch.randn(EMBED)
     latlon2[3] = torch.tensor([-10.0, 20.0])
-    changed = loss(model, feats2, latlon2, times)
+    changed = loss(feats2, latlon2, times)
     for name in ("img_time", "ig2t"):
         torch.testing.assert_close(changed[name], base[name], rtol=0, atol=1e-6)
     assert not torch.allclose(changed["img_gps"], base["img_gps"])
 
 
 def test_a_sample_without_labels_is_only_an_image_negative():
-    model, loss = small_model(), GTLocLoss(tau=0.2)
+    model = small_model()
+    loss = objective(model, tau=0.2)
     feats, latlon, times = masked_batch()
-    base = loss(model, feats, latlon, times)
+    base = loss(feats, latlon, times)
     feats2 = feats.clone()
     feats2[5] = 5 * torch.randn(EMBED)
-    changed = loss(model, feats2, latlon, times)
+    changed = loss(feats2, latlon, times)
     for name in ("img_gps", "img_time", "gps_time", "ig2t", "it2g"):
         torch.testing.assert_close(changed[name], base[name], rtol=0, atol=1e-6)
     assert not torch.allclose(changed["gt2i"], base["gt2i"])
 
 
 def test_masked_batch_equals_the_batch_without_the_missing_rows():
-    model, loss = small_model(), GTLocLoss(tau=0.2)
+    model = small_model()
+    loss = objective(model, tau=0.2)
     feats, latlon, times = masked_batch()
-    out = loss(model, feats, latlon, times)
+    out = loss(feats, latlon, times)
     gps_rows, time_rows = [0, 2, 3, 4, 6, 7], [0, 1, 2, 4, 6, 7]
-    only_gps = loss(model, feats[gps_rows], latlon[gps_rows], torch.full((6, 5), float("nan")))
-    only_time = loss(model, feats[time_rows], torch.full((6, 2), float("nan")), times[time_rows])
+    only_gps = loss(feats[gps_rows], latlon[gps_rows], torch.full((6, 5), float("nan")))
+    only_time = loss(feats[time_rows], torch.full((6, 2), float("nan")), times[time_rows])
     torch.testing.assert_close(out["img_gps"], only_gps["img_gps"], rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(out["img_time"], only_time["img_time"], rtol=1e-6, atol=1e-6)
 
 
 def test_all_missing_modality_gives_no_such_term():
-    model, loss = small_model(), GTLocLoss(tau=0.2)
+    model = small_model()
+    loss = objective(model, tau=0.2)
     model.enqueue(LATLON, TIMES)  # non-empty queues must not bring the terms back
-    no_gps = loss(model, features(), torch.full((8, 2), float("nan")), TIMES)
+    no_gps = loss(features(), torch.full((8, 2), float("nan")), TIMES)
     assert set(no_gps) == {"loss", "img_time"}
     torch.testing.assert_close(no_gps["loss"], no_gps["img_time"])
-    no_time = loss(model, features(), LATLON, torch.full((8, 5), float("nan")))
+    no_time = loss(features(), LATLON, torch.full((8, 5), float("nan")))
     assert set(no_time) == {"loss", "img_gps"}
-    nothing = loss(model, features(), torch.full((8, 2), float("nan")), torch.full((8, 5), float("nan")))
+    nothing = loss(features(), torch.full((8, 2), float("nan")), torch.full((8, 5), float("nan")))
     assert set(nothing) == {"loss"} and nothing["loss"].item() == 0.0
     assert all(torch.isfinite(v) for out in (no_gps, no_time) for v in out.values())
 
@@ -344,11 +355,12 @@ def test_all_missing_modality_gives_no_such_term():
 
 
 def test_queue_contents_are_negatives():
-    model, loss = small_model(), GTLocLoss(tau=0.0)
-    empty = loss(model, features(), LATLON, TIMES)
+    model = small_model()
+    loss = objective(model, tau=0.0)
+    empty = loss(features(), LATLON, TIMES)
     model.enqueue(LATLON.flip(0) + torch.tensor([3.0, -7.0]), TIMES.roll(3, dims=0) + torch.tensor([0, 0, 0, 7, 0]))
     assert len(model.gps_queue.contents()) == 8
-    full = loss(model, features(), LATLON, TIMES)
+    full = loss(features(), LATLON, TIMES)
     # More candidates in the softmax denominator: every InfoNCE term grows.
     for name in ("img_gps", "img_time", "ig2t", "it2g"):
         assert full[name] > empty[name], name
@@ -357,17 +369,65 @@ def test_queue_contents_are_negatives():
     loc = model.encode_location(torch.cat([LATLON, model.gps_queue.contents()]))
     expected = F.cross_entropy(model.scale("img_gps_logit_scale") * img @ loc.T, torch.arange(8))
     assert torch.equal(full["img_gps"], expected)
-    without = GTLocLoss(tau=0.0, use_queues=False)(model, features(), LATLON, TIMES)
+    without = objective(model, tau=0.0, use_queues=False)(features(), LATLON, TIMES)
     for name in TERMS:
         torch.testing.assert_close(without[name], empty[name])
 
 
 def test_weights_scale_and_switch_off_terms():
     model = small_model()
-    everything = GTLocLoss(tau=0.2)(model, features(), LATLON, TIMES)
+    everything = objective(model, tau=0.2)(features(), LATLON, TIMES)
     weights = LossWeights(img_gps=2.0, img_time=0.5, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=1.0)
-    some = GTLocLoss(tau=0.2, weights=weights)(model, features(), LATLON, TIMES)
+    some = objective(model, tau=0.2, weights=weights)(features(), LATLON, TIMES)
     assert set(some) == {"loss", "img_gps", "img_time", "gt2i"}
     for name in ("img_gps", "img_time", "gt2i"):
         torch.testing.assert_close(some[name], everything[name])
     torch.testing.assert_close(some["loss"], 2 * some["img_gps"] + 0.5 * some["img_time"] + some["gt2i"])
+
+
+# --- embeddings in, one candidate rule -----------------------------------------------------------------------
+
+
+def test_the_loss_takes_embeddings_and_scales_not_a_model():
+    gen = torch.Generator().manual_seed(3)
+    img, loc = (F.normalize(torch.randn(4, EMBED, generator=gen), dim=1) for _ in range(2))
+    latlon, times = LATLON[:4], torch.full((4, 5), float("nan"))
+    loss = GTLocLoss(tau=0.2)
+    assert list(loss.parameters()) == []
+    candidates = loss.candidates(latlon, times, gps_queue=torch.empty(0, 2), time_queue=torch.empty(0, 5))
+    assert candidates.times is None and torch.equal(candidates.gps.all, latlon)
+    out = loss(img, loc, None, {"img_gps": torch.tensor(7.0)}, candidates)
+    assert set(out) == {"loss", "img_gps"}
+    torch.testing.assert_close(out["img_gps"], F.cross_entropy(7.0 * img @ loc.T, torch.arange(4)))
+
+
+def test_candidate_rule_rows_queues_and_skipped_kinds():
+    _, latlon, times = masked_batch()
+    gps_queue, time_queue = LATLON[:3] + 1.0, TIMES[:2]
+    rule = GTLocLoss(tau=0.2)
+    c = rule.candidates(latlon, times, gps_queue, time_queue)
+    assert torch.nonzero(c.has_gps).squeeze(1).tolist() == [0, 2, 3, 4, 6, 7]
+    assert torch.nonzero(c.has_time).squeeze(1).tolist() == [0, 1, 2, 4, 6, 7]
+    assert torch.equal(c.gps.all, torch.cat([latlon[c.has_gps], gps_queue]))
+    assert torch.equal(c.times.all, torch.cat([times[c.has_time], time_queue]))
+    no_queues = GTLocLoss(use_queues=False).candidates(latlon, times, gps_queue, time_queue)
+    assert torch.equal(no_queues.gps.all, latlon[c.has_gps]) and len(no_queues.times.queue) == 0
+    time_only = LossWeights(img_gps=0.0, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=0.0)
+    c = GTLocLoss(weights=time_only).candidates(latlon, times, gps_queue, time_queue)
+    assert c.gps is None and c.times is not None  # the time-only ablation encodes no GPS label
+    c = GTLocLoss(weights=LossWeights(img_time=0.0)).candidates(
+        latlon, torch.full((8, 5), float("nan")), *[gps_queue, time_queue]
+    )
+    assert c.times is None and c.gps is not None  # no row has a time: no time candidates, not even the queue
+
+
+def test_time_only_training_never_encodes_a_place(monkeypatch):
+    model = small_model()
+    model.enqueue(LATLON, TIMES)
+    calls = []
+    monkeypatch.setattr(model, "encode_location", lambda latlon: calls.append(latlon) or 1 / 0)
+    time_only = LossWeights(img_gps=0.0, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=0.0)
+    for queue_grad in (True, False):
+        out = objective(model, queue_grad, tau=0.2, weights=time_only)(features(), LATLON, TIMES)
+        assert set(out) == {"loss", "img_time"}
+    assert calls == []

@@ -64,6 +64,10 @@ class GTLoc(nn.Module):
         """The multiplicative logit scale ``exp(param)``, clamped to ``config.logit_scale_max``."""
         return getattr(self, name).exp().clamp(max=self.config.logit_scale_max)
 
+    def logit_scales(self) -> dict[str, torch.Tensor]:
+        """The six multiplicative scales by term name (``"img_gps"``, ..., ``"gt2i"``): what ``GTLocLoss`` takes."""
+        return {name.removesuffix("_logit_scale"): self.scale(name) for name in LOGIT_SCALE_NAMES}
+
     def encode_image(self, features: torch.Tensor) -> torch.Tensor:
         """Backbone features ``(..., feature_dim)`` (e.g. ``(N, D)`` or ten-crop ``(N, 10, D)``) -> ``(..., 512)``."""
         return F.normalize(self.image_encoder(features), dim=-1)

@@ -18,14 +18,12 @@ A sample without GPS (or time) takes part in no term that needs it, neither as a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtloc.model.gtloc import GTLoc
 from gtloc.timecode import torus_distance
 
 TERMS = ("img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i")
@@ -80,43 +78,57 @@ class LossWeights:
     gt2i: float = 1.0
 
 
-class GTLocLoss(nn.Module):
-    """The weighted sum of the six terms. ``tau``: temperature of the toroidal soft targets (0 = hard)."""
+@dataclass(frozen=True)
+class CandidateLabels:
+    """The labels one kind of term contrasts against: ``batch`` ``(n, L)`` rows that have the label (in batch
+    order), then ``queue`` ``(Q, L)`` past labels (``(0, L)`` without queues)."""
 
-    def __init__(
-        self, tau: float = 0.3, weights: LossWeights | None = None, use_queues: bool = True, queue_grad: bool = True
-    ):
+    batch: torch.Tensor
+    queue: torch.Tensor
+
+    @property
+    def all(self) -> torch.Tensor:
+        """``(n + Q, L)``: the batch rows, then the queue."""
+        return torch.cat([self.batch, self.queue]) if len(self.queue) else self.batch
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate rule's answer for one batch of ``B`` rows (see :meth:`GTLocLoss.candidates`).
+
+    ``has_gps`` / ``has_time`` ``(B,)`` bool: rows whose label is complete (NaN anywhere = missing).
+    ``gps`` ``(G + Qg, 2)`` / ``times`` ``(T + Qt, 5)``: the candidates to encode, ``None`` where no term with a
+    non-zero weight has rows (the time-only ablation never encodes a GPS label).
+    """
+
+    has_gps: torch.Tensor
+    has_time: torch.Tensor
+    gps: CandidateLabels | None
+    times: CandidateLabels | None
+
+
+class GTLocLoss(nn.Module):
+    """The weighted sum of the six terms over embeddings (as open_clip's ``ClipLoss``: features in, terms out).
+
+    ``tau``: temperature of the toroidal soft targets (0 = hard). ``use_queues``: the label queues' contents are
+    extra candidates. The caller (``gtloc.training.objective``) asks :meth:`candidates` which labels to encode,
+    encodes them (on one process or sharded over many) and passes the embeddings to :meth:`forward`.
+    """
+
+    def __init__(self, tau: float = 0.3, weights: LossWeights | None = None, use_queues: bool = True):
         super().__init__()
         self.tau = tau
         self.weights = weights or LossWeights()
         self.use_queues = use_queues
-        self.queue_grad = queue_grad
 
-    def encode_candidates(
-        self, encode: Callable[[torch.Tensor], torch.Tensor], batch_labels: torch.Tensor, queue_labels: torch.Tensor
-    ) -> torch.Tensor:
-        """Embeddings of the candidates ``[batch_labels; queue_labels]`` (the queue part only with ``use_queues``).
+    def candidates(
+        self, latlon: torch.Tensor, times: torch.Tensor, gps_queue: torch.Tensor, time_queue: torch.Tensor
+    ) -> Candidates:
+        """The one candidate rule: which batch rows and queue entries each kind of term contrasts.
 
-        ``queue_grad=True`` encodes both parts in one pass, with gradient (the exact objective).
-        ``queue_grad=False`` encodes the queue without an autograd graph: the same forward values (up to float
-        rounding from the split pass), but no gradient flows into the encoder through queue entries, which are
-        treated as constants as in MoCo. It skips the backward pass through the queue (see docs/scale.md).
-        """
-        if not self.use_queues:
-            return encode(batch_labels)
-        if self.queue_grad:
-            return encode(torch.cat([batch_labels, queue_labels]))
-        with torch.no_grad():
-            queue_emb = encode(queue_labels)
-        return torch.cat([encode(batch_labels), queue_emb])
-
-    def forward(
-        self, model: GTLoc, features: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        """Loss terms for one batch.
-
-        ``features`` ``(B, D)`` backbone features; ``latlon`` ``(B, 2)`` degrees; ``times`` ``(B, 5)`` local time;
-        NaN marks a missing label. Returns ``{"loss": total, <term>: value, ...}`` for the terms that had rows.
+        ``latlon`` ``(B, 2)`` degrees and ``times`` ``(B, 5)`` local time, NaN where missing; ``gps_queue``
+        ``(Qg, 2)`` and ``time_queue`` ``(Qt, 5)`` the queues' contents. A row without GPS (time) is no GPS (time)
+        candidate; a kind of label that no weighted term with rows needs is not a candidate at all.
         """
         w = asdict(self.weights)
         has_gps = torch.isfinite(latlon).all(dim=1)
@@ -124,64 +136,64 @@ class GTLocLoss(nn.Module):
         joint = bool((has_gps & has_time).any()) and any(w[k] for k in ("gps_time", "ig2t", "it2g", "gt2i"))
         need_gps = bool(w["img_gps"] and has_gps.any()) or joint
         need_time = bool(w["img_time"] and has_time.any()) or joint
+        gps = CandidateLabels(latlon[has_gps], gps_queue if self.use_queues else gps_queue[:0]) if need_gps else None
+        time = (
+            CandidateLabels(times[has_time], time_queue if self.use_queues else time_queue[:0]) if need_time else None
+        )
+        return Candidates(has_gps, has_time, gps, time)
 
-        img = model.encode_image(features)
-        gps_queue, time_queue = model.gps_queue.contents(), model.time_queue.contents()
-        loc_emb = self.encode_candidates(model.encode_location, latlon[has_gps], gps_queue) if need_gps else None
-        time_emb = self.encode_candidates(model.encode_time, times[has_time], time_queue) if need_time else None
-        return self.loss_from_embeddings(model, img, loc_emb, time_emb, latlon, times)
-
-    def loss_from_embeddings(
+    def forward(
         self,
-        model: GTLoc,
         img: torch.Tensor,
         loc_emb: torch.Tensor | None,
         time_emb: torch.Tensor | None,
-        latlon: torch.Tensor,
-        times: torch.Tensor,
+        logit_scales: dict[str, torch.Tensor],
+        candidates: Candidates,
     ) -> dict[str, torch.Tensor]:
-        """The terms from embeddings already computed (e.g. gathered across processes in ``training.distributed``).
+        """Loss terms for one batch of ``B`` rows. Returns ``{"loss": total, <term>: value, ...}`` for the terms
+        that had rows.
 
-        ``img`` ``(B, E)``; ``loc_emb`` ``(G + Qg, E)`` for the batch rows with GPS then the GPS queue;
-        ``time_emb`` ``(T + Qt, E)`` likewise for times (without queues when ``use_queues`` is off). ``None``
-        where no term needs them.
+        ``img`` ``(B, E)`` image embeddings; ``loc_emb`` ``(G + Qg, E)`` / ``time_emb`` ``(T + Qt, E)`` the
+        embeddings of ``candidates.gps.all`` / ``candidates.times.all`` (``None`` where those are ``None``);
+        ``logit_scales``: the multiplicative scale of each term by name (``GTLoc.logit_scales()``).
         """
         w = asdict(self.weights)
-        has_gps = torch.isfinite(latlon).all(dim=1)
-        has_time = torch.isfinite(times).all(dim=1)
+        has_gps, has_time = candidates.has_gps, candidates.has_time
         both = has_gps & has_time
-        time_cand = torch.cat([times[has_time], model.time_queue.contents()]) if self.use_queues else times[has_time]
+        time_cand = candidates.times.all if candidates.times is not None else None
+        query_times = candidates.times.batch if candidates.times is not None else None
         # Position of each batch row among the batch candidates of its kind.
         gps_pos = torch.cumsum(has_gps.long(), 0) - 1
         time_pos = torch.cumsum(has_time.long(), 0) - 1
 
         terms: dict[str, torch.Tensor] = {}
         if w["img_gps"] and has_gps.any():
-            logits = model.scale("img_gps_logit_scale") * img[has_gps] @ loc_emb.T
+            logits = logit_scales["img_gps"] * img[has_gps] @ loc_emb.T
             terms["img_gps"] = F.cross_entropy(logits, gps_pos[has_gps])
         if w["img_time"] and has_time.any():
-            logits = model.scale("img_time_logit_scale") * img[has_time] @ time_emb.T
-            terms["img_time"] = toroidal_cross_entropy(logits, times[has_time], time_cand, self.tau, time_pos[has_time])
+            logits = logit_scales["img_time"] * img[has_time] @ time_emb.T
+            terms["img_time"] = toroidal_cross_entropy(logits, query_times, time_cand, self.tau, time_pos[has_time])
         if both.any():
             g_idx, t_idx = gps_pos[both], time_pos[both]
             loc_b = loc_emb[g_idx] if loc_emb is not None else None
             time_b = time_emb[t_idx] if time_emb is not None else None
+            both_times = query_times[t_idx] if query_times is not None else None
             if w["gps_time"]:
-                s = model.scale("gps_time_logit_scale")
-                loc_to_time = toroidal_cross_entropy(s * loc_b @ time_emb.T, times[both], time_cand, self.tau, t_idx)
+                s = logit_scales["gps_time"]
+                loc_to_time = toroidal_cross_entropy(s * loc_b @ time_emb.T, both_times, time_cand, self.tau, t_idx)
                 own_place = torch.arange(len(g_idx), device=g_idx.device)
                 time_to_loc = F.cross_entropy(s * time_b @ loc_emb[g_idx].T, own_place)
                 terms["gps_time"] = (loc_to_time + time_to_loc) / 2
             if w["ig2t"]:
                 fused = F.normalize(img[both] + loc_b, dim=-1)
-                logits = model.scale("ig2t_logit_scale") * fused @ time_emb.T
-                terms["ig2t"] = toroidal_cross_entropy(logits, times[both], time_cand, self.tau, t_idx)
+                logits = logit_scales["ig2t"] * fused @ time_emb.T
+                terms["ig2t"] = toroidal_cross_entropy(logits, both_times, time_cand, self.tau, t_idx)
             if w["it2g"]:
                 fused = F.normalize(img[both] + time_b, dim=-1)
-                terms["it2g"] = F.cross_entropy(model.scale("it2g_logit_scale") * fused @ loc_emb.T, g_idx)
+                terms["it2g"] = F.cross_entropy(logit_scales["it2g"] * fused @ loc_emb.T, g_idx)
             if w["gt2i"]:
                 fused = F.normalize(loc_b + time_b, dim=-1)
                 own = torch.nonzero(both).squeeze(1)
-                terms["gt2i"] = F.cross_entropy(model.scale("gt2i_logit_scale") * fused @ img.T, own)
+                terms["gt2i"] = F.cross_entropy(logit_scales["gt2i"] * fused @ img.T, own)
         total = sum((w[k] * v for k, v in terms.items()), torch.zeros((), device=img.device))
         return {"loss": total, **terms}

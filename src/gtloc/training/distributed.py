@@ -3,8 +3,9 @@
 Every process holds the same global batch of labels and encodes its own contiguous shard of the images and of
 the label candidates (batch labels and queues); the embeddings are all-gathered *with gradient* so that each
 process evaluates the six contrastive terms over the whole global batch and both queues, exactly as one process
-would. Each process computes the same loss ``L``; the gather's backward sums ``dL/dx`` over processes
-(``world_size * dL/dx``) and DDP averages gradients, which gives ``dL/dtheta`` of the single-process run.
+would: the candidate rule and the loss are the single-process ones (``gtloc.training.objective``). Each
+process computes the same loss ``L``; the gather's backward sums ``dL/dx`` over processes (``world_size * dL/dx``)
+and DDP averages gradients, which gives ``dL/dtheta`` of the single-process run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.distributed as dist
@@ -22,6 +24,7 @@ from torch import nn
 from gtloc.errors import GtlocError
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
+from gtloc.training.objective import Objective
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -111,63 +114,29 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 def encode_sharded(
-    encode: Callable[[torch.Tensor], torch.Tensor], labels: torch.Tensor, ctx: DistContext, grad: bool = True
+    encode: Callable[[torch.Tensor], torch.Tensor], labels: torch.Tensor, ctx: DistContext
 ) -> torch.Tensor:
     """Embeddings of all ``labels`` ``(M, L)``, each process encoding one contiguous shard, gathered -> ``(M, E)``.
 
     ``M`` is padded to a multiple of the world size with copies of the first row, which are dropped again.
-    ``grad=False`` encodes without an autograd graph (the queues under ``queue_grad=False``).
+    Under ``torch.no_grad()`` (queues with ``queue_grad=False``) nothing is recorded for backward.
     """
     m = labels.shape[0]
     if m == 0:
-        with torch.set_grad_enabled(grad):
-            return encode(labels)
+        return encode(labels)
     pad = -m % ctx.world_size
     padded = torch.cat([labels, labels[:1].expand(pad, -1)]) if pad else labels
     rows = padded[ctx.shard(padded.shape[0])]
-    if not grad:
-        with torch.no_grad():
-            local = encode(rows)
-            parts = [torch.empty_like(local) for _ in range(ctx.world_size)]
-            dist.all_gather(parts, local.contiguous())
-            return torch.cat(parts)[:m]
     return gather_with_grad(encode(rows))[:m]
 
 
-class DistributedLoss(nn.Module):
-    """``GTLocLoss`` over the global batch, with each process encoding its shard; wrap it in DDP.
+def wrap_loss(model: GTLoc, loss_fn: GTLocLoss, queue_grad: bool, ctx: DistContext, global_batch: int) -> nn.Module:
+    """The training :class:`Objective` over the global batch, in DDP (``global_batch`` divisible by the world size).
 
-    ``forward(features, latlon, times)``: ``features`` ``(B / W, D)`` are this process's rows of the global batch,
-    ``latlon`` ``(B, 2)`` / ``times`` ``(B, 5)`` the labels of the whole global batch (NaN = missing).
+    Its ``forward(features, latlon, times)`` takes this process's ``(B / W, D)`` rows of the global batch's
+    features and the labels of the whole global batch: it gathers the image embeddings, each process encodes a
+    shard of the label candidates, and then it applies the same candidate rule and loss as a single process.
     """
-
-    def __init__(self, model: GTLoc, loss_fn: GTLocLoss, ctx: DistContext):
-        super().__init__()
-        self.model, self.loss_fn, self.ctx = model, loss_fn, ctx
-
-    def _candidates(self, encode: Callable, batch_labels: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
-        fn = self.loss_fn
-        if not fn.use_queues:
-            return encode_sharded(encode, batch_labels, self.ctx)
-        if fn.queue_grad:
-            return encode_sharded(encode, torch.cat([batch_labels, queue]), self.ctx)
-        batch_emb = encode_sharded(encode, batch_labels, self.ctx)
-        return torch.cat([batch_emb, encode_sharded(encode, queue, self.ctx, grad=False)])
-
-    def forward(self, features: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor) -> dict[str, torch.Tensor]:
-        model = self.model
-        has_gps = torch.isfinite(latlon).all(dim=1)
-        has_time = torch.isfinite(times).all(dim=1)
-        img = gather_with_grad(model.encode_image(features))
-        loc_emb = self._candidates(model.encode_location, latlon[has_gps], model.gps_queue.contents())
-        time_emb = None
-        if model.time_encoder is not None:
-            time_emb = self._candidates(model.encode_time, times[has_time], model.time_queue.contents())
-        return self.loss_fn.loss_from_embeddings(model, img, loc_emb, time_emb, latlon, times)
-
-
-def wrap_loss(model: GTLoc, loss_fn: GTLocLoss, ctx: DistContext, global_batch: int) -> nn.Module:
-    """The DDP-wrapped :class:`DistributedLoss` (``global_batch`` must be divisible by the world size)."""
     if global_batch % ctx.world_size:
         raise GtlocError(
             f"batch_size {global_batch} must be divisible by the number of processes ({ctx.world_size}) "
@@ -180,7 +149,7 @@ def wrap_loss(model: GTLoc, loss_fn: GTLocLoss, ctx: DistContext, global_batch: 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`broadcast_buffers` is deprecated", category=FutureWarning)
         return nn.parallel.DistributedDataParallel(
-            DistributedLoss(model, loss_fn, ctx),
+            Objective(model, loss_fn, queue_grad, gather=gather_with_grad, run=partial(encode_sharded, ctx=ctx)),
             device_ids=device_ids,
             broadcast_buffers=False,
             find_unused_parameters=True,

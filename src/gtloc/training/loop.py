@@ -29,6 +29,7 @@ from gtloc.model.losses import GTLocLoss
 from gtloc.training.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
+from gtloc.training.objective import Objective
 
 if TYPE_CHECKING:
     from gtloc.data.features import FeatureDirs
@@ -213,7 +214,7 @@ def _train(
         model.image_encoder.set_feature_stats(data.features)
     device = ctx.device if ctx is not None else torch.device("cpu")
     model.to(device)
-    loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues, config.queue_grad)
+    loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
     batches = _Batches(len(data), config.batch_size, config.seed, _batch_cameras(config, data))
     total_steps = config.epochs * batches.per_epoch
@@ -228,7 +229,10 @@ def _train(
         if main:
             _truncate_log(out_dir / LOG_FILE, start)
 
-    step_loss = None if ctx is None else wrap_loss(model, loss_fn, ctx, batches.batch_size)
+    if ctx is None:
+        objective = Objective(model, loss_fn, config.queue_grad)
+    else:
+        objective = wrap_loss(model, loss_fn, config.queue_grad, ctx, batches.batch_size)
     end = total_steps if stop_after is None else min(total_steps, stop_after)
     model.train()
     bar = tqdm(
@@ -243,11 +247,9 @@ def _train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             features = _pick_crops(data.features[idx], step, config.seed)
-            if step_loss is None:
-                terms = loss_fn(model, features, data.latlon[idx], data.times[idx])
-            else:
-                local = features[ctx.shard(len(idx))].to(device)
-                terms = step_loss(local, data.latlon[idx].to(device), data.times[idx].to(device))
+            if ctx is not None:
+                features = features[ctx.shard(len(idx))]
+            terms = objective(features.to(device), data.latlon[idx].to(device), data.times[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
