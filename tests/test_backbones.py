@@ -10,12 +10,13 @@ import torch
 
 from gtloc.backbones import BACKBONES, backbone_spec, load_backbone
 from gtloc.backbones import onnx_runtime as onnx_module
-from gtloc.backbones.clip import HOW_TO_PROVIDE
+from gtloc.backbones.clip import HOW_TO_PROVIDE as HOW_TO_PROVIDE_PARTS
 from gtloc.data.images import load_image
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, ParameterError
 from tinyclip import save_tiny_clip
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
+HOW_TO_PROVIDE = str(ParameterError(*HOW_TO_PROVIDE_PARTS))  # the hint as the Python API words it
 STREET_SIGN, HAY = 919, 958  # ImageNet-1k class indices
 
 
@@ -161,11 +162,12 @@ def test_clip_preprocessing_is_clip_s_own(tiny_clip):
 
 def test_missing_clip_folder_says_how_to_provide_it(tmp_path):
     missing = tmp_path / "clip-vit-large-patch14"
-    with pytest.raises(GtlocError) as info:
+    with pytest.raises(ParameterError) as info:
         load_backbone("clip-vit-l-14", model_path=missing)
+    assert info.value.parameter == "model_path"
     assert str(info.value) == (
         f"CLIP model directory not found: {missing}. clip-vit-l-14 loads offline from a local copy of "
-        "openai/clip-vit-large-patch14: pass --backbone-path DIR (model_path=DIR) with a folder written by "
+        "openai/clip-vit-large-patch14: pass model_path=DIR with a folder written by "
         "CLIPModel.from_pretrained('openai/clip-vit-large-patch14').save_pretrained(DIR) (save its CLIPTokenizer "
         "there too for text features), or set HF_HUB_CACHE to a Hugging Face cache that holds it"
     )

@@ -10,8 +10,10 @@ import pytest
 
 from cli_runner import run_cli
 from gtloc.data.schema import Records
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, ParameterError
 from gtloc.evaluation.protocol import evaluate_predictions
+from gtloc.geo import InvalidCoordinateError
+from gtloc.timecode import InvalidTimeError
 
 PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
 NEW_YORK, LOS_ANGELES = (40.7128, -74.0060), (34.0522, -118.2437)
@@ -141,24 +143,34 @@ def test_nothing_matching_is_an_error_showing_both_sides(tmp_path, csvs):
 
 
 def test_unknown_group_column_is_named(csvs):
-    with pytest.raises(GtlocError, match=r"--group-by 'webcam' is not a column.*camera"):
+    with pytest.raises(ParameterError, match=r"^group_by 'webcam' is not a column.*camera") as info:
         evaluate_predictions(*csvs, group_by="webcam")
+    assert info.value.parameter == "group_by"
+
+
+def test_unknown_group_column_is_named_by_its_flag_on_the_command_line(tmp_path, csvs, monkeypatch, capsys):
+    args = ("evaluate", "--predictions", csvs[0], "--truth", csvs[1], "--out", tmp_path / "m.json")
+    code, _, stderr = run_cli(monkeypatch, capsys, *args, "--group-by", "webcam")
+    assert code == 2
+    assert stderr.startswith("error: --group-by 'webcam' is not a column of the truth records (extra columns: ")
+    assert not (tmp_path / "m.json").exists()
 
 
 @pytest.mark.parametrize(
-    ("row", "message"),
+    ("row", "error", "field", "message"),
     [
-        ("a.jpg,91,0,1,1,0,0", r"preds\.csv row 1 \(path 'a\.jpg'\): invalid lat '91'"),
-        ("a.jpg,1,1,13,1,0,0", r"row 1 \(path 'a\.jpg'\): invalid month '13'"),
-        ("a.jpg,1,1,2,30,0,0", r"invalid day '30': month 2 has 29 days"),
-        ("a.jpg,1,x,1,1,0,0", r"invalid lon 'x': not a number"),
+        ("a.jpg,91,0,1,1,0,0", InvalidCoordinateError, "lat", r"preds\.csv row 1 \(path 'a\.jpg'\): invalid lat '91'"),
+        ("a.jpg,1,1,13,1,0,0", InvalidTimeError, "month", r"row 1 \(path 'a\.jpg'\): invalid month '13'"),
+        ("a.jpg,1,1,2,30,0,0", InvalidTimeError, "day", r"invalid day '30': month 2 has 29 days"),
+        ("a.jpg,1,x,1,1,0,0", InvalidCoordinateError, "lon", r"invalid lon 'x': not a number"),
     ],
 )
-def test_bad_prediction_values_name_row_field_and_value(tmp_path, csvs, row, message):
+def test_bad_prediction_values_name_row_field_and_value(tmp_path, csvs, row, error, field, message):
     bad = tmp_path / "preds.csv"
     bad.write_text("path,lat,lon,month,day,hour,minute\n" + row + "\n")
-    with pytest.raises(GtlocError, match=message):
+    with pytest.raises(error, match=message) as info:  # the validator's own type, not re-wrapped
         evaluate_predictions(bad, csvs[1])
+    assert info.value.field == field and info.value.where == f"{bad} row 1 (path 'a.jpg')"
 
 
 def test_duplicate_prediction_paths_are_refused(tmp_path, csvs):

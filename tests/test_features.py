@@ -162,7 +162,7 @@ def test_a_cache_from_another_backbone_is_refused(photos, tmp_path):
     assert str(info.value) == (
         f'feature cache {out} was made with a different backbone or preprocessing (backbone: cache has "tiny", '
         'this run "other"; weights: cache has "tiny-v1", this run "other-v1"); features from different setups '
-        "cannot be mixed: use another --out directory"
+        "cannot be mixed: use another out_dir"
     )
     assert FeatureStore.open(out).paths == names[:2]  # untouched
 
@@ -175,7 +175,7 @@ def test_other_preprocessing_or_tencrop_is_refused(photos, tmp_path):
         extract_features(names, root, TinyBackbone(), out, tencrop=True, progress=False)
     assert str(info.value) == (
         f"feature cache {out} was made with a different backbone or preprocessing (tencrop: cache has false, "
-        "this run true); features from different setups cannot be mixed: use another --out directory"
+        "this run true); features from different setups cannot be mixed: use another out_dir"
     )
 
     class Bicubic(TinyBackbone):

@@ -8,6 +8,7 @@ import torch
 
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
+from gtloc.geo import InvalidCoordinateError
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import (
@@ -19,6 +20,7 @@ from gtloc.retrieval.galleries import (
     time_gallery_from_records,
     time_grid,
 )
+from gtloc.timecode import InvalidTimeError
 
 
 def tiny_model(seed: int = 0) -> GTLoc:
@@ -61,8 +63,9 @@ def test_time_gallery_npy_is_validated(tmp_path):
     assert build_time_gallery(GalleryConfig(time=str(good))).shape == (2, 5)
     bad = tmp_path / "bad.npy"
     np.save(bad, np.array([[13, 1, 0, 0, 0]]))
-    with pytest.raises(GtlocError, match=r"bad\.npy: row 0: invalid month 13"):
+    with pytest.raises(InvalidTimeError, match=r"bad\.npy: row 0: invalid month 13") as info:
         load_time_gallery_npy(bad)
+    assert (info.value.field, info.value.where) == ("month", f"{bad}: row 0")
     np.save(bad, np.zeros((3, 4)))
     with pytest.raises(GtlocError, match=r"must have shape \(T, 5\)"):
         load_time_gallery_npy(bad)
@@ -73,7 +76,9 @@ def test_gps_gallery_from_a_csv(tmp_path):
     path.write_text("LAT,LON\n48.85,2.35\n-33.87,151.21\n")
     assert torch.allclose(build_gps_gallery(str(path)), torch.tensor([[48.85, 2.35], [-33.87, 151.21]]))
     path.write_text("lat,lon\n48.85,2.35\n123,0\n")
-    with pytest.raises(GtlocError, match=r"places\.csv line 3: invalid lat '123': must be within \[-90, 90\]"):
+    with pytest.raises(
+        InvalidCoordinateError, match=r"places\.csv line 3: invalid lat '123': must be within \[-90, 90\]"
+    ):
         build_gps_gallery(str(path))
     path.write_text("x,y\n1,2\n")
     with pytest.raises(GtlocError, match="needs lat and lon columns"):

@@ -172,6 +172,19 @@ def test_validate_coordinates_names_first_bad_row():
     assert str(info.value) == "places.csv row 7: invalid lat 123: must be within [-90, 90]"
 
 
+def test_invalid_coordinate_error_carries_field_value_reason_and_where():
+    with pytest.raises(InvalidCoordinateError) as info:
+        validate_coordinates(np.array([[0.0, 0.0], [10.0, 200.0]]))
+    exc = info.value
+    assert (exc.field, exc.value, exc.reason, exc.where) == ("lon", 200.0, "must be within [-180, 180]", "row 1")
+    located = exc.located("gallery.csv")
+    assert type(located) is InvalidCoordinateError and located.field == "lon"
+    assert str(located) == "gallery.csv: row 1: invalid lon 200.0: must be within [-180, 180]"
+    with pytest.raises(InvalidCoordinateError) as info:
+        validate_coordinates(np.zeros((4, 3)))
+    assert info.value.field is None  # the whole array is refused, not one field
+
+
 # --- Equal Earth ---------------------------------------------------------------------------------------------
 
 

@@ -124,7 +124,7 @@ def test_webcam_names_in_utc_with_fixed_position(tmp_path):
             "no date",
             "name 'seattle_20191312_1530' holds no valid time for '%Y%m%d_%H%M' (month must be in 1..12)",
         ),
-        ("day2/snapshot.jpg", "no date", "name 'snapshot' does not match --name-pattern '%Y%m%d_%H%M'"),
+        ("day2/snapshot.jpg", "no date", "name 'snapshot' does not match the name pattern '%Y%m%d_%H%M'"),
     ]
 
 
@@ -138,10 +138,10 @@ def test_name_patterns_iso_like_and_with_folders():
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
-        ("%Y%m%d", "--name-pattern '%Y%m%d': missing %H (a date and an hour)"),
-        ("%m%d_%H", "--name-pattern '%m%d_%H': missing %Y (a date and an hour)"),
-        ("%Y%b%d%H", "--name-pattern '%Y%b%d%H': unsupported directive %b (supported: %Y %y %m %d %H %M %S %f %%)"),
-        ("%Y%m%d%H%H", "--name-pattern '%Y%m%d%H%H': %H appears twice (supported: %Y %y %m %d %H %M %S %f %%)"),
+        ("%Y%m%d", "name_pattern '%Y%m%d': missing %H (a date and an hour)"),
+        ("%m%d_%H", "name_pattern '%m%d_%H': missing %Y (a date and an hour)"),
+        ("%Y%b%d%H", "name_pattern '%Y%b%d%H': unsupported directive %b (supported: %Y %y %m %d %H %M %S %f %%)"),
+        ("%Y%m%d%H%H", "name_pattern '%Y%m%d%H%H': %H appears twice (supported: %Y %y %m %d %H %M %S %f %%)"),
     ],
 )
 def test_bad_name_patterns(pattern, message):
@@ -178,7 +178,7 @@ def test_utc_source_needs_a_position(tmp_path):
             "error: --name-pattern and --utc-from filename go together: give both or neither",
         ),
         (["--lat", "10"], "error: --lat and --lon go together: give both or neither"),
-        (["--lat", "10", "--lon", "400"], "error: --lat/--lon: invalid lon 400.0: must be within [-180, 180]"),
+        (["--lat", "10", "--lon", "400"], "error: invalid lon 400.0: must be within [-180, 180]"),
     ],
 )
 def test_cli_option_errors(tmp_path, monkeypatch, capsys, args, message):

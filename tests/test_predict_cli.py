@@ -16,7 +16,9 @@ from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.schema import Records, write_records
+from gtloc.errors import ParameterError
 from gtloc.evaluation.protocol import evaluate_predictions
+from gtloc.inference.batch_predict import run_prediction
 from gtloc.inference.prediction_files import PREDICTION_COLUMNS, read_predictions
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
@@ -214,10 +216,14 @@ def test_records_with_an_image_root_then_evaluate(monkeypatch, capsys, tmp_path,
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ((), "give exactly one input: IMAGE... files, --records R.csv --images ROOT, or --features FEATDIR"),
+        (
+            (),
+            "give exactly one input: IMAGE... (picture files), --records R.csv with --images ROOT, or "
+            "--features FEATDIR (--records optional) (got none)",
+        ),
         (("x.png", "--features", "F"), "(got IMAGE..., --features)"),
-        (("--images", "ROOT"), "--images ROOT needs --records R.csv"),
-        (("x.png", "--records", "R.csv"), "--records goes with --images ROOT or --features, not with IMAGE... files"),
+        (("--images", "ROOT"), "--images needs --records (the image paths are read from the records)"),
+        (("x.png", "--records", "R.csv"), "--records goes with --images or --features, not with IMAGE..."),
         (("x.png", "--readout", "mean"), "unknown --readout 'mean'; choose one of argmax, bayes"),
     ],
 )
@@ -227,6 +233,15 @@ def test_bad_argument_combinations_are_explained(monkeypatch, capsys, tmp_path, 
     )
     assert code == 2
     assert stderr.startswith("error: ") and message in stderr
+
+
+def test_bad_argument_combinations_name_python_parameters_in_the_api(tmp_path, world):
+    with pytest.raises(ParameterError) as info:
+        run_prediction(world["run"], tmp_path / "p.csv", images_root="ROOT")
+    assert info.value.parameters == ("images_root", "records")
+    assert str(info.value) == "images_root needs records (the image paths are read from the records)"
+    with pytest.raises(ParameterError, match=r"^unknown readout 'mean'; choose one of argmax, bayes$"):
+        run_prediction(world["run"], tmp_path / "p.csv", images=["x.png"], readout="mean")
 
 
 def test_a_json_output_name_is_refused(monkeypatch, capsys, tmp_path, world):

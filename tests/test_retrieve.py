@@ -12,6 +12,7 @@ from PIL import Image
 from _retrieval_world import build_world, plant_embeddings, tiny_config, tiny_predictor
 from cli_runner import run_cli
 from gtloc.errors import GtlocError
+from gtloc.geo import InvalidCoordinateError
 from gtloc.inference.predictor import Predictor
 from gtloc.inference.retrieve import (
     COMPOSED,
@@ -63,7 +64,7 @@ def test_a_folder_gallery_skips_broken_pictures_with_a_reason(world, tmp_path):
 def test_another_model_is_refused_and_reembedding_fixes_it(world):
     other = GTLoc(tiny_config())
     other.location_encoder.apply(lambda m: torch.nn.init.zeros_(m.bias) if isinstance(m, torch.nn.Linear) else None)
-    with pytest.raises(GtlocError, match="re-index"):
+    with pytest.raises(GtlocError, match="index the pictures again with this model"):
         Retriever(other, world["gallery"])
     again = world["gallery"].reembed(world["model"])
     assert torch.allclose(again.embeddings, world["gallery"].embeddings, atol=1e-6)
@@ -105,7 +106,7 @@ def test_open_month_or_hour_is_averaged_over(world):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"lat": 10.0}, "both --lat and --lon"),
+        ({"lat": 10.0}, "give both lat and lon"),
         ({"lat": 95.0, "lon": 0.0}, "lat"),
         ({"month": 13}, "month must be a whole number 1-12"),
         ({"hour": 24.0}, r"hour must be in \[0, 24\)"),
@@ -115,6 +116,12 @@ def test_open_month_or_hour_is_averaged_over(world):
 def test_bad_requests_say_what_is_wrong(kwargs, message):
     with pytest.raises(GtlocError, match=message):
         GeoTimeRequest(**kwargs)
+
+
+def test_a_bad_coordinate_in_a_request_keeps_its_type_and_field():
+    with pytest.raises(InvalidCoordinateError) as info:
+        GeoTimeRequest(lat=95.0, lon=0.0)
+    assert (info.value.field, info.value.value, info.value.where) == ("lat", 95.0, "request")
 
 
 def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_out(world):

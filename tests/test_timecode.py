@@ -215,6 +215,11 @@ def test_where_prefixes_the_message():
     with pytest.raises(InvalidTimeError) as info:
         validate_time(1, 32, where="records.csv row 12")
     assert str(info.value) == "records.csv row 12: invalid day 32: month 1 has 31 days"
+    exc = info.value
+    assert (exc.field, exc.value, exc.reason, exc.where) == ("day", 32, "month 1 has 31 days", "records.csv row 12")
+    with pytest.raises(InvalidTimeError) as info:
+        validate_time("7", "14", "8", "61")
+    assert (info.value.field, info.value.value, info.value.reason) == ("minute", "61", "must be 0-59")
 
 
 def test_valid_edge_times_pass():

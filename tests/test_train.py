@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli_runner import run_cli
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config, small_model_config
 from gtloc.training.loop import _Batches, _config_digest, load_training_data, lr_at, train
@@ -114,8 +115,23 @@ def test_kill_minus_9_mid_epoch_then_resume(toy_cache, tmp_path):
 def test_a_used_run_directory_needs_resume(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
     train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
-    with pytest.raises(GtlocError, match="already holds a training run: pass --resume"):
+    with pytest.raises(ParameterError) as info:
         train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+    assert info.value.parameters == ("resume", "out_dir")
+    assert str(info.value).endswith(
+        "already holds a training run: pass resume=True to continue it, or choose another out_dir"
+    )
+
+
+def test_a_used_run_directory_needs_resume_on_the_command_line(toy_cache, tmp_path, monkeypatch, capsys):
+    features, records = toy_cache
+    train(load_training_data(*toy_cache), tmp_path / "run", tiny_config(epochs=1), progress=False)
+    args = ("train", "--features", features, "--records", records, "--out", tmp_path / "run", "--no-progress")
+    code, _, stderr = run_cli(monkeypatch, capsys, *args)
+    assert code == 2
+    assert stderr.strip() == (
+        f"error: {tmp_path / 'run'} already holds a training run: pass --resume to continue it, or choose another --out"
+    )
 
 
 def test_resume_with_another_config_is_refused(toy_cache, tmp_path):

@@ -14,7 +14,7 @@ from _retrieval_world import build_world, tiny_predictor
 from cli_runner import run_cli
 from gtloc.backbones.extract import image_features
 from gtloc.data.images import load_image
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, ParameterError
 from gtloc.inference.predictor import Predictor
 from gtloc.inference.verify import (
     Check,
@@ -89,8 +89,9 @@ def test_broken_exif_gives_reasons_not_a_crash(tmp_path):
     assert claim.problems == [
         "EXIF time: DateTimeOriginal '2023:13:45 99:30:00' is not a valid date and time (month must be in 1..12)"
     ]
-    with pytest.raises(GtlocError, match="both --lat and --lon"):
+    with pytest.raises(ParameterError, match=r"^give both lat and lon \(or neither\)$") as info:
         claim_from_exif(path, lat=1.0)
+    assert info.value.parameters == ("lat", "lon")
 
 
 def test_rank_percentile_and_credibility_by_hand():
@@ -191,6 +192,8 @@ def test_cli_verify_with_given_claims_and_without_any(world, monkeypatch, capsys
     code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"])
     assert code == 2
     assert "no claim to verify" in err and "pass --lat/--lon and/or --time" in err
+    code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"], "--lat", "10")
+    assert (code, err.strip()) == (2, "error: give both --lat and --lon (or neither)")
     (world["root"] / "junk.jpg").write_bytes(b"not an image")
     code, _, err = run_cli(monkeypatch, capsys, "verify", world["root"] / "junk.jpg", "--checkpoint", world["run"])
     assert code == 2 and "not an image" in err

@@ -14,7 +14,7 @@ from gtloc.data.world.ground import render_ground, shadow_capsules, shadow_lengt
 from gtloc.data.world.layout import POLE, Layout
 from gtloc.data.world.objects import lit_window_fraction
 from gtloc.data.world.sky import View, scene_light
-from gtloc.errors import GtlocError
+from gtloc.errors import ParameterError
 from gtloc.timecode import utc_to_local
 
 UTC = timezone.utc
@@ -178,12 +178,14 @@ def test_generate_world_is_deterministic_and_records_local_time(tmp_path):
 def test_cameras_column_and_bad_arguments(tmp_path):
     records = generate_world(8, 1, tmp_path / "w", size=16, cameras=2, progress=False)
     assert sorted(set(records.extras["camera"])) == ["cam0000", "cam0001"]
-    with pytest.raises(GtlocError, match="--n"):
-        generate_world(0, 1, tmp_path / "x")
-    with pytest.raises(GtlocError, match="--size"):
-        generate_world(2, 1, tmp_path / "x", size=8)
-    with pytest.raises(GtlocError, match="--cameras"):
-        generate_world(2, 1, tmp_path / "x", cameras=5)
+    for kwargs, parameter, message in (
+        ({"n": 0}, "n", "world size n must be at least 1, got 0"),
+        ({"size": 8}, "size", "image size must be at least 16 pixels, got 8"),
+        ({"cameras": 5}, "cameras", "cameras must be between 0 and n=2, got 5"),
+    ):
+        with pytest.raises(ParameterError) as info:
+            generate_world(**{"n": 2, "seed": 1, "out_dir": tmp_path / "x", **kwargs})
+        assert (info.value.parameter, str(info.value)) == (parameter, message)
 
 
 def test_cli_world(tmp_path):

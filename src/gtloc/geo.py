@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from gtloc._array import ArrayLike, as_array, is_torch, plain, stack_last, xp
-from gtloc.errors import GtlocError
+from gtloc.errors import InvalidValueError
 
 EARTH_RADIUS_KM = 6371.0
 ACCURACY_THRESHOLDS_KM = (1, 25, 200, 750, 2500)
@@ -21,22 +21,21 @@ EE_A1, EE_A2, EE_A3, EE_A4 = 1.340264, -0.081106, 0.000893, 0.003796
 EE_SF = 66.50336
 
 
-class InvalidCoordinateError(GtlocError, ValueError):
-    """A latitude or longitude is out of range or not a number."""
+class InvalidCoordinateError(InvalidValueError):
+    """A latitude or longitude is out of range or not a number (``field`` is ``"lat"`` or ``"lon"``)."""
 
 
 def validate_coordinate(lat: float, lon: float, where: str = "") -> None:
     """Raise :class:`InvalidCoordinateError` naming the bad field of one ``(lat, lon)`` pair."""
-    prefix = f"{where}: " if where else ""
     for field, value, bound in (("lat", plain(lat), 90.0), ("lon", plain(lon), 180.0)):
         try:
             v = float(value)
         except (TypeError, ValueError):
-            raise InvalidCoordinateError(f"{prefix}invalid {field} {value!r}: not a number") from None
+            raise InvalidCoordinateError("not a number", field, value, where) from None
         if math.isnan(v) or math.isinf(v):
-            raise InvalidCoordinateError(f"{prefix}invalid {field} {value!r}: not a finite number")
+            raise InvalidCoordinateError("not a finite number", field, value, where)
         if abs(v) > bound:
-            raise InvalidCoordinateError(f"{prefix}invalid {field} {value!r}: must be within [-{bound:g}, {bound:g}]")
+            raise InvalidCoordinateError(f"must be within [-{bound:g}, {bound:g}]", field, value, where)
 
 
 def validate_coordinates(latlon: ArrayLike) -> None:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from gtloc._array import ArrayLike, as_array, minimum, plain, stack_last, xp
-from gtloc.errors import GtlocError
+from gtloc.errors import InvalidValueError
 
 TIME_FIELDS = ("month", "day", "hour", "minute", "second")
 MONTH_PERIOD = 12.0
@@ -28,13 +28,12 @@ HOUR_PERIOD = 24.0
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-class InvalidTimeError(GtlocError, ValueError):
-    """A timestamp field is out of range or not a number."""
+class InvalidTimeError(InvalidValueError):
+    """A timestamp field is out of range or not a number (``field`` is one of :data:`TIME_FIELDS`)."""
 
 
 def _bad(field: str, value: float, why: str, where: str = "") -> InvalidTimeError:
-    prefix = f"{where}: " if where else ""
-    return InvalidTimeError(f"{prefix}invalid {field} {plain(value)!r}: {why}")
+    return InvalidTimeError(why, field, plain(value), where)
 
 
 def validate_time(

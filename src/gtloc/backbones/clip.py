@@ -17,7 +17,7 @@ import torch
 
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 
 NAME = "clip-vit-l-14"
 HF_REPO = "openai/clip-vit-large-patch14"
@@ -25,10 +25,11 @@ FEATURE_DIM = 768
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 HOW_TO_PROVIDE = (
-    f"clip-vit-l-14 loads offline from a local copy of {HF_REPO}: pass --backbone-path DIR (model_path=DIR) "
-    f"with a folder written by CLIPModel.from_pretrained('{HF_REPO}').save_pretrained(DIR) "
+    f"clip-vit-l-14 loads offline from a local copy of {HF_REPO}: pass ",
+    Param("model_path", "DIR"),
+    f" with a folder written by CLIPModel.from_pretrained('{HF_REPO}').save_pretrained(DIR) "
     "(save its CLIPTokenizer there too for text features), or set HF_HUB_CACHE to a Hugging Face cache "
-    "that holds it"
+    "that holds it",
 )
 
 
@@ -68,7 +69,7 @@ class ClipBackbone(Backbone):
         except ImportError:
             raise GtlocError("clip-vit-l-14 needs the transformers package: pip install 'gtloc[clip]'") from None
         if model_path is not None and not Path(model_path).is_dir():
-            raise GtlocError(f"CLIP model directory not found: {model_path}. {HOW_TO_PROVIDE}")
+            raise ParameterError(f"CLIP model directory not found: {model_path}. ", *HOW_TO_PROVIDE)
         self.source = str(model_path) if model_path is not None else HF_REPO
         # Read HF_HUB_CACHE now: transformers only reads it once, when first imported.
         self.cache_dir = os.environ.get("HF_HUB_CACHE") if model_path is None else None
@@ -81,7 +82,7 @@ class ClipBackbone(Backbone):
                 else f"in the Hugging Face cache ({os.environ.get('HF_HUB_CACHE', 'default location')})"
             )
             reason = str(exc).splitlines()[0]
-            raise GtlocError(f"no CLIP model {where} ({reason}). {HOW_TO_PROVIDE}") from None
+            raise ParameterError(f"no CLIP model {where} ({reason}). ", *HOW_TO_PROVIDE) from None
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
         self.feature_dim = int(model.config.projection_dim)
@@ -103,13 +104,14 @@ class ClipBackbone(Backbone):
                 tokenizer = AutoTokenizer.from_pretrained(self.source, local_files_only=True, cache_dir=self.cache_dir)
             except (OSError, ValueError) as exc:
                 reason = str(exc).splitlines()[0]
-                raise GtlocError(f"no CLIP tokenizer in {self.source} ({reason}). {HOW_TO_PROVIDE}") from None
+                raise ParameterError(f"no CLIP tokenizer in {self.source} ({reason}). ", *HOW_TO_PROVIDE) from None
             # transformers 5 builds an empty tokenizer when the vocabulary files are missing: refuse it.
             expected = int(self.model.config.text_config.vocab_size)
             if len(tokenizer) < 0.9 * expected:
-                raise GtlocError(
+                raise ParameterError(
                     f"no CLIP tokenizer in {self.source} (it has {len(tokenizer)} tokens, the text model expects "
-                    f"{expected}). {HOW_TO_PROVIDE}"
+                    f"{expected}). ",
+                    *HOW_TO_PROVIDE,
                 )
             self._tokenizer = tokenizer
         return self._tokenizer

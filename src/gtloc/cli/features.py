@@ -8,7 +8,7 @@ import typer
 
 from gtloc.backbones import BACKBONES, DEFAULT_BACKBONE, load_backbone
 from gtloc.backbones.extract import extract_features
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 from gtloc.data.features import FAILED_CSV, select_shard
 from gtloc.data.schema import load_records
 
@@ -43,20 +43,21 @@ def features(
     """
     table = load_records(records, strict=not lenient)
     share = set(select_shard(table.paths, shard_index, num_shards))
-    model = load_backbone(backbone, model_path=backbone_path, fast=not eager)
-    store = extract_features(
-        table,
-        images,
-        model,
-        out,
-        tencrop=tencrop,
-        batch_size=batch_size,
-        shard_size=shard_size,
-        num_workers=workers,
-        progress=not no_progress,
-        shard_index=shard_index,
-        num_shards=num_shards,
-    )
+    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
+        model = load_backbone(backbone, model_path=backbone_path, fast=not eager)
+        store = extract_features(
+            table,
+            images,
+            model,
+            out,
+            tencrop=tencrop,
+            batch_size=batch_size,
+            shard_size=shard_size,
+            num_workers=workers,
+            progress=not no_progress,
+            shard_index=shard_index,
+            num_shards=num_shards,
+        )
     wanted = share
     failed = {p: r for p, r in store.failed.items() if p in wanted}
     of_shard = f" (shard {shard_index} of {num_shards})" if num_shards > 1 else ""

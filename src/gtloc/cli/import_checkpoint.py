@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 from gtloc.errors import GtlocError
 
 
@@ -36,16 +36,18 @@ def import_checkpoint(
     if geoclip:
         if time_gallery is not None or img_time_scale is not None:
             raise GtlocError("--time-gallery and --img-time-scale apply to --gtloc only (GeoCLIP has no time encoder)")
-        report = import_geoclip(out or Path("runs/geoclip"), clip_path=clip, overwrite=force)
+        with flags(overwrite="--force"):
+            report = import_geoclip(out or Path("runs/geoclip"), clip_path=clip, overwrite=force)
     else:
         if clip is None:
             raise GtlocError("--gtloc needs --clip PATH: a local save_pretrained copy of openai/clip-vit-large-patch14")
-        report = import_released_checkpoint(
-            gtloc_checkpoint,
-            clip,
-            out or Path("runs/gtloc-release"),
-            time_gallery=time_gallery,
-            img_time_scale=img_time_scale,
-            overwrite=force,
-        )
+        with flags(overwrite="--force"):
+            report = import_released_checkpoint(
+                gtloc_checkpoint,
+                clip,
+                out or Path("runs/gtloc-release"),
+                time_gallery=time_gallery,
+                img_time_scale=img_time_scale,
+                overwrite=force,
+            )
     typer.echo(report.summary())

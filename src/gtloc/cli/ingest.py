@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 from gtloc.data.ingest import ingest_to_csv, summarize
 
 
@@ -45,18 +45,19 @@ def ingest(
     ),
 ) -> None:
     """Write a records CSV (path,lat,lon,unix_ts,year,month,day,hour,minute,second) from photos' EXIF."""
-    result = ingest_to_csv(
-        photo_dir,
-        out,
-        skipped_path=skipped,
-        utc_from=utc_from.value if utc_from else None,
-        name_pattern=name_pattern,
-        lat=lat,
-        lon=lon,
-        keep_partial=keep_partial,
-        camera_from_folder=camera_from_folder,
-        progress=sys.stderr.isatty() if progress is None else progress,
-    )
-    typer.echo(summarize(result, out))
+    with flags():
+        result = ingest_to_csv(
+            photo_dir,
+            out,
+            skipped_path=skipped,
+            utc_from=utc_from.value if utc_from else None,
+            name_pattern=name_pattern,
+            lat=lat,
+            lon=lon,
+            keep_partial=keep_partial,
+            camera_from_folder=camera_from_folder,
+            progress=sys.stderr.isatty() if progress is None else progress,
+        )
+    typer.echo(summarize(result, out, full_list_hint="" if skipped else "use --skipped FILE for the full list"))
     if skipped is not None:
         typer.echo(f"skipped files listed in {skipped}")

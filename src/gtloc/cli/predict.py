@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 from gtloc.inference.batch_predict import run_prediction
 from gtloc.inference.prediction_files import READOUTS, format_summary, prediction_json_path
 from gtloc.retrieval.faiss import GPS_INDEXES
@@ -42,24 +42,25 @@ def predict(
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
     """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
-    result = run_prediction(
-        checkpoint,
-        out,
-        images=images or [],
-        records=records,
-        images_root=images_root,
-        features=features or None,
-        top_k=top_k,
-        tencrop=tencrop,
-        batch_size=batch_size,
-        readout=readout,
-        backbone_path=backbone_path,
-        fast=not eager,
-        progress=not no_progress,
-        log=lambda line: typer.echo(line, err=True),
-        gps_index=gps_index,
-        nprobe=nprobe,
-    )
+    with flags(images="IMAGE...", images_root="--images", model_path="--backbone-path"):
+        result = run_prediction(
+            checkpoint,
+            out,
+            images=images or [],
+            records=records,
+            images_root=images_root,
+            features=features or None,
+            top_k=top_k,
+            tencrop=tencrop,
+            batch_size=batch_size,
+            readout=readout,
+            backbone_path=backbone_path,
+            fast=not eager,
+            progress=not no_progress,
+            log=lambda line: typer.echo(line, err=True),
+            gps_index=gps_index,
+            nprobe=nprobe,
+        )
     if show:
         typer.echo(format_summary(result.paths, result.prediction, readout, limit=show))
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 from gtloc.errors import GtlocError
 
 
@@ -55,10 +55,11 @@ def retrieve(
     if run is None:
         raise GtlocError(f"{gallery} does not record its checkpoint: pass --checkpoint")
     retriever = Retriever(GTLoc.from_pretrained(run), images)
-    found = search(
-        retriever, text=text, photo=image, place=place, lat=lat, lon=lon, month=month, hour=hour, k=top_k,
-        clip_text=not parser,
-    )  # fmt: skip
+    with flags(photo="--image", k="--top-k"):
+        found = search(
+            retriever, text=text, photo=image, place=place, lat=lat, lon=lon, month=month, hour=hour, k=top_k,
+            clip_text=not parser,
+        )  # fmt: skip
     typer.echo(f"answered by: {found.describe()}")
     for note in found.notes:
         typer.echo(f"  note: {note}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 
 
 @app.command()
@@ -40,7 +40,8 @@ def train(
     say = typer.echo if is_main_process() else _quiet
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")
-    run_training(data, out, train_config, resume=resume, progress=progress)
+    with flags(out_dir="--out"):
+        run_training(data, out, train_config, resume=resume, progress=progress)
     say(f"model saved in {out} (log: {out / 'log.jsonl'})")
 
 

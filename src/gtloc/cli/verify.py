@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 
 
 @app.command()
@@ -30,8 +30,9 @@ def verify(
         verify_photo,
     )
 
-    claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
-    result = verify_photo(load(checkpoint), image, claim)
+    with flags():
+        claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
+        result = verify_photo(load(checkpoint), image, claim)
     typer.echo(verification_text(result))
     if json_out is not None:
         from gtloc.io import write_json

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 
 
 @app.command()
@@ -20,5 +20,6 @@ def world(
     """Render a synthetic, physically grounded world: sun, seasons, climate, snow, clouds, shadows, night."""
     from gtloc.data.world import generate_world
 
-    records = generate_world(n, seed, out, size=size, workers=workers, progress=progress, cameras=cameras)
+    with flags():
+        records = generate_world(n, seed, out, size=size, workers=workers, progress=progress, cameras=cameras)
     typer.echo(f"wrote {len(records)} synthetic pictures to {out / 'images'} and records to {out / 'records.csv'}")

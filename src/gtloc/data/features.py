@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_path, atomic_write_text, write_json
 
 FORMAT = "gtloc-features/1"
@@ -170,10 +170,11 @@ def _check_same_identity(root: Path, cached: dict[str, Any], wanted: dict[str, A
         if cached[key] != wanted[key]
     ]
     if differences:
-        raise GtlocError(
+        raise ParameterError(
             f"feature cache {root} was made with a different backbone or preprocessing ("
             + "; ".join(differences)
-            + "); features from different setups cannot be mixed: use another --out directory"
+            + "); features from different setups cannot be mixed: use another ",
+            Param("out_dir"),
         )
 
 
@@ -281,9 +282,11 @@ class FeatureWriter:
             _check_same_identity(root, store.identity(), identity)
             cached = store.manifest.get("partition", {"index": 0, "count": 1})
             if cached != partition:
-                raise GtlocError(
+                raise ParameterError(
                     f"feature cache {root} holds shard {cached['index']} of {cached['count']}, this run asks for "
-                    f"shard {partition['index']} of {partition['count']}: use another --out directory per shard"
+                    f"shard {partition['index']} of {partition['count']}: use another ",
+                    Param("out_dir"),
+                    " per shard",
                 )
             self.manifest = store.manifest
             self._done = set(store.paths)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
 from gtloc.data.schema import Records, write_records
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.io import atomic_write_text
 from gtloc.timecode import datetime_to_time_row, local_to_utc, utc_to_local
@@ -98,13 +98,15 @@ class NamePattern:
             else:
                 why = f"%{code} appears twice" if code in seen else f"unsupported directive %{code}"
                 supported = " ".join(f"%{c}" for c in NAME_DIRECTIVES)
-                raise GtlocError(f"--name-pattern {pattern!r}: {why} (supported: {supported} %%)")
+                raise ParameterError(Param("name_pattern"), f" {pattern!r}: {why} (supported: {supported} %%)")
             i += 2
         missing = [f"%{c}" for c in ("m", "d", "H") if c not in seen]
         if not seen & {"Y", "y"}:
             missing.insert(0, "%Y")
         if missing:
-            raise GtlocError(f"--name-pattern {pattern!r}: missing {', '.join(missing)} (a date and an hour)")
+            raise ParameterError(
+                Param("name_pattern"), f" {pattern!r}: missing {', '.join(missing)} (a date and an hour)"
+            )
         self.regex = re.compile("".join(parts))
         self.uses_path = "/" in pattern
 
@@ -115,7 +117,7 @@ class NamePattern:
             target = target.rsplit("/", 1)[-1]
         match = self.regex.search(target)
         if not match:
-            raise ValueError(f"name {target!r} does not match --name-pattern {self.pattern!r}")
+            raise ValueError(f"name {target!r} does not match the name pattern {self.pattern!r}")
         g = match.groupdict()
         year = int(g["Y"]) if g.get("Y") else 2000 + int(g["y"])
         fraction = (g.get("f") or "0").ljust(6, "0")
@@ -231,14 +233,16 @@ def ingest_photos(
     if not root.is_dir():
         raise GtlocError(f"photo folder not found: {root}")
     if utc_from is not None and utc_from not in UTC_SOURCES:
-        raise GtlocError(f"--utc-from {utc_from!r}: choose one of {', '.join(UTC_SOURCES)}")
+        raise ParameterError(Param("utc_from"), f" {utc_from!r}: choose one of {', '.join(UTC_SOURCES)}")
     if (name_pattern is not None) != (utc_from == "filename"):
-        raise GtlocError("--name-pattern and --utc-from filename go together: give both or neither")
+        raise ParameterError(
+            Param("name_pattern"), " and ", Param("utc_from", "filename"), " go together: give both or neither"
+        )
     if (lat is None) != (lon is None):
-        raise GtlocError("--lat and --lon go together: give both or neither")
+        raise ParameterError(Param("lat"), " and ", Param("lon"), " go together: give both or neither")
     fixed = None
     if lat is not None and lon is not None:
-        validate_coordinate(lat, lon, where="--lat/--lon")
+        validate_coordinate(lat, lon)
         fixed = (float(lat), float(lon))
     pattern = NamePattern(name_pattern) if name_pattern is not None else None
 
@@ -282,8 +286,9 @@ def write_skipped(skipped: list[SkippedPhoto], path: str | Path) -> None:
     atomic_write_text(path, out.getvalue())
 
 
-def summarize(result: IngestResult, out: str | Path, max_listed: int = 20) -> str:
-    """A short human summary: records written, skipped files by reason (the first ``max_listed`` named)."""
+def summarize(result: IngestResult, out: str | Path, max_listed: int = 20, full_list_hint: str = "") -> str:
+    """A short human summary: records written, skipped files by reason (the first ``max_listed`` named, then
+    ``full_list_hint``, e.g. how to get them all)."""
     lines = [f"wrote {len(result.records)} records to {out}"]
     if result.partial:
         lines.append(f"  {result.partial} of them have only a position or only a time (the other left empty)")
@@ -293,7 +298,8 @@ def summarize(result: IngestResult, out: str | Path, max_listed: int = 20) -> st
         lines.append(f"skipped {n} file{'s' if n != 1 else ''}: {reasons}")
         lines += [f"  {s.path}: {s.reason}: {s.detail}" for s in result.skipped[:max_listed]]
         if len(result.skipped) > max_listed:
-            lines.append(f"  ... and {len(result.skipped) - max_listed} more (use --skipped FILE for the full list)")
+            hint = f" ({full_list_hint})" if full_list_hint else ""
+            lines.append(f"  ... and {len(result.skipped) - max_listed} more{hint}")
     if result.ignored:
         counts = ", ".join(f"{suffix} {n}" for suffix, n in sorted(result.ignored.items()))
         n = sum(result.ignored.values())

@@ -176,13 +176,6 @@ class RecordsCheck:
     n_rows: int
 
 
-def _why(exc: Exception, field_name: str, value: str) -> str:
-    """The reason part of a validator's ``invalid <field> <value>: <why>`` message."""
-    message = str(exc)
-    prefix = f"invalid {field_name} {value!r}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
-
-
 def _check_number(value: str, whole_range: tuple[int, int] | None = None) -> str:
     """Why ``value`` is not a finite number (or a whole number in ``whole_range``); "" when it is fine."""
     try:
@@ -306,11 +299,11 @@ def _check_row(
     latlon = (math.nan, math.nan)
     if lat_s and lon_s:
         n_before = len(problems)
-        for field_name, value, pair in (("lat", lat_s, (lat_s, "0")), ("lon", lon_s, ("0", lon_s))):
+        for pair in ((lat_s, "0"), ("0", lon_s)):  # one at a time: both fields can be wrong
             try:
                 validate_coordinate(*pair)
             except InvalidCoordinateError as exc:
-                bad(field_name, value, _why(exc, field_name, value))
+                bad(exc.field, exc.value, exc.reason)
         if len(problems) == n_before:
             latlon = (float(lat_s), float(lon_s))
     elif lat_s or lon_s:
@@ -344,10 +337,7 @@ def _check_time(values: list[str], year: float, bad: Callable[[str, str, str], N
     try:
         validate_time(*values)
     except InvalidTimeError as exc:
-        message = str(exc)
-        field_name = next((f for f in TIME_FIELDS if message.startswith(f"invalid {f} ")), "")
-        value = values[TIME_FIELDS.index(field_name)] if field_name else ""
-        bad(field_name, value, _why(exc, field_name, value))
+        bad(exc.field, exc.value, exc.reason)
         return (math.nan,) * 5
     parsed = tuple(float(v) for v in values)
     if math.isfinite(year):

@@ -2,7 +2,7 @@
 
 generate a train and a test world -> extract features with the default backbone -> train GT-Loc -> predict the
 test world -> evaluate -> train and score the baselines and ablations -> ``metrics.json``, ``report.md``, plots.
-Every stage reuses what a previous (interrupted) run of the same ``--out`` already finished.
+Every stage reuses what a previous (interrupted) run into the same ``out`` folder already finished.
 """
 
 from __future__ import annotations

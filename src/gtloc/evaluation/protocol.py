@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gtloc.data.schema import Records, load_records
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import geo_metrics
 from gtloc.inference.prediction_files import read_predictions
 from gtloc.timecode import hour_error, month_error
@@ -100,7 +100,9 @@ def evaluate_predictions(
     pred, true = _records(predictions, "predictions"), _records(truth, "truth")
     if group_by is not None and group_by not in true.extras:
         columns = ", ".join(sorted(true.extras)) or "none"
-        raise GtlocError(f"--group-by {group_by!r} is not a column of the truth records (extra columns: {columns})")
+        raise ParameterError(
+            Param("group_by"), f" {group_by!r} is not a column of the truth records (extra columns: {columns})"
+        )
     pred_idx, true_idx, unmatched = match_by_path(pred, true)
     if len(pred_idx) == 0:
         raise GtlocError(

@@ -17,7 +17,7 @@ from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import backbone_for, file_features
 from gtloc.data.features import FeatureDirs, FeatureStore
 from gtloc.data.schema import load_records
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.inference.prediction_files import READOUTS, prediction_json_path, write_predictions
 from gtloc.inference.predictor import Prediction, Predictor
 
@@ -118,18 +118,40 @@ def predict_images(
 
 def _input_mode(images: Sequence[str], records: str | Path | None, images_root, features) -> str:
     given = [
-        name for name, value in (("IMAGE...", images), ("--images", images_root), ("--features", features)) if value
+        name for name, value in (("images", images), ("images_root", images_root), ("features", features)) if value
     ]
     if len(given) != 1:
-        raise GtlocError(
-            "give exactly one input: IMAGE... files, --records R.csv --images ROOT, or --features FEATDIR "
-            f"[--records R.csv] (got {', '.join(given) or 'none'})"
+        got = [part for name in given for part in (", ", Param(name))][1:] or ["none"]
+        raise ParameterError(
+            "give exactly one input: ",
+            Param("images"),
+            " (picture files), ",
+            Param("records", "R.csv"),
+            " with ",
+            Param("images_root", "ROOT"),
+            ", or ",
+            Param("features", "FEATDIR"),
+            " (",
+            Param("records"),
+            " optional) (got ",
+            *got,
+            ")",
         )
     if images_root and records is None:
-        raise GtlocError("--images ROOT needs --records R.csv (the image paths are read from the records)")
+        raise ParameterError(
+            Param("images_root"), " needs ", Param("records"), " (the image paths are read from the records)"
+        )
     if images and records is not None:
-        raise GtlocError("--records goes with --images ROOT or --features, not with IMAGE... files")
-    return {"IMAGE...": "files", "--images": "records", "--features": "features"}[given[0]]
+        raise ParameterError(
+            Param("records"),
+            " goes with ",
+            Param("images_root"),
+            " or ",
+            Param("features"),
+            ", not with ",
+            Param("images"),
+        )
+    return {"images": "files", "images_root": "records", "features": "features"}[given[0]]
 
 
 def run_prediction(
@@ -160,15 +182,15 @@ def run_prediction(
     """
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
-        raise GtlocError(f"--top-k must be >= 1, got {top_k}")
+        raise ParameterError(Param("top_k"), f" must be >= 1, got {top_k}")
     if readout not in READOUTS:
-        raise GtlocError(f"unknown --readout {readout!r}; choose one of {', '.join(READOUTS)}")
+        raise ParameterError("unknown ", Param("readout"), f" {readout!r}; choose one of {', '.join(READOUTS)}")
     prediction_json_path(out)
     predictor = Predictor.from_pretrained(checkpoint, gps_index=gps_index, nprobe=nprobe)
     if mode == "features":
         store = FeatureStore.open(features)
         if tencrop and not store.tencrop:
-            raise GtlocError(f"--tencrop: feature cache {store.root} holds single-crop features")
+            raise ParameterError(Param("tencrop"), f": feature cache {store.root} holds single-crop features")
         wanted = load_records(records).paths if records is not None else None
         result = predict_features(predictor, store, wanted, top_k=top_k, progress=progress)
     else:

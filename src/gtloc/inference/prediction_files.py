@@ -20,10 +20,10 @@ import numpy as np
 
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
-from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Prediction
 from gtloc.io import atomic_write_text
-from gtloc.timecode import TIME_FIELDS, InvalidTimeError, validate_time
+from gtloc.timecode import TIME_FIELDS, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")
 READOUTS = ("argmax", "bayes")
@@ -146,19 +146,13 @@ def _parse_row(file: str, row: int, cells: dict[str, str]) -> tuple[list[float],
     lat, lon = cells["lat"].strip(), cells["lon"].strip()
     latlon = [math.nan, math.nan]
     if lat or lon:
-        try:
-            validate_coordinate(lat, lon, where=where)
-        except InvalidCoordinateError as exc:
-            raise GtlocError(str(exc)) from None
+        validate_coordinate(lat, lon, where=where)
         latlon = [float(lat), float(lon)]
     fields = [cells.get(name, "").strip() for name in ("month", "day", "hour", "minute", "second")]
     time = [math.nan] * 5
     if any(fields[:4]):
         fields[4] = fields[4] or "0"
-        try:
-            validate_time(*fields, where=where)
-        except InvalidTimeError as exc:
-            raise GtlocError(str(exc)) from None
+        validate_time(*fields, where=where)
         time = [float(v) for v in fields]
     return latlon, time
 

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.backbones.base import Backbone
-from gtloc.errors import GtlocError
-from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.errors import GtlocError, Param, ParameterError
+from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Photo, Predictor
 from gtloc.inference.textquery import ParsedQuery, Place, find_place, parse_query
 from gtloc.model.gtloc import GTLoc
@@ -54,12 +54,9 @@ class GeoTimeRequest:
 
     def __post_init__(self) -> None:
         if (self.lat is None) != (self.lon is None):
-            raise GtlocError("give both --lat and --lon (or neither)")
+            raise ParameterError("give both ", Param("lat"), " and ", Param("lon"), " (or neither)")
         if self.lat is not None:
-            try:
-                validate_coordinate(self.lat, self.lon, "request")
-            except InvalidCoordinateError as exc:
-                raise GtlocError(str(exc)) from None
+            validate_coordinate(self.lat, self.lon, "request")
         if self.month is not None and not (1 <= self.month <= 12 and float(self.month).is_integer()):
             raise GtlocError(f"month must be a whole number 1-12, got {self.month}")
         if self.hour is not None and not (0 <= self.hour < 24):

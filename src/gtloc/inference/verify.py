@@ -29,8 +29,8 @@ import torch
 from PIL import Image
 
 from gtloc.data.images import open_photo
-from gtloc.errors import GtlocError
-from gtloc.geo import InvalidCoordinateError, validate_coordinate
+from gtloc.errors import GtlocError, Param, ParameterError
+from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Photo, Prediction, Predictor
 from gtloc.timecode import datetime_to_time_row
 
@@ -89,12 +89,9 @@ def claim_from_exif(
 
     claim = Claim()
     if (lat is None) != (lon is None):
-        raise GtlocError("give both --lat and --lon (or neither)")
+        raise ParameterError("give both ", Param("lat"), " and ", Param("lon"), " (or neither)")
     if lat is not None:
-        try:
-            validate_coordinate(lat, lon, "claim")
-        except InvalidCoordinateError as exc:
-            raise GtlocError(str(exc)) from None
+        validate_coordinate(lat, lon, "claim")
         claim.lat, claim.lon, claim.source["place"] = float(lat), float(lon), "given"
     if time is not None:
         claim.time, claim.source["time"] = time, "given"
@@ -248,7 +245,9 @@ def overall_percentile(scores: dict[str, ClaimScores]) -> torch.Tensor:
 def _require_claim(claim: Claim) -> None:
     if not (claim.has_place or claim.has_time):
         why = "; ".join(claim.problems) or "no place or time given"
-        raise GtlocError(f"no claim to verify ({why}): pass --lat/--lon and/or --time")
+        raise ParameterError(
+            f"no claim to verify ({why}): pass ", Param("lat"), "/", Param("lon"), " and/or ", Param("time")
+        )
 
 
 def image_embedding(predictor: Predictor, features: torch.Tensor) -> torch.Tensor:

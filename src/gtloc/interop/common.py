@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import write_json
 from gtloc.model.gtloc import CONFIG_FILE, WEIGHTS_FILE, GTLoc
 
@@ -147,7 +147,10 @@ def check_run_dir(out_dir: str | Path, overwrite: bool) -> Path:
     out_dir = Path(out_dir)
     existing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if (out_dir / name).exists()]
     if existing and not overwrite:
-        raise GtlocError(f"{out_dir} already holds a model ({', '.join(existing)}); pass --force to replace it")
+        existing_names = ", ".join(existing)
+        raise ParameterError(
+            f"{out_dir} already holds a model ({existing_names}); pass ", Param("overwrite", True), " to replace it"
+        )
     return out_dir
 
 

@@ -151,6 +151,6 @@ def import_geoclip(
             )
         model.config.backbone_path = str(Path(clip_path).resolve())
     else:
-        report.notes.append("no --clip given: the backbone loads from the Hugging Face cache (HF_HUB_CACHE)")
+        report.notes.append("no local CLIP copy given: the backbone loads from the Hugging Face cache (HF_HUB_CACHE)")
     save_run_dir(model, out_dir, report)
     return report

@@ -86,7 +86,7 @@ def load_time_gallery_npy(path: str | Path) -> torch.Tensor:
     try:
         validate_times(arr)
     except InvalidTimeError as exc:
-        raise GtlocError(f"{path}: {exc}") from exc
+        raise exc.located(str(path)) from None
     return torch.tensor(arr, dtype=torch.float32)
 
 
@@ -94,7 +94,7 @@ def load_gps_csv(path: str | Path) -> torch.Tensor:
     """Coordinates from a CSV with ``lat`` and ``lon`` columns (any case; a records file works too), validated."""
     import csv
 
-    from gtloc.geo import InvalidCoordinateError, validate_coordinate
+    from gtloc.geo import validate_coordinate
 
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -105,10 +105,7 @@ def load_gps_csv(path: str | Path) -> torch.Tensor:
             rows = []
             for line, row in enumerate(reader, start=2):
                 lat, lon = row[columns["lat"]], row[columns["lon"]]
-                try:
-                    validate_coordinate(lat, lon, where=f"{path} line {line}")
-                except InvalidCoordinateError as exc:
-                    raise GtlocError(str(exc)) from None
+                validate_coordinate(lat, lon, where=f"{path} line {line}")
                 rows.append((float(lat), float(lon)))
     except OSError as exc:
         raise GtlocError(f"cannot read the GPS gallery {path}: {exc}") from exc

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from gtloc.data.samplers import CameraBalancedSampler
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
@@ -158,11 +158,16 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
         saved = load_train_config(saved_path)
         if config is not None and _config_digest(config) != _config_digest(saved):
             diff = sorted(k for k, v in config.to_dict().items() if saved.to_dict()[k] != v)
-            raise GtlocError(f"cannot resume {out_dir} with a different config (differs in {diff}); use a new --out")
+            raise ParameterError(
+                f"cannot resume {out_dir} with a different config (differs in {diff}); use a new ", Param("out_dir")
+            )
         return saved
     if (out_dir / STATE_FILE).exists():
-        raise GtlocError(
-            f"{out_dir} already holds a training run: pass --resume to continue it, or choose another --out"
+        raise ParameterError(
+            f"{out_dir} already holds a training run: pass ",
+            Param("resume", True),
+            " to continue it, or choose another ",
+            Param("out_dir"),
         )
     return config or _with_features(TrainConfig(), data)
 

@@ -19,7 +19,7 @@ from gtloc.data.schema import Records, write_records
 from gtloc.data.world.climate import CLIMATES
 from gtloc.data.world.render import MIN_SIZE, render_scene
 from gtloc.data.world.scenes import Scenes, sample_scenes
-from gtloc.errors import GtlocError
+from gtloc.errors import Param, ParameterError
 from gtloc.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,13 @@ def scenes_to_records(scenes: Scenes, paths: list[str]) -> Records:
 
 def _check(n: int, size: int, workers: int, cameras: int) -> None:
     if n < 1:
-        raise GtlocError(f"world size --n must be at least 1, got {n}")
+        raise ParameterError("world size ", Param("n"), f" must be at least 1, got {n}")
     if size < MIN_SIZE:
-        raise GtlocError(f"image --size must be at least {MIN_SIZE} pixels, got {size}")
+        raise ParameterError("image ", Param("size"), f" must be at least {MIN_SIZE} pixels, got {size}")
     if workers < 1:
-        raise GtlocError(f"--workers must be at least 1, got {workers}")
+        raise ParameterError(Param("workers"), f" must be at least 1, got {workers}")
     if cameras < 0 or cameras > n:
-        raise GtlocError(f"--cameras must be between 0 and n={n}, got {cameras}")
+        raise ParameterError(Param("cameras"), f" must be between 0 and n={n}, got {cameras}")
 
 
 def generate_world(
