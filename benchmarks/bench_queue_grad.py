@@ -28,7 +28,8 @@ from gtloc.evaluation.demo import DemoSettings, demo_train_config
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
-from gtloc.training.loop import LOG_FILE, TrainingData, load_training_data, train
+from gtloc.training.checkpoint import LOG_FILE
+from gtloc.training.loop import TrainingData, load_training_data, train
 
 
 def score(model, test: TrainingData) -> dict:

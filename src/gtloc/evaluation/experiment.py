@@ -12,7 +12,7 @@ from gtloc.evaluation.baselines import BaselinePrediction, classification_baseli
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Prediction, Predictor
 from gtloc.model.losses import LossWeights
-from gtloc.training.checkpoint import STATE_FILE
+from gtloc.training.checkpoint import TRAINING_STATE_FILE
 from gtloc.training.config import TrainConfig
 from gtloc.training.loop import TrainingData, train
 
@@ -46,7 +46,9 @@ def _train_variant(
     train_data: TrainingData, run_dir: Path, config: TrainConfig, resume: bool, progress: bool
 ) -> Predictor:
     """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``)."""
-    model = train(train_data, run_dir, config, resume=resume and (run_dir / STATE_FILE).is_file(), progress=progress)
+    model = train(
+        train_data, run_dir, config, resume=resume and (run_dir / TRAINING_STATE_FILE).is_file(), progress=progress
+    )
     return Predictor(model, cache_dir=run_dir / "galleries")
 
 

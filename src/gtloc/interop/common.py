@@ -18,7 +18,8 @@ import torch
 
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import write_json
-from gtloc.model.gtloc import CONFIG_FILE, WEIGHTS_FILE, GTLoc
+from gtloc.model.gtloc import GTLoc
+from gtloc.training.checkpoint import MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
 
 REPORT_FILE = "import_report.json"
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
@@ -145,7 +146,7 @@ def encoder_shape(state: dict[str, torch.Tensor], prefix: str, first_linear: str
 def check_run_dir(out_dir: str | Path, overwrite: bool) -> Path:
     """``out_dir`` as a Path; refuses to replace a model already there unless ``overwrite``."""
     out_dir = Path(out_dir)
-    existing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if (out_dir / name).exists()]
+    existing = [name for name in (MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE) if (out_dir / name).exists()]
     if existing and not overwrite:
         existing_names = ", ".join(existing)
         raise ParameterError(

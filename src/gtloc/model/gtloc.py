@@ -18,8 +18,9 @@ from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
 from gtloc.model.encoders import ImageHead, LocationEncoder, TimeEncoder
 from gtloc.model.queues import LabelQueue
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
+# The files of save_pretrained (a run directory adds the training files: gtloc.training.checkpoint).
+MODEL_CONFIG_FILE = "config.json"
+MODEL_WEIGHTS_FILE = "model.safetensors"
 
 
 class GTLoc(nn.Module):
@@ -105,15 +106,15 @@ class GTLoc(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        with atomic_path(directory / MODEL_WEIGHTS_FILE) as tmp:
             save_file(tensors, str(tmp), metadata={"format": "gtloc", "backbone": self.config.backbone})
-        write_json(directory / CONFIG_FILE, self.config.to_dict())
+        write_json(directory / MODEL_CONFIG_FILE, self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> GTLoc:
         """Load a model written by :meth:`save_pretrained`; a checkpoint of another shape gives a clear error."""
         directory = Path(directory)
-        config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+        config_path, weights_path = directory / MODEL_CONFIG_FILE, directory / MODEL_WEIGHTS_FILE
         for path in (config_path, weights_path):
             if not path.is_file():
                 raise GtlocError(f"{directory} is not a gtloc checkpoint: {path.name} is missing")

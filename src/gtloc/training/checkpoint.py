@@ -1,4 +1,5 @@
-"""Resumable training state in one safetensors file: model, optimiser, RNG, step (written atomically)."""
+"""The run directory's file names, and the resumable training state in one safetensors file: model, optimiser,
+RNG, step (written atomically)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ from safetensors.torch import save_file
 
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
+from gtloc.model.gtloc import MODEL_CONFIG_FILE as MODEL_CONFIG_FILE
+from gtloc.model.gtloc import MODEL_WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from gtloc.model.gtloc import GTLoc
 
-STATE_FILE = "training_state.safetensors"
+# A run directory: the trained model (``MODEL_CONFIG_FILE`` + ``MODEL_WEIGHTS_FILE``, written by the model's
+# save_pretrained at the end), every hyper-parameter used, the resumable checkpoint, and one log line per step.
+TRAIN_CONFIG_FILE = "train_config.yaml"
+TRAINING_STATE_FILE = "training_state.safetensors"
+LOG_FILE = "log.jsonl"
 
 
 @dataclass

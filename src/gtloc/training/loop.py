@@ -26,16 +26,20 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
-from gtloc.training.checkpoint import STATE_FILE, TrainingState, load_training_state, save_training_state
+from gtloc.training.checkpoint import (
+    LOG_FILE,
+    TRAIN_CONFIG_FILE,
+    TRAINING_STATE_FILE,
+    TrainingState,
+    load_training_state,
+    save_training_state,
+)
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
 from gtloc.training.objective import Objective
 
 if TYPE_CHECKING:
     from gtloc.data.features import FeatureDirs
-
-LOG_FILE = "log.jsonl"
-CONFIG_FILE = "train_config.yaml"
 
 
 @dataclass
@@ -151,7 +155,7 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
     """
     if config is not None:
         config = _with_features(config, data)
-    saved_path = out_dir / CONFIG_FILE
+    saved_path = out_dir / TRAIN_CONFIG_FILE
     if resume:
         if not saved_path.is_file():
             raise GtlocError(f"cannot resume: {saved_path} does not exist (is {out_dir} a gtloc training run?)")
@@ -162,7 +166,7 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
                 f"cannot resume {out_dir} with a different config (differs in {diff}); use a new ", Param("out_dir")
             )
         return saved
-    if (out_dir / STATE_FILE).exists():
+    if (out_dir / TRAINING_STATE_FILE).exists():
         raise ParameterError(
             f"{out_dir} already holds a training run: pass ",
             Param("resume", True),
@@ -211,7 +215,7 @@ def _train(
     out_dir.mkdir(parents=True, exist_ok=True)
     config = _resolve_config(out_dir, config, resume, data)
     if not resume and main:
-        save_train_config(config, out_dir / CONFIG_FILE)
+        save_train_config(config, out_dir / TRAIN_CONFIG_FILE)
 
     torch.manual_seed(config.seed)
     model = GTLoc(config.model)
@@ -227,9 +231,9 @@ def _train(
 
     start = 0
     if resume:
-        state = load_training_state(out_dir / STATE_FILE, model, optimizer)
+        state = load_training_state(out_dir / TRAINING_STATE_FILE, model, optimizer)
         if state.config_digest != digest:
-            raise GtlocError(f"{out_dir / STATE_FILE} was written under another config; cannot resume it")
+            raise GtlocError(f"{out_dir / TRAINING_STATE_FILE} was written under another config; cannot resume it")
         start = state.step
         if main:
             _truncate_log(out_dir / LOG_FILE, start)
@@ -268,7 +272,7 @@ def _train(
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
             if main and ((step + 1) % config.checkpoint_every == 0 or step + 1 == end):
-                save_training_state(out_dir / STATE_FILE, model, optimizer, TrainingState(step + 1, digest))
+                save_training_state(out_dir / TRAINING_STATE_FILE, model, optimizer, TrainingState(step + 1, digest))
     bar.close()
     model.eval()
     if end == total_steps and main:
