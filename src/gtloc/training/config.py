@@ -104,9 +104,14 @@ def load_train_config(path: str | Path | None) -> TrainConfig:
     return TrainConfig.from_dict(data or {})
 
 
+def train_config_yaml(config: TrainConfig) -> str:
+    """The config as YAML text, every field in declaration order (what :func:`load_train_config` reads back)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
 def save_train_config(config: TrainConfig, path: str | Path) -> None:
     """Write the config as YAML, atomically."""
-    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    atomic_write_text(path, train_config_yaml(config))
 
 
 def small_model_config(**overrides: Any) -> GTLocConfig:
