@@ -1,4 +1,4 @@
-"""Image decoding and transforms without torchvision: modes, EXIF orientation, crops, augmentation, bad files."""
+"""Image decoding and transforms without torchvision: modes, EXIF orientation, crops, bad files."""
 
 from __future__ import annotations
 
@@ -15,13 +15,9 @@ from gtloc.data.images import (
     five_crop,
     horizontal_flip,
     load_image,
-    random_horizontal_flip,
-    random_resized_crop,
-    random_resized_crop_box,
     resize_shorter,
     ten_crop,
     to_tensor,
-    train_transform,
 )
 from gtloc.errors import GtlocError
 
@@ -155,44 +151,12 @@ def test_ten_crop_resizes_shorter_side_first():
     assert [c.size for c in crops] == [(224, 224)] * 10
 
 
-def test_random_resized_crop_box_respects_scale_and_ratio():
-    generator = torch.Generator().manual_seed(1)
-    for _ in range(200):
-        top, left, h, w = random_resized_crop_box(200, 150, generator)
-        assert top >= 0 and top + h <= 150 and left >= 0 and left + w <= 200
-        assert 0.6 - 0.02 <= (h * w) / (200 * 150) <= 1.0
-        assert 3 / 4 - 0.02 <= w / h <= 4 / 3 + 0.02
-
-
-def test_random_resized_crop_box_falls_back_to_a_central_crop():
-    generator = torch.Generator().manual_seed(0)
-    assert random_resized_crop_box(1000, 10, generator) == (0, 493, 10, 13)
-
-
-def test_augmentation_is_reproducible_from_the_seed():
-    image = _ramp(64, 48)
-    a = to_tensor(random_resized_crop(image, 32, torch.Generator().manual_seed(7)))
-    b = to_tensor(random_resized_crop(image, 32, torch.Generator().manual_seed(7)))
-    c = to_tensor(random_resized_crop(image, 32, torch.Generator().manual_seed(8)))
-    assert a.shape == (3, 32, 32) and torch.equal(a, b) and not torch.equal(a, c)
-
-
 def test_horizontal_flip():
     image = _ramp(5, 3)
     assert np.array_equal(np.asarray(horizontal_flip(image)), np.asarray(image)[:, ::-1])
-    generator = torch.Generator().manual_seed(0)
-    assert random_horizontal_flip(image, generator, p=0.0) is image
-    assert np.array_equal(np.asarray(random_horizontal_flip(image, generator, p=1.0)), np.asarray(image)[:, ::-1])
 
 
 def test_to_tensor_is_float_chw_in_unit_range():
     tensor = to_tensor(Image.new("RGB", (5, 3), (255, 0, 51)))
     assert tensor.dtype == torch.float32 and tensor.shape == (3, 3, 5)
     assert tensor[:, 0, 0].tolist() == pytest.approx([1.0, 0.0, 0.2])
-
-
-def test_train_transform_gives_fixed_size_tensors():
-    transform = train_transform(24, torch.Generator().manual_seed(3))
-    outputs = [transform(_ramp(50, 40)) for _ in range(4)]
-    assert all(o.shape == (3, 24, 24) and o.min() >= 0.0 and o.max() <= 1.0 for o in outputs)
-    assert not all(torch.equal(outputs[0], o) for o in outputs[1:])

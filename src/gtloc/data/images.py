@@ -1,15 +1,13 @@
-"""Images without torchvision: decode with Pillow, resize, crop, ten-crop, augment, and convert to tensors.
+"""Images without torchvision: decode with Pillow, resize, crop, ten-crop, and convert to tensors.
 
 Every transform takes and returns a ``PIL.Image.Image`` in RGB mode; ``to_tensor`` turns one into a
 ``(3, H, W)`` float32 tensor in ``[0, 1]``. Geometry follows torchvision's conventions (crop offsets,
-ten-crop order, RandomResizedCrop sampling) so features match models trained with it.
+ten-crop order) so features match models trained with it.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -130,71 +128,7 @@ def ten_crop(
     return crops + [horizontal_flip(c) for c in crops]
 
 
-def random_resized_crop_box(
-    width: int,
-    height: int,
-    generator: torch.Generator,
-    scale: tuple[float, float] = (0.6, 1.0),
-    ratio: tuple[float, float] = (3 / 4, 4 / 3),
-) -> tuple[int, int, int, int]:
-    """A random ``(top, left, h, w)`` window covering ``scale`` of the area with aspect ``w/h`` in ``ratio``.
-
-    Sampling is torchvision's RandomResizedCrop: 10 tries, then a central crop clamped to ``ratio``.
-    """
-    area = width * height
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target_area = area * torch.empty(1).uniform_(scale[0], scale[1], generator=generator).item()
-        aspect = math.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator).item())
-        w = round(math.sqrt(target_area * aspect))
-        h = round(math.sqrt(target_area / aspect))
-        if 0 < w <= width and 0 < h <= height:
-            top = int(torch.randint(0, height - h + 1, (1,), generator=generator).item())
-            left = int(torch.randint(0, width - w + 1, (1,), generator=generator).item())
-            return top, left, h, w
-    in_ratio = width / height
-    if in_ratio < min(ratio):
-        w, h = width, round(width / min(ratio))
-    elif in_ratio > max(ratio):
-        w, h = round(height * max(ratio)), height
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
-
-
-def random_resized_crop(
-    image: Image.Image,
-    size: int,
-    generator: torch.Generator,
-    scale: tuple[float, float] = (0.6, 1.0),
-    ratio: tuple[float, float] = (3 / 4, 4 / 3),
-    interpolation: str = "bilinear",
-) -> Image.Image:
-    """Crop a ``random_resized_crop_box`` window (drawn from ``generator``) and resize it to ``size x size``."""
-    top, left, h, w = random_resized_crop_box(image.width, image.height, generator, scale, ratio)
-    return crop(image, top, left, h, w).resize((size, size), RESAMPLE[interpolation])
-
-
-def random_horizontal_flip(image: Image.Image, generator: torch.Generator, p: float = 0.5) -> Image.Image:
-    """Mirror left-right with probability ``p``."""
-    flip = torch.rand(1, generator=generator).item() < p
-    return horizontal_flip(image) if flip else image
-
-
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB image -> ``(3, H, W)`` float32 tensor with values in ``[0, 1]``."""
     array = np.asarray(_to_rgb(image), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
-
-
-def train_transform(
-    size: int = 224, generator: torch.Generator | None = None, scale: tuple[float, float] = (0.6, 1.0)
-) -> Callable[[Image.Image], torch.Tensor]:
-    """Training augmentation: RandomResizedCrop(``scale``, ratio 3/4-4/3) + horizontal flip -> ``(3, size, size)``."""
-    rng = generator if generator is not None else torch.Generator().manual_seed(0)
-
-    def transform(image: Image.Image) -> torch.Tensor:
-        image = random_resized_crop(image, size, rng, scale=scale)
-        return to_tensor(random_horizontal_flip(image, rng))
-
-    return transform

@@ -14,9 +14,6 @@ from gtloc.io import atomic_write_text
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.losses import LossWeights
 
-# The model fields that come from the feature cache, not from the user's config.
-FROM_FEATURES = ("backbone", "feature_dim")
-
 
 @dataclass
 class TrainConfig:
