@@ -9,11 +9,12 @@ import sys
 from calendar import timegm
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gtloc.cli import main
-from gtloc.data.ingest import NamePattern, ingest_photos, ingest_to_csv
-from gtloc.data.schema import load_records
+from gtloc.data.ingest import IngestResult, NamePattern, SkippedPhoto, ingest_photos, ingest_to_csv, summarize
+from gtloc.data.schema import Records, load_records
 from gtloc.errors import GtlocError
 from test_exif import gps_tags, make_photo
 
@@ -202,3 +203,15 @@ def test_output_is_deterministic_and_replaced_atomically(tmp_path):
     ingest_to_csv(photos, out)
     assert out.read_text() == first and first.startswith("path,lat,lon,")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "r.csv"]
+
+
+def test_summary_lists_the_first_skipped_files_then_the_hint():
+    skipped = [SkippedPhoto(f"p{i}.jpg", "no GPS", "no GPS position in EXIF") for i in range(3)]
+    result = IngestResult(Records([], np.zeros((0, 2)), np.zeros((0, 5))), skipped)
+    lines = summarize(result, "r.csv", max_listed=2, full_list_hint="use --skipped FILE").splitlines()
+    assert lines[-3:] == [
+        "  p0.jpg: no GPS: no GPS position in EXIF",
+        "  p1.jpg: no GPS: no GPS position in EXIF",
+        "  ... and 1 more (use --skipped FILE)",
+    ]
+    assert summarize(result, "r.csv", max_listed=2).splitlines()[-1] == "  ... and 1 more"
