@@ -7,9 +7,10 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.inference.retrieve import CLIP_TEXT, PARSER, Retriever, search, text_request
-from gtloc.inference.textquery import find_place, parse_query
+from gtloc.inference.textquery import parse_query
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
+from gtloc.places import find_place
 from gtloc.retrieval.image_gallery import ImageGallery, embed_features
 from tinyclip import save_tiny_clip
 

@@ -23,6 +23,7 @@ from gtloc.errors import GtlocError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Prediction
 from gtloc.io import atomic_write_text
+from gtloc.places import place_names
 from gtloc.timecode import TIME_FIELDS, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")
@@ -190,20 +191,6 @@ def read_predictions(path: str | Path) -> Records:
             latlon.append(ll)
             times.append(t)
     return Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times).reshape(-1, 5))
-
-
-def place_names(latlon: np.ndarray) -> list[str]:
-    """Nearest GeoNames place (population > 1000) for ``(N, 2)`` degrees: ``"Paris, Ile-de-France, FR"``.
-
-    Uses ``reverse_geocoder``'s bundled table, offline, single-process (``mode=1``).
-    """
-    import reverse_geocoder
-
-    points = [(float(lat), float(lon)) for lat, lon in np.asarray(latlon, dtype=np.float64).reshape(-1, 2)]
-    if not points:
-        return []
-    found = reverse_geocoder.search(points, mode=1, verbose=False)
-    return [", ".join(part for part in (f["name"], f["admin1"], f["cc"]) if part) for f in found]
 
 
 def _format_time(t: np.ndarray) -> str:

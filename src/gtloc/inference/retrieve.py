@@ -29,8 +29,9 @@ from gtloc.backbones.base import Backbone
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Photo, Predictor
-from gtloc.inference.textquery import ParsedQuery, Place, find_place, parse_query
+from gtloc.inference.textquery import ParsedQuery, parse_query
 from gtloc.model.gtloc import GTLoc
+from gtloc.places import Place, find_place
 from gtloc.retrieval.image_gallery import ImageGallery, embed_features
 
 MID_MONTH_DAY = 15

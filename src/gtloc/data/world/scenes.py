@@ -27,6 +27,7 @@ from gtloc.data.world.climate import (
 from gtloc.data.world.sun import solar_position
 from gtloc.errors import GtlocError
 from gtloc.geo import validate_coordinates
+from gtloc.places import mp16_coordinates
 from gtloc.timecode import timezone_at
 
 FIRST_TS = int(datetime(2015, 1, 1, tzinfo=timezone.utc).timestamp())
@@ -203,14 +204,12 @@ def sample_scenes(n: int, seed: int, *, cameras: int = 0) -> Scenes:
     ``cameras > 0`` gives a fixed-webcam world: ``cameras`` places, each with one fixed camera (heading,
     field of view, objects in view) photographed at many instants; ``Scenes.camera`` holds the camera id.
     """
-    from gtloc.retrieval.galleries import load_gps_gallery
-
     if n < 1:
         raise GtlocError(f"world size n must be at least 1, got {n}")
     if cameras < 0:
         raise GtlocError(f"number of cameras must be >= 0, got {cameras}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x574F524C44]))
-    gallery = load_gps_gallery().numpy().astype(np.float64)
+    gallery = mp16_coordinates().astype(np.float64)
     k = cameras or n
     places = gallery[rng.integers(0, len(gallery), k)] + rng.normal(0.0, PLACE_JITTER_DEG, (k, 2))
     places[:, 0] = np.clip(places[:, 0], -89.9, 89.9)
