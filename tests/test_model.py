@@ -55,6 +55,16 @@ def test_embeddings_are_l2_normalised_including_ten_crops():
     torch.testing.assert_close(crops.norm(dim=-1), torch.ones(5, 10))
 
 
+def test_image_gallery_embeds_ten_crops_as_the_renormalised_mean_crop_embedding():
+    from gtloc.retrieval.image_gallery import embed_features
+
+    model = GTLoc(small_config())
+    features = torch.randn(5, 10, 24)
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(model.encode_image(features).mean(dim=1), dim=-1)
+    torch.testing.assert_close(embed_features(model, features, batch_size=2), expected)
+
+
 def test_six_logit_scales_start_at_one_over_0_07_and_clamp():
     model = GTLoc(small_config(logit_scale_max=50.0))
     for name in LOGIT_SCALE_NAMES:

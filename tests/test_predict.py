@@ -43,6 +43,17 @@ def test_tencrop_averages_similarities_over_crops():
     assert torch.equal(pred.place_topk[:, 0], GPS[sims.argmax(1)])
 
 
+def test_tencrop_probabilities_are_the_softmax_of_the_mean_crop_similarity():
+    model = tiny_model()
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
+    crops = torch.randn(2, 10, 12)
+    pred = predictor.predict(crops, top_k=5)
+    with torch.no_grad():
+        mean = model.encode_image(crops).mean(dim=1)
+        full = torch.softmax(model.scale("img_gps_logit_scale") * mean @ predictor.gps_gallery.embeddings.T, dim=1)
+    torch.testing.assert_close(pred.place_probs, full.topk(5, dim=1).values)
+
+
 def test_galleries_are_encoded_once_not_per_call():
     model = tiny_model()
     calls = {"location": 0}
