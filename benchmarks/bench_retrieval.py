@@ -24,8 +24,9 @@ import torch.nn.functional as F
 
 from gtloc.io import write_json
 from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.faiss import FaissIndex
 from gtloc.retrieval.galleries import encode_gallery, load_gps_gallery, time_grid
-from gtloc.retrieval.search import FaissIndex, search, search_streaming, write_embeddings_npy
+from gtloc.retrieval.search import search
 from reference import official_eval_top1
 
 
@@ -56,13 +57,11 @@ def image_like_queries(gallery: torch.Tensor, n: int, noise: float, seed: int = 
     return F.normalize(rows + noise * torch.randn(rows.shape, generator=gen), dim=1)
 
 
-def bench_gallery(name: str, gallery: torch.Tensor, queries: torch.Tensor, args, tmp: Path) -> list[dict]:
+def bench_gallery(name: str, gallery: torch.Tensor, queries: torch.Tensor, args) -> list[dict]:
     runs: dict[str, Callable[[], torch.Tensor]] = {
         "reference: chunked matmul + argmax": lambda: official_eval_top1(queries, gallery),
         "gtloc search (exact, top-5 + softmax norm)": lambda: search(queries, gallery, 5, chunk_size=256).indices[:, 0],
     }
-    memmap = write_embeddings_npy(tmp / f"{name}.npy", lambda x: x, gallery)
-    runs["gtloc search_streaming (memmap, exact)"] = lambda: search_streaming(queries, memmap, 5).indices[:, 0]
     builds = {}
     t0 = time.perf_counter()
     flat = FaissIndex.build(gallery, "flat")
@@ -112,10 +111,9 @@ def main() -> None:
     gps = encode_gallery(model, "gps", load_gps_gallery(), args.cache).embeddings
     times = encode_gallery(model, "time", time_grid(), args.cache).embeddings
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, gallery in (("gps-100k", gps), ("time-grid", times)):
-            queries = image_like_queries(gallery, args.queries, args.noise)
-            rows += bench_gallery(name, gallery, queries, args, Path(tmp))
+    for name, gallery in (("gps-100k", gps), ("time-grid", times)):
+        queries = image_like_queries(gallery, args.queries, args.noise)
+        rows += bench_gallery(name, gallery, queries, args)
     print(
         f"{'gallery':10} {'path':46} {'queries/s':>10} {'speedup':>8} {'top-1 agr.':>10} {'strict':>8} {'build s':>8}"
     )

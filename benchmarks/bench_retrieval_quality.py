@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from gtloc.data.schema import load_records
 from gtloc.geo import pairwise_haversine_km
 from gtloc.inference.predictor import Predictor
-from gtloc.inference.retrieve import Retriever, rank_gallery
+from gtloc.inference.retrieve import Retriever
 from gtloc.inference.verify import CONSISTENT_AT, DOUBTFUL_AT, overall_percentile, score_claims
 from gtloc.io import write_json
-from gtloc.retrieval.image_gallery import index_gallery
+from gtloc.retrieval.image_gallery import build_image_gallery
+from gtloc.retrieval.search import search
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
 KS = (1, 5, 10)
@@ -120,7 +121,9 @@ def main() -> None:
     model = predictor.model
     records = load_records(args.records)
     with tempfile.TemporaryDirectory() as tmp:
-        gallery = index_gallery(model, tmp, records=records, features_dir=args.features, checkpoint=args.run).gallery
+        gallery = build_image_gallery(
+            model, tmp, records=records, features_dir=args.features, checkpoint=args.run
+        ).gallery
     latlon, times = gallery.latlon.numpy().astype(float), gallery.times.numpy().astype(float)
     retriever = Retriever(model, gallery, predictor)
     n, k = len(gallery), max(KS)
@@ -130,7 +133,7 @@ def main() -> None:
     rel = relevance(latlon, times, times)
     composed = retriever.composed_batch(gallery.latlon, gallery.times, k).indices.numpy()
     with torch.inference_mode():
-        place_only = rank_gallery(model.encode_location(gallery.latlon), gallery.embeddings, k).indices.numpy()
+        place_only = search(model.encode_location(gallery.latlon), gallery.embeddings, k).indices.numpy()
     results["composed"] = {
         crit: {
             "gt2i (location + time)": recall_at(composed, mask),
@@ -155,11 +158,11 @@ def main() -> None:
     for place in ("predicted", "image"):
         hits = retriever.geo_time_aware(gallery.embeddings[queries], target_times, k, place=place, exclude=exclude)
         methods[f"place={place}"] = hits.indices.numpy()
-    similar = rank_gallery(gallery.embeddings[queries], gallery.embeddings, k, exclude=exclude)
+    similar = search(gallery.embeddings[queries], gallery.embeddings, k, exclude=exclude)
     methods["image similarity only (no time)"] = similar.indices.numpy()
     with torch.inference_mode():
         oracle = F.normalize(model.encode_location(gallery.latlon[queries]) + model.encode_time(target_times), dim=-1)
-    methods["true place + time"] = rank_gallery(oracle, gallery.embeddings, k, exclude=exclude).indices.numpy()
+    methods["true place + time"] = search(oracle, gallery.embeddings, k, exclude=exclude).indices.numpy()
     results["geo_time_aware"] = {"n_queries": len(queries)}
     for crit, mask in rel_gta.items():
         block = {name: recall_at(idx, mask) for name, idx in methods.items()}

@@ -11,7 +11,7 @@ from gtloc.backbones.extract import extract_features
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
-from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
+from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
 from toydata import ToyBackbone, make_toy_dataset
 
 N_PICTURES = 24
@@ -40,7 +40,7 @@ def build_world(root: Path) -> dict:
     from gtloc.data.schema import load_records
 
     extract_features(load_records(records_path), root / "world", ToyBackbone(), extract_features_dir, progress=False)
-    result = index_gallery(
+    result = build_image_gallery(
         model, root / "gallery", records=records_path, features_dir=extract_features_dir, checkpoint=root / "run"
     )
     return {

@@ -55,14 +55,20 @@ def test_embeddings_are_l2_normalised_including_ten_crops():
     torch.testing.assert_close(crops.norm(dim=-1), torch.ones(5, 10))
 
 
-def test_image_gallery_embeds_ten_crops_as_the_renormalised_mean_crop_embedding():
-    from gtloc.retrieval.image_gallery import embed_features
-
+def test_embed_images_is_the_one_ten_crop_rule_renormalised_mean_of_crop_embeddings():
     model = GTLoc(small_config())
-    features = torch.randn(5, 10, 24)
+    features, crops = torch.randn(5, 24), torch.randn(5, 10, 24)
     with torch.no_grad():
-        expected = torch.nn.functional.normalize(model.encode_image(features).mean(dim=1), dim=-1)
-    torch.testing.assert_close(embed_features(model, features, batch_size=2), expected)
+        torch.testing.assert_close(model.embed_images(features), model.encode_image(features))
+        per_crop = model.encode_image(crops)
+        embedded = model.embed_images(crops, batch_size=2)
+    torch.testing.assert_close(embedded, torch.nn.functional.normalize(per_crop.mean(dim=1), dim=-1))
+    torch.testing.assert_close(embedded.norm(dim=-1), torch.ones(5))
+    # It ranks a gallery as the mean of the crops' similarities does (the paper's test-time augmentation).
+    gallery = torch.nn.functional.normalize(torch.randn(40, 16), dim=-1)
+    assert torch.equal((embedded @ gallery.T).argsort(dim=1), (per_crop @ gallery.T).mean(dim=1).argsort(dim=1))
+    with pytest.raises(GtlocError, match=r"image features must be \(N, feature_dim\).*got \(24,\)"):
+        model.embed_images(torch.randn(24))
 
 
 def test_six_logit_scales_start_at_one_over_0_07_and_clamp():

@@ -43,14 +43,14 @@ def test_tencrop_averages_similarities_over_crops():
     assert torch.equal(pred.place_topk[:, 0], GPS[sims.argmax(1)])
 
 
-def test_tencrop_probabilities_are_the_softmax_of_the_mean_crop_similarity():
+def test_tencrop_probabilities_are_the_softmax_of_the_renormalised_mean_crop_embedding():
     model = tiny_model()
     predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
     crops = torch.randn(2, 10, 12)
     pred = predictor.predict(crops, top_k=5)
     with torch.no_grad():
-        mean = model.encode_image(crops).mean(dim=1)
-        full = torch.softmax(model.scale("img_gps_logit_scale") * mean @ predictor.gps_gallery.embeddings.T, dim=1)
+        query = torch.nn.functional.normalize(model.encode_image(crops).mean(dim=1), dim=-1)
+        full = torch.softmax(model.scale("img_gps_logit_scale") * query @ predictor.gps_gallery.embeddings.T, dim=1)
     torch.testing.assert_close(pred.place_probs, full.topk(5, dim=1).values)
 
 
@@ -105,3 +105,40 @@ def test_from_pretrained_caches_galleries_in_the_run(tmp_path):
     assert len(list((tmp_path / "galleries").iterdir())) == 2
     pred = predictor.predict(torch.randn(2, 12))
     assert pred.latlon.shape == (2, 2)
+
+
+def test_month_hour_posterior_is_the_time_posterior_binned_into_month_hour_cells():
+    model = tiny_model()
+    labels = torch.tensor(
+        [[1, 1, 6, 0, 0], [1, 20, 6, 30, 0], [1, 5, 7, 0, 0], [7, 3, 18, 15, 0], [12, 31, 23, 59, 0]],
+        dtype=torch.float32,
+    )
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=labels)
+    queries = predictor.encode_images(torch.randn(3, 12))
+    grids = predictor.month_hour_posterior(queries, chunk_size=2)
+    with torch.no_grad():
+        scale = model.scale("img_time_logit_scale")
+        p = torch.softmax(scale * queries @ model.encode_time(labels).T, dim=1)
+    expected = torch.zeros(3, 12, 24)
+    expected[:, 0, 6] = p[:, 0] + p[:, 1]  # two January 6-7 h entries share a cell
+    expected[:, 0, 7] = p[:, 2]
+    expected[:, 6, 18] = p[:, 3]
+    expected[:, 11, 23] = p[:, 4]
+    torch.testing.assert_close(grids, expected)
+    torch.testing.assert_close(grids.sum(dim=(1, 2)), torch.ones(3))
+    pred = predictor.predict_embeddings(queries, where=False)
+    torch.testing.assert_close(grids.sum(dim=2), pred.month_posterior)
+    torch.testing.assert_close(grids.sum(dim=1), pred.hour_posterior)
+
+
+def test_month_hour_posterior_keeps_which_hours_go_with_which_months():
+    # January mornings and July evenings only: the outer product of the marginals would put mass on
+    # January evenings and July mornings, which no gallery entry has.
+    labels = torch.tensor([[1, 15, 6, 0, 0], [7, 15, 18, 0, 0]], dtype=torch.float32)
+    predictor = Predictor(tiny_model(), gps_gallery=GPS, time_gallery=labels)
+    queries = predictor.encode_images(torch.randn(4, 12))
+    grids = predictor.month_hour_posterior(queries)
+    outer = grids.sum(dim=2)[:, :, None] * grids.sum(dim=1)[:, None, :]
+    assert (grids[:, 0, 18] == 0).all() and (grids[:, 6, 6] == 0).all()
+    assert (outer[:, 0, 18] > 0).all()
+    assert ((grids - outer).abs().amax(dim=(1, 2)) > 1e-3).all()

@@ -20,12 +20,11 @@ from gtloc.inference.retrieve import (
     PARSER,
     GeoTimeRequest,
     Retriever,
-    rank_gallery,
     search,
     time_rows,
 )
 from gtloc.model.gtloc import GTLoc
-from gtloc.retrieval.image_gallery import ImageGallery, embed_features, index_gallery
+from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
 from toydata import ToyBackbone, register_backbone
 
 
@@ -54,7 +53,7 @@ def test_a_folder_gallery_skips_broken_pictures_with_a_reason(world, tmp_path):
         Image.new("RGB", (40, 30), (60 * i, 90, 200)).save(folder / f"p{i}.jpg")
     (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
     (folder / "notes.txt").write_text("ignored")
-    result = index_gallery(world["model"], tmp_path / "g", images=folder, backbone=ToyBackbone())
+    result = build_image_gallery(world["model"], tmp_path / "g", images=folder, backbone=ToyBackbone())
     assert result.gallery.paths == ["p0.jpg", "p1.jpg", "p2.jpg"]
     assert list(result.skipped) == ["broken.jpg"]
     assert "not an image" in result.skipped["broken.jpg"]
@@ -146,13 +145,6 @@ def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_
         retriever.geo_time_aware(expected, gallery.times[7:8], place="oracle")
 
 
-def test_rank_gallery_excludes_one_index_per_query():
-    emb = torch.eye(4)
-    hits = rank_gallery(emb, emb, k=4, exclude=torch.tensor([0, -1, 2, 3]))
-    assert hits.indices.shape == (4, 3)
-    assert 0 not in hits.indices[0].tolist() and hits.indices[1, 0] == 1
-
-
 def test_cli_index_then_retrieve_by_place_time_and_text(world, tmp_path, monkeypatch, capsys):
     out = tmp_path / "g"
     code, text, err = run_cli(
@@ -236,7 +228,7 @@ def test_search_with_a_photo_finds_its_place_at_the_target_time(world):
     assert found.answered_by == GEO_TIME_AWARE and found.request.describe() == "March | 09:30"
     features = torch.stack([backbone.preprocess(Image.open(photo).convert("RGB"))])
     expected = retriever.geo_time_aware(
-        embed_features(world["model"], backbone.encode_images(features)), time_rows(3, 9.5), 3
+        world["model"].embed_images(backbone.encode_images(features)).detach(), time_rows(3, 9.5), 3
     )
     assert torch.equal(found.hits.indices, expected.indices)
 

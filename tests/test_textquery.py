@@ -11,7 +11,7 @@ from gtloc.inference.textquery import parse_query
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.places import find_place
-from gtloc.retrieval.image_gallery import ImageGallery, embed_features
+from gtloc.retrieval.image_gallery import ImageGallery
 from tinyclip import save_tiny_clip
 
 
@@ -96,7 +96,7 @@ def _gallery(model: GTLoc, n: int = 10) -> ImageGallery:
     times = torch.tensor([[1 + i % 12, 10, i % 24, 0, 0] for i in range(n)], dtype=torch.float32)
     meta = {"model_fingerprint": model.fingerprint()}
     paths = [f"{i}.jpg" for i in range(n)]
-    return ImageGallery(paths, features, embed_features(model, features), latlon, times, None, meta)
+    return ImageGallery(paths, features, model.embed_images(features).detach(), latlon, times, None, meta)
 
 
 def _model(backbone: str, feature_dim: int) -> GTLoc:
@@ -121,7 +121,7 @@ def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):
         query = model.encode_image(backbone.encode_text(["snowy street at dusk"]))
     expected = (query @ gallery.embeddings.T)[0].topk(4)
     assert answer.hits.indices[0].tolist() == expected.indices.tolist()
-    assert torch.allclose(answer.hits.scores[0], expected.values, atol=1e-5)
+    assert torch.allclose(answer.hits.similarities[0], expected.values, atol=1e-5)
 
 
 def test_without_a_text_tower_the_parser_answers():

@@ -25,7 +25,7 @@ _EXPORTS = {
     "GTLocConfig": "gtloc.model.config",
     "GalleryConfig": "gtloc.model.config",
     "ImageGallery": "gtloc.retrieval.image_gallery",
-    "index_gallery": "gtloc.retrieval.image_gallery",
+    "build_image_gallery": "gtloc.retrieval.image_gallery",
     "Predictor": "gtloc.inference.predictor",
     "Prediction": "gtloc.inference.predictor",
     "load": "gtloc.inference.predictor",
@@ -54,10 +54,10 @@ __all__ = [
     "__version__",
     "analyze_photo",
     "backbone_for",
+    "build_image_gallery",
     "evaluate_predictions",
     "extract_features",
     "image_features",
-    "index_gallery",
     "load",
     "load_backbone",
     "load_records",
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from gtloc.inference.verify import analyze_photo
     from gtloc.model.config import GalleryConfig, GTLocConfig
     from gtloc.model.gtloc import GTLoc
-    from gtloc.retrieval.image_gallery import ImageGallery, index_gallery
+    from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
     from gtloc.training.config import TrainConfig
     from gtloc.training.loop import load_training_data, train
 

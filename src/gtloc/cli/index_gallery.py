@@ -25,10 +25,10 @@ def index_command(
 ) -> None:
     """Compute features and image embeddings of --images or --records and save them in --out."""
     from gtloc.model.gtloc import GTLoc
-    from gtloc.retrieval.image_gallery import index_gallery
+    from gtloc.retrieval.image_gallery import build_image_gallery
 
     model = GTLoc.from_pretrained(checkpoint)
-    result = index_gallery(
+    result = build_image_gallery(
         model,
         out,
         images=images,

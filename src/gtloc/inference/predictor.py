@@ -34,7 +34,8 @@ class Prediction:
 
     ``place_topk`` ``(N, k, 2)`` degrees and ``place_probs`` ``(N, k)`` (softmax over the whole GPS gallery);
     ``time_topk`` ``(N, k, 5)`` local time and ``time_probs`` ``(N, k)``; ``month_posterior`` ``(N, 12)`` and
-    ``hour_posterior`` ``(N, 24)``: marginals of the time posterior by calendar month and clock hour;
+    ``hour_posterior`` ``(N, 24)``: marginals of the time posterior by calendar month and clock hour (the row and
+    column sums of :meth:`Predictor.month_hour_posterior`, the joint posterior);
     ``time_bayes`` ``(N, 5)``: the gallery month and hour that minimise the expected cyclic month and hour errors
     (the right read-out for a mean-absolute-error metric when the posterior is bimodal, e.g. 9:00 vs 15:00).
     Fields are ``None`` when that half was not asked for.
@@ -103,12 +104,12 @@ class Prediction:
 
 
 class _TimeReadout:
-    """Marginals and the Bayes read-out over a fixed time gallery ``(T, 5)``, precomputed once."""
+    """The month x hour posterior, its marginals and the Bayes read-out over a fixed time gallery ``(T, 5)``."""
 
     def __init__(self, labels: torch.Tensor):
         self.labels = labels
-        self.month_onehot = F.one_hot(labels[:, 0].long() - 1, 12).float()
-        self.hour_onehot = F.one_hot(labels[:, 2].long(), 24).float()
+        # Each gallery entry's (calendar month, clock hour) cell of the 12 x 24 grid, as one index in [0, 288).
+        self.cell = (labels[:, 0].long() - 1) * 24 + labels[:, 2].long()
         month_values = protocol_month_value(labels)
         hour_values = hour_fraction(labels)
         self.month_choice = torch.unique(month_values)
@@ -120,8 +121,15 @@ class _TimeReadout:
         self.month_rows = labels[[int((month_values == v).nonzero()[0]) for v in self.month_choice]][:, :2]
         self.hour_rows = labels[[int((hour_values == v).nonzero()[0]) for v in self.hour_choice]][:, 2:]
 
+    def month_hour(self, posterior: torch.Tensor) -> torch.Tensor:
+        """Gallery posterior ``(N, T)`` -> ``(N, 12, 24)``: each entry's probability added into its cell."""
+        joint = posterior.new_zeros(posterior.shape[0], 12 * 24).index_add_(1, self.cell, posterior)
+        return joint.view(-1, 12, 24)
+
     def marginals(self, posterior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return posterior @ self.month_onehot, posterior @ self.hour_onehot
+        """Month ``(N, 12)`` and hour ``(N, 24)`` posteriors: the sums of :meth:`month_hour` over hours / months."""
+        joint = self.month_hour(posterior)
+        return joint.sum(dim=2), joint.sum(dim=1)
 
     def bayes(self, posterior: torch.Tensor) -> torch.Tensor:
         month = (posterior @ self.month_cost.T).argmin(dim=1)
@@ -192,8 +200,9 @@ class Predictor:
 
     @torch.inference_mode()
     def encode_images(self, features: torch.Tensor) -> torch.Tensor:
-        """``(N, D)`` or ten-crop ``(N, C, D)`` features -> embeddings of the same leading shape ``(..., 512)``."""
-        return self.model.encode_image(features.float())
+        """``(N, D)`` or ten-crop ``(N, C, D)`` features -> one query embedding per picture ``(N, 512)``
+        (:meth:`GTLoc.embed_images`: ten crops are averaged by the model's one ten-crop rule)."""
+        return self.model.embed_images(features.float())
 
     def _scale(self, name: str) -> float:
         return float(self.model.scale(name))
@@ -245,7 +254,7 @@ class Predictor:
         when: bool | None = None,
         chunk_size: int = 512,
     ) -> Prediction:
-        """Like :meth:`predict` for query embeddings ``(N, 512)`` or ``(N, C, 512)`` already in the shared space."""
+        """Like :meth:`predict` for query embeddings ``(N, 512)`` already in the shared space."""
         pred = Prediction()
         if when is None:
             when = self.can_predict_time
@@ -276,11 +285,25 @@ class Predictor:
         pred.time_bayes = torch.cat(parts["bayes"])
 
     @torch.inference_mode()
+    def month_hour_posterior(self, queries: torch.Tensor, chunk_size: int = 512) -> torch.Tensor:
+        """The joint time posterior by calendar month and clock hour, ``(N, 12, 24)`` for query embeddings
+        ``(N, 512)``: the softmax over the time gallery with each entry's probability added into its
+        (month, hour) cell, so each ``(12, 24)`` grid sums to 1 and its row / column sums are
+        :attr:`Prediction.month_posterior` / :attr:`Prediction.hour_posterior`. Unlike the outer product of those
+        marginals it keeps which hours go with which months."""
+        if self.time_gallery is None or self._readout is None:
+            raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
+        scale = self._scale("img_time_logit_scale")
+        grids = [
+            self._readout.month_hour(full_posterior(chunk, self.time_gallery.embeddings, scale))
+            for chunk in queries.split(chunk_size)
+        ]
+        return torch.cat(grids) if grids else queries.new_zeros(0, 12, 24)
+
+    @torch.inference_mode()
     def predict_time_given_location(self, features: torch.Tensor, latlon: torch.Tensor, top_k: int = 5) -> Prediction:
         """Time of images whose place is known: the ``(image + location) -> time`` query. ``latlon`` ``(N, 2)``."""
         img = self.encode_images(features)
-        if img.dim() == 3:
-            img = F.normalize(img.mean(dim=1), dim=-1)
         fused = F.normalize(img + self.model.encode_location(latlon.float()), dim=-1)
         pred = Prediction()
         self._predict_time(fused, top_k, self._scale("ig2t_logit_scale"), pred, 512)
@@ -290,8 +313,6 @@ class Predictor:
     def predict_location_given_time(self, features: torch.Tensor, times: torch.Tensor, top_k: int = 5) -> Prediction:
         """Place of images whose time is known: the ``(image + time) -> location`` query. ``times`` ``(N, 5)``."""
         img = self.encode_images(features)
-        if img.dim() == 3:
-            img = F.normalize(img.mean(dim=1), dim=-1)
         fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
         found = self.gps_search.search(fused, top_k, self._scale("it2g_logit_scale"))
         return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)

@@ -18,7 +18,6 @@ app call; its :class:`QueryAnswer` says which path answered.
 from __future__ import annotations
 
 import calendar
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +31,9 @@ from gtloc.inference.predictor import Photo, Predictor
 from gtloc.inference.textquery import ParsedQuery, parse_query
 from gtloc.model.gtloc import GTLoc
 from gtloc.places import Place, find_place
-from gtloc.retrieval.image_gallery import ImageGallery, embed_features
+from gtloc.retrieval.image_gallery import ImageGallery
+from gtloc.retrieval.search import SearchResult
+from gtloc.retrieval.search import search as exact_search
 
 MID_MONTH_DAY = 15
 PLACE_METHODS = ("image", "predicted")
@@ -118,38 +119,6 @@ def request_embedding(model: GTLoc, request: GeoTimeRequest) -> tuple[torch.Tens
     return F.normalize(loc + time, dim=-1), "gt2i_logit_scale"
 
 
-@dataclass
-class Hits:
-    """Top-k gallery pictures for Q queries: ``indices`` ``(Q, k)`` long, ``scores`` ``(Q, k)`` cosine similarity,
-    ``probs`` ``(Q, k)`` softmax over the whole gallery with the term's learned logit scale."""
-
-    indices: torch.Tensor
-    scores: torch.Tensor
-    probs: torch.Tensor
-
-
-@torch.inference_mode()
-def rank_gallery(
-    queries: torch.Tensor,
-    embeddings: torch.Tensor,
-    k: int,
-    scale: float = 1.0,
-    exclude: torch.Tensor | None = None,
-) -> Hits:
-    """Exact top-``k`` of ``queries`` ``(Q, E)`` against ``embeddings`` ``(N, E)``.
-
-    ``exclude`` ``(Q,)`` long: one gallery index per query to leave out (the query picture itself; -1 = none).
-    """
-    sims = queries.float() @ embeddings.float().T
-    if exclude is not None:
-        rows = torch.nonzero(exclude >= 0).flatten()
-        sims[rows, exclude[rows]] = -math.inf
-    k = min(k, embeddings.shape[0] - (1 if exclude is not None and bool((exclude >= 0).any()) else 0))
-    scores, indices = sims.topk(max(k, 0), dim=1)
-    log_norm = torch.logsumexp(scale * sims, dim=1, keepdim=True)
-    return Hits(indices, scores, torch.exp(scale * scores - log_norm))
-
-
 class Retriever:
     """Searches one :class:`ImageGallery` with one model (the model that embedded the gallery).
 
@@ -193,32 +162,30 @@ class Retriever:
     def _scale(self, name: str) -> float:
         return float(self.model.scale(name).detach())
 
-    def composed(self, requests: Sequence[GeoTimeRequest], k: int = 10) -> list[Hits]:
-        """Pictures matching each request (place and/or time), best first; one :class:`Hits` (with Q=1) each."""
+    def composed(self, requests: Sequence[GeoTimeRequest], k: int = 10) -> list[SearchResult]:
+        """Pictures matching each request (place and/or time), best first; one :class:`SearchResult` (Q=1) each,
+        its probabilities a softmax over the gallery with the learned logit scale of the request's term."""
         out = []
         for request in requests:
             query, scale_name = request_embedding(self.model, request)
-            out.append(rank_gallery(query[None], self.gallery.embeddings, k, self._scale(scale_name)))
+            out.append(exact_search(query[None], self.gallery.embeddings, k, self._scale(scale_name)))
         return out
 
-    def composed_batch(self, latlon: torch.Tensor, times: torch.Tensor, k: int = 10) -> Hits:
+    def composed_batch(self, latlon: torch.Tensor, times: torch.Tensor, k: int = 10) -> SearchResult:
         """Fully specified requests at once: ``latlon`` ``(Q, 2)`` degrees + ``times`` ``(Q, 5)`` -> top-``k``."""
         with torch.inference_mode():
             loc = self.model.encode_location(latlon.float())
             query = F.normalize(loc + self.model.encode_time(times.float()), dim=-1)
-        return rank_gallery(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"))
+        return exact_search(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"))
 
     @torch.inference_mode()
     def place_embedding(self, image_embeddings: torch.Tensor, top_places: int = 32) -> torch.Tensor:
         """Each picture's place as a location embedding ``(Q, 512)``: the probability-weighted mean of the
         location embeddings of its ``top_places`` best GPS-gallery entries."""
-        pred = self.predictor
-        gps = pred.gps_gallery
-        sims = image_embeddings.float() @ gps.embeddings.T
-        logits = self._scale("img_gps_logit_scale") * sims
-        top, idx = logits.topk(min(top_places, gps.embeddings.shape[0]), dim=1)
-        weights = torch.softmax(top, dim=1)
-        return F.normalize((weights[..., None] * gps.embeddings[idx]).sum(dim=1), dim=-1)
+        gps = self.predictor.gps_gallery.embeddings
+        found = exact_search(image_embeddings.float(), gps, top_places, self._scale("img_gps_logit_scale"))
+        weights = torch.softmax(found.scores, dim=1)
+        return F.normalize((weights[..., None] * gps[found.indices]).sum(dim=1), dim=-1)
 
     @torch.inference_mode()
     def geo_time_aware(
@@ -228,10 +195,10 @@ class Retriever:
         k: int = 10,
         place: str = "image",
         exclude: torch.Tensor | None = None,
-    ) -> Hits:
+    ) -> SearchResult:
         """Pictures of the same place as each query picture, at the target time.
 
-        ``image_embeddings`` ``(Q, 512)`` (e.g. ``gallery.embeddings[i]`` or :func:`embed_features` of a new
+        ``image_embeddings`` ``(Q, 512)`` (e.g. ``gallery.embeddings[i]`` or :meth:`GTLoc.embed_images` of a new
         photo); ``times`` ``(Q, 5)`` target local times; ``exclude`` ``(Q,)`` gallery index of each query picture
         (-1 = not in the gallery), left out of its results.
         """
@@ -239,13 +206,14 @@ class Retriever:
             raise GtlocError(f"place must be one of {PLACE_METHODS}, got {place!r}")
         where = self.place_embedding(image_embeddings) if place == "predicted" else image_embeddings.float()
         query = F.normalize(where + self.model.encode_time(times.float()), dim=-1)
-        return rank_gallery(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"), exclude)
+        return exact_search(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"), exclude=exclude)
 
-    def rows(self, hits: Hits, q: int = 0) -> list[dict]:
-        """Query ``q``'s results as plain dicts: rank, index, path, score, prob, lat, lon, time (None if unknown)."""
+    def rows(self, hits: SearchResult, q: int = 0) -> list[dict]:
+        """Query ``q``'s results as plain dicts: rank, index, path, score (cosine similarity), prob, lat, lon, time
+        (None if unknown)."""
         out = []
         for rank, (i, score, prob) in enumerate(
-            zip(hits.indices[q].tolist(), hits.scores[q].tolist(), hits.probs[q].tolist(), strict=True), start=1
+            zip(hits.indices[q].tolist(), hits.similarities[q].tolist(), hits.probs[q].tolist(), strict=True), start=1
         ):
             ll, t = self.gallery.latlon[i], self.gallery.times[i]
             out.append(
@@ -287,7 +255,7 @@ class QueryAnswer:
     """
 
     answered_by: str
-    hits: Hits
+    hits: SearchResult
     rows: list[dict]
     request: GeoTimeRequest | None = None
     parsed: ParsedQuery | None = None
@@ -351,7 +319,9 @@ def search(
 
         request = GeoTimeRequest(month=month, hour=hour)
         features = image_features(retriever.backbone, [open_photo(photo)])
-        hits = retriever.geo_time_aware(embed_features(retriever.model, features), time_rows(month, hour), k)
+        with torch.inference_mode():
+            query = retriever.model.embed_images(features.float())
+        hits = retriever.geo_time_aware(query, time_rows(month, hour), k)
         return QueryAnswer(GEO_TIME_AWARE, hits, retriever.rows(hits), request)
     found = find_place(place) if place is not None else None
     if found is not None:
@@ -371,7 +341,7 @@ def _search_text(retriever: Retriever, text: str, k: int, clip_text: bool) -> Qu
     if encode_text is not None:
         with torch.inference_mode():
             query = model.encode_image(encode_text([text]).float())
-        hits = rank_gallery(query, retriever.gallery.embeddings, k, float(model.scale("gt2i_logit_scale").detach()))
+        hits = exact_search(query, retriever.gallery.embeddings, k, float(model.scale("gt2i_logit_scale").detach()))
         return QueryAnswer(CLIP_TEXT, hits, retriever.rows(hits), backbone=model.config.backbone)
     parsed = parse_query(text)
     request = text_request(parsed)

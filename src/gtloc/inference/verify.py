@@ -251,12 +251,9 @@ def _require_claim(claim: Claim) -> None:
 
 
 def image_embedding(predictor: Predictor, features: torch.Tensor) -> torch.Tensor:
-    """One picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)`` -> its embedding ``(512,)`` (crops
-    averaged, then re-normalised)."""
-    embedding = predictor.encode_images(features[None])
-    if embedding.dim() == 3:
-        embedding = torch.nn.functional.normalize(embedding.mean(dim=1), dim=-1)
-    return embedding[0]
+    """One picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)`` -> its embedding ``(512,)`` (crops by
+    the model's ten-crop rule, :meth:`GTLoc.embed_images`)."""
+    return predictor.encode_images(features[None])[0]
 
 
 @torch.inference_mode()

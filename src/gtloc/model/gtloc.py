@@ -70,8 +70,29 @@ class GTLoc(nn.Module):
         return {name.removesuffix("_logit_scale"): self.scale(name) for name in LOGIT_SCALE_NAMES}
 
     def encode_image(self, features: torch.Tensor) -> torch.Tensor:
-        """Backbone features ``(..., feature_dim)`` (e.g. ``(N, D)`` or ten-crop ``(N, 10, D)``) -> ``(..., 512)``."""
+        """Backbone features ``(..., feature_dim)`` (e.g. ``(N, D)`` or ten-crop ``(N, 10, D)``) -> ``(..., 512)``,
+        one embedding per crop. A picture's one query embedding is :meth:`embed_images`."""
         return F.normalize(self.image_encoder(features), dim=-1)
+
+    def embed_images(self, features: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """One embedding per picture, ``(N, 512)`` L2-normalised, from backbone ``features`` ``(N, D)`` or ten-crop
+        ``(N, C, D)``: the ten-crop rule (the only one in gtloc).
+
+        With crops, each crop is embedded and L2-normalised, the C crop embeddings are averaged and the mean is
+        L2-normalised again. Ranking a gallery by it is the same as averaging the crops' similarities (the paper's
+        test-time augmentation); renormalising makes it a unit vector like every other embedding of the shared
+        space, so the learned logit scales, fused ``(image + location)`` queries and cosine scores treat it as
+        they treat a single crop. ``batch_size`` pictures are embedded at a time.
+        """
+        if features.dim() not in (2, 3):
+            raise GtlocError(
+                f"image features must be (N, feature_dim) or ten-crop (N, C, feature_dim), got {tuple(features.shape)}"
+            )
+        parts = []
+        for chunk in features.split(batch_size):
+            emb = self.encode_image(chunk)
+            parts.append(F.normalize(emb.mean(dim=1), dim=-1) if emb.dim() == 3 else emb)
+        return torch.cat(parts) if parts else features.new_empty(0, self.config.embed_dim)
 
     def encode_location(self, latlon: torch.Tensor) -> torch.Tensor:
         """``(N, 2)`` ``[lat, lon]`` degrees -> ``(N, 512)``."""

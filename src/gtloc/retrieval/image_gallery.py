@@ -1,4 +1,4 @@
-"""Image galleries: pictures indexed once (backbone features + image embeddings) so they can be searched.
+"""Image galleries: pictures embedded once (backbone features + image embeddings) so they can be searched.
 
 A gallery directory holds::
 
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -38,23 +37,12 @@ TENSORS_FILE = "gallery.safetensors"
 FEATURES_SUBDIR = "features"
 
 
-@torch.inference_mode()
-def embed_features(model: GTLoc, features: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Backbone features ``(N, D)`` or ten-crop ``(N, C, D)`` -> image embeddings ``(N, 512)`` (crops averaged)."""
-    parts = []
-    for chunk in features.float().split(batch_size):
-        emb = model.encode_image(chunk)
-        if emb.dim() == 3:
-            emb = F.normalize(emb.mean(dim=1), dim=-1)
-        parts.append(emb)
-    return torch.cat(parts) if parts else torch.empty(0, model.config.embed_dim)
-
-
 @dataclass
 class ImageGallery:
-    """Indexed pictures. ``paths``: N paths relative to ``images_root``; ``features`` ``(N, D)`` or ``(N, C, D)``;
-    ``embeddings`` ``(N, 512)`` L2-normalised; ``latlon`` ``(N, 2)`` degrees and ``times`` ``(N, 5)`` local time,
-    NaN where a picture has no label. ``meta``: what made it (model fingerprint, checkpoint, backbone, skipped)."""
+    """Searchable pictures (made by ``gtloc index``). ``paths``: N paths relative to ``images_root``; ``features``
+    ``(N, D)`` or ``(N, C, D)``; ``embeddings`` ``(N, 512)`` L2-normalised; ``latlon`` ``(N, 2)`` degrees and
+    ``times`` ``(N, 5)`` local time, NaN where a picture has no label. ``meta``: what made it (model fingerprint,
+    checkpoint, backbone, skipped)."""
 
     paths: list[str]
     features: torch.Tensor
@@ -90,10 +78,12 @@ class ImageGallery:
     def reembed(self, model: GTLoc) -> ImageGallery:
         """A copy whose embeddings come from ``model`` (from the stored features; no image is read again)."""
         meta = {**self.meta, "model_fingerprint": model.fingerprint()}
+        with torch.inference_mode():
+            embeddings = model.embed_images(self.features.float())
         return ImageGallery(
             self.paths,
             self.features,
-            embed_features(model, self.features),
+            embeddings,
             self.latlon,
             self.times,
             self.images_root,
@@ -152,8 +142,8 @@ class ImageGallery:
 
 
 @dataclass
-class IndexResult:
-    """An indexed gallery and the pictures that could not be indexed (``path -> reason``)."""
+class ImageGalleryBuild:
+    """A built image gallery and the pictures that could not be added to it (``path -> reason``)."""
 
     gallery: ImageGallery
     skipped: dict[str, str]
@@ -181,7 +171,7 @@ def _folder_records(folder: Path) -> Records:
     return Records(paths=paths, latlon=latlon, times=times)
 
 
-def index_gallery(
+def build_image_gallery(
     model: GTLoc,
     out_dir: str | os.PathLike[str],
     *,
@@ -192,8 +182,9 @@ def index_gallery(
     backbone: Backbone | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: bool = False,
-) -> IndexResult:
-    """Index a folder of pictures (``images``) or a records file (``records``) into ``out_dir``.
+) -> ImageGalleryBuild:
+    """Build the image gallery of a folder of pictures (``images``) or a records file (``records``) in ``out_dir``
+    (what ``gtloc index`` does).
 
     Features come from ``features_dir`` (an existing ``gtloc features`` cache) when given, else they are
     computed with ``backbone`` (default: the model's own) into ``out_dir/features`` (resumable). ``images_root``:
@@ -236,6 +227,8 @@ def index_gallery(
         raise GtlocError(f"nothing to index: none of the {len(table)} pictures could be read ({_first(skipped)})")
     table = table.subset(keep)
     features = store.load(table.paths)
+    with torch.inference_mode():
+        embeddings = model.embed_images(features.float())
     meta = {
         "model_fingerprint": model.fingerprint(),
         "checkpoint": str(Path(checkpoint).resolve()) if checkpoint is not None else None,
@@ -245,14 +238,14 @@ def index_gallery(
     gallery = ImageGallery(
         table.paths,
         features,
-        embed_features(model, features),
+        embeddings,
         torch.from_numpy(table.latlon.astype(np.float32)),
         torch.from_numpy(table.times.astype(np.float32)),
         root,
         meta,
     )
     gallery.save(out_dir)
-    return IndexResult(ImageGallery.open(out_dir), skipped)
+    return ImageGalleryBuild(ImageGallery.open(out_dir), skipped)
 
 
 def _first(skipped: dict[str, str]) -> str:

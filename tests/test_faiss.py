@@ -1,14 +1,14 @@
-"""Gallery search fast paths agree with the exact chunked search (tolerances stated per test)."""
+"""FAISS indexes agree with the exact chunked search (tolerances stated per test)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from gtloc.errors import GtlocError
-from gtloc.retrieval.search import FaissIndex, open_embeddings, search, search_streaming, write_embeddings_npy
+from gtloc.retrieval.faiss import FaissIndex
+from gtloc.retrieval.search import search
 
 
 def _clustered(n: int, dim: int = 32, centres: int = 50, seed: int = 0) -> torch.Tensor:
@@ -21,47 +21,6 @@ def _queries(gallery: torch.Tensor, n: int, seed: int = 1) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     rows = gallery[torch.randint(len(gallery), (n,), generator=gen)]
     return F.normalize(rows + 0.1 * torch.randn(rows.shape, generator=gen), dim=1)
-
-
-def test_streaming_search_over_memmap_equals_exact_search(tmp_path):
-    gen = torch.Generator().manual_seed(0)
-    labels = torch.randn(1000, 4, generator=gen)
-    proj = torch.randn(4, 16, generator=gen)
-    path = tmp_path / "emb.npy"
-    gallery = write_embeddings_npy(path, lambda x: F.normalize(x @ proj, dim=1), labels, batch_size=128)
-    assert isinstance(gallery, np.memmap) and gallery.shape == (1000, 16)
-    dense = torch.from_numpy(np.array(gallery))
-    queries = torch.randn(37, 3, 16, generator=gen)  # ten-crop-like (N, C, E)
-    exact = search(queries, dense, k=5, scale=14.0, chunk_size=8)
-    streamed = search_streaming(queries, open_embeddings(path), k=5, scale=14.0, block_rows=97, chunk_size=10)
-    # Same entries, except that near-ties (the embeddings have rank 4) may swap under another summation order:
-    # every streamed entry must score what the exact search says the entry at that rank scores.
-    true_scores = 14.0 * (queries @ dense.T).mean(dim=1).gather(1, streamed.indices)
-    torch.testing.assert_close(true_scores, exact.scores, rtol=1e-5, atol=1e-5)
-    assert (streamed.indices == exact.indices).float().mean() > 0.95
-    torch.testing.assert_close(streamed.scores, exact.scores, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(streamed.log_norm, exact.log_norm, rtol=1e-5, atol=1e-5)
-
-
-def test_float16_gallery_file_is_half_the_size_and_close(tmp_path):
-    labels = torch.randn(200, 4)
-    proj = torch.randn(4, 32)
-    g32 = write_embeddings_npy(tmp_path / "a.npy", lambda x: F.normalize(x @ proj, dim=1), labels)
-    g16 = write_embeddings_npy(tmp_path / "b.npy", lambda x: F.normalize(x @ proj, dim=1), labels, dtype="float16")
-    assert g16.dtype == np.float16 and g16.nbytes * 2 == g32.nbytes
-    assert np.abs(np.asarray(g16, dtype=np.float32) - g32).max() < 1e-3  # float16 rounding of unit vectors
-
-
-def test_open_embeddings_rejects_bad_files(tmp_path):
-    bad = tmp_path / "bad.npy"
-    bad.write_text("not numpy")
-    with pytest.raises(GtlocError, match=r"bad\.npy"):
-        open_embeddings(bad)
-    np.save(tmp_path / "one_d.npy", np.zeros(3, dtype=np.float32))
-    with pytest.raises(GtlocError, match=r"shape \(G, E\)"):
-        open_embeddings(tmp_path / "one_d.npy")
-    with pytest.raises(GtlocError, match="float32 or float16"):
-        write_embeddings_npy(tmp_path / "x.npy", lambda x: x, torch.zeros(2, 2), dtype="int8")
 
 
 def test_faiss_flat_is_exact():
@@ -105,3 +64,5 @@ def test_faiss_errors_name_the_problem(tmp_path):
         FaissIndex.build(_clustered(2000), kind="ivfpq", nlist=4, pq_m=5)
     with pytest.raises(GtlocError, match="no such FAISS index"):
         FaissIndex.load(tmp_path / "missing.faiss", "ivf")
+    with pytest.raises(GtlocError, match=r"queries must be embeddings \(N, 32\), got shape \(4, 10, 32\)"):
+        FaissIndex.build(_clustered(100), kind="flat").search(torch.zeros(4, 10, 32), k=1)
