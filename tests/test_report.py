@@ -88,22 +88,18 @@ def test_world_map_rejects_mismatched_inputs(tmp_path):
 
 def test_time_posteriors_plot_pictures_next_to_heatmaps(tmp_path):
     rng = np.random.default_rng(0)
-    months, hours = rng.dirichlet(np.ones(12), 3), rng.dirichlet(np.ones(24), 3)
+    grids = rng.dirichlet(np.ones(12 * 24), 3).reshape(3, 12, 24)
     truths = np.array([[7, 15, 14, 30, 0], [12, 31, 23, 30, 0], [np.nan] * 5])
     images = [FIXTURES / "hay-bales.jpg", str(FIXTURES / "street-sign.jpg"), Image.new("RGB", (64, 48), "navy")]
     out = tmp_path / "posteriors.png"
-    plot_time_posteriors(images, months, hours, truths, out, predictions=truths[[1, 0, 0]], titles=["a", "b", "c"])
+    plot_time_posteriors(images, grids, truths, out, predictions=truths[[1, 0, 0]], titles=["a", "b", "c"])
     width, height = png_size(out)
     assert height > width * 0.6  # three rows of picture + heatmap
     one = tmp_path / "one.png"
-    plot_time_posteriors(images[:1], months[:1], hours[:1], truths[:1], one)
+    plot_time_posteriors(images[:1], grids[:1], truths[:1], one)
     assert png_size(one)[1] < height / 2
 
 
 def test_time_posteriors_check_shapes(tmp_path):
-    with pytest.raises(
-        GtlocError, match=r"for 2 images expected month_posteriors \(N, 12\).*got \(2, 12\) and \(2, 12\)"
-    ):
-        plot_time_posteriors(
-            [Image.new("RGB", (8, 8))] * 2, np.ones((2, 12)), np.ones((2, 12)), np.zeros((2, 5)), tmp_path / "p.png"
-        )
+    with pytest.raises(GtlocError, match=r"for 2 images expected month_hour_posteriors \(N, 12, 24\), got \(2, 12\)"):
+        plot_time_posteriors([Image.new("RGB", (8, 8))] * 2, np.ones((2, 12)), np.zeros((2, 5)), tmp_path / "p.png")

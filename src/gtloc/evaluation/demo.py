@@ -131,13 +131,12 @@ def _report(out: Path, settings: DemoSettings, metrics: dict[str, Any], table: s
 
 
 def _plots(out: Path, test_world: Path, test: TrainingData, comparison) -> None:
-    pred = comparison.prediction
+    pred, predictor = comparison.prediction, comparison.predictor
     plot_world_map(pred.latlon.numpy(), test.latlon.numpy(), out / "world_map.png")
     idx = np.linspace(0, len(test) - 1, POSTERIOR_EXAMPLES).astype(int)
     plot_time_posteriors(
         [test_world / "images" / test.paths[i] for i in idx],
-        pred.month_posterior[idx].numpy(),
-        pred.hour_posterior[idx].numpy(),
+        predictor.month_hour_posterior(predictor.encode_images(test.features[idx])).numpy(),
         test.times[idx].numpy(),
         out / "time_posteriors.png",
         predictions=pred.time[idx].numpy(),

@@ -1,4 +1,5 @@
-"""Reports: a markdown metrics table, a world map of predicted vs true places, month x hour posterior heatmaps.
+"""Reports: a markdown metrics table, a world map of predicted vs true places, month x hour posterior heatmaps
+(the joint posterior, :meth:`gtloc.inference.predictor.Predictor.month_hour_posterior`).
 
 Plots use matplotlib's Agg renderer (offline, no pyplot state) and are written atomically as PNG. The map's
 land comes from the time-zone polygons that ``timezonefinder`` ships (land zones vs the ``Etc/GMT`` ocean
@@ -191,28 +192,24 @@ def _mark_time(heat: Any, time: np.ndarray, **style: Any) -> None:
 
 def plot_time_posteriors(
     images: Sequence[Image.Image | str | Path],
-    month_posteriors: Any,
-    hour_posteriors: Any,
+    month_hour_posteriors: Any,
     truths: Any,
     path: str | Path,
     predictions: Any | None = None,
     titles: Sequence[str] | None = None,
     dpi: int = 110,
 ) -> None:
-    """One row per picture: the picture, then its month x hour posterior (outer product of the marginals).
+    """One row per picture: the picture, then its joint month x hour posterior.
 
-    ``month_posteriors`` ``(N, 12)`` Jan..Dec; ``hour_posteriors`` ``(N, 24)`` hours 0..23; ``truths`` ``(N, 5)``
-    local times (NaN row: unknown) marked with a white circle; ``predictions`` ``(N, 5)`` optional, marked
-    with a cyan cross. ``images``: PIL images or file paths.
+    ``month_hour_posteriors`` ``(N, 12, 24)``: months Jan..Dec by hours 0..23 (as
+    :meth:`~gtloc.inference.predictor.Predictor.month_hour_posterior` returns them); ``truths`` ``(N, 5)`` local
+    times (NaN row: unknown) marked with a white circle; ``predictions`` ``(N, 5)`` optional, marked with a cyan
+    cross. ``images``: PIL images or file paths.
     """
-    months = np.asarray(month_posteriors, dtype=np.float64)
-    hours = np.asarray(hour_posteriors, dtype=np.float64)
+    grids = np.asarray(month_hour_posteriors, dtype=np.float64)
     n = len(images)
-    if months.shape != (n, 12) or hours.shape != (n, 24):
-        raise GtlocError(
-            f"for {n} images expected month_posteriors (N, 12) and hour_posteriors (N, 24), "
-            f"got {months.shape} and {hours.shape}"
-        )
+    if grids.shape != (n, 12, 24):
+        raise GtlocError(f"for {n} images expected month_hour_posteriors (N, 12, 24), got {grids.shape}")
     truth = np.asarray(truths, dtype=np.float64).reshape(n, 5)
     guess = None if predictions is None else np.asarray(predictions, dtype=np.float64).reshape(n, 5)
     fig = Figure(figsize=(9, 2.4 * n + 0.4), layout="constrained")
@@ -223,8 +220,7 @@ def plot_time_posteriors(
         pic.set_axis_off()
         if titles is not None:
             pic.set_title(titles[i], fontsize=8)
-        grid = np.outer(months[i], hours[i])
-        shown = heat.imshow(grid, extent=(0, 24, 12, 0), aspect="auto", cmap="magma", interpolation="nearest")
+        shown = heat.imshow(grids[i], extent=(0, 24, 12, 0), aspect="auto", cmap="magma", interpolation="nearest")
         fig.colorbar(shown, ax=heat, fraction=0.04, pad=0.02, label="probability")
         heat.set_yticks(np.arange(12) + 0.5, MONTH_NAMES, fontsize=7)
         heat.set_xticks(range(0, 25, 3))
@@ -235,5 +231,5 @@ def plot_time_posteriors(
             _mark_time(heat, guess[i], s=60, marker="x", c="cyan", label="prediction")
         if i == 0 and heat.get_legend_handles_labels()[0]:
             heat.legend(loc="upper right", fontsize=7, framealpha=0.7)
-    fig.suptitle("Month x hour posteriors (outer product of the marginals)", fontsize=10)
+    fig.suptitle("Month x hour posteriors", fontsize=10)
     _save(fig, path, dpi)

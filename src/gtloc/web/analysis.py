@@ -15,7 +15,7 @@ import numpy as np
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.image_gallery import ImageGallery
-from gtloc.web.render import heat_color, month_hour_grid, png_data_uri, thumbnail_png, world_map_png
+from gtloc.web.render import heat_color, png_data_uri, thumbnail_png, world_map_png
 
 TOP_PLACES = 5
 SEARCH_RESULTS = 12
@@ -68,7 +68,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         "verification": verification_dict(analysis.verification) if analysis.verification else None,
     }
     if predictor.can_predict_time:
-        grid = month_hour_grid(predictor, analysis.embedding)
+        grid = predictor.month_hour_posterior(analysis.embedding[None])[0].numpy()
         best = np.unravel_index(int(grid.argmax()), grid.shape)
         result["heatmap"] = _heatmap(grid)
         result["best_time"] = f"{calendar.month_name[best[0] + 1]}, {best[1]:02d}:00-{best[1] + 1:02d}:00"

@@ -1,4 +1,4 @@
-"""What the web pages show, computed server-side: a world map PNG of the top places and the month x hour grid.
+"""What the web pages show, computed server-side: a world map PNG of the top places and the heatmap colours.
 
 Everything is drawn here (matplotlib, Agg) so that pages render offline: no map tiles, no CDN, no script.
 """
@@ -9,12 +9,8 @@ import base64
 import io
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from PIL import Image
-
-from gtloc.inference.predictor import Predictor
-from gtloc.retrieval.search import full_posterior
 
 MAP_MASK_STEP_DEG = 2.0
 THUMBNAIL_PX = 360
@@ -56,20 +52,6 @@ def world_map_png(
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=dpi)
     return out.getvalue()
-
-
-@torch.inference_mode()
-def month_hour_grid(predictor: Predictor, image_embedding: torch.Tensor) -> np.ndarray:
-    """``(12, 24)`` joint posterior over calendar month x clock hour for one image embedding ``(512,)``: the
-    time-gallery posterior summed into (month, hour) cells (sums to 1)."""
-    gallery = predictor.time_gallery
-    scale = float(predictor.model.scale("img_time_logit_scale").detach())
-    posterior = full_posterior(image_embedding[None], gallery.embeddings, scale)[0]
-    grid = torch.zeros(12, 24, dtype=posterior.dtype)
-    months = gallery.labels[:, 0].long() - 1
-    hours = gallery.labels[:, 2].long()
-    grid.index_put_((months, hours), posterior, accumulate=True)
-    return grid.numpy()
 
 
 def heat_color(value: float, top: float) -> str:
