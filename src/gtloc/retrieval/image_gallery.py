@@ -71,8 +71,8 @@ class ImageGallery:
         if made_with and made_with != model.fingerprint():
             raise GtlocError(
                 f"gallery embeddings were made with model {made_with} ({self.meta.get('checkpoint')}), not with this "
-                f"model ({model.fingerprint()}): index the pictures again with this model (index_gallery), or call "
-                "ImageGallery.reembed(model)"
+                f"model ({model.fingerprint()}): index the pictures again with this model (build_image_gallery), "
+                "or call ImageGallery.reembed(model)"
             )
 
     def reembed(self, model: GTLoc) -> ImageGallery:
