@@ -13,7 +13,7 @@ from gtloc.backbones import onnx_runtime as onnx_module
 from gtloc.backbones.clip import HOW_TO_PROVIDE as HOW_TO_PROVIDE_PARTS
 from gtloc.data.images import load_image
 from gtloc.errors import GtlocError, ParameterError
-from tinyclip import save_tiny_clip
+from helpers.tinyclip import IMAGE_SIZE, PROJECTION_DIM
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 HOW_TO_PROVIDE = str(ParameterError(*HOW_TO_PROVIDE_PARTS))  # the hint as the Python API words it
@@ -121,22 +121,18 @@ def test_bad_efficientnet_weights_file(tmp_path):
     assert str(info.value) == f"efficientnet-lite0 weights not found: {missing}"
 
 
-# --- CLIP: a tiny random model and tokenizer written with save_pretrained, loaded back offline ---
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+# --- CLIP: the tiny random model and tokenizer (the session's ``tiny_clip``), loaded back offline ---
 
 
 def test_clip_loads_from_a_local_folder(tiny_clip):
     from transformers import CLIPModel
 
     clip = load_backbone("clip-vit-l-14", model_path=tiny_clip)
-    assert clip.name == "clip-vit-l-14" and clip.feature_dim == 12  # read from the config
-    pixels = torch.randn(2, 3, 224, 224)
+    assert clip.name == "clip-vit-l-14" and clip.feature_dim == PROJECTION_DIM
+    assert clip.preprocessing.size == IMAGE_SIZE  # read from the config: ViT-L/14's is 224
+    pixels = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE)
     features = clip.encode_images(pixels)
-    assert features.shape == (2, 12) and features.dtype == torch.float32
+    assert features.shape == (2, PROJECTION_DIM) and features.dtype == torch.float32
     reference = CLIPModel.from_pretrained(tiny_clip, local_files_only=True).eval()
     with torch.no_grad():
         output = reference.get_image_features(pixel_values=pixels)
@@ -147,17 +143,18 @@ def test_clip_loads_from_a_local_folder(tiny_clip):
 def test_clip_text_features(tiny_clip):
     clip = load_backbone("clip-vit-l-14", model_path=tiny_clip)
     text = clip.encode_text(["a photo taken at noon", "sunset"])
-    assert text.shape == (2, 12) and text.dtype == torch.float32
+    assert text.shape == (2, PROJECTION_DIM) and text.dtype == torch.float32
     assert not torch.allclose(text[0], text[1])
 
 
 def test_clip_preprocessing_is_clip_s_own(tiny_clip):
     clip = load_backbone("clip-vit-l-14", model_path=tiny_clip)
     fingerprint = clip.preprocessing.fingerprint()
-    assert fingerprint["interpolation"] == "bicubic" and fingerprint["size"] == 224
+    assert fingerprint["interpolation"] == "bicubic" and fingerprint["size"] == IMAGE_SIZE
     assert fingerprint["mean"] == [0.48145466, 0.4578275, 0.40821073]
-    assert clip.preprocess(load_image(FIXTURES / "hay-bales.jpg")).shape == (3, 224, 224)
-    assert clip.preprocess(load_image(FIXTURES / "hay-bales.jpg"), tencrop=True).shape == (10, 3, 224, 224)
+    size = (IMAGE_SIZE, IMAGE_SIZE)
+    assert clip.preprocess(load_image(FIXTURES / "hay-bales.jpg")).shape == (3, *size)
+    assert clip.preprocess(load_image(FIXTURES / "hay-bales.jpg"), tencrop=True).shape == (10, 3, *size)
 
 
 def test_missing_clip_folder_says_how_to_provide_it(tmp_path):
@@ -195,6 +192,6 @@ def test_clip_without_tokenizer_still_encodes_images_but_not_text(tiny_clip, tmp
     for name in ("config.json", "model.safetensors"):
         (folder / name).write_bytes((tiny_clip / name).read_bytes())
     clip = load_backbone("clip-vit-l-14", model_path=folder)
-    assert clip.encode_images(torch.randn(1, 3, 224, 224)).shape == (1, 12)
+    assert clip.encode_images(torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE)).shape == (1, PROJECTION_DIM)
     with pytest.raises(GtlocError, match=rf"^no CLIP tokenizer in {folder} \("):
         clip.encode_text(["noon"])

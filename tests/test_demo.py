@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cli_runner import run_cli
+from helpers.cli import run_cli
 
 
 def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):

@@ -17,6 +17,7 @@ from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.distributed import launched_by_torchrun
 from gtloc.training.loop import TrainingData, train
+from helpers.toydata import random_labels
 
 SCRIPT = textwrap.dedent(
     """
@@ -43,13 +44,10 @@ SCRIPT = textwrap.dedent(
 
 
 def _data(n: int = 48) -> TrainingData:
-    gen = torch.Generator().manual_seed(0)
-    latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
-    cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
-    times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
+    latlon, times = random_labels(n, seed=0)
     latlon[5] = float("nan")  # a row without GPS and one without time: masks must agree across processes
     times[9] = float("nan")
-    return TrainingData(torch.randn(n, 16, generator=gen), latlon, times, "test")
+    return TrainingData(torch.randn(n, 16, generator=torch.Generator().manual_seed(1)), latlon, times, "test")
 
 
 def _config(**overrides) -> TrainConfig:
@@ -146,22 +144,18 @@ def test_is_main_process_only_on_rank_0(monkeypatch):
     assert is_main_process()
 
 
-def test_gtloc_train_cli_under_torchrun(tmp_path):
+def test_gtloc_train_cli_under_torchrun(toy_world, tmp_path):
     """`torchrun --standalone --nproc_per_node=2 -m gtloc train ...`: one set of messages, a complete, loadable run."""
-    from gtloc.backbones.extract import extract_features
-    from gtloc.data.schema import load_records
     from gtloc.training.config import save_train_config
     from gtloc.training.loop import load_training_data
-    from toydata import ToyBackbone, make_toy_dataset
 
-    records = make_toy_dataset(tmp_path / "world", 48)
-    extract_features(load_records(records), tmp_path / "world", ToyBackbone(), tmp_path / "features", progress=False)
-    config = _config()
+    features, records = toy_world["features"], toy_world["records"]
+    config = _config(batch_size=32)
     save_train_config(config, tmp_path / "config.yaml")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gtloc", "train"]
     cmd += [
         "--features",
-        str(tmp_path / "features"),
+        str(features),
         "--records",
         str(records),
         "--config",
@@ -172,11 +166,11 @@ def test_gtloc_train_cli_under_torchrun(tmp_path):
     env["OMP_NUM_THREADS"] = "1"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("training on 48 records (toy features, dim 96)") == 1
+    assert done.stdout.count("training on 160 records (toy features, dim 96)") == 1
     assert done.stdout.count("model saved in") == 1
     names = {"config.json", "model.safetensors", "train_config.yaml", "log.jsonl", "training_state.safetensors"}
     assert names <= {p.name for p in (tmp_path / "ddp").iterdir()}
-    single = train(load_training_data(tmp_path / "features", records), tmp_path / "single", config, progress=False)
+    single = train(load_training_data(features, records), tmp_path / "single", config, progress=False)
     assert _losses(tmp_path / "ddp") == pytest.approx(_losses(tmp_path / "single"), abs=1e-4)
     ddp = GTLoc.from_pretrained(tmp_path / "ddp").state_dict()
     for name, tensor in single.state_dict().items():

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_runner import run_cli
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.evaluation.protocol import evaluate_predictions
 from gtloc.geo import InvalidCoordinateError
 from gtloc.timecode import InvalidTimeError
+from helpers.cli import run_cli
 
 PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
 NEW_YORK, LOS_ANGELES = (40.7128, -74.0060), (34.0522, -118.2437)

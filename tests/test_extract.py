@@ -14,7 +14,7 @@ from gtloc.backbones import load_backbone
 from gtloc.backbones.extract import backbone_for, encode_inputs, file_features, image_features
 from gtloc.data.images import load_image
 from gtloc.model.config import GTLocConfig
-from toydata import ToyBackbone, register_backbone
+from helpers.toydata import ToyBackbone, register_backbone
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from gtloc.retrieval.search import search
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import TrainingData, train
 from gtloc.training.objective import Objective
+from helpers.toydata import random_labels
 
 _spec = importlib.util.spec_from_file_location("reference", Path(__file__).parents[1] / "benchmarks" / "reference.py")
 reference = importlib.util.module_from_spec(_spec)
@@ -27,14 +28,6 @@ def _tiny_model(queue_size: int = 24) -> GTLoc:
     return GTLoc(config)
 
 
-def _labels(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
-    cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
-    times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
-    return latlon, times
-
-
 def _grads(model: GTLoc, queue_grad: bool, features, latlon, times) -> tuple[dict, dict]:
     model.zero_grad(set_to_none=True)
     terms = Objective(model, GTLocLoss(), queue_grad)(features, latlon, times)
@@ -45,10 +38,10 @@ def _grads(model: GTLoc, queue_grad: bool, features, latlon, times) -> tuple[dic
 
 def test_queue_without_autograd_same_loss_and_same_grads_outside_the_queue_path():
     model = _tiny_model()
-    latlon, times = _labels(10, 0)
+    latlon, times = random_labels(10, 0)
     times[3] = float("nan")
     for seed in (1, 2):
-        model.enqueue(*_labels(10, seed))
+        model.enqueue(*random_labels(10, seed))
     features = torch.randn(10, 12)
     exact_terms, exact = _grads(model, True, features, latlon, times)
     fast_terms, fast = _grads(model, False, features, latlon, times)
@@ -65,7 +58,7 @@ def test_queue_without_autograd_same_loss_and_same_grads_outside_the_queue_path(
 
 def test_queue_without_autograd_is_exact_when_the_queues_are_empty():
     model = _tiny_model()
-    latlon, times = _labels(8, 0)
+    latlon, times = random_labels(8, 0)
     features = torch.randn(8, 12)
     _, exact = _grads(model, True, features, latlon, times)
     _, fast = _grads(model, False, features, latlon, times)
@@ -88,16 +81,16 @@ def test_search_with_in_place_normaliser_equals_topk_and_logsumexp():
 def test_predictor_matches_geoclip_style_predict():
     torch.manual_seed(0)
     model = _tiny_model().eval()
-    gallery, _ = _labels(300, 5)
+    gallery, _ = random_labels(300, 5)
     features = torch.randn(4, 12)
     places, probs = reference.geoclip_predict(model, features, gallery, top_k=3)
-    pred = Predictor(model, gps_gallery=gallery, time_gallery=_labels(20, 7)[1]).predict(features, top_k=3)
+    pred = Predictor(model, gps_gallery=gallery, time_gallery=random_labels(20, 7)[1]).predict(features, top_k=3)
     assert torch.equal(pred.place_topk, places)
     torch.testing.assert_close(pred.place_probs, probs, rtol=1e-5, atol=1e-6)
 
 
 def test_training_with_queue_grad_off_resumes_bit_exactly(tmp_path):
-    latlon, times = _labels(40, 0)
+    latlon, times = random_labels(40, 0)
     data = TrainingData(torch.randn(40, 12), latlon, times, "test")
     config = TrainConfig(
         epochs=2, batch_size=10, warmup_steps=1, checkpoint_every=3, queue_grad=False, model=_tiny_model().config

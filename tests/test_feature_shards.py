@@ -12,15 +12,14 @@ import pytest
 import torch
 
 import gtloc.cli.features
-from cli_runner import run_cli
 from gtloc.backbones.extract import extract_features
 from gtloc.data.features import FeatureStore, merge_feature_dirs, select_shard
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
 from gtloc.model.config import GalleryConfig
 from gtloc.training.loop import load_training_data, train
-from test_train import tiny_config
-from toydata import ToyBackbone, render_toy_world, toy_records
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, render_toy_world, tiny_train_config, toy_records
 
 N = 48
 
@@ -75,7 +74,7 @@ def test_training_on_the_shards_equals_training_on_one_run(toy, tmp_path):
     from_shards = load_training_data(parts, toy["records"], log=lambda _: None)
     from_single = load_training_data(toy["root"] / "single", toy["records"], log=lambda _: None)
     assert from_shards.paths == from_single.paths and torch.equal(from_shards.features, from_single.features)
-    config = tiny_config(epochs=1, batch_size=16)
+    config = tiny_train_config(epochs=1, batch_size=16)
     a = train(from_shards, tmp_path / "a", config, progress=False)
     b = train(from_single, tmp_path / "b", config, progress=False)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
@@ -84,7 +83,7 @@ def test_training_on_the_shards_equals_training_on_one_run(toy, tmp_path):
 def test_cli_predict_reads_several_feature_directories(toy, tmp_path, monkeypatch, capsys):
     gallery = tmp_path / "gallery.csv"
     gallery.write_text("lat,lon\n48.85,2.35\n40.71,-74.0\n-33.87,151.21\n35.68,139.69\n")
-    config = tiny_config(epochs=1, batch_size=16)
+    config = tiny_train_config(epochs=1, batch_size=16)
     config = replace(config, model=replace(config.model, gallery=GalleryConfig(gps=str(gallery), time_days_step=30)))
     data = load_training_data(toy["root"] / "single", toy["records"], log=lambda _: None)
     train(data, tmp_path / "run", config, progress=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -13,11 +12,11 @@ from PIL import Image
 
 from gtloc.backbones import Backbone, Preprocess
 from gtloc.backbones.extract import extract_features
-from gtloc.cli import main
 from gtloc.data.features import FeatureStore
 from gtloc.data.images import load_image
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
+from helpers.cli import run_cli
 
 TINY = Preprocess(size=8, resize=8, interpolation="bilinear", mean=(0.5,) * 3, std=(0.5,) * 3, tencrop_resize=10)
 
@@ -216,21 +215,13 @@ def test_a_deleted_shard_is_reported(photos, tmp_path):
     )
 
 
-def _run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["gtloc", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
-
-
 def test_cli_features_with_the_default_backbone(photos, tmp_path, monkeypatch, capsys):
     root, names = photos
     paths = [*names[:3], "notes.jpg"]
     records = Records(paths=paths, latlon=np.full((4, 2), 10.0), times=np.full((4, 5), np.nan))
     write_records(records, tmp_path / "records.csv")
     out = tmp_path / "feats"
-    code, stdout, stderr = _run_cli(
+    code, stdout, stderr = run_cli(
         monkeypatch, capsys,
         "features", "--records", str(tmp_path / "records.csv"), "--images", str(root), "--out", str(out),
         "--eager", "--no-progress", "--batch-size", "2",
@@ -248,7 +239,7 @@ def test_cli_unknown_backbone(photos, tmp_path, monkeypatch, capsys):
     root, names = photos
     records = Records(paths=names[:1], latlon=np.full((1, 2), 10.0), times=np.full((1, 5), np.nan))
     write_records(records, tmp_path / "records.csv")
-    code, _, stderr = _run_cli(
+    code, _, stderr = run_cli(
         monkeypatch, capsys,
         "features", "--records", str(tmp_path / "records.csv"), "--images", str(root),
         "--out", str(tmp_path / "feats"), "--backbone", "vit-huge",

@@ -30,7 +30,6 @@ from gtloc.interop import (
     release_to_gtloc,
 )
 from gtloc.model.gtloc import GTLoc
-from tinyclip import save_tiny_clip
 
 SIGMAS = (1.0, 16.0, 256.0)
 QUEUE = 16
@@ -41,14 +40,6 @@ TIMES = np.array(
 
 
 # --- the release's layout, built from random tensors ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory) -> Path:
-    """A tiny random CLIPModel whose projection is 768-d, as ViT-L/14's (the release's MLP takes 768 inputs)."""
-    return save_tiny_clip(
-        tmp_path_factory.mktemp("tiny-clip"), projection_dim=768, image_size=32, patch_size=16, tokenizer=False
-    )
 
 
 def _linear(g: torch.Generator, n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-from cli_runner import run_cli
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
@@ -23,7 +22,8 @@ from gtloc.inference.prediction_files import PREDICTION_COLUMNS, read_prediction
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
-from toydata import register_backbone
+from helpers.cli import run_cli
+from helpers.toydata import register_backbone
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 N_IMAGES = 6

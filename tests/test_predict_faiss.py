@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 
 import gtloc.retrieval.faiss
-from cli_runner import run_cli
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
+from helpers.cli import run_cli
 
 TIMES = torch.tensor([[1.0, 1, 12, 0, 0], [7, 1, 12, 0, 0]])
 

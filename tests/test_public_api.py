@@ -20,7 +20,7 @@ from gtloc.model.config import GalleryConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import load_training_data, train
-from toydata import ToyBackbone, make_toy_dataset, register_backbone
+from helpers.toydata import ToyBackbone, make_toy_dataset, register_backbone
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = Path(__file__).parent / "fixtures" / "exif-photos"

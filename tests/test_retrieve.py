@@ -9,8 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from _retrieval_world import build_world, plant_embeddings, tiny_config, tiny_predictor
-from cli_runner import run_cli
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError
 from gtloc.inference.predictor import Predictor
@@ -25,51 +23,48 @@ from gtloc.inference.retrieve import (
 )
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
-from toydata import ToyBackbone, register_backbone
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, register_backbone
+from helpers.world import N_PICTURES, plant_embeddings, tiny_config, tiny_predictor
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("retrieval"))
-
-
-def test_a_records_gallery_keeps_paths_labels_and_unit_embeddings(world):
-    gallery = ImageGallery.open(world["gallery_dir"])
+def test_a_records_gallery_keeps_paths_labels_and_unit_embeddings(toy_world):
+    gallery = ImageGallery.open(toy_world["gallery_dir"])
     from gtloc.data.schema import load_records
 
-    records = load_records(world["records"])
+    records = load_records(toy_world["records"])
     assert gallery.paths == records.paths
     assert torch.allclose(gallery.latlon.double(), torch.from_numpy(records.latlon), atol=1e-4)
     assert torch.allclose(gallery.embeddings.norm(dim=1), torch.ones(len(gallery)), atol=1e-5)
     assert gallery.features.shape == (len(records), ToyBackbone.feature_dim)
-    assert gallery.checkpoint == world["run"].resolve()
+    assert gallery.checkpoint == toy_world["run"].resolve()
     assert gallery.image_path(0).is_file()
 
 
-def test_a_folder_gallery_skips_broken_pictures_with_a_reason(world, tmp_path):
+def test_a_folder_gallery_skips_broken_pictures_with_a_reason(toy_world, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(3):
         Image.new("RGB", (40, 30), (60 * i, 90, 200)).save(folder / f"p{i}.jpg")
     (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
     (folder / "notes.txt").write_text("ignored")
-    result = build_image_gallery(world["model"], tmp_path / "g", images=folder, backbone=ToyBackbone())
+    result = build_image_gallery(toy_world["model"], tmp_path / "g", images=folder, backbone=ToyBackbone())
     assert result.gallery.paths == ["p0.jpg", "p1.jpg", "p2.jpg"]
     assert list(result.skipped) == ["broken.jpg"]
     assert "not an image" in result.skipped["broken.jpg"]
     assert torch.isnan(result.gallery.latlon).all() and torch.isnan(result.gallery.times).all()
 
 
-def test_another_model_is_refused_and_reembedding_fixes_it(world):
+def test_another_model_is_refused_and_reembedding_fixes_it(toy_world):
     other = GTLoc(tiny_config())
     other.location_encoder.apply(lambda m: torch.nn.init.zeros_(m.bias) if isinstance(m, torch.nn.Linear) else None)
     with pytest.raises(GtlocError, match="index the pictures again with this model"):
-        Retriever(other, world["gallery"])
-    again = world["gallery"].reembed(world["model"])
-    assert torch.allclose(again.embeddings, world["gallery"].embeddings, atol=1e-6)
+        Retriever(other, toy_world["gallery"])
+    again = toy_world["gallery"].reembed(toy_world["model"])
+    assert torch.allclose(again.embeddings, toy_world["gallery"].embeddings, atol=1e-6)
 
 
-def test_a_damaged_gallery_is_explained(world, tmp_path):
+def test_a_damaged_gallery_is_explained(toy_world, tmp_path):
     with pytest.raises(GtlocError, match=r"gallery\.json is missing"):
         ImageGallery.open(tmp_path)
     (tmp_path / "gallery.json").write_text("{}")
@@ -78,9 +73,9 @@ def test_a_damaged_gallery_is_explained(world, tmp_path):
         ImageGallery.open(tmp_path)
 
 
-def test_composed_queries_find_each_picture_when_embeddings_are_ideal(world):
-    gallery = plant_embeddings(world["model"], world["gallery"])
-    retriever = Retriever(world["model"], gallery)
+def test_composed_queries_find_each_picture_when_embeddings_are_ideal(toy_world):
+    gallery = plant_embeddings(toy_world["model"], toy_world["gallery"])
+    retriever = Retriever(toy_world["model"], gallery)
     hits = retriever.composed_batch(gallery.latlon, gallery.times, k=1)
     assert hits.indices[:, 0].tolist() == list(range(len(gallery)))
     i = 5
@@ -93,11 +88,11 @@ def test_composed_queries_find_each_picture_when_embeddings_are_ideal(world):
     assert 0 < float(single.probs.sum()) <= 1
 
 
-def test_open_month_or_hour_is_averaged_over(world):
+def test_open_month_or_hour_is_averaged_over(toy_world):
     assert time_rows(3, 7.5).tolist() == [[3, 15, 7, 30, 0]]
     assert time_rows(None, 12).shape == (12, 5) and set(time_rows(None, 12)[:, 0].tolist()) == set(range(1, 13))
     assert time_rows(6, None).shape == (24, 5)
-    retriever = Retriever(world["model"], world["gallery"])
+    retriever = Retriever(toy_world["model"], toy_world["gallery"])
     (hits,) = retriever.composed([GeoTimeRequest(month=6)], k=4)
     assert hits.indices.shape == (1, 4)
 
@@ -123,9 +118,9 @@ def test_a_bad_coordinate_in_a_request_keeps_its_type_and_field():
     assert (info.value.field, info.value.value, info.value.where) == ("lat", 95.0, "request")
 
 
-def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_out(world):
-    gallery = plant_embeddings(world["model"], world["gallery"])
-    model = world["model"]
+def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_out(toy_world):
+    gallery = plant_embeddings(toy_world["model"], toy_world["gallery"])
+    model = toy_world["model"]
     # With a one-entry GPS gallery the predicted place is exactly that entry, so the query becomes the composed
     # query for picture 7's place and time: picture 7 must come first, unless it is the query picture itself.
     one_place = Retriever(model, gallery, Predictor(model, gps_gallery=gallery.latlon[7:8]))
@@ -138,21 +133,23 @@ def test_geo_time_aware_finds_the_place_at_the_target_time_and_leaves_the_query_
         gallery.embeddings[:1], gallery.times[7:8], k=3, place="predicted", exclude=torch.tensor([7])
     )
     assert 7 not in excluded.indices[0].tolist()
+    # place="image" takes the picture's own embedding as its place: one on picture 7's location embedding (where
+    # image-GPS training pulls it) at picture 7's time is again exactly picture 7's planted embedding.
     retriever = Retriever(model, gallery, tiny_predictor(model, gallery))
-    by_image = retriever.geo_time_aware(gallery.embeddings[7:8], gallery.times[7:8], k=5, place="image")
+    by_image = retriever.geo_time_aware(expected, gallery.times[7:8], k=5, place="image")
     assert by_image.indices[0, 0] == 7
     with pytest.raises(GtlocError, match="place must be one of"):
         retriever.geo_time_aware(expected, gallery.times[7:8], place="oracle")
 
 
-def test_cli_index_then_retrieve_by_place_time_and_text(world, tmp_path, monkeypatch, capsys):
+def test_cli_index_then_retrieve_by_place_time_and_text(toy_world, tmp_path, monkeypatch, capsys):
     out = tmp_path / "g"
     code, text, err = run_cli(
-        monkeypatch, capsys, "index", "--records", world["records"], "--features", world["features"],
-        "--checkpoint", world["run"], "--out", out, "--no-progress",
+        monkeypatch, capsys, "index", "--records", toy_world["records"], "--features", toy_world["features"],
+        "--checkpoint", toy_world["run"], "--out", out, "--no-progress",
     )  # fmt: skip
     assert code == 0, err
-    assert "indexed 24 pictures" in text
+    assert f"indexed {N_PICTURES} pictures" in text
     code, text, err = run_cli(
         monkeypatch, capsys, "retrieve", "--gallery", out, "--lat", "59.9", "--lon", "10.7", "--month", "1",
         "--hour", "16", "--top-k", "3", "--json", tmp_path / "r.json",
@@ -183,17 +180,17 @@ def test_cli_index_then_retrieve_by_place_time_and_text(world, tmp_path, monkeyp
         (["--lat", "1", "--lon", "2", "--month", "0"], "month must be"),
     ],
 )
-def test_cli_retrieve_errors(world, monkeypatch, capsys, args, message):
-    code, _, err = run_cli(monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], *args)
+def test_cli_retrieve_errors(toy_world, monkeypatch, capsys, args, message):
+    code, _, err = run_cli(monkeypatch, capsys, "retrieve", "--gallery", toy_world["gallery_dir"], *args)
     assert code == 2
     assert message in err
 
 
-def test_cli_geo_time_aware_from_a_photo(world, monkeypatch, capsys):
+def test_cli_geo_time_aware_from_a_photo(toy_world, monkeypatch, capsys):
     register_backbone(monkeypatch, ToyBackbone())
-    photo = world["gallery"].image_path(2)
+    photo = toy_world["gallery"].image_path(2)
     code, text, err = run_cli(
-        monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], "--image", photo, "--month", "7",
+        monkeypatch, capsys, "retrieve", "--gallery", toy_world["gallery_dir"], "--image", photo, "--month", "7",
         "--hour", "12", "--top-k", "2",
     )  # fmt: skip
     assert code == 0, err
@@ -204,8 +201,8 @@ def test_cli_geo_time_aware_from_a_photo(world, monkeypatch, capsys):
 # --- search: the one query dispatch behind `gtloc retrieve` and the web's search page ---
 
 
-def test_search_answers_a_place_name_and_a_time_with_the_composed_query(world):
-    retriever = Retriever(world["model"], world["gallery"])
+def test_search_answers_a_place_name_and_a_time_with_the_composed_query(toy_world):
+    retriever = Retriever(toy_world["model"], toy_world["gallery"])
     found = search(retriever, place="Oslo", month=1, hour=16, k=4)
     assert found.answered_by == COMPOSED and found.place.label == "Oslo, Oslo, NO"
     request = GeoTimeRequest(found.place.lat, found.place.lon, 1, 16, "Oslo, Oslo, NO")
@@ -220,15 +217,15 @@ def test_search_answers_a_place_name_and_a_time_with_the_composed_query(world):
     assert by_text.answered_by == PARSER and by_text.request.month is None and by_text.request.hour == 12.0
 
 
-def test_search_with_a_photo_finds_its_place_at_the_target_time(world):
+def test_search_with_a_photo_finds_its_place_at_the_target_time(toy_world):
     backbone = ToyBackbone()
-    retriever = Retriever(world["model"], world["gallery"], backbone=backbone)
-    photo = world["gallery"].image_path(5)
+    retriever = Retriever(toy_world["model"], toy_world["gallery"], backbone=backbone)
+    photo = toy_world["gallery"].image_path(5)
     found = search(retriever, photo=photo, month=3, hour=9.5, k=3)
     assert found.answered_by == GEO_TIME_AWARE and found.request.describe() == "March | 09:30"
     features = torch.stack([backbone.preprocess(Image.open(photo).convert("RGB"))])
     expected = retriever.geo_time_aware(
-        world["model"].embed_images(backbone.encode_images(features)).detach(), time_rows(3, 9.5), 3
+        toy_world["model"].embed_images(backbone.encode_images(features)).detach(), time_rows(3, 9.5), 3
     )
     assert torch.equal(found.hits.indices, expected.indices)
 
@@ -247,14 +244,14 @@ def test_search_with_a_photo_finds_its_place_at_the_target_time(world):
         ({"month": 1, "k": 0}, "k must be >= 1, got 0"),
     ],
 )
-def test_search_says_what_is_wrong_with_a_query(world, kwargs, message):
+def test_search_says_what_is_wrong_with_a_query(toy_world, kwargs, message):
     with pytest.raises(GtlocError, match=re.escape(message)):
-        search(Retriever(world["model"], world["gallery"]), **kwargs)
+        search(Retriever(toy_world["model"], toy_world["gallery"]), **kwargs)
 
 
-def test_cli_retrieve_by_time_only(world, monkeypatch, capsys):
+def test_cli_retrieve_by_time_only(toy_world, monkeypatch, capsys):
     code, text, err = run_cli(
-        monkeypatch, capsys, "retrieve", "--gallery", world["gallery_dir"], "--month", "1", "--top-k", "2"
+        monkeypatch, capsys, "retrieve", "--gallery", toy_world["gallery_dir"], "--month", "1", "--top-k", "2"
     )
     assert code == 0, err
     assert text.splitlines()[0] == "answered by: composed query: January"

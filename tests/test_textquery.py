@@ -12,7 +12,7 @@ from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.places import find_place
 from gtloc.retrieval.image_gallery import ImageGallery
-from tinyclip import save_tiny_clip
+from helpers.tinyclip import PROJECTION_DIM
 
 
 def test_the_issue_example_reads_oslo_january_and_dusk_from_the_sun():
@@ -85,11 +85,6 @@ def test_text_without_place_or_time_is_explained():
 # --- search(text=...): the parser path on any model, the CLIP path through the image head ---
 
 
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
-
-
 def _gallery(model: GTLoc, n: int = 10) -> ImageGallery:
     features = torch.randn(n, model.config.feature_dim, generator=torch.Generator().manual_seed(1))
     latlon = torch.stack([torch.linspace(-50, 60, n), torch.linspace(-170, 170, n)], dim=1)
@@ -111,7 +106,7 @@ def _model(backbone: str, feature_dim: int) -> GTLoc:
 def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):
     from gtloc.backbones.clip import ClipBackbone
 
-    model = _model("clip-vit-l-14", 12)
+    model = _model("clip-vit-l-14", PROJECTION_DIM)
     gallery = _gallery(model)
     backbone = ClipBackbone(tiny_clip)
     answer = search(Retriever(model, gallery, backbone=backbone), text="snowy street at dusk", k=4)

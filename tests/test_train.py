@@ -15,29 +15,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from cli_runner import run_cli
-from gtloc.backbones.extract import extract_features
-from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config, small_model_config
 from gtloc.training.loop import _Batches, _config_digest, load_training_data, lr_at, train
-from toydata import ToyBackbone, make_toy_dataset
+from helpers.cli import run_cli
+from helpers.toydata import tiny_train_config
 
 
-def tiny_config(**overrides) -> TrainConfig:
-    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
-    values = dict(epochs=3, batch_size=32, warmup_steps=3, checkpoint_every=5, model=model)
-    values.update(overrides)
-    return TrainConfig(**values)
-
-
-@pytest.fixture(scope="module")
-def toy_cache(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("toy")
-    records = make_toy_dataset(root / "world", 160)
-    extract_features(load_records(records), root / "world", ToyBackbone(), root / "features", progress=False)
-    return root / "features", records
+@pytest.fixture
+def toy_cache(toy_world) -> tuple[Path, Path]:
+    """The toy world's feature cache and records (160 pictures)."""
+    return toy_world["features"], toy_world["records"]
 
 
 def same_weights(a: GTLoc, b: GTLoc) -> bool:
@@ -57,7 +46,7 @@ def test_lr_warms_up_then_decays_to_the_floor():
 
 def test_training_lowers_the_loss_and_saves_a_loadable_model(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
-    model = train(data, tmp_path / "run", tiny_config(epochs=8), progress=False)
+    model = train(data, tmp_path / "run", tiny_train_config(epochs=8), progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, len(log) + 1))
     assert {"loss", "img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i", "lr"} <= set(log[0])
@@ -71,7 +60,7 @@ def test_training_lowers_the_loss_and_saves_a_loadable_model(toy_cache, tmp_path
 
 def test_resume_in_process_reproduces_the_uninterrupted_run(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
-    config = tiny_config()
+    config = tiny_train_config()
     straight = train(data, tmp_path / "a", config, progress=False)
     train(data, tmp_path / "b", config, progress=False, stop_after=7)
     resumed = train(data, tmp_path / "b", None, resume=True, progress=False)
@@ -82,7 +71,7 @@ def test_resume_in_process_reproduces_the_uninterrupted_run(toy_cache, tmp_path)
 
 def test_kill_minus_9_mid_epoch_then_resume(toy_cache, tmp_path):
     features, records = toy_cache
-    config = tiny_config(epochs=60, checkpoint_every=10)
+    config = tiny_train_config(epochs=60, checkpoint_every=10)
     config_path = tmp_path / "config.yaml"
     save_train_config(config, config_path)
     run = tmp_path / "killed"
@@ -114,9 +103,9 @@ def test_kill_minus_9_mid_epoch_then_resume(toy_cache, tmp_path):
 
 def test_a_used_run_directory_needs_resume(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
-    train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+    train(data, tmp_path / "run", tiny_train_config(epochs=1), progress=False)
     with pytest.raises(ParameterError) as info:
-        train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+        train(data, tmp_path / "run", tiny_train_config(epochs=1), progress=False)
     assert info.value.parameters == ("resume", "out_dir")
     assert str(info.value).endswith(
         "already holds a training run: pass resume=True to continue it, or choose another out_dir"
@@ -125,7 +114,7 @@ def test_a_used_run_directory_needs_resume(toy_cache, tmp_path):
 
 def test_a_used_run_directory_needs_resume_on_the_command_line(toy_cache, tmp_path, monkeypatch, capsys):
     features, records = toy_cache
-    train(load_training_data(*toy_cache), tmp_path / "run", tiny_config(epochs=1), progress=False)
+    train(load_training_data(*toy_cache), tmp_path / "run", tiny_train_config(epochs=1), progress=False)
     args = ("train", "--features", features, "--records", records, "--out", tmp_path / "run", "--no-progress")
     code, _, stderr = run_cli(monkeypatch, capsys, *args)
     assert code == 2
@@ -136,9 +125,9 @@ def test_a_used_run_directory_needs_resume_on_the_command_line(toy_cache, tmp_pa
 
 def test_resume_with_another_config_is_refused(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
-    train(data, tmp_path / "run", tiny_config(), progress=False, stop_after=4)
+    train(data, tmp_path / "run", tiny_train_config(), progress=False, stop_after=4)
     with pytest.raises(GtlocError, match=r"with a different config \(differs in \['epochs'\]\)"):
-        train(data, tmp_path / "run", tiny_config(epochs=9), resume=True, progress=False)
+        train(data, tmp_path / "run", tiny_train_config(epochs=9), resume=True, progress=False)
 
 
 def test_resume_without_a_run_says_so(toy_cache, tmp_path):
@@ -159,7 +148,7 @@ def test_config_file_errors_name_the_problem(tmp_path):
 
 
 def test_config_round_trip(tmp_path):
-    config = tiny_config(tau=0.0)
+    config = tiny_train_config(tau=0.0)
     save_train_config(config, tmp_path / "c.yaml")
     assert load_train_config(tmp_path / "c.yaml") == replace(config)
 
@@ -168,7 +157,7 @@ def test_missing_time_labels_are_masked_not_faked(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
     data.times[::2] = float("nan")
     data.latlon[1::4] = float("nan")
-    train(data, tmp_path / "run", tiny_config(epochs=1), progress=False)
+    train(data, tmp_path / "run", tiny_train_config(epochs=1), progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
 
@@ -176,7 +165,7 @@ def test_missing_time_labels_are_masked_not_faked(toy_cache, tmp_path):
 def test_camera_sampler_balances_cameras_and_resumes_exactly(toy_cache, tmp_path):
     data = load_training_data(*toy_cache)
     data.cameras = ["big"] * 150 + [f"small{i}" for i in range(10)]  # one camera holds 94 % of the pictures
-    config = tiny_config(sampler="camera", epochs=2)
+    config = tiny_train_config(sampler="camera", epochs=2)
     straight = train(data, tmp_path / "a", config, progress=False)
     train(data, tmp_path / "b", config, progress=False, stop_after=4)
     assert same_weights(straight, train(data, tmp_path / "b", None, resume=True, progress=False))
@@ -189,7 +178,7 @@ def test_camera_sampler_balances_cameras_and_resumes_exactly(toy_cache, tmp_path
 
 def test_camera_sampler_needs_a_camera_column(toy_cache, tmp_path):
     with pytest.raises(GtlocError, match="sampler 'camera' needs a camera column"):
-        train(load_training_data(*toy_cache), tmp_path / "run", tiny_config(sampler="camera"), progress=False)
+        train(load_training_data(*toy_cache), tmp_path / "run", tiny_train_config(sampler="camera"), progress=False)
     with pytest.raises(GtlocError, match="sampler must be 'shuffle' or 'camera', got 'cams'"):
         TrainConfig.from_dict({"sampler": "cams"})
 
@@ -198,17 +187,17 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_cleanly(toy_cache,
     data = load_training_data(*toy_cache)
     run = tmp_path / "run"
     run.mkdir()
-    save_train_config(tiny_config(), run / "train_config.yaml")
+    save_train_config(tiny_train_config(), run / "train_config.yaml")
     (run / "log.jsonl").write_text('{"step": 1, "loss": 99.0}\n{"step": 2, "loss": 98.0}\n')
     with pytest.raises(GtlocError, match=r"cannot resume: .*training_state\.safetensors does not exist"):
         train(data, run, None, resume=True, progress=False)
-    train(data, run, tiny_config(), progress=False)
+    train(data, run, tiny_train_config(), progress=False)
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, len(log) + 1))
     assert all(r["loss"] < 90 for r in log)
 
 
 def test_config_digest_ignores_fields_left_at_their_defaults():
-    assert _config_digest(tiny_config()) == _config_digest(tiny_config(sampler="shuffle"))
-    assert _config_digest(tiny_config()) != _config_digest(tiny_config(tau=0.1))
-    assert _config_digest(tiny_config()) != _config_digest(tiny_config(model=small_model_config(rff_dim=8)))
+    assert _config_digest(tiny_train_config()) == _config_digest(tiny_train_config(sampler="shuffle"))
+    assert _config_digest(tiny_train_config()) != _config_digest(tiny_train_config(tau=0.1))
+    assert _config_digest(tiny_train_config()) != _config_digest(tiny_train_config(model=small_model_config(rff_dim=8)))

@@ -10,8 +10,6 @@ import pytest
 import torch
 from PIL import ExifTags, Image
 
-from _retrieval_world import build_world, tiny_predictor
-from cli_runner import run_cli
 from gtloc.backbones.extract import image_features
 from gtloc.data.images import load_image
 from gtloc.errors import GtlocError, ParameterError
@@ -31,12 +29,9 @@ from gtloc.inference.verify import (
     verify_features,
     verify_photo,
 )
-from toydata import ToyBackbone, register_backbone
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("verify"))
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, register_backbone
+from helpers.world import tiny_predictor
 
 
 def photo_with_exif(path, gps=None, when=None):
@@ -104,9 +99,9 @@ def test_rank_percentile_and_credibility_by_hand():
     assert scores.credibility[1] == pytest.approx(1.0)
 
 
-def test_batched_scores_agree_with_one_at_a_time(world):
-    predictor = tiny_predictor(world["model"], world["gallery"])
-    gallery = world["gallery"]
+def test_batched_scores_agree_with_one_at_a_time(toy_world):
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
+    gallery = toy_world["gallery"]
     batch = score_claims(predictor, gallery.embeddings[:6], gallery.latlon[:6], gallery.times[:6])
     for i in range(6):
         month, day, hour, minute, _ = (int(v) for v in gallery.times[i])
@@ -133,9 +128,9 @@ def test_the_overall_verdict_is_the_worst_place_month_or_hour_check():
     assert Verification(Claim(), checks[:2], None).verdict == "consistent"
 
 
-def test_the_models_own_guess_is_consistent_and_ranks_first(world):
-    predictor = tiny_predictor(world["model"], world["gallery"])
-    features = world["gallery"].features[3]
+def test_the_models_own_guess_is_consistent_and_ranks_first(toy_world):
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
+    features = toy_world["gallery"].features[3]
     guess = predictor.predict(features[None], top_k=1)
     lat, lon = guess.place_topk[0, 0].tolist()
     month = int(guess.month_posterior[0].argmax()) + 1
@@ -156,11 +151,11 @@ def test_the_models_own_guess_is_consistent_and_ranks_first(world):
     assert "verdict: consistent" in text and "model's best guess" in text
 
 
-def test_nothing_to_verify_says_why(world):
-    predictor = tiny_predictor(world["model"], world["gallery"])
+def test_nothing_to_verify_says_why(toy_world):
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
     claim = Claim(problems=["EXIF GPS: no GPS position in EXIF"])
     with pytest.raises(GtlocError, match="no claim to verify \\(EXIF GPS: no GPS position in EXIF\\)"):
-        verify_features(predictor, world["gallery"].features[0], claim)
+        verify_features(predictor, toy_world["gallery"].features[0], claim)
 
 
 @pytest.fixture
@@ -168,10 +163,10 @@ def toy_backbone(monkeypatch):
     register_backbone(monkeypatch, ToyBackbone())
 
 
-def test_cli_verify_reads_the_exif_claim(world, tmp_path, monkeypatch, capsys, toy_backbone):
+def test_cli_verify_reads_the_exif_claim(toy_world, tmp_path, monkeypatch, capsys, toy_backbone):
     path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
     code, out, err = run_cli(
-        monkeypatch, capsys, "verify", path, "--checkpoint", world["run"], "--json", tmp_path / "v.json"
+        monkeypatch, capsys, "verify", path, "--checkpoint", toy_world["run"], "--json", tmp_path / "v.json"
     )
     assert code == 0, err
     assert "claimed place: 59.9100, 10.7500 (EXIF GPS)" in out
@@ -182,20 +177,20 @@ def test_cli_verify_reads_the_exif_claim(world, tmp_path, monkeypatch, capsys, t
     assert data["verdict"] in ("consistent", "doubtful", "inconsistent")
 
 
-def test_cli_verify_with_given_claims_and_without_any(world, monkeypatch, capsys, toy_backbone):
-    photo = world["gallery"].image_path(0)
+def test_cli_verify_with_given_claims_and_without_any(toy_world, tmp_path, monkeypatch, capsys, toy_backbone):
+    photo = toy_world["gallery"].image_path(0)
     code, out, err = run_cli(
-        monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"], "--time", "2023-07-01 12:00"
+        monkeypatch, capsys, "verify", photo, "--checkpoint", toy_world["run"], "--time", "2023-07-01 12:00"
     )
     assert code == 0, err
     assert "given" in out and "not claimed:   EXIF GPS: no GPS position in EXIF" in out
-    code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"])
+    code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", toy_world["run"])
     assert code == 2
     assert "no claim to verify" in err and "pass --lat/--lon and/or --time" in err
-    code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", world["run"], "--lat", "10")
+    code, _, err = run_cli(monkeypatch, capsys, "verify", photo, "--checkpoint", toy_world["run"], "--lat", "10")
     assert (code, err.strip()) == (2, "error: give both --lat and --lon (or neither)")
-    (world["root"] / "junk.jpg").write_bytes(b"not an image")
-    code, _, err = run_cli(monkeypatch, capsys, "verify", world["root"] / "junk.jpg", "--checkpoint", world["run"])
+    (tmp_path / "junk.jpg").write_bytes(b"not an image")
+    code, _, err = run_cli(monkeypatch, capsys, "verify", tmp_path / "junk.jpg", "--checkpoint", toy_world["run"])
     assert code == 2 and "not an image" in err
 
 
@@ -211,10 +206,10 @@ class CountingBackbone(ToyBackbone):
         return super().encode_images(batch)
 
 
-def test_analyze_photo_encodes_the_photo_once_and_agrees_with_predict_and_verify(world, tmp_path):
+def test_analyze_photo_encodes_the_photo_once_and_agrees_with_predict_and_verify(toy_world, tmp_path):
     path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
     backbone = CountingBackbone()
-    predictor = Predictor(world["model"], gps_gallery=world["gallery"].latlon, backbone=backbone)
+    predictor = Predictor(toy_world["model"], gps_gallery=toy_world["gallery"].latlon, backbone=backbone)
     head_calls = []
     hook = predictor.model.image_encoder.register_forward_hook(lambda *_: head_calls.append(1))
     try:
@@ -234,8 +229,8 @@ def test_analyze_photo_encodes_the_photo_once_and_agrees_with_predict_and_verify
     assert analysis.verification.guess is analysis.prediction
 
 
-def test_analyze_photo_with_a_given_claim_or_a_pil_image(world, tmp_path):
-    predictor = tiny_predictor(world["model"], world["gallery"])
+def test_analyze_photo_with_a_given_claim_or_a_pil_image(toy_world, tmp_path):
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
     path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
     given = analyze_photo(predictor, path, Claim(lat=-33.87, lon=151.21, source={"place": "given"}))
     assert [c.kind for c in given.verification.checks] == ["place"]
@@ -249,10 +244,10 @@ def test_analyze_photo_with_a_given_claim_or_a_pil_image(world, tmp_path):
     assert verify_photo(predictor, path).verdict in ("consistent", "doubtful", "inconsistent")
 
 
-def test_cli_verify_runs_the_backbone_once(world, tmp_path, monkeypatch, capsys):
+def test_cli_verify_runs_the_backbone_once(toy_world, tmp_path, monkeypatch, capsys):
     backbone = CountingBackbone()
     register_backbone(monkeypatch, backbone)
     path = photo_with_exif(tmp_path / "oslo.jpg", OSLO_GPS, "2023:01:15 16:30:00")
-    code, out, err = run_cli(monkeypatch, capsys, "verify", path, "--checkpoint", world["run"])
+    code, out, err = run_cli(monkeypatch, capsys, "verify", path, "--checkpoint", toy_world["run"])
     assert code == 0, err
     assert backbone.pictures == 1 and "verdict:" in out

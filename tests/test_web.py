@@ -8,21 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 
-from _retrieval_world import build_world, tiny_predictor
 from gtloc.web.app import create_app
+from helpers.world import tiny_predictor
 
 LIMIT = 200_000
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("web"))
-
-
-@pytest.fixture(scope="module")
-def client(world):
-    predictor = tiny_predictor(world["model"], world["gallery"])
-    return TestClient(create_app(predictor, world["gallery"], max_upload_bytes=LIMIT))
+def client(toy_world):
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
+    return TestClient(create_app(predictor, toy_world["gallery"], max_upload_bytes=LIMIT))
 
 
 def jpeg(exif: Image.Exif | None = None, size=(80, 60)) -> bytes:
@@ -109,7 +104,7 @@ def test_an_upload_without_a_file_or_with_a_bad_claim(client):
     assert page.status_code == 400 and "cannot read the time" in page.text
 
 
-def test_search_by_place_and_time_and_by_text(client, world):
+def test_search_by_place_and_time_and_by_text(client, toy_world):
     page = client.get("/search", params={"place": "Oslo", "month": "1", "hour": "16"})
     assert page.status_code == 200
     assert 'id="answered-by"' in page.text and "composed query: Oslo, Oslo, NO" in page.text
@@ -118,7 +113,7 @@ def test_search_by_place_and_time_and_by_text(client, world):
     assert data["answered_by"].startswith("the offline parser") and len(data["results"]) == 3
     first = data["results"][0]
     image = client.get(f"/gallery/{first['index']}/image")
-    assert image.status_code == 200 and image.content == world["gallery"].image_path(first["index"]).read_bytes()
+    assert image.status_code == 200 and image.content == toy_world["gallery"].image_path(first["index"]).read_bytes()
 
 
 def test_search_errors_and_missing_pictures(client):
@@ -129,7 +124,7 @@ def test_search_errors_and_missing_pictures(client):
     assert client.get("/gallery/-1/image").status_code == 404
 
 
-def test_without_a_gallery_the_search_page_says_how_to_add_one(world):
-    app = create_app(tiny_predictor(world["model"], world["gallery"]))
+def test_without_a_gallery_the_search_page_says_how_to_add_one(toy_world):
+    app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]))
     page = TestClient(app).get("/search")
     assert 'id="no-gallery"' in page.text and "gtloc index" in page.text

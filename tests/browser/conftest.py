@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared test helpers in tests/
-
-from _retrieval_world import build_world, tiny_predictor
+from helpers.world import tiny_predictor
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -41,14 +38,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory):
-    """The app over a toy world, served by uvicorn in a thread; yields its base URL and the world."""
+def live_app(toy_world):
+    """The app over the toy world, served by uvicorn in a thread; yields its base URL and the world."""
     import uvicorn
 
     from gtloc.web.app import create_app
 
-    world = build_world(tmp_path_factory.mktemp("browser-world"))
-    app = create_app(tiny_predictor(world["model"], world["gallery"]), world["gallery"])
+    app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]), toy_world["gallery"])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -58,7 +54,7 @@ def live_app(tmp_path_factory):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the web app did not start on 127.0.0.1")
         time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "world": world}
+    yield {"url": f"http://127.0.0.1:{port}", "world": toy_world}
     server.should_exit = True
     thread.join(timeout=10)
 

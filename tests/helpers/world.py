@@ -1,4 +1,4 @@
-"""Shared fixtures for the retrieval, verification and web tests: a toy world, a tiny model and its gallery."""
+"""The toy world every stage test shares: pictures + records, their feature cache, a tiny model and its gallery."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.backbones.extract import extract_features
+from gtloc.data.schema import load_records
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
-from toydata import ToyBackbone, make_toy_dataset
+from helpers.toydata import ToyBackbone, make_toy_dataset
 
-N_PICTURES = 24
+N_PICTURES = 160
 
 
 def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
+    """A small untrained GT-Loc over :class:`ToyBackbone` features (32-d embeddings, a monthly x hourly grid)."""
     return GTLocConfig(
         backbone=ToyBackbone.name,
         feature_dim=ToyBackbone.feature_dim,
@@ -31,25 +33,29 @@ def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
 
 
 def build_world(root: Path) -> dict:
-    """A toy world under ``root``: pictures + records, a feature cache, a tiny checkpoint and an indexed gallery."""
-    records_path = make_toy_dataset(root / "world", N_PICTURES, seed=3)
+    """The toy world under ``root``: ``N_PICTURES`` pictures + records, a feature cache, a tiny untrained checkpoint
+    whose GPS gallery is the pictures' places, and an image gallery of the pictures indexed with it.
+
+    Keys: ``root``, ``records`` (CSV), ``images`` (the pictures' root), ``features`` (the cache), ``run`` (the
+    checkpoint), ``model``, ``gallery_dir`` and ``gallery`` (:class:`ImageGallery`).
+    """
+    images = root / "world"
+    records_path = make_toy_dataset(images, N_PICTURES)
     (root / "places.csv").write_text(records_path.read_text())
     model = GTLoc(tiny_config(gps_gallery=str(root / "places.csv")))
     model.save_pretrained(root / "run")
-    extract_features_dir = root / "features"
-    from gtloc.data.schema import load_records
-
-    extract_features(load_records(records_path), root / "world", ToyBackbone(), extract_features_dir, progress=False)
+    extract_features(load_records(records_path), images, ToyBackbone(), root / "features", progress=False)
     result = build_image_gallery(
-        model, root / "gallery", records=records_path, features_dir=extract_features_dir, checkpoint=root / "run"
+        model, root / "gallery", records=records_path, features_dir=root / "features", checkpoint=root / "run"
     )
     return {
         "root": root,
         "records": records_path,
+        "images": images,
+        "features": root / "features",
         "run": root / "run",
-        "gallery_dir": root / "gallery",
-        "features": extract_features_dir,
         "model": model,
+        "gallery_dir": root / "gallery",
         "gallery": result.gallery,
     }
 
@@ -65,4 +71,5 @@ def plant_embeddings(model: GTLoc, gallery: ImageGallery) -> ImageGallery:
 
 
 def tiny_predictor(model: GTLoc, gallery: ImageGallery) -> Predictor:
+    """A predictor whose GPS gallery is the gallery pictures' places, reading pictures with :class:`ToyBackbone`."""
     return Predictor(model, gps_gallery=gallery.latlon, backbone=ToyBackbone())

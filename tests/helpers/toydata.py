@@ -1,5 +1,6 @@
 """A toy image world for fast end-to-end tests: coloured pictures whose colour encodes place and time,
-and a tiny deterministic backbone (mean colour statistics) that stands in for a real network."""
+a tiny deterministic backbone (mean colour statistics) that stands in for a real network, random labels, and a
+small training config for both."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gtloc.backbones import BACKBONES, BackboneSpec
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.schema import Records, write_records
+from gtloc.training.config import TrainConfig, small_model_config
 
 
 class ToyBackbone(Backbone):
@@ -81,3 +83,20 @@ def make_toy_dataset(root: Path, n: int, seed: int = 0) -> Path:
     render_toy_world(root, records, seed)
     write_records(records, root / "records.csv")
     return root / "records.csv"
+
+
+def random_labels(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random places ``(n, 2)`` (latitudes -70..70 degrees) and local times ``(n, 5)``, from ``seed`` alone."""
+    gen = torch.Generator().manual_seed(seed)
+    latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
+    cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
+    times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
+    return latlon, times
+
+
+def tiny_train_config(**overrides) -> TrainConfig:
+    """3 epochs of batches of 32 over a small model (hidden 32, RFF 16, queues of 64); ``overrides`` set any field."""
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
+    values = dict(epochs=3, batch_size=32, warmup_steps=3, checkpoint_every=5, model=model)
+    values.update(overrides)
+    return TrainConfig(**values)
