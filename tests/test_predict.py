@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import torch
+import itertools
 
-from gtloc.inference.predictor import Predictor, _TimeReadout
+import torch
+import torch.nn.functional as F
+
+from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import time_grid
@@ -71,27 +74,90 @@ def test_galleries_are_encoded_once_not_per_call():
     assert calls["location"] == after_build == 1
 
 
+HOURS = torch.tensor([[1, 1, h, 0, 0] for h in range(24)], dtype=torch.float32)  # one day, on the hour
+
+
+def queries_with_posterior(predictor: Predictor, posterior: torch.Tensor) -> torch.Tensor:
+    """Query embeddings ``(N, 512)`` whose time posterior under ``predictor`` is ``posterior`` ``(N, T)``: the
+    logits ``log p`` solved for against the encoded time gallery (T linearly independent entries)."""
+    gallery = predictor.time_gallery.embeddings.double()
+    with torch.no_grad():
+        scale = float(predictor.model.scale("img_time_logit_scale"))
+    logits = posterior.double().clamp_min(1e-12).log() / scale
+    return (torch.linalg.pinv(gallery) @ logits.T).T.float()
+
+
+def hour_posterior(weights: dict[int, float]) -> torch.Tensor:
+    posterior = torch.zeros(1, 24)
+    for hour, p in weights.items():
+        posterior[0, hour] = p
+    return posterior
+
+
 def test_bayes_readout_minimises_expected_cyclic_error():
-    labels = torch.tensor([[1, 1, h, 0, 0] for h in range(24)], dtype=torch.float32)
-    readout = _TimeReadout(labels)
-    posterior = torch.zeros(1, 24)
-    posterior[0, 9] = posterior[0, 15] = 0.5  # bimodal: 9:00 or 15:00
-    best = readout.bayes(posterior)
-    assert 9 <= best[0, 2] <= 15
-    posterior = torch.zeros(1, 24)
-    posterior[0, 23] = 0.6
-    posterior[0, 1] = 0.4  # around midnight: the answer wraps, it is not noon
-    assert readout.bayes(posterior)[0, 2] in (23, 0, 1)
+    predictor = Predictor(tiny_model(), gps_gallery=GPS, time_gallery=HOURS)
+    # 9:00 is the single most likely hour, but 12:00 is closest to the whole posterior: expected errors
+    # 12:00 -> 0.35*3 + 0.325*3 = 2.025 h; 11:00 -> 2.325 h; 13:00 -> 2.375 h; 9:00 -> 2.925 h.
+    posterior = hour_posterior({9: 0.35, 12: 0.325, 15: 0.325})
+    pred = predictor.predict_embeddings(queries_with_posterior(predictor, posterior), top_k=1, where=False)
+    torch.testing.assert_close(pred.hour_posterior, posterior, atol=1e-4, rtol=0)  # the constructed posterior
+    assert pred.time[0, 2] == 9  # argmax
+    assert pred.time_bayes[0].tolist() == [1, 1, 12, 0, 0]
+    # Around midnight the answer wraps: 1:00 costs 0.4*2 + 0.3*1 = 1.1 h, 0:00 1.3 h, 23:00 and 2:00 1.5 h each
+    # (a linear mean of the hours would say 10:06).
+    posterior = hour_posterior({23: 0.4, 1: 0.3, 2: 0.3})
+    pred = predictor.predict_embeddings(queries_with_posterior(predictor, posterior), top_k=1, where=False)
+    torch.testing.assert_close(pred.hour_posterior, posterior, atol=1e-4, rtol=0)
+    assert pred.time[0, 2] == 23
+    assert pred.time_bayes[0].tolist() == [1, 1, 1, 0, 0]
 
 
-def test_location_given_and_time_given_queries():
+def image_head_answering(model: GTLoc, embedding: torch.Tensor) -> GTLoc:
+    """``model`` with an image head that embeds every picture as ``embedding`` ``(512,)``: a picture whose image
+    alone cannot tell two answers apart, so that the other half of a composed query has to decide."""
+    model.encode_image = lambda features: embedding.expand(*features.shape[:-1], -1).clone()
+    return model
+
+
+def split_pair(answers: torch.Tensor, deciders: torch.Tensor) -> tuple[int, int, int, int]:
+    """Answers ``a, b`` (rows of ``answers``) and deciders ``to_a, to_b`` (rows of ``deciders``) with
+    ``deciders[to_a] . (answers[a] - answers[b]) > 0 > deciders[to_b] . (answers[a] - answers[b])``, the pair that
+    the deciders split most clearly. An image equally close to ``a`` and ``b`` plus ``to_a`` must then answer ``a``
+    (and plus ``to_b``, ``b``)."""
+    best = (0.0, 0, 0, 0, 0)
+    for a, b in itertools.combinations(range(len(answers)), 2):
+        lean = deciders @ (answers[a] - answers[b])
+        margin = float(torch.minimum(lean.max(), -lean.min()))
+        if margin > best[0]:
+            best = (margin, a, b, int(lean.argmax()), int(lean.argmin()))
+    assert best[0] > 1e-4, "the constructed case needs two answers that the deciders split"
+    return best[1:]
+
+
+def test_time_given_location_lets_the_place_decide_between_two_times():
     model = tiny_model()
-    predictor = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 180))
-    features = torch.randn(3, 12)
-    when = predictor.predict_time_given_location(features, GPS[:3], top_k=4)
-    assert when.time_topk.shape == (3, 4, 5) and when.month_posterior.shape == (3, 12)
-    where = predictor.predict_location_given_time(features, time_grid(30, 180)[:3], top_k=2)
-    assert where.place_topk.shape == (3, 2, 2)
+    times = time_grid(30, 180)
+    with torch.no_grad():
+        t, places = model.encode_time(times), model.encode_location(GPS)
+    a, b, to_a, to_b = split_pair(t, places)
+    model = image_head_answering(model, F.normalize(t[a] + t[b], dim=0))
+    predictor = Predictor(model, gps_gallery=GPS, time_gallery=times[[a, b]])
+    when = predictor.predict_time_given_location(torch.randn(2, 12), GPS[[to_a, to_b]], top_k=2)
+    assert torch.equal(when.time_topk[:, 0], times[[a, b]])
+    assert torch.equal(when.time_topk[:, 1], times[[b, a]])
+
+
+def test_location_given_time_lets_the_time_decide_between_two_places():
+    model = tiny_model()
+    times = time_grid(30, 180)
+    with torch.no_grad():
+        t, places = model.encode_time(times), model.encode_location(GPS)
+    a, b, at_a, at_b = split_pair(places, t)
+    model = image_head_answering(model, F.normalize(places[a] + places[b], dim=0))
+    predictor = Predictor(model, gps_gallery=GPS[[a, b]], time_gallery=times)
+    where = predictor.predict_location_given_time(torch.randn(2, 12), times[[at_a, at_b]], top_k=2)
+    assert torch.equal(where.place_topk[:, 0], GPS[[a, b]])
+    assert torch.equal(where.place_topk[:, 1], GPS[[b, a]])
 
 
 def test_from_pretrained_caches_galleries_in_the_run(tmp_path):
