@@ -8,6 +8,7 @@ and gtloc's embeddings are checked against a float64 numpy forward pass written 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -213,7 +214,9 @@ def test_predictor_uses_the_copied_release_time_gallery(imported):
     predictor = Predictor.from_pretrained(run, gps_gallery=torch.from_numpy(LATLON).float())
     assert torch.equal(predictor.time_gallery.labels, torch.from_numpy(TIMES).float())
     pred = predictor.predict(torch.randn(2, 768), top_k=3)
-    assert pred.time.shape == (2, 5) and pred.latlon.shape == (2, 2)
+    released = {tuple(row) for row in TIMES.tolist()}
+    assert all(tuple(row) in released for row in pred.time_topk.reshape(-1, 5).tolist())
+    assert pred.time_probs[:, 0].ge(pred.time_probs[:, 1]).all()
 
 
 def test_missing_unknown_and_misshaped_tensors_are_named():
@@ -315,7 +318,9 @@ def test_geoclip_import_predicts_places_only(tmp_path):
 
     predictor = Predictor(model.float(), gps_gallery=torch.from_numpy(LATLON).float())
     pred = predictor.predict(torch.randn(2, 768), top_k=2)
-    assert pred.latlon.shape == (2, 2) and pred.time_topk is None and not predictor.can_predict_time
+    places = {tuple(row) for row in torch.from_numpy(LATLON).float().tolist()}
+    assert all(tuple(row) in places for row in pred.place_topk.reshape(-1, 2).tolist())
+    assert pred.time_topk is None and not predictor.can_predict_time
     with pytest.raises(GtlocError, match="no time encoder"):
         predictor.predict(torch.randn(2, 768), when=True)
     with pytest.raises(GtlocError, match="has no times"):
@@ -414,4 +419,22 @@ def test_imported_release_is_evaluated_on_release_csvs(imported, tmp_path):
     assert "| rows | n | month err (months) | hour err (h) | median km |" in result.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["n"]["geo"] == 2 and metrics["n"]["time"] == 2
-    assert 0 <= metrics["time"]["month_error"] <= 6 and 0 <= metrics["time"]["hour_error"] <= 12
+    # The protocol by hand on the written rows: month + (day-1)/31 and hours + minutes/60, cyclic differences.
+    with open(tmp_path / "preds.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    truth_times = [(1, 1, 12 + 4 / 60 + 22 / 3600), (7, 7, 3 + 15 / 60)]
+
+    def cyclic(a: float, b: float, period: float) -> float:
+        d = abs(a - b) % period
+        return min(d, period - d)
+
+    month_errors = [
+        cyclic(int(r["month"]) + (int(r["day"]) - 1) / 31, month + (day - 1) / 31, 12)
+        for r, (month, day, _) in zip(rows, truth_times, strict=True)
+    ]
+    hour_errors = [
+        cyclic(int(r["hour"]) + int(r["minute"]) / 60, hour, 24)
+        for r, (_, _, hour) in zip(rows, truth_times, strict=True)
+    ]
+    assert metrics["time"]["month_error"] == pytest.approx(sum(month_errors) / 2, abs=1e-9)
+    assert metrics["time"]["hour_error"] == pytest.approx(sum(hour_errors) / 2, abs=1e-9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -87,12 +88,18 @@ def t(month, day, hour, minute=0, second=0) -> list[float]:
 # --- toroidal soft targets -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tau", [0.0, 0.01, 0.3, 3.0])
-def test_targets_are_distributions(tau):
-    q = toroidal_soft_targets(TIMES, torch.cat([TIMES, TIMES.flip(0)]), tau)
-    assert q.shape == (8, 16)
-    assert (q >= 0).all()
-    torch.testing.assert_close(q.sum(dim=1), torch.ones(8))
+def test_targets_are_distributions_that_spread_as_tau_grows():
+    candidates = torch.cat([TIMES, TIMES.flip(0)])  # each query's own time twice: columns i and 15 - i
+    rows = torch.arange(8)
+    own = []
+    for tau in (0.0, 0.1, 0.3, 3.0):
+        q = toroidal_soft_targets(TIMES, candidates, tau)
+        torch.testing.assert_close(q.sum(dim=1), torch.ones(8))
+        own.append(q[rows, rows] + q[rows, 15 - rows])
+    torch.testing.assert_close(own[0], torch.ones(8))  # tau = 0: all on the positive
+    # Then less and less on the query's own time, but always more than uniform (2 of 16 columns).
+    assert all((wider < narrower).all() for narrower, wider in itertools.pairwise(own))
+    assert (own[-1] > 2 / 16).all()
 
 
 def test_targets_hand_values():

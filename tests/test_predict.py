@@ -169,8 +169,12 @@ def test_from_pretrained_caches_galleries_in_the_run(tmp_path):
     model.save_pretrained(tmp_path)
     predictor = Predictor.from_pretrained(tmp_path)
     assert len(list((tmp_path / "galleries").iterdir())) == 2
-    pred = predictor.predict(torch.randn(2, 12))
-    assert pred.latlon.shape == (2, 2)
+    features = torch.randn(2, 12)
+    direct = Predictor(model, gps_gallery=GPS, time_gallery=time_grid()).predict(features)
+    cached = predictor.predict(features)  # the config's galleries (weekly x 30 min), cached
+    assert torch.equal(cached.place_topk, direct.place_topk) and torch.equal(cached.time_topk, direct.time_topk)
+    again = Predictor.from_pretrained(tmp_path).predict(features)  # read back from the cache
+    assert torch.equal(again.place_topk, cached.place_topk) and torch.equal(again.place_probs, cached.place_probs)
 
 
 def test_month_hour_posterior_is_the_time_posterior_binned_into_month_hour_cells():

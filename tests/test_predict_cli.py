@@ -14,6 +14,7 @@ from PIL import Image
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
+from gtloc.data.features import FeatureStore
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import ParameterError
 from gtloc.evaluation.protocol import evaluate_predictions
@@ -125,11 +126,15 @@ def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys
         (55.75, 37.62),
         (10.5, -20.25),
     }
-    for row, entry in zip(rows, doc["predictions"], strict=True):
+    api = Predictor.from_pretrained(world["run"]).predict(
+        FeatureStore.open(world["features"]).load(world["paths"]), TOP_K
+    )
+    for i, (row, entry) in enumerate(zip(rows, doc["predictions"], strict=True)):
         assert entry["path"] == row["path"]
         assert len(entry["places"]) == len(entry["times"]) == TOP_K
-        probs = [p["prob"] for p in entry["places"]]
-        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+        probs = [p["prob"] for p in entry["places"]]  # the Python API's, over the whole gallery
+        assert probs == pytest.approx(api.place_probs[i].tolist(), abs=1e-6)
+        assert [p["prob"] for p in entry["times"]] == pytest.approx(api.time_probs[i].tolist(), abs=1e-6)
         assert all((round(p["lat"], 2), round(p["lon"], 2)) in gallery for p in entry["places"])
         assert (float(row["lat"]), float(row["lon"])) == pytest.approx(
             (entry["places"][0]["lat"], entry["places"][0]["lon"])
@@ -150,8 +155,6 @@ def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys
 def test_predictions_match_the_predictor_api(monkeypatch, capsys, tmp_path, world):
     out = tmp_path / "preds.csv"
     run_cli(monkeypatch, capsys, "predict", "--checkpoint", world["run"], "--features", world["features"], "--out", out)
-    from gtloc.data.features import FeatureStore
-
     pred = Predictor.from_pretrained(world["run"]).predict(FeatureStore.open(world["features"]).load(world["paths"]))
     written = read_predictions(out)
     np.testing.assert_allclose(written.latlon, pred.latlon.numpy(), atol=1e-6)

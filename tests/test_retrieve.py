@@ -7,6 +7,7 @@ import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.errors import GtlocError
@@ -85,16 +86,33 @@ def test_composed_queries_find_each_picture_when_embeddings_are_ideal(toy_world)
     (single,) = retriever.composed([request], k=3)
     assert single.indices[0, 0] == i
     assert torch.all(single.scores[0, :-1] >= single.scores[0, 1:])
-    assert 0 < float(single.probs.sum()) <= 1
+    # Probabilities are a softmax over the whole gallery: the top 3 are the first 3 of all, and all sum to 1.
+    (everything,) = retriever.composed([request], k=len(gallery))
+    assert float(everything.probs.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert torch.equal(everything.indices[:, :3], single.indices)
+    torch.testing.assert_close(everything.probs[:, :3], single.probs)
 
 
 def test_open_month_or_hour_is_averaged_over(toy_world):
     assert time_rows(3, 7.5).tolist() == [[3, 15, 7, 30, 0]]
-    assert time_rows(None, 12).shape == (12, 5) and set(time_rows(None, 12)[:, 0].tolist()) == set(range(1, 13))
-    assert time_rows(6, None).shape == (24, 5)
-    retriever = Retriever(toy_world["model"], toy_world["gallery"])
-    (hits,) = retriever.composed([GeoTimeRequest(month=6)], k=4)
-    assert hits.indices.shape == (1, 4)
+    assert time_rows(None, 12).tolist() == [[m, 15, 12, 0, 0] for m in range(1, 13)]
+    assert time_rows(6, None).tolist() == [[6, 15, h, 30, 0] for h in range(24)]
+    model, gallery = toy_world["model"], toy_world["gallery"]
+    # A gallery holding the mean of June's 24 hours (0), the mean of 7:30 over the months (1), and each June hour
+    # alone (2-25): an open hour must find the June mean, an open month the 7:30 mean, not any single time.
+    june = torch.tensor([[6, 15, h, 30, 0] for h in range(24)], dtype=torch.float32)
+    half_past_seven = torch.tensor([[m, 15, 7, 30, 0] for m in range(1, 13)], dtype=torch.float32)
+    with torch.inference_mode():
+        emb = gallery.embeddings.clone()
+        emb[0] = F.normalize(model.encode_time(june).mean(dim=0), dim=-1)
+        emb[1] = F.normalize(model.encode_time(half_past_seven).mean(dim=0), dim=-1)
+        emb[2:26] = model.encode_time(june)
+    planted = ImageGallery(
+        gallery.paths, gallery.features, emb, gallery.latlon, gallery.times, gallery.images_root, gallery.meta
+    )
+    by_month, by_hour = Retriever(model, planted).composed([GeoTimeRequest(month=6), GeoTimeRequest(hour=7.5)], k=2)
+    assert by_month.indices[0, 0] == 0 and by_month.scores[0, 0] > by_month.scores[0, 1]
+    assert by_hour.indices[0, 0] == 1 and by_hour.scores[0, 0] > by_hour.scores[0, 1]
 
 
 @pytest.mark.parametrize(

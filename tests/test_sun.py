@@ -54,5 +54,8 @@ def test_known_positions_and_broadcasting():
     # Midnight in London in June: the sun is below the horizon, to the north.
     e, a = solar_position(51.5, 0.0, datetime(2021, 6, 21, 0, 0, tzinfo=timezone.utc).timestamp())
     assert e < -10.0 and (a > 300.0 or a < 60.0)
-    e, a = solar_position(np.zeros((3, 1)), np.zeros((1, 4)), noon_equinox)
-    assert e.shape == (3, 4) and np.all((a >= 0) & (a < 360))
+    lats, lons = np.array([[-30.0], [0.0], [45.0]]), np.array([[-90.0, 0.0, 60.0, 170.0]])
+    e, a = solar_position(lats, lons, noon_equinox)
+    assert e.shape == a.shape == (3, 4)
+    for i, j in np.ndindex(3, 4):  # every broadcast cell is the answer for its own latitude and longitude
+        assert (e[i, j], a[i, j]) == pytest.approx(solar_position(lats[i, 0], lons[0, j], noon_equinox), abs=1e-9)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gtloc.errors import GtlocError
-from gtloc.inference.retrieve import CLIP_TEXT, PARSER, Retriever, search, text_request
+from gtloc.inference.retrieve import CLIP_TEXT, PARSER, GeoTimeRequest, Retriever, search, text_request
 from gtloc.inference.textquery import parse_query
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
@@ -121,9 +121,13 @@ def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):
 
 def test_without_a_text_tower_the_parser_answers():
     model = _model("toy", 8)
-    answer = search(Retriever(model, _gallery(model)), text="harbour at noon in Lisbon", k=3)
+    retriever = Retriever(model, _gallery(model))
+    answer = search(retriever, text="harbour at noon in Lisbon", k=3)
     assert answer.answered_by == PARSER and answer.describe().startswith("the offline parser: place Lisbon")
     assert answer.parsed.place.name == "Lisbon" and answer.parsed.hour == 12.0
-    assert answer.hits.indices.shape == (1, 3)
+    lisbon = find_place("Lisbon")
+    (expected,) = retriever.composed([GeoTimeRequest(lat=lisbon.lat, lon=lisbon.lon, hour=12.0)], k=3)
+    assert torch.equal(answer.hits.indices, expected.indices)  # the composed query of Lisbon at noon, any month
+    torch.testing.assert_close(answer.hits.probs, expected.probs)
     with pytest.raises(GtlocError, match="empty"):
         search(Retriever(model, _gallery(model)), text="  ")

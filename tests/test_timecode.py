@@ -149,12 +149,18 @@ def test_hour_error_2330_0030_is_one_hour():
     assert hour_error(np.array([6, 1, 23, 30, 0.0]), np.array([6, 2, 0, 30, 0.0])) == pytest.approx(1.0, abs=1e-12)
 
 
-def test_errors_are_symmetric_and_bounded():
+def test_errors_are_symmetric_and_equal_the_shortest_way_round():
     a, b = random_times(500, seed=3), random_times(500, seed=4)
     me, he = month_error(a, b), hour_error(a, b)
     np.testing.assert_allclose(me, month_error(b, a))
     np.testing.assert_allclose(he, hour_error(b, a))
-    assert np.all((me >= 0) & (me <= 6)) and np.all((he >= 0) & (he <= 12))
+    # Brute force from the protocol's values: the smallest |a - b + k * period| over whole turns k.
+    turns = np.arange(-2, 3)[None, :]
+    months_a, months_b = a[:, 0] + (a[:, 1] - 1) / 31, b[:, 0] + (b[:, 1] - 1) / 31
+    hours_a = a[:, 2] + a[:, 3] / 60 + a[:, 4] / 3600
+    hours_b = b[:, 2] + b[:, 3] / 60 + b[:, 4] / 3600
+    np.testing.assert_allclose(me, np.abs((months_a - months_b)[:, None] + 12 * turns).min(axis=1), atol=1e-12)
+    np.testing.assert_allclose(he, np.abs((hours_a - hours_b)[:, None] + 24 * turns).min(axis=1), atol=1e-12)
     assert month_error(np.array([1, 1, 0, 0, 0.0]), np.array([7, 1, 0, 0, 0.0])) == pytest.approx(6.0)
 
 

@@ -174,7 +174,10 @@ def test_cli_verify_reads_the_exif_claim(toy_world, tmp_path, monkeypatch, capsy
     assert "verdict:" in out
     data = json.loads((tmp_path / "v.json").read_text())
     assert [c["kind"] for c in data["checks"]] == ["place", "time", "month", "hour"]
-    assert data["verdict"] in ("consistent", "doubtful", "inconsistent")
+    # The same checks and verdict as the Python API's on the same photo and checkpoint.
+    expected = verification_dict(verify_photo(Predictor.from_pretrained(toy_world["run"]), path))
+    assert data["checks"] == json.loads(json.dumps(expected["checks"]))
+    assert data["verdict"] == expected["verdict"]
 
 
 def test_cli_verify_with_given_claims_and_without_any(toy_world, tmp_path, monkeypatch, capsys, toy_backbone):
@@ -241,7 +244,12 @@ def test_analyze_photo_with_a_given_claim_or_a_pil_image(toy_world, tmp_path):
     assert torch.equal(from_image.embedding, given.embedding)
     with pytest.raises(GtlocError, match=r"no claim to verify \(EXIF: not read"):
         verify_photo(predictor, image)
-    assert verify_photo(predictor, path).verdict in ("consistent", "doubtful", "inconsistent")
+    from_file = verify_photo(predictor, path)  # the claim read from the file's EXIF
+    by_hand = verify_features(predictor, image_features(ToyBackbone(), [load_image(path)])[0], claim_from_exif(path))
+    assert [(c.kind, c.rank, c.percentile) for c in from_file.checks] == [
+        (c.kind, c.rank, c.percentile) for c in by_hand.checks
+    ]
+    assert from_file.verdict == by_hand.verdict
 
 
 def test_cli_verify_runs_the_backbone_once(toy_world, tmp_path, monkeypatch, capsys):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from gtloc.data.schema import RECORD_COLUMNS
 from gtloc.data.world import generate_world, render_scene, sample_scenes, scene_at
 from gtloc.data.world.appearance import appearance_fields
-from gtloc.data.world.climate import ARID, CLIMATES, TEMPERATE, climate_zone
+from gtloc.data.world.climate import ARID, CLIMATES, OVERCAST, TEMPERATE, climate_zone
 from gtloc.data.world.ground import render_ground, shadow_capsules, shadow_length
 from gtloc.data.world.layout import POLE, Layout
 from gtloc.data.world.objects import lit_window_fraction
@@ -144,7 +144,10 @@ def test_sample_scenes_cover_day_night_and_year():
     assert (scenes.sun_elevation < -6).mean() > 0.2 and (scenes.sun_elevation > 10).mean() > 0.2
     assert set(scenes.times[:, 0].astype(int)) == set(range(1, 13))
     assert len(set(scenes.times[:, 2].astype(int))) == 24
-    assert scenes.cloud.min() >= 0 and scenes.cloud.max() <= 1
+    # Cloud cover is a mix of clear (< 0.15), broken (0.25-0.65) and overcast (>= 0.82) skies, each common.
+    cloud = scenes.cloud
+    bands = [(cloud < 0.15), (cloud >= 0.25) & (cloud <= 0.65), (cloud >= OVERCAST + 0.02)]
+    assert all(band.mean() > 0.15 for band in bands) and np.logical_or.reduce(bands).all()
 
 
 def test_fixed_camera_world_shares_places_and_layouts():
