@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from helpers.cli import run_cli
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):

@@ -61,6 +61,7 @@ def _losses(run_dir) -> list[float]:
     return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process(tmp_path):
     """Exact objective, queue_grad=False and the time-only ablation: same losses per step and same final weights
     as one process, and the time-only run encodes no place (the same candidate rule as one process)."""
@@ -144,6 +145,7 @@ def test_is_main_process_only_on_rank_0(monkeypatch):
     assert is_main_process()
 
 
+@pytest.mark.slow
 def test_gtloc_train_cli_under_torchrun(toy_world, tmp_path):
     """`torchrun --standalone --nproc_per_node=2 -m gtloc train ...`: one set of messages, a complete, loadable run."""
     from gtloc.training.config import save_train_config

@@ -101,6 +101,7 @@ def test_a_damaged_cached_index_is_rebuilt(tmp_path):
     assert predictor.gps_search.index.index.ntotal == 2000 and index_file.stat().st_size > 2000 * 64 * 4
 
 
+@pytest.mark.slow
 def test_ivfpq_reranks_exactly():
     model = tiny_model()
     gallery = random_places(5000, 7)

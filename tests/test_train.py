@@ -69,6 +69,7 @@ def test_resume_in_process_reproduces_the_uninterrupted_run(toy_cache, tmp_path)
     assert steps == list(range(1, steps[-1] + 1))
 
 
+@pytest.mark.slow
 def test_kill_minus_9_mid_epoch_then_resume(toy_cache, tmp_path):
     features, records = toy_cache
     config = tiny_train_config(epochs=30, checkpoint_every=10)  # 150 steps: killed after 25, far from the end

@@ -15,7 +15,7 @@ try:
 except ImportError:
     pytest.fail("browser tests need the selenium package: pip install -e '.[dev]' (or pip install selenium)", False)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def photo(path, exif_time: str = "2023:01:15 16:30:00"):
