@@ -68,6 +68,7 @@ def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys):
     assert [namespace["lat"], namespace["lon"]] == prediction.latlon[0].tolist()
 
 
+@pytest.mark.slow
 def test_the_readme_one_liner_works_in_a_fresh_python(run):
     line = re.search(r'`(python -c "import gtloc;[^`]*)`', _python_section()).group(1)
     code = re.fullmatch(r'python -c "(.*)"', line).group(1)
