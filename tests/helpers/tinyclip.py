@@ -28,6 +28,7 @@ def save_tiny_clip(folder: Path) -> Path:
         vision_config={**small, "image_size": IMAGE_SIZE, "patch_size": 16},
         projection_dim=PROJECTION_DIM,
     )
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(folder)
+    with torch.random.fork_rng(devices=[]):  # seeded weights, and the caller's random state left alone
+        torch.manual_seed(0)
+        CLIPModel(config).save_pretrained(folder)
     return folder
