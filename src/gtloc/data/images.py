@@ -3,11 +3,19 @@
 Every transform takes and returns a ``PIL.Image.Image`` in RGB mode; ``to_tensor`` turns one into a
 ``(3, H, W)`` float32 tensor in ``[0, 1]``. Geometry follows torchvision's conventions (crop offsets,
 ten-crop order) so features match models trained with it.
+
+Memory is bounded per image, whatever the file says: :func:`load_image` reads the header first and decodes at
+most ``MAX_PIXELS`` pixels (a larger JPEG is decoded at 1/2, 1/4 or 1/8 scale by the codec itself; any other
+larger image is refused), and :func:`resize_shorter` refuses a result whose longer side would exceed
+``MAX_ASPECT`` times the requested shorter side (a 1 x 20,000 strip resized to 256 would be 256 x 5,120,000).
+Both refusals raise :class:`ImageTooLargeError` before any large buffer is allocated.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -15,8 +23,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gtloc.errors import GtlocError
 
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # MAX_PIXELS is the stricter rule
 RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+MAX_PIXELS = 40_000_000
+"""The most pixels an image is decoded at (e.g. 7,750 x 5,160): at most ~4 bytes each per buffer."""
+MAX_ASPECT = 32
+"""The longest an image's longer side may be, in multiples of its shorter side, to be resized."""
+STRIP_ROWS = 256
 
 
 class ImageDecodeError(GtlocError):
@@ -28,37 +42,89 @@ class ImageDecodeError(GtlocError):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
+class ImageTooLargeError(ImageDecodeError):
+    """An image whose decoding or resizing would need memory out of proportion to the network input."""
+
+
+def _check_shape(path: str | os.PathLike[str], width: int, height: int) -> None:
+    """Refuse (``ImageTooLargeError``) a ``width x height`` image that ``MAX_ASPECT`` rules out, or an empty one."""
+    if width < 1 or height < 1:
+        raise ImageDecodeError(path, f"it has no pixels ({width} x {height})")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageTooLargeError(
+            path,
+            f"{width} x {height} pixels: the longer side is more than {MAX_ASPECT} times the shorter, "
+            "so resizing it would need memory out of proportion to the network input",
+        )
+
+
+def _decode_bounded(path: str | os.PathLike[str], opened: Image.Image) -> None:
+    """Decode ``opened`` in place with at most ``MAX_PIXELS`` pixels (JPEG: reduced by the codec) or refuse it."""
+    width, height = opened.size
+    _check_shape(path, width, height)
+    if width * height > MAX_PIXELS and opened.format == "JPEG":
+        scale = next((s for s in (2, 4, 8) if (width // s) * (height // s) <= MAX_PIXELS), 8)
+        opened.draft(opened.mode, (width // scale, height // scale))
+    if opened.size[0] * opened.size[1] > MAX_PIXELS:
+        raise ImageTooLargeError(
+            path, f"{width} x {height} pixels is more than the {MAX_PIXELS:,} that are decoded (MAX_PIXELS)"
+        )
+    opened.load()
+
+
+def _gray_to_rgb(image: Image.Image, top: float) -> Image.Image:
+    """A 16-bit, 32-bit integer or float gray image -> 8-bit RGB, ``top`` mapping to 255."""
+    values = np.asarray(image, dtype=np.float64)
+    gray = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """An image with transparency (or a palette) -> RGB with transparent pixels put on white."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _by_strips(image: Image.Image, convert: Callable[[Image.Image], Image.Image]) -> Image.Image:
+    """``convert`` applied to bands of ``STRIP_ROWS`` rows (a per-pixel conversion): temporaries stay strip-sized."""
+    out = Image.new("RGB", image.size)
+    for top in range(0, image.height, STRIP_ROWS):
+        out.paste(convert(image.crop((0, top, image.width, min(image.height, top + STRIP_ROWS)))), (0, top))
+    return out
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB. Transparent pixels are put on white; 16-bit and float are rescaled."""
+    """Any Pillow mode -> 8-bit RGB. Transparent pixels are put on white; 16-bit and float are rescaled.
+
+    Peak memory: the source, the RGB result, and one strip's temporaries.
+    """
     if image.mode == "RGB":
         return image
     if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
+        high = float(image.getextrema()[1])
         if image.mode == "F":
-            top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+            top = 1.0 if max(high, 0.0) <= 1.0 else 255.0
         else:
-            top = 65535.0 if image.mode != "I" or values.max(initial=0.0) > 255 else 255.0
-        gray = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray).convert("RGB")
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+            top = 65535.0 if image.mode != "I" or max(high, 0.0) > 255 else 255.0
+        return _by_strips(image, lambda strip: _gray_to_rgb(strip, top))
+    if image.mode in ("P", "RGBA", "LA", "PA", "RGBa", "La"):
+        return _by_strips(image, _on_white)
     return image.convert("RGB")
 
 
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Decode ``path`` fully into an upright 8-bit RGB image (EXIF orientation applied).
 
-    Raises ``ImageDecodeError`` naming the file for a missing, non-image, truncated or corrupt file.
+    Raises ``ImageDecodeError`` naming the file for a missing, non-image, truncated or corrupt file, and its
+    subclass ``ImageTooLargeError`` for one that cannot be processed in bounded memory (see the module doc).
     """
     try:
-        with Image.open(path) as opened:
-            opened.load()
-            upright = ImageOps.exif_transpose(opened)
-            return _to_rgb(upright).copy()
+        with open(path, "rb") as handle:  # closing our handle, not the image, keeps its pixels without a copy
+            opened = Image.open(handle)
+            _decode_bounded(path, opened)
+            ImageOps.exif_transpose(opened, in_place=True)
+            return _to_rgb(opened)
     except FileNotFoundError:
         raise ImageDecodeError(path, "file not found") from None
     except IsADirectoryError:
@@ -66,7 +132,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageDecodeError(path, "not an image file (Pillow cannot identify its format)") from None
     except Image.DecompressionBombError as exc:
-        raise ImageDecodeError(path, f"too large to decode safely ({exc})") from None
+        raise ImageTooLargeError(path, f"too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(path, f"truncated or corrupt image data ({exc})") from None
 
@@ -77,8 +143,12 @@ def open_photo(photo: str | os.PathLike[str] | Image.Image) -> Image.Image:
 
 
 def resize_shorter(image: Image.Image, size: int, interpolation: str = "bilinear") -> Image.Image:
-    """Resize so the shorter side is ``size`` pixels, keeping the aspect ratio (antialiased)."""
+    """Resize so the shorter side is ``size`` pixels, keeping the aspect ratio (antialiased).
+
+    Raises ``ImageTooLargeError`` for an image longer than ``MAX_ASPECT`` times its shorter side.
+    """
     width, height = image.size
+    _check_shape(f"<{width} x {height} image>", width, height)
     short, long = min(width, height), max(width, height)
     if short == size:
         return image

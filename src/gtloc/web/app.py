@@ -73,7 +73,7 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes, dict[s
 
 def _analyze_bytes(state: AppState, filename: str, data: bytes, fields: dict[str, str]) -> dict[str, Any]:
     from gtloc.data.exif import PhotoReadError
-    from gtloc.data.images import ImageDecodeError
+    from gtloc.data.images import ImageDecodeError, ImageTooLargeError
 
     safe = _SAFE_NAME.sub("_", Path(filename).name)[-80:] or "upload"
     with tempfile.TemporaryDirectory(prefix="gtloc-upload-") as tmp:
@@ -81,6 +81,8 @@ def _analyze_bytes(state: AppState, filename: str, data: bytes, fields: dict[str
         path.write_bytes(data)
         try:
             return analysis_result(state.predictor, path, filename, fields)
+        except ImageTooLargeError as exc:
+            raise UploadError(413, f"{filename} is refused: {exc.reason}") from None
         except (ImageDecodeError, PhotoReadError) as exc:
             reason = getattr(exc, "reason", str(exc))
             raise UploadError(400, f"{filename} is not an image that can be read: {reason}") from None
