@@ -206,7 +206,7 @@ def test_empty_missing_and_non_utf8_files(tmp_path):
     latin.write_bytes(b"path,lat,lon\na.jpg,1,2\nb\xe9.jpg,1,2\n")
     with pytest.raises(GtlocError) as info:
         load_records(latin)
-    assert str(info.value).startswith(f"{latin}: line ") and "not UTF-8 text (invalid continuation byte)" in str(
+    assert "row 2 (line 3), path 'b\ufffd.jpg': not UTF-8 text: byte 0xe9 in column 'path' at character 2" in str(
         info.value
     )
 
@@ -295,3 +295,44 @@ def test_large_file_streams(tmp_path):
     ]
     records = load_records(write_csv(tmp_path, FULL_HEADER, *rows))
     assert len(records) == 20000 and not math.isnan(records.times[-1, 0])
+
+
+@pytest.mark.parametrize("byte_at", [5, 40_000])
+def test_non_utf8_bytes_are_reported_at_their_line_even_deep_in_the_file(tmp_path, byte_at):
+    """The decoder reads ahead in blocks: the line must come from the row, not from where decoding stopped."""
+    rows = "path,lat,lon\n" + "".join(f"{i:05d}.jpg,1,2\n" for i in range(5000))
+    data = rows.encode()
+    at = data.index(b"\n", byte_at) + 1  # the first character of a line
+    line = data[:at].count(b"\n") + 1
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(data[:at] + b"\xff" + data[at:])
+    with pytest.raises(RecordsValidationError) as info:
+        load_records(bad)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.line) == (line - 1, line)
+    assert str(problem).endswith("not UTF-8 text: byte 0xff in column 'path' at character 1 (save the file as UTF-8)")
+    records = load_records(bad, strict=False)
+    assert len(records) == 4999 and "byte 0xff" in (tmp_path / "bad.report.csv").read_text()
+
+
+def test_an_unclosed_quote_names_the_line_it_opens_on(tmp_path):
+    bad = tmp_path / "quote.csv"
+    bad.write_text('path,lat,lon\na.jpg,1,2\n"b.jpg,3,4\nc.jpg,5,6\nd.jpg,7,8\n')
+    with pytest.raises(RecordsValidationError) as info:
+        load_records(bad)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.line) == (2, 3)
+    assert "unclosed quote: column 'path' opens a quoted value on line 3 that runs to line 5" in str(problem)
+
+
+def test_a_quoted_line_break_in_an_extra_column_is_fine(tmp_path):
+    good = tmp_path / "caption.csv"
+    good.write_text('path,lat,lon,caption\na.jpg,1,2,"two\nlines"\nb.jpg,3,4,x\n')
+    assert load_records(good).extras["caption"] == ["two\nlines", "x"]
+
+
+def test_a_header_that_is_not_utf8(tmp_path):
+    bad = tmp_path / "head.csv"
+    bad.write_bytes(b"pa\xffth,lat,lon\na.jpg,1,2\n")
+    with pytest.raises(RecordsValidationError, match=r"header \(line 1\): not UTF-8 text: byte 0xff"):
+        load_records(bad)

@@ -15,6 +15,7 @@ import csv
 import io
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,7 @@ REQUIRED_COLUMNS = ("path", "lat", "lon")
 REPORT_COLUMNS = ("row", "path", "field", "value", "problem")
 MAX_LISTED_PROBLEMS = 50
 _PARSED_COLUMNS = ("path", "lat", "lon", *TIME_FIELDS)
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class RecordProblem:
     """One bad value in a records CSV.
 
     ``row``: the data row, counted from 1 after the header (0 means the header itself). ``line``: the line
-    in the file (the header is line 1; a quoted field spanning lines gives the record's last line).
+    in the file where the record starts (the header is line 1).
     ``field``: the column (empty for a problem with the whole row). ``problem``: why it is bad.
     """
 
@@ -229,21 +231,30 @@ def check_records(path: str | Path, *, images_root: str | Path | None = None) ->
     times: list[tuple[float, ...]] = []
     first_row_of: dict[str, tuple[int, int]] = {}
     row = 0
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, None)
             if not header:
                 raise _header_error(file, "no header (the file is empty or starts with a blank line)")
+            if bad_bytes := _text_problem({f"#{i + 1}": h for i, h in enumerate(header)}, 1, 1, set()):
+                raise _header_error(file, bad_bytes)
             cols = _column_index(file, header)
             extra_names = [n for n in cols if n not in _PARSED_COLUMNS]
             extras: dict[str, list[str]] = {n: [] for n in extra_names}
             has_time = "month" in cols
+            start = reader.line_num + 1
             for cells in reader:
+                line, start = start, reader.line_num + 1
                 if not cells:
                     continue
                 row += 1
-                found = _check_row(file, row, reader.line_num, cells, cols, root, first_row_of)
+                named = dict(zip(cols, cells, strict=False))
+                if why := _text_problem(named, reader.line_num, line, set(_PARSED_COLUMNS), len(cells) != len(cols)):
+                    path_cell = _printable(named.get("path", "").strip())
+                    problems.append(RecordProblem(file, row, line, path_cell, "", "", why))
+                    continue
+                found = _check_row(file, row, line, cells, cols, root, first_row_of)
                 problems += found[0]
                 if found[0]:
                     continue
@@ -252,8 +263,6 @@ def check_records(path: str | Path, *, images_root: str | Path | None = None) ->
                 times.append(found[3] if has_time else (math.nan,) * 5)
                 for n in extra_names:
                     extras[n].append(cells[cols[n]].strip())
-        except UnicodeDecodeError as exc:
-            raise GtlocError(f"{file}: line {reader.line_num + 1}: not UTF-8 text ({exc.reason})") from None
         except csv.Error as exc:
             raise GtlocError(f"{file}: line {reader.line_num}: malformed CSV ({exc})") from None
     records = Records(
@@ -263,6 +272,34 @@ def check_records(path: str | Path, *, images_root: str | Path | None = None) ->
         extras=extras,
     )
     return RecordsCheck(records=records, problems=problems, n_rows=row)
+
+
+def _printable(text: str) -> str:
+    """``text`` with the bytes that were not UTF-8 (surrogate escapes) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _text_problem(cells: dict[str, str], end: int, line: int, single_line: set[str], short: bool = False) -> str:
+    """Why one CSV record (``line`` to ``end``) cannot be read as text, or "" when it can.
+
+    Two faults of the file rather than of a value: bytes that are not UTF-8 (read as surrogate escapes), and an
+    unclosed quote, seen as a line break inside a column that never holds one (or inside a row that came out
+    short of fields: the quote swallowed the lines after it).
+    """
+    for name, value in cells.items():
+        if match := _NOT_UTF8.search(value):
+            byte = ord(match.group()) - 0xDC00
+            return (
+                f"not UTF-8 text: byte 0x{byte:02x} in column {name!r} at character {match.start() + 1} "
+                "(save the file as UTF-8)"
+            )
+    for name, value in cells.items():
+        if ("\n" in value or "\r" in value) and (short or name in single_line):
+            return (
+                f"unclosed quote: column {name!r} opens a quoted value on line {line} that runs to line {end} "
+                '(a quote inside a value must be doubled, "")'
+            )
+    return ""
 
 
 def _check_row(
