@@ -1,30 +1,103 @@
-"""Atomic file output: write to a temporary file beside the target, then rename over it.
+"""File output that loses nothing: atomic writes, output folders checked up front, one writer per folder.
 
-A crash or a kill mid-write leaves the previous good file in place, never a half-written one.
+* :func:`atomic_path` writes to a temporary file beside the target, then renames it over the target: a crash or
+  a kill mid-write leaves the previous good file in place, never a half-written one. Files are created with
+  mode ``0o666`` filtered by the user's umask, like any other program's output (not owner-only).
+* :func:`output_dir` makes an output folder or says in one line why it cannot (a file is in the way, no write
+  permission, a read-only file system).
+* :func:`exclusive_lock` lets one process at a time write a folder (``fcntl.flock``: the kernel drops the lock
+  when its holder exits or is killed, so a crash cannot leave it stuck).
+* :func:`user_cache_dir` is where derived files go when the folder they belong to cannot be written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
-import tempfile
+import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gtloc.errors import GtlocError
+
+LOCK_FILE = ".gtloc.lock"
+CACHE_ENV = "GTLOC_CACHE"
+_WRITE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR)
+
+
+class OutputPathError(GtlocError):
+    """An output file or folder that cannot be written: ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}")
+
+
+class FolderBusyError(GtlocError):
+    """Another process holds the folder's write lock (see :func:`exclusive_lock`)."""
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def output_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` (and its parents) if needed; ``OutputPathError`` if that is impossible."""
+    folder = Path(path)
+    for above in (folder, *folder.parents):
+        if above.exists() and not above.is_dir():
+            where = "it is" if above == folder else f"{above} is"
+            raise OutputPathError(folder, f"{where} an existing file, not a folder")
+        if above.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(folder, _why(exc)) from None
+    return folder
+
+
+def _new_temp(target: Path) -> Path:
+    """Create an empty, uniquely named file beside ``target`` (mode 0o666 & ~umask) and return its path."""
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputPathError(target, _why(exc)) from None
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success it is renamed to ``path``."""
+    """Yield a temporary path in the target's folder; on success it is renamed to ``path``.
+
+    Raises ``OutputPathError`` when the folder cannot be made or written, or ``path`` is a folder.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    if target.is_dir():
+        raise OutputPathError(target, "it is an existing folder, not a file")
+    output_dir(target.parent)
+    tmp_path = _new_temp(target)
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if exc.errno in _WRITE_ERRNOS:
+                raise OutputPathError(target, _why(exc)) from None
+            raise
+        try:
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise OutputPathError(target, _why(exc)) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -39,3 +112,52 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+@contextlib.contextmanager
+def exclusive_lock(folder: str | os.PathLike[str], what: str) -> Iterator[Path]:
+    """Hold ``folder``'s write lock while the block runs (the folder is created); yields the folder.
+
+    A second process asking for the same folder gets ``FolderBusyError`` naming the holder, at once, instead of
+    both writing and one losing the other's work. ``what`` names the work in that message ("features").
+    """
+    root = output_dir(folder)
+    lock = root / LOCK_FILE
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise OutputPathError(lock, _why(exc)) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            raise FolderBusyError(
+                f"{root} is being written by another gtloc run ({holder}), which holds {lock}; wait for it to "
+                f"finish or use another folder (two runs writing {what} into one folder would lose work)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        yield root
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def user_cache_dir() -> Path:
+    """gtloc's cache folder: ``$GTLOC_CACHE`` if set, else ``$XDG_CACHE_HOME/gtloc`` or ``~/.cache/gtloc``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gtloc"
+
+
+def can_write(folder: str | os.PathLike[str]) -> bool:
+    """Whether files can be created in ``folder`` (made if missing): tried, not guessed from permission bits."""
+    try:
+        with atomic_path(Path(folder) / ".gtloc-write-test"):
+            pass
+    except (GtlocError, OSError):
+        return False
+    with contextlib.suppress(OSError):
+        (Path(folder) / ".gtloc-write-test").unlink()
+    return True

@@ -7,7 +7,6 @@ atomically, and reused by every later process.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -15,19 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from gtloc.io import atomic_path
+from gtloc.io import atomic_path, user_cache_dir
 
 OPSET = 17
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "features"
-
-
-def cache_dir() -> Path:
-    """gtloc's on-disk cache: ``$GTLOC_CACHE`` if set, else ``$XDG_CACHE_HOME/gtloc`` or ``~/.cache/gtloc``."""
-    if os.environ.get("GTLOC_CACHE"):
-        return Path(os.environ["GTLOC_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "gtloc"
 
 
 def export_onnx(module: nn.Module, path: Path, image_size: int, opset: int = OPSET) -> None:
@@ -75,7 +66,7 @@ def onnx_fast_path(module: nn.Module, key: str, image_size: int) -> OnnxEncoder 
     except ImportError:
         warnings.warn("onnxruntime is not installed: running the backbone in eager torch (slower)", stacklevel=3)
         return None
-    path = cache_dir() / "onnx" / f"{key}-opset{OPSET}.onnx"
+    path = user_cache_dir() / "onnx" / f"{key}-opset{OPSET}.onnx"
     try:
         if not path.exists():
             export_onnx(module, path, image_size)

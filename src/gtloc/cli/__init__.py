@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 from gtloc.cli.app import app
@@ -30,8 +31,23 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"gtloc.cli.{_name}")
 
 
+class _Notices(logging.Handler):
+    """Library notices (a damaged cache being rebuilt, ...) as ``notice: ...`` lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"notice: {record.getMessage()}", file=sys.stderr)
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("gtloc")
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
+        logger.setLevel(logging.INFO)
+
+
 def main() -> None:
     """Console entry point: run the app; user errors print one clear line and exit with status 2."""
+    _show_notices()
     try:
         app()
     except GtlocError as exc:

@@ -18,6 +18,7 @@ from PIL import Image
 
 from gtloc.backbones.base import Backbone
 from gtloc.errors import GtlocError
+from gtloc.io import can_write, user_cache_dir
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import GallerySearch
 from gtloc.retrieval.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
@@ -193,10 +194,18 @@ class Predictor:
         return self._backbone
 
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, **kwargs) -> Predictor:
-        """Load the model saved in ``run_dir`` and cache its encoded galleries in ``run_dir/galleries``."""
-        kwargs.setdefault("cache_dir", Path(run_dir) / "galleries")
-        return cls(GTLoc.from_pretrained(run_dir), **kwargs)
+    def from_pretrained(cls, run_dir: str | Path, cache_dir: str | Path | None = None, **kwargs) -> Predictor:
+        """Load the model saved in ``run_dir``; its encoded galleries are cached in ``cache_dir``.
+
+        ``cache_dir`` defaults to ``run_dir/galleries``, or, where the run folder cannot be written (read-only,
+        shared), to ``galleries`` in :func:`gtloc.io.user_cache_dir` (``$GTLOC_CACHE``). Cache files are named by
+        the weights' fingerprint and the labels' digest, so one cache folder serves any number of models.
+        """
+        if cache_dir is None:
+            cache_dir = Path(run_dir) / "galleries"
+            if not can_write(cache_dir):
+                cache_dir = user_cache_dir() / "galleries"
+        return cls(GTLoc.from_pretrained(run_dir), cache_dir=cache_dir, **kwargs)
 
     @torch.inference_mode()
     def encode_images(self, features: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gtloc.errors import GtlocError
@@ -22,6 +24,8 @@ from gtloc.io import atomic_path
 from gtloc.model.config import GalleryConfig
 from gtloc.places import mp16_coordinates
 from gtloc.timecode import InvalidTimeError, validate_times
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from gtloc.data.schema import Records
@@ -130,6 +134,21 @@ def gallery_cache_stem(model: GTLoc, kind: str, labels: torch.Tensor) -> str:
     return f"{kind}-{model.fingerprint()}-{_labels_digest(labels.float().contiguous())}"
 
 
+def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor] | None:
+    """The tensors of a derived cache file, or None when it is absent, or unreadable (rebuilt, with a notice)."""
+    if not path.is_file():
+        return None
+    try:
+        tensors = load_file(str(path))
+        if all(k in tensors for k in keys):
+            return tensors
+        problem = f"it lacks {', '.join(k for k in keys if k not in tensors)}"
+    except (OSError, SafetensorError, ValueError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    logger.warning("cache %s is damaged (%s): rebuilding it", path, problem)
+    return None
+
+
 @dataclass
 class EncodedGallery:
     """Gallery labels and their embeddings. ``labels`` ``(G, 2)`` or ``(G, 5)``; ``embeddings`` ``(G, 512)``."""
@@ -154,10 +173,9 @@ def encode_gallery(
     cache_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / f"{gallery_cache_stem(model, kind, labels)}.safetensors"
-        if cache_file.is_file():
-            cached = load_file(str(cache_file))
-            if torch.equal(cached["labels"], labels):
-                return EncodedGallery(kind, labels, cached["embeddings"])
+        cached = read_cache(cache_file, ("labels", "embeddings"))
+        if cached is not None and torch.equal(cached["labels"], labels):
+            return EncodedGallery(kind, labels, cached["embeddings"])
     encode = model.encode_location if kind == "gps" else model.encode_time
     embeddings = torch.cat([encode(chunk) for chunk in labels.split(batch_size)])
     if cache_file is not None:
