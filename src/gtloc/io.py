@@ -52,8 +52,7 @@ def output_dir(path: str | os.PathLike[str]) -> Path:
     folder = Path(path)
     for above in (folder, *folder.parents):
         if above.exists() and not above.is_dir():
-            where = "it is" if above == folder else f"{above} is"
-            raise OutputPathError(folder, f"{where} an existing file, not a folder")
+            raise OutputPathError(folder, f"{above} is an existing file, not a folder")
         if above.exists():
             break
     try:
@@ -85,7 +84,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     if target.is_dir():
         raise OutputPathError(target, "it is an existing folder, not a file")
-    output_dir(target.parent)
+    try:
+        output_dir(target.parent)
+    except OutputPathError as exc:
+        raise OutputPathError(target, exc.reason) from None
     tmp_path = _new_temp(target)
     try:
         try:

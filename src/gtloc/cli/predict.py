@@ -40,6 +40,12 @@ def predict(
     nprobe: int = typer.Option(8, "--nprobe", min=1, help="IVF lists scanned per query (faiss-ivf, faiss-ivfpq)."),
     show: int = typer.Option(5, "--show", min=0, help="Pictures listed in the printed summary."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    cache_dir: Path | None = typer.Option(
+        None,
+        "--cache-dir",
+        help="Folder for encoded galleries (default: CHECKPOINT/galleries, or $GTLOC_CACHE/galleries when the run "
+        "folder is read-only).",
+    ),
 ) -> None:
     """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
     with flags(images="IMAGE...", images_root="--images", model_path="--backbone-path"):
@@ -60,6 +66,7 @@ def predict(
             log=lambda line: typer.echo(line, err=True),
             gps_index=gps_index,
             nprobe=nprobe,
+            cache_dir=cache_dir,
         )
     if show:
         typer.echo(format_summary(result.paths, result.prediction, readout, limit=show))

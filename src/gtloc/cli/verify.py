@@ -19,6 +19,12 @@ def verify(
     lat: float | None = typer.Option(None, "--lat", help="Claimed latitude (default: EXIF GPS)."),
     lon: float | None = typer.Option(None, "--lon", help="Claimed longitude (default: EXIF GPS)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the checks as JSON."),
+    cache_dir: Path | None = typer.Option(
+        None,
+        "--cache-dir",
+        help="Folder for encoded galleries (default: CHECKPOINT/galleries, or $GTLOC_CACHE/galleries when the run "
+        "folder is read-only).",
+    ),
 ) -> None:
     """Rank the claim among the places and times the model could have preferred; print a verdict."""
     from gtloc.inference.predictor import load
@@ -32,7 +38,7 @@ def verify(
 
     with flags():
         claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
-        result = verify_photo(load(checkpoint), image, claim)
+        result = verify_photo(load(checkpoint, cache_dir=cache_dir), image, claim)
     typer.echo(verification_text(result))
     if json_out is not None:
         from gtloc.io import write_json

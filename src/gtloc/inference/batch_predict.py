@@ -171,6 +171,7 @@ def run_prediction(
     log: Callable[[str], None] = print,
     gps_index: str = "exact",
     nprobe: int = 8,
+    cache_dir: str | Path | None = None,
 ) -> PredictionRun:
     """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON.
 
@@ -178,7 +179,8 @@ def run_prediction(
     list of them: all cached rows, or only those of ``records``). The backbone for picture inputs is the one
     named in the checkpoint's config, loaded from ``backbone_path`` (default: the config's own ``backbone_path``);
     ``fast`` uses its ONNX Runtime path where it has one. ``gps_index`` / ``nprobe``: how the GPS gallery is
-    searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder).
+    searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder). ``cache_dir``:
+    where encoded galleries and indexes are cached (default: see :meth:`Predictor.from_pretrained`).
     """
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
@@ -186,7 +188,7 @@ def run_prediction(
     if readout not in READOUTS:
         raise ParameterError("unknown ", Param("readout"), f" {readout!r}; choose one of {', '.join(READOUTS)}")
     prediction_json_path(out)
-    predictor = Predictor.from_pretrained(checkpoint, gps_index=gps_index, nprobe=nprobe)
+    predictor = Predictor.from_pretrained(checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe)
     if mode == "features":
         store = FeatureStore.open(features)
         if tencrop and not store.tencrop:

@@ -330,7 +330,7 @@ class Predictor:
 def load(run_dir: str | os.PathLike[str], **kwargs) -> Predictor:
     """The trained model in ``run_dir``, ready to predict: ``gtloc.load("run").predict_image("photo.jpg", top_k=3)``.
 
-    Galleries are encoded once and cached in ``run_dir/galleries``; ``kwargs`` go to :class:`Predictor`
+    Galleries are encoded once and cached (see :meth:`Predictor.from_pretrained`); ``kwargs`` go to :class:`Predictor`
     (``tencrop``, ``gps_index``, ``backbone``, ...).
     """
     return Predictor.from_pretrained(run_dir, **kwargs)

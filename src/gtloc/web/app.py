@@ -171,11 +171,15 @@ def create_app(
 
 
 def create_app_from_checkpoint(
-    checkpoint: str | Path, gallery: str | Path | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    checkpoint: str | Path,
+    gallery: str | Path | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    cache_dir: str | Path | None = None,
 ) -> FastAPI:
-    """Load the model in ``checkpoint`` (galleries cached in ``checkpoint/galleries``), its backbone (now, so that a
-    missing backbone fails at start), and the optional image gallery, and build the app."""
-    predictor = Predictor.from_pretrained(checkpoint)
+    """Load the model in ``checkpoint`` (galleries cached in ``cache_dir``, see :meth:`Predictor.from_pretrained`),
+    its backbone (now, so that a missing backbone fails at start), and the optional image gallery, and build the
+    app."""
+    predictor = Predictor.from_pretrained(checkpoint, cache_dir)
     predictor.backbone  # noqa: B018 - loaded at start, not on the first upload
     images = ImageGallery.open(gallery) if gallery is not None else None
     return create_app(predictor, images, max_upload_bytes)
