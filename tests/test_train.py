@@ -142,7 +142,7 @@ def test_config_file_errors_name_the_problem(tmp_path):
     with pytest.raises(GtlocError, match=r"unknown training config keys \['learning_rate'\]"):
         load_train_config(bad)
     bad.write_text("batch_size: 1\n")
-    with pytest.raises(GtlocError, match="batch_size must be >= 2"):
+    with pytest.raises(GtlocError, match=r"bad.yaml: training config.batch_size: must be >= 2"):
         load_train_config(bad)
     with pytest.raises(GtlocError, match="does not exist"):
         load_train_config(tmp_path / "missing.yaml")
@@ -186,7 +186,7 @@ def big_camera_share(queued: torch.Tensor, big: torch.Tensor) -> float:
 def test_camera_sampler_needs_a_camera_column(toy_cache, tmp_path):
     with pytest.raises(GtlocError, match="sampler 'camera' needs a camera column"):
         train(load_training_data(*toy_cache), tmp_path / "run", tiny_train_config(sampler="camera"), progress=False)
-    with pytest.raises(GtlocError, match="sampler must be 'shuffle' or 'camera', got 'cams'"):
+    with pytest.raises(GtlocError, match="sampler: must be 'shuffle' or 'camera', got 'cams'"):
         TrainConfig.from_dict({"sampler": "cams"})
 
 

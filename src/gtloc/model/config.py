@@ -3,10 +3,68 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gtloc.errors import GtlocError
+
+T = TypeVar("T")
+
+
+def _typed(value: Any, kind: Any, name: str) -> Any:
+    """``value`` checked (and, where lossless, converted) against the annotation ``kind``, or ``GtlocError``."""
+    if kind is Any:
+        return value
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (kind,) = [a for a in args if a is not type(None)]
+        return _typed(value, kind, name)
+    if dataclasses.is_dataclass(kind):
+        return value if isinstance(value, kind) else from_mapping(kind, value, name)
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list | tuple) or not value:
+            raise GtlocError(f"{name}: expected a non-empty list, got {value!r}")
+        return tuple(_typed(v, args[0], f"{name}[{i}]") for i, v in enumerate(value))
+    ok = {
+        bool: isinstance(value, bool),
+        int: (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, float) and value.is_integer()),
+        float: isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value),
+        str: isinstance(value, str),
+    }[kind]
+    if not ok:
+        wanted = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string"}[kind]
+        raise GtlocError(f"{name}: expected {wanted}, got {value!r}")
+    return kind(value)
+
+
+def from_mapping(cls: type[T], data: Any, what: str) -> T:
+    """The dataclass ``cls`` built from ``data`` (a mapping from a JSON/YAML file), every field type-checked.
+
+    Unknown keys, values of the wrong type (``epochs: ten``) and ``validate()`` failures (``embed_dim: -5``) all
+    raise ``GtlocError`` naming the field as ``what.field``.
+    """
+    if not isinstance(data, dict):
+        raise GtlocError(f"{what}: expected a mapping of keys to values, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise GtlocError(f"unknown {what} keys {unknown}; known keys: {sorted(known)}")
+    values = {k: _typed(v, hints[k], f"{what}.{k}") for k, v in data.items()}
+    made = cls(**values)
+    validate = getattr(made, "validate", None)
+    if validate is not None:
+        problem = validate()
+        if problem:
+            raise GtlocError(f"{what}.{problem}")
+    return made
+
 
 LOGIT_SCALE_NAMES = (
     "img_gps_logit_scale",
@@ -31,6 +89,13 @@ class GalleryConfig:
     time: str = "grid"
     time_days_step: int = 7
     time_minutes_step: int = 30
+
+    def validate(self) -> str:
+        """The first out-of-range field as ``"name: why"``, or ""."""
+        for name in ("time_days_step", "time_minutes_step"):
+            if getattr(self, name) < 1:
+                return f"{name}: must be >= 1, got {getattr(self, name)}"
+        return ""
 
 
 @dataclass
@@ -66,15 +131,28 @@ class GTLocConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GTLocConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise GtlocError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
-        values = dict(data)
-        if isinstance(values.get("gallery"), dict):
-            values["gallery"] = GalleryConfig(**values["gallery"])
-        for key in ("location_sigmas", "time_sigmas"):
-            if key in values:
-                values[key] = tuple(float(s) for s in values[key])
-        return cls(**values)
+    def from_dict(cls, data: dict[str, Any], what: str = "model config") -> GTLocConfig:
+        """The config in ``data`` (as written by :meth:`to_dict`), every field type- and range-checked."""
+        return from_mapping(cls, data, what)
+
+    def validate(self) -> str:
+        """The first out-of-range field as ``"name: why"``, or "" when all are in range."""
+        for name in ("feature_dim", "embed_dim", "image_hidden_dim", "encoder_hidden_dim", "rff_dim"):
+            if getattr(self, name) < 1:
+                return f"{name}: must be >= 1, got {getattr(self, name)}"
+        for name in ("location_sigmas", "time_sigmas"):
+            if any(s <= 0 for s in getattr(self, name)):
+                return f"{name}: must all be > 0, got {list(getattr(self, name))}"
+        for name in ("time_dropout", "image_input_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                return f"{name}: must be in [0, 1), got {getattr(self, name)}"
+        if self.queue_size < 0:
+            return f"queue_size: must be >= 0, got {self.queue_size}"
+        from gtloc.model.encoders import TIME_INPUTS
+
+        if self.time_input not in TIME_INPUTS:
+            return f"time_input: must be one of {sorted(TIME_INPUTS)}, got {self.time_input!r}"
+        if self.logit_scale_max <= 0:
+            return f"logit_scale_max: must be > 0, got {self.logit_scale_max}"
+        problem = self.gallery.validate()
+        return f"gallery.{problem}" if problem else ""

@@ -140,13 +140,15 @@ class GTLoc(nn.Module):
             if not path.is_file():
                 raise GtlocError(f"{directory} is not a gtloc checkpoint: {path.name} is missing")
         try:
-            config = GTLocConfig.from_dict(json.loads(config_path.read_text()))
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise GtlocError(f"{config_path}: unreadable model config ({exc})") from exc
+            config = GTLocConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        except (ValueError, OSError) as exc:
+            raise GtlocError(f"{config_path}: unreadable model config ({exc})") from None
+        except GtlocError as exc:
+            raise GtlocError(f"{config_path}: {exc}") from None
         try:
             state = load_file(str(weights_path), device=map_location)
-        except SafetensorError as exc:
-            raise GtlocError(f"{weights_path}: unreadable safetensors file ({exc})") from exc
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise GtlocError(f"{weights_path}: unreadable safetensors file ({exc})") from None
         model = cls(config)
         model.load_weights(state, source=str(weights_path))
         return model.eval()

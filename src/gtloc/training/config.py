@@ -11,7 +11,7 @@ import yaml
 
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_write_text
-from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.config import GalleryConfig, GTLocConfig, from_mapping
 from gtloc.model.losses import LossWeights
 
 
@@ -48,41 +48,29 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data or {})
-        _check_keys(cls, data, "training config")
-        if "loss_weights" in data:
-            _check_keys(LossWeights, data["loss_weights"], "loss_weights")
-            data["loss_weights"] = LossWeights(**data["loss_weights"])
-        if "model" in data:
-            data["model"] = GTLocConfig.from_dict(data["model"])
-        try:
-            config = cls(**data)
-        except TypeError as exc:
-            raise GtlocError(f"invalid training config: {exc}") from exc
-        config.validate()
-        return config
+    def from_dict(cls, data: dict[str, Any] | None, what: str = "training config") -> TrainConfig:
+        """The config in ``data``, every field (also of ``loss_weights`` and ``model``) type- and range-checked."""
+        return from_mapping(cls, dict(data or {}), what)
 
-    def validate(self) -> None:
+    def validate(self) -> str:
+        """The first out-of-range field as ``"name: why"``, or "" when all are in range."""
         checks = [
-            (self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size >= 2, "batch_size must be >= 2 (contrastive terms need negatives)"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.tau >= 0, "tau must be >= 0"),
-            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
-            (0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]"),
-            (self.sampler in ("shuffle", "camera"), f"sampler must be 'shuffle' or 'camera', got {self.sampler!r}"),
+            (self.epochs >= 1, f"epochs: must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"batch_size: must be >= 2 (contrastive needs negatives), got {self.batch_size}"),
+            (self.lr > 0, f"lr: must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight_decay: must be >= 0, got {self.weight_decay}"),
+            (self.warmup_steps >= 0, f"warmup_steps: must be >= 0, got {self.warmup_steps}"),
+            (self.grad_clip > 0, f"grad_clip: must be > 0, got {self.grad_clip}"),
+            (self.tau >= 0, f"tau: must be >= 0, got {self.tau}"),
+            (self.checkpoint_every >= 1, f"checkpoint_every: must be >= 1, got {self.checkpoint_every}"),
+            (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}"),
+            (self.sampler in ("shuffle", "camera"), f"sampler: must be 'shuffle' or 'camera', got {self.sampler!r}"),
         ]
         for ok, message in checks:
             if not ok:
-                raise GtlocError(f"invalid training config: {message}")
-
-
-def _check_keys(cls: type, data: dict[str, Any], what: str) -> None:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise GtlocError(f"unknown {what} keys {unknown}; known keys: {sorted(known)}")
+                return message
+        problem = self.model.validate()
+        return f"model.{problem}" if problem else ""
 
 
 def load_train_config(path: str | Path | None) -> TrainConfig:
@@ -98,7 +86,10 @@ def load_train_config(path: str | Path | None) -> TrainConfig:
         raise GtlocError(f"{path}: not valid YAML ({exc})") from exc
     if data is not None and not isinstance(data, dict):
         raise GtlocError(f"{path}: a training config must be a mapping of keys to values")
-    return TrainConfig.from_dict(data or {})
+    try:
+        return TrainConfig.from_dict(data or {})
+    except GtlocError as exc:
+        raise GtlocError(f"{path}: {exc}") from None
 
 
 def train_config_yaml(config: TrainConfig) -> str:
