@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from gtloc.errors import GtlocError
@@ -27,10 +27,12 @@ LOG_FILE = "log.jsonl"
 
 @dataclass
 class TrainingState:
-    """Where a run stands: ``step`` optimiser steps done, counted from 0 over all epochs."""
+    """Where a run stands: ``step`` optimiser steps done, counted from 0 over all epochs; the digests of its config
+    and of the data it trains on (:meth:`TrainingData.digests`), so a resume with other data is refused."""
 
     step: int
     config_digest: str
+    data_digests: dict[str, str]
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -53,6 +55,7 @@ def save_training_state(path: str | Path, model: GTLoc, optimizer: torch.optim.O
     metadata = {
         "step": str(state.step),
         "config_digest": state.config_digest,
+        "data_digests": json.dumps(state.data_digests),
         "optimizer": json.dumps(optim_meta),
     }
     with atomic_path(path) as tmp:
@@ -64,14 +67,23 @@ def load_training_state(path: str | Path, model: GTLoc, optimizer: torch.optim.O
     path = Path(path)
     if not path.is_file():
         raise GtlocError(f"cannot resume: {path} does not exist (the run never reached its first checkpoint)")
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GtlocError(f"cannot resume: {path} is not a readable training state ({exc})") from None
     model.load_weights({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, source=str(path))
-    optim_meta = json.loads(metadata["optimizer"])
-    optim_state: dict[str, Any] = {"param_groups": optim_meta["param_groups"], "state": {}}
-    for idx, names in optim_meta["state_keys"].items():
-        optim_state["state"][int(idx)] = {name: tensors[f"optim.{idx}.{name}"] for name in names}
-    optimizer.load_state_dict(optim_state)
-    torch.set_rng_state(tensors["rng.torch"])
-    return TrainingState(step=int(metadata["step"]), config_digest=metadata["config_digest"])
+    try:
+        optim_meta = json.loads(metadata["optimizer"])
+        optim_state: dict[str, Any] = {"param_groups": optim_meta["param_groups"], "state": {}}
+        for idx, names in optim_meta["state_keys"].items():
+            optim_state["state"][int(idx)] = {name: tensors[f"optim.{idx}.{name}"] for name in names}
+        optimizer.load_state_dict(optim_state)
+        torch.set_rng_state(tensors["rng.torch"])
+        state = TrainingState(int(metadata["step"]), metadata["config_digest"], json.loads(metadata["data_digests"]))
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise GtlocError(
+            f"cannot resume: {path} is damaged or from another version ({type(exc).__name__}: {exc})"
+        ) from None
+    return state

@@ -83,7 +83,9 @@ def load_train_config(path: str | Path | None) -> TrainConfig:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise GtlocError(f"{path}: not valid YAML ({exc})") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise GtlocError(f"{path}: {where}not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
     if data is not None and not isinstance(data, dict):
         raise GtlocError(f"{path}: a training config must be a mapping of keys to values")
     try:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.errors import GtlocError, Param, ParameterError
-from gtloc.io import atomic_write_text
+from gtloc.io import atomic_write_text, exclusive_lock, output_dir
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.training.checkpoint import (
@@ -56,6 +56,23 @@ class TrainingData:
 
     def __len__(self) -> int:
         return self.features.shape[0]
+
+    def digests(self) -> dict[str, str]:
+        """Content digests of the ``records`` (paths and labels) and the ``features``: a resumed run must see the
+        same data it started with."""
+
+        def digest(*parts: bytes) -> str:
+            h = hashlib.blake2b(digest_size=16)
+            for part in parts:
+                h.update(part)
+            return h.hexdigest()
+
+        paths = "\n".join(self.paths or []).encode()
+        labels = torch.cat([self.latlon.float().flatten(), self.times.float().flatten()]).nan_to_num(-999.0)
+        return {
+            "records": digest(paths, labels.numpy().tobytes()),
+            "features": digest(self.features.float().contiguous().numpy().tobytes()),
+        }
 
 
 def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -199,7 +216,21 @@ def train(
     matches a single process on the same batches; process 0 writes the log, checkpoints and model.
     """
     with process_group() as ctx:
-        return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx)
+        if ctx is not None and not ctx.is_main:
+            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx)
+        with exclusive_lock(out_dir, "a training run"):
+            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx)
+
+
+def _check_finite(step: int, out_dir: Path, last_good: int, what: str, value: torch.Tensor) -> None:
+    """Stop the run at ``step`` (1-based) when ``value`` holds NaN or inf; the last checkpoint is left as it is."""
+    if bool(torch.isfinite(value).all()):
+        return
+    shown = f" ({float(value)})" if value.numel() == 1 else ""
+    kept = f"the checkpoint of step {last_good} in {out_dir / STATE_FILE} is kept" if last_good else "no checkpoint yet"
+    raise GtlocError(
+        f"training stopped at step {step}: the {what} is not finite{shown}; {kept} (try a lower lr or grad_clip)"
+    )
 
 
 def _train(
@@ -212,7 +243,7 @@ def _train(
     ctx: DistContext | None,
 ) -> GTLoc:
     main = ctx is None or ctx.is_main
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     config = _resolve_config(out_dir, config, resume, data)
     if not resume and main:
         save_train_config(config, out_dir / TRAIN_CONFIG_FILE)
@@ -228,16 +259,24 @@ def _train(
     batches = _Batches(len(data), config.batch_size, config.seed, _batch_cameras(config, data))
     total_steps = config.epochs * batches.per_epoch
     digest = _config_digest(config)
+    data_digests = data.digests()
 
     start = 0
     if resume:
         state = load_training_state(out_dir / TRAINING_STATE_FILE, model, optimizer)
         if state.config_digest != digest:
             raise GtlocError(f"{out_dir / TRAINING_STATE_FILE} was written under another config; cannot resume it")
+        changed = [k for k, v in data_digests.items() if state.data_digests.get(k) != v]
+        if changed:
+            raise GtlocError(
+                f"cannot resume {out_dir}: its {' and '.join(changed)} differ from those the run started with; "
+                "resume with the same records and features, or start a new run folder"
+            )
         start = state.step
         if main:
             _truncate_log(out_dir / LOG_FILE, start)
 
+    last_good = start
     if ctx is None:
         objective = Objective(model, loss_fn, config.queue_grad)
     else:
@@ -259,9 +298,11 @@ def _train(
             if ctx is not None:
                 features = features[ctx.shard(len(idx))]
             terms = objective(features.to(device), data.latlon[idx].to(device), data.times[idx].to(device))
+            _check_finite(step + 1, out_dir, last_good, "loss", terms["loss"].detach())
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            _check_finite(step + 1, out_dir, last_good, "gradient norm", norm.detach())
             optimizer.step()
             model.enqueue(data.latlon[idx].to(device), data.times[idx].to(device))
             values = {k: round(float(v.detach()), 5) for k, v in terms.items()}
@@ -271,8 +312,14 @@ def _train(
             log.flush()
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
-            if main and ((step + 1) % config.checkpoint_every == 0 or step + 1 == end):
-                save_training_state(out_dir / TRAINING_STATE_FILE, model, optimizer, TrainingState(step + 1, digest))
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == end:
+                weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+                _check_finite(step + 1, out_dir, last_good, "model's weights", weights)
+                if main:
+                    save_training_state(
+                        out_dir / TRAINING_STATE_FILE, model, optimizer, TrainingState(step + 1, digest, data_digests)
+                    )
+                last_good = step + 1
     bar.close()
     model.eval()
     if end == total_steps and main:
