@@ -11,6 +11,7 @@ from gtloc.backbones.extract import extract_features
 from gtloc.cli.app import app, flags
 from gtloc.data.features import FAILED_CSV, select_shard
 from gtloc.data.schema import load_records
+from gtloc.errors import GtlocError
 
 
 @app.command()
@@ -70,3 +71,5 @@ def features(
         typer.echo(f"{len(failed)} {noun} could not be read (listed in {out / FAILED_CSV}):", err=True)
         for path, reason in list(failed.items())[:10]:
             typer.echo(f"  {path}: {reason}", err=True)
+    if wanted and not any(p in store for p in wanted):
+        raise GtlocError(f"no features: none of the {len(wanted)} images could be read (see {out / FAILED_CSV})")

@@ -320,7 +320,10 @@ def ingest_to_csv(
     camera_from_folder: bool = False,
     progress: bool = False,
 ) -> IngestResult:
-    """:func:`ingest_photos`, then write the records CSV (and the skipped list, if asked) atomically."""
+    """:func:`ingest_photos`, then write the records CSV (and the skipped list, if asked) atomically.
+
+    Raises ``GtlocError`` (and writes no records CSV) when no photo gave a record.
+    """
     result = ingest_photos(
         photo_dir,
         utc_from=utc_from,
@@ -331,7 +334,10 @@ def ingest_to_csv(
         camera_from_folder=camera_from_folder,
         progress=progress,
     )
-    write_records(result.records, out)
     if skipped_path is not None:
         write_skipped(result.skipped, skipped_path)
+    if not len(result.records):
+        reasons = ", ".join(f"{r} {n}" for r, n in Counter(s.reason for s in result.skipped).items()) or "no photos"
+        raise GtlocError(f"no records from {photo_dir} ({reasons}); nothing written to {out}")
+    write_records(result.records, out)
     return result

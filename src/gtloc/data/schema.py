@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import logging
 import math
 import os
 import re
@@ -108,6 +109,7 @@ def write_records(records: Records, path: str | Path) -> None:
     atomic_write_text(path, records_to_csv(records))
 
 
+logger = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("path", "lat", "lon")
 REPORT_COLUMNS = ("row", "path", "field", "value", "problem")
 MAX_LISTED_PROBLEMS = 50
@@ -416,11 +418,22 @@ def load_records(
     ``strict=True``: any bad row raises :class:`RecordsValidationError` listing every problem.
     ``strict=False``: bad rows are skipped and every problem is written to ``report_path`` (default
     :func:`default_report_path`, i.e. ``<name>.report.csv`` beside the CSV; written on every lenient load,
-    header only when all rows are good). Use :func:`check_records` to get the problems as objects.
+    header only when all rows are good), and a notice says how many rows were skipped and where the report is.
+    A file that leaves no usable record raises ``GtlocError`` in both modes. Use :func:`check_records` to get the
+    problems as objects.
     """
     check = check_records(path, images_root=images_root)
     if strict and check.problems:
         raise RecordsValidationError(str(path), check.problems, check.n_rows)
+    report = Path(report_path) if report_path is not None else default_report_path(path)
     if not strict:
-        write_problems(check.problems, report_path if report_path is not None else default_report_path(path))
+        write_problems(check.problems, report)
+        if check.problems:
+            bad = len({p.row for p in check.problems})
+            logger.warning(
+                "skipped %d of %d rows of %s (every problem is listed in %s)", bad, check.n_rows, path, report
+            )
+    if not len(check.records):
+        why = f"all {check.n_rows} rows have problems (listed in {report})" if check.n_rows else "it has no data rows"
+        raise GtlocError(f"no usable records in {path}: {why}")
     return check.records
