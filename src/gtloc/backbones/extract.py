@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -22,9 +21,10 @@ from tqdm import tqdm
 from gtloc.backbones import load_backbone
 from gtloc.backbones.base import Backbone
 from gtloc.data.features import FeatureStore, FeatureWriter, select_shard
-from gtloc.data.images import load_image
+from gtloc.data.images import image_file, load_image
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
+from gtloc.io import exclusive_lock
 
 
 class BackboneChoice(Protocol):
@@ -94,17 +94,18 @@ def file_features(
     *,
     tencrop: bool = False,
     num_workers: int = 2,
+    allow_outside: bool = False,
 ) -> Iterator[FileBatch]:
     """Features of picture files, one :class:`FileBatch` per batch of paths (relative to ``images_root`` if given).
 
     Pictures are decoded and preprocessed on ``num_workers`` threads, up to two batches ahead of the network.
-    A picture that cannot be decoded is reported in its batch's ``failed`` with the reason, never fatal.
+    A picture that cannot be decoded is reported in its batch's ``failed`` with the reason, never fatal; so is,
+    with ``images_root``, a path that resolves outside it (``..``, absolute, a symlink out) unless ``allow_outside``.
     """
-    root = Path(images_root) if images_root is not None else Path()
 
     def prepare(path: str) -> torch.Tensor | str:
         try:
-            return backbone.preprocess(load_image(root / path), tencrop=tencrop)
+            return backbone.preprocess(load_image(image_file(images_root, path, allow_outside)), tencrop=tencrop)
         except Exception as exc:
             return getattr(exc, "reason", f"{type(exc).__name__}: {exc}")
 
@@ -138,6 +139,7 @@ def extract_features(
     progress: bool = True,
     shard_index: int = 0,
     num_shards: int = 1,
+    allow_outside: bool = False,
 ) -> FeatureStore:
     """Compute and cache ``backbone`` features of every record's image under ``out_dir``; resume if present.
 
@@ -145,7 +147,9 @@ def extract_features(
     threads while the network runs. Images already cached are skipped; undecodable ones are reported in
     the manifest and ``failed.csv`` and skipped. With ``num_shards`` > 1 only the images of worker
     ``shard_index`` (:func:`~gtloc.data.features.select_shard`) are extracted; merge the workers' directories with
-    :func:`~gtloc.data.features.merge_feature_dirs`. Returns the opened store.
+    :func:`~gtloc.data.features.merge_feature_dirs`. Returns the opened store. Paths outside ``images_root``
+    are refused unless ``allow_outside`` (see :func:`file_features`); one process at a time writes ``out_dir`` (a
+    second gets :class:`~gtloc.io.FolderBusyError` at once).
     """
     if batch_size < 1 or shard_size < 1:
         raise GtlocError(f"batch_size and shard_size must be >= 1, got {batch_size} and {shard_size}")
@@ -154,12 +158,37 @@ def extract_features(
     )
     model = load_backbone(backbone) if isinstance(backbone, str) else backbone
     identity = {**model.fingerprint(), "tencrop": tencrop}
+    with exclusive_lock(out_dir, "features"):
+        return _extract(model, all_paths, images_root, out_dir, identity, shard_index, num_shards, tencrop,
+                        batch_size, shard_size, num_workers, progress, allow_outside)  # fmt: skip
+
+
+def _extract(
+    model: Backbone,
+    all_paths: list[str],
+    images_root: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str],
+    identity: dict[str, Any],
+    shard_index: int,
+    num_shards: int,
+    tencrop: bool,
+    batch_size: int,
+    shard_size: int,
+    num_workers: int | None,
+    progress: bool,
+    allow_outside: bool,
+) -> FeatureStore:
     writer = FeatureWriter(out_dir, identity, {"index": shard_index, "count": num_shards})
     shards = list(_chunks([p for p in all_paths if p not in writer], shard_size))
     batches = [list(_chunks(shard, batch_size)) for shard in shards]
     workers = num_workers or min(4, os.cpu_count() or 1)
     encoded = file_features(
-        model, [b for shard in batches for b in shard], images_root, tencrop=tencrop, num_workers=workers
+        model,
+        [b for shard in batches for b in shard],
+        images_root,
+        tencrop=tencrop,
+        num_workers=workers,
+        allow_outside=allow_outside,
     )
     with tqdm(total=sum(map(len, shards)), unit="img", desc=f"features ({model.name})", disable=not progress) as bar:
         for shard in batches:

@@ -32,6 +32,9 @@ def features(
     ),
     eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    allow_outside_images: bool = typer.Option(
+        False, "--allow-outside-images", help="Read records' paths that resolve outside --images (refused by default)."
+    ),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This worker's share (0 .. --num-shards - 1)."),
     num_shards: int = typer.Option(
         1, "--num-shards", min=1, help="Workers sharing the records (by a hash of the path); one --out each."
@@ -58,6 +61,7 @@ def features(
             progress=not no_progress,
             shard_index=shard_index,
             num_shards=num_shards,
+            allow_outside=allow_outside_images,
         )
     wanted = share
     failed = {p: r for p, r in store.failed.items() if p in wanted}

@@ -40,6 +40,9 @@ def predict(
     nprobe: int = typer.Option(8, "--nprobe", min=1, help="IVF lists scanned per query (faiss-ivf, faiss-ivfpq)."),
     show: int = typer.Option(5, "--show", min=0, help="Pictures listed in the printed summary."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    allow_outside_images: bool = typer.Option(
+        False, "--allow-outside-images", help="Read records' paths that resolve outside --images (refused by default)."
+    ),
     cache_dir: Path | None = typer.Option(
         None,
         "--cache-dir",
@@ -67,6 +70,7 @@ def predict(
             gps_index=gps_index,
             nprobe=nprobe,
             cache_dir=cache_dir,
+            allow_outside=allow_outside_images,
         )
     if show:
         typer.echo(format_summary(result.paths, result.prediction, readout, limit=show))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +45,27 @@ class ImageDecodeError(GtlocError):
 
 class ImageTooLargeError(ImageDecodeError):
     """An image whose decoding or resizing would need memory out of proportion to the network input."""
+
+
+class PathOutsideRootError(ImageDecodeError):
+    """A listed image path that resolves (``..``, an absolute path, a symlink) outside the folder it must be in."""
+
+
+def image_file(root: str | os.PathLike[str] | None, path: str, allow_outside: bool = False) -> Path:
+    """The file of the listed image ``path`` under ``root``, resolved (symlinks included) and checked to be inside.
+
+    Raises ``PathOutsideRootError`` for a path that leaves ``root`` unless ``allow_outside``. With ``root`` None
+    the path is taken as given (the caller named the file itself).
+    """
+    if root is None:
+        return Path(path)
+    base = Path(root).resolve()
+    resolved = (base / path).resolve()
+    if not allow_outside and not resolved.is_relative_to(base):
+        raise PathOutsideRootError(
+            path, f"it resolves to {resolved}, outside the image folder {base} (allow_outside=True reads it anyway)"
+        )
+    return resolved
 
 
 def _check_shape(path: str | os.PathLike[str], width: int, height: int) -> None:

@@ -93,8 +93,11 @@ def predict_images(
     batch_size: int = 32,
     progress: bool = True,
     num_workers: int = 2,
+    allow_outside: bool = False,
 ) -> PredictionRun:
     """Predict for picture files: ``paths`` (relative to ``images_root`` when given) through ``backbone``.
+
+    With ``images_root``, a path that resolves outside it is skipped unless ``allow_outside``.
 
     Pictures are decoded on ``num_workers`` threads, ``batch_size`` at a time; ``tencrop`` averages the
     similarities of ten crops (GT-Loc's test-time augmentation). Undecodable pictures are skipped.
@@ -106,7 +109,9 @@ def predict_images(
     run = PredictionRun([], Prediction())
     parts = []
     with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
-        for batch in file_features(backbone, batches, images_root, tencrop=tencrop, num_workers=num_workers):
+        for batch in file_features(
+            backbone, batches, images_root, tencrop=tencrop, num_workers=num_workers, allow_outside=allow_outside
+        ):
             run.skipped.extend(batch.failed)
             if batch.paths:
                 run.paths.extend(batch.paths)
@@ -172,6 +177,7 @@ def run_prediction(
     gps_index: str = "exact",
     nprobe: int = 8,
     cache_dir: str | Path | None = None,
+    allow_outside: bool = False,
 ) -> PredictionRun:
     """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON.
 
@@ -199,7 +205,9 @@ def run_prediction(
         paths = list(images) if mode == "files" else load_records(records).paths
         backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast)
         root = images_root if mode == "records" else None
-        result = predict_images(predictor, backbone, paths, root, tencrop, top_k, batch_size, progress)
+        result = predict_images(
+            predictor, backbone, paths, root, tencrop, top_k, batch_size, progress, allow_outside=allow_outside
+        )
     for path, reason in result.skipped[:10]:
         log(f"skipped {path}: {reason}")
     if len(result.skipped) > 10:

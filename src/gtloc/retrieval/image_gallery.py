@@ -62,8 +62,11 @@ class ImageGallery:
         return Path(value) if value else None
 
     def image_path(self, i: int) -> Path:
-        """Absolute path of picture ``i`` (``images_root / paths[i]``)."""
-        return (self.images_root or Path()) / self.paths[i]
+        """The file of picture ``i``: ``images_root / paths[i]`` resolved, and refused (``PathOutsideRootError``)
+        when it leaves ``images_root`` (``..``, an absolute path, a symlink out)."""
+        from gtloc.data.images import image_file
+
+        return image_file(self.images_root or Path(), self.paths[i])
 
     def check_model(self, model: GTLoc) -> None:
         """Refuse a model other than the one that made the embeddings (they would not be comparable)."""

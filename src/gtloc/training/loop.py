@@ -227,7 +227,8 @@ def _check_finite(step: int, out_dir: Path, last_good: int, what: str, value: to
     if bool(torch.isfinite(value).all()):
         return
     shown = f" ({float(value)})" if value.numel() == 1 else ""
-    kept = f"the checkpoint of step {last_good} in {out_dir / STATE_FILE} is kept" if last_good else "no checkpoint yet"
+    state = out_dir / TRAINING_STATE_FILE
+    kept = f"the checkpoint of step {last_good} in {state} is kept" if last_good else "no checkpoint yet"
     raise GtlocError(
         f"training stopped at step {step}: the {what} is not finite{shown}; {kept} (try a lower lr or grad_clip)"
     )

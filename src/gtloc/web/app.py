@@ -162,7 +162,10 @@ def create_app(
     def gallery_image(index: int) -> Response:
         if state.gallery is None or not 0 <= index < len(state.gallery):
             return Response("no such picture", status_code=404)
-        path = state.gallery.image_path(index)
+        try:
+            path = state.gallery.image_path(index)
+        except GtlocError:
+            return Response("picture outside the gallery's image folder", status_code=403)
         if not path.is_file():
             return Response(f"picture file missing: {state.gallery.paths[index]}", status_code=404)
         return FileResponse(path)
