@@ -13,6 +13,7 @@ encoded gallery's name (the weights' fingerprint and the labels' digest) plus it
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from gtloc.model.gtloc import GTLoc
     from gtloc.retrieval.galleries import EncodedGallery
 
+logger = logging.getLogger(__name__)
 GPS_INDEXES = ("exact", "faiss-flat", "faiss-ivf", "faiss-ivfpq")
 SHORTLIST = 64
 FAISS_KINDS = ("flat", "ivf", "ivfpq")
@@ -204,8 +206,10 @@ def _load(path: Path | None, kind: str, embeddings: torch.Tensor) -> FaissIndex 
         return None
     try:
         index = FaissIndex.load(path, kind, embeddings)
-    except GtlocError:
+    except GtlocError as exc:
+        logger.warning("cache %s is damaged (%s): rebuilding it", path, exc)
         return None
     if (index.index.ntotal, index.index.d) != tuple(embeddings.shape):
+        logger.warning("cache %s does not fit the gallery: rebuilding it", path)
         return None
     return index

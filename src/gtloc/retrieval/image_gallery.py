@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gtloc.errors import GtlocError
-from gtloc.io import atomic_path, write_json
+from gtloc.io import atomic_path, exclusive_lock, write_json
 
 if TYPE_CHECKING:
     from gtloc.backbones import Backbone
@@ -212,43 +212,44 @@ def build_image_gallery(
         root = Path(images_root) if images_root is not None else Path(records).parent
     if len(table) == 0:
         raise GtlocError(f"nothing to index: no pictures in {images if images is not None else records}")
-    if features_dir is not None:
-        store = FeatureStore.open(features_dir)
-        if store.backbone != model.config.backbone or store.feature_dim != model.config.feature_dim:
-            raise GtlocError(
-                f"features in {features_dir} are {store.backbone} (dim {store.feature_dim}) but the model expects "
-                f"{model.config.backbone} (dim {model.config.feature_dim})"
+    with exclusive_lock(out_dir, "a gallery index"):  # one writer per gallery folder
+        if features_dir is not None:
+            store = FeatureStore.open(features_dir)
+            if store.backbone != model.config.backbone or store.feature_dim != model.config.feature_dim:
+                raise GtlocError(
+                    f"features in {features_dir} are {store.backbone} (dim {store.feature_dim}) but the model expects "
+                    f"{model.config.backbone} (dim {model.config.feature_dim})"
+                )
+        else:
+            store = extract_features(
+                table, root, backbone or backbone_for(model.config), Path(out_dir) / FEATURES_SUBDIR, progress=progress
             )
-    else:
-        store = extract_features(
-            table, root, backbone or backbone_for(model.config), Path(out_dir) / FEATURES_SUBDIR, progress=progress
+        failed = store.failed
+        skipped = {p: failed.get(p, "no cached features") for p in table.paths if p not in store}
+        keep = [i for i, p in enumerate(table.paths) if p in store]
+        if not keep:
+            raise GtlocError(f"nothing to index: none of the {len(table)} pictures could be read ({_first(skipped)})")
+        table = table.subset(keep)
+        features = store.load(table.paths)
+        with torch.inference_mode():
+            embeddings = model.embed_images(features.float())
+        meta = {
+            "model_fingerprint": model.fingerprint(),
+            "checkpoint": str(Path(checkpoint).resolve()) if checkpoint is not None else None,
+            "backbone": store.identity(),
+            "skipped": [{"path": p, "reason": r} for p, r in skipped.items()],
+        }
+        gallery = ImageGallery(
+            table.paths,
+            features,
+            embeddings,
+            torch.from_numpy(table.latlon.astype(np.float32)),
+            torch.from_numpy(table.times.astype(np.float32)),
+            root,
+            meta,
         )
-    failed = store.failed
-    skipped = {p: failed.get(p, "no cached features") for p in table.paths if p not in store}
-    keep = [i for i, p in enumerate(table.paths) if p in store]
-    if not keep:
-        raise GtlocError(f"nothing to index: none of the {len(table)} pictures could be read ({_first(skipped)})")
-    table = table.subset(keep)
-    features = store.load(table.paths)
-    with torch.inference_mode():
-        embeddings = model.embed_images(features.float())
-    meta = {
-        "model_fingerprint": model.fingerprint(),
-        "checkpoint": str(Path(checkpoint).resolve()) if checkpoint is not None else None,
-        "backbone": store.identity(),
-        "skipped": [{"path": p, "reason": r} for p, r in skipped.items()],
-    }
-    gallery = ImageGallery(
-        table.paths,
-        features,
-        embeddings,
-        torch.from_numpy(table.latlon.astype(np.float32)),
-        torch.from_numpy(table.times.astype(np.float32)),
-        root,
-        meta,
-    )
-    gallery.save(out_dir)
-    return ImageGalleryBuild(ImageGallery.open(out_dir), skipped)
+        gallery.save(out_dir)
+        return ImageGalleryBuild(ImageGallery.open(out_dir), skipped)
 
 
 def _first(skipped: dict[str, str]) -> str:
