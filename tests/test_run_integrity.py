@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 
 from cli_runner import run_cli
@@ -253,3 +254,20 @@ def test_a_killed_lock_holder_never_blocks(tmp_path):
         except Exception:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("backbone", "make", "message"),
+    [
+        ("efficientnet-lite0", lambda p: p.write_text("path,lat\n"), "cannot read efficientnet-lite0 weights"),
+        ("efficientnet-lite0", lambda p: torch.save([1, 2], p), "does not hold efficientnet-lite0 weights"),
+        ("clip-vit-l-14", lambda p: (p.mkdir(), (p / "config.json").write_text("junk")), "no CLIP model in"),
+    ],
+)
+def test_a_malformed_backbone_is_one_error_line(tmp_path, monkeypatch, capsys, backbone, make, message):
+    (tmp_path / "r.csv").write_text("path,lat,lon\na.png,1,2\n")
+    make(tmp_path / "weights")
+    args = ("features", "--records", tmp_path / "r.csv", "--images", tmp_path, "--out", tmp_path / "f")
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--backbone", backbone, "--backbone-path", tmp_path / "weights")
+    _one_error(code, err, message, str(tmp_path / "weights"))
+    assert err.count("\n") == 1

@@ -65,12 +65,14 @@ def build_efficientnet_lite0(weights_path: Path) -> nn.Module:
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise GtlocError(f"cannot read efficientnet-lite0 weights {weights_path}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GtlocError(f"cannot read efficientnet-lite0 weights {weights_path}: {first}") from None
     net = EfficientNet.from_name(NAME)
     try:
         net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise GtlocError(f"{weights_path} does not hold efficientnet-lite0 weights: {exc}") from None
+    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GtlocError(f"{weights_path} does not hold efficientnet-lite0 weights: {first}") from None
     return net.eval()
 
 
