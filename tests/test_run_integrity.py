@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 
 from cli_runner import run_cli
-from gtloc.data.features import extract_features
+from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
 from toydata import ToyBackbone, make_toy_dataset
 
