@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cli_runner import run_cli
 from gtloc.data import images
 from gtloc.data.images import ImageTooLargeError, load_image, resize_shorter
+from helpers.cli import run_cli
 
 TESTS = Path(__file__).parent
 SRC = TESTS.parent / "src"
@@ -117,7 +117,7 @@ def test_the_web_app_refuses_a_strip_in_bounded_memory(tmp_path):
     script = f"""
 from pathlib import Path
 from fastapi.testclient import TestClient
-from _retrieval_world import build_world, tiny_predictor
+from helpers.world import build_world, tiny_predictor
 from gtloc.web.app import create_app
 world = build_world(Path({str(tmp_path / "world")!r}))
 client = TestClient(create_app(tiny_predictor(world["model"], world["gallery"]), world["gallery"]))

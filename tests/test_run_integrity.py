@@ -1,6 +1,6 @@
 """Broken state ends in one ``error:`` line (exit 2) naming the file and the problem; training stops on NaN keeping
 the last good checkpoint; a resume with other data is refused; one writer per run folder; a command that made
-nothing usable exits non-zero. Everything runs through the CLI (``tests/cli_runner.py``)."""
+nothing usable exits non-zero. Everything runs through the CLI (``tests/helpers/cli.py``)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from cli_runner import run_cli
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
-from toydata import ToyBackbone, make_toy_dataset
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, make_toy_dataset
 
 SRC = Path(__file__).parent.parent / "src"
 SMALL = """epochs: 1

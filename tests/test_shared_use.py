@@ -15,7 +15,6 @@ import pytest
 import torch
 from PIL import Image
 
-from cli_runner import run_cli
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
@@ -23,6 +22,7 @@ from gtloc.data.schema import Records, write_records
 from gtloc.io import OutputPathError, atomic_write_text, output_dir
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
+from helpers.cli import run_cli
 
 SRC = Path(__file__).parent.parent / "src"
 

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from _retrieval_world import build_world, tiny_predictor
-from cli_runner import run_cli
 from gtloc.web.app import create_app
+from helpers.cli import run_cli
+from helpers.world import build_world, tiny_predictor
 
 SRC = Path(__file__).parent.parent / "src"
 
