@@ -9,17 +9,22 @@ from gtloc.cli.app import app, flags
 
 @app.command()
 def world(
-    n: int = typer.Option(..., "--n", help="Number of pictures."),
+    n: int | None = typer.Option(None, "--n", help="Number of pictures (or --frames-min/--frames-max with --cameras)."),
     out: Path = typer.Option(..., "--out", help="Output folder: images/ and records.csv (paths relative to images/)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives byte-identical pictures and records."),
     size: int = typer.Option(224, "--size", help="Picture side in pixels."),
     workers: int = typer.Option(1, "--workers", help="Rendering processes."),
     cameras: int = typer.Option(0, "--cameras", help="Fixed-webcam world: K cameras, each seen at many times."),
+    frames_min: int | None = typer.Option(None, "--frames-min", help="With --cameras: fewest pictures per camera."),
+    frames_max: int | None = typer.Option(None, "--frames-max", help="With --cameras: most pictures per camera."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Render a synthetic, physically grounded world: sun, seasons, climate, snow, clouds, shadows, night."""
     from gtloc.data.world import generate_world
 
-    with flags():
-        records = generate_world(n, seed, out, size=size, workers=workers, progress=progress, cameras=cameras)
+    frames = None if frames_min is None and frames_max is None else (frames_min, frames_max)
+    with flags(frames="--frames-min/--frames-max"):
+        records = generate_world(
+            n, seed, out, size=size, workers=workers, progress=progress, cameras=cameras, frames=frames
+        )
     typer.echo(f"wrote {len(records)} synthetic pictures to {out / 'images'} and records to {out / 'records.csv'}")

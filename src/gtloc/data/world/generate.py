@@ -18,7 +18,7 @@ from PIL import Image
 from gtloc.data.schema import Records, write_records
 from gtloc.data.world.climate import CLIMATES
 from gtloc.data.world.render import MIN_SIZE, render_scene
-from gtloc.data.world.scenes import Scenes, sample_scenes
+from gtloc.data.world.scenes import Scenes, camera_frame_counts, sample_scenes
 from gtloc.errors import Param, ParameterError
 from gtloc.io import atomic_path, write_json
 
@@ -95,7 +95,7 @@ def _check(n: int, size: int, workers: int, cameras: int) -> None:
 
 
 def generate_world(
-    n: int,
+    n: int | None,
     seed: int,
     out_dir: str | Path,
     *,
@@ -103,16 +103,34 @@ def generate_world(
     workers: int = 1,
     progress: bool = True,
     cameras: int = 0,
+    frames: tuple[int | None, int | None] | None = None,
 ) -> Records:
     """Render ``n`` SYNTHETIC pictures for ``seed`` into ``out_dir`` and write ``out_dir/records.csv``.
 
     ``size``: picture side in pixels; ``workers``: rendering processes; ``cameras > 0``: a fixed-webcam
-    world of that many cameras (a ``camera`` column). Also writes ``out_dir/world.json`` (the settings).
-    Pictures that fail to render are left out and reported. Returns the records written.
+    world of that many cameras (a ``camera`` column). ``frames``: ``(min, max)`` pictures per camera, each
+    camera's count drawn uniformly in that range from ``seed``; ``n`` must then be ``None`` (it is their sum).
+    Also writes ``out_dir/world.json`` (the settings). Pictures that fail to render are left out and reported.
+    Returns the records written.
     """
+    counts = None
+    if frames is not None:
+        if n is not None or cameras < 1 or None in frames:
+            raise ParameterError(
+                Param("frames"),
+                " needs both a minimum and a maximum, ",
+                Param("cameras"),
+                " >= 1 and no ",
+                Param("n"),
+                " (the world size is their sum)",
+            )
+        counts = camera_frame_counts(cameras, frames[0], frames[1], seed)
+        n = int(counts.sum())
+    elif n is None:
+        raise ParameterError("the world size ", Param("n"), " is required (or ", Param("frames"), " per camera)")
     _check(n, size, workers, cameras)
     out = Path(out_dir)
-    scenes = sample_scenes(n, seed, cameras=cameras)
+    scenes = sample_scenes(n, seed, cameras=cameras, frames_per_camera=counts)
     image_root = out / IMAGES_DIR
     image_root.mkdir(parents=True, exist_ok=True)
     chunks = [list(range(i, min(i + CHUNK, n))) for i in range(0, n, CHUNK)]
@@ -148,6 +166,7 @@ def generate_world(
             "seed": seed,
             "size": size,
             "cameras": cameras,
+            "frames_per_camera": None if counts is None else counts.tolist(),
             "images": IMAGES_DIR,
             "rendered": len(keep),
             "failed": [{"index": i, "error": m} for i, m in sorted(failures)],

@@ -25,7 +25,7 @@ from gtloc.data.world.climate import (
     vegetation_state,
 )
 from gtloc.data.world.sun import solar_position
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinates
 from gtloc.places import mp16_coordinates
 from gtloc.timecode import timezone_at
@@ -198,11 +198,23 @@ def describe_scenes(
     )
 
 
-def sample_scenes(n: int, seed: int, *, cameras: int = 0) -> Scenes:
+def camera_frame_counts(cameras: int, frames_min: int, frames_max: int, seed: int) -> np.ndarray:
+    """Pictures per camera of a fixed-webcam world: ``(cameras,)`` ints, uniform in ``[frames_min, frames_max]``."""
+    if cameras < 1:
+        raise ParameterError("frames per camera need ", Param("cameras"), f" >= 1, got {cameras}")
+    if not 1 <= frames_min <= frames_max:
+        raise ParameterError(Param("frames"), f" per camera need 1 <= min <= max, got {frames_min} and {frames_max}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x4652414D45]))
+    return rng.integers(frames_min, frames_max + 1, cameras)
+
+
+def sample_scenes(n: int, seed: int, *, cameras: int = 0, frames_per_camera: np.ndarray | None = None) -> Scenes:
     """Draw ``n`` scenes: places from the MP-16 GPS gallery, UTC instants uniform over 2015-2024.
 
     ``cameras > 0`` gives a fixed-webcam world: ``cameras`` places, each with one fixed camera (heading,
     field of view, objects in view) photographed at many instants; ``Scenes.camera`` holds the camera id.
+    ``frames_per_camera`` ``(cameras,)`` sets how many of the ``n`` pictures each camera takes (summing to ``n``);
+    ``None`` shares them evenly.
     """
     if n < 1:
         raise GtlocError(f"world size n must be at least 1, got {n}")
@@ -219,7 +231,13 @@ def sample_scenes(n: int, seed: int, *, cameras: int = 0) -> Scenes:
     unix_ts = rng.integers(FIRST_TS, LAST_TS, n)
     camera = None
     if cameras:
-        which = rng.permutation(np.arange(n) % cameras)
+        if frames_per_camera is None:
+            which = rng.permutation(np.arange(n) % cameras)
+        else:
+            counts = np.asarray(frames_per_camera, np.int64)
+            if counts.shape != (cameras,) or counts.sum() != n or (counts < 1).any():
+                raise GtlocError(f"frames_per_camera must be {cameras} counts >= 1 summing to n={n}, got {counts}")
+            which = rng.permutation(np.repeat(np.arange(cameras), counts))
         per_camera = {
             "camera_heading": rng.uniform(0.0, 360.0, cameras),
             "fov": rng.uniform(50.0, 80.0, cameras),
