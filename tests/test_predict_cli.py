@@ -110,7 +110,7 @@ def tiny_backbone(monkeypatch) -> list[str | None]:
 def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys, tmp_path, world):
     out = tmp_path / "preds.csv"
     args = ("predict", "--checkpoint", world["run"], "--features", world["features"], "--out", out)
-    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--top-k", TOP_K, "--no-progress")
+    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--top-k", TOP_K, "--no-progress", "--readout", "argmax")
     assert code == 0, stderr
     rows = read_rows(out)
     assert list(rows[0]) == list(PREDICTION_COLUMNS)
@@ -158,7 +158,8 @@ def test_predictions_match_the_predictor_api(monkeypatch, capsys, tmp_path, worl
     pred = Predictor.from_pretrained(world["run"]).predict(FeatureStore.open(world["features"]).load(world["paths"]))
     written = read_predictions(out)
     np.testing.assert_allclose(written.latlon, pred.latlon.numpy(), atol=1e-6)
-    np.testing.assert_array_equal(written.times[:, :4], pred.time.numpy()[:, :4])
+    # The default read-out is mix: the least-expected-error point of the model's and the neighbours' posterior.
+    np.testing.assert_array_equal(written.times[:, :4], pred.time_bayes.numpy()[:, :4])
 
 
 def test_records_select_rows_of_the_feature_cache(monkeypatch, capsys, tmp_path, world):

@@ -95,8 +95,12 @@ def random_labels(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def tiny_train_config(**overrides) -> TrainConfig:
-    """3 epochs of batches of 32 over a small model (hidden 32, RFF 16, queues of 64); ``overrides`` set any field."""
+    """3 epochs of batches of 32 over a small model (hidden 32, RFF 16, queues of 64); ``overrides`` set any field.
+
+    The config is used as written (``adapt_to_data=False``): tests of the loop's mechanics need a fixed config;
+    tests/test_small_data.py covers the adaptation to small training sets.
+    """
     model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
-    values = dict(epochs=3, batch_size=32, warmup_steps=3, checkpoint_every=5, model=model)
+    values = dict(epochs=3, batch_size=32, warmup_steps=3, checkpoint_every=5, model=model, adapt_to_data=False)
     values.update(overrides)
     return TrainConfig(**values)

@@ -28,7 +28,10 @@ def predict(
     tencrop: bool = typer.Option(False, "--tencrop", help="Average ten crops per picture (test-time augmentation)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Pictures per backbone batch."),
     readout: str = typer.Option(
-        "argmax", "--readout", help=f"Time answer in the CSV: {' or '.join(READOUTS)} (least expected error)."
+        "mix",
+        "--readout",
+        help=f"Time answer in the CSV, one of {', '.join(READOUTS)}: the gallery's argmax (the paper's) or least "
+        "expected error (bayes); knn: from the training pictures nearest in feature space; mix: both (default).",
     ),
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local weights for the checkpoint's backbone (clip-vit-l-14 needs one)."

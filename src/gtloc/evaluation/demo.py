@@ -136,7 +136,9 @@ def _plots(out: Path, test_world: Path, test: TrainingData, comparison) -> None:
     idx = np.linspace(0, len(test) - 1, POSTERIOR_EXAMPLES).astype(int)
     plot_time_posteriors(
         [test_world / "images" / test.paths[i] for i in idx],
-        predictor.month_hour_posterior(predictor.encode_images(test.features[idx])).numpy(),
+        predictor.month_hour_posterior(
+            predictor.encode_images(test.features[idx]), features=test.features[idx]
+        ).numpy(),
         test.times[idx].numpy(),
         out / "time_posteriors.png",
         predictions=pred.time[idx].numpy(),

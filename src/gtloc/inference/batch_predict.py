@@ -18,7 +18,7 @@ from gtloc.backbones.extract import backbone_for, file_features
 from gtloc.data.features import FeatureDirs, FeatureStore
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError, Param, ParameterError
-from gtloc.inference.prediction_files import READOUTS, prediction_json_path, write_predictions
+from gtloc.inference.prediction_files import READOUT_POSTERIOR, READOUTS, prediction_json_path, write_predictions
 from gtloc.inference.predictor import Prediction, Predictor
 
 FEATURE_CHUNK = 1024
@@ -169,7 +169,7 @@ def run_prediction(
     top_k: int = 5,
     tencrop: bool = False,
     batch_size: int = 32,
-    readout: str = "argmax",
+    readout: str = "mix",
     backbone_path: str | Path | None = None,
     fast: bool = True,
     progress: bool = True,
@@ -194,7 +194,9 @@ def run_prediction(
     if readout not in READOUTS:
         raise ParameterError("unknown ", Param("readout"), f" {readout!r}; choose one of {', '.join(READOUTS)}")
     prediction_json_path(out)
-    predictor = Predictor.from_pretrained(checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe)
+    predictor = Predictor.from_pretrained(
+        checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, time_posterior=READOUT_POSTERIOR[readout]
+    )
     if mode == "features":
         store = FeatureStore.open(features)
         if tencrop and not store.tencrop:

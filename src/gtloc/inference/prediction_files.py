@@ -27,7 +27,9 @@ from gtloc.places import place_names
 from gtloc.timecode import TIME_FIELDS, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")
-READOUTS = ("argmax", "bayes")
+READOUTS = ("argmax", "bayes", "knn", "mix")
+# The time posterior each read-out answers from (``Predictor(time_posterior=...)``); knn and mix answer its Bayes point.
+READOUT_POSTERIOR = {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix": "mix"}
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -40,7 +42,10 @@ def prediction_json_path(csv_path: str | Path) -> Path:
 
 
 def top1_times(pred: Prediction, readout: str = "argmax") -> np.ndarray | None:
-    """The ``(N, 5)`` time answer: the posterior's argmax, or the ``bayes`` read-out (least expected error)."""
+    """The ``(N, 5)`` time answer: the posterior's argmax, or (``bayes``, ``knn``, ``mix``) its least expected error.
+
+    ``knn`` and ``mix`` name the posterior the predictor was built with (:data:`READOUT_POSTERIOR`).
+    """
     if readout not in READOUTS:
         raise GtlocError(f"unknown time read-out {readout!r}; choose one of {', '.join(READOUTS)}")
     if pred.time_topk is None:

@@ -24,6 +24,9 @@ class TrainConfig:
     ``checkpoint_every``: steps between resumable checkpoints (a kill loses at most this many steps).
     ``sampler``: ``"shuffle"`` (each record once per epoch) or ``"camera"`` (pick a camera, then one of its
     images, from the records' ``camera`` column: webcam archives where a few cameras hold most pictures).
+    ``adapt_to_data``: fit the run to its training set (:mod:`gtloc.training.small_data`): label queues no longer
+    than the distinct labels, warm-up at most a tenth of the steps, and below ``SMALL_DATA_N`` pictures a narrow,
+    strongly regularised model. The resolved values are what ``train_config.yaml`` records.
     ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
     3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
     """
@@ -41,6 +44,7 @@ class TrainConfig:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     checkpoint_every: int = 50
     sampler: str = "shuffle"
+    adapt_to_data: bool = True
     seed: int = 0
     model: GTLocConfig = field(default_factory=GTLocConfig)
 

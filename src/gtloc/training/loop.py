@@ -2,7 +2,8 @@
 
 A run directory holds ``train_config.yaml`` (every hyper-parameter used), ``log.jsonl`` (one line per step),
 ``training_state.safetensors`` (the resumable checkpoint, rewritten atomically every ``checkpoint_every``
-steps) and, at the end, the model (``config.json`` + ``model.safetensors``) that ``predict`` loads.
+steps) and, at the end, the model (``config.json`` + ``model.safetensors``) that ``predict`` loads and the
+training pictures for the kNN read-out (``neighbours.safetensors``, :mod:`gtloc.retrieval.readout`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
+from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.training.checkpoint import (
     LOG_FILE,
     TRAIN_CONFIG_FILE,
@@ -37,6 +39,7 @@ from gtloc.training.checkpoint import (
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
 from gtloc.training.objective import Objective
+from gtloc.training.small_data import adapt_config, distinct_labels
 
 if TYPE_CHECKING:
     from gtloc.data.features import FeatureDirs
@@ -194,8 +197,9 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
 
 
 def _with_features(config: TrainConfig, data: TrainingData) -> TrainConfig:
+    """The config with the model's backbone and feature size from ``data``, adapted to its size (``small_data``)."""
     model = replace(config.model, backbone=data.backbone, feature_dim=data.features.shape[-1])
-    return replace(config, model=model)
+    return adapt_config(replace(config, model=model), len(data), distinct_labels(data.latlon, data.times))
 
 
 def train(
@@ -325,6 +329,9 @@ def _train(
     model.eval()
     if end == total_steps and main:
         model.save_pretrained(out_dir)
+        NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed).save(
+            out_dir / NEIGHBOURS_FILE
+        )
     return model
 
 

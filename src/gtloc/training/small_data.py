@@ -1,0 +1,52 @@
+"""Training defaults that fit the data: what the trainer changes in a config for the training set it is given.
+
+On a few hundred pictures (e.g. a handful of fixed webcams) the paper's heads (millions of parameters, queues of
+4,096 that hold each of a few hundred labels many times) memorise the training cameras and do worse than a
+constant guess on unseen ones (docs/small-data.md). With ``TrainConfig.adapt_to_data`` the trainer:
+
+* caps each label queue at the number of distinct training labels (more would only repeat them as negatives);
+* caps the linear warm-up at a tenth of the run's steps (a 300-picture run has ~30 steps, fewer than the default
+  warm-up of 50, and would otherwise never reach its learning rate);
+* below :data:`SMALL_DATA_N` pictures, narrows the encoders (hidden widths at most :data:`SMALL_HIDDEN` /
+  :data:`SMALL_IMAGE_HIDDEN`) and drops half the input features (``image_input_dropout`` at least 0.5).
+
+Larger sets (the demo's 3,000 pictures and up) keep their config apart from the two caps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from gtloc.training.config import TrainConfig
+
+SMALL_DATA_N = 2000
+SMALL_HIDDEN = 128
+SMALL_IMAGE_HIDDEN = 512
+SMALL_INPUT_DROPOUT = 0.5
+WARMUP_FRACTION = 0.1
+
+
+def distinct_labels(latlon: torch.Tensor, times: torch.Tensor) -> int:
+    """The larger of the numbers of distinct places ``(N, 2)`` and distinct times ``(N, 5)`` (NaN rows skipped)."""
+    places = latlon[torch.isfinite(latlon).all(dim=1)]
+    stamps = times[torch.isfinite(times).all(dim=1)]
+    return max(len(torch.unique(places, dim=0)), len(torch.unique(stamps, dim=0)), 1)
+
+
+def adapt_config(config: TrainConfig, n_train: int, n_distinct: int) -> TrainConfig:
+    """``config`` fitted to ``n_train`` training pictures with ``n_distinct`` distinct labels (module docstring)."""
+    if not config.adapt_to_data:
+        return config
+    model = replace(config.model, queue_size=min(config.model.queue_size, n_distinct))
+    if n_train < SMALL_DATA_N:
+        model = replace(
+            model,
+            encoder_hidden_dim=min(model.encoder_hidden_dim, SMALL_HIDDEN),
+            image_hidden_dim=min(model.image_hidden_dim, SMALL_IMAGE_HIDDEN),
+            image_input_dropout=max(model.image_input_dropout, SMALL_INPUT_DROPOUT),
+        )
+    steps = config.epochs * max(n_train // min(config.batch_size, n_train), 1)
+    warmup = min(config.warmup_steps, max(int(WARMUP_FRACTION * steps), 1))
+    return replace(config, model=model, warmup_steps=warmup)
