@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verify",
     "serve",
     "demo",
+    "crossval",
 )
 
 for _name in COMMAND_MODULES:
