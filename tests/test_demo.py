@@ -20,7 +20,14 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["geo"]) == {"median_km", "acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km"}
     assert set(metrics["time"]) == {"month_error", "hour_error"}
-    expected = {"gtloc_bayes_readout", "gtloc_given_location", "constant", "random", "classification"}
+    expected = {
+        "gtloc_argmax_readout",
+        "gtloc_bayes_readout",
+        "gtloc_given_location",
+        "constant",
+        "random",
+        "classification",
+    }
     assert expected | {"gtloc_hard_targets", "gtloc_time_only"} == set(metrics["baselines"])
     assert metrics["baselines"]["gtloc_time_only"]["geo"] is None
     report = (out / "report.md").read_text()

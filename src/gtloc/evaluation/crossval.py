@@ -23,7 +23,7 @@ from gtloc.evaluation.baselines import constant_baseline
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Predictor
 from gtloc.io import atomic_write_text, write_json
-from gtloc.training.checkpoint import STATE_FILE
+from gtloc.training.checkpoint import TRAINING_STATE_FILE
 from gtloc.training.config import TrainConfig
 from gtloc.training.loop import TrainingData, load_training_data, train
 
@@ -94,7 +94,7 @@ def cross_validate(
         log(f"[{number}/{len(values)}] {group_by}={value}: train on {len(train_rows)}, predict {len(test_rows)}")
         fold, test = _subset(data, train_rows), _subset(data, test_rows)
         run = _fold_dir(out, value)
-        train(fold, run, config, resume=(run / STATE_FILE).is_file(), progress=progress)
+        train(fold, run, config, resume=(run / TRAINING_STATE_FILE).is_file(), progress=progress)
         pred = Predictor.from_pretrained(run).predict(test.features, top_k=1)
         answers = {"gtloc": (pred.latlon.numpy().astype(float), pred.time_bayes.numpy().astype(float))}
         floor = constant_baseline(fold.latlon.numpy().astype(float), fold.times.numpy().astype(float), len(test))

@@ -1,0 +1,178 @@
+"""Small training sets: the trainer's adaptation, the kNN time read-out and the time prior, gtloc crossval."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from cli_runner import run_cli
+from gtloc.backbones.extract import extract_features
+from gtloc.data.schema import load_records, write_records
+from gtloc.errors import GtlocError
+from gtloc.inference.predictor import Predictor
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import time_grid
+from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore, mix_weight, time_kernel, time_prior
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.loop import load_training_data, train
+from gtloc.training.small_data import SMALL_DATA_N, adapt_config, distinct_labels
+from toydata import ToyBackbone, make_toy_dataset
+
+GRID = time_grid(days_step=30, minutes_step=60)
+
+
+def tiny_train_config(**overrides) -> dict:
+    model = small_model_config(encoder_hidden_dim=16, image_hidden_dim=16, rff_dim=8, embed_dim=16, queue_size=4096)
+    model = replace(model, gallery=replace(model.gallery, time_days_step=30, time_minutes_step=60))
+    config = TrainConfig(epochs=2, batch_size=16, warmup_steps=50, checkpoint_every=100, model=model, **overrides)
+    return config.to_dict()
+
+
+def test_adaptation_caps_queue_and_warmup_and_narrows_the_model_on_small_sets():
+    config = TrainConfig(epochs=30, batch_size=256, warmup_steps=50)
+    small = adapt_config(config, n_train=270, n_distinct=270)
+    assert small.model.queue_size == 270
+    assert small.warmup_steps == 3  # 30 one-batch epochs: a tenth of the steps
+    assert small.model.encoder_hidden_dim == 128 and small.model.image_hidden_dim == 512
+    assert small.model.image_input_dropout == 0.5
+    big = adapt_config(config, n_train=SMALL_DATA_N * 5, n_distinct=SMALL_DATA_N * 5)
+    assert big.model == config.model and big.warmup_steps == 50
+    assert adapt_config(replace(config, adapt_to_data=False), 270, 270) == replace(config, adapt_to_data=False)
+
+
+def test_distinct_labels_counts_places_and_times_ignoring_missing_ones():
+    latlon = torch.tensor([[1.0, 2.0], [1.0, 2.0], [float("nan"), 0.0]])
+    times = torch.tensor([[1.0, 1, 1, 0, 0], [2.0, 1, 1, 0, 0], [3.0, 1, 1, 0, 0]])
+    assert distinct_labels(latlon, times) == 3
+    assert distinct_labels(latlon, torch.full((3, 5), float("nan"))) == 1
+
+
+def test_kernel_prior_and_knn_posterior_sit_on_the_training_times():
+    times = torch.tensor([[6.0, 15, 12, 0, 0]] * 3 + [[12.0, 15, 0, 0, 0]])
+    kernel = time_kernel(times, GRID)
+    assert torch.allclose(kernel.sum(1), torch.ones(4))
+    assert GRID[kernel[0].argmax()].tolist()[:3] == [6.0, 1.0, 12.0]  # the grid has day 1 of each month
+    prior = time_prior(times, GRID)
+    assert prior.sum() == pytest.approx(1.0)
+    assert prior[kernel[0].argmax()] > prior[kernel[3].argmax()]  # three pictures at noon in June, one at midnight
+    features = torch.cat([torch.ones(3, 4), -torch.ones(1, 4)]) + 0.01 * torch.randn(4, 4)
+    store = NeighbourStore.from_training(features, times, torch.zeros(4, 2))
+    post = store.time_posterior(-torch.ones(1, 4), GRID, k=1)
+    assert GRID[post[0].argmax()].tolist()[:3] == [12.0, 1.0, 0.0]  # Dec 15 midnight's nearest grid time
+    assert mix_weight(250) == pytest.approx(0.5) and mix_weight(25_000) > 0.98
+
+
+def test_neighbour_store_round_trip_and_a_foreign_file_is_refused(tmp_path):
+    store = NeighbourStore.from_training(torch.randn(5, 3, 8), torch.rand(5, 5) + 1, torch.rand(5, 2))
+    assert store.features.shape == (5, 8) and store.n_train == 5
+    store.save(tmp_path / "n.safetensors")
+    back = NeighbourStore.load(tmp_path / "n.safetensors")
+    assert torch.equal(back.features, store.features) and torch.equal(back.times, store.times) and back.n_train == 5
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(GtlocError, match=r"bad\.safetensors"):
+        NeighbourStore.load(tmp_path / "bad.safetensors")
+    with pytest.raises(GtlocError, match="dimension"):
+        store.query(torch.randn(2, 9))
+
+
+@pytest.fixture(scope="module")
+def webcams(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """A toy set of 96 pictures in three 'cameras', its feature cache and a tiny training config."""
+    root = tmp_path_factory.mktemp("webcams")
+    records_path = make_toy_dataset(root / "world", 96, seed=5)
+    records = load_records(records_path)
+    records.extras["camera"] = [f"cam{i % 3}" for i in range(len(records))]
+    write_records(records, records_path)
+    extract_features(records, root / "world", ToyBackbone(), root / "features", progress=False)
+    config = root / "train.yaml"
+    config.write_text(yaml.safe_dump(tiny_train_config()))
+    return records_path, root / "features", config
+
+
+def test_a_small_run_stores_its_neighbours_and_predicts_with_each_read_out(webcams, tmp_path):
+    records_path, features, config_path = webcams
+    data = load_training_data(features, records_path, log=lambda m: None)
+    config = TrainConfig.from_dict(yaml.safe_load(config_path.read_text()))
+    train(data, tmp_path / "run", config, progress=False)
+    saved = yaml.safe_load((tmp_path / "run" / "train_config.yaml").read_text())
+    assert saved["model"]["queue_size"] == 96 and saved["warmup_steps"] == 1  # adapted and recorded
+    store = NeighbourStore.load(tmp_path / "run" / NEIGHBOURS_FILE)
+    assert store.n_train == 96 and torch.equal(store.times, data.times)
+    answers = {}
+    for posterior in ("gallery", "knn", "mix"):
+        predictor = Predictor.from_pretrained(tmp_path / "run", time_posterior=posterior)
+        pred = predictor.predict(data.features[:7], top_k=3, where=False)
+        assert torch.allclose(pred.month_posterior.sum(1), torch.ones(7), atol=1e-4)
+        answers[posterior] = pred.month_posterior
+    knn = store.time_posterior(data.features[:7], GRID)
+    month_onehot = torch.nn.functional.one_hot(GRID[:, 0].long() - 1, 12).float()
+    assert torch.allclose(answers["knn"], knn @ month_onehot, atol=1e-5)
+    with_prior = Predictor.from_pretrained(tmp_path / "run", time_posterior="gallery", time_prior=True)
+    assert with_prior.predict(data.features[:2], where=False).time_bayes.shape == (2, 5)
+    with pytest.raises(GtlocError, match="time_posterior"):
+        Predictor.from_pretrained(tmp_path / "run", time_posterior="nearest")
+    with pytest.raises(GtlocError, match="neighbours"):
+        Predictor(GTLoc.from_pretrained(tmp_path / "run"), time_posterior="knn")
+
+
+def test_crossval_cli_writes_pooled_and_per_group_metrics_beside_the_floor(monkeypatch, capsys, webcams, tmp_path):
+    records_path, features, config_path = webcams
+    out = tmp_path / "cv"
+    args = ("crossval", "--records", records_path, "--features", features, "--group-by", "camera", "--out", out)
+    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--config", config_path, "--no-progress")
+    assert code == 0, stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(metrics["groups"]) == ["cam0", "cam1", "cam2"] and metrics["group_by"] == "camera"
+    assert metrics["pooled"]["gtloc"]["n"]["time"] == 96 == sum(g["n"] for g in metrics["groups"].values())
+    for group in metrics["groups"].values():
+        assert group["n"] == 32
+        assert group["gtloc"]["time"]["hour_error"] >= 0 and group["constant"]["time"]["hour_error"] >= 0
+    table = (out / "crossval.md").read_text()
+    assert table.startswith("| camera | n | hour err (h) | floor hour") and "| pooled | 96 |" in table
+    assert "| pooled | 96 |" in stdout
+    assert all((out / "folds" / cam / "model.safetensors").is_file() for cam in ("cam0", "cam1", "cam2"))
+
+
+@pytest.mark.parametrize(
+    ("column", "edit", "message"),
+    [
+        ("site", None, "'site' is not a column"),
+        ("camera", "single", "has 1 group"),
+        ("camera", "blank", "row 3 has no value"),
+    ],
+)
+def test_crossval_bad_input_is_one_error_line(monkeypatch, capsys, webcams, tmp_path, column, edit, message):
+    records_path, features, config_path = webcams
+    if edit is not None:
+        records = load_records(records_path)
+        cameras = ["cam0"] * len(records) if edit == "single" else list(records.extras["camera"])
+        if edit == "blank":
+            cameras[1] = ""
+        records.extras["camera"] = cameras
+        records_path = tmp_path / "records.csv"
+        write_records(records, records_path)
+    args = ("crossval", "--records", records_path, "--features", features, "--group-by", column, "--out", tmp_path)
+    code, _, stderr = run_cli(monkeypatch, capsys, *args, "--config", config_path, "--no-progress")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_world_frames_per_camera(tmp_path):
+    from gtloc.data.world import generate_world
+
+    records = generate_world(None, 2, tmp_path / "w", size=16, cameras=3, frames=(2, 4), progress=False)
+    counts = np.unique(records.extras["camera"], return_counts=True)[1]
+    assert len(counts) == 3 and all(2 <= c <= 4 for c in counts)
+    assert json.loads((tmp_path / "w" / "world.json").read_text())["frames_per_camera"] == counts.tolist()
+    with pytest.raises(GtlocError, match="not both"):
+        generate_world(9, 2, tmp_path / "x", cameras=3, frames=(2, 4))
+    with pytest.raises(GtlocError, match=r"frames_min <= frames_max"):
+        generate_world(None, 2, tmp_path / "x", cameras=3, frames=(5, 4))
