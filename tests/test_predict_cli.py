@@ -244,7 +244,7 @@ def test_bad_argument_combinations_name_python_parameters_in_the_api(tmp_path, w
         run_prediction(world["run"], tmp_path / "p.csv", images_root="ROOT")
     assert info.value.parameters == ("images_root", "records")
     assert str(info.value) == "images_root needs records (the image paths are read from the records)"
-    with pytest.raises(ParameterError, match=r"^unknown readout 'mean'; choose one of argmax, bayes$"):
+    with pytest.raises(ParameterError, match=r"^unknown readout 'mean'; choose one of argmax, bayes, knn, mix$"):
         run_prediction(world["run"], tmp_path / "p.csv", images=["x.png"], readout="mean")
 
 

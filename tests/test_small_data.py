@@ -172,7 +172,46 @@ def test_world_frames_per_camera(tmp_path):
     counts = np.unique(records.extras["camera"], return_counts=True)[1]
     assert len(counts) == 3 and all(2 <= c <= 4 for c in counts)
     assert json.loads((tmp_path / "w" / "world.json").read_text())["frames_per_camera"] == counts.tolist()
-    with pytest.raises(GtlocError, match="not both"):
+    with pytest.raises(GtlocError, match="and no n"):
         generate_world(9, 2, tmp_path / "x", cameras=3, frames=(2, 4))
-    with pytest.raises(GtlocError, match=r"frames_min <= frames_max"):
+    with pytest.raises(GtlocError, match=r"1 <= min <= max"):
         generate_world(None, 2, tmp_path / "x", cameras=3, frames=(5, 4))
+
+
+def test_train_with_camera_validation_keeps_the_selected_step_and_stops_early(monkeypatch, capsys, webcams, tmp_path):
+    records_path, features, config_path = webcams
+    run = tmp_path / "run"
+    args = ("train", "--features", features, "--records", records_path, "--out", run, "--config", config_path)
+    extra = ("--epochs", "6", "--val-group", "camera", "--select", "hour", "--patience", "2", "--no-progress")
+    code, _, stderr = run_cli(monkeypatch, capsys, *args, *extra)
+    assert code == 0, stderr
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    validations = [line for line in lines if "validation" in line]
+    assert validations and set(validations[0]["validation"]) == {"hour", "month", "geo", "loss"}
+    chosen = lines[-1]
+    assert (
+        chosen["select"] == "hour"
+        and chosen["selected_step"] == min(validations, key=lambda v: v["validation"]["hour"])["step"]
+    )
+    assert chosen["value"] == pytest.approx(min(v["validation"]["hour"] for v in validations))
+    best = GTLoc.from_pretrained(run / "best")
+    saved = GTLoc.from_pretrained(run)
+    assert all(torch.equal(a, b) for a, b in zip(best.state_dict().values(), saved.state_dict().values(), strict=True))
+    steps = [line["step"] for line in lines if "loss" in line and "validation" not in line]
+    stale = len(validations) - 1 - [v["step"] for v in validations].index(chosen["selected_step"])
+    assert stale <= 2 and (stale == 2 or steps[-1] == 6 * (64 // 16))  # stopped by patience, or ran to the end
+    assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 64  # one camera of three held out
+
+
+def test_train_validation_bad_input_is_one_error_line(monkeypatch, capsys, webcams, tmp_path):
+    records_path, features, config_path = webcams
+    args = ("train", "--features", features, "--records", records_path, "--config", config_path, "--no-progress")
+    for extra, message in (
+        (("--val-group", "site"), "--val-group 'site' is not a column"),
+        (("--val-split", "1.5"), "val_split must be in [0, 1)"),
+        (("--select", "km"), "select must be hour, month, geo or loss"),
+    ):
+        code, _, stderr = run_cli(monkeypatch, capsys, *args, "--out", tmp_path / extra[1], *extra)
+        assert code == 2, stderr
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines

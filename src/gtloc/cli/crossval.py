@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, flags
 
 
 @app.command()
@@ -22,8 +22,9 @@ def crossval(
     from gtloc.evaluation.crossval import cross_validate, crossval_table
     from gtloc.training.config import load_train_config
 
-    result = cross_validate(
-        records, features, group_by, out, load_train_config(config), progress=progress, log=typer.echo
-    )
+    with flags(records_path="--records", out_dir="--out"):
+        result = cross_validate(
+            records, features, group_by, out, load_train_config(config), progress=progress, log=typer.echo
+        )
     typer.echo(crossval_table(result), nl=False)
     typer.echo(f"-> {out / 'metrics.json'}, {out / 'crossval.md'}")

@@ -19,6 +19,16 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run directory: config, log, checkpoints and the trained model."),
     config: Path | None = typer.Option(None, "--config", help="YAML file with training hyper-parameters."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the config's number of epochs."),
+    val_split: float | None = typer.Option(None, "--val-split", help="Hold out this random fraction for validation."),
+    val_group: str | None = typer.Option(
+        None, "--val-group", help="Hold out whole groups of this records column (e.g. camera) for validation."
+    ),
+    select: str | None = typer.Option(
+        None, "--select", help="Validation metric that picks the saved model: hour, month, geo or loss."
+    ),
+    patience: int | None = typer.Option(
+        None, "--patience", help="Stop after this many validations without improvement (0: never)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -33,10 +43,13 @@ def train(
     from gtloc.training.loop import train as run_training
 
     train_config = None
-    if config is not None or epochs is not None or not resume:
+    given = {"epochs": epochs, "val_split": val_split, "val_group": val_group, "select": select, "patience": patience}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if config is not None or overrides or not resume:
         train_config = load_train_config(config)
-        if epochs is not None:
-            train_config = replace(train_config, epochs=epochs)
+        if overrides:
+            train_config = replace(train_config, **overrides)
+            train_config.validate()
     say = typer.echo if is_main_process() else _quiet
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")

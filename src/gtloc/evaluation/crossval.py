@@ -9,16 +9,14 @@ the same training fold: the floor a model must beat. ``DIR/metrics.json`` holds 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from gtloc.data.features import FeatureDirs
 from gtloc.data.schema import load_records
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.evaluation.baselines import constant_baseline
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Predictor
@@ -34,25 +32,14 @@ def _groups(records_path: str | Path, column: str) -> list[str]:
     records = load_records(records_path)
     if column not in records.extras:
         columns = ", ".join(sorted(records.extras)) or "none"
-        raise GtlocError(f"{records_path}: group_by {column!r} is not a column (extra columns: {columns})")
+        raise ParameterError(
+            f"{records_path}: ", Param("group_by"), f" {column!r} is not a column (extra columns: {columns})"
+        )
     values = records.extras[column]
     for row, value in enumerate(values, start=2):
         if not str(value).strip():
-            raise GtlocError(f"{records_path}: row {row} has no value in group_by column {column!r}")
+            raise GtlocError(f"{records_path}: row {row} has no value in the group column {column!r}")
     return list(values)
-
-
-def _subset(data: TrainingData, rows: np.ndarray) -> TrainingData:
-    idx = torch.from_numpy(rows)
-    pick = rows.tolist()
-    return replace(
-        data,
-        features=data.features[idx],
-        latlon=data.latlon[idx],
-        times=data.times[idx],
-        paths=None if data.paths is None else [data.paths[i] for i in pick],
-        cameras=None if data.cameras is None else [data.cameras[i] for i in pick],
-    )
 
 
 def _fold_dir(out: Path, group: str) -> Path:
@@ -84,7 +71,11 @@ def cross_validate(
     groups = np.array([by_path[p] for p in data.paths])
     values = sorted(set(groups.tolist()))
     if len(values) < 2:
-        raise GtlocError(f"{records_path}: group_by {group_by!r} has {len(values)} group(s); crossval needs at least 2")
+        raise ParameterError(
+            f"{records_path}: ",
+            Param("group_by"),
+            f" {group_by!r} has {len(values)} group(s); crossval needs at least 2",
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in METHODS}
@@ -92,7 +83,7 @@ def cross_validate(
     for number, value in enumerate(values, start=1):
         train_rows, test_rows = np.nonzero(groups != value)[0], np.nonzero(groups == value)[0]
         log(f"[{number}/{len(values)}] {group_by}={value}: train on {len(train_rows)}, predict {len(test_rows)}")
-        fold, test = _subset(data, train_rows), _subset(data, test_rows)
+        fold, test = data.subset(train_rows), data.subset(test_rows)
         run = _fold_dir(out, value)
         train(fold, run, config, resume=(run / TRAINING_STATE_FILE).is_file(), progress=progress)
         pred = Predictor.from_pretrained(run).predict(test.features, top_k=1)
@@ -105,7 +96,7 @@ def cross_validate(
             pooled[method].append((latlon, times))
         result["groups"][value] = entry
     order = np.concatenate([np.nonzero(groups == v)[0] for v in values])
-    everyone = _subset(data, order)
+    everyone = data.subset(order)
     result["pooled"] = {
         method: _metrics(np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]), everyone)
         for method, parts in pooled.items()

@@ -27,6 +27,11 @@ class TrainConfig:
     ``adapt_to_data``: fit the run to its training set (:mod:`gtloc.training.small_data`): label queues no longer
     than the distinct labels, warm-up at most a tenth of the steps, and below ``SMALL_DATA_N`` pictures a narrow,
     strongly regularised model. The resolved values are what ``train_config.yaml`` records.
+    ``val_split`` / ``val_group``: hold out a random fraction of the rows / whole groups of a records column
+    (e.g. ``camera``; with ``val_split`` > 0 groups are added until that fraction is held out), scored every
+    ``val_every`` steps (0: once per epoch); the step with the best ``select`` metric (``hour``, ``month``, ``geo``
+    or ``loss``) is the run's model; ``patience`` > 0 stops after that many validations without improvement
+    (:mod:`gtloc.training.validation`).
     ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
     3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
     """
@@ -45,6 +50,11 @@ class TrainConfig:
     checkpoint_every: int = 50
     sampler: str = "shuffle"
     adapt_to_data: bool = True
+    val_split: float = 0.0
+    val_group: str | None = None
+    val_every: int = 0
+    select: str = "hour"
+    patience: int = 0
     seed: int = 0
     model: GTLocConfig = field(default_factory=GTLocConfig)
 
@@ -69,6 +79,13 @@ class TrainConfig:
             (self.checkpoint_every >= 1, f"checkpoint_every: must be >= 1, got {self.checkpoint_every}"),
             (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}"),
             (self.sampler in ("shuffle", "camera"), f"sampler: must be 'shuffle' or 'camera', got {self.sampler!r}"),
+            (0 <= self.val_split < 1, f"val_split: must be in [0, 1), got {self.val_split}"),
+            (self.val_every >= 0, f"val_every: must be >= 0, got {self.val_every}"),
+            (self.patience >= 0, f"patience: must be >= 0, got {self.patience}"),
+            (
+                self.select in ("hour", "month", "geo", "loss"),
+                f"select: must be hour, month, geo or loss, got {self.select!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

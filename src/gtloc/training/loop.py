@@ -14,7 +14,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,7 @@ from gtloc.training.config import TrainConfig, load_train_config, save_train_con
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
 from gtloc.training.objective import Objective
 from gtloc.training.small_data import adapt_config, distinct_labels
+from gtloc.training.validation import BEST_DIR, Selection, validation_metrics, validation_rows
 
 if TYPE_CHECKING:
     from gtloc.data.features import FeatureDirs
@@ -56,6 +57,7 @@ class TrainingData:
     backbone: str
     paths: list[str] | None = None
     cameras: list[str] | None = None
+    extras: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -76,6 +78,20 @@ class TrainingData:
             "records": digest(paths, labels.numpy().tobytes()),
             "features": digest(self.features.float().contiguous().numpy().tobytes()),
         }
+
+    def subset(self, rows: np.ndarray) -> TrainingData:
+        """The rows ``rows`` (integer positions or a boolean mask) of this set."""
+        pick = np.arange(len(self))[rows].tolist()
+        idx = torch.tensor(pick, dtype=torch.long)
+        return TrainingData(
+            features=self.features[idx],
+            latlon=self.latlon[idx],
+            times=self.times[idx],
+            backbone=self.backbone,
+            paths=None if self.paths is None else [self.paths[i] for i in pick],
+            cameras=None if self.cameras is None else [self.cameras[i] for i in pick],
+            extras={k: [v[i] for i in pick] for k, v in self.extras.items()},
+        )
 
 
 def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -253,6 +269,7 @@ def _train(
     if not resume and main:
         save_train_config(config, out_dir / TRAIN_CONFIG_FILE)
 
+    data, val = _split_validation(data, config, ctx)
     torch.manual_seed(config.seed)
     model = GTLoc(config.model)
     if not resume:
@@ -287,6 +304,12 @@ def _train(
     else:
         objective = wrap_loss(model, loss_fn, config.queue_grad, ctx, batches.batch_size)
     end = total_steps if stop_after is None else min(total_steps, stop_after)
+    every = config.val_every or batches.per_epoch
+    selection = Selection.load(out_dir) if resume else Selection()
+    stopped = val is not None and config.patience > 0 and selection.stale >= config.patience
+    if stopped:
+        end = start
+    places = torch.unique(data.latlon[torch.isfinite(data.latlon).all(dim=1)], dim=0)
     model.train()
     bar = tqdm(
         total=total_steps, initial=start, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True
@@ -317,7 +340,8 @@ def _train(
             log.flush()
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == end:
+            validate = val is not None and ((step + 1) % every == 0 or step + 1 == end)
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == end or validate:
                 weights = torch.cat([p.detach().flatten() for p in model.parameters()])
                 _check_finite(step + 1, out_dir, last_good, "model's weights", weights)
                 if main:
@@ -325,14 +349,50 @@ def _train(
                         out_dir / TRAINING_STATE_FILE, model, optimizer, TrainingState(step + 1, digest, data_digests)
                     )
                 last_good = step + 1
+            if validate:
+                metrics = validation_metrics(model, val.features, val.latlon, val.times, places, objective)
+                if np.isnan(metrics[config.select]):
+                    raise ParameterError(Param("select"), f" {config.select!r}: no held-out row has that label")
+                selection.update(step + 1, metrics[config.select], model, out_dir)
+                line = {"step": step + 1, "validation": metrics, "best_step": selection.step}
+                log.write(json.dumps(line) + "\n")
+                log.flush()
+                if config.patience and selection.stale >= config.patience:
+                    stopped = True
+                    break
     bar.close()
     model.eval()
-    if end == total_steps and main:
+    if (end == total_steps or stopped) and main:
+        if val is not None and selection.step:
+            model.load_state_dict(GTLoc.from_pretrained(out_dir / BEST_DIR).state_dict())
+            with open(out_dir / LOG_FILE, "a", encoding="utf-8") as log:
+                chosen = {"selected_step": selection.step, "select": config.select, "value": selection.value}
+                log.write(json.dumps(chosen) + "\n")
         model.save_pretrained(out_dir)
         NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed).save(
             out_dir / NEIGHBOURS_FILE
         )
     return model
+
+
+def _split_validation(
+    data: TrainingData, config: TrainConfig, ctx: DistContext | None
+) -> tuple[TrainingData, TrainingData | None]:
+    """The training rows and the held-out validation rows (``None`` without ``val_split`` / ``val_group``)."""
+    if not config.val_split and config.val_group is None:
+        return data, None
+    if ctx is not None:
+        raise ParameterError(Param("val_split"), " / ", Param("val_group"), " run in a single process only")
+    groups = None
+    if config.val_group is not None:
+        if config.val_group not in data.extras:
+            columns = ", ".join(sorted(data.extras)) or "none"
+            raise ParameterError(
+                Param("val_group"), f" {config.val_group!r} is not a column of the training records (extra: {columns})"
+            )
+        groups = data.extras[config.val_group]
+    held = validation_rows(len(data), config.seed, config.val_split, groups)
+    return data.subset(~held), data.subset(held)
 
 
 def load_training_data(features_dir: FeatureDirs, records_path: str | Path, log=print) -> TrainingData:
@@ -363,6 +423,7 @@ def load_training_data(features_dir: FeatureDirs, records_path: str | Path, log=
         backbone=store.backbone,
         paths=list(records.paths),
         cameras=records.extras.get("camera"),
+        extras=dict(records.extras),
     )
 
 
