@@ -11,6 +11,8 @@ folds score:
 * ``ridge_colour``: ridge regression from colour statistics (mean and std of RGB over a 4 x 4 grid) to the
   cos/sin of the month and hour angles;
 * ``gtloc``: ``gtloc train`` + ``gtloc predict`` defaults (the ``mix`` read-out);
+* ``gtloc_validation``: the same with ``--val-group camera --select hour --patience 5`` (one training camera held
+  out to pick the step);
 * ``gtloc_gallery_argmax`` / ``gtloc_gallery_bayes`` / ``gtloc_knn``: the same runs read out from the gallery
   posterior alone (argmax: the paper's; Bayes: least expected error) or from the training neighbours alone.
 
@@ -36,13 +38,16 @@ from gtloc.evaluation.baselines import best_constant_time
 from gtloc.evaluation.crossval import cross_validate
 from gtloc.inference.predictor import Predictor
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_error, month_error, torus_angles
+from gtloc.training.config import TrainConfig
 from gtloc.training.loop import load_training_data
 
+VALIDATION = TrainConfig(val_group="camera", select="hour", patience=5)
 METHODS = (
     "constant",
     "knn_features",
     "ridge_colour",
     "gtloc",
+    "gtloc_validation",
     "gtloc_gallery_argmax",
     "gtloc_gallery_bayes",
     "gtloc_knn",
@@ -108,6 +113,9 @@ def one_seed(out: Path, seed: int, args: argparse.Namespace) -> dict[str, list[n
     result = cross_validate(
         world / "records.csv", feats, "camera", out / f"crossval-{seed}", progress=False, log=_quiet
     )
+    checked = cross_validate(
+        world / "records.csv", feats, "camera", out / f"crossval-val-{seed}", VALIDATION, progress=False, log=_quiet
+    )
     data = load_training_data(feats, world / "records.csv", log=_quiet)
     colours = np.stack([colour_statistics(world / "images" / p) for p in data.paths])
     x, t = data.features.numpy().astype(np.float64), data.times.numpy().astype(np.float64)
@@ -130,9 +138,17 @@ def one_seed(out: Path, seed: int, args: argparse.Namespace) -> dict[str, list[n
         ):
             pred = Predictor.from_pretrained(run, time_posterior=posterior).predict(feats_te, top_k=1, where=False)
             answers[name] = (pred.time if point == "argmax" else pred.time_bayes).numpy().astype(np.float64)
+        answers["gtloc_validation"] = _fold_answers(out / f"crossval-val-{seed}" / "folds" / camera, feats_te)
+        if checked["groups"][camera]["n"] != int(te.sum()):
+            raise RuntimeError(f"fold {camera}: the validation crossval scored other rows")
         for name, times in answers.items():
             errors[name].append(np.stack([hour_error(times, t[te]), month_error(times, t[te])], 1))
     return errors
+
+
+def _fold_answers(run: Path, features: torch.Tensor) -> np.ndarray:
+    """The default read-out's time answers of the run in ``run`` for ``features``."""
+    return Predictor.from_pretrained(run).predict(features, top_k=1, where=False).time_bayes.numpy().astype(np.float64)
 
 
 def _quiet(message: str) -> None:
