@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.backbones.base import Backbone
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import can_write, user_cache_dir
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import GallerySearch
@@ -175,11 +175,15 @@ class Predictor:
         neighbours: NeighbourStore | None = None,
     ):
         if time_posterior not in TIME_POSTERIORS:
-            raise GtlocError(f"time_posterior must be one of {', '.join(TIME_POSTERIORS)}, got {time_posterior!r}")
+            raise ParameterError(
+                Param("time_posterior"), f" must be one of {', '.join(TIME_POSTERIORS)}, got {time_posterior!r}"
+            )
         if (time_posterior == "knn" or time_prior) and neighbours is None:
-            raise GtlocError(
-                f"time_posterior={time_posterior!r} / time_prior={time_prior} need the training pictures "
-                f"(neighbours, the run's {NEIGHBOURS_FILE}); this model has none"
+            raise ParameterError(
+                Param("time_posterior", time_posterior),
+                " and ",
+                Param("time_prior", time_prior),
+                f" need the training pictures (neighbours, the run's {NEIGHBOURS_FILE}); this model has none",
             )
         self.model = model.eval()
         self.neighbours = neighbours
