@@ -11,7 +11,6 @@ import pytest
 import torch
 import yaml
 
-from cli_runner import run_cli
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records, write_records
 from gtloc.errors import GtlocError
@@ -22,7 +21,8 @@ from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore, mix_weight,
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import load_training_data, train
 from gtloc.training.small_data import SMALL_DATA_N, adapt_config, distinct_labels
-from toydata import ToyBackbone, make_toy_dataset
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, make_toy_dataset
 
 GRID = time_grid(days_step=30, minutes_step=60)
 
@@ -208,8 +208,8 @@ def test_train_validation_bad_input_is_one_error_line(monkeypatch, capsys, webca
     args = ("train", "--features", features, "--records", records_path, "--config", config_path, "--no-progress")
     for extra, message in (
         (("--val-group", "site"), "--val-group 'site' is not a column"),
-        (("--val-split", "1.5"), "val_split must be in [0, 1)"),
-        (("--select", "km"), "select must be hour, month, geo or loss"),
+        (("--val-split", "1.5"), "val_split: must be in [0, 1)"),
+        (("--select", "km"), "select: must be hour, month, geo or loss"),
     ):
         code, _, stderr = run_cli(monkeypatch, capsys, *args, "--out", tmp_path / extra[1], *extra)
         assert code == 2, stderr

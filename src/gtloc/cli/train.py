@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, flags
+from gtloc.errors import GtlocError
 
 
 @app.command()
@@ -49,7 +50,9 @@ def train(
         train_config = load_train_config(config)
         if overrides:
             train_config = replace(train_config, **overrides)
-            train_config.validate()
+            problem = train_config.validate()
+            if problem:
+                raise GtlocError(f"training config.{problem}")
     say = typer.echo if is_main_process() else _quiet
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")
