@@ -152,3 +152,19 @@ def test_a_damaged_gallery_cache_is_rebuilt_with_a_notice(world, tmp_path, monke
         assert err.count("notice: cache ") == 2 and "is damaged" in err and "rebuilding it" in err
         assert (tmp_path / "p.csv").read_text() == first
     assert run_cli(monkeypatch, capsys, *args, "--no-progress")[2].count("notice:") == 0
+
+
+def test_a_damaged_faiss_index_cache_is_rebuilt_with_a_notice(world, tmp_path, monkeypatch, capsys):
+    run = _fresh_run(world, tmp_path)
+    args = ("predict", "--checkpoint", run, "--features", world["features"], "--out", tmp_path / "p.csv")
+    args = (*args, "--gps-index", "faiss-flat", "--no-progress")
+    assert run_cli(monkeypatch, capsys, *args)[0] == 0
+    first = (tmp_path / "p.csv").read_text()
+    (index,) = (run / "galleries").glob("*.faiss")
+    for damage in (b"", b"garbage" * 10, index.read_bytes()[:100]):
+        index.write_bytes(damage)
+        code, _, err = run_cli(monkeypatch, capsys, *args)
+        assert code == 0, err
+        assert err.count("notice: cache ") == 1 and f"{index.name} is damaged" in err and "rebuilding it" in err
+        assert (tmp_path / "p.csv").read_text() == first
+    assert run_cli(monkeypatch, capsys, *args)[2].count("notice:") == 0
