@@ -87,6 +87,7 @@ def test_an_image_without_pixels_is_refused(tmp_path):
         images._check_shape(tmp_path / "x.png", 0, 5)
 
 
+@pytest.mark.slow  # a subprocess measuring peak memory
 def test_features_on_a_strip_stays_bounded_and_reports_it(tmp_path):
     (tmp_path / "images").mkdir()
     _strip(tmp_path / "images" / "strip.png")
@@ -112,6 +113,7 @@ measure(work)
     assert "strip.png" in failed and f"more than {images.MAX_ASPECT} times the shorter" in failed
 
 
+@pytest.mark.slow  # a subprocess measuring peak memory
 def test_the_web_app_refuses_a_strip_in_bounded_memory(tmp_path):
     _strip(tmp_path / "strip.png")
     script = f"""
@@ -133,6 +135,7 @@ measure(work)
     assert probe["extra_mb"] < BOUND_MB, probe
 
 
+@pytest.mark.slow  # a subprocess measuring peak memory
 def test_the_worst_case_within_the_limits_stays_under_the_documented_bound(tmp_path):
     """An RGBA PNG just under MAX_PIXELS (the costliest mode to convert), through load + ten-crop preprocessing."""
     side = int(images.MAX_PIXELS**0.5)
