@@ -7,7 +7,8 @@
   that of another test picture within 125 km of the query picture; the query picture itself is left out.
 * Metadata verification: every test picture with its true claim, and with a claim shifted to another place
   (>= 1000 km away), another month (3-6 months off) or another hour (4-12 h off); ROC AUC of true vs shifted
-  claims per kind of shift (overall score, the matching check's percentile and credibility), plus verdict rates.
+  claims per kind of shift (overall score, the matching check's percentile and credibility), plus the shares of
+  overall verdicts (``consistent`` / ``inconsistent`` / ``cannot judge``, the rule of ``gtloc.inference.verify``).
 
 Baselines in the same run: ranking by place alone (no time), a random ranking (expected recall, exact), and for
 geo-time aware retrieval plain image similarity (no time) and the true place of the query picture in place of
@@ -32,7 +33,7 @@ from gtloc.data.schema import load_records
 from gtloc.geo import pairwise_haversine_km
 from gtloc.inference.predictor import Predictor
 from gtloc.inference.retrieve import Retriever
-from gtloc.inference.verify import CONSISTENT_AT, DOUBTFUL_AT, overall_percentile, score_claims
+from gtloc.inference.verify import overall_percentile, overall_verdicts, score_claims
 from gtloc.io import write_json
 from gtloc.retrieval.image_gallery import build_image_gallery
 from gtloc.retrieval.search import search
@@ -97,6 +98,11 @@ def shifted_claims(latlon: np.ndarray, times: np.ndarray, rng: np.random.Generat
         "other month": (latlon, months),
         "other hour": (latlon, hours),
     }
+
+
+def verdict_shares(verdicts: np.ndarray) -> dict[str, float]:
+    """Share of each overall verdict among ``verdicts`` (strings)."""
+    return {v: float((verdicts == v).mean()) for v in ("consistent", "inconsistent", "cannot judge")}
 
 
 def table(title: str, rows: dict[str, dict[str, float]]) -> str:
@@ -171,10 +177,11 @@ def main() -> None:
 
     # Verification: true claims vs claims shifted in place, month or hour.
     claims = shifted_claims(latlon, times, rng)
+    in_domain = predictor.predict_embeddings(gallery.embeddings, top_k=1, features=gallery.features).in_domain
     scored = {}
     for kind, (ll, tt) in claims.items():
         s = score_claims(predictor, gallery.embeddings, torch.from_numpy(ll).float(), torch.from_numpy(tt).float())
-        scored[kind] = {"overall": overall_percentile(s).numpy()}
+        scored[kind] = {"overall": overall_percentile(s).numpy(), "verdicts": np.array(overall_verdicts(s, in_domain))}
         scored[kind].update({f"{c} percentile": v.percentile.numpy() for c, v in s.items()})
         scored[kind].update({f"{c} credibility": v.credibility.numpy() for c, v in s.items()})
     matching = {"other place": "place", "other month": "month", "other hour": "hour"}
@@ -186,13 +193,11 @@ def main() -> None:
             f"AUC {check} percentile": auc(true[f"{check} percentile"], shifted[f"{check} percentile"]),
             f"AUC {check} credibility": auc(true[f"{check} credibility"], shifted[f"{check} credibility"]),
             "AUC time percentile": auc(true["time percentile"], shifted["time percentile"]),
-            "not consistent": float((shifted["overall"] < CONSISTENT_AT).mean()),
-            "inconsistent": float((shifted["overall"] < DOUBTFUL_AT).mean()),
+            **verdict_shares(shifted["verdicts"]),
         }
-    verification["true claims"] = {
-        "not consistent": float((scored["true"]["overall"] < CONSISTENT_AT).mean()),
-        "inconsistent": float((scored["true"]["overall"] < DOUBTFUL_AT).mean()),
-    }
+    verification["true claims"] = verdict_shares(scored["true"]["verdicts"])
+    if in_domain is not None:
+        verification["in domain"] = {"share": float(in_domain.float().mean())}
     results["verification"] = verification
     results["seconds"] = round(time.perf_counter() - t0, 1)
 
@@ -205,7 +210,7 @@ def main() -> None:
         print(table(title, results["geo_time_aware"][crit]))
     print(
         "\nVerification: ROC AUC of true vs shifted claims (overall = lowest place/month/hour percentile), and the "
-        f"share judged not consistent (percentile < {CONSISTENT_AT:g}) or inconsistent (< {DOUBTFUL_AT:g})"
+        "shares of the overall verdicts"
     )
     for kind, values in verification.items():
         print(f"| {kind} | " + " | ".join(f"{name} {100 * v:.1f}" for name, v in values.items()) + " |")

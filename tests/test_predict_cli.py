@@ -146,7 +146,8 @@ def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys
         assert len(entry["month_posterior"]) == 12 and sum(entry["month_posterior"]) == pytest.approx(1, abs=1e-4)
         assert len(entry["hour_posterior"]) == 24 and sum(entry["hour_posterior"]) == pytest.approx(1, abs=1e-4)
     summary = stdout.splitlines()
-    assert summary[0].startswith("pics/0.png ") and "near " in summary[0] and "most likely month" in summary[0]
+    assert summary[0].startswith("pics/0.png ") and "near " in summary[0]
+    assert "(read-out argmax; p(month)=" in summary[0]
     assert len(summary) == 5 + 2  # five pictures, "... and 1 more", the closing line
     assert summary[-1] == f"{N_IMAGES} predictions -> {out} (top-{TOP_K}: {out.with_suffix('.json')})"
     assert any(p.name.startswith("gps-") for p in (world["run"] / "galleries").iterdir())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from datetime import datetime
@@ -15,15 +16,20 @@ from gtloc.data.images import load_image
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.inference.predictor import Predictor
 from gtloc.inference.verify import (
+    FLAT_BELOW,
+    VERDICTS,
     Check,
     Claim,
     Verification,
     analyze_photo,
+    check_verdict,
     claim_from_exif,
     overall_percentile,
+    overall_verdict,
     parse_claim_time,
     rank_claims,
     score_claims,
+    sharpness,
     verification_dict,
     verification_text,
     verify_features,
@@ -119,13 +125,45 @@ def test_batched_scores_agree_with_one_at_a_time(toy_world):
 
 @pytest.mark.parametrize(("percentile", "verdict"), [(25.0, "consistent"), (12.0, "doubtful"), (9.9, "inconsistent")])
 def test_verdicts_read_the_percentile(percentile, verdict):
-    assert Check("place", "x", 0.1, 3, 10, percentile, 0.5).verdict == verdict
+    assert Check("place", "x", 0.1, 3, 10, percentile, 0.5, 0.5).verdict == verdict
 
 
-def test_the_overall_verdict_is_the_worst_place_month_or_hour_check():
-    checks = [Check(kind, "x", 0.1, 1, 10, pct, 1.0) for kind, pct in [("place", 80), ("time", 1), ("month", 12)]]
-    assert Verification(Claim(), checks, None).verdict == "doubtful"
-    assert Verification(Claim(), checks[:2], None).verdict == "consistent"
+def checks_of(*percentiles, sharpness=0.5, in_domain=True):
+    kinds = ("place", "time", "month", "hour")
+    return [Check(k, "x", 0.1, 1, 10, p, 1.0, sharpness, in_domain) for k, p in zip(kinds, percentiles, strict=False)]
+
+
+def test_the_overall_verdict_follows_the_one_rule():
+    # the joint time check (second) is a diagnostic: it has no verdict and does not count
+    assert Verification(Claim(), checks_of(80, 1), None).verdict == "consistent"
+    assert Verification(Claim(), checks_of(80, 1, 12), None).verdict == "cannot judge"  # a doubtful month
+    assert Verification(Claim(), checks_of(80, 1, 12, 5), None).verdict == "inconsistent"  # an inconsistent hour
+    assert Verification(Claim(), checks_of(80, 90, 30, 40), None).verdict == "consistent"
+    assert checks_of(80, 1)[1].verdict is None
+
+
+@pytest.mark.parametrize("in_domain", [True, False, None])
+@pytest.mark.parametrize("sharpness", [0.0, 0.5])
+def test_the_overall_verdict_never_contradicts_a_check(in_domain, sharpness):
+    for place, month, hour in itertools.product((5.0, 15.0, 60.0), repeat=3):
+        checks = checks_of(place, 50.0, month, hour, sharpness=sharpness, in_domain=in_domain)
+        verdicts = [c.verdict for c in checks if c.verdict is not None]
+        overall = overall_verdict(verdicts, in_domain)
+        assert overall in VERDICTS
+        if overall == "consistent":
+            assert all(v == "consistent" for v in verdicts)
+        if overall == "inconsistent":
+            assert "inconsistent" in verdicts
+        if in_domain is False:
+            assert overall == "cannot judge" and set(verdicts) == {"cannot judge"}
+
+
+def test_a_flat_posterior_cannot_judge(monkeypatch):
+    monkeypatch.setitem(FLAT_BELOW, "month", 0.3)
+    assert check_verdict("month", 90.0, 0.2) == "cannot judge"
+    assert check_verdict("month", 90.0, 0.4) == "consistent"
+    assert sharpness(torch.full((1, 12), 1 / 12))[0] == pytest.approx(0.0, abs=1e-6)
+    assert sharpness(torch.eye(12)[:1])[0] == pytest.approx(1.0)
 
 
 def test_the_models_own_guess_is_consistent_and_ranks_first(toy_world):

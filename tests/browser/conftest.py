@@ -37,14 +37,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_app(toy_world):
-    """The app over the toy world, served by uvicorn in a thread; yields its base URL and the world."""
+def _serve(app):
+    """Serve ``app`` with uvicorn in a thread on a free port; yields its base URL."""
     import uvicorn
 
-    from gtloc.web.app import create_app
-
-    app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]), toy_world["gallery"])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -54,9 +50,31 @@ def live_app(toy_world):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the web app did not start on 127.0.0.1")
         time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "world": toy_world}
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_app(toy_world):
+    """The app over the toy world, served by uvicorn in a thread; yields its base URL and the world."""
+    from gtloc.web.app import create_app
+
+    app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]), toy_world["gallery"])
+    for url in _serve(app):
+        yield {"url": url, "world": toy_world}
+
+
+@pytest.fixture(scope="session")
+def foreign_app(toy_world):
+    """The same model with a domain profile made of the toy world's pictures alone (their typical distance to the
+    reference is their distance to themselves, about 0): any other photo is outside its domain."""
+    from gtloc.model.domain import DomainProfile
+    from gtloc.web.app import create_app
+
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
+    predictor.domain = DomainProfile.build(toy_world["gallery"].features, toy_world["gallery"].features)
+    yield from _serve(create_app(predictor, toy_world["gallery"]))
 
 
 @pytest.fixture(scope="session")

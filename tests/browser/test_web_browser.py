@@ -51,7 +51,7 @@ def test_upload_shows_map_heatmap_claim_and_verdict(live_app, browser, tmp_path,
     browser.find_element(By.ID, "photo").send_keys(str(photo(tmp_path / "oslo.jpg")))
     browser.find_element(By.ID, "analyze").click()
     verdict = wait_for(browser, "#verdict")
-    assert verdict.text in ("consistent", "doubtful", "inconsistent")
+    assert verdict.text in ("consistent", "inconsistent", "cannot judge")
     world_map = browser.find_element(By.ID, "world-map")
     assert image_loaded(browser, world_map) and world_map.size["width"] >= 400
     assert image_loaded(browser, browser.find_element(By.ID, "photo-thumb"))
@@ -61,6 +61,21 @@ def test_upload_shows_map_heatmap_claim_and_verdict(live_app, browser, tmp_path,
     assert "59.9100, 10.7500 (EXIF GPS)" in claim and "2023-01-15 16:30:00" in claim
     png = browser.get_screenshot_as_png()
     (shots / "analysis.png").write_bytes(png)
+    assert_not_blank(png)
+
+
+def test_a_photo_outside_the_models_domain_is_flagged_and_not_judged(foreign_app, browser, tmp_path, shots):
+    browser.get(foreign_app + "/")
+    wait_for(browser, "#upload-form")
+    browser.find_element(By.ID, "photo").send_keys(str(photo(tmp_path / "real.jpg")))
+    browser.find_element(By.ID, "analyze").click()
+    warning = wait_for(browser, "#domain-warning")
+    assert "outside the model's domain (domain_score 0.0 of 100)" in warning.text
+    assert "not to be trusted" in warning.text
+    assert browser.find_element(By.ID, "verdict").text == "cannot judge"
+    assert "(read-out argmax;" in browser.find_element(By.ID, "heatmap").find_element(By.XPATH, "..").text
+    png = browser.get_screenshot_as_png()
+    (shots / "out-of-domain.png").write_bytes(png)
     assert_not_blank(png)
 
 

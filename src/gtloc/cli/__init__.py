@@ -12,6 +12,7 @@ from gtloc.errors import GtlocError
 # Command modules register themselves on ``app`` when imported; add a module name here to add a command.
 COMMAND_MODULES: tuple[str, ...] = (
     "version",
+    "info",
     "ingest",
     "train",
     "features",

@@ -8,7 +8,8 @@ import typer
 
 from gtloc.cli.app import app, flags
 from gtloc.inference.batch_predict import run_prediction
-from gtloc.inference.prediction_files import READOUTS, format_summary, prediction_json_path
+from gtloc.inference.prediction_files import format_summary, out_of_domain_warning, prediction_json_path
+from gtloc.inference.predictor import READOUTS
 from gtloc.retrieval.faiss import GPS_INDEXES
 
 
@@ -27,11 +28,12 @@ def predict(
     top_k: int = typer.Option(5, "--top-k", min=1, help="Places and times listed per picture in the JSON."),
     tencrop: bool = typer.Option(False, "--tencrop", help="Average ten crops per picture (test-time augmentation)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Pictures per backbone batch."),
-    readout: str = typer.Option(
-        "mix",
+    readout: str | None = typer.Option(
+        None,
         "--readout",
-        help=f"Time answer in the CSV, one of {', '.join(READOUTS)}: the gallery's argmax (the paper's) or least "
-        "expected error (bayes); knn: from the training pictures nearest in feature space; mix: both (default).",
+        help=f"Time answer, one of {', '.join(READOUTS)}: the gallery's argmax (the paper's) or least "
+        "expected error (bayes); knn: from the training pictures nearest in feature space; mix: both. "
+        "Default: the run's own (gtloc info RUN), else mix.",
     ),
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local weights for the checkpoint's backbone (clip-vit-l-14 needs one)."
@@ -75,7 +77,13 @@ def predict(
             cache_dir=cache_dir,
             allow_outside=allow_outside_images,
         )
+    if result.model_card is not None:
+        typer.echo(result.model_card.summary())
     if show:
-        typer.echo(format_summary(result.paths, result.prediction, readout, limit=show))
+        typer.echo(format_summary(result.paths, result.prediction, limit=show))
+    else:
+        warning = out_of_domain_warning(result.prediction, result.paths)
+        if warning:
+            typer.echo(warning)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
     typer.echo(f"{len(result.paths)} predictions{skipped} -> {out} (top-{top_k}: {prediction_json_path(out)})")

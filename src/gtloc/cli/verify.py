@@ -26,7 +26,8 @@ def verify(
         "folder is read-only).",
     ),
 ) -> None:
-    """Rank the claim among the places and times the model could have preferred; print a verdict."""
+    """Rank the claim among the places and times the model could have preferred; print a verdict: consistent,
+    inconsistent or cannot judge (out of the model's domain, or too flat a posterior to tell)."""
     from gtloc.inference.predictor import load
     from gtloc.inference.verify import (
         claim_from_exif,
@@ -38,10 +39,14 @@ def verify(
 
     with flags():
         claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
-        result = verify_photo(load(checkpoint, cache_dir=cache_dir), image, claim)
+        predictor = load(checkpoint, cache_dir=cache_dir)
+        result = verify_photo(predictor, image, claim)
+    if predictor.card is not None:
+        typer.echo(predictor.card.summary())
     typer.echo(verification_text(result))
     if json_out is not None:
         from gtloc.io import write_json
 
-        write_json(json_out, {"image": str(image), **verification_dict(result)})
+        model = predictor.card.summary() if predictor.card is not None else None
+        write_json(json_out, {"image": str(image), "model": model, **verification_dict(result)})
         typer.echo(f"checks written to {json_out}")

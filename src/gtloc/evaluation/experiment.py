@@ -45,9 +45,8 @@ def _predict(predictor: Predictor, test: TrainingData) -> Prediction:
 def _train_variant(
     train_data: TrainingData, run_dir: Path, config: TrainConfig, resume: bool, progress: bool
 ) -> Predictor:
-    """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``).
-
-    The predictor has the default read-out (``mix``: the model's posterior and the training neighbours').
+    """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``), and
+    load it as :func:`gtloc.load` does: with its read-out, temperatures, domain profile and model card.
     """
     resume = resume and (run_dir / TRAINING_STATE_FILE).is_file()
     train(train_data, run_dir, config, resume=resume, progress=progress)

@@ -18,31 +18,35 @@ from gtloc.backbones.extract import backbone_for, file_features
 from gtloc.data.features import FeatureDirs, FeatureStore
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError, Param, ParameterError
-from gtloc.inference.prediction_files import READOUT_POSTERIOR, READOUTS, prediction_json_path, write_predictions
-from gtloc.inference.predictor import Prediction, Predictor
+from gtloc.inference.prediction_files import prediction_json_path, write_predictions
+from gtloc.inference.predictor import DEFAULT_READOUT, Prediction, Predictor
+from gtloc.model.card import ModelCard
 
 FEATURE_CHUNK = 1024
 
 
 @dataclass
 class PredictionRun:
-    """``paths`` that were predicted (row i of ``prediction``) and ``skipped`` ``(path, reason)`` pairs."""
+    """``paths`` that were predicted (row i of ``prediction``), ``skipped`` ``(path, reason)`` pairs, and the
+    model card of the run that predicted (``None`` without one)."""
 
     paths: list[str]
     prediction: Prediction
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    model_card: ModelCard | None = None
 
 
-def concat_predictions(parts: Sequence[Prediction]) -> Prediction:
-    """Stack per-batch predictions row-wise (fields that are ``None`` stay ``None``)."""
-    names = list(vars(Prediction()))
+def concat_predictions(parts: Sequence[Prediction], readout: str = DEFAULT_READOUT) -> Prediction:
+    """Stack per-batch predictions row-wise (fields that are ``None`` stay ``None``; they share one read-out)."""
     if not parts:
-        return Prediction()
+        return Prediction(readout=readout)
+    first = parts[0].tensors()
     return Prediction(
+        readout=parts[0].readout,
         **{
-            name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
-            for name in names
-        }
+            name: None if value is None else torch.cat([p.tensors()[name] for p in parts])
+            for name, value in first.items()
+        },
     )
 
 
@@ -80,7 +84,7 @@ def predict_features(
             chunk = todo[start : start + FEATURE_CHUNK]
             parts.append(predictor.predict(store.load(chunk), top_k=top_k))
             bar.update(len(chunk))
-    return PredictionRun(todo, concat_predictions(parts), skipped)
+    return PredictionRun(todo, concat_predictions(parts, predictor.readout), skipped)
 
 
 def predict_images(
@@ -106,7 +110,7 @@ def predict_images(
         raise GtlocError(f"batch size must be >= 1, got {batch_size}")
     _check_feature_dim(predictor, backbone.feature_dim, f"backbone {backbone.name!r}")
     batches = [list(paths[start : start + batch_size]) for start in range(0, len(paths), batch_size)]
-    run = PredictionRun([], Prediction())
+    run = PredictionRun([], Prediction(readout=predictor.readout))
     parts = []
     with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
         for batch in file_features(
@@ -117,7 +121,7 @@ def predict_images(
                 run.paths.extend(batch.paths)
                 parts.append(predictor.predict(batch.features, top_k=top_k))
             bar.update(len(batch.paths) + len(batch.failed))
-    run.prediction = concat_predictions(parts)
+    run.prediction = concat_predictions(parts, predictor.readout)
     return run
 
 
@@ -169,7 +173,7 @@ def run_prediction(
     top_k: int = 5,
     tencrop: bool = False,
     batch_size: int = 32,
-    readout: str = "mix",
+    readout: str | None = None,
     backbone_path: str | Path | None = None,
     fast: bool = True,
     progress: bool = True,
@@ -186,17 +190,14 @@ def run_prediction(
     named in the checkpoint's config, loaded from ``backbone_path`` (default: the config's own ``backbone_path``);
     ``fast`` uses its ONNX Runtime path where it has one. ``gps_index`` / ``nprobe``: how the GPS gallery is
     searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder). ``cache_dir``:
-    where encoded galleries and indexes are cached (default: see :meth:`Predictor.from_pretrained`).
+    where encoded galleries and indexes are cached (default: see :meth:`Predictor.from_pretrained`). ``readout``:
+    the time read-out (default: the run's own, named in its model card; else ``mix``).
     """
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
         raise ParameterError(Param("top_k"), f" must be >= 1, got {top_k}")
-    if readout not in READOUTS:
-        raise ParameterError("unknown ", Param("readout"), f" {readout!r}; choose one of {', '.join(READOUTS)}")
     prediction_json_path(out)
-    predictor = Predictor.from_pretrained(
-        checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, time_posterior=READOUT_POSTERIOR[readout]
-    )
+    predictor = Predictor.from_pretrained(checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, readout=readout)
     if mode == "features":
         store = FeatureStore.open(features)
         if tencrop and not store.tencrop:
@@ -216,6 +217,9 @@ def run_prediction(
         log(f"... and {len(result.skipped) - 10} more skipped (all are listed in the JSON)")
     if not result.paths:
         raise GtlocError(f"nothing to predict: all {len(result.skipped)} inputs were skipped")
+    result.model_card = predictor.card
     extra = {"checkpoint": str(checkpoint), "backbone": predictor.model.config.backbone, "top_k": top_k}
-    write_predictions(result.paths, result.prediction, out, readout, result.skipped, extra)
+    if predictor.card is not None:
+        extra["model"] = predictor.card.summary()
+    write_predictions(result.paths, result.prediction, out, result.skipped, extra)
     return result

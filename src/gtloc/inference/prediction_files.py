@@ -1,9 +1,12 @@
 """Prediction files: the top-1 CSV, the top-k JSON beside it, reading the CSV back, and a readable summary.
 
-* ``preds.csv``: one row per image, ``path,lat,lon,month,day,hour,minute`` (local clock time; the read-out's
-  seconds are dropped, at most 1/60 h). Empty cells where a half (place or time) was not predicted.
-* ``preds.json``: for each image the top-k places and times with probabilities and the month (12) and hour (24)
-  marginals of the time posterior, plus the images that were skipped and why.
+* ``preds.csv``: one row per image, ``path,lat,lon,month,day,hour,minute,in_domain,domain_score`` (the best place
+  and the read-out's local clock time, its seconds dropped, at most 1/60 h; ``in_domain`` ``true``/``false`` and
+  ``domain_score`` 0-100, :mod:`gtloc.model.domain`). Empty cells where a half (place, time, domain check) was not
+  predicted or the run has no domain profile.
+* ``preds.json``: for each image the top-k places and times with (calibrated) probabilities, the month (12) and
+  hour (24) marginals of the time posterior, ``in_domain`` and ``domain_score``; ``time_readout`` names the
+  read-out; plus the images that were skipped and why.
 """
 
 from __future__ import annotations
@@ -26,10 +29,7 @@ from gtloc.io import atomic_write_text
 from gtloc.places import place_names
 from gtloc.timecode import TIME_FIELDS, validate_time
 
-PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute")
-READOUTS = ("argmax", "bayes", "knn", "mix")
-# The time posterior each read-out answers from (``Predictor(time_posterior=...)``); knn and mix answer its Bayes point.
-READOUT_POSTERIOR = {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix": "mix"}
+PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute", "in_domain", "domain_score")
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -41,33 +41,49 @@ def prediction_json_path(csv_path: str | Path) -> Path:
     return csv_path.with_suffix(".json")
 
 
-def top1_times(pred: Prediction, readout: str = "argmax") -> np.ndarray | None:
-    """The ``(N, 5)`` time answer: the posterior's argmax, or (``bayes``, ``knn``, ``mix``) its least expected error.
-
-    ``knn`` and ``mix`` name the posterior the predictor was built with (:data:`READOUT_POSTERIOR`).
-    """
-    if readout not in READOUTS:
-        raise GtlocError(f"unknown time read-out {readout!r}; choose one of {', '.join(READOUTS)}")
+def top1_times(pred: Prediction) -> np.ndarray | None:
+    """The ``(N, 5)`` time answer of the prediction's read-out (:attr:`Prediction.best_time`)."""
     if pred.time_topk is None:
         return None
-    chosen = pred.time if readout == "argmax" else pred.time_bayes
-    return chosen.detach().cpu().numpy().astype(np.float64)
+    return pred.best_time.detach().cpu().numpy().astype(np.float64)
+
+
+def domain_cells(pred: Prediction, i: int) -> list[str]:
+    """Row ``i``'s ``in_domain`` (``true``/``false``) and ``domain_score`` cells; empty without a domain check."""
+    if pred.domain_score is None:
+        return ["", ""]
+    return ["true" if bool(pred.in_domain[i]) else "false", f"{float(pred.domain_score[i]):.1f}"]
+
+
+def out_of_domain_warning(pred: Prediction, paths: Sequence[str]) -> str | None:
+    """The warning, in words, when some pictures lie outside the model's domain (``None`` when none do)."""
+    if pred.in_domain is None:
+        return None
+    outside = [p for p, ok in zip(paths, pred.in_domain.tolist(), strict=True) if not ok]
+    if not outside:
+        return None
+    named = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+    return (
+        f"warning: {len(outside)} of {len(paths)} pictures are outside this model's domain ({named}): they look "
+        "unlike anything it was trained on, so its places, times and probabilities for them are not to be trusted"
+    )
 
 
 def _top1_places(pred: Prediction) -> np.ndarray | None:
     return None if pred.place_topk is None else pred.latlon.detach().cpu().numpy().astype(np.float64)
 
 
-def predictions_csv(paths: Sequence[str], pred: Prediction, readout: str = "argmax") -> str:
-    """The CSV text: ``path,lat,lon,month,day,hour,minute``, one row per path (top-1)."""
-    places, times = _top1_places(pred), top1_times(pred, readout)
+def predictions_csv(paths: Sequence[str], pred: Prediction) -> str:
+    """The CSV text: ``path,lat,lon,month,day,hour,minute,in_domain,domain_score``, one row per path (the best
+    place, the read-out's time)."""
+    places, times = _top1_places(pred), top1_times(pred)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PREDICTION_COLUMNS)
     for i, path in enumerate(paths):
         geo = ["", ""] if places is None else [_degrees(places[i, 0]), _degrees(places[i, 1])]
         when = ["", "", "", ""] if times is None else [str(int(v)) for v in times[i, :4]]
-        writer.writerow([path, *geo, *when])
+        writer.writerow([path, *geo, *when, *domain_cells(pred, i)])
     return out.getvalue()
 
 
@@ -85,19 +101,21 @@ def _time_entry(t: np.ndarray) -> dict[str, float]:
     return {**{k: int(v) for k, v in zip(TIME_FIELDS[:4], t[:4], strict=True)}, "second": round(float(t[4]), 3)}
 
 
-def predictions_json(
-    paths: Sequence[str], pred: Prediction, readout: str = "argmax", skipped: Sequence[tuple[str, str]] = ()
-) -> dict[str, Any]:
-    """The top-k document: per image ``places`` [{lat, lon, prob}], ``times`` [{month, day, hour, minute, second,
-    prob}], ``month_posterior`` (12, Jan..Dec), ``hour_posterior`` (24, 0h..23h) and ``time`` (the CSV's answer)."""
+def predictions_json(paths: Sequence[str], pred: Prediction, skipped: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The top-k document: per image ``in_domain`` and ``domain_score`` (``null`` without a domain check),
+    ``places`` [{lat, lon, prob}], ``times`` [{month, day, hour, minute, second, prob}], ``month_posterior`` (12,
+    Jan..Dec), ``hour_posterior`` (24, 0h..23h) and ``time`` (the CSV's answer, from ``time_readout``)."""
     arrays = {
         name: None if value is None else value.detach().cpu().numpy().astype(np.float64)
-        for name, value in vars(pred).items()
+        for name, value in pred.tensors().items()
     }
-    answer = top1_times(pred, readout)
+    answer = top1_times(pred)
     rows = []
     for i, path in enumerate(paths):
-        row: dict[str, Any] = {"path": path}
+        row: dict[str, Any] = {"path": path, "in_domain": None, "domain_score": None}
+        if arrays["domain_score"] is not None:
+            row["in_domain"] = bool(arrays["in_domain"][i])
+            row["domain_score"] = round(float(arrays["domain_score"][i]), 2)
         if arrays["place_topk"] is not None:
             row["places"] = [
                 {"lat": float(_degrees(ll[0])), "lon": float(_degrees(ll[1])), "prob": round(float(p), 6)}
@@ -114,7 +132,7 @@ def predictions_json(
         rows.append(row)
     return {
         "columns": list(PREDICTION_COLUMNS),
-        "time_readout": readout,
+        "time_readout": pred.readout,
         "n": len(rows),
         "skipped": [{"path": p, "reason": why} for p, why in skipped],
         "predictions": rows,
@@ -125,7 +143,6 @@ def write_predictions(
     paths: Sequence[str],
     pred: Prediction,
     csv_path: str | Path,
-    readout: str = "argmax",
     skipped: Sequence[tuple[str, str]] = (),
     extra: dict[str, Any] | None = None,
 ) -> Path:
@@ -134,8 +151,8 @@ def write_predictions(
     ``extra`` keys (e.g. the checkpoint) are added to the JSON document.
     """
     json_path = prediction_json_path(csv_path)
-    document = {**(extra or {}), **predictions_json(paths, pred, readout, skipped)}
-    atomic_write_text(csv_path, predictions_csv(paths, pred, readout))
+    document = {**(extra or {}), **predictions_json(paths, pred, skipped)}
+    atomic_write_text(csv_path, predictions_csv(paths, pred))
     atomic_write_text(json_path, _one_line_per_prediction(document))
     return json_path
 
@@ -178,7 +195,7 @@ def read_predictions(path: str | Path) -> Records:
         missing = [c for c in ("path", "lat", "lon") if c not in names]
         if missing:
             raise GtlocError(f"{file}: missing column(s) {', '.join(missing)} (columns: {', '.join(names)})")
-        time_given = [c for c in PREDICTION_COLUMNS[3:] if c in names]
+        time_given = [c for c in PREDICTION_COLUMNS[3:7] if c in names]
         if time_given and len(time_given) != 4:
             raise GtlocError(f"{file}: time columns come as a set (month, day, hour, minute); found {time_given}")
         paths, latlon, times, seen = [], [], [], {}
@@ -202,10 +219,12 @@ def _format_time(t: np.ndarray) -> str:
     return f"{int(t[1])} {MONTH_NAMES[int(t[0]) - 1]} {int(t[2]):02d}:{int(t[3]):02d}"
 
 
-def format_summary(paths: Sequence[str], pred: Prediction, readout: str = "argmax", limit: int = 5) -> str:
-    """Readable lines for the first ``limit`` images: place (nearest town) and local time, with probabilities."""
+def format_summary(paths: Sequence[str], pred: Prediction, limit: int = 5) -> str:
+    """Readable lines for the first ``limit`` images: the best place (nearest town) and the read-out's local time
+    with the probabilities of its month and hour, and whether the picture is in the model's domain; then a warning
+    in words when any picture is not."""
     n = min(limit, len(paths))
-    places, times = _top1_places(pred), top1_times(pred, readout)
+    places, times = _top1_places(pred), top1_times(pred)
     names = place_names(places[:n]) if places is not None and n else []
     lines = []
     for i in range(n):
@@ -214,13 +233,18 @@ def format_summary(paths: Sequence[str], pred: Prediction, readout: str = "argma
             prob = float(pred.place_probs[i, 0])
             parts.append(f"{places[i, 0]:.4f}, {places[i, 1]:.4f} (near {names[i]}; p={prob:.2g})")
         if times is not None:
-            months, hours = pred.month_posterior[i].numpy(), pred.hour_posterior[i].numpy()
-            month, hour = int(np.argmax(months)), int(np.argmax(hours))
+            p_month = float(pred.month_posterior[i, int(times[i, 0]) - 1])
+            p_hour = float(pred.hour_posterior[i, int(times[i, 2])])
             parts.append(
-                f"{_format_time(times[i])} ({readout}; most likely month {MONTH_NAMES[month]} p={months[month]:.2f}, "
-                f"hour {hour:02d}h p={hours[hour]:.2f})"
+                f"{_format_time(times[i])} (read-out {pred.readout}; p(month)={p_month:.2f}, p(hour)={p_hour:.2f})"
             )
+        if pred.domain_score is not None:
+            inside = "in domain" if bool(pred.in_domain[i]) else "OUT OF DOMAIN"
+            parts.append(f"{inside} (domain_score {float(pred.domain_score[i]):.1f})")
         lines.append("  ".join(parts))
     if len(paths) > n:
         lines.append(f"... and {len(paths) - n} more")
+    warning = out_of_domain_warning(pred, paths)
+    if warning:
+        lines.append(warning)
     return "\n".join(lines)

@@ -19,14 +19,24 @@ from PIL import Image
 from gtloc.backbones.base import Backbone
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import can_write, user_cache_dir
+from gtloc.model.calibration import Temperatures
+from gtloc.model.card import ModelCard
+from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import GallerySearch
 from gtloc.retrieval.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
+from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, month_hour_cells, month_hour_grid, near_mask
 from gtloc.retrieval.readout import NEIGHBOURS_FILE, TIME_POSTERIORS, NeighbourStore, mix_weight
 from gtloc.retrieval.readout import time_prior as time_prior_on
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
 MAX_SHOWN = 5
+# The time read-outs (how a time posterior becomes one answer); a run names its own in its model card.
+# ``argmax`` answers the gallery posterior's top entry (the paper's); the others its least-expected-error month and
+# hour (``time_bayes``) over the time posterior they name: the gallery's, the training neighbours' or their mix.
+READOUTS = ("argmax", "bayes", "knn", "mix")
+READOUT_POSTERIOR = {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix": "mix"}
+DEFAULT_READOUT = "mix"
 Photo = str | os.PathLike[str] | Image.Image
 
 
@@ -39,8 +49,12 @@ class Prediction:
     ``hour_posterior`` ``(N, 24)``: marginals of the time posterior by calendar month and clock hour (the row and
     column sums of :meth:`Predictor.month_hour_posterior`, the joint posterior);
     ``time_bayes`` ``(N, 5)``: the gallery month and hour that minimise the expected cyclic month and hour errors
-    (the right read-out for a mean-absolute-error metric when the posterior is bimodal, e.g. 9:00 vs 15:00).
-    Fields are ``None`` when that half was not asked for.
+    (the right read-out for a mean-absolute-error metric when the posterior is bimodal, e.g. 9:00 vs 15:00);
+    ``domain_score`` ``(N,)`` percent and ``in_domain`` ``(N,)`` bool: how typical each picture is of the training
+    pictures (:mod:`gtloc.model.domain`; ``None`` when the run has no domain profile).
+    Probabilities use the run's calibrated temperatures (:mod:`gtloc.model.calibration`).
+    ``readout``: the time read-out that :attr:`best_time` answers with (:data:`READOUTS`).
+    Tensor fields are ``None`` when that half was not asked for.
     """
 
     place_topk: torch.Tensor | None = None
@@ -50,10 +64,13 @@ class Prediction:
     month_posterior: torch.Tensor | None = None
     hour_posterior: torch.Tensor | None = None
     time_bayes: torch.Tensor | None = None
+    domain_score: torch.Tensor | None = None
+    in_domain: torch.Tensor | None = None
+    readout: str = DEFAULT_READOUT
 
     @property
     def latlon(self) -> torch.Tensor:
-        """Top-1 places ``(N, 2)``."""
+        """Top-1 places ``(N, 2)``: the best place, everywhere."""
         return self.place_topk[:, 0]
 
     @property
@@ -63,9 +80,18 @@ class Prediction:
             raise GtlocError("this prediction has no times (not asked for, or the model has no time encoder)")
         return self.time_topk[:, 0]
 
+    @property
+    def best_time(self) -> torch.Tensor:
+        """The time answer ``(N, 5)`` of :attr:`readout`: what every output shows as the best time."""
+        return self.time if self.readout == "argmax" else self.time_bayes
+
+    def tensors(self) -> dict[str, torch.Tensor | None]:
+        """The tensor fields by name (``None`` where not predicted)."""
+        return {k: v for k, v in vars(self).items() if k != "readout"}
+
     def __len__(self) -> int:
         """N, the number of images predicted."""
-        first = next((t for t in vars(self).values() if t is not None), None)
+        first = next((t for t in self.tensors().values() if t is not None), None)
         return 0 if first is None else int(first.shape[0])
 
     def __repr__(self) -> str:
@@ -93,13 +119,16 @@ class Prediction:
                     lines.append(
                         f"  time {j + 1}   {day:2d} {calendar.month_abbr[month]} {hour:02d}:{minute:02d}  p={p:.3f}"
                     )
-            if self.month_posterior is not None and self.hour_posterior is not None:
-                month_p, month = self.month_posterior[i].max(dim=0)
-                hour_p, hour = self.hour_posterior[i].max(dim=0)
+            if self.time_topk is not None:
+                month, day, hour, minute = (int(v) for v in self.best_time[i, :4])
                 lines.append(
-                    f"  most likely {calendar.month_name[int(month) + 1]} (p={float(month_p):.3f}), "
-                    f"{int(hour):02d}:00-{int(hour) + 1:02d}:00 (p={float(hour_p):.3f})"
+                    f"  best time {day:2d} {calendar.month_abbr[month]} {hour:02d}:{minute:02d} "
+                    f"(read-out {self.readout}; p(month)={float(self.month_posterior[i, month - 1]):.3f}, "
+                    f"p(hour)={float(self.hour_posterior[i, hour]):.3f})"
                 )
+            if self.domain_score is not None:
+                where = "in" if bool(self.in_domain[i]) else "OUT OF"
+                lines.append(f"  {where} the model's domain (domain_score {float(self.domain_score[i]):.1f})")
         if n > shown:
             lines.append(f"... and {n - shown} more images")
         return "\n".join(lines)
@@ -110,8 +139,7 @@ class _TimeReadout:
 
     def __init__(self, labels: torch.Tensor):
         self.labels = labels
-        # Each gallery entry's (calendar month, clock hour) cell of the 12 x 24 grid, as one index in [0, 288).
-        self.cell = (labels[:, 0].long() - 1) * 24 + labels[:, 2].long()
+        self.cell = month_hour_cells(labels)
         month_values = protocol_month_value(labels)
         hour_values = hour_fraction(labels)
         self.month_choice = torch.unique(month_values)
@@ -125,8 +153,7 @@ class _TimeReadout:
 
     def month_hour(self, posterior: torch.Tensor) -> torch.Tensor:
         """Gallery posterior ``(N, T)`` -> ``(N, 12, 24)``: each entry's probability added into its cell."""
-        joint = posterior.new_zeros(posterior.shape[0], 12 * 24).index_add_(1, self.cell, posterior)
-        return joint.view(-1, 12, 24)
+        return month_hour_grid(posterior, self.cell)
 
     def marginals(self, posterior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Month ``(N, 12)`` and hour ``(N, 24)`` posteriors: the sums of :meth:`month_hour` over hours / months."""
@@ -157,6 +184,12 @@ class Predictor:
     weighted by the training-set size; the default, chosen by measurement: docs/small-data.md). ``time_prior``:
     weight the gallery by the training times' density. Both need ``neighbours`` (the run's training pictures,
     :class:`~gtloc.retrieval.readout.NeighbourStore`); without them ``"mix"`` reads the gallery alone.
+
+    What a run directory adds (:meth:`from_pretrained` loads each when present): ``temperatures`` divide the
+    image-GPS and image-time logit scales in every posterior (:mod:`gtloc.model.calibration`); ``domain`` gives
+    each picture a ``domain_score`` and an ``in_domain`` flag (:mod:`gtloc.model.domain`); ``card`` is the model
+    card. ``readout``: the time read-out of every answer (:data:`READOUTS`; default the card's, else argmax): the
+    one read-out policy that predict, verify, the web page and the reports share.
     """
 
     def __init__(
@@ -170,10 +203,21 @@ class Predictor:
         nlist: int | None = None,
         backbone: Backbone | None = None,
         tencrop: bool = False,
-        time_posterior: str = "mix",
+        time_posterior: str | None = None,
         time_prior: bool = False,
         neighbours: NeighbourStore | None = None,
+        temperatures: Temperatures | None = None,
+        domain: DomainProfile | None = None,
+        card: ModelCard | None = None,
+        readout: str | None = None,
     ):
+        self.card = card
+        self.readout = readout or (card.readout if card is not None else DEFAULT_READOUT)
+        if self.readout not in READOUTS:
+            raise ParameterError(
+                "unknown ", Param("readout"), f" {self.readout!r}; choose one of {', '.join(READOUTS)}"
+            )
+        time_posterior = time_posterior or READOUT_POSTERIOR[self.readout]
         if time_posterior not in TIME_POSTERIORS:
             raise ParameterError(
                 Param("time_posterior"), f" must be one of {', '.join(TIME_POSTERIORS)}, got {time_posterior!r}"
@@ -190,6 +234,8 @@ class Predictor:
         self.time_posterior = time_posterior if neighbours is not None else "gallery"
         self._backbone = backbone
         self.tencrop = tencrop
+        self.temperatures = temperatures or Temperatures()
+        self.domain = domain
         gallery_config = model.config.gallery
         gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
         self.gps_gallery: EncodedGallery = encode_gallery(model, "gps", gps_labels, cache_dir)
@@ -227,6 +273,8 @@ class Predictor:
         the weights' fingerprint and the labels' digest, so one cache folder serves any number of models.
         The run's training pictures (``neighbours.safetensors``, written by ``train``) serve the kNN and mix
         time read-outs; a run without them (e.g. imported weights) reads the time from the gallery alone.
+        The run's temperatures, domain profile and model card come along when it has them; ``readout=None``
+        takes the card's.
         """
         if cache_dir is None:
             cache_dir = Path(run_dir) / "galleries"
@@ -235,6 +283,9 @@ class Predictor:
         store = Path(run_dir) / NEIGHBOURS_FILE
         if "neighbours" not in kwargs and store.is_file():
             kwargs["neighbours"] = NeighbourStore.load(store)
+        kwargs.setdefault("temperatures", Temperatures.load(run_dir))
+        kwargs.setdefault("domain", DomainProfile.load(run_dir))
+        kwargs.setdefault("card", ModelCard.load(run_dir))
         return cls(GTLoc.from_pretrained(run_dir), cache_dir=cache_dir, **kwargs)
 
     @torch.inference_mode()
@@ -243,8 +294,11 @@ class Predictor:
         (:meth:`GTLoc.embed_images`: ten crops are averaged by the model's one ten-crop rule)."""
         return self.model.embed_images(features.float())
 
-    def _scale(self, name: str) -> float:
-        return float(self.model.scale(name))
+    def scale(self, name: str) -> float:
+        """The logit scale of a posterior: the model's learned ``name`` scale, divided by the calibrated temperature
+        for the image-GPS (``place``) and image-time (``time``) posteriors."""
+        temperature = {"img_gps_logit_scale": self.temperatures.place, "img_time_logit_scale": self.temperatures.time}
+        return float(self.model.scale(name)) / temperature.get(name, 1.0)
 
     def photo_features(self, photos: Sequence[Photo]) -> torch.Tensor:
         """Photo files or PIL images -> backbone features ``(N, D)``, or ``(N, 10, D)`` with :attr:`tencrop`."""
@@ -294,20 +348,21 @@ class Predictor:
         chunk_size: int = 512,
         features: torch.Tensor | None = None,
     ) -> Prediction:
-        """Like :meth:`predict` for query embeddings ``(N, 512)`` already in the shared space.
-
-        Without the queries' backbone ``features`` the kNN part of the time read-out is not available and the
-        time comes from the gallery alone.
-        """
-        pred = Prediction()
+        """Like :meth:`predict` for query embeddings ``(N, 512)`` already in the shared space. ``features``: the
+        pictures' backbone features, for the domain check and the kNN part of the time read-out (without them the
+        time comes from the gallery alone and there is no domain check)."""
+        pred = Prediction(readout=self.readout)
+        if self.domain is not None and features is not None:
+            pred.domain_score = self.domain.score(features)
+            pred.in_domain = self.domain.in_domain(pred.domain_score)
         if when is None:
             when = self.can_predict_time
         if where:
-            found = self.gps_search.search(queries, top_k, self._scale("img_gps_logit_scale"))
+            found = self.gps_search.search(queries, top_k, self.scale("img_gps_logit_scale"))
             pred.place_topk = self.gps_gallery.labels[found.indices]
             pred.place_probs = found.probs
         if when:
-            self._predict_time([(queries, self._scale("img_time_logit_scale"))], top_k, pred, chunk_size, features)
+            self._predict_time([(queries, self.scale("img_time_logit_scale"))], top_k, pred, chunk_size, features)
         return pred
 
     def time_posterior_of(self, terms: list[tuple[torch.Tensor, float]], features: torch.Tensor | None) -> torch.Tensor:
@@ -370,13 +425,28 @@ class Predictor:
         marginals it keeps which hours go with which months."""
         if self.time_gallery is None or self._readout is None:
             raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
-        scale = self._scale("img_time_logit_scale")
+        scale = self.scale("img_time_logit_scale")
         grids = []
         for start in range(0, len(queries), chunk_size):
             rows = slice(start, start + chunk_size)
             chunk_features = None if features is None else features[rows].float()
             grids.append(self._readout.month_hour(self.time_posterior_of([(queries[rows], scale)], chunk_features)))
         return torch.cat(grids) if grids else queries.new_zeros(0, 12, 24)
+
+    @torch.inference_mode()
+    def place_confidence(
+        self, queries: torch.Tensor, radius_km: float = PLACE_RADIUS_KM, chunk_size: int = 64
+    ) -> torch.Tensor:
+        """``(N,)``: the (calibrated) posterior mass of the GPS-gallery entries within ``radius_km`` of the best place
+        of each query embedding ``(N, 512)``: how sure the model is that its place answer is right within that
+        radius (exact, over the whole gallery)."""
+        scale, gallery = self.scale("img_gps_logit_scale"), self.gps_gallery
+        out = []
+        for chunk in queries.split(chunk_size):
+            logits = scale * (chunk @ gallery.embeddings.T)
+            best = gallery.labels[logits.argmax(dim=1)]
+            out.append(mass_within(logits, near_mask(gallery.labels, best, radius_km)))
+        return torch.cat(out) if out else queries.new_zeros(0)
 
     @torch.inference_mode()
     def predict_time_given_location(self, features: torch.Tensor, latlon: torch.Tensor, top_k: int = 5) -> Prediction:
@@ -389,8 +459,8 @@ class Predictor:
         """
         img = self.encode_images(features)
         fused = F.normalize(img + self.model.encode_location(latlon.float()), dim=-1)
-        pred = Prediction()
-        terms = [(img, self._scale("img_time_logit_scale")), (fused, self._scale("ig2t_logit_scale"))]
+        pred = Prediction(readout=self.readout)
+        terms = [(img, self.scale("img_time_logit_scale")), (fused, self.scale("ig2t_logit_scale"))]
         self._predict_time(terms, top_k, pred, 512, features)
         return pred
 
@@ -399,7 +469,7 @@ class Predictor:
         """Place of images whose time is known: the ``(image + time) -> location`` query. ``times`` ``(N, 5)``."""
         img = self.encode_images(features)
         fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
-        found = self.gps_search.search(fused, top_k, self._scale("it2g_logit_scale"))
+        found = self.gps_search.search(fused, top_k, self.scale("it2g_logit_scale"))
         return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)
 
 

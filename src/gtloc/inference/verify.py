@@ -9,17 +9,30 @@ time-gallery entry, and the claimed month and hour against the other months and 
 * ``credibility``: the posterior mass of the alternatives scored no higher than the claim (1 = the model's
   favourite; below 0.05 the claim lies outside the model's 95 % credible region).
 
-Each verdict reads the percentile: ``consistent`` (the claim beats >= 25 % of the alternatives), ``doubtful``
-(>= 10 %) or ``inconsistent``. The overall verdict is the worst of the place, month and hour checks (the joint
-time check is shown as a diagnostic). Percentiles, not credibilities, decide because the learned logit scales are
-not calibrated for 100k alternatives: on a held-out world half of the true places had credibility < 0.05, but
-only 5 % had a percentile below 19 (``benchmarks/bench_retrieval_quality.py``). The model's own best guess is
-shown beside it.
+* ``sharpness``: ``1 - H(p) / log K`` of the (calibrated) posterior the claim is ranked in, over its K
+  alternatives: 0 = uniform (the model cannot tell the alternatives apart), 1 = all mass on one.
+
+The rule, one place (:func:`check_verdict`, :func:`overall_verdict`):
+
+1. Each check reads its percentile: ``consistent`` (the claim beats >= 25 % of the alternatives), ``doubtful``
+   (>= 10 %) or ``inconsistent``; but ``cannot judge`` when the picture is outside the model's domain
+   (:mod:`gtloc.model.domain`) or the check's posterior is too flat (``sharpness`` below :data:`FLAT_BELOW`).
+2. The overall verdict is one of exactly ``consistent``, ``inconsistent``, ``cannot judge``, from the place, month
+   and hour checks (the joint time check is a diagnostic without a verdict): ``cannot judge`` when the picture is
+   out of domain; else ``inconsistent`` when any check is inconsistent; else ``consistent`` when every check is
+   consistent; else (a check doubtful or cannot judge) ``cannot judge``. So the overall verdict never contradicts
+   a check: ``consistent`` only when all are, ``inconsistent`` only when one is.
+
+Percentiles, not credibilities, decide because the learned logit scales are not calibrated for 100k alternatives:
+on a held-out world half of the true places had credibility < 0.05, but only 5 % had a percentile below 19
+(``benchmarks/bench_retrieval_quality.py``). The model's own best guess is shown beside it: the best place and the
+time of the run's read-out, the same answer as ``predict`` and the web page give.
 """
 
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,8 +49,14 @@ from gtloc.timecode import datetime_to_time_row
 
 CONSISTENT_AT = 25.0
 DOUBTFUL_AT = 10.0
+# A check whose posterior is flatter than this (sharpness = 1 - entropy / log K) cannot judge the claim. On the
+# demo's model and its generated test world (all in domain), about the flattest 5 % of month and hour posteriors
+# and 1 % of place posteriors fall below (sharpness 1st / 5th / 50th percentiles: month 0.005 / 0.008 / 0.052,
+# hour 0.010 / 0.023 / 0.115, place 0.130 / 0.145 / 0.180).
+FLAT_BELOW = {"place": 0.13, "month": 0.008, "hour": 0.023}
 VERDICT_CHECKS = ("place", "month", "hour")
-VERDICTS = ("consistent", "doubtful", "inconsistent")
+CHECK_VERDICTS = ("consistent", "doubtful", "inconsistent", "cannot judge")
+VERDICTS = ("consistent", "inconsistent", "cannot judge")
 TIE_TOLERANCE = 1e-4
 _CLAIM_TIME = re.compile(
     r"^\s*(?:(\d{4})[-:/])?(\d{1,2})[-:/](\d{1,2})[ T_]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$",
@@ -111,9 +130,31 @@ def claim_from_exif(
     return claim
 
 
+def check_verdict(kind: str, percentile: float, sharpness: float, in_domain: bool | None = True) -> str | None:
+    """One check's verdict (rule 1 of the module docstring); ``None`` for the diagnostic joint ``time`` check.
+    ``in_domain=None`` (the run has no domain check) judges as in domain."""
+    if kind not in VERDICT_CHECKS:
+        return None
+    if in_domain is False or sharpness < FLAT_BELOW[kind]:
+        return "cannot judge"
+    if percentile >= CONSISTENT_AT:
+        return "consistent"
+    return "doubtful" if percentile >= DOUBTFUL_AT else "inconsistent"
+
+
+def overall_verdict(verdicts: list[str], in_domain: bool | None = True) -> str:
+    """The overall verdict from the place, month and hour checks' ``verdicts`` (rule 2 of the module docstring)."""
+    if in_domain is False or not verdicts:
+        return "cannot judge"
+    if "inconsistent" in verdicts:
+        return "inconsistent"
+    return "consistent" if all(v == "consistent" for v in verdicts) else "cannot judge"
+
+
 @dataclass
 class Check:
-    """How one part of the claim ranks among the alternatives (see the module docstring)."""
+    """How one part of the claim ranks among the alternatives (see the module docstring); ``in_domain`` of the
+    picture (``None``: the run has no domain check)."""
 
     kind: str
     claimed: str
@@ -122,28 +163,38 @@ class Check:
     alternatives: int
     percentile: float
     credibility: float
+    sharpness: float
+    in_domain: bool | None = True
 
     @property
-    def verdict(self) -> str:
-        if self.percentile >= CONSISTENT_AT:
-            return "consistent"
-        return "doubtful" if self.percentile >= DOUBTFUL_AT else "inconsistent"
+    def verdict(self) -> str | None:
+        return check_verdict(self.kind, self.percentile, self.sharpness, self.in_domain)
 
 
 @dataclass
 class Verification:
     """Checks of a claim, the overall verdict and the model's own best guess (``guess``: a Prediction with
-    top-k places and times and the month/hour posteriors)."""
+    top-k places and times, the month/hour posteriors, the read-out and the domain check)."""
 
     claim: Claim
     checks: list[Check]
     guess: Prediction
 
     @property
+    def in_domain(self) -> bool | None:
+        """Whether the picture is in the model's domain (``None``: the run has no domain check)."""
+        return None if self.guess is None or self.guess.in_domain is None else bool(self.guess.in_domain[0])
+
+    @property
+    def domain_score(self) -> float | None:
+        return None if self.guess is None or self.guess.domain_score is None else float(self.guess.domain_score[0])
+
+    @property
     def verdict(self) -> str:
-        """The worst verdict of the place, month and hour checks (the joint time check is a diagnostic)."""
+        """``consistent``, ``inconsistent`` or ``cannot judge``: :func:`overall_verdict` of the place, month and
+        hour checks."""
         main = [c.verdict for c in self.checks if c.kind in VERDICT_CHECKS]
-        return max(main, key=VERDICTS.index) if main else "nothing to verify"
+        return overall_verdict(main, self.in_domain)
 
     def check(self, kind: str) -> Check | None:
         return next((c for c in self.checks if c.kind == kind), None)
@@ -152,14 +203,15 @@ class Verification:
 @dataclass
 class ClaimScores:
     """One check for N pictures: ``score`` ``(N,)`` (cosine similarity, or posterior probability for month/hour),
-    ``rank`` ``(N,)`` long, ``percentile`` ``(N,)`` 0-100, ``credibility`` ``(N,)`` in [0, 1], and the number of
-    ``alternatives`` each claim was ranked among."""
+    ``rank`` ``(N,)`` long, ``percentile`` ``(N,)`` 0-100, ``credibility`` ``(N,)`` in [0, 1], ``sharpness``
+    ``(N,)`` in [0, 1] of the posterior ranked in, and the number of ``alternatives`` each claim was ranked among."""
 
     score: torch.Tensor
     rank: torch.Tensor
     percentile: torch.Tensor
     credibility: torch.Tensor
     alternatives: int
+    sharpness: torch.Tensor
 
 
 def rank_claims(logits: torch.Tensor, claim_logits: torch.Tensor) -> ClaimScores:
@@ -176,7 +228,14 @@ def rank_claims(logits: torch.Tensor, claim_logits: torch.Tensor) -> ClaimScores
         percentile=100.0 * (logits < claim - TIE_TOLERANCE).float().mean(dim=1),
         credibility=(1.0 - mass_above).clamp(0.0, 1.0),
         alternatives=logits.shape[1],
+        sharpness=sharpness(torch.softmax(logits, dim=1)),
     )
+
+
+def sharpness(posterior: torch.Tensor) -> torch.Tensor:
+    """``1 - H(p) / log K`` of each row of ``posterior`` ``(N, K)``: 0 = uniform, 1 = one alternative has it all."""
+    entropy = -(posterior * posterior.clamp_min(1e-30).log()).sum(dim=1)
+    return (1.0 - entropy / math.log(posterior.shape[1])).clamp(0.0, 1.0)
 
 
 def _rank_in_chunks(
@@ -192,6 +251,7 @@ def _rank_in_chunks(
         percentile=torch.cat([p.percentile for p in parts]),
         credibility=torch.cat([p.credibility for p in parts]),
         alternatives=gallery.shape[0],
+        sharpness=torch.cat([p.sharpness for p in parts]),
     )
 
 
@@ -205,6 +265,7 @@ def _marginal_scores(posterior: torch.Tensor, index: torch.Tensor) -> ClaimScore
         percentile=100.0 * (posterior < p - 1e-9).float().mean(dim=1),
         credibility=(1.0 - (posterior * above).sum(dim=1)).clamp(0.0, 1.0),
         alternatives=posterior.shape[1],
+        sharpness=sharpness(posterior),
     )
 
 
@@ -219,16 +280,17 @@ def score_claims(
     """Checks of N claims at once: ``image_embeddings`` ``(N, 512)``, claimed ``latlon`` ``(N, 2)`` degrees and/or
     ``times`` ``(N, 5)`` local time. Returns ``place`` (vs the GPS gallery), ``time`` (vs the time gallery),
     ``month`` and ``hour`` (vs the other months / hours of the time posterior), as far as claimed. ``guess``: the
-    predictor's prediction for these embeddings, if made already (its month and hour posteriors are reused)."""
+    predictor's prediction for these embeddings, if made already (its month and hour posteriors are reused).
+    Posteriors use the predictor's calibrated scales (:meth:`Predictor.scale`)."""
     model = predictor.model
     image = image_embeddings.float()
     out: dict[str, ClaimScores] = {}
     if latlon is not None:
-        scale = float(model.scale("img_gps_logit_scale").detach())
+        scale = predictor.scale("img_gps_logit_scale")
         claim = model.encode_location(latlon.float())
         out["place"] = _rank_in_chunks(image, predictor.gps_gallery.embeddings, claim, scale)
     if times is not None and predictor.time_gallery is not None:
-        scale = float(model.scale("img_time_logit_scale").detach())
+        scale = predictor.scale("img_time_logit_scale")
         out["time"] = _rank_in_chunks(image, predictor.time_gallery.embeddings, model.encode_time(times.float()), scale)
         if guess is None or guess.month_posterior is None:
             guess = predictor.predict_embeddings(image, top_k=1, where=False, when=True)
@@ -240,6 +302,22 @@ def score_claims(
 def overall_percentile(scores: dict[str, ClaimScores]) -> torch.Tensor:
     """``(N,)`` the lowest percentile of the place, month and hour checks: what the overall verdict reads."""
     return torch.stack([scores[k].percentile for k in VERDICT_CHECKS if k in scores]).min(dim=0).values
+
+
+def overall_verdicts(scores: dict[str, ClaimScores], in_domain: torch.Tensor | None = None) -> list[str]:
+    """The overall verdict of each of N claims scored by :func:`score_claims` (the rule of the module docstring);
+    ``in_domain`` ``(N,)`` bool, ``None`` when the run has no domain check."""
+    n = len(next(iter(scores.values())).percentile)
+    out = []
+    for i in range(n):
+        inside = None if in_domain is None else bool(in_domain[i])
+        verdicts = [
+            check_verdict(kind, float(scores[kind].percentile[i]), float(scores[kind].sharpness[i]), inside)
+            for kind in VERDICT_CHECKS
+            if kind in scores
+        ]
+        out.append(overall_verdict(verdicts, inside))
+    return out
 
 
 def _require_claim(claim: Claim) -> None:
@@ -275,6 +353,7 @@ def verify_embedding(
     if claim.has_time:
         labels.update(time=f"{claim.time:%m-%d %H:%M}", month=calendar.month_name[claim.time.month])
         labels["hour"] = f"{claim.time.hour:02d}h"
+    in_domain = None if guess.in_domain is None else bool(guess.in_domain[0])
     checks = [
         Check(
             kind,
@@ -284,6 +363,8 @@ def verify_embedding(
             s.alternatives,
             float(s.percentile[0]),
             float(s.credibility[0]),
+            float(s.sharpness[0]),
+            in_domain,
         )
         for kind, s in scores.items()
     ]
@@ -291,8 +372,11 @@ def verify_embedding(
 
 
 def verify_features(predictor: Predictor, features: torch.Tensor, claim: Claim, top_k: int = 5) -> Verification:
-    """Verify ``claim`` for one picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)``."""
-    return verify_embedding(predictor, image_embedding(predictor, features), claim, top_k=top_k)
+    """Verify ``claim`` for one picture's backbone ``features`` ``(D,)`` or ten-crop ``(C, D)`` (with the domain
+    check)."""
+    embedding = image_embedding(predictor, features)
+    guess = predictor.predict_embeddings(embedding[None], top_k=top_k, features=features[None])
+    return verify_embedding(predictor, embedding, claim, guess)
 
 
 def _photo_claim(photo: Photo) -> Claim:
@@ -326,8 +410,9 @@ def analyze_photo(predictor: Predictor, photo: Photo, claim: Claim | None = None
     """
     image = open_photo(photo)
     claim = claim if claim is not None else _photo_claim(photo)
-    embedding = image_embedding(predictor, predictor.photo_features([image])[0])
-    prediction = predictor.predict_embeddings(embedding[None], top_k=top_k)
+    features = predictor.photo_features([image])
+    embedding = image_embedding(predictor, features[0])
+    prediction = predictor.predict_embeddings(embedding[None], top_k=top_k, features=features)
     verification = None
     if claim.has_place or claim.has_time:
         verification = verify_embedding(predictor, embedding, claim, prediction)
@@ -349,16 +434,18 @@ def _best_guess(result: Verification) -> dict:
     lat, lon = (float(v) for v in guess.place_topk[0, 0])
     out = {"lat": lat, "lon": lon, "near": place_names(guess.place_topk[0, :1].numpy())[0]}
     out["place_prob"] = float(guess.place_probs[0, 0])
-    if guess.time_bayes is not None:
-        month, day, hour, minute = (int(v) for v in guess.time_bayes[0, :4])
+    if guess.time_topk is not None:
+        month, day, hour, minute = (int(v) for v in guess.best_time[0, :4])
         out["time"] = f"{month:02d}-{day:02d} {hour:02d}:{minute:02d}"
-        out["month"] = calendar.month_name[int(guess.month_posterior[0].argmax()) + 1]
-        out["hour"] = int(guess.hour_posterior[0].argmax())
+        out["readout"] = guess.readout
+        out["month_prob"] = float(guess.month_posterior[0, month - 1])
+        out["hour_prob"] = float(guess.hour_posterior[0, hour])
     return out
 
 
 def verification_dict(result: Verification) -> dict:
-    """Everything a caller shows: the claim, each check with its verdict, the verdict and the best guess."""
+    """Everything a caller shows: the claim, each check with its verdict, the overall ``verdict``, ``in_domain``
+    and ``domain_score`` (``None`` without a domain check) and the best guess (with its read-out)."""
     claim = result.claim
     return {
         "claim": {
@@ -370,12 +457,26 @@ def verification_dict(result: Verification) -> dict:
         },
         "checks": [{**vars(c), "verdict": c.verdict} for c in result.checks],
         "verdict": result.verdict,
+        "in_domain": result.in_domain,
+        "domain_score": result.domain_score,
+        "warning": domain_warning(result.in_domain, result.domain_score),
         "best_guess": _best_guess(result),
     }
 
 
+def domain_warning(in_domain: bool | None, domain_score: float | None) -> str | None:
+    """The words shown when a picture is outside the model's domain (``None`` when it is in, or unknown)."""
+    if in_domain is not False:
+        return None
+    return (
+        f"this picture is outside the model's domain (domain_score {domain_score:.1f} of 100): it looks unlike the "
+        "pictures the model was trained on, so the model cannot judge its claim, and its own guess is not to be "
+        "trusted"
+    )
+
+
 def verification_text(result: Verification) -> str:
-    """Readable lines: the claim, one line per check, the verdict and the model's best guess."""
+    """Readable lines: the claim, one line per check, the verdict, the domain warning and the model's best guess."""
     data = verification_dict(result)
     claim, lines = data["claim"], []
     source = {"place": "claimed", "time": "claimed", **claim["source"]}
@@ -387,12 +488,20 @@ def verification_text(result: Verification) -> str:
     for c in result.checks:
         lines.append(
             f"{c.kind:<6} {c.claimed:<22} rank {c.rank} of {c.alternatives}, above {c.percentile:.1f} % of the "
-            f"alternatives, credibility {c.credibility:.3f} -> {c.verdict}"
+            f"alternatives, credibility {c.credibility:.3f}, sharpness {c.sharpness:.3f} -> {c.verdict or 'diagnostic'}"
         )
+    if data["domain_score"] is not None:
+        inside = "in" if data["in_domain"] else "OUTSIDE"
+        lines.append(f"domain: {inside} the model's domain (domain_score {data['domain_score']:.1f})")
+    if data["warning"]:
+        lines.append(f"warning: {data['warning']}")
     lines.append(f"verdict: {result.verdict}")
     guess = data["best_guess"]
     text = f"model's best guess: {guess['lat']:.4f}, {guess['lon']:.4f} (near {guess['near']})"
     if "time" in guess:
-        text += f", {guess['time']} (most likely {guess['month']}, {guess['hour']:02d}h)"
+        text += (
+            f", {guess['time']} (read-out {guess['readout']}; p(month)={guess['month_prob']:.2f}, "
+            f"p(hour)={guess['hour_prob']:.2f})"
+        )
     lines.append(text)
     return "\n".join(lines)

@@ -7,6 +7,7 @@ Tensors of the gtloc model that the source lacks by design are listed in ``fille
 
 from __future__ import annotations
 
+import hashlib
 import math
 import pickle
 import re
@@ -18,6 +19,7 @@ import torch
 
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import write_json
+from gtloc.model.card import ModelCard, TrainingDataCard
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.checkpoint import MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
 
@@ -155,8 +157,28 @@ def check_run_dir(out_dir: str | Path, overwrite: bool) -> Path:
     return out_dir
 
 
-def save_run_dir(model: GTLoc, out_dir: Path, report: ImportReport) -> None:
-    """Write the model (``config.json``, ``model.safetensors``) and ``import_report.json`` into ``out_dir``."""
+def files_digest(*paths: str | Path) -> str:
+    """SHA-256 of the bytes of ``paths`` in order (the imported weights, for the model card)."""
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def save_run_dir(model: GTLoc, out_dir: Path, report: ImportReport, weights: list[Path], trained_on: str) -> None:
+    """Write the model (``config.json``, ``model.safetensors``), ``import_report.json`` and the model card into
+    ``out_dir``. ``weights``: the imported files (named with their digest in the card); ``trained_on``: what the
+    card says about the authors' training data (not shipped with the weights: no domain check, no calibration)."""
     report.run_dir = str(out_dir)
     model.save_pretrained(out_dir)
     write_json(out_dir / REPORT_FILE, report.to_dict())
+    card = ModelCard(
+        source="imported",
+        training_data=TrainingDataCard(domain="unknown", description=trained_on),
+        backbone=model.config.backbone,
+        backbone_path=model.config.backbone_path,
+        imported_from={"file": ", ".join(str(p) for p in weights), "sha256": files_digest(*weights)},
+    )
+    card.save(out_dir)

@@ -152,5 +152,12 @@ def import_geoclip(
         model.config.backbone_path = str(Path(clip_path).resolve())
     else:
         report.notes.append("no local CLIP copy given: the backbone loads from the Hugging Face cache (HF_HUB_CACHE)")
-    save_run_dir(model, out_dir, report)
+    weights = Path(weights_dir) if weights_dir is not None else geoclip_weights_dir()
+    save_run_dir(
+        model,
+        out_dir,
+        report,
+        [weights / name for name in (LOCATION_FILE, IMAGE_MLP_FILE, LOGIT_SCALE_FILE)],
+        "GeoCLIP's training photos (real Flickr photos, MP-16; not shipped with the wheel): unknown to gtloc",
+    )
     return report

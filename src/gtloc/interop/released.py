@@ -297,5 +297,11 @@ def import_released_checkpoint(
         report.notes.append(f"time gallery: {len(gallery_rows)} timestamps from {time_gallery}, copied to {target}")
     else:
         report.notes.append("time gallery: gtloc's day-of-year x time-of-day grid (the paper used its own .npy)")
-    save_run_dir(model, out_dir, report)
+    save_run_dir(
+        model,
+        out_dir,
+        report,
+        [Path(checkpoint)],
+        "the GT-Loc authors' training photos (real photos, not shipped with gtloc.pt): unknown to gtloc",
+    )
     return report

@@ -8,6 +8,7 @@ training pictures for the kNN read-out (``neighbours.safetensors``, :mod:`gtloc.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -38,6 +39,7 @@ from gtloc.training.checkpoint import (
 )
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
+from gtloc.training.held_out import DataSource, finish_run
 from gtloc.training.objective import Objective
 from gtloc.training.small_data import adapt_config, distinct_labels
 from gtloc.training.validation import BEST_DIR, Selection, validation_metrics, validation_rows
@@ -49,7 +51,8 @@ if TYPE_CHECKING:
 @dataclass
 class TrainingData:
     """In-memory training set. ``features`` ``(N, D)`` or ten-crop ``(N, C, D)``; ``latlon`` ``(N, 2)`` degrees
-    and ``times`` ``(N, 5)`` local time, NaN where a label is missing."""
+    and ``times`` ``(N, 5)`` local time, NaN where a label is missing; ``source``: the records file they came
+    from (for the model card)."""
 
     features: torch.Tensor
     latlon: torch.Tensor
@@ -58,6 +61,7 @@ class TrainingData:
     paths: list[str] | None = None
     cameras: list[str] | None = None
     extras: dict[str, list[str]] = field(default_factory=dict)
+    source: DataSource | None = None
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -91,6 +95,7 @@ class TrainingData:
             paths=None if self.paths is None else [self.paths[i] for i in pick],
             cameras=None if self.cameras is None else [self.cameras[i] for i in pick],
             extras={k: [v[i] for i in pick] for k, v in self.extras.items()},
+            source=self.source,
         )
 
 
@@ -372,6 +377,9 @@ def _train(
         NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed).save(
             out_dir / NEIGHBOURS_FILE
         )
+        on_cpu = model if device.type == "cpu" else copy.deepcopy(model).cpu()
+        held = None if val is None else (val.features, val.latlon, val.times)
+        finish_run(on_cpu, out_dir, data.features, held, data.source, len(data), digest, config.seed)
     return model
 
 
@@ -424,6 +432,7 @@ def load_training_data(features_dir: FeatureDirs, records_path: str | Path, log=
         paths=list(records.paths),
         cameras=records.extras.get("camera"),
         extras=dict(records.extras),
+        source=DataSource.of(records_path),
     )
 
 

@@ -46,19 +46,35 @@ def _heatmap(grid: np.ndarray) -> list[dict[str, Any]]:
 
 def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dict[str, str]) -> dict[str, Any]:
     """The analysis page of the photo at ``path`` (:func:`~gtloc.inference.verify.analyze_photo`): top places with
-    names and a map, the month x hour posterior, and the check of the claim (EXIF unless ``fields`` give
-    ``lat``/``lon``/``time``)."""
-    from gtloc.inference.verify import analyze_photo, claim_from_exif, parse_claim_time, verification_dict
+    names and a map, the best time of the run's read-out, the joint month x hour posterior, whether the photo is
+    in the model's domain (with a warning in words when not), the model card, and the check of the claim (EXIF
+    unless ``fields`` give ``lat``/``lon``/``time``)."""
+    from gtloc.inference.verify import (
+        analyze_photo,
+        claim_from_exif,
+        domain_warning,
+        parse_claim_time,
+        verification_dict,
+    )
     from gtloc.places import place_names
 
     time = parse_claim_time(fields["time"]) if fields.get("time") else None
     claim = claim_from_exif(path, _number(fields, "lat"), _number(fields, "lon"), time)
     analysis = analyze_photo(predictor, path, claim, top_k=TOP_PLACES)
-    places = analysis.prediction.place_topk[0].numpy().astype(float)
-    probs = analysis.prediction.place_probs[0].numpy().astype(float)
+    pred = analysis.prediction
+    places = pred.place_topk[0].numpy().astype(float)
+    probs = pred.place_probs[0].numpy().astype(float)
     names = place_names(places)
+    in_domain = None if pred.in_domain is None else bool(pred.in_domain[0])
+    domain_score = None if pred.domain_score is None else float(pred.domain_score[0])
+    card = predictor.card
     result: dict[str, Any] = {
         "filename": filename,
+        "in_domain": in_domain,
+        "domain_score": domain_score,
+        "domain_warning": domain_warning(in_domain, domain_score),
+        "model": {"summary": card.summary(), "lines": card.lines()} if card is not None else None,
+        "readout": pred.readout,
         "size": list(analysis.image.size),
         "places": [
             {"rank": i + 1, "lat": round(lat, 4), "lon": round(lon, 4), "near": names[i], "prob": float(probs[i])}
@@ -69,9 +85,13 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
     }
     if predictor.can_predict_time:
         grid = predictor.month_hour_posterior(analysis.embedding[None])[0].numpy()
-        best = np.unravel_index(int(grid.argmax()), grid.shape)
+        month, day, hour, minute = (int(v) for v in pred.best_time[0, :4])
         result["heatmap"] = _heatmap(grid)
-        result["best_time"] = f"{calendar.month_name[best[0] + 1]}, {best[1]:02d}:00-{best[1] + 1:02d}:00"
+        result["best_time"] = f"{day} {calendar.month_name[month]}, {hour:02d}:{minute:02d}"
+        result["best_time_probs"] = {
+            "month": float(pred.month_posterior[0, month - 1]),
+            "hour": float(pred.hour_posterior[0, hour]),
+        }
     claim_place = (claim.lat, claim.lon) if claim.has_place else None
     result["map_png"] = png_data_uri(world_map_png(places, probs, claim_place))
     result["thumbnail_png"] = png_data_uri(thumbnail_png(analysis.image))

@@ -1,0 +1,58 @@
+"""The posterior temperatures of a run (``calibration.json``): fitted on held-out pictures at the end of training,
+applied to every probability a prediction shows.
+
+``place`` divides the image-GPS logit scale, ``time`` the image-time one (:mod:`gtloc.retrieval.posterior`); 1.0
+leaves the learned scale as it is (a run without the file, e.g. imported weights, is uncalibrated).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gtloc.errors import GtlocError
+from gtloc.io import write_json
+
+CALIBRATION_FILE = "calibration.json"
+
+
+@dataclass
+class Temperatures:
+    """``place`` and ``time`` posterior temperatures (> 0); ``fitted_on``: held-out pictures they were fitted on
+    (0 = not fitted); ``held_out_loss``: the fit's loss (binary cross-entropy of the shown probabilities) before
+    (T = 1) and after, per posterior."""
+
+    place: float = 1.0
+    time: float = 1.0
+    fitted_on: int = 0
+    held_out_loss: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def fitted(self) -> bool:
+        return self.fitted_on > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, run_dir: str | Path) -> None:
+        """Write ``run_dir/calibration.json`` atomically."""
+        write_json(Path(run_dir) / CALIBRATION_FILE, self.to_dict())
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Temperatures:
+        """The temperatures saved in ``run_dir``; 1.0 (uncalibrated) when it has none."""
+        path = Path(run_dir) / CALIBRATION_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            temperatures = cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise GtlocError(f"{path}: not a gtloc calibration file ({exc})") from None
+        if not (temperatures.place > 0 and temperatures.time > 0):
+            raise GtlocError(
+                f"{path}: temperatures must be > 0, got place {temperatures.place}, time {temperatures.time}"
+            )
+        return temperatures

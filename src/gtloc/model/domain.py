@@ -1,0 +1,127 @@
+"""The domain check: how typical a picture is of the pictures the model was trained on.
+
+At the end of training the run keeps a compact description of its training pictures (``domain.safetensors``):
+the backbone features of up to :data:`MAX_REFERENCE` training pictures (the reference set), and the distance from
+each held-out picture to its nearest reference picture (the typical nearest-neighbour distances). A new picture's
+``domain_score`` is the share of those held-out distances at least as large as its own, in percent: 100 = closer
+to the training pictures than every held-out picture, 50 = a typical held-out picture, 0 = farther than all of
+them. ``in_domain`` is ``domain_score >= threshold`` (:data:`IN_DOMAIN_AT`, 1 by default: a picture of the
+training domain falls below it about 1 time in 100).
+
+Distances are cosine distances ``1 - <a, b>`` between L2-normalised frozen-backbone features (ten crops: the mean
+of the crops' features), :func:`domain_vectors`. Not the image head's embeddings: the head is trained to map every
+picture into the places and times it knows, and so it maps a real photo next to generated ones. On the demo's
+model, embeddings marked 3 of the 9 real fixture photos out of domain, raw backbone features all 9 (with 99.2 % of
+the demo's generated test world in domain either way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from gtloc.errors import GtlocError
+from gtloc.io import atomic_path
+
+DOMAIN_FILE = "domain.safetensors"
+MAX_REFERENCE = 2048
+IN_DOMAIN_AT = 1.0
+
+
+def domain_vectors(features: torch.Tensor) -> torch.Tensor:
+    """Backbone features ``(N, D)`` or ten-crop ``(N, C, D)`` -> the L2-normalised ``(N, D)`` vectors the domain
+    check compares (the crops' mean for ten crops)."""
+    features = features.float()
+    return F.normalize(features.mean(dim=1) if features.dim() == 3 else features, dim=-1)
+
+
+@torch.inference_mode()
+def nearest_distances(vectors: torch.Tensor, reference: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
+    """Cosine distance from each of ``vectors`` ``(N, E)`` to its nearest row of ``reference`` ``(M, E)`` (both
+    L2-normalised) -> ``(N,)``; ``exclude_self`` skips the diagonal (``vectors`` is ``reference``)."""
+    out = []
+    for start, chunk in zip(range(0, len(vectors), 1024), vectors.float().split(1024), strict=True):
+        sims = chunk @ reference.float().T
+        if exclude_self:
+            rows = torch.arange(len(chunk))
+            sims[rows, rows + start] = -float("inf")
+        out.append(1.0 - sims.max(dim=1).values)
+    return torch.cat(out) if out else vectors.new_zeros(0)
+
+
+@dataclass
+class DomainProfile:
+    """``reference`` ``(M, D)`` training-picture :func:`domain_vectors` (float16); ``typical`` ``(R,)`` held-out
+    nearest-neighbour distances, sorted; ``threshold``: the ``domain_score`` (percent) at and above which a picture
+    is in domain."""
+
+    reference: torch.Tensor
+    typical: torch.Tensor
+    threshold: float = IN_DOMAIN_AT
+
+    @classmethod
+    def build(
+        cls, train: torch.Tensor, held_out: torch.Tensor | None = None, seed: int = 0, threshold: float = IN_DOMAIN_AT
+    ) -> DomainProfile:
+        """From the backbone features of the training pictures ``train`` ``(N, D)`` or ``(N, C, D)`` (a random
+        :data:`MAX_REFERENCE` of them are kept) and of held-out ones; without held-out pictures, the kept ones'
+        leave-one-out distances serve."""
+        if len(train) < 2:
+            raise GtlocError(f"a domain profile needs at least 2 training pictures, got {len(train)}")
+        keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:MAX_REFERENCE]
+        reference = domain_vectors(train[keep])
+        if held_out is not None and len(held_out):
+            typical = nearest_distances(domain_vectors(held_out), reference)
+        else:
+            typical = nearest_distances(reference, reference, exclude_self=True)
+        return cls(reference.half(), typical.sort().values, threshold)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """``domain_score`` ``(N,)`` in [0, 100] for backbone features ``(N, D)`` or ten-crop ``(N, C, D)`` (high =
+        typical; module docstring)."""
+        distance = nearest_distances(domain_vectors(features), self.reference)
+        at_least = len(self.typical) - torch.searchsorted(self.typical, distance, right=False)
+        return 100.0 * at_least.float() / len(self.typical)
+
+    def in_domain(self, scores: torch.Tensor) -> torch.Tensor:
+        """``(N,)`` bool: ``scores >= threshold``."""
+        return scores >= self.threshold
+
+    def describe(self) -> dict:
+        """What the model card says about the check."""
+        return {
+            "space": "cosine distance of backbone features to the nearest",
+            "reference": len(self.reference),
+            "held_out": len(self.typical),
+            "threshold": self.threshold,
+        }
+
+    def save(self, run_dir: str | Path) -> None:
+        """Write ``run_dir/domain.safetensors`` atomically."""
+        with atomic_path(Path(run_dir) / DOMAIN_FILE) as tmp:
+            save_file(
+                {"reference": self.reference.contiguous(), "typical": self.typical.float().contiguous()},
+                str(tmp),
+                metadata={"threshold": repr(float(self.threshold))},
+            )
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> DomainProfile | None:
+        """The profile saved in ``run_dir``, or ``None`` when it has none (imported weights, older runs)."""
+        path = Path(run_dir) / DOMAIN_FILE
+        if not path.is_file():
+            return None
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                threshold = float((f.metadata() or {}).get("threshold", IN_DOMAIN_AT))
+            tensors = load_file(str(path))
+            return cls(tensors["reference"], tensors["typical"], threshold)
+        except (SafetensorError, KeyError, ValueError, OSError) as exc:
+            raise GtlocError(f"{path}: not a gtloc domain profile ({exc})") from None

@@ -1,0 +1,151 @@
+"""What a run learns from pictures it did not train on, at the end of training: the posterior temperatures
+(``calibration.json``), the domain profile (``domain.safetensors``), the validation metrics, and the model card
+that records them (``model_card.json``).
+
+The held-out pictures are the run's validation rows (``val_split`` / ``val_group`` of the training config,
+:mod:`gtloc.training.validation`): the model never trains on them. A run without them gets no temperatures (1.0)
+and no validation metrics, and its domain profile uses the training pictures' leave-one-out distances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gtloc.geo import geo_metrics, haversine_km
+from gtloc.model.calibration import Temperatures
+from gtloc.model.card import ModelCard, TrainingDataCard
+from gtloc.model.domain import DomainProfile
+from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
+from gtloc.retrieval.posterior import (
+    PLACE_RADIUS_KM,
+    fit_temperature,
+    month_hour_cells,
+    near_mask,
+    place_answer_loss,
+    time_answer_loss,
+)
+from gtloc.timecode import hour_error, month_error
+
+MIN_HELD_OUT = 10
+CHUNK = 256
+
+
+@dataclass
+class DataSource:
+    """Where training records came from, for the model card: the records file and, for a generated world, its
+    seed (``world.json`` beside the records)."""
+
+    records: str
+    records_sha256: str
+    world_seed: int | None = None
+
+    @classmethod
+    def of(cls, records_path: str | Path) -> DataSource:
+        import json
+
+        path = Path(records_path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        world = path.parent / "world.json"
+        seed = None
+        if world.is_file():
+            try:
+                seed = int(json.loads(world.read_text())["seed"])
+            except (ValueError, KeyError, TypeError):
+                seed = None
+        return cls(path.name, digest, seed)
+
+    @property
+    def generated(self) -> bool:
+        return self.world_seed is not None
+
+
+def _logits(queries: torch.Tensor, gallery: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.cat([scale * (chunk @ gallery.T) for chunk in queries.split(CHUNK)])
+
+
+@torch.inference_mode()
+def fit_temperatures(
+    model: GTLoc, embeddings: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor, cache_dir: Path | None
+) -> tuple[Temperatures, dict[str, float]]:
+    """Temperatures fitted on held-out image ``embeddings`` ``(R, 512)`` with true ``latlon`` ``(R, 2)`` and
+    ``times`` ``(R, 5)`` (NaN rows are left out of that half), and the validation metrics of the argmax answers."""
+    temperatures = Temperatures(fitted_on=len(embeddings))
+    metrics: dict[str, float] = {"pictures": len(embeddings)}
+    has_place = torch.isfinite(latlon).all(dim=1)
+    if int(has_place.sum()) >= MIN_HELD_OUT:
+        gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir)
+        logits = _logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
+        top = gps.labels[logits.argmax(dim=1)]
+        truth = latlon[has_place]
+        near = near_mask(gps.labels, top)
+        hit = haversine_km(top.double(), truth.double()) <= PLACE_RADIUS_KM
+        temperatures.place = fit_temperature(lambda t: place_answer_loss(logits, near, hit, t))
+        temperatures.held_out_loss["place"] = {
+            "before": place_answer_loss(logits, near, hit, 1.0),
+            "after": place_answer_loss(logits, near, hit, temperatures.place),
+        }
+        geo = geo_metrics(top.numpy(), truth.numpy())
+        metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
+    has_time = torch.isfinite(times).all(dim=1)
+    if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
+        gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir)
+        logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
+        cells, truth = month_hour_cells(gallery.labels), times[has_time]
+        temperatures.time = fit_temperature(lambda t: time_answer_loss(logits, cells, truth, t))
+        temperatures.held_out_loss["time"] = {
+            "before": time_answer_loss(logits, cells, truth, 1.0),
+            "after": time_answer_loss(logits, cells, truth, temperatures.time),
+        }
+        answer = gallery.labels[logits.argmax(dim=1)].numpy()
+        metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
+        metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
+    return temperatures, metrics
+
+
+@torch.inference_mode()
+def finish_run(
+    model: GTLoc,
+    out_dir: Path,
+    train_features: torch.Tensor,
+    held_out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    source: DataSource | None,
+    pictures: int,
+    config_digest: str,
+    seed: int,
+) -> ModelCard:
+    """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
+    trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
+    latlon, times)`` (``None``: nothing held out, so no temperatures and no validation metrics)."""
+    model.eval()
+    temperatures, metrics = Temperatures(), {}
+    if held_out is not None:
+        held_emb = model.embed_images(held_out[0])
+        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], out_dir / "galleries")
+    profile = DomainProfile.build(train_features, None if held_out is None else held_out[0], seed=seed)
+    temperatures.save(out_dir)
+    profile.save(out_dir)
+    domain = "unknown" if source is None else ("generated" if source.generated else "real photos")
+    card = ModelCard(
+        source="trained",
+        training_data=TrainingDataCard(
+            records=source.records if source else None,
+            records_sha256=source.records_sha256 if source else None,
+            pictures=pictures,
+            domain=domain,
+            world_seed=source.world_seed if source else None,
+        ),
+        backbone=model.config.backbone,
+        backbone_path=model.config.backbone_path,
+        config_digest=config_digest,
+        validation=metrics,
+        calibration={"place": temperatures.place, "time": temperatures.time} if temperatures.fitted else {},
+        domain_check=profile.describe(),
+    )
+    card.save(out_dir)
+    return card

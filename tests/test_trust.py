@@ -1,0 +1,207 @@
+"""How far to trust an answer: calibrated temperatures, the domain check, the model card, and one
+best answer (with its read-out named) from predict, verify and the web page."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from gtloc.backbones.extract import extract_features
+from gtloc.data.schema import load_records
+from gtloc.inference.predictor import Predictor
+from gtloc.model.calibration import Temperatures
+from gtloc.model.card import ModelCard, run_card
+from gtloc.model.domain import DomainProfile
+from gtloc.retrieval.galleries import time_grid
+from gtloc.retrieval.posterior import fit_temperature, month_hour_cells, time_answer_loss
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.loop import load_training_data, train
+from gtloc.web.app import create_app_from_checkpoint
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, make_toy_dataset, register_backbone
+from helpers.world import build_world
+
+
+def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
+    """Labels drawn from softmax(z / 3): the held-out NLL is lowest at T = 3, so the fit finds it."""
+    gen = torch.Generator().manual_seed(0)
+    gallery = time_grid(days_step=30, minutes_step=60)
+    logits = 4.0 * torch.randn(3000, len(gallery), generator=gen)
+    drawn = torch.multinomial(torch.softmax(logits / 3.0, dim=1), 1, generator=gen)[:, 0]
+    cells = month_hour_cells(gallery)
+    fitted = fit_temperature(lambda t: time_answer_loss(logits, cells, gallery[drawn], t))
+    assert fitted == pytest.approx(3.0, rel=0.15)
+    assert time_answer_loss(logits, cells, gallery[drawn], fitted) < time_answer_loss(
+        logits, cells, gallery[drawn], 1.0
+    )
+
+
+def test_the_domain_score_separates_typical_pictures_from_foreign_ones(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    centre = F.normalize(torch.randn(32, generator=gen), dim=0)
+
+    def cloud(n, around):
+        return F.normalize(around + 0.15 * torch.randn(n, 32, generator=gen), dim=1)
+
+    profile = DomainProfile.build(cloud(400, centre), cloud(200, centre))
+    typical, foreign = profile.score(cloud(300, centre)), profile.score(cloud(50, -centre))
+    assert profile.in_domain(typical).float().mean() >= 0.95
+    assert not profile.in_domain(foreign).any() and float(foreign.max()) == 0.0
+    assert 35 < float(typical.median()) < 65  # a typical picture sits in the middle of the held-out ones
+    profile.save(tmp_path)
+    again = DomainProfile.load(tmp_path)
+    probe = cloud(20, centre)
+    assert torch.equal(again.score(probe), profile.score(probe)) and again.threshold == profile.threshold
+    assert DomainProfile.load(tmp_path / "nothing") is None
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A tiny run on a 160-picture toy world with a quarter held out."""
+    root = tmp_path_factory.mktemp("trust")
+    records = make_toy_dataset(root / "world", 160)
+    extract_features(load_records(records), root / "world", ToyBackbone(), root / "features", progress=False)
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
+    config = TrainConfig(epochs=3, batch_size=32, warmup_steps=3, val_split=0.25, model=model)
+    data = load_training_data(root / "features", records)
+    train(data, root / "run", config, progress=False)
+    return {"root": root, "run": root / "run", "records": records, "features": root / "features", "data": data}
+
+
+def test_training_writes_the_model_card_temperatures_and_domain_profile(trained_run, monkeypatch, capsys):
+    run = trained_run["run"]
+    card = ModelCard.load(run)
+    assert card.source == "trained" and card.backbone == ToyBackbone.name and card.readout == "argmax"
+    data = card.training_data
+    assert data.records == "records.csv" and data.pictures == 120 and len(data.records_sha256) == 64
+    assert data.domain == "real photos" and data.world_seed is None  # a toy records file, no world.json beside it
+    assert card.validation["pictures"] == 40 and {"month_error", "hour_error", "median_km"} <= set(card.validation)
+    temperatures = Temperatures.load(run)
+    assert temperatures.fitted_on == 40 and temperatures.place > 0 and temperatures.time > 0
+    assert card.calibration == {"place": temperatures.place, "time": temperatures.time}
+    for posterior, nll in temperatures.held_out_loss.items():
+        assert nll["after"] <= nll["before"] + 1e-9, posterior
+    profile = DomainProfile.load(run)
+    assert len(profile.reference) == 120 and len(profile.typical) == 40
+    assert card.domain_check["reference"] == 120 and card.domain_check["threshold"] == profile.threshold
+
+    code, out, _ = run_cli(monkeypatch, capsys, "info", run)
+    assert code == 0 and "training data:   120 real photos" in out and "calibration:     place T=" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "info", run, "--json")
+    assert code == 0 and json.loads(out)["validation"]["pictures"] == 40
+
+
+def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):
+    (trained_run["records"].parent / "world.json").write_text(json.dumps({"seed": 7}))
+    try:
+        source = load_training_data(trained_run["features"], trained_run["records"]).source
+    finally:
+        (trained_run["records"].parent / "world.json").unlink()
+    assert source.world_seed == 7 and source.generated
+    card = ModelCard(training_data=run_card(trained_run["run"]).training_data)
+    card.training_data.domain, card.training_data.world_seed = "generated", 7
+    assert "generated pictures (synthetic world, seed 7); it has never seen a real photo" in card.summary()
+
+
+def test_a_run_without_a_card_says_so_and_a_folder_without_a_model_is_an_error(tmp_path, monkeypatch, capsys):
+    world = build_world(tmp_path)
+    assert "no model card" in run_card(world["run"]).training_data.phrase()
+    code, _, err = run_cli(monkeypatch, capsys, "info", tmp_path)
+    assert code == 2 and "is not a gtloc run directory" in err
+
+
+def test_predictions_use_the_temperatures_and_carry_the_domain_check(trained_run, tmp_path, monkeypatch, capsys):
+    run = trained_run["run"]
+    predictor = Predictor.from_pretrained(run)
+    raw = Predictor.from_pretrained(run, temperatures=Temperatures())
+    features = trained_run["data"].features[:8]
+    calibrated, plain = predictor.predict(features, top_k=3), raw.predict(features, top_k=3)
+    assert torch.equal(calibrated.place_topk, plain.place_topk)  # a temperature never reorders the answers
+    expected = torch.softmax(
+        predictor.model.scale("img_time_logit_scale").detach()
+        / predictor.temperatures.time
+        * predictor.encode_images(features)
+        @ predictor.time_gallery.embeddings.T,
+        dim=1,
+    )
+    assert torch.allclose(calibrated.time_probs[:, 0], expected.max(dim=1).values, atol=1e-5)
+    assert calibrated.domain_score.shape == (8,) and calibrated.in_domain.dtype == torch.bool
+
+    out = tmp_path / "preds.csv"
+    args = ["predict", "--checkpoint", run, "--features", trained_run["features"], "--out", out]
+    code, printed, _ = run_cli(monkeypatch, capsys, *args)
+    assert code == 0 and printed.startswith("model: trained ")
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[-2:] == ["in_domain", "domain_score"]
+    assert {r["in_domain"] for r in rows} <= {"true", "false"}
+    assert all(0 <= float(r["domain_score"]) <= 100 for r in rows)
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["time_readout"] == "argmax" and doc["model"].startswith("model: trained ")
+    assert [p["in_domain"] for p in doc["predictions"]] == [r["in_domain"] == "true" for r in rows]
+
+
+def far_away_profile(run_dir, features):
+    """A profile whose typical distances are those of the given pictures to themselves (about 0): any other
+    picture is farther than all of them, so it is out of domain (domain_score 0)."""
+    DomainProfile.build(features, features).save(run_dir)
+
+
+def test_an_out_of_domain_photo_is_flagged_everywhere_and_cannot_be_judged(tmp_path, monkeypatch, capsys):
+    world = build_world(tmp_path)
+    run = world["run"]
+    register_backbone(monkeypatch, ToyBackbone())
+    far_away_profile(run, world["gallery"].features)
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(photo)
+
+    code, out, _ = run_cli(monkeypatch, capsys, "predict", photo, "--checkpoint", run, "--out", tmp_path / "p.csv")
+    assert code == 0 and "OUT OF DOMAIN (domain_score 0.0)" in out and "warning: 1 of 1 pictures are outside" in out
+    assert next(csv.DictReader((tmp_path / "p.csv").open()))["in_domain"] == "false"
+
+    args = ["verify", photo, "--checkpoint", run, "--lat", "59.9", "--lon", "10.7", "--time", "2023-01-15 16:30"]
+    code, out, _ = run_cli(monkeypatch, capsys, *args, "--json", tmp_path / "v.json")
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert code == 0 and "verdict: cannot judge" in out and "outside the model's domain" in out
+    assert data["verdict"] == "cannot judge" and data["in_domain"] is False and data["domain_score"] == 0.0
+    assert {c["verdict"] for c in data["checks"]} == {"cannot judge", None}
+
+    client = TestClient(create_app_from_checkpoint(run))
+    page = client.post("/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")})
+    assert 'id="domain-warning"' in page.text and "outside the model&#39;s domain" in page.text
+
+
+def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(tmp_path, monkeypatch, capsys):
+    world = build_world(tmp_path)
+    run = world["run"]
+    register_backbone(monkeypatch, ToyBackbone())
+    ModelCard(backbone=ToyBackbone.name, readout="bayes").save(run)  # the run's read-out: used everywhere
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 48), (90, 140, 210)).save(photo)
+
+    code, out, _ = run_cli(monkeypatch, capsys, "predict", photo, "--checkpoint", run, "--out", tmp_path / "p.csv")
+    row = next(csv.DictReader((tmp_path / "p.csv").open()))
+    assert code == 0 and "(read-out bayes;" in out
+    place = (float(row["lat"]), float(row["lon"]))
+    time = f"{int(row['month']):02d}-{int(row['day']):02d} {int(row['hour']):02d}:{int(row['minute']):02d}"
+
+    args = ["verify", photo, "--checkpoint", run, "--lat", "10", "--lon", "20", "--json", tmp_path / "v.json"]
+    code, out, _ = run_cli(monkeypatch, capsys, *args)
+    guess = json.loads((tmp_path / "v.json").read_text())["best_guess"]
+    assert code == 0 and (guess["time"], guess["readout"]) == (time, "bayes")
+    assert (guess["lat"], guess["lon"]) == pytest.approx(place, abs=1e-4)
+
+    client = TestClient(create_app_from_checkpoint(run))
+    data = client.post("/api/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")}).json()
+    assert data["readout"] == "bayes"
+    month, day = int(row["month"]), int(row["day"])
+    assert data["best_time"] == f"{day} {calendar.month_name[month]}, {time[-5:]}"
+    assert (data["places"][0]["lat"], data["places"][0]["lon"]) == pytest.approx(place, abs=1e-4)
+    assert math.isclose(sum(c["p"] for r in data["heatmap"] for c in r["cells"]), 1.0, abs_tol=1e-4)
