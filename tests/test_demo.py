@@ -32,7 +32,7 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     assert metrics["baselines"]["gtloc_time_only"]["geo"] is None
     trust = metrics["trust"]
     assert "generated pictures (synthetic world, seed 1); it has never seen a real photo" in trust["model"]
-    assert 0 <= trust["in_domain_share"] <= 1 and trust["readout"] == "argmax"
+    assert 0 <= trust["in_domain_share"] <= 1 and trust["readout"] == "mix"
     card = json.loads((out / "runs" / "gtloc" / "model_card.json").read_text())
     # 10 % of 64 is fewer than the 10 pictures a hold-out needs: all train, no temperatures, no validation
     assert card["training_data"]["pictures"] == 64 and card["validation"] == {} and card["calibration"] == {}

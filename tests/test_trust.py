@@ -31,7 +31,7 @@ from helpers.world import build_world
 
 
 def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
-    """Labels drawn from softmax(z / 3): the held-out NLL is lowest at T = 3, so the fit finds it."""
+    """Labels drawn from softmax(z / 3): the shown probabilities are right at T = 3, so the fit finds it."""
     gen = torch.Generator().manual_seed(0)
     gallery = time_grid(days_step=30, minutes_step=60)
     logits = 4.0 * torch.randn(3000, len(gallery), generator=gen)
@@ -79,7 +79,7 @@ def trained_run(tmp_path_factory):
 def test_training_writes_the_model_card_temperatures_and_domain_profile(trained_run, monkeypatch, capsys):
     run = trained_run["run"]
     card = ModelCard.load(run)
-    assert card.source == "trained" and card.backbone == ToyBackbone.name and card.readout == "argmax"
+    assert card.source == "trained" and card.backbone == ToyBackbone.name and card.readout == "mix"
     data = card.training_data
     assert data.records == "records.csv" and data.pictures == 120 and len(data.records_sha256) == 64
     assert data.domain == "real photos" and data.world_seed is None  # a toy records file, no world.json beside it
@@ -144,7 +144,7 @@ def test_predictions_use_the_temperatures_and_carry_the_domain_check(trained_run
     assert {r["in_domain"] for r in rows} <= {"true", "false"}
     assert all(0 <= float(r["domain_score"]) <= 100 for r in rows)
     doc = json.loads(out.with_suffix(".json").read_text())
-    assert doc["time_readout"] == "argmax" and doc["model"].startswith("model: trained ")
+    assert doc["time_readout"] == "mix" and doc["model"].startswith("model: trained ")
     assert [p["in_domain"] for p in doc["predictions"]] == [r["in_domain"] == "true" for r in rows]
 
 

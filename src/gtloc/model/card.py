@@ -64,7 +64,7 @@ class ModelCard:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d"))
     validation: dict[str, float] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)
-    readout: str = "argmax"
+    readout: str = "mix"
     domain_check: dict[str, Any] | None = None
     imported_from: dict[str, str] | None = None
 

@@ -71,14 +71,18 @@ def _bce(confidence: torch.Tensor, hit: torch.Tensor) -> torch.Tensor:
 
 def time_answer_loss(logits: torch.Tensor, cells: torch.Tensor, truth: torch.Tensor, temperature: float) -> float:
     """The loss of the probabilities shown with a time answer at ``temperature``: the mean binary cross-entropy of
-    "the answer's calendar month is right" against the probability the month marginal gives it (the answer is the
-    marginal's argmax), plus the same for the clock hour. ``logits`` ``(N, T)`` scaled similarities to the time
-    gallery, ``cells`` its :func:`month_hour_cells`, ``truth`` ``(N, 5)`` local times. (The log-likelihood of the
-    true month and hour would fit the whole posterior instead, and on the demo it sharpened it until the shown
-    probabilities were over-confident.)"""
+    "the answer's calendar month is right" against the probability the month marginal gives that month, plus the
+    same for the clock hour. The answers are the marginals' argmax at the learned scale (``T = 1``) and stay fixed,
+    so the loss is proper: its minimum is the temperature whose shown probabilities match how often the answers
+    are right. ``logits`` ``(N, T)`` scaled similarities to the time gallery, ``cells`` its
+    :func:`month_hour_cells`, ``truth`` ``(N, 5)`` local times. (The log-likelihood of the true month and hour fits
+    the whole posterior instead; on the demo it sharpened it until the shown probabilities were over-confident:
+    test-world ECE 0.041 / 0.030 against 0.024 / 0.006 with this loss.)"""
+    base = month_hour_grid(torch.softmax(logits.double(), dim=1), cells)
+    month, hour = base.sum(dim=2).argmax(dim=1), base.sum(dim=1).argmax(dim=1)
     grid = month_hour_grid(torch.softmax(logits.double() / temperature, dim=1), cells)
-    month_p, month = grid.sum(dim=2).max(dim=1)
-    hour_p, hour = grid.sum(dim=1).max(dim=1)
+    rows = torch.arange(len(truth))
+    month_p, hour_p = grid.sum(dim=2)[rows, month], grid.sum(dim=1)[rows, hour]
     month_hit = (month + 1) == truth[:, 0].long()
     hour_hit = hour == truth[:, 2].long()
     return float(_bce(month_p, month_hit) + _bce(hour_p, hour_hit))
