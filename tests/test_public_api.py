@@ -153,7 +153,7 @@ def test_a_prediction_prints_places_times_and_probabilities_not_tensors(toy_pred
     lat, lon = pred.place_topk[0, 0].tolist()
     assert lines[2].startswith(f"  place 1  {lat:8.4f}, {lon:9.4f}  p={float(pred.place_probs[0, 0]):.3f}  near ")
     assert sum(line.startswith("  place ") for line in lines) == 4 and sum("  time " in line for line in lines) == 4
-    assert lines[6].startswith("  best time ") and "(read-out argmax; p(month)=" in lines[6] and "tensor(" not in text
+    assert lines[6].startswith("  best time ") and "(read-out mix; p(month)=" in lines[6] and "tensor(" not in text
     repeated = {k: None if v is None else v.repeat(4, *[1] * (v.dim() - 1)) for k, v in pred.tensors().items()}
     many = Prediction(readout=pred.readout, **repeated)
     assert len(many) == 8 and repr(many).endswith("... and 3 more images")

@@ -121,13 +121,15 @@ def finish_run(
 ) -> ModelCard:
     """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
     trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
-    latlon, times)`` (``None``: nothing held out, so no temperatures and no validation metrics)."""
+    latlon, times)`` (``None``, or fewer than :data:`MIN_HELD_OUT` rows: no temperatures and no validation
+    metrics)."""
     model.eval()
     temperatures, metrics = Temperatures(), {}
-    if held_out is not None:
+    enough = held_out is not None and len(held_out[0]) >= MIN_HELD_OUT
+    if enough:
         held_emb = model.embed_images(held_out[0])
         temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], out_dir / "galleries")
-    profile = DomainProfile.build(train_features, None if held_out is None else held_out[0], seed=seed)
+    profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed)
     temperatures.save(out_dir)
     profile.save(out_dir)
     domain = "unknown" if source is None else ("generated" if source.generated else "real photos")
