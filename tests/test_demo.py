@@ -43,5 +43,22 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
         assert (out / picture).stat().st_size > 10_000
     assert len((out / "predictions.csv").read_text().splitlines()) == 17
 
+    # What a new user reads: an estimate first, the model and three next commands last, no bar in a log.
+    lines = stdout.splitlines()
+    assert lines[0].startswith(f"gtloc demo into {out}: about ") and "finished stages are reused" in lines[0]
+    run, photo = out / "runs" / "gtloc", out / "world-test" / "images"
+    assert lines[-5] == f"trained model: {run}"
+    assert lines[-3].startswith(f"  gtloc predict {photo}/") and lines[-3].endswith(f" --checkpoint {run}")
+    assert lines[-2].startswith(f"  gtloc verify {photo}/") and " --time '2023-" in lines[-2]
+    assert lines[-1] == f"  gtloc serve --checkpoint {run}"
+    assert "\r" not in stdout + stderr
+    assert f"encoding the 100,000-place GPS gallery once (cached in {run / 'galleries'})" in stdout
+    # One GPS gallery on disk, the one `gtloc predict --checkpoint runs/gtloc` reuses: the ablations, scored
+    # once, encode theirs in memory (each was another 200 MB).
+    assert [p.relative_to(out).parts[:2] for p in out.rglob("gps-*.safetensors")] == [("runs", "gtloc")]
+
     code, stdout, _ = run_cli(monkeypatch, capsys, *args, "--no-progress")  # a second run reuses every stage
     assert code == 0 and "reusing 64 pictures" in stdout
+    assert "reusing the efficientnet-lite0 features of all 64 pictures" in stdout and "extracting" not in stdout
+    assert f"resuming the run in {run} after step " in stdout
+    assert "encoding the 100,000-place GPS gallery once (cached" not in stdout  # the cache answers

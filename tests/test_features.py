@@ -95,22 +95,23 @@ def test_bad_images_are_skipped_and_reported(photos, tmp_path):
     out = tmp_path / "feats"
     store = extract_features(paths, root, TinyBackbone(), out, batch_size=2, progress=False)
     assert store.paths == [names[0], names[1], names[2]]
+    missing = f"file not found (looked in {root})"
     assert store.failed == {
         "notes.jpg": "not an image file (Pillow cannot identify its format)",
         "cut.jpg": "truncated or corrupt image data (Truncated File Read)",
-        "missing.jpg": "file not found",
+        "missing.jpg": missing,
     }
     with open(out / "failed.csv", newline="") as handle:
         assert list(csv.reader(handle)) == [
             ["path", "reason"],
             ["notes.jpg", "not an image file (Pillow cannot identify its format)"],
             ["cut.jpg", "truncated or corrupt image data (Truncated File Read)"],
-            ["missing.jpg", "file not found"],
+            ["missing.jpg", missing],
         ]
     with pytest.raises(GtlocError) as info:
         store.load([names[0], "missing.jpg", "never-listed.jpg"])
     assert str(info.value) == (
-        f"feature cache {out} has no features for 2 of 3 paths: missing.jpg (file not found), never-listed.jpg"
+        f"feature cache {out} has no features for 2 of 3 paths: missing.jpg ({missing}), never-listed.jpg"
     )
 
 

@@ -116,7 +116,7 @@ def test_missing_file(tmp_path):
     path = tmp_path / "gone.jpg"
     with pytest.raises(ImageDecodeError) as info:
         load_image(path)
-    assert str(info.value) == f"cannot read image {path}: file not found"
+    assert str(info.value) == f"cannot read image {path}: file not found (looked in {tmp_path})"
 
 
 def test_resize_shorter_keeps_aspect():

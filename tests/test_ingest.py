@@ -40,7 +40,11 @@ def test_real_camera_photos_match_expected_csv(tmp_path, monkeypatch, capsys):
     out = tmp_path / "records.csv"
     status, stdout, _ = run_cli(monkeypatch, capsys, "ingest", FIXTURES, "--out", out, "--no-progress")
     assert status == 0
-    assert stdout == f"wrote 9 records to {out}\nignored 1 non-image file (by suffix: .csv 1)\n"
+    assert stdout == (
+        f"wrote 9 records to {out}\nignored 1 non-image file (by suffix: .csv 1)\n"
+        f"paths are relative to {FIXTURES} (not inside the CSV's folder): pass --images {FIXTURES}\n"
+    )
+    # The photos lie outside the CSV's folder: paths stay relative to the photo folder, and the output says so.
     got = {row["path"]: row for row in read_csv(out)}
     expected = read_csv(FIXTURES / "expected.csv")
     assert sorted(got) == [row["path"] for row in expected]
@@ -75,8 +79,8 @@ def test_synthesised_folder_records_skips_and_summary(tmp_path, monkeypatch, cap
     assert status == 0
     assert out.read_text() == (
         "path,lat,lon,unix_ts,year,month,day,hour,minute,second\n"
-        f"chile/b.jpg,-33.86,-70.5,{timegm((2021, 6, 1, 18, 30, 5))},2021,6,1,14,30,5\n"
-        f"zurich/a.jpg,47.5,8.26,{timegm((2021, 6, 1, 12, 30, 5))},2021,6,1,14,30,5\n"
+        f"photos/chile/b.jpg,-33.86,-70.5,{timegm((2021, 6, 1, 18, 30, 5))},2021,6,1,14,30,5\n"
+        f"photos/zurich/a.jpg,47.5,8.26,{timegm((2021, 6, 1, 12, 30, 5))},2021,6,1,14,30,5\n"
     )
     rows = [(r["path"], r["reason"]) for r in read_csv(skipped)]
     assert rows == [
@@ -117,7 +121,7 @@ def test_webcam_names_in_utc_with_fixed_position(tmp_path):
     out = tmp_path / "r.csv"
     result = ingest_to_csv(cam, out, utc_from="filename", name_pattern="%Y%m%d_%H%M", lat=47.6, lon=-122.3)
     assert out.read_text().splitlines()[1] == (
-        f"day1/seattle_20190612_1530.jpg,47.6,-122.3,{timegm((2019, 6, 12, 15, 30, 0))},2019,6,12,8,30,0"
+        f"cam/day1/seattle_20190612_1530.jpg,47.6,-122.3,{timegm((2019, 6, 12, 15, 30, 0))},2019,6,12,8,30,0"
     )
     assert [(s.path, s.reason, s.detail) for s in result.skipped] == [
         (

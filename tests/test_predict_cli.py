@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +224,7 @@ def test_records_with_an_image_root_then_evaluate(monkeypatch, capsys, tmp_path,
     [
         (
             (),
-            "give exactly one input: IMAGE... (picture files), --records R.csv with --images ROOT, or "
+            "give exactly one input: IMAGE... (picture files), --records R.csv [--images ROOT], or "
             "--features FEATDIR (--records optional) (got none)",
         ),
         (("x.png", "--features", "F"), "(got IMAGE..., --features)"),
@@ -306,3 +307,55 @@ def test_the_checkpoint_backbone_is_loaded_for_real_pictures(monkeypatch, capsys
     assert code == 0, stderr
     assert [r["path"] for r in read_rows(out)] == photos
     assert stdout.splitlines()[-1].startswith("2 predictions -> ")
+
+
+def test_a_stray_word_after_a_switch_is_a_missing_picture_not_a_silent_skip(monkeypatch, capsys, tmp_path, world):
+    """``--tencrop true``: ``--tencrop`` is a switch, so ``true`` is a picture path, and there is no such file."""
+    monkeypatch.chdir(tmp_path)
+    photo = str(world["root"] / world["paths"][0])
+    code, stdout, stderr = run_cli(
+        monkeypatch, capsys, "predict", photo, "--tencrop", "true", "--checkpoint", world["run"]
+    )
+    assert code == 2 and stdout == ""
+    assert stderr == f"error: IMAGE...: no file 'true' in {tmp_path}\n"
+
+
+def test_without_out_the_predictions_are_printed_and_nothing_is_written(
+    monkeypatch, capsys, tmp_path, world, tiny_backbone
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GTLOC_CHECKPOINT", str(world["run"]))
+    files = [str(world["root"] / p) for p in world["paths"]]
+    code, stdout, stderr = run_cli(monkeypatch, capsys, "predict", *files, "--no-progress")
+    assert code == 0, stderr
+    lines = stdout.splitlines()
+    assert [line.split("  ")[0] for line in lines[:-1]] == files  # every picture, with its place and time
+    assert all(" (near " in line and " (argmax; most likely month " in line for line in lines[:-1])
+    assert lines[-1] == f"{len(files)} predictions (--out FILE.csv writes them with the top-5 JSON)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ingest_then_predict_then_evaluate_a_folder_of_photos(monkeypatch, capsys, tmp_path, world, tiny_backbone):
+    """The README's path for one's own photos, with no option to reconcile paths: records and predictions name
+    each photo the same way, so evaluate matches all of them."""
+    shutil.copytree(Path(__file__).parent / "fixtures" / "exif-photos", tmp_path / "photos")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(monkeypatch, capsys, "ingest", "photos", "--out", "records.csv")[0] == 0
+    photos = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "photos").glob("*.jpg"))  # photos/*.jpg
+    args = ("predict", *photos, "--checkpoint", world["run"], "--out", "preds.csv", "--no-progress")
+    code, _, stderr = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, stderr
+    code, stdout, stderr = run_cli(
+        monkeypatch, capsys, "evaluate", "--predictions", "preds.csv", "--truth", "records.csv", "--out", "m.json"
+    )
+    assert code == 0 and stderr == ""
+    assert stdout.splitlines()[-1] == f"{len(photos)} matched ({len(photos)} with places, 9 with times) -> m.json"
+    assert json.loads((tmp_path / "m.json").read_text())["n"]["matched"] == len(photos) == 9
+    assert [r["path"] for r in read_rows(tmp_path / "preds.csv")] == photos
+
+
+def test_records_paths_default_to_the_csv_folder(monkeypatch, capsys, tmp_path, world, tiny_backbone):
+    args = ("predict", "--checkpoint", world["run"], "--records", world["records"], "--out", tmp_path / "p.csv")
+    code, _, stderr = run_cli(monkeypatch, capsys, *args, "--no-progress")
+    assert code == 0, stderr
+    assert [r["path"] for r in read_rows(tmp_path / "p.csv")] == world["paths"]

@@ -31,3 +31,15 @@ def test_every_command_in_the_readme_exists():
     for name in sorted(names):
         result = CliRunner().invoke(app, [name, "--help"])
         assert result.exit_code == 0, f"`gtloc {name}` is in the README but not a command: {result.output}"
+
+
+def test_the_first_command_installs_what_serve_needs():
+    """The README's first command, then `gtloc serve`, needs no other install step: it installs the web extra,
+    and that extra holds every module `serve` checks for."""
+    from gtloc.cli.serve import WEB_MODULES
+
+    demo = _readme_commands()[0]
+    assert 'pip install -e ".[web]"' in demo
+    extra = re.search(r"^web = \[(.*?)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    distributions = {re.split(r"[<>=]", name)[0].replace("-", "_") for name in re.findall(r'"([^"]+)"', extra)}
+    assert {"python_multipart" if m == "multipart" else m for m in WEB_MODULES} == distributions

@@ -103,3 +103,20 @@ def test_time_posteriors_plot_pictures_next_to_heatmaps(tmp_path):
 def test_time_posteriors_check_shapes(tmp_path):
     with pytest.raises(GtlocError, match=r"for 2 images expected month_hour_posteriors \(N, 12, 24\), got \(2, 12\)"):
         plot_time_posteriors([Image.new("RGB", (8, 8))] * 2, np.ones((2, 12)), np.zeros((2, 5)), tmp_path / "p.png")
+
+
+def test_world_map_lines_take_the_short_way_across_the_date_line():
+    from gtloc.evaluation.report import map_segments
+
+    true = np.array([[10.0, 170.0], [-20.0, -175.0], [45.0, 2.0]])
+    pred = np.array([[12.0, -170.0], [-22.0, 178.0], [40.0, -3.0]])
+    segments = map_segments(true, pred)
+    # Every line spans at most 180 degrees of longitude (the long way round spans 340 and 353 here).
+    assert (np.abs(segments[:, 1, 0] - segments[:, 0, 0]) <= 180).all()
+    # The two date-line crossings are drawn from both sides; the Paris line once, as it is.
+    assert len(segments) == 5
+    np.testing.assert_allclose(segments[0], [[170, 10], [190, 12]])
+    np.testing.assert_allclose(segments[3], [[-190, 10], [-170, 12]])
+    np.testing.assert_allclose(segments[1], [[-175, -20], [-182, -22]])
+    np.testing.assert_allclose(segments[4], [[185, -20], [178, -22]])
+    np.testing.assert_allclose(segments[2], [[2, 45], [-3, 40]])

@@ -267,10 +267,13 @@ def test_search_says_what_is_wrong_with_a_query(toy_world, kwargs, message):
         search(Retriever(toy_world["model"], toy_world["gallery"]), **kwargs)
 
 
-def test_cli_retrieve_by_time_only(toy_world, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("when", "described"), [(["--month", "1"], "January"), (["--month", "1", "--hour", "12"], "January | 12:00")]
+)
+def test_cli_retrieve_by_time_only(toy_world, monkeypatch, capsys, when, described):
     code, text, err = run_cli(
-        monkeypatch, capsys, "retrieve", "--gallery", toy_world["gallery_dir"], "--month", "1", "--top-k", "2"
+        monkeypatch, capsys, "retrieve", "--gallery", toy_world["gallery_dir"], *when, "--top-k", "2"
     )
     assert code == 0, err
-    assert text.splitlines()[0] == "answered by: composed query: January"
+    assert text.splitlines()[0] == f"answered by: composed query: {described}"
     assert len([line for line in text.splitlines() if line.strip().startswith(("1 ", "2 "))]) == 2

@@ -131,3 +131,26 @@ def test_without_a_text_tower_the_parser_answers():
     torch.testing.assert_close(answer.hits.probs, expected.probs)
     with pytest.raises(GtlocError, match="empty"):
         search(Retriever(model, _gallery(model)), text="  ")
+
+
+@pytest.mark.parametrize(
+    "text", ["beach in summer", "snowy street at dusk", "mountain lake at noon", "river bridge at night", "Beach"]
+)
+def test_scene_words_are_not_towns(text):
+    """ "beach in summer" once became Beach, North Dakota: what a picture shows is not where it is."""
+    assert parse_query(text).place is None
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("photos taken in Beach", "Beach, North Dakota, US"),
+        ("Beach, North Dakota in winter", "Beach, North Dakota, US"),
+        ("Paris at dusk", "Paris, Ile-de-France, FR"),
+        ("Lake Placid in winter", "Lake Placid, New York, US"),
+        ("Salt Lake City at noon", "Salt Lake City, Utah, US"),
+        ("street in Paris", "Paris, Ile-de-France, FR"),
+    ],
+)
+def test_a_scene_word_is_a_town_when_the_query_says_so(text, label):
+    assert parse_query(text).place.label == label

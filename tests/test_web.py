@@ -46,7 +46,7 @@ def test_an_upload_with_exif_shows_places_map_heatmap_and_the_verdict(client):
     assert page.status_code == 200, page.text
     assert 'id="world-map" src="data:image/png;base64,' in page.text
     assert page.text.count('class="place"') == 5
-    assert page.text.count('<td style="background: rgb(') == 12 * 24
+    assert page.text.count('<td style="background: rgb(') == 12 * 24 + 6  # the cells and the colour scale
     assert 'id="verdict"' in page.text and "EXIF GPS" in page.text and "2023-01-15 16:30:00" in page.text
 
 

@@ -58,9 +58,18 @@ def _serve(app):
 @pytest.fixture(scope="session")
 def live_app(toy_world):
     """The app over the toy world, served by uvicorn in a thread; yields its base URL and the world."""
+    import torch
+
+    from gtloc.inference.predictor import Predictor
     from gtloc.web.app import create_app
 
-    app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]), toy_world["gallery"])
+    predictor = tiny_predictor(toy_world["model"], toy_world["gallery"])
+    # Like MP-16, whose 100k entries hold many photos of one town: every place three times, about 1 km apart.
+    latlon = toy_world["gallery"].latlon
+    predictor = Predictor(
+        toy_world["model"], gps_gallery=torch.cat([latlon, latlon + 0.01, latlon - 0.01]), backbone=predictor.backbone
+    )
+    app = create_app(predictor, toy_world["gallery"])
     for url in _serve(app):
         yield {"url": url, "world": toy_world}
 

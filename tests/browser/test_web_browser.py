@@ -125,3 +125,61 @@ def test_composed_search_by_place_month_and_hour(live_app, browser):
     answered = wait_for(browser, "#answered-by")
     assert "composed query: Sydney, New South Wales, AU" in answered.text and "July" in answered.text
     assert Select(browser.find_element(By.ID, "month")).first_selected_option.text == "Jul"
+
+
+def _analyse(live_app, browser, tmp_path):
+    browser.get(live_app["url"] + "/")
+    wait_for(browser, "#upload-form")
+    browser.find_element(By.ID, "photo").send_keys(str(photo(tmp_path / "oslo.jpg")))
+    browser.find_element(By.ID, "analyze").click()
+    wait_for(browser, "#places-table")
+
+
+def test_the_top_places_are_distinct_places(live_app, browser, tmp_path):
+    """The app's GPS gallery holds every place three times about 1 km apart: the list names each place once,
+    with the three entries' probabilities summed."""
+    from gtloc.geo import haversine_km
+
+    _analyse(live_app, browser, tmp_path)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#places-table tr.place")
+    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    latlon = np.array([[float(c[1]), float(c[2])] for c in cells])
+    assert len(latlon) == 5
+    distances = [haversine_km(latlon[i], latlon[j]) for i in range(5) for j in range(i + 1, 5)]
+    assert min(distances) >= 10
+    probs = [float(c[4]) for c in cells]
+    assert probs == sorted(probs, reverse=True)
+
+
+def test_the_map_has_a_legend(live_app, browser, tmp_path):
+    _analyse(live_app, browser, tmp_path)
+    legend = browser.find_element(By.ID, "map-legend")
+    assert legend.is_displayed()
+    assert "predicted places" in legend.text and "claimed place" in legend.text
+    disc = browser.find_element(By.CSS_SELECTOR, "#map-legend .swatch.disc")
+    assert disc.value_of_css_property("background-color") == "rgba(214, 39, 40, 1)"  # the map's red
+    star = browser.find_element(By.CSS_SELECTOR, "#map-legend .swatch.star")
+    assert star.value_of_css_property("color") == "rgba(31, 95, 214, 1)"  # the map's blue
+
+
+def test_the_heatmap_has_a_colour_scale_and_marks_the_claim_and_the_best_guess(live_app, browser, tmp_path, shots):
+    _analyse(live_app, browser, tmp_path)
+    scale = browser.find_elements(By.CSS_SELECTOR, "#heat-scale td")
+    values = [float(td.text) for td in scale]
+    assert len(values) >= 5 and values[0] == 0 and values == sorted(values)
+    colours = [td.value_of_css_property("background-color") for td in scale]
+    assert colours[0] == "rgba(255, 255, 255, 1)" and len(set(colours)) == len(colours)
+    # The claim (EXIF: 15 January, 16:30) is the cell of January, 16h: row 1 (after the header), column 17.
+    claim = browser.find_elements(By.CSS_SELECTOR, "#heatmap td.claim")
+    assert len(claim) == 1
+    row = browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")[1]
+    assert row.find_elements(By.TAG_NAME, "td")[16] == claim[0]
+    best = browser.find_elements(By.CSS_SELECTOR, "#heatmap td.best")
+    assert len(best) == 1
+    # The best guess is the largest cell: its title carries the probability the scale tops out at.
+    assert f"{values[-1]:.3f}" == f"{float(best[0].get_attribute('title').split(': ')[1].split(' ')[0]):.3f}"
+    legend = browser.find_element(By.ID, "heat-legend").text
+    assert "claimed time" in legend and "best guess" in legend
+    png = browser.get_screenshot_as_png()
+    (shots / "heatmap-legend.png").write_bytes(png)
+    assert_not_blank(png)

@@ -3,14 +3,50 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from gtloc.errors import GtlocError, ParameterError
 
-app = typer.Typer(
+CHECKPOINT_ENV = "GTLOC_CHECKPOINT"
+
+
+def _plain_switches(params: list[Any]) -> list[Any]:
+    """Show switches as switches in ``--help``: no ``<bool>`` type beside ``--x/--no-x`` or ``--help``.
+
+    Typer's rich help prints a type for every option, flags included, as if ``--tencrop true`` were the syntax.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_switches(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_switches(super().get_params(ctx))
+
+
+class _App(typer.Typer):
+    """A Typer app whose commands show switches without a type (see :func:`_plain_switches`)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
     name="gtloc",
+    cls=_Group,
     help="gtloc: tell when and where an outdoor photo was taken (GT-Loc, ICCV 2025).",
     no_args_is_help=True,
     add_completion=False,
@@ -21,6 +57,27 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """gtloc: tell when and where an outdoor photo was taken (GT-Loc, ICCV 2025)."""
+
+
+def checkpoint_option(help: str = "Run directory of the trained model.") -> Any:
+    """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out."""
+    return typer.Option(..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help)
+
+
+def switch(default: bool, name: str, help: str, off: str | None = None) -> Any:
+    """A boolean switch ``--NAME/--no-NAME`` (or ``--NAME/OFF``): it takes no value, so ``--NAME true`` is an error
+    or a stray argument, never a silent ``True``."""
+    return typer.Option(default, f"--{name}/{off or '--no-' + name}", help=help)
+
+
+def progress_option() -> Any:
+    """``--progress/--no-progress``; left out, bars show only when stderr is a terminal (never ``\\r`` in logs)."""
+    return typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal).")
+
+
+def show_progress(progress: bool | None) -> bool:
+    """The value of :func:`progress_option`: as given, or whether stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else progress
 
 
 @contextlib.contextmanager

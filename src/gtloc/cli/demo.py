@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, progress_option, show_progress
 
 
 @app.command()
@@ -19,7 +19,7 @@ def demo(
     workers: int = typer.Option(2, "--workers", help="Processes rendering the worlds."),
     tencrop: bool = typer.Option(True, "--tencrop/--center-crop", help="Score test pictures with ten-crop averaging."),
     size: int = typer.Option(224, "--size", help="Picture side in pixels."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
     from gtloc.evaluation.demo import DemoSettings, run_demo
@@ -27,4 +27,4 @@ def demo(
     settings = DemoSettings(
         n_train=n_train, n_test=n_test, seed=seed, workers=workers, epochs=epochs, tencrop_test=tencrop, image_size=size
     )
-    run_demo(out, settings, progress=progress, log=typer.echo)
+    run_demo(out, settings, progress=show_progress(progress), log=typer.echo)

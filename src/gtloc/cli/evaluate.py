@@ -7,9 +7,6 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, flags
-from gtloc.evaluation.protocol import evaluate_predictions
-from gtloc.evaluation.report import evaluation_table
-from gtloc.io import write_json
 
 
 @app.command()
@@ -22,6 +19,10 @@ def evaluate(
     ),
 ) -> None:
     """Score predictions: median km and accuracy at 1/25/200/750/2500 km; mean month and hour errors."""
+    from gtloc.evaluation.protocol import evaluate_predictions
+    from gtloc.evaluation.report import evaluation_table
+    from gtloc.io import write_json
+
     with flags():
         result = evaluate_predictions(predictions, truth, group_by=group_by)
     write_json(out, result)

@@ -6,34 +6,35 @@ from pathlib import Path
 
 import typer
 
-from gtloc.backbones import BACKBONES, DEFAULT_BACKBONE, load_backbone
-from gtloc.backbones.extract import extract_features
-from gtloc.cli.app import app, flags
-from gtloc.data.features import FAILED_CSV, select_shard
-from gtloc.data.schema import load_records
-from gtloc.errors import GtlocError
+from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+
+# Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
+BACKBONE_NAMES = ("clip-vit-l-14", "efficientnet-lite0")
+DEFAULT_BACKBONE = "efficientnet-lite0"
 
 
 @app.command()
 def features(
     records: Path = typer.Option(..., "--records", help="Records CSV (path,lat,lon[,time fields...])."),
-    images: Path = typer.Option(..., "--images", help="Folder the records' paths are relative to."),
+    images: Path | None = typer.Option(
+        None, "--images", help="Folder the records' paths are relative to (default: the CSV's folder)."
+    ),
     out: Path = typer.Option(..., "--out", help="Feature directory (created, or resumed if it exists)."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help=f"One of: {', '.join(sorted(BACKBONES))}."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help=f"One of: {', '.join(BACKBONE_NAMES)}."),
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local model directory/file (clip-vit-l-14: a save_pretrained copy)."
     ),
-    tencrop: bool = typer.Option(False, "--tencrop", help="Store ten crops per image: (10, D) each."),
+    tencrop: bool = switch(False, "tencrop", "Store ten crops per image: (10, D) each."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     shard_size: int = typer.Option(1024, "--shard-size", min=1, help="Images per shard file."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Image decoding threads."),
-    lenient: bool = typer.Option(
-        False, "--lenient", help="Skip bad CSV rows (report beside the CSV) instead of stopping."
+    lenient: bool = switch(
+        False, "lenient", "Skip bad CSV rows (report beside the CSV) instead of stopping.", off="--strict"
     ),
-    eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
-    allow_outside_images: bool = typer.Option(
-        False, "--allow-outside-images", help="Read records' paths that resolve outside --images (refused by default)."
+    eager: bool = switch(False, "eager", "Run the backbone in eager torch (no ONNX fast path)."),
+    progress: bool | None = progress_option(),
+    allow_outside_images: bool = switch(
+        False, "allow-outside-images", "Read records' paths that resolve outside --images (refused by default)."
     ),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This worker's share (0 .. --num-shards - 1)."),
     num_shards: int = typer.Option(
@@ -45,20 +46,26 @@ def features(
     With --num-shards N, worker --shard-index I extracts its 1/N of the images; join the N directories with
     `gtloc features-merge`, or pass them all to --features.
     """
+    from gtloc.backbones import load_backbone
+    from gtloc.backbones.extract import extract_features
+    from gtloc.data.features import FAILED_CSV, select_shard
+    from gtloc.data.schema import load_records
+    from gtloc.errors import GtlocError
+
     table = load_records(records, strict=not lenient)
     share = set(select_shard(table.paths, shard_index, num_shards))
     with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
         model = load_backbone(backbone, model_path=backbone_path, fast=not eager)
         store = extract_features(
             table,
-            images,
+            records.parent if images is None else images,
             model,
             out,
             tencrop=tencrop,
             batch_size=batch_size,
             shard_size=shard_size,
             num_workers=workers,
-            progress=not no_progress,
+            progress=show_progress(progress),
             shard_index=shard_index,
             num_shards=num_shards,
             allow_outside=allow_outside_images,

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app
-from gtloc.data.features import merge_feature_dirs
 
 
 @app.command("features-merge")
@@ -16,6 +15,8 @@ def features_merge(
     out: Path = typer.Option(..., "--out", help="Merged directory: a manifest referencing the others' shards."),
 ) -> None:
     """Merge feature directories into one that `gtloc train/predict --features` read (no features are copied)."""
+    from gtloc.data.features import merge_feature_dirs
+
     store = merge_feature_dirs(dirs, out)
     typer.echo(
         f"{len(store)} images with {store.backbone} features from {len(store.sources)} directories -> {out} "

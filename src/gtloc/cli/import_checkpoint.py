@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
+from gtloc.cli.app import app, flags, switch
 from gtloc.errors import GtlocError
 
 
 @app.command("import-checkpoint")
 def import_checkpoint(
     gtloc_checkpoint: Path | None = typer.Option(None, "--gtloc", help="The GT-Loc release's gtloc.pt."),
-    geoclip: bool = typer.Option(False, "--geoclip", help="Import GeoCLIP's weights from the installed geoclip wheel."),
+    geoclip: bool = switch(False, "geoclip", "Import GeoCLIP's weights from the installed geoclip wheel."),
     clip: Path | None = typer.Option(
         None, "--clip", help="Local save_pretrained copy of openai/clip-vit-large-patch14 (required with --gtloc)."
     ),
@@ -26,7 +26,7 @@ def import_checkpoint(
     img_time_scale: float | None = typer.Option(
         None, "--img-time-scale", help="Fixed image-time logit scale if gtloc.pt has none (default 1/0.07 = 14.29)."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace a model already in --out."),
+    force: bool = switch(False, "force", "Replace a model already in --out."),
 ) -> None:
     """Write a run dir that predict, retrieve, verify, serve and evaluate use like a trained one."""
     from gtloc.interop import import_geoclip, import_released_checkpoint

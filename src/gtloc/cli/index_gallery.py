@@ -6,27 +6,37 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, checkpoint_option, progress_option, show_progress
+from gtloc.errors import GtlocError
 
 
 @app.command(name="index")
 def index_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Run directory of the trained model."),
+    checkpoint: Path = checkpoint_option(),
     out: Path = typer.Option(..., "--out", help="Gallery directory to write."),
-    images: Path | None = typer.Option(None, "--images", help="Folder of pictures (read recursively)."),
-    records: Path | None = typer.Option(None, "--records", help="Records CSV of the pictures to index."),
-    images_root: Path | None = typer.Option(
-        None, "--images-root", help="Where the records' paths live (default: the CSV's folder)."
+    images: Path | None = typer.Option(
+        None,
+        "--images",
+        help="Folder of pictures (read recursively); with --records, the folder its paths are relative to "
+        "(default: the CSV's folder).",
     ),
+    records: Path | None = typer.Option(None, "--records", help="Records CSV of the pictures to index."),
+    images_root: Path | None = typer.Option(None, "--images-root", hidden=True, help="Old name of --images."),
     features: Path | None = typer.Option(
         None, "--features", help="Reuse this `gtloc features` cache instead of running the backbone."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Compute features and image embeddings of --images or --records and save them in --out."""
     from gtloc.model.gtloc import GTLoc
     from gtloc.retrieval.image_gallery import build_image_gallery
 
+    if images_root is not None and images is not None:
+        raise GtlocError("give the records' image folder once: --images (--images-root is its old name)")
+    if records is not None:
+        images, images_root = None, images or images_root
+    elif images_root is not None:
+        raise GtlocError("--images-root needs --records; a folder of pictures is --images")
     model = GTLoc.from_pretrained(checkpoint)
     result = build_image_gallery(
         model,
@@ -36,7 +46,7 @@ def index_command(
         images_root=images_root,
         features_dir=features,
         checkpoint=checkpoint,
-        progress=progress,
+        progress=show_progress(progress),
     )
     typer.echo(f"indexed {len(result.gallery)} pictures into {out}")
     for path, reason in list(result.skipped.items())[:10]:

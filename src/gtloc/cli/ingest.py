@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
-from gtloc.data.ingest import ingest_to_csv, summarize
+from gtloc.cli.app import app, flags, progress_option, show_progress, switch
 
 
 class UtcSource(str, Enum):
@@ -34,17 +32,22 @@ def ingest(
     ),
     lat: float | None = typer.Option(None, "--lat", help="Fixed latitude for every photo (a webcam)."),
     lon: float | None = typer.Option(None, "--lon", help="Fixed longitude for every photo (a webcam)."),
-    keep_partial: bool = typer.Option(
-        False, "--keep-partial", help="Keep photos with only a position or only a time (other label empty)."
+    keep_partial: bool = switch(
+        False, "keep-partial", "Keep photos with only a position or only a time (other label empty)."
     ),
-    camera_from_folder: bool = typer.Option(
-        False, "--camera-from-folder", help="Add a 'camera' column: each photo's folder under PHOTO_DIR."
+    camera_from_folder: bool = switch(
+        False, "camera-from-folder", "Add a 'camera' column: each photo's folder under PHOTO_DIR."
     ),
-    progress: bool | None = typer.Option(
-        None, "--progress/--no-progress", help="Progress bar (default: on when stderr is a terminal)."
-    ),
+    progress: bool | None = progress_option(),
 ) -> None:
-    """Write a records CSV (path,lat,lon,unix_ts,year,month,day,hour,minute,second) from photos' EXIF."""
+    """Write a records CSV (path,lat,lon,unix_ts,year,month,day,hour,minute,second) from photos' EXIF.
+
+    Paths in the CSV are relative to the CSV's folder when PHOTO_DIR is inside it, as `gtloc predict PHOTO... --out`
+    writes them: with the CSV in the current folder, `gtloc predict photos/*.jpg` and `gtloc evaluate` match them
+    without options. Otherwise they are relative to PHOTO_DIR (pass --images PHOTO_DIR to the commands reading them).
+    """
+    from gtloc.data.ingest import ingest_to_csv, summarize
+
     with flags():
         result = ingest_to_csv(
             photo_dir,
@@ -56,8 +59,10 @@ def ingest(
             lon=lon,
             keep_partial=keep_partial,
             camera_from_folder=camera_from_folder,
-            progress=sys.stderr.isatty() if progress is None else progress,
+            progress=show_progress(progress),
         )
     typer.echo(summarize(result, out, full_list_hint="" if skipped else "use --skipped FILE for the full list"))
+    if result.paths_root != out.parent:
+        typer.echo(f"paths are relative to {photo_dir} (not inside the CSV's folder): pass --images {photo_dir}")
     if skipped is not None:
         typer.echo(f"skipped files listed in {skipped}")

@@ -1,4 +1,4 @@
-"""``gtloc predict``: top-1 place and time per picture (CSV) plus top-k with probabilities (JSON beside it)."""
+"""``gtloc predict``: top-1 place and time per picture, printed; with ``--out``, a CSV plus the top-k JSON beside it."""
 
 from __future__ import annotations
 
@@ -6,27 +6,31 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
-from gtloc.inference.batch_predict import run_prediction
-from gtloc.inference.prediction_files import format_summary, out_of_domain_warning, prediction_json_path
-from gtloc.inference.predictor import READOUTS
-from gtloc.retrieval.faiss import GPS_INDEXES
+from gtloc.cli.app import app, checkpoint_option, flags, progress_option, show_progress, switch
+
+# Written out so that `gtloc predict --help` loads no torch; tests/test_cli.py checks them against the library.
+READOUTS = ("argmax", "bayes", "knn", "mix")
+GPS_INDEXES = ("exact", "faiss-flat", "faiss-ivf", "faiss-ivfpq")
 
 
 @app.command()
 def predict(
-    images: list[str] | None = typer.Argument(None, help="Picture files (or use --records/--images or --features)."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Run directory (config.json + model.safetensors)."),
-    out: Path = typer.Option(..., "--out", help="Predictions CSV; the top-k JSON is written beside it (.json)."),
+    images: list[str] | None = typer.Argument(None, help="Picture files (or use --records or --features)."),
+    checkpoint: Path = checkpoint_option("Run directory (config.json + model.safetensors)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the predictions CSV here, and the top-k JSON beside it (.json)."
+    ),
     records: Path | None = typer.Option(
         None, "--records", help="Records CSV: the pictures to predict (with --images), or a subset of --features."
     ),
-    images_root: Path | None = typer.Option(None, "--images", help="Folder the records' paths are relative to."),
+    images_root: Path | None = typer.Option(
+        None, "--images", help="Folder the records' paths are relative to (default: the CSV's folder)."
+    ),
     features: list[Path] | None = typer.Option(
         None, "--features", help="Feature cache made by `gtloc features` (repeat for several, e.g. shards)."
     ),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Places and times listed per picture in the JSON."),
-    tencrop: bool = typer.Option(False, "--tencrop", help="Average ten crops per picture (test-time augmentation)."),
+    tencrop: bool = switch(False, "tencrop", "Average ten crops per picture (test-time augmentation)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Pictures per backbone batch."),
     readout: str | None = typer.Option(
         None,
@@ -38,15 +42,17 @@ def predict(
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local weights for the checkpoint's backbone (clip-vit-l-14 needs one)."
     ),
-    eager: bool = typer.Option(False, "--eager", help="Run the backbone in eager torch (no ONNX fast path)."),
+    eager: bool = switch(False, "eager", "Run the backbone in eager torch (no ONNX fast path)."),
     gps_index: str = typer.Option(
         "exact", "--gps-index", help=f"GPS gallery search: {', '.join(GPS_INDEXES)} (FAISS: pip install faiss-cpu)."
     ),
     nprobe: int = typer.Option(8, "--nprobe", min=1, help="IVF lists scanned per query (faiss-ivf, faiss-ivfpq)."),
-    show: int = typer.Option(5, "--show", min=0, help="Pictures listed in the printed summary."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
-    allow_outside_images: bool = typer.Option(
-        False, "--allow-outside-images", help="Read records' paths that resolve outside --images (refused by default)."
+    show: int | None = typer.Option(
+        None, "--show", min=0, help="Pictures listed in the printed summary (default: all, or 5 with --out)."
+    ),
+    progress: bool | None = progress_option(),
+    allow_outside_images: bool = switch(
+        False, "allow-outside-images", "Read records' paths that resolve outside --images (refused by default)."
     ),
     cache_dir: Path | None = typer.Option(
         None,
@@ -56,6 +62,9 @@ def predict(
     ),
 ) -> None:
     """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
+    from gtloc.inference.batch_predict import run_prediction
+    from gtloc.inference.prediction_files import format_summary, out_of_domain_warning, prediction_json_path
+
     with flags(images="IMAGE...", images_root="--images", model_path="--backbone-path"):
         result = run_prediction(
             checkpoint,
@@ -70,7 +79,7 @@ def predict(
             readout=readout,
             backbone_path=backbone_path,
             fast=not eager,
-            progress=not no_progress,
+            progress=show_progress(progress),
             log=lambda line: typer.echo(line, err=True),
             gps_index=gps_index,
             nprobe=nprobe,
@@ -79,11 +88,15 @@ def predict(
         )
     if result.model_card is not None:
         typer.echo(result.model_card.summary())
-    if show:
-        typer.echo(format_summary(result.paths, result.prediction, limit=show))
+    limit = (len(result.paths) if out is None else 5) if show is None else show
+    if limit:
+        typer.echo(format_summary(result.paths, result.prediction, limit=limit))
     else:
         warning = out_of_domain_warning(result.prediction, result.paths)
         if warning:
             typer.echo(warning)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
-    typer.echo(f"{len(result.paths)} predictions{skipped} -> {out} (top-{top_k}: {prediction_json_path(out)})")
+    if out is None:
+        typer.echo(f"{len(result.paths)} predictions{skipped} (--out FILE.csv writes them with the top-{top_k} JSON)")
+    else:
+        typer.echo(f"{len(result.paths)} predictions{skipped} -> {out} (top-{top_k}: {prediction_json_path(out)})")

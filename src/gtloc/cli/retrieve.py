@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
+from gtloc.cli.app import CHECKPOINT_ENV, app, flags, switch
 from gtloc.errors import GtlocError
 
 
@@ -26,7 +27,9 @@ def _format_rows(rows: list[dict]) -> str:
 def retrieve(
     gallery: Path = typer.Option(..., "--gallery", help="Gallery directory made by `gtloc index`."),
     checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help="Run directory (default: the one the gallery was indexed with)."
+        None,
+        "--checkpoint",
+        help=f"Run directory (default: the one the gallery was indexed with, else ${CHECKPOINT_ENV}).",
     ),
     lat: float | None = typer.Option(None, "--lat", help="Latitude of the place, degrees north."),
     lon: float | None = typer.Option(None, "--lon", help="Longitude of the place, degrees east."),
@@ -41,7 +44,7 @@ def retrieve(
     image: Path | None = typer.Option(
         None, "--image", help="Geo-time aware: pictures of this photo's place at --month/--hour."
     ),
-    parser: bool = typer.Option(False, "--parser", help="Answer --text with the offline parser even with CLIP."),
+    parser: bool = switch(False, "parser", "Answer --text with the offline parser even with CLIP."),
     top_k: int = typer.Option(10, "--top-k", min=1, help="How many pictures to list."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
@@ -51,9 +54,9 @@ def retrieve(
     from gtloc.retrieval.image_gallery import ImageGallery
 
     images = ImageGallery.open(gallery)
-    run = checkpoint or images.checkpoint
-    if run is None:
-        raise GtlocError(f"{gallery} does not record its checkpoint: pass --checkpoint")
+    run = checkpoint or images.checkpoint or os.environ.get(CHECKPOINT_ENV)
+    if not run:
+        raise GtlocError(f"{gallery} does not record its checkpoint: pass --checkpoint (or set ${CHECKPOINT_ENV})")
     retriever = Retriever(GTLoc.from_pretrained(run), images)
     with flags(photo="--image", k="--top-k"):
         found = search(

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import importlib.util
+import socket
 from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, checkpoint_option
+from gtloc.errors import GtlocError
+
+# The modules of the `web` extra (pyproject.toml), by import name.
+WEB_MODULES = ("fastapi", "uvicorn", "multipart", "jinja2")
+
+
+def missing_web_modules() -> list[str]:
+    """The modules of the ``web`` extra that are not installed."""
+    return [name for name in WEB_MODULES if importlib.util.find_spec(name) is None]
+
+
+def bind_port(port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1:``port`` for the server to listen on; a one-line error if the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise GtlocError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): choose another --port") from None
+    return sock
 
 
 @app.command()
 def serve(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Run directory of the trained model."),
+    checkpoint: Path = checkpoint_option(),
     gallery: Path | None = typer.Option(None, "--gallery", help="Gallery directory for the search page."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest accepted upload, in MB."),
@@ -23,12 +46,20 @@ def serve(
     ),
 ) -> None:
     """Serve the app on http://127.0.0.1:PORT (local only)."""
+    missing = missing_web_modules()
+    if missing:
+        raise GtlocError(f"gtloc serve needs the web extra (missing {', '.join(missing)}): pip install 'gtloc[web]'")
     import uvicorn
 
     from gtloc.web.app import create_app_from_checkpoint
 
+    sock = bind_port(port)
     web = create_app_from_checkpoint(
-        checkpoint, gallery, max_upload_bytes=int(max_upload_mb * 1e6), cache_dir=cache_dir
+        checkpoint,
+        gallery,
+        max_upload_bytes=int(max_upload_mb * 1e6),
+        cache_dir=cache_dir,
+        log=lambda line: typer.echo(line, err=True),
     )
     typer.echo(f"gtloc web app on http://127.0.0.1:{port}")
-    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(web, log_level="warning")).run(sockets=[sock])

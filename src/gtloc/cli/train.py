@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
+from gtloc.cli.app import app, flags, progress_option, show_progress, switch
 from gtloc.errors import GtlocError
 
 
@@ -30,8 +30,8 @@ def train(
     patience: int | None = typer.Option(
         None, "--patience", help="Stop after this many validations without improvement (0: never)."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    resume: bool = switch(False, "resume", "Continue the run in --out from its last checkpoint."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Train on the rows of --records, whose cached features are found in --features by path.
 
@@ -57,7 +57,7 @@ def train(
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")
     with flags(out_dir="--out"):
-        run_training(data, out, train_config, resume=resume, progress=progress)
+        run_training(data, out, train_config, resume=resume, progress=show_progress(progress))
     say(f"model saved in {out} (log: {out / 'log.jsonl'})")
 
 

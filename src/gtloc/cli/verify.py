@@ -6,15 +6,13 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
+from gtloc.cli.app import app, checkpoint_option, flags
 
 
 @app.command()
 def verify(
     image: Path = typer.Argument(..., help="The photo to check."),
-    checkpoint: Path = typer.Option(
-        ..., "--checkpoint", envvar="GTLOC_CHECKPOINT", help="Run directory of the trained model."
-    ),
+    checkpoint: Path = checkpoint_option(),
     time: str | None = typer.Option(None, "--time", help="Claimed local time 'YYYY-MM-DD HH:MM' (default: EXIF)."),
     lat: float | None = typer.Option(None, "--lat", help="Claimed latitude (default: EXIF GPS)."),
     lon: float | None = typer.Option(None, "--lon", help="Claimed longitude (default: EXIF GPS)."),
@@ -39,7 +37,7 @@ def verify(
 
     with flags():
         claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
-        predictor = load(checkpoint, cache_dir=cache_dir)
+        predictor = load(checkpoint, cache_dir=cache_dir, log=lambda line: typer.echo(line, err=True))
         result = verify_photo(predictor, image, claim)
     if predictor.card is not None:
         typer.echo(predictor.card.summary())

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
+from gtloc.cli.app import app, flags, progress_option, show_progress
 
 
 @app.command()
@@ -17,7 +17,7 @@ def world(
     cameras: int = typer.Option(0, "--cameras", help="Fixed-webcam world: K cameras, each seen at many times."),
     frames_min: int | None = typer.Option(None, "--frames-min", help="With --cameras: fewest pictures per camera."),
     frames_max: int | None = typer.Option(None, "--frames-max", help="With --cameras: most pictures per camera."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Render a synthetic, physically grounded world: sun, seasons, climate, snow, clouds, shadows, night."""
     from gtloc.data.world import generate_world
@@ -25,6 +25,6 @@ def world(
     frames = None if frames_min is None and frames_max is None else (frames_min, frames_max)
     with flags(frames="--frames-min/--frames-max"):
         records = generate_world(
-            n, seed, out, size=size, workers=workers, progress=progress, cameras=cameras, frames=frames
+            n, seed, out, size=size, workers=workers, progress=show_progress(progress), cameras=cameras, frames=frames
         )
     typer.echo(f"wrote {len(records)} synthetic pictures to {out / 'images'} and records to {out / 'records.csv'}")

@@ -148,7 +148,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
             ImageOps.exif_transpose(opened, in_place=True)
             return _to_rgb(opened)
     except FileNotFoundError:
-        raise ImageDecodeError(path, "file not found") from None
+        folder = os.path.dirname(os.path.abspath(path))
+        raise ImageDecodeError(path, f"file not found (looked in {folder})") from None
     except IsADirectoryError:
         raise ImageDecodeError(path, "is a directory, not an image file") from None
     except UnidentifiedImageError:

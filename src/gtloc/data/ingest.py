@@ -31,7 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
-from gtloc.data.schema import Records, write_records
+from gtloc.data.schema import Records, paths_for_csv, write_records
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.io import atomic_write_text
@@ -63,12 +63,14 @@ class SkippedPhoto:
 
 @dataclass
 class IngestResult:
-    """The records read, the files skipped, and how many other files were ignored, by suffix."""
+    """The records read, the files skipped, how many other files were ignored, by suffix, and (once written)
+    ``paths_root``, the folder the written paths are relative to."""
 
     records: Records
     skipped: list[SkippedPhoto]
     ignored: Counter[str] = field(default_factory=Counter)
     partial: int = 0
+    paths_root: Path | None = None
 
 
 class NamePattern:
@@ -322,7 +324,12 @@ def ingest_to_csv(
 ) -> IngestResult:
     """:func:`ingest_photos`, then write the records CSV (and the skipped list, if asked) atomically.
 
-    Raises ``GtlocError`` (and writes no records CSV) when no photo gave a record.
+    When ``photo_dir`` lies inside the CSV's folder, the CSV names each photo relative to that folder
+    (:func:`~gtloc.data.schema.paths_for_csv`), as the predictions of ``gtloc predict PHOTO... --out`` do, so that
+    records and predictions of the same photos match, and the commands that read records find the photos with
+    their default image root, the CSV's folder. Otherwise paths stay relative to ``photo_dir`` (readers refuse
+    paths that leave their image root): ``result.paths_root`` says which. With no record at all, nothing is
+    written but the skipped list, and :class:`NoRecordsError` counts the reasons.
     """
     result = ingest_photos(
         photo_dir,
@@ -337,7 +344,30 @@ def ingest_to_csv(
     if skipped_path is not None:
         write_skipped(result.skipped, skipped_path)
     if not len(result.records):
-        reasons = ", ".join(f"{r} {n}" for r, n in Counter(s.reason for s in result.skipped).items()) or "no photos"
-        raise GtlocError(f"no records from {photo_dir} ({reasons}); nothing written to {out}")
+        raise NoRecordsError(photo_dir, result)
+    base, root = Path(os.path.abspath(Path(out).parent)), Path(os.path.abspath(photo_dir))
+    if root.is_relative_to(base):
+        result.records.paths = paths_for_csv([Path(photo_dir, p) for p in result.records.paths], out)
+        result.paths_root = Path(out).parent
+    else:
+        result.paths_root = Path(photo_dir)
     write_records(result.records, out)
     return result
+
+
+class NoRecordsError(GtlocError):
+    """No photo gave a record; the message counts the skipped files by reason and the ignored ones."""
+
+    def __init__(self, photo_dir: str | Path, result: IngestResult) -> None:
+        parts = []
+        if result.skipped:
+            reasons = ", ".join(f"{r} {n}" for r, n in Counter(s.reason for s in result.skipped).items())
+            parts.append(f"skipped {_files(len(result.skipped))} ({reasons})")
+        if result.ignored:
+            parts.append(f"ignored {_files(sum(result.ignored.values()), 'non-image file')}")
+        found = ", ".join(parts) if parts else "the folder holds no files"
+        super().__init__(f"no records from {photo_dir}: {found}; nothing written")
+
+
+def _files(n: int, noun: str = "file") -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

@@ -104,6 +104,21 @@ def records_to_csv(records: Records) -> str:
     return out.getvalue()
 
 
+def paths_for_csv(files: Sequence[str | os.PathLike[str]], csv_path: str | Path) -> list[str]:
+    """How a CSV at ``csv_path`` names ``files`` (as given: relative to the working folder, or absolute).
+
+    A records or predictions CSV names its pictures relative to its own folder (POSIX separators), or by their
+    absolute path when they lie outside it, so that two CSVs in one folder name the same photo the same way.
+    """
+    base = os.path.abspath(Path(csv_path).parent)
+    named = []
+    for file in files:
+        full = os.path.abspath(file)
+        inside = os.path.commonpath([full, base]) == base
+        named.append(Path(os.path.relpath(full, base) if inside else full).as_posix())
+    return named
+
+
 def write_records(records: Records, path: str | Path) -> None:
     """Write a records CSV atomically."""
     atomic_write_text(path, records_to_csv(records))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from gtloc.geo import haversine_km
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
@@ -79,8 +80,10 @@ def classification_baseline(
     epochs: int = 60,
     hidden_dim: int = 512,
     seed: int = 0,
+    progress: bool = False,
 ) -> BaselinePrediction:
-    """Month and hour bins with cross-entropy on standardised features (an MLP with dropout, AdamW)."""
+    """Month and hour bins with cross-entropy on standardised features (an MLP with dropout, AdamW);
+    ``progress`` shows a bar over the epochs."""
     rows = np.isfinite(train_times).all(axis=1)
     x = train_features[torch.from_numpy(rows)].reshape(int(rows.sum()), -1, train_features.shape[-1]).mean(1)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
@@ -93,7 +96,7 @@ def classification_baseline(
         )
         optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
         xs = (x - mean) / std
-        for _ in range(epochs):
+        for _ in tqdm(range(epochs), desc="classification baseline", unit="epoch", disable=not progress):
             for idx in torch.randperm(len(xs)).split(256):
                 logits = net(xs[idx])
                 loss = nn.functional.cross_entropy(logits[:, :12], month[idx]) + nn.functional.cross_entropy(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gtloc.backbones.extract import extract_features
+from gtloc.data.features import MANIFEST, FeatureStore
 from gtloc.data.schema import load_records
 from gtloc.data.world import generate_world
 from gtloc.evaluation.experiment import compare_methods
@@ -25,6 +26,13 @@ from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import TrainingData, load_training_data
 
 POSTERIOR_EXAMPLES = 6
+# Rates of the README's demo run (2-core CPU, otherwise idle; 123 s in all): worlds 11 s for 3,600 pictures,
+# features 56 s for 3,000 + 10 x 600 crops, and 54 s for training GT-Loc and two ablations (3 x 3,000 pictures
+# x 20 epochs) with the classifier and the scoring; about 2 s of plots.
+SECONDS_PER_RENDER = 11 / 3600
+SECONDS_PER_CROP = 56 / (3000 + 10 * 600)
+SECONDS_PER_TRAIN_PICTURE_EPOCH = 54 / (3 * 3000 * 20)
+SECONDS_FIXED = 2
 
 
 @dataclass
@@ -70,6 +78,17 @@ def demo_train_config(settings: DemoSettings) -> TrainConfig:
     )
 
 
+def estimate_seconds(settings: DemoSettings) -> float:
+    """How long the demo takes from scratch on an idle 2-core CPU (the README's machine), from measured rates."""
+    crops = settings.n_train + settings.n_test * (10 if settings.tencrop_test else 1)
+    return (
+        (settings.n_train + settings.n_test) * SECONDS_PER_RENDER / max(1, min(settings.workers, 2)) * 2
+        + crops * SECONDS_PER_CROP
+        + 3 * settings.n_train * settings.epochs * SECONDS_PER_TRAIN_PICTURE_EPOCH
+        + SECONDS_FIXED
+    )
+
+
 def _world(out: Path, name: str, n: int, seed: int, settings: DemoSettings, progress: bool, log) -> Path:
     world_dir = out / name
     records_path = world_dir / "records.csv"
@@ -83,9 +102,20 @@ def _world(out: Path, name: str, n: int, seed: int, settings: DemoSettings, prog
 
 def _features(world_dir: Path, out: Path, name: str, tencrop: bool, progress: bool, log) -> Path:
     feature_dir = out / name
-    log(f"[{name}] extracting efficientnet-lite0 features{' (ten-crop)' if tencrop else ''}")
+    records = load_records(world_dir / "records.csv")
+    kind = f"efficientnet-lite0 features{' (ten-crop)' if tencrop else ''}"
+    cached = 0
+    if (feature_dir / MANIFEST).is_file():
+        store = FeatureStore.open(feature_dir)
+        cached = sum(path in store for path in records.paths) if store.tencrop == tencrop else 0
+    if cached == len(records):
+        log(f"[{name}] reusing the {kind} of all {cached} pictures in {feature_dir}")
+    elif cached:
+        log(f"[{name}] extracting {kind}: {len(records) - cached} pictures left, {cached} already in {feature_dir}")
+    else:
+        log(f"[{name}] extracting {kind} of {len(records)} pictures")
     extract_features(
-        load_records(world_dir / "records.csv"),
+        records,
         world_dir / "images",
         "efficientnet-lite0",
         feature_dir,
@@ -193,8 +223,15 @@ def run_demo(out_dir: str | Path, settings: DemoSettings | None = None, progress
     def stage(name: str, began: float) -> float:
         now = time.perf_counter()
         seconds[name] = now - began
+        log(f"  ({name}: {seconds[name]:.0f} s)")
         return now
 
+    estimate = estimate_seconds(settings)
+    took = f"{estimate:.0f} seconds" if estimate < 90 else f"{estimate / 60:.0f} minutes"
+    log(
+        f"gtloc demo into {out}: about {took} from scratch on an idle 2-core CPU (longer on a busy one); finished "
+        "stages are reused"
+    )
     t = time.perf_counter()
     train_world = _world(out, "world-train", settings.n_train, 2 * settings.seed + 1, settings, progress, log)
     test_world = _world(out, "world-test", settings.n_test, 2 * settings.seed + 2, settings, progress, log)
@@ -225,4 +262,21 @@ def run_demo(out_dir: str | Path, settings: DemoSettings | None = None, progress
     atomic_write_text(report_path, _report(out, settings, metrics, table, seconds))
     log(table)
     log(f"finished in {seconds['total']:.0f} s; report: {report_path}")
+    claim = test.times[0].tolist(), test.latlon[0].tolist()
+    for line in next_steps(out / "runs" / "gtloc", test_world / "images" / test.paths[0], *claim):
+        log(line)
     return report_path
+
+
+def next_steps(run: Path, photo: Path, time: list[float], latlon: list[float]) -> list[str]:
+    """Where the trained model is and three commands to try on it, with a test-world photo and its true local
+    ``time`` ``[month, day, hour, minute, second]`` and ``latlon`` as the example (any photo of yours works)."""
+    month, day, hour, minute = (int(v) for v in time[:4])
+    claim = f"--time '2023-{month:02d}-{day:02d} {hour:02d}:{minute:02d}' --lat {latlon[0]:.4f} --lon {latlon[1]:.4f}"
+    return [
+        f"trained model: {run}",
+        "next (with a test picture; a photo of yours works the same):",
+        f"  gtloc predict {photo} --checkpoint {run}",
+        f"  gtloc verify {photo} --checkpoint {run} {claim}",
+        f"  gtloc serve --checkpoint {run}",
+    ]

@@ -12,7 +12,7 @@ from gtloc.evaluation.baselines import BaselinePrediction, classification_baseli
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Prediction, Predictor
 from gtloc.model.losses import LossWeights
-from gtloc.training.checkpoint import TRAINING_STATE_FILE
+from gtloc.training.checkpoint import TRAINING_STATE_FILE, saved_step
 from gtloc.training.config import TrainConfig
 from gtloc.training.loop import TrainingData, train
 
@@ -39,18 +39,31 @@ def _score_baseline(pred: BaselinePrediction, test: TrainingData) -> dict[str, A
 
 
 def _predict(predictor: Predictor, test: TrainingData) -> Prediction:
-    return predictor.predict(test.features, top_k=5)
+    return predictor.predict(test.features, top_k=5, where=predictor.gps_gallery is not None)
 
 
 def _train_variant(
-    train_data: TrainingData, run_dir: Path, config: TrainConfig, resume: bool, progress: bool
+    train_data: TrainingData,
+    run_dir: Path,
+    config: TrainConfig,
+    resume: bool,
+    progress: bool,
+    log,
+    keep_galleries: bool = True,
+    places: bool = True,
 ) -> Predictor:
     """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``), and
     load it as :func:`gtloc.load` does: with its read-out, temperatures, domain profile and model card.
+
+    ``keep_galleries``: cache the encoded galleries in ``run_dir/galleries`` (what ``gtloc predict`` on the run
+    reuses); an ablation, scored once, encodes them in memory (the 100k GPS gallery is 200 MB on disk).
+    ``places=False``: no GPS gallery at all (a time-only model).
     """
-    resume = resume and (run_dir / TRAINING_STATE_FILE).is_file()
-    train(train_data, run_dir, config, resume=resume, progress=progress)
-    return Predictor.from_pretrained(run_dir)
+    step = saved_step(run_dir / TRAINING_STATE_FILE) if resume else None
+    if step is not None:
+        log(f"  resuming the run in {run_dir} after step {step} (a finished run is only loaded)")
+    train(train_data, run_dir, config, resume=step is not None, progress=progress)
+    return Predictor.from_pretrained(run_dir, cache=keep_galleries, places=places, log=log)
 
 
 def compare_methods(
@@ -75,7 +88,7 @@ def compare_methods(
     """
     run_root = Path(run_root)
     log("training GT-Loc")
-    predictor = _train_variant(train_data, run_root / "gtloc", config, resume, progress)
+    predictor = _train_variant(train_data, run_root / "gtloc", config, resume, progress, log)
     pred = _predict(predictor, test)
     latlon = pred.latlon.numpy().astype(float)
     result = Comparison(
@@ -96,7 +109,8 @@ def compare_methods(
     result.baselines["random"] = _score_baseline(random_baseline(gps_labels, time_labels, n, config.seed), test)
     log("training the classification baseline")
     result.baselines["classification"] = _score_baseline(
-        classification_baseline(train_data.features, train_times, test.features, seed=config.seed), test
+        classification_baseline(train_data.features, train_times, test.features, seed=config.seed, progress=progress),
+        test,
     )
     variants = {
         "gtloc_hard_targets": replace(config, tau=0.0),
@@ -104,10 +118,11 @@ def compare_methods(
     }
     for name in ablations:
         log(f"training ablation {name}")
-        variant = _train_variant(train_data, run_root / name, variants[name], resume, progress)
+        places = name != "gtloc_time_only"
+        variant = _train_variant(
+            train_data, run_root / name, variants[name], resume, progress, log, keep_galleries=False, places=places
+        )
         vpred = _predict(variant, test)
-        latlon = vpred.latlon.numpy().astype(float)
-        if name == "gtloc_time_only":
-            latlon = np.full_like(latlon, np.nan)
+        latlon = vpred.latlon.numpy().astype(float) if places else np.full((n, 2), np.nan)
         result.baselines[name] = _score(latlon, vpred.time_bayes.numpy().astype(float), test)
     return result

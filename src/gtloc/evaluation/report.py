@@ -135,6 +135,18 @@ def _latlon_array(values: Any, name: str) -> np.ndarray:
     return arr
 
 
+def map_segments(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """The lines from each true place to its prediction on an equirectangular map, ``(M, 2, 2)`` of
+    ``[[lon, lat], [lon, lat]]``, each the short way round: at most 180 degrees of longitude long. A line that
+    crosses the date line is drawn twice, leaving the map at one edge and entering at the other (the map clips
+    both at +-180). ``true``, ``pred``: ``(N, 2)`` ``[lat, lon]`` degrees."""
+    shift = 360 * np.round((pred[:, 1] - true[:, 1]) / 360)
+    wraps = shift != 0
+    starts = np.concatenate([true, true[wraps] + np.c_[0 * shift, shift][wraps]])
+    ends = np.concatenate([pred - np.c_[0 * shift, shift], pred[wraps]])
+    return np.stack([starts[:, ::-1], ends[:, ::-1]], axis=1)
+
+
 def plot_world_map(
     pred_latlon: Any, true_latlon: Any, path: str | Path, title: str | None = None, dpi: int = 130
 ) -> None:
@@ -152,12 +164,7 @@ def plot_world_map(
     ax = fig.add_subplot()
     background = np.where(land_mask()[..., None], LAND_RGB, OCEAN_RGB)
     ax.imshow(background, extent=(-180, 180, -90, 90), interpolation="bilinear", zorder=0)
-    shift = 360 * np.round((pred[:, 1] - true[:, 1]) / 360)
-    wraps = shift != 0
-    # A line across the date line is drawn twice, once from each side, each clipped at the map's edge.
-    starts = np.concatenate([true, true[wraps] + np.c_[0 * shift, shift][wraps]])
-    ends = np.concatenate([pred - np.c_[0 * shift, shift], pred[wraps]])
-    segments = np.stack([starts[:, ::-1], ends[:, ::-1]], axis=1)
+    segments = map_segments(true, pred)
     ax.add_collection(LineCollection(segments, colors="#444444", linewidths=0.6, alpha=0.45, zorder=2))
     marker = float(np.clip(120.0 / np.sqrt(max(len(true), 1)), 3.0, 40.0))
     ax.scatter(true[:, 1], true[:, 0], s=marker, c="#1b9e3e", label="true place", zorder=3, edgecolors="none")

@@ -6,6 +6,7 @@ skipped and reported (``PredictionRun.skipped``), never fatal; bad arguments rai
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from tqdm import tqdm
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import backbone_for, file_features
 from gtloc.data.features import FeatureDirs, FeatureStore
-from gtloc.data.schema import load_records
+from gtloc.data.schema import load_records, paths_for_csv
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.inference.prediction_files import prediction_json_path, write_predictions
 from gtloc.inference.predictor import DEFAULT_READOUT, Prediction, Predictor
@@ -129,6 +130,8 @@ def _input_mode(images: Sequence[str], records: str | Path | None, images_root, 
     given = [
         name for name, value in (("images", images), ("images_root", images_root), ("features", features)) if value
     ]
+    if not given and records is not None:
+        return "records"
     if len(given) != 1:
         got = [part for name in given for part in (", ", Param(name))][1:] or ["none"]
         raise ParameterError(
@@ -136,9 +139,9 @@ def _input_mode(images: Sequence[str], records: str | Path | None, images_root, 
             Param("images"),
             " (picture files), ",
             Param("records", "R.csv"),
-            " with ",
+            " [",
             Param("images_root", "ROOT"),
-            ", or ",
+            "], or ",
             Param("features", "FEATDIR"),
             " (",
             Param("records"),
@@ -163,9 +166,18 @@ def _input_mode(images: Sequence[str], records: str | Path | None, images_root, 
     return {"images": "files", "images_root": "records", "features": "features"}[given[0]]
 
 
+def _check_files_exist(paths: Sequence[str]) -> None:
+    """A picture named on the command line must exist: a stray word (``--tencrop true``) is not skipped quietly."""
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        folder = Path(os.path.abspath(missing[0])).parent
+        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise ParameterError(Param("images"), f": no file {missing[0]!r} in {folder}{more}")
+
+
 def run_prediction(
     checkpoint: str | Path,
-    out: str | Path,
+    out: str | Path | None,
     images: Sequence[str] = (),
     records: str | Path | None = None,
     images_root: str | Path | None = None,
@@ -183,11 +195,13 @@ def run_prediction(
     cache_dir: str | Path | None = None,
     allow_outside: bool = False,
 ) -> PredictionRun:
-    """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON.
+    """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON (if given).
 
-    Inputs (exactly one): ``images`` files; ``records`` + ``images_root``; ``features`` (a feature directory or a
-    list of them: all cached rows, or only those of ``records``). The backbone for picture inputs is the one
-    named in the checkpoint's config, loaded from ``backbone_path`` (default: the config's own ``backbone_path``);
+    Inputs (exactly one): ``images`` files (each must exist; ``out`` names them as
+    :func:`~gtloc.data.schema.paths_for_csv` says); ``records`` with ``images_root`` (default: the records CSV's
+    folder); ``features`` (a feature directory or a list of them: all cached rows, or only those of ``records``).
+    The backbone for picture inputs is the one named in the checkpoint's config, loaded from ``backbone_path``
+    (default: the config's own ``backbone_path``);
     ``fast`` uses its ONNX Runtime path where it has one. ``gps_index`` / ``nprobe``: how the GPS gallery is
     searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder). ``cache_dir``:
     where encoded galleries and indexes are cached (default: see :meth:`Predictor.from_pretrained`). ``readout``:
@@ -196,8 +210,13 @@ def run_prediction(
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
         raise ParameterError(Param("top_k"), f" must be >= 1, got {top_k}")
-    prediction_json_path(out)
-    predictor = Predictor.from_pretrained(checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, readout=readout)
+    if out is not None:
+        prediction_json_path(out)
+    if mode == "files":
+        _check_files_exist(images)
+    predictor = Predictor.from_pretrained(
+        checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, readout=readout, log=log
+    )
     if mode == "features":
         store = FeatureStore.open(features)
         if tencrop and not store.tencrop:
@@ -207,7 +226,7 @@ def run_prediction(
     else:
         paths = list(images) if mode == "files" else load_records(records).paths
         backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast)
-        root = images_root if mode == "records" else None
+        root = (images_root or Path(records).parent) if mode == "records" else None
         result = predict_images(
             predictor, backbone, paths, root, tencrop, top_k, batch_size, progress, allow_outside=allow_outside
         )
@@ -218,8 +237,13 @@ def run_prediction(
     if not result.paths:
         raise GtlocError(f"nothing to predict: all {len(result.skipped)} inputs were skipped")
     result.model_card = predictor.card
-    extra = {"checkpoint": str(checkpoint), "backbone": predictor.model.config.backbone, "top_k": top_k}
-    if predictor.card is not None:
-        extra["model"] = predictor.card.summary()
-    write_predictions(result.paths, result.prediction, out, result.skipped, extra)
+    if out is not None:
+        extra = {"checkpoint": str(checkpoint), "backbone": predictor.model.config.backbone, "top_k": top_k}
+        if predictor.card is not None:
+            extra["model"] = predictor.card.summary()
+        paths, skipped = result.paths, result.skipped
+        if mode == "files":
+            paths = paths_for_csv(paths, out)
+            skipped = list(zip(paths_for_csv([p for p, _ in skipped], out), [why for _, why in skipped], strict=True))
+        write_predictions(paths, result.prediction, out, skipped, extra)
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +170,7 @@ class Predictor:
     """Predicts places and times from backbone features; encodes its galleries once, at construction.
 
     ``gps_gallery`` ``(G, 2)`` / ``time_gallery`` ``(T, 5)`` default to the galleries named in the model's config.
-    ``cache_dir`` keeps encoded galleries on disk, keyed by the model's weight fingerprint.
+    ``cache_dir`` keeps encoded galleries on disk, keyed by the fingerprint of the encoder's weights.
     ``gps_index``: how the GPS gallery is searched, ``"exact"`` (default) or a FAISS index, ``"faiss-flat"``
     (exact), ``"faiss-ivf"`` or ``"faiss-ivfpq"`` (approximate; ``nprobe`` of ``nlist`` lists scanned), built once
     and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.retrieval.faiss`). With FAISS, place
@@ -190,6 +190,8 @@ class Predictor:
     each picture a ``domain_score`` and an ``in_domain`` flag (:mod:`gtloc.model.domain`); ``card`` is the model
     card. ``readout``: the time read-out of every answer (:data:`READOUTS`; default the card's, else argmax): the
     one read-out policy that predict, verify, the web page and the reports share.
+    ``places=False`` skips the GPS gallery (a time-only predictor). ``log`` hears one line for each gallery that
+    is encoded rather than read from ``cache_dir`` (the 100k GPS gallery takes seconds the first time).
     """
 
     def __init__(
@@ -210,6 +212,8 @@ class Predictor:
         domain: DomainProfile | None = None,
         card: ModelCard | None = None,
         readout: str | None = None,
+        places: bool = True,
+        log: Callable[[str], None] | None = None,
     ):
         self.card = card
         self.readout = readout or (card.readout if card is not None else DEFAULT_READOUT)
@@ -237,14 +241,19 @@ class Predictor:
         self.temperatures = temperatures or Temperatures()
         self.domain = domain
         gallery_config = model.config.gallery
-        gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
-        self.gps_gallery: EncodedGallery = encode_gallery(model, "gps", gps_labels, cache_dir)
-        self.gps_search = GallerySearch.open(model, self.gps_gallery, gps_index, cache_dir, nlist=nlist, nprobe=nprobe)
+        self.gps_gallery: EncodedGallery | None = None
+        self.gps_search: GallerySearch | None = None
+        if places:
+            gps_labels = gps_gallery if gps_gallery is not None else build_gps_gallery(gallery_config.gps)
+            self.gps_gallery = encode_gallery(model, "gps", gps_labels, cache_dir, log=log)
+            self.gps_search = GallerySearch.open(
+                model, self.gps_gallery, gps_index, cache_dir, nlist=nlist, nprobe=nprobe
+            )
         self.time_gallery: EncodedGallery | None = None
         self._readout: _TimeReadout | None = None
         if self.can_predict_time:
             time_labels = time_gallery if time_gallery is not None else build_time_gallery(gallery_config)
-            self.time_gallery = encode_gallery(model, "time", time_labels, cache_dir)
+            self.time_gallery = encode_gallery(model, "time", time_labels, cache_dir, log=log)
             self._readout = _TimeReadout(self.time_gallery.labels)
         self._log_prior: torch.Tensor | None = None
         if time_prior and self.time_gallery is not None:
@@ -265,12 +274,15 @@ class Predictor:
         return self._backbone
 
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, cache_dir: str | Path | None = None, **kwargs) -> Predictor:
+    def from_pretrained(
+        cls, run_dir: str | Path, cache_dir: str | Path | None = None, cache: bool = True, **kwargs
+    ) -> Predictor:
         """Load the model saved in ``run_dir``; its encoded galleries are cached in ``cache_dir``.
 
         ``cache_dir`` defaults to ``run_dir/galleries``, or, where the run folder cannot be written (read-only,
         shared), to ``galleries`` in :func:`gtloc.io.user_cache_dir` (``$GTLOC_CACHE``). Cache files are named by
-        the weights' fingerprint and the labels' digest, so one cache folder serves any number of models.
+        the encoder weights' fingerprint and the labels' digest, so one cache folder serves any number of models.
+        ``cache=False`` encodes the galleries in memory only (e.g. a model scored once).
         The run's training pictures (``neighbours.safetensors``, written by ``train``) serve the kNN and mix
         time read-outs; a run without them (e.g. imported weights) reads the time from the gallery alone.
         The run's temperatures, domain profile and model card come along when it has them; ``readout=None``
@@ -286,7 +298,7 @@ class Predictor:
         kwargs.setdefault("temperatures", Temperatures.load(run_dir))
         kwargs.setdefault("domain", DomainProfile.load(run_dir))
         kwargs.setdefault("card", ModelCard.load(run_dir))
-        return cls(GTLoc.from_pretrained(run_dir), cache_dir=cache_dir, **kwargs)
+        return cls(GTLoc.from_pretrained(run_dir), cache_dir=cache_dir if cache else None, **kwargs)
 
     @torch.inference_mode()
     def encode_images(self, features: torch.Tensor) -> torch.Tensor:
@@ -358,12 +370,17 @@ class Predictor:
         if when is None:
             when = self.can_predict_time
         if where:
-            found = self.gps_search.search(queries, top_k, self.scale("img_gps_logit_scale"))
+            found = self._places().search(queries, top_k, self.scale("img_gps_logit_scale"))
             pred.place_topk = self.gps_gallery.labels[found.indices]
             pred.place_probs = found.probs
         if when:
             self._predict_time([(queries, self.scale("img_time_logit_scale"))], top_k, pred, chunk_size, features)
         return pred
+
+    def _places(self) -> GallerySearch:
+        if self.gps_search is None:
+            raise GtlocError("this predictor was made with places=False: it has no GPS gallery to predict places from")
+        return self.gps_search
 
     def time_posterior_of(self, terms: list[tuple[torch.Tensor, float]], features: torch.Tensor | None) -> torch.Tensor:
         """The time posterior ``(N, T)`` over the time gallery.
@@ -469,7 +486,7 @@ class Predictor:
         """Place of images whose time is known: the ``(image + time) -> location`` query. ``times`` ``(N, 5)``."""
         img = self.encode_images(features)
         fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
-        found = self.gps_search.search(fused, top_k, self.scale("it2g_logit_scale"))
+        found = self._places().search(fused, top_k, self.scale("it2g_logit_scale"))
         return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)
 
 

@@ -6,7 +6,9 @@ turns the reading into a composed ``(location + time)`` request, or answers the 
 the model has one.
 
 Dawn, sunrise, sunset and dusk are computed for the place and month (``astral``) when both are known.
-Homonyms ("Paris" FR / US) are resolved by :func:`gtloc.places.choose_place`.
+Homonyms ("Paris" FR / US) are resolved by :func:`gtloc.places.choose_place`. Scene words ("beach", "street",
+"lake", ...: :data:`SCENE_WORDS`) describe the picture and are read as a town only when the query says so
+("in Beach").
 """
 
 from __future__ import annotations
@@ -26,6 +28,74 @@ MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if 
 MONTHS["sept"] = 9
 SEASON_MONTH_NORTH = {"winter": 1, "spring": 4, "summer": 7, "autumn": 10, "fall": 10}
 SNOW_WORDS = frozenset({"snow", "snowy", "snowing", "snowfall", "frozen", "icy"})
+# What a picture shows, not where it is: a span made only of these words is a town ("Beach", North Dakota) only
+# when the query says so: capitalised after a place preposition ("in Beach") or followed by the town's region or
+# country ("Beach, North Dakota"). Names that merely contain one ("Lake Placid", "Salt Lake City") are unaffected.
+SCENE_WORDS = SNOW_WORDS | frozenset(
+    {
+        "beach",
+        "beaches",
+        "street",
+        "streets",
+        "road",
+        "mountain",
+        "mountains",
+        "hill",
+        "hills",
+        "lake",
+        "lakes",
+        "forest",
+        "forests",
+        "woods",
+        "park",
+        "river",
+        "bridge",
+        "city",
+        "town",
+        "village",
+        "downtown",
+        "square",
+        "market",
+        "harbor",
+        "harbour",
+        "port",
+        "coast",
+        "shore",
+        "sea",
+        "ocean",
+        "bay",
+        "island",
+        "desert",
+        "field",
+        "fields",
+        "garden",
+        "farm",
+        "valley",
+        "canyon",
+        "cliff",
+        "waterfall",
+        "sky",
+        "clouds",
+        "cloudy",
+        "sunny",
+        "rain",
+        "rainy",
+        "fog",
+        "foggy",
+        "storm",
+        "skyline",
+        "building",
+        "buildings",
+        "tower",
+        "church",
+        "castle",
+        "station",
+        "airport",
+        "snowman",
+        "landscape",
+        "view",
+    }
+)
 FIXED_HOURS = {
     "morning": 9.0,
     "noon": 12.0,
@@ -95,6 +165,9 @@ def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | N
             if best is not None and score <= best[0]:
                 continue
             candidates = places_named(" ".join(tokens[i][1] for i in span))
+            scene = all(tokens[i][1] in SCENE_WORDS for i in span)
+            if scene and not (after_preposition and capitalised):
+                candidates = _qualified(candidates, [w for _, w in tokens[start + size : start + size + 3]])
             if candidates:
                 best = (score, start, size, candidates)
     if best is None:
@@ -102,6 +175,12 @@ def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | N
     _, start, size, candidates = best
     context = [w for _, w in tokens[start + size : start + size + 3]]
     return choose_place(candidates, context, notes)
+
+
+def _qualified(candidates: list[Place], following: list[str]) -> list[Place]:
+    """The candidates whose region or country the next words name ("Beach, North Dakota", "Beach ND")."""
+    phrases = {" ".join(following[:k]) for k in range(1, len(following) + 1)}
+    return [p for p in candidates if fold(p.admin1) in phrases or p.cc.lower() in phrases]
 
 
 def _sun_hour(event: str, place: Place | None, month: int | None, notes: list[str]) -> float:

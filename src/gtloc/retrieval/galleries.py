@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -129,9 +130,23 @@ def _labels_digest(labels: torch.Tensor) -> str:
     return hashlib.sha256(labels.contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
+def encoder_fingerprint(model: GTLoc, kind: str) -> str:
+    """A short hash of the weights that encode a ``kind`` gallery: the location encoder's for ``"gps"``, the time
+    encoder's for ``"time"``. Models that share that encoder share the cached embeddings (the rest of the model,
+    the image head for one, does not change them)."""
+    encoder = model.location_encoder if kind == "gps" else model.time_encoder
+    if encoder is None:
+        raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
+    h = hashlib.sha256()
+    for name, tensor in sorted(encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def gallery_cache_stem(model: GTLoc, kind: str, labels: torch.Tensor) -> str:
-    """File stem of a gallery's cached embeddings (and of indexes built on them): kind, weights and labels digests."""
-    return f"{kind}-{model.fingerprint()}-{_labels_digest(labels.float().contiguous())}"
+    """File stem of a gallery's cached embeddings (and of indexes built on them): kind, encoder and labels digests."""
+    return f"{kind}-{encoder_fingerprint(model, kind)}-{_labels_digest(labels.float().contiguous())}"
 
 
 def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor] | None:
@@ -160,12 +175,18 @@ class EncodedGallery:
 
 @torch.inference_mode()
 def encode_gallery(
-    model: GTLoc, kind: str, labels: torch.Tensor, cache_dir: str | Path | None = None, batch_size: int = 4096
+    model: GTLoc,
+    kind: str,
+    labels: torch.Tensor,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 4096,
+    log: Callable[[str], None] | None = None,
 ) -> EncodedGallery:
     """Encode a ``"gps"`` or ``"time"`` gallery with ``model``, reusing an on-disk cache when one matches.
 
-    The cache file name carries the model's weight fingerprint and a digest of the labels, so a changed
-    model or gallery is never served stale embeddings.
+    The cache file name carries the fingerprint of the encoder's weights (:func:`encoder_fingerprint`) and a
+    digest of the labels, so a changed encoder or gallery is never served stale embeddings. ``log`` hears one
+    line when the gallery is actually encoded (not when the cache answers).
     """
     if kind not in ("gps", "time"):
         raise ValueError(f"gallery kind must be 'gps' or 'time', got {kind!r}")
@@ -176,6 +197,10 @@ def encode_gallery(
         cached = read_cache(cache_file, ("labels", "embeddings"))
         if cached is not None and torch.equal(cached["labels"], labels):
             return EncodedGallery(kind, labels, cached["embeddings"])
+    if log is not None:
+        noun = f"{len(labels):,}-place GPS" if kind == "gps" else f"{len(labels):,}-time"
+        where = f" (cached in {cache_dir})" if cache_dir is not None else ""
+        log(f"encoding the {noun} gallery once{where}")
     encode = model.encode_location if kind == "gps" else model.encode_time
     embeddings = torch.cat([encode(chunk) for chunk in labels.split(batch_size)])
     if cache_file is not None:

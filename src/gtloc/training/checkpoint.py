@@ -62,6 +62,14 @@ def save_training_state(path: str | Path, model: GTLoc, optimizer: torch.optim.O
         save_file(tensors, str(tmp), metadata=metadata)
 
 
+def saved_step(path: str | Path) -> int | None:
+    """The step a training state at ``path`` was saved after (its metadata only), or ``None`` if there is none."""
+    if not Path(path).is_file():
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        return int(f.metadata()["step"])
+
+
 def load_training_state(path: str | Path, model: GTLoc, optimizer: torch.optim.Optimizer) -> TrainingState:
     """Restore what :func:`save_training_state` wrote into ``model`` and ``optimizer``; returns the step."""
     path = Path(path)

@@ -13,12 +13,17 @@ from typing import Any
 import numpy as np
 
 from gtloc.errors import GtlocError
+from gtloc.geo import distinct_places
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.web.render import heat_color, png_data_uri, thumbnail_png, world_map_png
 
 TOP_PLACES = 5
+# Gallery entries read to find TOP_PLACES distinct places: entries closer than DISTINCT_KM are one place.
+PLACE_CANDIDATES = 64
+DISTINCT_KM = 10.0
 SEARCH_RESULTS = 12
+HEAT_SCALE_STEPS = 6
 
 
 def _number(fields: dict[str, str], name: str, kind: type = float) -> Any:
@@ -31,16 +36,31 @@ def _number(fields: dict[str, str], name: str, kind: type = float) -> Any:
         raise GtlocError(f"{name} must be a number, got {value!r}") from None
 
 
-def _heatmap(grid: np.ndarray) -> list[dict[str, Any]]:
+def _heatmap(grid: np.ndarray, marks: dict[tuple[int, int], list[str]]) -> list[dict[str, Any]]:
+    """Rows of the month x hour table; ``marks`` names the cells of the claim and of the best guess."""
     top = float(grid.max())
     return [
         {
             "month": calendar.month_abbr[m + 1],
             "cells": [
-                {"hour": h, "p": float(grid[m, h]), "color": heat_color(float(grid[m, h]), top)} for h in range(24)
+                {
+                    "hour": h,
+                    "p": float(grid[m, h]),
+                    "color": heat_color(float(grid[m, h]), top),
+                    "marks": marks.get((m, h), []),
+                }
+                for h in range(24)
             ],
         }
         for m in range(12)
+    ]
+
+
+def _heat_scale(top: float) -> list[dict[str, Any]]:
+    """The heatmap's colour scale: ``HEAT_SCALE_STEPS`` swatches from 0 to the largest cell's probability."""
+    return [
+        {"p": top * i / (HEAT_SCALE_STEPS - 1), "color": heat_color(top * i / (HEAT_SCALE_STEPS - 1), top)}
+        for i in range(HEAT_SCALE_STEPS)
     ]
 
 
@@ -60,10 +80,9 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
 
     time = parse_claim_time(fields["time"]) if fields.get("time") else None
     claim = claim_from_exif(path, _number(fields, "lat"), _number(fields, "lon"), time)
-    analysis = analyze_photo(predictor, path, claim, top_k=TOP_PLACES)
+    analysis = analyze_photo(predictor, path, claim, top_k=PLACE_CANDIDATES)
     pred = analysis.prediction
-    places = pred.place_topk[0].numpy().astype(float)
-    probs = pred.place_probs[0].numpy().astype(float)
+    places, probs = distinct_places(pred.place_topk[0].numpy(), pred.place_probs[0].numpy(), DISTINCT_KM, TOP_PLACES)
     names = place_names(places)
     in_domain = None if pred.in_domain is None else bool(pred.in_domain[0])
     domain_score = None if pred.domain_score is None else float(pred.domain_score[0])
@@ -76,6 +95,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         "model": {"summary": card.summary(), "lines": card.lines()} if card is not None else None,
         "readout": pred.readout,
         "size": list(analysis.image.size),
+        "distinct_km": DISTINCT_KM,
         "places": [
             {"rank": i + 1, "lat": round(lat, 4), "lon": round(lon, 4), "near": names[i], "prob": float(probs[i])}
             for i, (lat, lon) in enumerate(places)
@@ -86,7 +106,11 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
     if predictor.can_predict_time:
         grid = predictor.month_hour_posterior(analysis.embedding[None])[0].numpy()
         month, day, hour, minute = (int(v) for v in pred.best_time[0, :4])
-        result["heatmap"] = _heatmap(grid)
+        marks: dict[tuple[int, int], list[str]] = {(month - 1, hour): ["best"]}
+        if claim.has_time:
+            marks.setdefault((claim.time.month - 1, claim.time.hour), []).insert(0, "claim")
+        result["heatmap"] = _heatmap(grid, marks)
+        result["heat_scale"] = _heat_scale(float(grid.max()))
         result["best_time"] = f"{day} {calendar.month_name[month]}, {hour:02d}:{minute:02d}"
         result["best_time_probs"] = {
             "month": float(pred.month_posterior[0, month - 1]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,11 +179,12 @@ def create_app_from_checkpoint(
     gallery: str | Path | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     cache_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> FastAPI:
-    """Load the model in ``checkpoint`` (galleries cached in ``cache_dir``, see :meth:`Predictor.from_pretrained`),
-    its backbone (now, so that a missing backbone fails at start), and the optional image gallery, and build the
-    app."""
-    predictor = Predictor.from_pretrained(checkpoint, cache_dir)
+    """Load the model in ``checkpoint`` (galleries cached in ``cache_dir``, see :meth:`Predictor.from_pretrained`;
+    ``log`` hears when one is encoded), its backbone (now, so that a missing backbone fails at start), and the
+    optional image gallery, and build the app."""
+    predictor = Predictor.from_pretrained(checkpoint, cache_dir, log=log)
     predictor.backbone  # noqa: B018 - loaded at start, not on the first upload
     images = ImageGallery.open(gallery) if gallery is not None else None
     return create_app(predictor, images, max_upload_bytes)
