@@ -19,12 +19,22 @@ def demo(
     workers: int = typer.Option(2, "--workers", help="Processes rendering the worlds."),
     tencrop: bool = typer.Option(True, "--tencrop/--center-crop", help="Score test pictures with ten-crop averaging."),
     size: int = typer.Option(224, "--size", help="Picture side in pixels."),
+    threads: int = typer.Option(
+        1, "--threads", min=1, help="Torch threads: the table depends on the count, not on the machine."
+    ),
     progress: bool | None = progress_option(),
 ) -> None:
     """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
     from gtloc.evaluation.demo import DemoSettings, run_demo
 
     settings = DemoSettings(
-        n_train=n_train, n_test=n_test, seed=seed, workers=workers, epochs=epochs, tencrop_test=tencrop, image_size=size
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        workers=workers,
+        epochs=epochs,
+        tencrop_test=tencrop,
+        image_size=size,
+        threads=threads,
     )
     run_demo(out, settings, progress=show_progress(progress), log=typer.echo)
