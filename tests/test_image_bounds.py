@@ -96,6 +96,7 @@ def test_features_on_a_strip_stays_bounded_and_reports_it(tmp_path):
     script = f"""
 import sys
 from gtloc.cli import main
+import gtloc.backbones, gtloc.backbones.extract  # what the command imports on first use: loaded before measuring
 sys.argv = ["gtloc", "features", "--records", {str(tmp_path / "r.csv")!r}, "--images",
             {str(tmp_path / "images")!r}, "--out", {str(tmp_path / "feats")!r}, "--tencrop", "--no-progress"]
 def work():

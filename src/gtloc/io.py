@@ -62,6 +62,19 @@ def output_dir(path: str | os.PathLike[str]) -> Path:
     return folder
 
 
+def output_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a file that can be written: its folder is made if needed; ``OutputPathError`` when ``path`` is a
+    folder or its folder cannot be made (so a long job can check its output before it starts)."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputPathError(target, "it is an existing folder, not a file")
+    try:
+        output_dir(target.parent)
+    except OutputPathError as exc:
+        raise OutputPathError(target, exc.reason) from None
+    return target
+
+
 def _new_temp(target: Path) -> Path:
     """Create an empty, uniquely named file beside ``target`` (mode 0o666 & ~umask) and return its path."""
     while True:
@@ -81,13 +94,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     Raises ``OutputPathError`` when the folder cannot be made or written, or ``path`` is a folder.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise OutputPathError(target, "it is an existing folder, not a file")
-    try:
-        output_dir(target.parent)
-    except OutputPathError as exc:
-        raise OutputPathError(target, exc.reason) from None
+    target = output_file(path)
     tmp_path = _new_temp(target)
     try:
         try:

@@ -21,6 +21,7 @@ from gtloc.data.schema import load_records, paths_for_csv
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.inference.prediction_files import prediction_json_path, write_predictions
 from gtloc.inference.predictor import DEFAULT_READOUT, Prediction, Predictor
+from gtloc.io import output_file
 from gtloc.model.card import ModelCard
 
 FEATURE_CHUNK = 1024
@@ -211,7 +212,8 @@ def run_prediction(
     if top_k < 1:
         raise ParameterError(Param("top_k"), f" must be >= 1, got {top_k}")
     if out is not None:
-        prediction_json_path(out)
+        output_file(out)
+        output_file(prediction_json_path(out))
     if mode == "files":
         _check_files_exist(images)
     predictor = Predictor.from_pretrained(
