@@ -7,13 +7,13 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app
+from gtloc.cli.app import app, switch
 
 
 @app.command()
 def info(
     run: Path = typer.Argument(..., help="Run directory (trained, or written by import-checkpoint)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
+    as_json: bool = switch(False, "json", "Print the model card as JSON."),
 ) -> None:
     """Show the run's model card: training data, backbone, validation metrics, calibration, domain check."""
     from gtloc.model.card import run_card
