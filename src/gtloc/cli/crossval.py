@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags
+from gtloc.cli.app import app, flags, progress_option, show_progress
 
 
 @app.command()
@@ -16,7 +16,7 @@ def crossval(
     group_by: str = typer.Option(..., "--group-by", help="Column whose values are held out one at a time."),
     out: Path = typer.Option(..., "--out", help="Folder: metrics.json, crossval.md and one training run per fold."),
     config: Path | None = typer.Option(None, "--config", help="YAML file with training hyper-parameters."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Train on all groups but one and predict that one, for every group; pooled and per-group errors."""
     from gtloc.evaluation.crossval import cross_validate, crossval_table
@@ -24,7 +24,13 @@ def crossval(
 
     with flags(records_path="--records", out_dir="--out"):
         result = cross_validate(
-            records, features, group_by, out, load_train_config(config), progress=progress, log=typer.echo
+            records,
+            features,
+            group_by,
+            out,
+            load_train_config(config),
+            progress=show_progress(progress),
+            log=typer.echo,
         )
     typer.echo(crossval_table(result), nl=False)
     typer.echo(f"-> {out / 'metrics.json'}, {out / 'crossval.md'}")
