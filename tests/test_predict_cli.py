@@ -230,7 +230,7 @@ def test_records_with_an_image_root_then_evaluate(monkeypatch, capsys, tmp_path,
         (("x.png", "--features", "F"), "(got IMAGE..., --features)"),
         (("--images", "ROOT"), "--images needs --records (the image paths are read from the records)"),
         (("x.png", "--records", "R.csv"), "--records goes with --images or --features, not with IMAGE..."),
-        (("x.png", "--readout", "mean"), "unknown --readout 'mean'; choose one of argmax, bayes"),
+        (("x.png", "--readout", "mean"), "unknown --readout 'mean'; choose one of argmax, bayes, knn, mix"),
     ],
 )
 def test_bad_argument_combinations_are_explained(monkeypatch, capsys, tmp_path, world, extra, message):
@@ -330,7 +330,7 @@ def test_without_out_the_predictions_are_printed_and_nothing_is_written(
     assert code == 0, stderr
     lines = stdout.splitlines()
     assert [line.split("  ")[0] for line in lines[:-1]] == files  # every picture, with its place and time
-    assert all(" (near " in line and " (argmax; most likely month " in line for line in lines[:-1])
+    assert all(" (near " in line and " (read-out " in line and "; p(month)=" in line for line in lines[:-1])
     assert lines[-1] == f"{len(files)} predictions (--out FILE.csv writes them with the top-5 JSON)"
     assert list(tmp_path.iterdir()) == []
 
