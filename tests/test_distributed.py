@@ -119,7 +119,21 @@ def test_not_under_torchrun_by_default(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "0")
     monkeypatch.setenv("MASTER_ADDR", "localhost")
     monkeypatch.setenv("MASTER_PORT", "29500")
-    assert not launched_by_torchrun()  # one process: plain training
+    # One torchrun process is torchrun too: it must take cuda:LOCAL_RANK (issue 10: it silently trained on the CPU).
+    assert launched_by_torchrun()
+
+
+def test_torchrun_device(monkeypatch):
+    from gtloc.errors import ParameterError
+    from gtloc.training.distributed import torchrun_device
+
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert torchrun_device("cpu") == torch.device("cpu")
+    expected = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+    assert torchrun_device("auto") == expected
+    with pytest.raises(ParameterError, match="cuda:LOCAL_RANK, not cuda:1") as info:
+        torchrun_device("cuda:1")
+    assert info.value.parameter == "device"
 
 
 def test_batch_not_divisible_by_processes_is_refused():
@@ -147,15 +161,18 @@ def test_is_main_process_only_on_rank_0(monkeypatch):
 
 
 @pytest.mark.slow
-def test_gtloc_train_cli_under_torchrun(toy_world, tmp_path):
-    """`torchrun --standalone --nproc_per_node=2 -m gtloc train ...`: one set of messages, a complete, loadable run."""
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_gtloc_train_cli_under_torchrun(toy_world, tmp_path, nproc):
+    """`torchrun --standalone --nproc_per_node=N -m gtloc train ...` (N = 1 too): one set of messages, a complete,
+    loadable run equal to the plain run."""
     from gtloc.training.config import save_train_config
     from gtloc.training.loop import load_training_data
 
     features, records = toy_world["features"], toy_world["records"]
     config = _config(batch_size=32)
     save_train_config(config, tmp_path / "config.yaml")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gtloc", "train"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "gtloc"]
+    cmd += ["train", "--device", "auto"]
     cmd += [
         "--features",
         str(features),

@@ -6,8 +6,12 @@ import importlib
 import logging
 import sys
 
-from gtloc.cli.app import app
-from gtloc.errors import GtlocError
+from gtloc.device import quiet_cpu_threads
+
+quiet_cpu_threads()  # before anything imports torch: OpenMP reads these once (see gtloc.device)
+
+from gtloc.cli.app import app  # noqa: E402
+from gtloc.errors import GtlocError  # noqa: E402
 
 # Command modules register themselves on ``app`` when imported; add a module name here to add a command.
 COMMAND_MODULES: tuple[str, ...] = (

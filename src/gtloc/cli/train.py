@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+from gtloc.cli.options import device_option
 from gtloc.errors import GtlocError
 
 
@@ -32,11 +33,13 @@ def train(
     ),
     resume: bool = switch(False, "resume", "Continue the run in --out from its last checkpoint."),
     progress: bool | None = progress_option(),
+    device: str = device_option(),
 ) -> None:
     """Train on the rows of --records, whose cached features are found in --features by path.
 
     Under torchrun (`torchrun --standalone --nproc_per_node=N $(which gtloc) train ...`) every process trains its
-    share of each batch; only process 0 prints and writes the run directory.
+    share of each batch on its own GPU (cuda:LOCAL_RANK) when there is one; only process 0 prints and writes the
+    run directory.
     """
     from gtloc.training.config import load_train_config
     from gtloc.training.distributed import is_main_process
@@ -57,7 +60,7 @@ def train(
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")
     with flags(out_dir="--out"):
-        run_training(data, out, train_config, resume=resume, progress=show_progress(progress))
+        run_training(data, out, train_config, device=device, resume=resume, progress=show_progress(progress))
     say(f"model saved in {out} (log: {out / 'log.jsonl'})")
 
 

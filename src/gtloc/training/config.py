@@ -14,6 +14,8 @@ from gtloc.io import atomic_write_text
 from gtloc.model.config import GalleryConfig, GTLocConfig, from_mapping
 from gtloc.model.losses import LossWeights
 
+TRAIN_PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass
 class TrainConfig:
@@ -34,6 +36,10 @@ class TrainConfig:
     (:mod:`gtloc.training.validation`).
     ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
     3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
+    ``log_every``: steps per line of ``log.jsonl`` (each line holds the terms' means over its steps; the device
+    waits for the host only then, so on a GPU use tens of steps); not part of the run's identity.
+    ``precision``: ``"fp32"`` or ``"bf16"`` (autocast of the forward pass; on the CPU too). Its effect on the losses
+    is measured in docs/scale.md.
     """
 
     epochs: int = 30
@@ -55,6 +61,8 @@ class TrainConfig:
     val_every: int = 0
     select: str = "hour"
     patience: int = 0
+    log_every: int = 1
+    precision: str = "fp32"
     seed: int = 0
     model: GTLocConfig = field(default_factory=GTLocConfig)
 
@@ -77,6 +85,8 @@ class TrainConfig:
             (self.grad_clip > 0, f"grad_clip: must be > 0, got {self.grad_clip}"),
             (self.tau >= 0, f"tau: must be >= 0, got {self.tau}"),
             (self.checkpoint_every >= 1, f"checkpoint_every: must be >= 1, got {self.checkpoint_every}"),
+            (self.log_every >= 1, f"log_every: must be >= 1, got {self.log_every}"),
+            (self.precision in TRAIN_PRECISIONS, f"precision: must be 'fp32' or 'bf16', got {self.precision!r}"),
             (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}"),
             (self.sampler in ("shuffle", "camera"), f"sampler: must be 'shuffle' or 'camera', got {self.sampler!r}"),
             (0 <= self.val_split < 1, f"val_split: must be in [0, 1), got {self.val_split}"),

@@ -1,5 +1,8 @@
 """Data-parallel training across processes (``torchrun``): DDP with gloo on CPU, NCCL on GPUs.
 
+Under torchrun (any ``WORLD_SIZE``, 1 included) each process trains on ``cuda:LOCAL_RANK`` when CUDA is there (and
+the device asked for is ``"auto"`` or ``"cuda"``), with NCCL; on the CPU with gloo.
+
 Every process holds the same global batch of labels and encodes its own contiguous shard of the images and of
 the label candidates (batch labels and queues); the embeddings are all-gathered *with gradient* so that each
 process evaluates the six contrastive terms over the whole global batch and both queues, exactly as one process
@@ -21,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from gtloc.errors import GtlocError
+from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.training.objective import Objective
@@ -50,8 +53,28 @@ class DistContext:
 
 
 def launched_by_torchrun() -> bool:
-    """True when the torchrun environment variables describe a group of more than one process."""
-    return all(v in os.environ for v in TORCHRUN_VARS) and int(os.environ["WORLD_SIZE"]) > 1
+    """True when the torchrun environment variables are set (a group of one process or more)."""
+    return all(v in os.environ for v in TORCHRUN_VARS)
+
+
+def torchrun_device(device: str | torch.device | None = "auto") -> torch.device:
+    """This torchrun process's device: ``cuda:LOCAL_RANK`` for ``"auto"`` (when CUDA is there) or ``"cuda"``,
+    else the CPU. An explicit ``"cuda:N"`` is refused: torchrun gives each process its own GPU."""
+    from gtloc.device import resolve_device
+
+    name = "auto" if device is None else str(device).strip().lower()
+    if name.startswith("cuda:"):
+        raise ParameterError(
+            f"under torchrun each process uses cuda:LOCAL_RANK, not {name}: pass ",
+            Param("device", "cuda"),
+            " or ",
+            Param("device", "auto"),
+        )
+    resolved = resolve_device(name)
+    if resolved.type != "cuda":
+        return resolved
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    return resolve_device(f"cuda:{local_rank}")
 
 
 def is_main_process() -> bool:
@@ -60,22 +83,25 @@ def is_main_process() -> bool:
 
 
 @contextlib.contextmanager
-def process_group(backend: str | None = None) -> Iterator[DistContext | None]:
+def process_group(device: str | torch.device | None = "auto") -> Iterator[DistContext | None]:
     """Join the torchrun group for the duration of the block (``None`` when not under torchrun).
 
-    ``backend`` defaults to ``"nccl"`` when CUDA is available, else ``"gloo"``. On exit every process waits at
-    a barrier, then the group is destroyed. A group already initialised by the caller is used and left alone:
-    a process that trains several runs should hold one group around all of them (re-creating the group in the
-    same torchrun process was seen to hang).
+    The process runs on :func:`torchrun_device` of ``device``; the backend is NCCL on CUDA, gloo on the CPU. On
+    exit every process waits at a barrier, then the group is destroyed. A group already initialised by the caller
+    is used and left alone (its backend decides the device: NCCL -> ``cuda:LOCAL_RANK``): a process that trains
+    several runs should hold one group around all of them (re-creating the group in the same torchrun process was
+    seen to hang).
     """
     if not launched_by_torchrun():
         yield None
         return
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
     owned = not dist.is_initialized()
     if owned:
-        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
-        dist.init_process_group(backend)
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        device = torchrun_device(device)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     backend = dist.get_backend()
     device = torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
     if device.type == "cuda":

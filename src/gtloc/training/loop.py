@@ -1,6 +1,7 @@
 """Training the heads on cached backbone features: AdamW, warm-up + cosine, the six terms, queues, resumable.
 
-A run directory holds ``train_config.yaml`` (every hyper-parameter used), ``log.jsonl`` (one line per step),
+A run directory holds ``train_config.yaml`` (every hyper-parameter used), ``log.jsonl`` (one line per
+``log_every`` steps),
 ``training_state.safetensors`` (the resumable checkpoint, rewritten atomically every ``checkpoint_every``
 steps) and, at the end, the model (``config.json`` + ``model.safetensors``) that ``predict`` loads and the
 training pictures for the kNN read-out (``neighbours.safetensors``, :mod:`gtloc.retrieval.readout`).
@@ -24,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from gtloc.data.samplers import CameraBalancedSampler
+from gtloc.device import autocast, resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
 from gtloc.model.gtloc import GTLoc
@@ -125,9 +127,16 @@ def _non_default(obj: object) -> dict:
     return out
 
 
+# Fields that do not change what is computed: a run resumed with another value is the same run.
+NOT_DIGESTED = ("log_every",)
+
+
 def _config_digest(config: TrainConfig) -> str:
-    """A digest of what a config sets; a field added later with a default does not change old runs' digests."""
-    return hashlib.sha256(json.dumps(_non_default(config), sort_keys=True, default=list).encode()).hexdigest()[:16]
+    """A digest of what a config sets; a field added later with a default does not change old runs' digests.
+
+    The device is no part of it (a run trained on a GPU resumes on the CPU and back), nor is ``log_every``."""
+    settings = {k: v for k, v in _non_default(config).items() if k not in NOT_DIGESTED}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 def _param_groups(model: GTLoc, weight_decay: float) -> list[dict]:
@@ -202,7 +211,7 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
             raise GtlocError(f"cannot resume: {saved_path} does not exist (is {out_dir} a gtloc training run?)")
         saved = load_train_config(saved_path)
         if config is not None and _config_digest(config) != _config_digest(saved):
-            diff = sorted(k for k, v in config.to_dict().items() if saved.to_dict()[k] != v)
+            diff = sorted(k for k, v in config.to_dict().items() if saved.to_dict()[k] != v and k not in NOT_DIGESTED)
             raise ParameterError(
                 f"cannot resume {out_dir} with a different config (differs in {diff}); use a new ", Param("out_dir")
             )
@@ -228,23 +237,28 @@ def train(
     out_dir: str | Path,
     config: TrainConfig | None = None,
     *,
+    device: str | torch.device | None = "auto",
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
 ) -> GTLoc:
-    """Train a GT-Loc model on ``data`` and save it in ``out_dir``; returns the trained model.
+    """Train a GT-Loc model on ``data`` and save it in ``out_dir``; returns the trained model (on ``device``).
 
-    ``resume`` continues the run in ``out_dir`` from its last checkpoint with the config it saved.
-    ``stop_after`` ends the run early after that many steps in total (the checkpoint is written first).
-    Under ``torchrun`` with more than one process, each global batch of ``batch_size`` is split across the
-    processes and the contrastive terms see the embeddings of all of them (``gtloc.training.distributed``), so the run
-    matches a single process on the same batches; process 0 writes the log, checkpoints and model.
+    ``device``: ``"auto"`` (CUDA when there), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (:func:`gtloc.device.resolve_device`);
+    it is no part of the run's config, so a run resumes on another device. ``resume`` continues the run in
+    ``out_dir`` from its last checkpoint with the config it saved. ``stop_after`` ends the run early after that
+    many steps in total (the checkpoint is written first).
+    Under ``torchrun`` (one process or more) each process uses ``cuda:LOCAL_RANK`` when CUDA is there, and each
+    global batch of ``batch_size`` is split across the processes; the contrastive terms see the embeddings of all
+    of them (``gtloc.training.distributed``), so the run matches a single process on the same batches; process 0
+    writes the log, checkpoints and model.
     """
-    with process_group() as ctx:
+    with process_group(device) as ctx:
+        here = ctx.device if ctx is not None else resolve_device(device)
         if ctx is not None and not ctx.is_main:
-            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx)
+            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx, here)
         with exclusive_lock(out_dir, "a training run"):
-            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx)
+            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx, here)
 
 
 def _check_finite(step: int, out_dir: Path, last_good: int, what: str, value: torch.Tensor) -> None:
@@ -267,6 +281,7 @@ def _train(
     progress: bool,
     stop_after: int | None,
     ctx: DistContext | None,
+    device: torch.device,
 ) -> GTLoc:
     main = ctx is None or ctx.is_main
     output_dir(out_dir)
@@ -279,7 +294,6 @@ def _train(
     model = GTLoc(config.model)
     if not resume:
         model.image_encoder.set_feature_stats(data.features)
-    device = ctx.device if ctx is not None else torch.device("cpu")
     model.to(device)
     loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
@@ -319,10 +333,10 @@ def _train(
     bar = tqdm(
         total=total_steps, initial=start, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True
     )
+    window = _LogWindow(time.perf_counter())
     # A fresh run starts a fresh log (a run killed before its first checkpoint leaves lines that are redone).
     with open(out_dir / LOG_FILE if main else os.devnull, "a" if resume else "w", encoding="utf-8") as log:
         for step in range(start, end):
-            t0 = time.perf_counter()
             idx = batches.indices(step)
             lr = lr_at(step, total_steps, config)
             for group in optimizer.param_groups:
@@ -330,23 +344,29 @@ def _train(
             features = _pick_crops(data.features[idx], step, config.seed)
             if ctx is not None:
                 features = features[ctx.shard(len(idx))]
-            terms = objective(features.to(device), data.latlon[idx].to(device), data.times[idx].to(device))
-            _check_finite(step + 1, out_dir, last_good, "loss", terms["loss"].detach())
+            latlon, times = data.latlon[idx], data.times[idx]
+            with autocast(device, config.precision):
+                terms = objective(_to(features, device), _to(latlon, device), _to(times, device))
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            _check_finite(step + 1, out_dir, last_good, "gradient norm", norm.detach())
+            window.watch(step + 1, terms["loss"], norm)
             optimizer.step()
-            model.enqueue(data.latlon[idx].to(device), data.times[idx].to(device))
-            values = {k: round(float(v.detach()), 5) for k, v in terms.items()}
-            record = {"step": step + 1, "epoch": step // batches.per_epoch + 1, "lr": lr, **values}
-            record["seconds"] = round(time.perf_counter() - t0, 4)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+            model.enqueue(latlon, times)  # CPU labels: the queues copy them without waiting for the device
+            window.add(terms)
             validate = val is not None and ((step + 1) % every == 0 or step + 1 == end)
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == end or validate:
+            checkpoint = (step + 1) % config.checkpoint_every == 0 or step + 1 == end or validate
+            if window.steps == config.log_every or checkpoint:
+                values, seconds, bad = window.flush(time.perf_counter())
+                if bad is not None:
+                    _check_finite(bad[0], out_dir, last_good, bad[1], torch.tensor(bad[2]))
+                record = {"step": step + 1, "epoch": step // batches.per_epoch + 1, "lr": lr, **values}
+                record["seconds"] = seconds
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+            bar.update(1)
+            if checkpoint:
                 weights = torch.cat([p.detach().flatten() for p in model.parameters()])
                 _check_finite(step + 1, out_dir, last_good, "model's weights", weights)
                 if main:
@@ -365,6 +385,8 @@ def _train(
                 if config.patience and selection.stale >= config.patience:
                     stopped = True
                     break
+            if checkpoint:
+                window.reset(time.perf_counter())  # the seconds column times training steps
     bar.close()
     model.eval()
     if (end == total_steps or stopped) and main:
@@ -401,6 +423,64 @@ def _split_validation(
         groups = data.extras[config.val_group]
     held = validation_rows(len(data), config.seed, config.val_split, groups)
     return data.subset(~held), data.subset(held)
+
+
+def _to(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch to the training device; from the CPU without waiting for the device (``non_blocking``)."""
+    return tensor.to(device, non_blocking=True)
+
+
+class _LogWindow:
+    """The loss terms of the steps since the last log line, summed on the device, and the first step whose loss or
+    gradient norm was not finite: read once per line (the only time a step waits for the device)."""
+
+    WATCHED = ("loss", "gradient norm")
+
+    def __init__(self, began: float) -> None:
+        self.reset(began)
+
+    def reset(self, began: float) -> None:
+        """Start a new window at time ``began`` (``time.perf_counter()``)."""
+        self.began, self.steps = began, 0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.bad_code: torch.Tensor | None = None  # 2 * step + index in WATCHED, -1 while all are finite
+        self.bad_value: torch.Tensor | None = None
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        self.steps += 1
+        for name, value in terms.items():
+            value = value.detach().float()
+            self.sums[name] = self.sums[name] + value if name in self.sums else value
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def watch(self, step: int, loss: torch.Tensor, norm: torch.Tensor) -> None:
+        """Note (on the device, without waiting) whether step ``step``'s loss or gradient norm is not finite."""
+        for kind, value in enumerate((loss, norm)):
+            value = value.detach().float()
+            if self.bad_code is None:
+                self.bad_code = torch.full((), -1, dtype=torch.long, device=value.device)
+                self.bad_value = torch.zeros((), device=value.device)
+            new = (self.bad_code < 0) & ~torch.isfinite(value)
+            self.bad_value = torch.where(new, value, self.bad_value)
+            self.bad_code = torch.where(new, 2 * step + kind, self.bad_code)
+
+    def flush(self, now: float) -> tuple[dict[str, float], float, tuple[int, str, float] | None]:
+        """Each term's mean over the steps that had it (5 decimals), the mean seconds per step, and the first
+        ``(step, what, value)`` that was not finite (or None); then reset."""
+        names = list(self.sums)
+        parts = [self.sums[n].double() for n in names]
+        if self.bad_code is not None:
+            parts += [self.bad_code.double(), self.bad_value.double()]
+        read = torch.stack(parts).tolist() if parts else []
+        values = {n: round(t / self.counts[n], 5) for n, t in zip(names, read, strict=False)}
+        bad = None
+        if self.bad_code is not None and read[-2] >= 0:
+            step, kind = divmod(int(read[-2]), 2)
+            bad = (step, self.WATCHED[kind], read[-1])
+        seconds = round((now - self.began) / max(self.steps, 1), 4)
+        self.reset(now)
+        return values, seconds, bad
 
 
 def load_training_data(features_dir: FeatureDirs, records_path: str | Path, log=print) -> TrainingData:

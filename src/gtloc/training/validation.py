@@ -90,25 +90,27 @@ def validation_metrics(
 ) -> dict[str, float]:
     """Metrics of the held-out rows (module docstring): ``features`` ``(V, D)`` or ``(V, C, D)``, ``latlon``
     ``(V, 2)``, ``times`` ``(V, 5)``; ``places`` ``(P, 2)`` the distinct training places; ``loss_fn(features,
-    latlon, times)`` the objective. NaN where no held-out row has that label."""
+    latlon, times)`` the objective. NaN where no held-out row has that label. The inputs may be on the CPU; the
+    model runs on its own device."""
     was_training = model.training
     model.eval()
-    img = model.encode_image(features.float())
+    device = model.device
+    img = model.encode_image(features.to(device, torch.float32))
     if img.dim() == 3:
         img = torch.nn.functional.normalize(img.mean(dim=1), dim=-1)
     out = {"hour": float("nan"), "month": float("nan"), "geo": float("nan")}
     has_time = torch.isfinite(times).all(dim=1)
     if has_time.any() and model.time_encoder is not None:
         gallery = build_time_gallery(model.config.gallery)
-        best = (img[has_time] @ model.encode_time(gallery).T).argmax(dim=1)
+        best = (img[has_time.to(device)] @ model.encode_time(gallery.to(device)).T).argmax(dim=1).cpu()
         guess, truth = gallery[best].numpy().astype(float), times[has_time].numpy().astype(float)
         out["hour"] = float(np.mean(hour_error(guess, truth)))
         out["month"] = float(np.mean(month_error(guess, truth)))
     has_gps = torch.isfinite(latlon).all(dim=1)
     if has_gps.any() and len(places):
-        best = (img[has_gps] @ model.encode_location(places).T).argmax(dim=1)
+        best = (img[has_gps.to(device)] @ model.encode_location(places.to(device)).T).argmax(dim=1).cpu()
         out["geo"] = float(np.median(haversine_km(places[best].numpy(), latlon[has_gps].numpy())))
     flat = features.float().mean(dim=1) if features.dim() == 3 else features.float()
-    out["loss"] = float(loss_fn(flat, latlon, times)["loss"])
+    out["loss"] = float(loss_fn(flat.to(device), latlon.to(device), times.to(device))["loss"])
     model.train(was_training)
     return out

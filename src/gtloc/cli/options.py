@@ -1,0 +1,21 @@
+"""Options several commands share, defined once (no torch import: ``gtloc --help`` stays light)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from gtloc.device import PRECISIONS
+
+
+def device_option() -> Any:
+    """``--device auto|cpu|cuda|cuda:N`` (resolved by :func:`gtloc.device.resolve_device` when the command runs)."""
+    return typer.Option(
+        "auto", "--device", help="Where to run: auto (CUDA when there), cpu, cuda or cuda:N.", show_default=True
+    )
+
+
+def precision_option(help_text: str) -> Any:
+    """``--precision fp32|bf16|fp16`` (checked against the device by :func:`gtloc.device.check_precision`)."""
+    return typer.Option("fp32", "--precision", help=f"{help_text} ({', '.join(PRECISIONS)}; fp16 on CUDA only).")
