@@ -151,7 +151,7 @@ def test_a_merge_is_neither_a_source_nor_an_extraction_target(toy, tmp_path):
 
 
 def test_cli_sharded_features_then_merge(toy, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(gtloc.backbones, "load_backbone", lambda name, model_path=None, fast=True: ToyBackbone())
+    monkeypatch.setattr(gtloc.backbones, "load_backbone", lambda name, **options: ToyBackbone())
     outs = [tmp_path / f"w{i}" for i in range(2)]
     for i, out in enumerate(outs):
         code, stdout, _ = run_cli(

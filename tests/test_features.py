@@ -228,7 +228,7 @@ def test_cli_features_with_the_default_backbone(photos, tmp_path, monkeypatch, c
         "--eager", "--no-progress", "--batch-size", "2",
     )  # fmt: skip
     assert code == 0
-    assert stdout == f"3 of 4 images have efficientnet-lite0 features (1280-d, torch) in {out}\n"
+    assert stdout == f"3 of 4 images have efficientnet-lite0 features (1280-d, torch on cpu) in {out}\n"
     assert stderr == (
         f"1 image could not be read (listed in {out / 'failed.csv'}):\n"
         "  notes.jpg: not an image file (Pillow cannot identify its format)\n"

@@ -41,7 +41,7 @@ def register_backbone(monkeypatch, backbone: Backbone) -> list[str | None]:
     one (``load_backbone``, ``Predictor.backbone``); returns the ``model_path`` of each load, as it happens."""
     loads: list[str | None] = []
 
-    def load(path, device, fast):
+    def load(path, device, fast, precision):
         loads.append(path)
         return backbone
 

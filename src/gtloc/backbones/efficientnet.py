@@ -77,20 +77,26 @@ def build_efficientnet_lite0(weights_path: Path) -> nn.Module:
 
 
 class EfficientNetLite0Backbone(Backbone):
-    """EfficientNet-Lite0 image features, on ONNX Runtime when ``fast`` (CPU), else eager torch."""
+    """EfficientNet-Lite0 image features, on ONNX Runtime when ``fast`` (CPU, fp32), else eager torch."""
 
     name = NAME
     feature_dim = FEATURE_DIM
     preprocessing = PREPROCESS
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "cpu", fast: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        fast: bool = True,
+        precision: str = "fp32",
+    ) -> None:
         weights = Path(model_path) if model_path is not None else default_weights_path()
         self.net = build_efficientnet_lite0(weights)
         self.weights_id = file_digest(weights)
-        self.device = torch.device(device)
+        self.device, self.precision = torch.device(device), precision
         self.features = EfficientNetFeatures(self.net).eval()
         self.onnx = None
-        if fast and self.device.type == "cpu":
+        if fast and self.device.type == "cpu" and precision == "fp32":
             self.onnx = onnx_fast_path(self.features, f"{NAME}-{self.weights_id}", PREPROCESS.size)
         if self.onnx is not None:
             self.runtime = "onnxruntime"
@@ -101,7 +107,8 @@ class EfficientNetLite0Backbone(Backbone):
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
         if self.onnx is not None:
             return self.onnx(batch)
-        return self.features(batch.to(self.device)).float().cpu()
+        with self.autocast():
+            return self.features(batch.to(self.device, non_blocking=True)).float().cpu()
 
     @torch.inference_mode()
     def classify(self, batch: torch.Tensor) -> torch.Tensor:

@@ -8,21 +8,22 @@ augmentation). :func:`backbone_for` loads the backbone a model was trained with,
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from gtloc.backbones import load_backbone
 from gtloc.backbones.base import Backbone
+from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.features import FeatureStore, FeatureWriter, select_shard
 from gtloc.data.images import image_file, load_image
 from gtloc.data.schema import Records
+from gtloc.device import cpu_threads
 from gtloc.errors import GtlocError
 from gtloc.io import exclusive_lock
 
@@ -35,11 +36,19 @@ class BackboneChoice(Protocol):
 
 
 def backbone_for(
-    config: BackboneChoice, *, model_path: str | os.PathLike[str] | None = None, fast: bool = True
+    config: BackboneChoice,
+    *,
+    model_path: str | os.PathLike[str] | None = None,
+    fast: bool = True,
+    device: str | torch.device | None = "auto",
+    precision: str = "fp32",
 ) -> Backbone:
     """The frozen backbone a model was trained with: ``config.backbone`` with weights from ``model_path`` (default:
-    ``config.backbone_path``, else the backbone's own source). ``fast``: its ONNX Runtime path where it has one."""
-    return load_backbone(config.backbone, model_path=model_path or config.backbone_path, fast=fast)
+    ``config.backbone_path``, else the backbone's own source), on ``device`` in ``precision``
+    (:func:`~gtloc.backbones.load_backbone`). ``fast``: its ONNX Runtime path where it has one."""
+    return load_backbone(
+        config.backbone, model_path=model_path or config.backbone_path, fast=fast, device=device, precision=precision
+    )
 
 
 @torch.inference_mode()
@@ -48,10 +57,16 @@ def encode_inputs(backbone: Backbone, inputs: Sequence[torch.Tensor], tencrop: b
     ``(N, C, F)``, in one batch."""
     if not inputs:
         return torch.empty(0, backbone.feature_dim)
-    if not tencrop:
-        return backbone.encode_images(torch.stack(list(inputs))).float()
-    features = backbone.encode_images(torch.cat(list(inputs))).float()
-    return features.view(len(inputs), -1, features.shape[-1])
+    return encode_batch(backbone, torch.stack(list(inputs)))
+
+
+@torch.inference_mode()
+def encode_batch(backbone: Backbone, inputs: torch.Tensor) -> torch.Tensor:
+    """Stacked inputs ``(N, 3, S, S)`` -> ``(N, F)``, or ten-crop ``(N, C, 3, S, S)`` -> ``(N, C, F)``, float32."""
+    if inputs.dim() == 4:
+        return backbone.encode_images(inputs).float()
+    features = backbone.encode_images(inputs.flatten(0, 1)).float()
+    return features.view(inputs.shape[0], inputs.shape[1], features.shape[-1])
 
 
 def image_features(backbone: Backbone, images: Sequence[Image.Image], *, tencrop: bool = False) -> torch.Tensor:
@@ -69,22 +84,44 @@ class FileBatch:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _prefetch(
-    executor: ThreadPoolExecutor, fn: Callable[[str], Any], items: Iterable[str], ahead: int
-) -> Iterator[Any]:
-    """``fn(item)`` for each item, in order, computed up to ``ahead`` items in advance on ``executor``."""
-    pending: deque[Future[Any]] = deque()
-    for item in items:
-        pending.append(executor.submit(fn, item))
-        if len(pending) > ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+class _Pictures(Dataset):
+    """Picture ``i`` of ``paths`` decoded and preprocessed: ``(path, input)``, or ``(path, reason)`` when it cannot be
+    read. Holds only picklable parts (the paths and the :class:`Preprocess`), so worker processes can use it."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        root: str | os.PathLike[str] | None,
+        allow_outside: bool,
+        preprocessing: Preprocess,
+        tencrop: bool,
+    ) -> None:
+        self.paths, self.root, self.allow_outside = list(paths), root, allow_outside
+        self.preprocessing, self.tencrop = preprocessing, tencrop
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[str, torch.Tensor | str]:
+        path = self.paths[i]
+        try:
+            image = load_image(image_file(self.root, path, self.allow_outside))
+            return path, self.preprocessing.tencrop(image) if self.tencrop else self.preprocessing(image)
+        except Exception as exc:
+            return path, getattr(exc, "reason", f"{type(exc).__name__}: {exc}")
+
+
+def _collate(items: list[tuple[str, torch.Tensor | str]]) -> tuple[list[str], torch.Tensor, list[tuple[str, str]]]:
+    """One batch: the paths read, their inputs stacked (``(n, 3, S, S)``; ten-crop ``(n, 10, 3, S, S)``), failures."""
+    read = [(path, item) for path, item in items if not isinstance(item, str)]
+    failed = [(path, item) for path, item in items if isinstance(item, str)]
+    inputs = torch.stack([item for _, item in read]) if read else torch.empty(0)
+    return [path for path, _ in read], inputs, failed
 
 
 def file_features(
@@ -98,32 +135,27 @@ def file_features(
 ) -> Iterator[FileBatch]:
     """Features of picture files, one :class:`FileBatch` per batch of paths (relative to ``images_root`` if given).
 
-    Pictures are decoded and preprocessed on ``num_workers`` threads, up to two batches ahead of the network.
-    A picture that cannot be decoded is reported in its batch's ``failed`` with the reason, never fatal; so is,
-    with ``images_root``, a path that resolves outside it (``..``, absolute, a symlink out) unless ``allow_outside``.
+    Pictures are decoded and preprocessed in ``num_workers`` worker processes (a torch ``DataLoader``, two batches
+    ahead per worker, in pinned memory when the backbone is on CUDA) while the network runs; ``0`` decodes in
+    this process. Both give the same features (tests/test_extract_device.py). A picture that cannot be decoded is
+    reported in its batch's ``failed`` with the reason, never fatal; so is, with ``images_root``, a path that
+    resolves outside it (``..``, absolute, a symlink out) unless ``allow_outside``.
     """
-
-    def prepare(path: str) -> torch.Tensor | str:
-        try:
-            return backbone.preprocess(load_image(image_file(images_root, path, allow_outside)), tencrop=tencrop)
-        except Exception as exc:
-            return getattr(exc, "reason", f"{type(exc).__name__}: {exc}")
-
-    ahead = 2 * max((len(batch) for batch in batches), default=1)
-    with ThreadPoolExecutor(max_workers=num_workers) as executor:
-        prepared = _prefetch(executor, prepare, (path for batch in batches for path in batch), ahead)
-        for batch in batches:
-            out = FileBatch([], torch.empty(0))
-            inputs = []
-            for path in batch:
-                item = next(prepared)
-                if isinstance(item, str):
-                    out.failed.append((path, item))
-                else:
-                    out.paths.append(path)
-                    inputs.append(item)
-            out.features = encode_inputs(backbone, inputs, tencrop)
-            yield out
+    flat = [path for batch in batches for path in batch]
+    order, start = [], 0
+    for batch in batches:
+        order.append(list(range(start, start + len(batch))))
+        start += len(batch)
+    loader = DataLoader(
+        _Pictures(flat, images_root, allow_outside, backbone.preprocessing, tencrop),
+        batch_sampler=order,
+        num_workers=num_workers if len(batches) > 1 else 0,
+        collate_fn=_collate,
+        pin_memory=torch.device(backbone.device).type == "cuda",
+    )
+    for paths, inputs, failed in loader:
+        features = encode_batch(backbone, inputs) if paths else torch.empty(0, backbone.feature_dim)
+        yield FileBatch(paths, features, failed)
 
 
 def extract_features(
@@ -140,11 +172,15 @@ def extract_features(
     shard_index: int = 0,
     num_shards: int = 1,
     allow_outside: bool = False,
+    device: str | torch.device | None = "auto",
+    precision: str = "fp32",
 ) -> FeatureStore:
     """Compute and cache ``backbone`` features of every record's image under ``out_dir``; resume if present.
 
-    ``records``: Records or image paths, relative to ``images_root``. Images are decoded on ``num_workers``
-    threads while the network runs. Images already cached are skipped; undecodable ones are reported in
+    ``records``: Records or image paths, relative to ``images_root``. ``backbone``: a loaded backbone, or a name
+    loaded on ``device`` in ``precision`` (:func:`~gtloc.backbones.load_backbone`; a loaded one keeps its own).
+    Images are decoded in ``num_workers`` processes while the network runs (default: the cores, at most 4;
+    0 = in this process). Images already cached are skipped; undecodable ones are reported in
     the manifest and ``failed.csv`` and skipped. With ``num_shards`` > 1 only the images of worker
     ``shard_index`` (:func:`~gtloc.data.features.select_shard`) are extracted; merge the workers' directories with
     :func:`~gtloc.data.features.merge_feature_dirs`. Returns the opened store. Paths outside ``images_root``
@@ -156,7 +192,7 @@ def extract_features(
     all_paths = select_shard(
         list(dict.fromkeys(records.paths if isinstance(records, Records) else records)), shard_index, num_shards
     )
-    model = load_backbone(backbone) if isinstance(backbone, str) else backbone
+    model = load_backbone(backbone, device=device, precision=precision) if isinstance(backbone, str) else backbone
     identity = {**model.fingerprint(), "tencrop": tencrop}
     with exclusive_lock(out_dir, "features"):
         return _extract(model, all_paths, images_root, out_dir, identity, shard_index, num_shards, tencrop,
@@ -181,7 +217,7 @@ def _extract(
     writer = FeatureWriter(out_dir, identity, {"index": shard_index, "count": num_shards})
     shards = list(_chunks([p for p in all_paths if p not in writer], shard_size))
     batches = [list(_chunks(shard, batch_size)) for shard in shards]
-    workers = num_workers or min(4, os.cpu_count() or 1)
+    workers = num_workers if num_workers is not None else min(4, cpu_threads())
     encoded = file_features(
         model,
         [b for shard in batches for b in shard],

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+from gtloc.cli.options import device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
 BACKBONE_NAMES = ("clip-vit-l-14", "efficientnet-lite0")
@@ -24,10 +25,14 @@ def features(
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local model directory/file (clip-vit-l-14: a save_pretrained copy)."
     ),
+    device: str = device_option(),
+    precision: str = precision_option("Backbone arithmetic; bf16/fp16 are recorded with the features"),
     tencrop: bool = switch(False, "tencrop", "Store ten crops per image: (10, D) each."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     shard_size: int = typer.Option(1024, "--shard-size", min=1, help="Images per shard file."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Image decoding threads."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, help="Image decoding processes (default: the cores, at most 4; 0: in this one)."
+    ),
     lenient: bool = switch(
         False, "lenient", "Skip bad CSV rows (report beside the CSV) instead of stopping.", off="--strict"
     ),
@@ -55,7 +60,7 @@ def features(
     table = load_records(records, strict=not lenient)
     share = set(select_shard(table.paths, shard_index, num_shards))
     with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
-        model = load_backbone(backbone, model_path=backbone_path, fast=not eager)
+        model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
         store = extract_features(
             table,
             records.parent if images is None else images,
@@ -75,7 +80,7 @@ def features(
     of_shard = f" (shard {shard_index} of {num_shards})" if num_shards > 1 else ""
     typer.echo(
         f"{sum(p in store for p in wanted)} of {len(wanted)} images{of_shard} have {store.backbone} features "
-        f"({store.feature_dim}-d{', ten-crop' if store.tencrop else ''}, {model.runtime}) in {out}"
+        f"({store.feature_dim}-d{', ten-crop' if store.tencrop else ''}, {model.runtime} on {model.device}) in {out}"
     )
     if failed:
         noun = "image" if len(failed) == 1 else "images"
