@@ -46,11 +46,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     match = _CUDA.fullmatch(name)
     if match is None:
-        raise ParameterError(
-            f"unknown {Param('device').name} {device!r}; choose auto, cpu, cuda or cuda:N (",
-            Param("device", "auto"),
-            ")",
-        )
+        raise ParameterError("unknown ", Param("device"), f" {device!r}; choose auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
         raise ParameterError(
             f"{name} was asked for but CUDA is not available (torch {torch.__version__}, "
@@ -73,9 +69,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 def check_precision(precision: str, device: torch.device) -> str:
     """``precision`` if it can run on ``device``, else a :class:`ParameterError` naming ``precision``."""
     if precision not in PRECISIONS:
-        raise ParameterError(
-            f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)} (", Param("precision", "fp32"), ")"
-        )
+        raise ParameterError("unknown ", Param("precision"), f" {precision!r}; choose {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type == "cpu":
         raise ParameterError(
             "fp16 runs on CUDA only (CPU autocast in fp16 is unsupported for many ops and slower than fp32); use ",

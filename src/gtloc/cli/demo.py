@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, progress_option, show_progress
+from gtloc.cli.options import checked_device, device_option
 
 
 @app.command()
@@ -23,8 +24,10 @@ def demo(
         1, "--threads", min=1, help="Torch threads: the table depends on the count, not on the machine."
     ),
     progress: bool | None = progress_option(),
+    device: str = device_option(),
 ) -> None:
     """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
+    device = checked_device(device)
     from gtloc.evaluation.demo import DemoSettings, run_demo
 
     settings = DemoSettings(
@@ -37,4 +40,4 @@ def demo(
         image_size=size,
         threads=threads,
     )
-    run_demo(out, settings, progress=show_progress(progress), log=typer.echo)
+    run_demo(out, settings, progress=show_progress(progress), log=typer.echo, device=device)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, flags, progress_option, show_progress, switch
-from gtloc.cli.options import device_option, precision_option
+from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
 BACKBONE_NAMES = ("clip-vit-l-14", "efficientnet-lite0")
@@ -51,6 +51,7 @@ def features(
     With --num-shards N, worker --shard-index I extracts its 1/N of the images; join the N directories with
     `gtloc features-merge`, or pass them all to --features.
     """
+    device = checked_device(device)
     from gtloc.backbones import load_backbone
     from gtloc.backbones.extract import extract_features
     from gtloc.data.features import FAILED_CSV, select_shard

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, checkpoint_option, progress_option, show_progress
+from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
 
@@ -26,8 +27,10 @@ def index_command(
         None, "--features", help="Reuse this `gtloc features` cache instead of running the backbone."
     ),
     progress: bool | None = progress_option(),
+    device: str = device_option(),
 ) -> None:
     """Compute features and image embeddings of --images or --records and save them in --out."""
+    device = checked_device(device)
     from gtloc.model.gtloc import GTLoc
     from gtloc.retrieval.image_gallery import build_image_gallery
 
@@ -47,6 +50,7 @@ def index_command(
         features_dir=features,
         checkpoint=checkpoint,
         progress=show_progress(progress),
+        device=device,
     )
     typer.echo(f"indexed {len(result.gallery)} pictures into {out}")
     for path, reason in list(result.skipped.items())[:10]:

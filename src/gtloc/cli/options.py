@@ -6,7 +6,8 @@ from typing import Any
 
 import typer
 
-from gtloc.device import PRECISIONS
+from gtloc.cli.app import flags
+from gtloc.device import PRECISIONS, resolve_device
 
 
 def device_option() -> Any:
@@ -19,3 +20,11 @@ def device_option() -> Any:
 def precision_option(help_text: str) -> Any:
     """``--precision fp32|bf16|fp16`` (checked against the device by :func:`gtloc.device.check_precision`)."""
     return typer.Option("fp32", "--precision", help=f"{help_text} ({', '.join(PRECISIONS)}; fp16 on CUDA only).")
+
+
+def checked_device(device: str) -> str:
+    """``device`` as given, once :func:`~gtloc.device.resolve_device` accepts it: a command fails on a bad
+    ``--device`` (or a missing GPU) before it does any work."""
+    with flags():
+        resolve_device(device)
+    return device

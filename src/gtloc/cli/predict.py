@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, checkpoint_option, flags, progress_option, show_progress, switch
+from gtloc.cli.options import checked_device, device_option
 
 # Written out so that `gtloc predict --help` loads no torch; tests/test_cli.py checks them against the library.
 READOUTS = ("argmax", "bayes", "knn", "mix")
@@ -60,8 +61,10 @@ def predict(
         help="Folder for encoded galleries (default: CHECKPOINT/galleries, or $GTLOC_CACHE/galleries when the run "
         "folder is read-only).",
     ),
+    device: str = device_option(),
 ) -> None:
     """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
+    device = checked_device(device)
     from gtloc.inference.batch_predict import run_prediction
     from gtloc.inference.prediction_files import format_summary, out_of_domain_warning, prediction_json_path
 
@@ -84,6 +87,7 @@ def predict(
             gps_index=gps_index,
             nprobe=nprobe,
             cache_dir=cache_dir,
+            device=device,
             allow_outside=allow_outside_images,
         )
     if result.model_card is not None:

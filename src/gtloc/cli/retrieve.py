@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import CHECKPOINT_ENV, app, flags, switch
+from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
 
@@ -47,8 +48,10 @@ def retrieve(
     parser: bool = switch(False, "parser", "Answer --text with the offline parser even with CLIP."),
     top_k: int = typer.Option(10, "--top-k", min=1, help="How many pictures to list."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON."),
+    device: str = device_option(),
 ) -> None:
     """Rank the gallery's pictures for a text, a photo at another time, or a place and/or a time."""
+    device = checked_device(device)
     from gtloc.inference.retrieve import Retriever, search
     from gtloc.model.gtloc import GTLoc
     from gtloc.retrieval.image_gallery import ImageGallery
@@ -57,7 +60,8 @@ def retrieve(
     run = checkpoint or images.checkpoint or os.environ.get(CHECKPOINT_ENV)
     if not run:
         raise GtlocError(f"{gallery} does not record its checkpoint: pass --checkpoint (or set ${CHECKPOINT_ENV})")
-    retriever = Retriever(GTLoc.from_pretrained(run), images)
+    with flags():
+        retriever = Retriever(GTLoc.from_pretrained(run), images, device=device)
     with flags(photo="--image", k="--top-k"):
         found = search(
             retriever, text=text, photo=image, place=place, lat=lat, lon=lon, month=month, hour=hour, k=top_k,

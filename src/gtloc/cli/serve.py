@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, checkpoint_option
+from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
 # The modules of the `web` extra (pyproject.toml), by import name.
@@ -44,8 +45,10 @@ def serve(
         help="Folder for encoded galleries (default: CHECKPOINT/galleries, or $GTLOC_CACHE/galleries when the run "
         "folder is read-only).",
     ),
+    device: str = device_option(),
 ) -> None:
     """Serve the app on http://127.0.0.1:PORT (local only)."""
+    device = checked_device(device)
     missing = missing_web_modules()
     if missing:
         raise GtlocError(f"gtloc serve needs the web extra (missing {', '.join(missing)}): pip install 'gtloc[web]'")
@@ -60,6 +63,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1e6),
         cache_dir=cache_dir,
         log=lambda line: typer.echo(line, err=True),
+        device=device,
     )
     typer.echo(f"gtloc web app on http://127.0.0.1:{port}")
     uvicorn.Server(uvicorn.Config(web, log_level="warning")).run(sockets=[sock])

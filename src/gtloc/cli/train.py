@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, flags, progress_option, show_progress, switch
-from gtloc.cli.options import device_option
+from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
 
@@ -41,6 +41,7 @@ def train(
     share of each batch on its own GPU (cuda:LOCAL_RANK) when there is one; only process 0 prints and writes the
     run directory.
     """
+    device = checked_device(device)
     from gtloc.training.config import load_train_config
     from gtloc.training.distributed import is_main_process
     from gtloc.training.loop import load_training_data

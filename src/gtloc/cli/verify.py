@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gtloc.cli.app import app, checkpoint_option, flags
+from gtloc.cli.options import checked_device, device_option
 
 
 @app.command()
@@ -23,9 +24,11 @@ def verify(
         help="Folder for encoded galleries (default: CHECKPOINT/galleries, or $GTLOC_CACHE/galleries when the run "
         "folder is read-only).",
     ),
+    device: str = device_option(),
 ) -> None:
     """Rank the claim among the places and times the model could have preferred; print a verdict: consistent,
     inconsistent or cannot judge (out of the model's domain, or too flat a posterior to tell)."""
+    device = checked_device(device)
     from gtloc.inference.predictor import load
     from gtloc.inference.verify import (
         claim_from_exif,
@@ -37,7 +40,7 @@ def verify(
 
     with flags():
         claim = claim_from_exif(image, lat, lon, parse_claim_time(time) if time is not None else None)
-        predictor = load(checkpoint, cache_dir=cache_dir, log=lambda line: typer.echo(line, err=True))
+        predictor = load(checkpoint, cache_dir=cache_dir, device=device, log=lambda line: typer.echo(line, err=True))
         result = verify_photo(predictor, image, claim)
     if predictor.card is not None:
         typer.echo(predictor.card.summary())

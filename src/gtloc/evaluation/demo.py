@@ -104,7 +104,7 @@ def _world(out: Path, name: str, n: int, seed: int, settings: DemoSettings, prog
     return world_dir
 
 
-def _features(world_dir: Path, out: Path, name: str, tencrop: bool, progress: bool, log) -> Path:
+def _features(world_dir: Path, out: Path, name: str, tencrop: bool, progress: bool, log, device: str) -> Path:
     feature_dir = out / name
     records = load_records(world_dir / "records.csv")
     kind = f"efficientnet-lite0 features{' (ten-crop)' if tencrop else ''}"
@@ -125,6 +125,7 @@ def _features(world_dir: Path, out: Path, name: str, tencrop: bool, progress: bo
         feature_dir,
         tencrop=tencrop,
         progress=progress,
+        device=device,
     )
     return feature_dir
 
@@ -216,18 +217,21 @@ def _plots(out: Path, test_world: Path, test: TrainingData, comparison) -> None:
     )
 
 
-def run_demo(out_dir: str | Path, settings: DemoSettings | None = None, progress: bool = True, log=print) -> Path:
-    """Run the demo into ``out_dir`` with ``settings.threads`` torch threads; returns the path of ``report.md``."""
+def run_demo(
+    out_dir: str | Path, settings: DemoSettings | None = None, progress: bool = True, log=print, device: str = "auto"
+) -> Path:
+    """Run the demo into ``out_dir`` with ``settings.threads`` torch threads, features, training and predictions on
+    ``device`` (``"auto"``: CUDA when there); returns the path of ``report.md``."""
     settings = settings or DemoSettings()
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
-        return _run_demo(Path(out_dir), settings, progress, log)
+        return _run_demo(Path(out_dir), settings, progress, log, device)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, log) -> Path:
+def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, log, device: str) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -249,13 +253,20 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, log) -> Pat
     train_world = _world(out, "world-train", settings.n_train, 2 * settings.seed + 1, settings, progress, log)
     test_world = _world(out, "world-test", settings.n_test, 2 * settings.seed + 2, settings, progress, log)
     t = stage("render worlds", t)
-    train_features = _features(train_world, out, "features-train", False, progress, log)
-    test_features = _features(test_world, out, "features-test", settings.tencrop_test, progress, log)
+    train_features = _features(train_world, out, "features-train", False, progress, log, device)
+    test_features = _features(test_world, out, "features-test", settings.tencrop_test, progress, log, device)
     t = stage("extract features", t)
     train_data = load_training_data(train_features, train_world / "records.csv", log=log)
     test = load_training_data(test_features, test_world / "records.csv", log=log)
     comparison = compare_methods(
-        train_data, test, out / "runs", demo_train_config(settings), resume=True, progress=progress, log=log
+        train_data,
+        test,
+        out / "runs",
+        demo_train_config(settings),
+        resume=True,
+        progress=progress,
+        log=log,
+        device=device,
     )
     t = stage("train and score GT-Loc, baselines, ablations", t)
     write_predictions(test.paths, comparison.prediction, out / "predictions.csv")

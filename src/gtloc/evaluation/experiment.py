@@ -51,6 +51,7 @@ def _train_variant(
     log,
     keep_galleries: bool = True,
     places: bool = True,
+    device: str = "auto",
 ) -> Predictor:
     """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``), and
     load it as :func:`gtloc.load` does: with its read-out, temperatures, domain profile and model card.
@@ -62,8 +63,8 @@ def _train_variant(
     step = saved_step(run_dir / TRAINING_STATE_FILE) if resume else None
     if step is not None:
         log(f"  resuming the run in {run_dir} after step {step} (a finished run is only loaded)")
-    train(train_data, run_dir, config, resume=step is not None, progress=progress)
-    return Predictor.from_pretrained(run_dir, cache=keep_galleries, places=places, log=log)
+    train(train_data, run_dir, config, device=device, resume=step is not None, progress=progress)
+    return Predictor.from_pretrained(run_dir, cache=keep_galleries, places=places, log=log, device=device)
 
 
 def compare_methods(
@@ -76,8 +77,10 @@ def compare_methods(
     resume: bool = False,
     progress: bool = True,
     log=print,
+    device: str = "auto",
 ) -> Comparison:
-    """Train GT-Loc (``run_root/gtloc``) and each ablation, fit the baselines, and score all on ``test``.
+    """Train GT-Loc (``run_root/gtloc``) and each ablation on ``device``, fit the baselines (on the CPU), and
+    score all on ``test``.
 
     Methods: ``gtloc`` (the default read-out: least expected error under the ``mix`` posterior) and, under
     ``baselines``: ``gtloc_argmax_readout`` (the paper's: argmax of the model's gallery posterior),
@@ -88,7 +91,7 @@ def compare_methods(
     """
     run_root = Path(run_root)
     log("training GT-Loc")
-    predictor = _train_variant(train_data, run_root / "gtloc", config, resume, progress, log)
+    predictor = _train_variant(train_data, run_root / "gtloc", config, resume, progress, log, device=device)
     pred = _predict(predictor, test)
     latlon = pred.latlon.numpy().astype(float)
     result = Comparison(
@@ -104,8 +107,8 @@ def compare_methods(
 
     train_latlon, train_times = train_data.latlon.numpy().astype(float), train_data.times.numpy().astype(float)
     result.baselines["constant"] = _score_baseline(constant_baseline(train_latlon, train_times, n), test)
-    gps_labels = predictor.gps_gallery.labels.numpy()
-    time_labels = predictor.time_gallery.labels.numpy()
+    gps_labels = predictor.gps_gallery.labels.cpu().numpy()
+    time_labels = predictor.time_gallery.labels.cpu().numpy()
     result.baselines["random"] = _score_baseline(random_baseline(gps_labels, time_labels, n, config.seed), test)
     log("training the classification baseline")
     result.baselines["classification"] = _score_baseline(
@@ -120,7 +123,15 @@ def compare_methods(
         log(f"training ablation {name}")
         places = name != "gtloc_time_only"
         variant = _train_variant(
-            train_data, run_root / name, variants[name], resume, progress, log, keep_galleries=False, places=places
+            train_data,
+            run_root / name,
+            variants[name],
+            resume,
+            progress,
+            log,
+            keep_galleries=False,
+            places=places,
+            device=device,
         )
         vpred = _predict(variant, test)
         latlon = vpred.latlon.numpy().astype(float) if places else np.full((n, 2), np.nan)

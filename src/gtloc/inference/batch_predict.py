@@ -105,7 +105,7 @@ def predict_images(
 
     With ``images_root``, a path that resolves outside it is skipped unless ``allow_outside``.
 
-    Pictures are decoded on ``num_workers`` threads, ``batch_size`` at a time; ``tencrop`` averages the
+    Pictures are decoded in ``num_workers`` processes, ``batch_size`` at a time; ``tencrop`` averages the
     similarities of ten crops (GT-Loc's test-time augmentation). Undecodable pictures are skipped.
     """
     if batch_size < 1:
@@ -195,6 +195,7 @@ def run_prediction(
     nprobe: int = 8,
     cache_dir: str | Path | None = None,
     allow_outside: bool = False,
+    device: str | torch.device | None = "auto",
 ) -> PredictionRun:
     """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON (if given).
 
@@ -207,6 +208,7 @@ def run_prediction(
     searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder). ``cache_dir``:
     where encoded galleries and indexes are cached (default: see :meth:`Predictor.from_pretrained`). ``readout``:
     the time read-out (default: the run's own, named in its model card; else ``mix``).
+    ``device``: where the backbone, the model and the searches run (``"auto"``: CUDA when there).
     """
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
@@ -219,7 +221,7 @@ def run_prediction(
     if mode == "files":
         _check_files_exist(images)
     predictor = Predictor.from_pretrained(
-        checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, readout=readout, log=log
+        checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, readout=readout, log=log, device=device
     )
     if mode == "features":
         store = FeatureStore.open(features)
@@ -229,7 +231,7 @@ def run_prediction(
         result = predict_features(predictor, store, wanted, top_k=top_k, progress=progress)
     else:
         paths = list(images) if mode == "files" else load_records(records).paths
-        backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast)
+        backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast, device=predictor.device)
         root = (images_root or Path(records).parent) if mode == "records" else None
         result = predict_images(
             predictor, backbone, paths, root, tencrop, top_k, batch_size, progress, allow_outside=allow_outside

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.backbones.base import Backbone
+from gtloc.device import resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import can_write, user_cache_dir
 from gtloc.model.calibration import Temperatures
@@ -88,6 +89,11 @@ class Prediction:
     def tensors(self) -> dict[str, torch.Tensor | None]:
         """The tensor fields by name (``None`` where not predicted)."""
         return {k: v for k, v in vars(self).items() if k != "readout"}
+
+    def to(self, device: torch.device | str) -> Prediction:
+        """The same prediction with every tensor on ``device``."""
+        moved = {k: None if v is None else v.to(device) for k, v in self.tensors().items()}
+        return Prediction(**moved, readout=self.readout)
 
     def __len__(self) -> int:
         """N, the number of images predicted."""
@@ -192,6 +198,10 @@ class Predictor:
     one read-out policy that predict, verify, the web page and the reports share.
     ``places=False`` skips the GPS gallery (a time-only predictor). ``log`` hears one line for each gallery that
     is encoded rather than read from ``cache_dir`` (the 100k GPS gallery takes seconds the first time).
+    ``device``: where the model, the encoded galleries and the searches live: ``"auto"`` (CUDA when there),
+    ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (``model`` is moved there). The training neighbours, the domain profile
+    and the backbone features stay on the CPU. Inputs may be on any device; every result (:class:`Prediction`,
+    embeddings, posteriors, confidences) comes back on the CPU.
     """
 
     def __init__(
@@ -214,7 +224,9 @@ class Predictor:
         readout: str | None = None,
         places: bool = True,
         log: Callable[[str], None] | None = None,
+        device: str | torch.device | None = "auto",
     ):
+        self.device = resolve_device(device)
         self.card = card
         self.readout = readout or (card.readout if card is not None else DEFAULT_READOUT)
         if self.readout not in READOUTS:
@@ -233,7 +245,7 @@ class Predictor:
                 Param("time_prior", time_prior),
                 f" need the training pictures (neighbours, the run's {NEIGHBOURS_FILE}); this model has none",
             )
-        self.model = model.eval()
+        self.model = model.eval().to(self.device)
         self.neighbours = neighbours
         self.time_posterior = time_posterior if neighbours is not None else "gallery"
         self._backbone = backbone
@@ -257,7 +269,8 @@ class Predictor:
             self._readout = _TimeReadout(self.time_gallery.labels)
         self._log_prior: torch.Tensor | None = None
         if time_prior and self.time_gallery is not None:
-            self._log_prior = time_prior_on(neighbours.times, self.time_gallery.labels).clamp_min(1e-12).log()
+            prior = time_prior_on(neighbours.times, self.time_gallery.labels.cpu())
+            self._log_prior = prior.clamp_min(1e-12).log().to(self.device)
 
     @property
     def can_predict_time(self) -> bool:
@@ -270,7 +283,7 @@ class Predictor:
         if self._backbone is None:
             from gtloc.backbones.extract import backbone_for
 
-            self._backbone = backbone_for(self.model.config)
+            self._backbone = backbone_for(self.model.config, device=self.device)
         return self._backbone
 
     @classmethod
@@ -300,11 +313,15 @@ class Predictor:
         kwargs.setdefault("card", ModelCard.load(run_dir))
         return cls(GTLoc.from_pretrained(run_dir), cache_dir=cache_dir if cache else None, **kwargs)
 
-    @torch.inference_mode()
     def encode_images(self, features: torch.Tensor) -> torch.Tensor:
-        """``(N, D)`` or ten-crop ``(N, C, D)`` features -> one query embedding per picture ``(N, 512)``
+        """``(N, D)`` or ten-crop ``(N, C, D)`` features -> one query embedding per picture ``(N, 512)`` on the CPU
         (:meth:`GTLoc.embed_images`: ten crops are averaged by the model's one ten-crop rule)."""
-        return self.model.embed_images(features.float())
+        return self._embed(features).cpu()
+
+    @torch.inference_mode()
+    def _embed(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode_images` on the predictor's device."""
+        return self.model.embed_images(features.to(self.device, torch.float32))
 
     def scale(self, name: str) -> float:
         """The logit scale of a posterior: the model's learned ``name`` scale, divided by the calibrated temperature
@@ -348,7 +365,7 @@ class Predictor:
 
         ``when=None`` predicts times whenever the model can (:attr:`can_predict_time`); ``True`` insists.
         """
-        return self.predict_embeddings(self.encode_images(features), top_k, where, when, chunk_size, features)
+        return self.predict_embeddings(self._embed(features), top_k, where, when, chunk_size, features)
 
     @torch.inference_mode()
     def predict_embeddings(
@@ -364,6 +381,8 @@ class Predictor:
         pictures' backbone features, for the domain check and the kNN part of the time read-out (without them the
         time comes from the gallery alone and there is no domain check)."""
         pred = Prediction(readout=self.readout)
+        queries = queries.to(self.device, torch.float32)
+        features = None if features is None else features.cpu()
         if self.domain is not None and features is not None:
             pred.domain_score = self.domain.score(features)
             pred.in_domain = self.domain.in_domain(pred.domain_score)
@@ -375,7 +394,7 @@ class Predictor:
             pred.place_probs = found.probs
         if when:
             self._predict_time([(queries, self.scale("img_time_logit_scale"))], top_k, pred, chunk_size, features)
-        return pred
+        return pred.to("cpu")
 
     def _places(self) -> GallerySearch:
         if self.gps_search is None:
@@ -397,7 +416,7 @@ class Predictor:
         posterior = torch.softmax(logits, dim=1)
         if self.time_posterior == "gallery" or features is None:
             return posterior
-        knn = self.neighbours.time_posterior(features, gallery.labels)
+        knn = self.neighbours.time_posterior(features.cpu(), gallery.labels.cpu()).to(posterior.device)
         if self.time_posterior == "knn":
             return knn
         weight = mix_weight(self.neighbours.n_train)
@@ -443,12 +462,13 @@ class Predictor:
         if self.time_gallery is None or self._readout is None:
             raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
         scale = self.scale("img_time_logit_scale")
+        queries = queries.to(self.device, torch.float32)
         grids = []
         for start in range(0, len(queries), chunk_size):
             rows = slice(start, start + chunk_size)
             chunk_features = None if features is None else features[rows].float()
             grids.append(self._readout.month_hour(self.time_posterior_of([(queries[rows], scale)], chunk_features)))
-        return torch.cat(grids) if grids else queries.new_zeros(0, 12, 24)
+        return torch.cat(grids).cpu() if grids else torch.zeros(0, 12, 24)
 
     @torch.inference_mode()
     def place_confidence(
@@ -459,11 +479,11 @@ class Predictor:
         radius (exact, over the whole gallery)."""
         scale, gallery = self.scale("img_gps_logit_scale"), self.gps_gallery
         out = []
-        for chunk in queries.split(chunk_size):
+        for chunk in queries.to(self.device, torch.float32).split(chunk_size):
             logits = scale * (chunk @ gallery.embeddings.T)
             best = gallery.labels[logits.argmax(dim=1)]
             out.append(mass_within(logits, near_mask(gallery.labels, best, radius_km)))
-        return torch.cat(out) if out else queries.new_zeros(0)
+        return torch.cat(out).cpu() if out else torch.zeros(0)
 
     @torch.inference_mode()
     def predict_time_given_location(self, features: torch.Tensor, latlon: torch.Tensor, top_k: int = 5) -> Prediction:
@@ -474,26 +494,26 @@ class Predictor:
         each training place is seen once, so the location terms learn to recall single training times rather
         than what a place says about time; the image's own posterior keeps what the picture shows.
         """
-        img = self.encode_images(features)
-        fused = F.normalize(img + self.model.encode_location(latlon.float()), dim=-1)
+        img = self._embed(features)
+        fused = F.normalize(img + self.model.encode_location(latlon.to(self.device, torch.float32)), dim=-1)
         pred = Prediction(readout=self.readout)
         terms = [(img, self.scale("img_time_logit_scale")), (fused, self.scale("ig2t_logit_scale"))]
-        self._predict_time(terms, top_k, pred, 512, features)
-        return pred
+        self._predict_time(terms, top_k, pred, 512, features.cpu())
+        return pred.to("cpu")
 
     @torch.inference_mode()
     def predict_location_given_time(self, features: torch.Tensor, times: torch.Tensor, top_k: int = 5) -> Prediction:
         """Place of images whose time is known: the ``(image + time) -> location`` query. ``times`` ``(N, 5)``."""
-        img = self.encode_images(features)
-        fused = F.normalize(img + self.model.encode_time(times.float()), dim=-1)
+        img = self._embed(features)
+        fused = F.normalize(img + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
         found = self._places().search(fused, top_k, self.scale("it2g_logit_scale"))
-        return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs)
+        return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs).to("cpu")
 
 
 def load(run_dir: str | os.PathLike[str], **kwargs) -> Predictor:
     """The trained model in ``run_dir``, ready to predict: ``gtloc.load("run").predict_image("photo.jpg", top_k=3)``.
 
     Galleries are encoded once and cached (see :meth:`Predictor.from_pretrained`); ``kwargs`` go to :class:`Predictor`
-    (``tencrop``, ``gps_index``, ``backbone``, ...).
+    (``device``, ``tencrop``, ``gps_index``, ``backbone``, ...).
     """
     return Predictor.from_pretrained(run_dir, **kwargs)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.backbones.base import Backbone
+from gtloc.device import resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Photo, Predictor
@@ -101,16 +102,18 @@ def time_rows(month: float | None, hour: float | None) -> torch.Tensor:
 
 @torch.inference_mode()
 def time_embedding(model: GTLoc, month: float | None, hour: float | None) -> torch.Tensor:
-    """``(512,)`` embedding of a time request; an open month or hour is averaged over (then re-normalised)."""
-    return F.normalize(model.encode_time(time_rows(month, hour)).mean(dim=0), dim=-1)
+    """``(512,)`` embedding of a time request (on the model's device); an open month or hour is averaged over
+    (then re-normalised)."""
+    return F.normalize(model.encode_time(time_rows(month, hour).to(model.device)).mean(dim=0), dim=-1)
 
 
 @torch.inference_mode()
 def request_embedding(model: GTLoc, request: GeoTimeRequest) -> tuple[torch.Tensor, str]:
-    """A request's query embedding ``(512,)`` and the logit-scale name of the term it uses."""
+    """A request's query embedding ``(512,)`` (on the model's device) and the logit-scale name of the term it uses."""
     loc = None
     if request.has_place:
-        loc = model.encode_location(torch.tensor([[request.lat, request.lon]], dtype=torch.float32))[0]
+        latlon = torch.tensor([[request.lat, request.lon]], dtype=torch.float32, device=model.device)
+        loc = model.encode_location(latlon)[0]
     if not request.has_time:
         return loc, "img_gps_logit_scale"
     time = time_embedding(model, request.month, request.hour)
@@ -126,6 +129,9 @@ class Retriever:
     ``place="predicted"``; it is built from the model's own gallery config on first use. ``backbone`` (optional)
     encodes query photos and, for a CLIP model, query texts; default: the predictor's, else the one named in the
     model's config, loaded on first use.
+    ``device``: where the model and the gallery's embeddings are searched (``"auto"``: CUDA when there; default:
+    the predictor's device when one is given, else ``"auto"``); ``model`` is moved there. The gallery itself stays
+    on the CPU and every result (:class:`~gtloc.retrieval.search.SearchResult`) comes back on the CPU.
     """
 
     def __init__(
@@ -134,10 +140,21 @@ class Retriever:
         gallery: ImageGallery,
         predictor: Predictor | None = None,
         backbone: Backbone | None = None,
+        device: str | torch.device | None = None,
     ):
         gallery.check_model(model)
-        self.model = model.eval()
+        if device is None:
+            self.device = predictor.device if predictor is not None else resolve_device("auto")
+        else:
+            self.device = resolve_device(device)
+        if predictor is not None and predictor.device != self.device:
+            raise ParameterError(
+                f"the predictor runs on {predictor.device} but the retriever on {self.device}: give one ",
+                Param("device"),
+            )
+        self.model = model.eval().to(self.device)
         self.gallery = gallery
+        self._embeddings = gallery.embeddings.to(self.device)
         self._predictor = predictor
         self._backbone = backbone
 
@@ -150,17 +167,27 @@ class Retriever:
             else:
                 from gtloc.backbones.extract import backbone_for
 
-                self._backbone = backbone_for(self.model.config)
+                self._backbone = backbone_for(self.model.config, device=self.device)
         return self._backbone
 
     @property
     def predictor(self) -> Predictor:
         if self._predictor is None:
-            self._predictor = Predictor(self.model)
+            self._predictor = Predictor(self.model, device=self.device)
         return self._predictor
 
     def _scale(self, name: str) -> float:
         return float(self.model.scale(name).detach())
+
+    @torch.inference_mode()
+    def search_embeddings(
+        self, queries: torch.Tensor, k: int, scale_name: str, exclude: torch.Tensor | None = None
+    ) -> SearchResult:
+        """Top-``k`` gallery pictures for query embeddings ``(Q, 512)`` with the logit scale ``scale_name``,
+        searched on the retriever's device; the result on the CPU."""
+        queries = queries.to(self.device, torch.float32)
+        exclude = exclude.to(self.device) if exclude is not None else None
+        return exact_search(queries, self._embeddings, k, self._scale(scale_name), exclude=exclude).to("cpu")
 
     def composed(self, requests: Sequence[GeoTimeRequest], k: int = 10) -> list[SearchResult]:
         """Pictures matching each request (place and/or time), best first; one :class:`SearchResult` (Q=1) each,
@@ -168,22 +195,23 @@ class Retriever:
         out = []
         for request in requests:
             query, scale_name = request_embedding(self.model, request)
-            out.append(exact_search(query[None], self.gallery.embeddings, k, self._scale(scale_name)))
+            out.append(self.search_embeddings(query[None], k, scale_name))
         return out
 
     def composed_batch(self, latlon: torch.Tensor, times: torch.Tensor, k: int = 10) -> SearchResult:
         """Fully specified requests at once: ``latlon`` ``(Q, 2)`` degrees + ``times`` ``(Q, 5)`` -> top-``k``."""
         with torch.inference_mode():
-            loc = self.model.encode_location(latlon.float())
-            query = F.normalize(loc + self.model.encode_time(times.float()), dim=-1)
-        return exact_search(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"))
+            loc = self.model.encode_location(latlon.to(self.device, torch.float32))
+            query = F.normalize(loc + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
+        return self.search_embeddings(query, k, "gt2i_logit_scale")
 
     @torch.inference_mode()
     def place_embedding(self, image_embeddings: torch.Tensor, top_places: int = 32) -> torch.Tensor:
-        """Each picture's place as a location embedding ``(Q, 512)``: the probability-weighted mean of the
-        location embeddings of its ``top_places`` best GPS-gallery entries."""
+        """Each picture's place as a location embedding ``(Q, 512)`` (on the retriever's device): the
+        probability-weighted mean of the location embeddings of its ``top_places`` best GPS-gallery entries."""
         gps = self.predictor.gps_gallery.embeddings
-        found = exact_search(image_embeddings.float(), gps, top_places, self._scale("img_gps_logit_scale"))
+        queries = image_embeddings.to(self.device, torch.float32)
+        found = exact_search(queries, gps, top_places, self._scale("img_gps_logit_scale"))
         weights = torch.softmax(found.scores, dim=1)
         return F.normalize((weights[..., None] * gps[found.indices]).sum(dim=1), dim=-1)
 
@@ -204,9 +232,12 @@ class Retriever:
         """
         if place not in PLACE_METHODS:
             raise GtlocError(f"place must be one of {PLACE_METHODS}, got {place!r}")
-        where = self.place_embedding(image_embeddings) if place == "predicted" else image_embeddings.float()
-        query = F.normalize(where + self.model.encode_time(times.float()), dim=-1)
-        return exact_search(query, self.gallery.embeddings, k, self._scale("gt2i_logit_scale"), exclude=exclude)
+        if place == "predicted":
+            where = self.place_embedding(image_embeddings)
+        else:
+            where = image_embeddings.to(self.device, torch.float32)
+        query = F.normalize(where + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
+        return self.search_embeddings(query, k, "gt2i_logit_scale", exclude=exclude)
 
     def rows(self, hits: SearchResult, q: int = 0) -> list[dict]:
         """Query ``q``'s results as plain dicts: rank, index, path, score (cosine similarity), prob, lat, lon, time
@@ -320,7 +351,7 @@ def search(
         request = GeoTimeRequest(month=month, hour=hour)
         features = image_features(retriever.backbone, [open_photo(photo)])
         with torch.inference_mode():
-            query = retriever.model.embed_images(features.float())
+            query = retriever.model.embed_images(features.to(retriever.device, torch.float32))
         hits = retriever.geo_time_aware(query, time_rows(month, hour), k)
         return QueryAnswer(GEO_TIME_AWARE, hits, retriever.rows(hits), request)
     found = find_place(place) if place is not None else None
@@ -340,8 +371,8 @@ def _search_text(retriever: Retriever, text: str, k: int, clip_text: bool) -> Qu
         encode_text = getattr(retriever.backbone, "encode_text", None)
     if encode_text is not None:
         with torch.inference_mode():
-            query = model.encode_image(encode_text([text]).float())
-        hits = exact_search(query, retriever.gallery.embeddings, k, float(model.scale("gt2i_logit_scale").detach()))
+            query = model.encode_image(encode_text([text]).to(retriever.device, torch.float32))
+        hits = retriever.search_embeddings(query, k, "gt2i_logit_scale")
         return QueryAnswer(CLIP_TEXT, hits, retriever.rows(hits), backbone=model.config.backbone)
     parsed = parse_query(text)
     request = text_request(parsed)

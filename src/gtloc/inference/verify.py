@@ -213,6 +213,12 @@ class ClaimScores:
     alternatives: int
     sharpness: torch.Tensor
 
+    def cpu(self) -> ClaimScores:
+        """The same scores with every tensor on the CPU."""
+        return ClaimScores(
+            self.score.cpu(), self.rank.cpu(), self.percentile.cpu(), self.credibility.cpu(), self.alternatives
+        )
+
 
 def rank_claims(logits: torch.Tensor, claim_logits: torch.Tensor) -> ClaimScores:
     """Rank each claim among its alternatives: ``logits`` ``(N, G)`` scaled similarities of the alternatives,
@@ -281,21 +287,24 @@ def score_claims(
     ``times`` ``(N, 5)`` local time. Returns ``place`` (vs the GPS gallery), ``time`` (vs the time gallery),
     ``month`` and ``hour`` (vs the other months / hours of the time posterior), as far as claimed. ``guess``: the
     predictor's prediction for these embeddings, if made already (its month and hour posteriors are reused).
-    Posteriors use the predictor's calibrated scales (:meth:`Predictor.scale`)."""
-    model = predictor.model
-    image = image_embeddings.float()
+    Posteriors use the predictor's calibrated scales (:meth:`Predictor.scale`). Computed on the predictor's device;
+    the scores come back on the CPU."""
+    model, device = predictor.model, predictor.device
+    image = image_embeddings.to(device, torch.float32)
     out: dict[str, ClaimScores] = {}
     if latlon is not None:
         scale = predictor.scale("img_gps_logit_scale")
-        claim = model.encode_location(latlon.float())
-        out["place"] = _rank_in_chunks(image, predictor.gps_gallery.embeddings, claim, scale)
+        claim = model.encode_location(latlon.to(device, torch.float32))
+        out["place"] = _rank_in_chunks(image, predictor.gps_gallery.embeddings, claim, scale).cpu()
     if times is not None and predictor.time_gallery is not None:
         scale = predictor.scale("img_time_logit_scale")
-        out["time"] = _rank_in_chunks(image, predictor.time_gallery.embeddings, model.encode_time(times.float()), scale)
+        claimed = model.encode_time(times.to(device, torch.float32))
+        out["time"] = _rank_in_chunks(image, predictor.time_gallery.embeddings, claimed, scale).cpu()
         if guess is None or guess.month_posterior is None:
             guess = predictor.predict_embeddings(image, top_k=1, where=False, when=True)
-        out["month"] = _marginal_scores(guess.month_posterior, times[:, 0].long() - 1)
-        out["hour"] = _marginal_scores(guess.hour_posterior, times[:, 2].long())
+        times = times.cpu()
+        out["month"] = _marginal_scores(guess.month_posterior.cpu(), times[:, 0].long() - 1)
+        out["hour"] = _marginal_scores(guess.hour_posterior.cpu(), times[:, 2].long())
     return out
 
 

@@ -61,6 +61,11 @@ class GTLoc(nn.Module):
         self.gps_queue = LabelQueue(config.queue_size, 2)
         self.time_queue = LabelQueue(config.queue_size, 5)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (``model.to(device)`` moves them)."""
+        return self.img_gps_logit_scale.device
+
     def scale(self, name: str) -> torch.Tensor:
         """The multiplicative logit scale ``exp(param)``, clamped to ``config.logit_scale_max``."""
         return getattr(self, name).exp().clamp(max=self.config.logit_scale_max)

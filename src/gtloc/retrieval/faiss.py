@@ -178,26 +178,29 @@ class GallerySearch:
         if kind == "exact":
             return cls(gallery.embeddings)
         faiss_kind = kind.removeprefix("faiss-")
+        embeddings = gallery.embeddings.cpu()  # FAISS (faiss-cpu) searches host memory
         from gtloc.retrieval.galleries import gallery_cache_stem
 
         path = None
         if cache_dir is not None:
             stem = gallery_cache_stem(model, gallery.kind, gallery.labels)
             path = Path(cache_dir) / faiss_file_name(stem, faiss_kind, nlist, pq_m)
-        index = _load(path, faiss_kind, gallery.embeddings)
+        index = _load(path, faiss_kind, embeddings)
         if index is None:
-            index = FaissIndex.build(gallery.embeddings, kind=faiss_kind, nlist=nlist, nprobe=nprobe, pq_m=pq_m)
+            index = FaissIndex.build(embeddings, kind=faiss_kind, nlist=nlist, nprobe=nprobe, pq_m=pq_m)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 index.save(path)
         index.nprobe = nprobe
-        return cls(gallery.embeddings, kind, index)
+        return cls(embeddings, kind, index)
 
     def search(self, queries: torch.Tensor, k: int, scale: float = 1.0) -> SearchResult:
-        """Top-``k`` of ``scale * queries @ embeddings.T`` for ``queries`` ``(N, E)``."""
+        """Top-``k`` of ``scale * queries @ embeddings.T`` for ``queries`` ``(N, E)``; the result is on the queries'
+        device (a FAISS index searches on the CPU)."""
         if self.index is None:
             return search(queries, self.embeddings, k, scale)
-        return self.index.search(queries, k, scale, rerank=max(k, SHORTLIST))
+        found = self.index.search(queries.cpu(), k, scale, rerank=max(k, SHORTLIST))
+        return found.to(queries.device)
 
 
 def _load(path: Path | None, kind: str, embeddings: torch.Tensor) -> FaissIndex | None:

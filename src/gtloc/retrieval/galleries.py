@@ -166,11 +166,16 @@ def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor] | N
 
 @dataclass
 class EncodedGallery:
-    """Gallery labels and their embeddings. ``labels`` ``(G, 2)`` or ``(G, 5)``; ``embeddings`` ``(G, 512)``."""
+    """Gallery labels and their embeddings. ``labels`` ``(G, 2)`` or ``(G, 5)``; ``embeddings`` ``(G, 512)``;
+    both on the device of the model that encoded them."""
 
     kind: str
     labels: torch.Tensor
     embeddings: torch.Tensor
+
+    def to(self, device: torch.device | str) -> EncodedGallery:
+        """The same gallery with both tensors on ``device``."""
+        return EncodedGallery(self.kind, self.labels.to(device), self.embeddings.to(device))
 
 
 @torch.inference_mode()
@@ -182,11 +187,13 @@ def encode_gallery(
     batch_size: int = 4096,
     log: Callable[[str], None] | None = None,
 ) -> EncodedGallery:
-    """Encode a ``"gps"`` or ``"time"`` gallery with ``model``, reusing an on-disk cache when one matches.
+    """Encode a ``"gps"`` or ``"time"`` gallery with ``model`` on its device, reusing an on-disk cache when one
+    matches; the result is on the model's device.
 
     The cache file name carries the fingerprint of the encoder's weights (:func:`encoder_fingerprint`) and a
     digest of the labels, so a changed encoder or gallery is never served stale embeddings. ``log`` hears one
-    line when the gallery is actually encoded (not when the cache answers).
+    line when the gallery is actually encoded (not when the cache answers). The cache holds CPU tensors: it is
+    valid on every device; the result is on the model's device.
     """
     if kind not in ("gps", "time"):
         raise ValueError(f"gallery kind must be 'gps' or 'time', got {kind!r}")
@@ -196,14 +203,15 @@ def encode_gallery(
         cache_file = Path(cache_dir) / f"{gallery_cache_stem(model, kind, labels)}.safetensors"
         cached = read_cache(cache_file, ("labels", "embeddings"))
         if cached is not None and torch.equal(cached["labels"], labels):
-            return EncodedGallery(kind, labels, cached["embeddings"])
+            return EncodedGallery(kind, labels, cached["embeddings"]).to(model.device)
     if log is not None:
         noun = f"{len(labels):,}-place GPS" if kind == "gps" else f"{len(labels):,}-time"
         where = f" (cached in {cache_dir})" if cache_dir is not None else ""
         log(f"encoding the {noun} gallery once{where}")
     encode = model.encode_location if kind == "gps" else model.encode_time
-    embeddings = torch.cat([encode(chunk) for chunk in labels.split(batch_size)])
+    on_device = labels.to(model.device)
+    embeddings = torch.cat([encode(chunk) for chunk in on_device.split(batch_size)])
     if cache_file is not None:
         with atomic_path(cache_file) as tmp:
-            save_file({"labels": labels, "embeddings": embeddings.contiguous()}, str(tmp))
-    return EncodedGallery(kind, labels, embeddings)
+            save_file({"labels": labels, "embeddings": embeddings.cpu().contiguous()}, str(tmp))
+    return EncodedGallery(kind, on_device, embeddings)

@@ -79,10 +79,11 @@ class ImageGallery:
             )
 
     def reembed(self, model: GTLoc) -> ImageGallery:
-        """A copy whose embeddings come from ``model`` (from the stored features; no image is read again)."""
+        """A copy whose embeddings come from ``model`` on its device (from the stored features; no image is read
+        again); the copy's tensors are on the CPU."""
         meta = {**self.meta, "model_fingerprint": model.fingerprint()}
         with torch.inference_mode():
-            embeddings = model.embed_images(self.features.float())
+            embeddings = model.embed_images(self.features.to(model.device, torch.float32)).cpu()
         return ImageGallery(
             self.paths,
             self.features,
@@ -185,18 +186,23 @@ def build_image_gallery(
     backbone: Backbone | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    device: str | torch.device | None = "auto",
 ) -> ImageGalleryBuild:
     """Build the image gallery of a folder of pictures (``images``) or a records file (``records``) in ``out_dir``
     (what ``gtloc index`` does).
 
     Features come from ``features_dir`` (an existing ``gtloc features`` cache) when given, else they are
-    computed with ``backbone`` (default: the model's own) into ``out_dir/features`` (resumable). ``images_root``:
+    computed with ``backbone`` (default: the model's own, on ``device``) into ``out_dir/features`` (resumable);
+    the pictures are embedded on ``device`` (``model`` is moved there) and saved as CPU tensors. ``images_root``:
     where records' relative paths live (default: the records file's folder). Pictures that cannot be decoded are
     skipped and returned with their reason.
     """
     from gtloc.backbones.extract import backbone_for, extract_features
     from gtloc.data.features import FeatureStore
     from gtloc.data.schema import Records, load_records
+    from gtloc.device import resolve_device
+
+    where = resolve_device(device)
 
     if (images is None) == (records is None):
         raise GtlocError("index exactly one source: a folder of images or a records file")
@@ -222,7 +228,11 @@ def build_image_gallery(
                 )
         else:
             store = extract_features(
-                table, root, backbone or backbone_for(model.config), Path(out_dir) / FEATURES_SUBDIR, progress=progress
+                table,
+                root,
+                backbone or backbone_for(model.config, device=where),
+                Path(out_dir) / FEATURES_SUBDIR,
+                progress=progress,
             )
         failed = store.failed
         skipped = {p: failed.get(p, "no cached features") for p in table.paths if p not in store}
@@ -231,8 +241,9 @@ def build_image_gallery(
             raise GtlocError(f"nothing to index: none of the {len(table)} pictures could be read ({_first(skipped)})")
         table = table.subset(keep)
         features = store.load(table.paths)
+        model.to(where)
         with torch.inference_mode():
-            embeddings = model.embed_images(features.float())
+            embeddings = model.embed_images(features.to(where, torch.float32)).cpu()
         meta = {
             "model_fingerprint": model.fingerprint(),
             "checkpoint": str(Path(checkpoint).resolve()) if checkpoint is not None else None,

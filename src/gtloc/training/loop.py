@@ -244,8 +244,9 @@ def train(
 ) -> GTLoc:
     """Train a GT-Loc model on ``data`` and save it in ``out_dir``; returns the trained model (on ``device``).
 
-    ``device``: ``"auto"`` (CUDA when there), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (:func:`gtloc.device.resolve_device`);
-    it is no part of the run's config, so a run resumes on another device. ``resume`` continues the run in
+    ``device``: ``"auto"`` (CUDA when there), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+    (:func:`gtloc.device.resolve_device`); it is no part of the run's config, so a run resumes on another device.
+    ``resume`` continues the run in
     ``out_dir`` from its last checkpoint with the config it saved. ``stop_after`` ends the run early after that
     many steps in total (the checkpoint is written first).
     Under ``torchrun`` (one process or more) each process uses ``cuda:LOCAL_RANK`` when CUDA is there, and each

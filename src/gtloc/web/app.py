@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -24,6 +24,9 @@ from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.web.analysis import analysis_result, search_result
+
+if TYPE_CHECKING:
+    import torch
 
 HERE = Path(__file__).parent
 DEFAULT_MAX_UPLOAD_BYTES = 10_000_000
@@ -180,11 +183,12 @@ def create_app_from_checkpoint(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     cache_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    device: str | torch.device | None = "auto",
 ) -> FastAPI:
-    """Load the model in ``checkpoint`` (galleries cached in ``cache_dir``, see :meth:`Predictor.from_pretrained`;
-    ``log`` hears when one is encoded), its backbone (now, so that a missing backbone fails at start), and the
-    optional image gallery, and build the app."""
-    predictor = Predictor.from_pretrained(checkpoint, cache_dir, log=log)
+    """Load the model in ``checkpoint`` on ``device`` (galleries cached in ``cache_dir``, see
+    :meth:`Predictor.from_pretrained`; ``log`` hears when one is encoded), its backbone (now, so that a missing
+    backbone fails at start), and the optional image gallery, and build the app."""
+    predictor = Predictor.from_pretrained(checkpoint, cache_dir, log=log, device=device)
     predictor.backbone  # noqa: B018 - loaded at start, not on the first upload
     images = ImageGallery.open(gallery) if gallery is not None else None
     return create_app(predictor, images, max_upload_bytes)
