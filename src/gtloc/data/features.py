@@ -38,7 +38,16 @@ from gtloc.io import atomic_path, atomic_write_text, write_json
 FORMAT = "gtloc-features/1"
 MANIFEST = "manifest.json"
 FAILED_CSV = "failed.csv"
-IDENTITY_KEYS = ("backbone", "feature_dim", "weights", "preprocess", "tencrop")
+IDENTITY_KEYS = ("backbone", "feature_dim", "weights", "preprocess", "tencrop", "precision")
+# Identity keys a manifest may leave out, with their meaning then (fp32 caches, made before precision was recorded).
+IDENTITY_DEFAULTS = {"precision": "fp32"}
+
+
+def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The identity of a manifest (or a backbone's fingerprint + tencrop), every key filled in."""
+    return {key: manifest[key] if key in manifest else IDENTITY_DEFAULTS[key] for key in IDENTITY_KEYS}
+
+
 MAX_LISTED = 10
 FeatureDirs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -126,8 +135,8 @@ class FeatureStore:
         return {item["path"]: item["reason"] for item in self.manifest["failed"]}
 
     def identity(self) -> dict[str, Any]:
-        """What made these features: backbone, feature_dim, weights digest, preprocessing, tencrop."""
-        return {key: self.manifest[key] for key in IDENTITY_KEYS}
+        """What made these features: backbone, feature_dim, weights digest, preprocessing, tencrop, precision."""
+        return _identity(self.manifest)
 
     def __len__(self) -> int:
         return len(self._where)
@@ -203,10 +212,11 @@ def _merged_manifest(roots: Sequence[Path], base: Path | None) -> dict[str, Any]
     stores = [FeatureStore.open(root) for root in dict.fromkeys(Path(r).resolve() for r in roots)]
     first = stores[0]
     for store in stores[1:]:
+        mine, theirs = first.identity(), store.identity()
         differences = [
-            f"{key}: {json.dumps(first.manifest[key])} vs {json.dumps(store.manifest[key])}"
+            f"{key}: {json.dumps(mine[key])} vs {json.dumps(theirs[key])}"
             for key in IDENTITY_KEYS
-            if first.manifest[key] != store.manifest[key]
+            if mine[key] != theirs[key]
         ]
         if differences:
             raise GtlocError(
@@ -279,7 +289,7 @@ class FeatureWriter:
             store = FeatureStore.open(root)
             if store.sources:
                 raise GtlocError(f"{root} is a merge of other feature directories: extract into a directory of its own")
-            _check_same_identity(root, store.identity(), identity)
+            _check_same_identity(root, store.identity(), _identity(identity))
             cached = store.manifest.get("partition", {"index": 0, "count": 1})
             if cached != partition:
                 raise ParameterError(
