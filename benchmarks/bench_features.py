@@ -5,7 +5,14 @@ Generates N photo-like JPEGs with Pillow, then measures images/s for
   * end to end through ``extract_features`` (decode in threads + preprocess + network + shard writing),
 side by side in one run, and prints a table with each path's ratio to eager torch.
 
+``--device`` adds, per device side by side (the CPU in fp32 on its fastest path, and the GPU when CUDA is there in
+``--precision``): the network alone on random batches, and end to end from the JPEG files on disk through
+``extract_features`` (decoding in ``--workers`` processes, pinned memory on CUDA). ``--backbone clip-vit-l-14
+--backbone-path DIR`` measures the paper's backbone from a local copy (nothing is downloaded).
+
     python benchmarks/bench_features.py [--images 128] [--batch-size 32] [--json benchmarks/results/features.json]
+    python benchmarks/bench_features.py --devices-only --device auto --backbone clip-vit-l-14 \
+        --backbone-path DIR --precision bf16 --images 4096 --batch-size 256 --workers 12
 """
 
 from __future__ import annotations
@@ -21,11 +28,49 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from devices import add_device_argument, describe, devices_to_compare, print_table, synchronize
 from gtloc.backbones import load_backbone
 from gtloc.backbones.efficientnet import EfficientNetLite0Backbone
 from gtloc.backbones.extract import extract_features
 from gtloc.data.images import load_image
 from gtloc.io import write_json
+
+
+def device_rows(args, folder: Path, names: list[str], out: Path) -> dict[str, dict[str, float]]:
+    """images/s per device: the network alone (random batches), and end to end from the JPEG files."""
+    devices = devices_to_compare(args.device)
+    rows: dict[str, dict[str, float]] = {}
+    network = f"network only, {args.backbone}, batch {args.batch_size}"
+    files = f"end to end from JPEG files, {args.workers} decoding processes"
+    rows[network], rows[files] = {}, {}
+    for device in devices:
+        precision = args.precision if device.type == "cuda" else "fp32"
+        backbone = load_backbone(args.backbone, model_path=args.backbone_path, device=device, precision=precision)
+        size = backbone.preprocessing.size
+        batch = torch.randn(args.batch_size, 3, size, size)
+        if device.type == "cuda":
+            batch = batch.pin_memory()
+        backbone.encode_images(batch)  # warm-up
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(max(1, args.repeats)):
+            backbone.encode_images(batch)
+        synchronize(device)
+        rows[network][f"{device} {precision}"] = args.batch_size * max(1, args.repeats) / (time.perf_counter() - start)
+        count = len(names) if device.type == "cuda" else min(len(names), args.cpu_images)
+        start = time.perf_counter()
+        extract_features(
+            names[:count],
+            folder,
+            backbone,
+            out / f"{device.type}-{precision}",
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            progress=False,
+        )
+        rows[files][f"{device} {precision}"] = count / (time.perf_counter() - start)
+    print_table(f"features on each device ({describe(devices)})", "img/s", rows, lower_is_better=False)
+    return rows
 
 
 def make_images(folder: Path, count: int, seed: int = 0) -> list[str]:
@@ -76,7 +121,22 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/features.json"))
+    add_device_argument(parser)
+    parser.add_argument("--devices-only", action="store_true", help="Only the per-device table.")
+    parser.add_argument("--backbone", default="efficientnet-lite0")
+    parser.add_argument("--backbone-path", type=Path, default=None)
+    parser.add_argument("--precision", default="fp32", help="Precision on the GPU (the CPU column is fp32).")
+    parser.add_argument("--workers", type=int, default=4, help="Decoding processes for the device table.")
+    parser.add_argument("--cpu-images", type=int, default=64, help="Images the CPU column extracts end to end.")
     args = parser.parse_args()
+    if args.devices_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "images"
+            folder.mkdir()
+            names = make_images(folder, args.images)
+            write_json(args.json, {"devices": device_rows(args, folder, names, Path(tmp))})
+        print(f"\nwrote {args.json}")
+        return
 
     eager = EfficientNetLite0Backbone(fast=False)
     fast = load_backbone("efficientnet-lite0", fast=True)

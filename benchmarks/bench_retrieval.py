@@ -8,7 +8,12 @@ as agreeing when its similarity (recomputed in float64) is within 1e-6 of the ex
 5,900 duplicate coordinates, whose identical embeddings tie, and float32 rounding breaks near-ties arbitrarily.
 The strict column counts identical indices.
 
+``--device`` adds gtloc's exact search (:func:`gtloc.retrieval.search.search`: top-5 and the softmax normaliser
+over the whole gallery) of ``--device-queries`` queries (default 10,000) over the 100k GPS gallery, per device side by
+side (CPU, and the GPU when CUDA is there), with the top-5 indices compared between devices.
+
     python benchmarks/bench_retrieval.py [--queries 2048] [--json benchmarks/results/retrieval.json]
+    python benchmarks/bench_retrieval.py --device auto --devices-only
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from devices import add_device_argument, describe, devices_to_compare, median_ms, print_table
 from gtloc.io import write_json
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import FaissIndex
@@ -96,6 +102,25 @@ def bench_gallery(name: str, gallery: torch.Tensor, queries: torch.Tensor, args)
     return rows
 
 
+def device_rows(devices: list[torch.device], gallery: torch.Tensor, count: int, repeats: int) -> dict:
+    """ms of the exact top-5 search of ``count`` queries over ``gallery`` on each device; top-5 agreement."""
+    queries = image_like_queries(gallery, count, 0.02)
+    row: dict[str, float] = {}
+    found = {}
+    for device in devices:
+        q, g = queries.to(device), gallery.to(device)
+        row[str(device)] = median_ms(
+            lambda q=q, g=g: search(q, g, 5, 30.0), device, repeats if device.type == "cuda" else 1
+        )
+        found[str(device)] = search(q, g, 5, 30.0).indices.cpu()
+    name = f"exact top-5 search, {count:,} queries x {gallery.shape[0]:,} gallery"
+    print_table(f"search on each device ({describe(devices)})", "ms", {name: row})
+    first = next(iter(found.values()))
+    agreement = {d: float((idx == first).float().mean()) for d, idx in found.items()}
+    print(f"top-5 indices equal to the CPU's: {', '.join(f'{d} {100 * a:.2f}%' for d, a in agreement.items())}")
+    return {"ms": row, "top5_same_as_cpu": agreement, "queries": count, "gallery": int(gallery.shape[0])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=2048)
@@ -105,10 +130,18 @@ def main() -> None:
     parser.add_argument("--nprobe", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gtloc-bench-galleries")
     parser.add_argument("--json", type=Path, default=None)
+    add_device_argument(parser)
+    parser.add_argument("--device-queries", type=int, default=10_000)
+    parser.add_argument("--devices-only", action="store_true", help="Only the per-device table.")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = GTLoc().eval()
     gps = encode_gallery(model, "gps", load_gps_gallery(), args.cache).embeddings
+    devices = device_rows(devices_to_compare(args.device), gps, args.device_queries, args.repeats)
+    if args.devices_only:
+        if args.json:
+            write_json(args.json, {"devices": devices})
+        return
     times = encode_gallery(model, "time", time_grid(), args.cache).embeddings
     rows = []
     for name, gallery in (("gps-100k", gps), ("time-grid", times)):
@@ -123,7 +156,8 @@ def main() -> None:
             f"{100 * r['top1_agreement']:9.2f}% {100 * r['top1_same_index']:7.2f}% {r['build_s']:8.1f}"
         )
     if args.json:
-        write_json(args.json, {"threads": torch.get_num_threads(), "queries": args.queries, "rows": rows})
+        result = {"threads": torch.get_num_threads(), "queries": args.queries, "rows": rows, "devices": devices}
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

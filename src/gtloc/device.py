@@ -95,8 +95,9 @@ def autocast(device: torch.device, precision: str = "fp32") -> AbstractContextMa
 def cpu_threads(cores: int | None = None) -> int:
     """Intra-op threads for this process: the cores it may run on (its CPU affinity), at most 8.
 
-    gtloc's networks are small (MLP heads of a few MB, EfficientNet-Lite0): past 8 threads the barriers cost more
-    than the extra cores give.
+    The cap is a choice, not a measurement: gtloc's networks are small (MLP heads of a few MB, EfficientNet-Lite0),
+    so a wide machine is better used by more processes (``torchrun``, feature shards) than by wider barriers.
+    Only 2 cores were available to measure (``benchmarks/bench_load.py``).
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
