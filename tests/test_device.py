@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from cli_runner import run_cli
+from helpers.cli import run_cli
 from gtloc.device import autocast, check_precision, cpu_threads, quiet_cpu_threads, resolve_device
 from gtloc.errors import ParameterError
 
