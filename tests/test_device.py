@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 
-from helpers.cli import run_cli
 from gtloc.device import autocast, check_precision, cpu_threads, quiet_cpu_threads, resolve_device
 from gtloc.errors import ParameterError
+from helpers.cli import run_cli
 
 NO_CUDA = not torch.cuda.is_available()
 COMMANDS = {

@@ -7,6 +7,7 @@ atomically, and reused by every later process.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
