@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from gtloc.errors import ParameterError
+from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.queues import LabelQueue
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import TrainingData, _config_digest, train
@@ -76,7 +76,7 @@ def test_bf16_training_on_the_cpu(tmp_path):
 
 
 def test_bad_precision_and_device_are_refused(tmp_path):
-    with pytest.raises(Exception, match="precision must be 'fp32' or 'bf16'"):
+    with pytest.raises(GtlocError, match="precision: must be 'fp32' or 'bf16', got 'fp16'"):
         TrainConfig.from_dict({"precision": "fp16"})
     with pytest.raises(ParameterError, match="unknown device 'gpu'"):
         train(_data(), tmp_path / "run", _config(), device="gpu", progress=False)
