@@ -216,7 +216,12 @@ class ClaimScores:
     def cpu(self) -> ClaimScores:
         """The same scores with every tensor on the CPU."""
         return ClaimScores(
-            self.score.cpu(), self.rank.cpu(), self.percentile.cpu(), self.credibility.cpu(), self.alternatives
+            self.score.cpu(),
+            self.rank.cpu(),
+            self.percentile.cpu(),
+            self.credibility.cpu(),
+            self.alternatives,
+            self.sharpness.cpu(),
         )
 
 
