@@ -10,17 +10,21 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records, write_records
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
-from gtloc.retrieval.galleries import time_grid
+from gtloc.retrieval.galleries import build_time_gallery, time_grid
 from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore, mix_weight, time_kernel, time_prior
+from gtloc.retrieval.time_readout import TimeReadout
+from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import load_training_data, train
 from gtloc.training.small_data import SMALL_DATA_N, adapt_config, distinct_labels
+from gtloc.training.validation import validation_metrics
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, make_toy_dataset
 
@@ -187,7 +191,14 @@ def test_train_with_camera_validation_keeps_the_selected_step_and_stops_early(mo
     assert code == 0, stderr
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     validations = [line for line in lines if "validation" in line]
-    assert validations and set(validations[0]["validation"]) == {"hour", "month", "geo", "loss"}
+    assert validations and set(validations[0]["validation"]) == {
+        "hour",
+        "month",
+        "geo",
+        "loss",
+        "hour_argmax",
+        "month_argmax",
+    }
     chosen = lines[-1]
     assert (
         chosen["select"] == "hour"
@@ -209,9 +220,46 @@ def test_train_validation_bad_input_is_one_error_line(monkeypatch, capsys, webca
     for extra, message in (
         (("--val-group", "site"), "--val-group 'site' is not a column"),
         (("--val-split", "1.5"), "val_split: must be in [0, 1)"),
-        (("--select", "km"), "select: must be hour, month, geo or loss"),
+        (("--select", "km"), "select: must be hour, month, geo, loss or last"),
+        (("--val-split", "0.2", "--select", "last", "--patience", "2"), "patience: early stopping needs a select"),
     ):
-        code, _, stderr = run_cli(monkeypatch, capsys, *args, "--out", tmp_path / extra[1], *extra)
+        code, _, stderr = run_cli(monkeypatch, capsys, *args, "--out", tmp_path / extra[-1], *extra)
         assert code == 2, stderr
         lines = stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_select_last_keeps_the_last_step_and_still_scores_the_held_out_rows(monkeypatch, capsys, webcams, tmp_path):
+    records_path, features, config_path = webcams
+    run = tmp_path / "run"
+    args = ("train", "--features", features, "--records", records_path, "--out", run, "--config", config_path)
+    code, _, stderr = run_cli(monkeypatch, capsys, *args, "--epochs", "3", "--val-split", "0.25", "--select", "last")
+    assert code == 0, stderr
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    validations = [line for line in lines if "validation" in line]
+    assert len(validations) == 3 and not any("best_step" in line or "selected_step" in line for line in lines)
+    state = load_file(run / "training_state.safetensors")
+    saved = GTLoc.from_pretrained(run).state_dict()
+    assert all(torch.equal(state[f"model.{name}"], value) for name, value in saved.items())
+    assert not (run / "best").exists() and (run / "calibration.json").is_file()
+
+
+def test_validation_scores_the_least_expected_error_answer(webcams):
+    """The validation hour/month are those of the answer predict reads from the model's gallery posterior."""
+    records_path, features, config_path = webcams
+    data = load_training_data(features, records_path, log=lambda message: None)
+    config = TrainConfig.from_dict(yaml.safe_load(config_path.read_text()))
+    model = GTLoc(replace(config.model, feature_dim=data.features.shape[-1])).eval()
+    model.image_encoder.set_feature_stats(data.features)
+    places = torch.unique(data.latlon, dim=0)
+    loss = lambda *batch: {"loss": torch.zeros(())}  # noqa: E731
+    metrics = validation_metrics(model, data.features, data.latlon, data.times, places, loss)
+    gallery = build_time_gallery(model.config.gallery)
+    with torch.no_grad():
+        logits = model.scale("img_time_logit_scale") * model.embed_images(data.features) @ model.encode_time(gallery).T
+    truth = data.times.numpy().astype(float)
+    bayes = TimeReadout(gallery).bayes(torch.softmax(logits, dim=1)).numpy().astype(float)
+    argmax = gallery[logits.argmax(dim=1)].numpy().astype(float)
+    assert metrics["hour"] == pytest.approx(float(np.mean(hour_error(bayes, truth))))
+    assert metrics["month_argmax"] == pytest.approx(float(np.mean(month_error(argmax, truth))))
+    assert metrics["hour"] != pytest.approx(metrics["hour_argmax"])  # two different answers on this data

@@ -26,7 +26,9 @@ def train(
         None, "--val-group", help="Hold out whole groups of this records column (e.g. camera) for validation."
     ),
     select: str | None = typer.Option(
-        None, "--select", help="Validation metric that picks the saved model: hour, month, geo or loss."
+        None,
+        "--select",
+        help="Validation metric that picks the saved model: hour, month, geo or loss; last keeps the last step.",
     ),
     patience: int | None = typer.Option(
         None, "--patience", help="Stop after this many validations without improvement (0: never)."

@@ -26,10 +26,10 @@ from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import GallerySearch
 from gtloc.retrieval.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
-from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, month_hour_cells, month_hour_grid, near_mask
+from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
 from gtloc.retrieval.readout import NEIGHBOURS_FILE, TIME_POSTERIORS, NeighbourStore, mix_weight
 from gtloc.retrieval.readout import time_prior as time_prior_on
-from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
+from gtloc.retrieval.time_readout import TimeReadout
 
 MAX_SHOWN = 5
 # The time read-outs (how a time posterior becomes one answer); a run names its own in its model card.
@@ -140,38 +140,6 @@ class Prediction:
         return "\n".join(lines)
 
 
-class _TimeReadout:
-    """The month x hour posterior, its marginals and the Bayes read-out over a fixed time gallery ``(T, 5)``."""
-
-    def __init__(self, labels: torch.Tensor):
-        self.labels = labels
-        self.cell = month_hour_cells(labels)
-        month_values = protocol_month_value(labels)
-        hour_values = hour_fraction(labels)
-        self.month_choice = torch.unique(month_values)
-        self.hour_choice = torch.unique(hour_values)
-        # Cost of answering candidate c when the truth is gallery entry t: (C, T).
-        self.month_cost = cyclic_difference(self.month_choice[:, None], month_values[None, :], MONTH_PERIOD)
-        self.hour_cost = cyclic_difference(self.hour_choice[:, None], hour_values[None, :], HOUR_PERIOD)
-        # A (month, day) row for each month candidate and an (hour, minute, second) row for each hour candidate.
-        self.month_rows = labels[[int((month_values == v).nonzero()[0]) for v in self.month_choice]][:, :2]
-        self.hour_rows = labels[[int((hour_values == v).nonzero()[0]) for v in self.hour_choice]][:, 2:]
-
-    def month_hour(self, posterior: torch.Tensor) -> torch.Tensor:
-        """Gallery posterior ``(N, T)`` -> ``(N, 12, 24)``: each entry's probability added into its cell."""
-        return month_hour_grid(posterior, self.cell)
-
-    def marginals(self, posterior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Month ``(N, 12)`` and hour ``(N, 24)`` posteriors: the sums of :meth:`month_hour` over hours / months."""
-        joint = self.month_hour(posterior)
-        return joint.sum(dim=2), joint.sum(dim=1)
-
-    def bayes(self, posterior: torch.Tensor) -> torch.Tensor:
-        month = (posterior @ self.month_cost.T).argmin(dim=1)
-        hour = (posterior @ self.hour_cost.T).argmin(dim=1)
-        return torch.cat([self.month_rows[month], self.hour_rows[hour]], dim=1)
-
-
 class Predictor:
     """Predicts places and times from backbone features; encodes its galleries once, at construction.
 
@@ -262,11 +230,11 @@ class Predictor:
                 model, self.gps_gallery, gps_index, cache_dir, nlist=nlist, nprobe=nprobe
             )
         self.time_gallery: EncodedGallery | None = None
-        self._readout: _TimeReadout | None = None
+        self._readout: TimeReadout | None = None
         if self.can_predict_time:
             time_labels = time_gallery if time_gallery is not None else build_time_gallery(gallery_config)
             self.time_gallery = encode_gallery(model, "time", time_labels, cache_dir, log=log)
-            self._readout = _TimeReadout(self.time_gallery.labels)
+            self._readout = TimeReadout(self.time_gallery.labels)
         self._log_prior: torch.Tensor | None = None
         if time_prior and self.time_gallery is not None:
             prior = time_prior_on(neighbours.times, self.time_gallery.labels.cpu())

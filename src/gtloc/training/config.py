@@ -32,7 +32,8 @@ class TrainConfig:
     ``val_split`` / ``val_group``: hold out a random fraction of the rows / whole groups of a records column
     (e.g. ``camera``; with ``val_split`` > 0 groups are added until that fraction is held out), scored every
     ``val_every`` steps (0: once per epoch); the step with the best ``select`` metric (``hour``, ``month``, ``geo``
-    or ``loss``) is the run's model; ``patience`` > 0 stops after that many validations without improvement
+    or ``loss``) is the run's model (``last``: the last step is, the held-out rows only fit calibration);
+    ``patience`` > 0 stops after that many validations without improvement
     (:mod:`gtloc.training.validation`).
     ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
     3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
@@ -93,8 +94,12 @@ class TrainConfig:
             (self.val_every >= 0, f"val_every: must be >= 0, got {self.val_every}"),
             (self.patience >= 0, f"patience: must be >= 0, got {self.patience}"),
             (
-                self.select in ("hour", "month", "geo", "loss"),
-                f"select: must be hour, month, geo or loss, got {self.select!r}",
+                not (self.patience and self.select == "last"),
+                "patience: early stopping needs a select metric (hour, month, geo or loss), not last",
+            ),
+            (
+                self.select in ("hour", "month", "geo", "loss", "last"),
+                f"select: must be hour, month, geo, loss or last, got {self.select!r}",
             ),
         ]
         for ok, message in checks:

@@ -377,13 +377,15 @@ def _train(
                 last_good = step + 1
             if validate:
                 metrics = validation_metrics(model, val.features, val.latlon, val.times, places, objective)
-                if np.isnan(metrics[config.select]):
-                    raise ParameterError(Param("select"), f" {config.select!r}: no held-out row has that label")
-                selection.update(step + 1, metrics[config.select], model, out_dir)
-                line = {"step": step + 1, "validation": metrics, "best_step": selection.step}
+                line = {"step": step + 1, "validation": metrics}
+                if config.select != "last":
+                    if np.isnan(metrics[config.select]):
+                        raise ParameterError(Param("select"), f" {config.select!r}: no held-out row has that label")
+                    selection.update(step + 1, metrics[config.select], model, out_dir)
+                    line["best_step"] = selection.step
                 log.write(json.dumps(line) + "\n")
                 log.flush()
-                if config.patience and selection.stale >= config.patience:
+                if config.patience and config.select != "last" and selection.stale >= config.patience:
                     stopped = True
                     break
             if checkpoint:
