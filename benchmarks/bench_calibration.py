@@ -2,8 +2,9 @@
 month, hour and place (within 750 km) answers on a held-out world, before (the learned logit scales) and after the
 temperatures the run fitted on its own held-out pictures (``calibration.json``), side by side in one run.
 
-* month / hour: the probability of the answer's calendar month / clock hour in the posterior's marginal (the answer
-  is the marginal's argmax); right when it is the true month / hour.
+* month / hour: the probability of the answer's calendar month / clock hour in the marginal of the posterior that
+  predictions show (the run's read-out: by default the ``mix`` of the model's posterior and the training
+  neighbours'; the answer is the marginal's argmax); right when it is the true month / hour.
 * place: the posterior mass within 750 km of the best place; right when the true place is within 750 km of it.
 
     python benchmarks/bench_calibration.py --run RUN --records TEST/records.csv --features FEAT_TEST \\
@@ -28,9 +29,12 @@ from gtloc.model.calibration import Temperatures
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM
 
 
-def answers(predictor: Predictor, queries: torch.Tensor, latlon: np.ndarray, times: np.ndarray) -> dict:
-    """``{posterior: (confidence (N,), correct (N,))}`` for month, hour and place."""
-    pred = predictor.predict_embeddings(queries, top_k=1)
+def answers(
+    predictor: Predictor, queries: torch.Tensor, features: torch.Tensor, latlon: np.ndarray, times: np.ndarray
+) -> dict:
+    """``{posterior: (confidence (N,), correct (N,))}`` for month, hour and place; the time posterior is the run's
+    read-out's (with the pictures' ``features``: the ``mix`` of the model's and the training neighbours')."""
+    pred = predictor.predict_embeddings(queries, top_k=1, features=features)
     month_p, month = pred.month_posterior.max(dim=1)
     hour_p, hour = pred.hour_posterior.max(dim=1)
     place_p = predictor.place_confidence(queries)
@@ -58,8 +62,8 @@ def main() -> None:
         parser.error(f"{args.run} has no fitted temperatures (calibration.json)")
     raw = Predictor.from_pretrained(args.run, temperatures=Temperatures())
     queries = calibrated.encode_images(features)
-    before = answers(raw, queries, records.latlon, records.times)
-    after = answers(calibrated, queries, records.latlon, records.times)
+    before = answers(raw, queries, features, records.latlon, records.times)
+    after = answers(calibrated, queries, features, records.latlon, records.times)
     results = {
         "run": args.run,
         "records": args.records,

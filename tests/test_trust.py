@@ -44,6 +44,25 @@ def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
     )
 
 
+def test_the_temperature_is_fitted_to_the_mixed_posterior_that_is_shown():
+    """Labels drawn from 0.5 * softmax(z / 3) + 0.5 * kNN: fitting the mix finds a temperature near 3, and the
+    neighbours' part alone (weight 0) leaves nothing for the temperature to change."""
+    gen = torch.Generator().manual_seed(1)
+    gallery = time_grid(days_step=30, minutes_step=60)
+    logits = 4.0 * torch.randn(4000, len(gallery), generator=gen)
+    knn = torch.softmax(2.0 * torch.randn(4000, len(gallery), generator=gen), dim=1)
+    shown = 0.5 * torch.softmax(logits / 3.0, dim=1) + 0.5 * knn
+    truth = gallery[torch.multinomial(shown, 1, generator=gen)[:, 0]]
+    cells = month_hour_cells(gallery)
+    fitted = fit_temperature(lambda t: time_answer_loss(logits, cells, truth, t, knn, 0.5))
+    assert fitted == pytest.approx(3.0, rel=0.2)
+    alone = fit_temperature(lambda t: time_answer_loss(logits, cells, truth, t))
+    assert abs(alone - 3.0) > abs(fitted - 3.0)  # ignoring the kNN part fits another temperature
+    assert time_answer_loss(logits, cells, truth, 0.5, knn, 0.0) == time_answer_loss(
+        logits, cells, truth, 5.0, knn, 0.0
+    )
+
+
 def test_the_domain_score_separates_typical_pictures_from_foreign_ones(tmp_path):
     gen = torch.Generator().manual_seed(0)
     centre = F.normalize(torch.randn(32, generator=gen), dim=0)

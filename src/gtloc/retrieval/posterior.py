@@ -69,7 +69,14 @@ def _bce(confidence: torch.Tensor, hit: torch.Tensor) -> torch.Tensor:
     return -(hit * confidence.log() + (1 - hit) * (1 - confidence).log()).mean()
 
 
-def time_answer_loss(logits: torch.Tensor, cells: torch.Tensor, truth: torch.Tensor, temperature: float) -> float:
+def time_answer_loss(
+    logits: torch.Tensor,
+    cells: torch.Tensor,
+    truth: torch.Tensor,
+    temperature: float,
+    neighbours: torch.Tensor | None = None,
+    weight: float = 1.0,
+) -> float:
     """The loss of the probabilities shown with a time answer at ``temperature``: the mean binary cross-entropy of
     "the answer's calendar month is right" against the probability the month marginal gives that month, plus the
     same for the clock hour. The answers are the marginals' argmax at the learned scale (``T = 1``) and stay fixed,
@@ -77,10 +84,20 @@ def time_answer_loss(logits: torch.Tensor, cells: torch.Tensor, truth: torch.Ten
     are right. ``logits`` ``(N, T)`` scaled similarities to the time gallery, ``cells`` its
     :func:`month_hour_cells`, ``truth`` ``(N, 5)`` local times. (The log-likelihood of the true month and hour fits
     the whole posterior instead; on the demo it sharpened it until the shown probabilities were over-confident:
-    test-world ECE 0.041 / 0.030 against 0.024 / 0.006 with this loss.)"""
-    base = month_hour_grid(torch.softmax(logits.double(), dim=1), cells)
+    test-world ECE 0.041 / 0.030 against 0.024 / 0.006 with this loss.)
+
+    ``neighbours`` ``(N, T)``: a posterior that the shown one mixes in unscaled, ``weight * softmax(logits / T) +
+    (1 - weight) * neighbours`` (the ``mix`` read-out's kNN part), so that ``T`` calibrates what is shown."""
+
+    def shown(t: float) -> torch.Tensor:
+        posterior = torch.softmax(logits.double() / t, dim=1)
+        if neighbours is not None:
+            posterior = weight * posterior + (1 - weight) * neighbours.double()
+        return month_hour_grid(posterior, cells)
+
+    base = shown(1.0)
     month, hour = base.sum(dim=2).argmax(dim=1), base.sum(dim=1).argmax(dim=1)
-    grid = month_hour_grid(torch.softmax(logits.double() / temperature, dim=1), cells)
+    grid = shown(temperature)
     rows = torch.arange(len(truth))
     month_p, hour_p = grid.sum(dim=2)[rows, month], grid.sum(dim=1)[rows, hour]
     month_hit = (month + 1) == truth[:, 0].long()

@@ -30,6 +30,7 @@ from gtloc.retrieval.posterior import (
     place_answer_loss,
     time_answer_loss,
 )
+from gtloc.retrieval.readout import NeighbourStore, mix_weight
 from gtloc.retrieval.time_readout import TimeReadout
 from gtloc.timecode import hour_error, month_error
 
@@ -72,11 +73,20 @@ def _logits(queries: torch.Tensor, gallery: torch.Tensor, scale: float) -> torch
 
 @torch.inference_mode()
 def fit_temperatures(
-    model: GTLoc, embeddings: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor, cache_dir: Path | None
+    model: GTLoc,
+    embeddings: torch.Tensor,
+    latlon: torch.Tensor,
+    times: torch.Tensor,
+    cache_dir: Path | None,
+    neighbours: tuple[NeighbourStore, torch.Tensor] | None = None,
 ) -> tuple[Temperatures, dict[str, float]]:
     """Temperatures fitted on held-out image ``embeddings`` ``(R, 512)`` with true ``latlon`` ``(R, 2)`` and
     ``times`` ``(R, 5)`` (NaN rows are left out of that half), and the validation metrics: median km and acc@750 of
-    the top-1 place, month and hour errors of the least-expected-error time under the calibrated posterior."""
+    the top-1 place, month and hour errors of the least-expected-error time under the calibrated posterior.
+
+    ``neighbours``: the run's training pictures and the held-out rows' backbone features ``(R, D)`` or ``(R, C, D)``:
+    the time temperature is then fitted to the ``mix`` read-out's posterior (the model's, scaled, mixed with the
+    kNN posterior, :mod:`gtloc.retrieval.readout`), which is what predictions show by default."""
     temperatures = Temperatures(fitted_on=len(embeddings))
     metrics: dict[str, float] = {"pictures": len(embeddings)}
     has_place = torch.isfinite(latlon).all(dim=1)
@@ -99,12 +109,21 @@ def fit_temperatures(
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir)
         logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
         cells, truth = month_hour_cells(gallery.labels), times[has_time]
-        temperatures.time = fit_temperature(lambda t: time_answer_loss(logits, cells, truth, t))
-        temperatures.held_out_loss["time"] = {
-            "before": time_answer_loss(logits, cells, truth, 1.0),
-            "after": time_answer_loss(logits, cells, truth, temperatures.time),
-        }
-        answer = TimeReadout(gallery.labels).bayes(torch.softmax(logits / temperatures.time, dim=1)).numpy()
+        knn, weight = None, 1.0
+        if neighbours is not None:
+            store, held_features = neighbours
+            knn = store.time_posterior(held_features[has_time].float(), gallery.labels)
+            weight = mix_weight(store.n_train)
+
+        def loss(t: float) -> float:
+            return time_answer_loss(logits, cells, truth, t, knn, weight)
+
+        temperatures.time = fit_temperature(loss)
+        temperatures.held_out_loss["time"] = {"before": loss(1.0), "after": loss(temperatures.time)}
+        posterior = torch.softmax(logits / temperatures.time, dim=1)
+        if knn is not None:
+            posterior = weight * posterior + (1 - weight) * knn
+        answer = TimeReadout(gallery.labels).bayes(posterior).numpy()
         metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
     return temperatures, metrics
@@ -120,17 +139,20 @@ def finish_run(
     pictures: int,
     config_digest: str,
     seed: int,
+    neighbours: NeighbourStore | None = None,
 ) -> ModelCard:
     """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
     trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
     latlon, times)`` (``None``, or fewer than :data:`MIN_HELD_OUT` rows: no temperatures and no validation
-    metrics)."""
+    metrics); ``neighbours`` the run's training pictures (the time temperature then calibrates the ``mix``
+    read-out's posterior, :func:`fit_temperatures`)."""
     model.eval()
     temperatures, metrics = Temperatures(), {}
     enough = held_out is not None and len(held_out[0]) >= MIN_HELD_OUT
     if enough:
         held_emb = model.embed_images(held_out[0])
-        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], out_dir / "galleries")
+        knn = None if neighbours is None else (neighbours, held_out[0])
+        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], out_dir / "galleries", knn)
     profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed)
     temperatures.save(out_dir)
     profile.save(out_dir)

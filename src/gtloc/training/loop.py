@@ -399,12 +399,11 @@ def _train(
                 chosen = {"selected_step": selection.step, "select": config.select, "value": selection.value}
                 log.write(json.dumps(chosen) + "\n")
         model.save_pretrained(out_dir)
-        NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed).save(
-            out_dir / NEIGHBOURS_FILE
-        )
+        neighbours = NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed)
+        neighbours.save(out_dir / NEIGHBOURS_FILE)
         on_cpu = model if device.type == "cpu" else copy.deepcopy(model).cpu()
         held = None if val is None else (val.features, val.latlon, val.times)
-        finish_run(on_cpu, out_dir, data.features, held, data.source, len(data), digest, config.seed)
+        finish_run(on_cpu, out_dir, data.features, held, data.source, len(data), digest, config.seed, neighbours)
     return model
 
 
