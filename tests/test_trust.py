@@ -7,6 +7,7 @@ import calendar
 import csv
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -23,6 +24,7 @@ from gtloc.model.domain import DomainProfile
 from gtloc.retrieval.galleries import time_grid
 from gtloc.retrieval.posterior import fit_temperature, month_hour_cells, time_answer_loss
 from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.held_out import LOCATION_WEIGHTS
 from gtloc.training.loop import load_training_data, train
 from gtloc.web.app import create_app_from_checkpoint
 from helpers.cli import run_cli
@@ -105,17 +107,43 @@ def test_training_writes_the_model_card_temperatures_and_domain_profile(trained_
     assert card.validation["pictures"] == 40 and {"month_error", "hour_error", "median_km"} <= set(card.validation)
     temperatures = Temperatures.load(run)
     assert temperatures.fitted_on == 40 and temperatures.place > 0 and temperatures.time > 0
-    assert card.calibration == {"place": temperatures.place, "time": temperatures.time}
-    for posterior, nll in temperatures.held_out_loss.items():
+    assert card.calibration == {
+        "place": temperatures.place,
+        "time": temperatures.time,
+        "location_weight": temperatures.location_weight,
+    }
+    for posterior in ("place", "time"):
+        nll = temperatures.held_out_loss[posterior]
         assert nll["after"] <= nll["before"] + 1e-9, posterior
+    given = temperatures.held_out_loss["given_location"]
+    assert set(given) == {f"{w:g}" for w in LOCATION_WEIGHTS}
+    assert temperatures.location_weight == min(LOCATION_WEIGHTS, key=lambda w: (given[f"{w:g}"], w))
     profile = DomainProfile.load(run)
     assert len(profile.reference) == 120 and len(profile.typical) == 40
     assert card.domain_check["reference"] == 120 and card.domain_check["threshold"] == profile.threshold
 
     code, out, _ = run_cli(monkeypatch, capsys, "info", run)
     assert code == 0 and "training data:   120 real photos" in out and "calibration:     place T=" in out
+    assert "location weight" in out
     code, out, _ = run_cli(monkeypatch, capsys, "info", run, "--json")
     assert code == 0 and json.loads(out)["validation"]["pictures"] == 40
+
+
+def test_the_location_weight_decides_how_much_a_known_place_moves_the_time(trained_run):
+    """Weight 0 ignores the place (the image's own answer); weight 1 is the plain product, which moves it."""
+    run, data = trained_run["run"], trained_run["data"]
+    fitted = Temperatures.load(run)
+    answers = {}
+    for weight in (0.0, 1.0):
+        temperatures = replace(fitted, location_weight=weight)
+        predictor = Predictor.from_pretrained(run, temperatures=temperatures)
+        given = predictor.predict_time_given_location(data.features, data.latlon)
+        answers[weight] = given.month_posterior
+        if weight == 0.0:
+            alone = predictor.predict(data.features, where=False)
+            assert torch.allclose(given.month_posterior, alone.month_posterior, atol=1e-6)
+            assert torch.equal(given.time_bayes, alone.time_bayes)
+    assert not torch.allclose(answers[0.0], answers[1.0], atol=1e-4)
 
 
 def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):

@@ -3,6 +3,9 @@ applied to every probability a prediction shows.
 
 ``place`` divides the image-GPS logit scale, ``time`` the image-time one (:mod:`gtloc.retrieval.posterior`); 1.0
 leaves the learned scale as it is (a run without the file, e.g. imported weights, is uncalibrated).
+``location_weight`` weighs the ``(image + location) -> time`` posterior against the image's own when the place of a
+picture is known (:meth:`gtloc.inference.predictor.Predictor.predict_time_given_location`): 1.0 is the plain
+product of the two, 0.0 ignores the location.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ CALIBRATION_FILE = "calibration.json"
 
 @dataclass
 class Temperatures:
-    """``place`` and ``time`` posterior temperatures (> 0); ``fitted_on``: held-out pictures they were fitted on
-    (0 = not fitted); ``held_out_loss``: the fit's loss (binary cross-entropy of the shown probabilities) before
-    (T = 1) and after, per posterior."""
+    """``place`` and ``time`` posterior temperatures (> 0) and the ``location_weight`` (in [0, 1]) of the
+    location-given time posterior; ``fitted_on``: held-out pictures they were fitted on (0 = not fitted);
+    ``held_out_loss``: the fit's loss (binary cross-entropy of the shown probabilities) before (T = 1) and after,
+    per posterior, and for ``given_location`` the held-out score of each weight tried."""
 
     place: float = 1.0
     time: float = 1.0
+    location_weight: float = 1.0
     fitted_on: int = 0
     held_out_loss: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -55,4 +60,6 @@ class Temperatures:
             raise GtlocError(
                 f"{path}: temperatures must be > 0, got place {temperatures.place}, time {temperatures.time}"
             )
+        if not 0.0 <= temperatures.location_weight <= 1.0:
+            raise GtlocError(f"{path}: location_weight must be in [0, 1], got {temperatures.location_weight}")
         return temperatures

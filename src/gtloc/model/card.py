@@ -10,7 +10,8 @@ line by ``predict`` and ``verify``. Fields:
   ``"unknown"`` (imported weights: what the authors trained on is described in ``description``);
 * ``backbone`` (and ``backbone_path``), ``config_digest`` (of the training config), ``created`` (UTC date);
 * ``validation``: metrics on held-out pictures (empty when none were held out);
-* ``calibration``: the posterior temperatures (``calibration.json``), ``readout``: the run's time read-out;
+* ``calibration``: the posterior temperatures and the location weight (``calibration.json``);
+* ``readout``: the run's time read-out;
 * ``domain_check``: how ``in_domain`` is decided (``domain.safetensors``), or ``None`` when the run has none.
 """
 
@@ -131,7 +132,7 @@ class ModelCard:
         else:
             out.append("validation:      none (no held-out pictures)")
         if self.calibration:
-            out.append("calibration:     " + ", ".join(f"{k} T={v:.3g}" for k, v in self.calibration.items()))
+            out.append("calibration:     " + ", ".join(_calibration_item(k, v) for k, v in self.calibration.items()))
         else:
             out.append("calibration:     none (probabilities use the learned logit scales as they are)")
         out.append(f"time read-out:   {self.readout}")
@@ -169,3 +170,8 @@ def run_card(run_dir: str | Path) -> ModelCard:
         backbone_path=config.get("backbone_path"),
         created="unknown",
     )
+
+
+def _calibration_item(name: str, value: float) -> str:
+    """``place T=1.26`` for a temperature, ``location weight 0.25`` for the location-given time's weight."""
+    return f"location weight {value:.3g}" if name == "location_weight" else f"{name} T={value:.3g}"
