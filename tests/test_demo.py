@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     out = tmp_path / "demo"
-    args = ["demo", "--out", out, "--n-train", 64, "--n-test", 16, "--epochs", 1, "--size", 64, "--workers", 1]
+    args = ["demo", "--out", out, "--n-train", 100, "--n-test", 16, "--epochs", 1, "--size", 64, "--workers", 1]
     code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--no-progress")
     assert code == 0, stderr
     assert f"report: {out / 'report.md'}" in stdout
@@ -34,8 +34,9 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     assert "generated pictures (synthetic world, seed 1); it has never seen a real photo" in trust["model"]
     assert 0 <= trust["in_domain_share"] <= 1 and trust["readout"] == "mix"
     card = json.loads((out / "runs" / "gtloc" / "model_card.json").read_text())
-    # 6 of 64 held out: fewer than the 10 pictures a fit needs, so no temperatures and no validation metrics
-    assert card["training_data"]["pictures"] == 58 and card["validation"] == {} and card["calibration"] == {}
+    # 10 of 100 held out: just enough for the temperatures, the location weight and the validation metrics
+    assert card["training_data"]["pictures"] == 90 and card["validation"]["pictures"] == 10
+    assert set(card["calibration"]) == {"place", "time", "location_weight"}
     report = (out / "report.md").read_text()
     assert "## How far to trust it" in report and "Test pictures in the model's domain" in report
     assert "| gtloc |" in report and "ten-crop" in report and "synthetic" in report.lower()
@@ -53,12 +54,12 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     assert lines[-1] == f"  gtloc serve --checkpoint {run}"
     assert "\r" not in stdout + stderr
     assert f"encoding the 100,000-place GPS gallery once (cached in {run / 'galleries'})" in stdout
-    # One GPS gallery on disk, the one `gtloc predict --checkpoint runs/gtloc` reuses: the ablations, scored
-    # once, encode theirs in memory (each was another 200 MB).
+    # One GPS gallery on disk, the one `gtloc predict --checkpoint runs/gtloc` reuses: the ablations, calibrated
+    # and scored once, encode theirs in memory (each was another 200 MB).
     assert [p.relative_to(out).parts[:2] for p in out.rglob("gps-*.safetensors")] == [("runs", "gtloc")]
 
     code, stdout, _ = run_cli(monkeypatch, capsys, *args, "--no-progress")  # a second run reuses every stage
-    assert code == 0 and "reusing 64 pictures" in stdout
-    assert "reusing the efficientnet-lite0 features of all 64 pictures" in stdout and "extracting" not in stdout
+    assert code == 0 and "reusing 100 pictures" in stdout
+    assert "reusing the efficientnet-lite0 features of all 100 pictures" in stdout and "extracting" not in stdout
     assert f"resuming the run in {run} after step " in stdout
     assert "encoding the 100,000-place GPS gallery once (cached" not in stdout  # the cache answers

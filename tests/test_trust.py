@@ -146,6 +146,18 @@ def test_the_location_weight_decides_how_much_a_known_place_moves_the_time(train
     assert not torch.allclose(answers[0.0], answers[1.0], atol=1e-4)
 
 
+def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run, tmp_path):
+    """A run keeps the galleries it encoded to calibrate (predict reuses them); cache_galleries=False keeps none."""
+    assert len(list((trained_run["run"] / "galleries").glob("gps-*.safetensors"))) == 1
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
+    config = TrainConfig(epochs=1, batch_size=32, warmup_steps=1, val_split=0.25, model=model)
+    heard: list[str] = []
+    train(trained_run["data"], tmp_path / "run", config, progress=False, cache_galleries=False, log=heard.append)
+    assert Temperatures.load(tmp_path / "run").fitted_on == 40 and not (tmp_path / "run" / "galleries").exists()
+    assert heard[0] == "calibrating on the 40 held-out pictures"
+    assert "encoding the 100,000-place GPS gallery once" in heard
+
+
 def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):
     (trained_run["records"].parent / "world.json").write_text(json.dumps({"seed": 7}))
     try:

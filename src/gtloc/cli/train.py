@@ -63,7 +63,7 @@ def train(
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")
     with flags(out_dir="--out"):
-        run_training(data, out, train_config, device=device, resume=resume, progress=show_progress(progress))
+        run_training(data, out, train_config, device=device, resume=resume, progress=show_progress(progress), log=say)
     say(f"model saved in {out} (log: {out / 'log.jsonl'})")
 
 

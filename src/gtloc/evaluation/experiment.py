@@ -57,13 +57,24 @@ def _train_variant(
     load it as :func:`gtloc.load` does: with its read-out, temperatures, domain profile and model card.
 
     ``keep_galleries``: cache the encoded galleries in ``run_dir/galleries`` (what ``gtloc predict`` on the run
-    reuses); an ablation, scored once, encodes them in memory (the 100k GPS gallery is 200 MB on disk).
+    reuses); an ablation, calibrated and scored once, encodes them in memory (the 100k GPS gallery is 200 MB on
+    disk).
     ``places=False``: no GPS gallery at all (a time-only model).
     """
     step = saved_step(run_dir / TRAINING_STATE_FILE) if resume else None
     if step is not None:
         log(f"  resuming the run in {run_dir} after step {step} (a finished run is only loaded)")
-    train(train_data, run_dir, config, device=device, resume=step is not None, progress=progress)
+    resume = step is not None
+    train(
+        train_data,
+        run_dir,
+        config,
+        device=device,
+        resume=resume,
+        progress=progress,
+        cache_galleries=keep_galleries,
+        log=log,
+    )
     return Predictor.from_pretrained(run_dir, cache=keep_galleries, places=places, log=log, device=device)
 
 

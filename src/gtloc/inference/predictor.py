@@ -25,7 +25,13 @@ from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.faiss import GallerySearch
-from gtloc.retrieval.galleries import EncodedGallery, build_gps_gallery, build_time_gallery, encode_gallery
+from gtloc.retrieval.galleries import (
+    RUN_GALLERIES_DIR,
+    EncodedGallery,
+    build_gps_gallery,
+    build_time_gallery,
+    encode_gallery,
+)
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
 from gtloc.retrieval.readout import NEIGHBOURS_FILE, TIME_POSTERIORS, NeighbourStore, mix_weight
 from gtloc.retrieval.readout import time_prior as time_prior_on
@@ -270,7 +276,7 @@ class Predictor:
         takes the card's.
         """
         if cache_dir is None:
-            cache_dir = Path(run_dir) / "galleries"
+            cache_dir = Path(run_dir) / RUN_GALLERIES_DIR
             if not can_write(cache_dir):
                 cache_dir = user_cache_dir() / "galleries"
         store = Path(run_dir) / NEIGHBOURS_FILE

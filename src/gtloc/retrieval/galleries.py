@@ -28,6 +28,9 @@ from gtloc.timecode import InvalidTimeError, validate_times
 
 logger = logging.getLogger(__name__)
 
+# A run directory's cache of its encoded galleries (training writes it when it calibrates, predict reuses it).
+RUN_GALLERIES_DIR = "galleries"
+
 if TYPE_CHECKING:
     from gtloc.data.schema import Records
     from gtloc.model.gtloc import GTLoc

@@ -10,6 +10,7 @@ and no validation metrics, and its domain profile uses the training pictures' le
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,7 @@ def fit_temperatures(
     times: torch.Tensor,
     cache_dir: Path | None,
     neighbours: tuple[NeighbourStore, torch.Tensor] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[Temperatures, dict[str, float]]:
     """Temperatures fitted on held-out image ``embeddings`` ``(R, 512)`` with true ``latlon`` ``(R, 2)`` and
     ``times`` ``(R, 5)`` (NaN rows are left out of that half), and the validation metrics: median km and acc@750 of
@@ -99,7 +101,7 @@ def fit_temperatures(
     metrics: dict[str, float] = {"pictures": len(embeddings)}
     has_place = torch.isfinite(latlon).all(dim=1)
     if int(has_place.sum()) >= MIN_HELD_OUT:
-        gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir)
+        gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir, log=log)
         logits = _logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
         top = gps.labels[logits.argmax(dim=1)]
         truth = latlon[has_place]
@@ -114,7 +116,7 @@ def fit_temperatures(
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
     has_time = torch.isfinite(times).all(dim=1)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
-        gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir)
+        gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
         logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
         cells, truth = month_hour_cells(gallery.labels), times[has_time]
         knn, weight = None, 1.0
@@ -183,19 +185,24 @@ def finish_run(
     config_digest: str,
     seed: int,
     neighbours: NeighbourStore | None = None,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> ModelCard:
     """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
     trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
     latlon, times)`` (``None``, or fewer than :data:`MIN_HELD_OUT` rows: no temperatures and no validation
     metrics); ``neighbours`` the run's training pictures (the time temperature then calibrates the ``mix``
-    read-out's posterior, :func:`fit_temperatures`)."""
+    read-out's posterior, :func:`fit_temperatures`); ``cache_dir`` keeps the galleries encoded for the fit (None:
+    in memory only); ``log`` hears the fit and each gallery it encodes."""
     model.eval()
     temperatures, metrics = Temperatures(), {}
     enough = held_out is not None and len(held_out[0]) >= MIN_HELD_OUT
     if enough:
         held_emb = model.embed_images(held_out[0])
         knn = None if neighbours is None else (neighbours, held_out[0])
-        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], out_dir / "galleries", knn)
+        if log is not None:
+            log(f"calibrating on the {len(held_out[0])} held-out pictures")
+        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], cache_dir, knn, log)
     profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed)
     temperatures.save(out_dir)
     profile.save(out_dir)

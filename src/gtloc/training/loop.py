@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
+from gtloc.retrieval.galleries import RUN_GALLERIES_DIR
 from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.training.checkpoint import (
     LOG_FILE,
@@ -241,6 +243,8 @@ def train(
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
+    cache_galleries: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> GTLoc:
     """Train a GT-Loc model on ``data`` and save it in ``out_dir``; returns the trained model (on ``device``).
 
@@ -253,13 +257,17 @@ def train(
     global batch of ``batch_size`` is split across the processes; the contrastive terms see the embeddings of all
     of them (``gtloc.training.distributed``), so the run matches a single process on the same batches; process 0
     writes the log, checkpoints and model.
+    ``cache_galleries``: the galleries encoded at the end of training (to calibrate on the held-out rows) are kept in
+    ``out_dir/galleries`` for ``predict`` to reuse (the 100k GPS gallery is 200 MB); ``False`` encodes them in memory.
+    ``log`` hears what the end of training does that takes a while (calibrating, encoding a gallery).
     """
+    args = (data, Path(out_dir), config, resume, progress, stop_after)
     with process_group(device) as ctx:
         here = ctx.device if ctx is not None else resolve_device(device)
         if ctx is not None and not ctx.is_main:
-            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx, here)
+            return _train(*args, ctx, here, cache_galleries, say=log)
         with exclusive_lock(out_dir, "a training run"):
-            return _train(data, Path(out_dir), config, resume, progress, stop_after, ctx, here)
+            return _train(*args, ctx, here, cache_galleries, say=log)
 
 
 def _check_finite(step: int, out_dir: Path, last_good: int, what: str, value: torch.Tensor) -> None:
@@ -283,6 +291,8 @@ def _train(
     stop_after: int | None,
     ctx: DistContext | None,
     device: torch.device,
+    cache_galleries: bool,
+    say: Callable[[str], None] | None,
 ) -> GTLoc:
     main = ctx is None or ctx.is_main
     output_dir(out_dir)
@@ -403,7 +413,19 @@ def _train(
         neighbours.save(out_dir / NEIGHBOURS_FILE)
         on_cpu = model if device.type == "cpu" else copy.deepcopy(model).cpu()
         held = None if val is None else (val.features, val.latlon, val.times)
-        finish_run(on_cpu, out_dir, data.features, held, data.source, len(data), digest, config.seed, neighbours)
+        finish_run(
+            on_cpu,
+            out_dir,
+            data.features,
+            held,
+            data.source,
+            len(data),
+            digest,
+            config.seed,
+            neighbours=neighbours,
+            cache_dir=out_dir / RUN_GALLERIES_DIR if cache_galleries else None,
+            log=say,
+        )
     return model
 
 
