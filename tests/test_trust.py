@@ -7,6 +7,7 @@ import calendar
 import csv
 import json
 import math
+import re
 from dataclasses import replace
 
 import pytest
@@ -17,6 +18,7 @@ from PIL import Image
 
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
+from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.model.calibration import Temperatures
 from gtloc.model.card import ModelCard, run_card
@@ -156,6 +158,25 @@ def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run,
     assert Temperatures.load(tmp_path / "run").fitted_on == 40 and not (tmp_path / "run" / "galleries").exists()
     assert heard[0] == "calibrating on the 40 held-out pictures"
     assert "encoding the 100,000-place GPS gallery once" in heard
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"place": "hot", "time": 1.0}', "place must be a finite number > 0, got 'hot'"),
+        ('{"place": 1.0, "time": Infinity}', "time must be a finite number > 0, got inf"),
+        ('{"place": 1.0, "time": 1.0, "location_weight": 2}', "location_weight must be a number in [0, 1], got 2"),
+        ('{"place": 1.0, "time": 1.0, "location_weight": true}', "location_weight must be a number in [0, 1]"),
+        ("[1, 2]", "not a gtloc calibration file"),
+        ('{"place": 1.0, "tme": 1.0}', "not a gtloc calibration file"),
+    ],
+)
+def test_a_damaged_calibration_file_is_one_clear_error(tmp_path, text, message):
+    (tmp_path / "calibration.json").write_text(text)
+    with pytest.raises(GtlocError, match=re.escape(message)):
+        Temperatures.load(tmp_path)
+    (tmp_path / "calibration.json").write_text('{"place": 2.0, "time": 0.5}')  # written before location_weight
+    assert Temperatures.load(tmp_path).location_weight == 1.0
 
 
 def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):

@@ -11,6 +11,7 @@ product of the two, 0.0 ignores the location.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,16 @@ class Temperatures:
             temperatures = cls(**data)
         except (json.JSONDecodeError, TypeError) as exc:
             raise GtlocError(f"{path}: not a gtloc calibration file ({exc})") from None
-        if not (temperatures.place > 0 and temperatures.time > 0):
-            raise GtlocError(
-                f"{path}: temperatures must be > 0, got place {temperatures.place}, time {temperatures.time}"
-            )
-        if not 0.0 <= temperatures.location_weight <= 1.0:
-            raise GtlocError(f"{path}: location_weight must be in [0, 1], got {temperatures.location_weight}")
+        for name, wanted, allowed in _RANGES:
+            value = getattr(temperatures, name)
+            number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            if not (number and allowed(value)):
+                raise GtlocError(f"{path}: {name} must be {wanted}, got {value!r}")
         return temperatures
+
+
+_RANGES = (
+    ("place", "a finite number > 0", lambda v: v > 0),
+    ("time", "a finite number > 0", lambda v: v > 0),
+    ("location_weight", "a number in [0, 1]", lambda v: 0 <= v <= 1),
+)
