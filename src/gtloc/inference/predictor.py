@@ -33,7 +33,7 @@ from gtloc.retrieval.galleries import (
     encode_gallery,
 )
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
-from gtloc.retrieval.readout import NEIGHBOURS_FILE, TIME_POSTERIORS, NeighbourStore, mix_weight
+from gtloc.retrieval.readout import NEIGHBOURS_FILE, TIME_POSTERIORS, NeighbourStore, mix, mix_weight
 from gtloc.retrieval.readout import time_prior as time_prior_on
 from gtloc.retrieval.time_readout import TimeReadout
 
@@ -393,8 +393,7 @@ class Predictor:
         knn = self.neighbours.time_posterior(features.cpu(), gallery.labels.cpu()).to(posterior.device)
         if self.time_posterior == "knn":
             return knn
-        weight = mix_weight(self.neighbours.n_train)
-        return weight * posterior + (1 - weight) * knn
+        return mix(posterior, knn, mix_weight(self.neighbours.n_train))
 
     def _predict_time(
         self,

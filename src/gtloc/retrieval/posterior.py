@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 
 from gtloc.geo import haversine_km
+from gtloc.retrieval.readout import mix
 
 # The fit searches log T in [log 1/20, log 20]: 25 steps, then 25 finer ones around the best (about 1 % apart).
 TEMPERATURE_RANGE = (0.05, 20.0)
@@ -90,10 +91,7 @@ def time_answer_loss(
     (1 - weight) * neighbours`` (the ``mix`` read-out's kNN part), so that ``T`` calibrates what is shown."""
 
     def shown(t: float) -> torch.Tensor:
-        posterior = torch.softmax(logits.double() / t, dim=1)
-        if neighbours is not None:
-            posterior = weight * posterior + (1 - weight) * neighbours.double()
-        return month_hour_grid(posterior, cells)
+        return month_hour_grid(mix(torch.softmax(logits.double() / t, dim=1), neighbours, weight), cells)
 
     base = shown(1.0)
     month, hour = base.sum(dim=2).argmax(dim=1), base.sum(dim=1).argmax(dim=1)

@@ -61,6 +61,14 @@ def mix_weight(n_train: int) -> float:
     return n_train / (n_train + MIX_HALF_N)
 
 
+def mix(posterior: torch.Tensor, neighbours: torch.Tensor | None, weight: float) -> torch.Tensor:
+    """The ``mix`` read-out's posterior ``weight * posterior + (1 - weight) * neighbours`` (both ``(N, T)``; the
+    model's posterior alone when ``neighbours`` is None), ``weight`` from :func:`mix_weight`."""
+    if neighbours is None:
+        return posterior
+    return weight * posterior + (1 - weight) * neighbours.to(posterior.dtype)
+
+
 @dataclass
 class NeighbourStore:
     """The training pictures for the kNN read-out.

@@ -17,6 +17,10 @@ from gtloc.model.losses import LossWeights
 TRAIN_PRECISIONS = ("fp32", "bf16")
 
 
+# Validation metrics that can pick the saved step (gtloc.training.validation), and "last": the last step.
+SELECT = ("hour", "month", "geo", "loss", "last")
+
+
 @dataclass
 class TrainConfig:
     """Every hyper-parameter of a training run.
@@ -95,11 +99,11 @@ class TrainConfig:
             (self.patience >= 0, f"patience: must be >= 0, got {self.patience}"),
             (
                 not (self.patience and self.select == "last"),
-                "patience: early stopping needs a select metric (hour, month, geo or loss), not last",
+                f"patience: early stopping needs a select metric ({', '.join(SELECT[:-1])}), not last",
             ),
             (
-                self.select in ("hour", "month", "geo", "loss", "last"),
-                f"select: must be hour, month, geo, loss or last, got {self.select!r}",
+                self.select in SELECT,
+                f"select: must be {', '.join(SELECT[:-1])} or {SELECT[-1]}, got {self.select!r}",
             ),
         ]
         for ok, message in checks:

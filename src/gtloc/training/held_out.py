@@ -32,7 +32,7 @@ from gtloc.retrieval.posterior import (
     place_answer_loss,
     time_answer_loss,
 )
-from gtloc.retrieval.readout import NeighbourStore, mix_weight
+from gtloc.retrieval.readout import NeighbourStore, mix, mix_weight
 from gtloc.retrieval.time_readout import TimeReadout
 from gtloc.timecode import hour_error, month_error
 
@@ -130,11 +130,8 @@ def fit_temperatures(
 
         temperatures.time = fit_temperature(loss)
         temperatures.held_out_loss["time"] = {"before": loss(1.0), "after": loss(temperatures.time)}
-        posterior = torch.softmax(logits / temperatures.time, dim=1)
-        if knn is not None:
-            posterior = weight * posterior + (1 - weight) * knn
         readout = TimeReadout(gallery.labels)
-        answer = readout.bayes(posterior).numpy()
+        answer = readout.bayes(mix(torch.softmax(logits / temperatures.time, dim=1), knn, weight)).numpy()
         metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
         both = has_place[has_time]
@@ -167,9 +164,7 @@ class GivenLocation:
     def score(self, weight: float, readout: TimeReadout, truth: torch.Tensor) -> float:
         """Mean hour error / 12 h + mean month error / 6 months of the least-expected-error answers at ``weight``
         (each error over its largest possible value, so neither dominates)."""
-        posterior = torch.softmax(self.image + weight * self.fused, dim=1)
-        if self.neighbours is not None:
-            posterior = self.mix_weight * posterior + (1 - self.mix_weight) * self.neighbours
+        posterior = mix(torch.softmax(self.image + weight * self.fused, dim=1), self.neighbours, self.mix_weight)
         answer, true = readout.bayes(posterior).numpy(), truth.numpy()
         return float(np.mean(hour_error(answer, true)) / 12 + np.mean(month_error(answer, true)) / 6)
 

@@ -395,7 +395,7 @@ def _train(
                     line["best_step"] = selection.step
                 log.write(json.dumps(line) + "\n")
                 log.flush()
-                if config.patience and config.select != "last" and selection.stale >= config.patience:
+                if config.patience and selection.stale >= config.patience:
                     stopped = True
                     break
             if checkpoint:

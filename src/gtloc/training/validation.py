@@ -36,7 +36,6 @@ from gtloc.retrieval.galleries import build_time_gallery
 from gtloc.retrieval.time_readout import TimeReadout
 from gtloc.timecode import hour_error, month_error
 
-SELECT = ("hour", "month", "geo", "loss", "last")
 BEST_DIR = "best"
 SELECTION_FILE = "selection.json"
 
