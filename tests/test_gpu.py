@@ -21,25 +21,11 @@ from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import time_grid
 from gtloc.retrieval.search import search
-from gtloc.training.config import TrainConfig, save_train_config, small_model_config
-from gtloc.training.loop import TrainingData, train
+from gtloc.training.config import save_train_config
+from gtloc.training.loop import train
+from helpers.toydata import mini_train_config, random_training_data
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available())")
-
-
-def _data(n: int = 96) -> TrainingData:
-    gen = torch.Generator().manual_seed(0)
-    latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
-    cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
-    times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
-    return TrainingData(torch.randn(n, 16, generator=gen), latlon, times, "test")
-
-
-def _config(**overrides) -> TrainConfig:
-    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=16, rff_dim=16, queue_size=24)
-    values = dict(epochs=2, batch_size=12, warmup_steps=2, checkpoint_every=5, model=model)
-    values.update(overrides)
-    return TrainConfig(**values)
 
 
 def _losses(run) -> list[float]:
@@ -49,14 +35,14 @@ def _losses(run) -> list[float]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("gpu") / "run"
-    data = _data()
-    train(data, run, _config(), device="cpu", progress=False)
+    data = random_training_data()
+    train(data, run, mini_train_config(), device="cpu", progress=False)
     return run, data
 
 
 def test_training_on_cuda_matches_cpu_and_moves_back(trained, tmp_path):
     run, data = trained
-    model = train(data, tmp_path / "cuda", _config(), device="cuda", progress=False)
+    model = train(data, tmp_path / "cuda", mini_train_config(), device="cuda", progress=False)
     assert model.device.type == "cuda"
     assert _losses(tmp_path / "cuda") == pytest.approx(_losses(run), abs=1e-3)
     on_cpu = GTLoc.from_pretrained(tmp_path / "cuda")  # trained on the GPU, loaded on the CPU
@@ -65,23 +51,23 @@ def test_training_on_cuda_matches_cpu_and_moves_back(trained, tmp_path):
 
 
 def test_resume_on_another_device(tmp_path):
-    data = _data()
-    train(data, tmp_path / "run", _config(), device="cuda", progress=False, stop_after=5)
-    train(data, tmp_path / "run", _config(), device="cpu", progress=False, resume=True)
+    data = random_training_data()
+    train(data, tmp_path / "run", mini_train_config(), device="cuda", progress=False, stop_after=5)
+    train(data, tmp_path / "run", mini_train_config(), device="cpu", progress=False, resume=True)
     assert len(_losses(tmp_path / "run")) == 16
 
 
 def test_one_process_torchrun_uses_the_gpu_and_equals_the_plain_run(trained, tmp_path):
     _, data = trained
     torch.save({"features": data.features, "latlon": data.latlon, "times": data.times}, tmp_path / "data.pt")
-    save_train_config(_config(), tmp_path / "config.yaml")
+    save_train_config(mini_train_config(), tmp_path / "config.yaml")
     script = (
         "import sys, torch\n"
         "from gtloc.training.loop import TrainingData, train\n"
         "from gtloc.training.config import load_train_config\n"
         "blob = torch.load(sys.argv[1], weights_only=True)\n"
         "data = TrainingData(blob['features'], blob['latlon'], blob['times'], 'test')\n"
-        "model = train(data, sys.argv[2], load_train_config(sys.argv[3]), device='auto', progress=False)\n"
+        "model = train(data, sys.argv[2], load_trainmini_train_config(sys.argv[3]), device='auto', progress=False)\n"
         "print('device', model.device)\n"
     )
     (tmp_path / "run.py").write_text(script)
@@ -98,7 +84,7 @@ def test_one_process_torchrun_uses_the_gpu_and_equals_the_plain_run(trained, tmp
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "device cuda:0" in done.stdout
-    train(data, tmp_path / "plain", _config(), device="cuda", progress=False)
+    train(data, tmp_path / "plain", mini_train_config(), device="cuda", progress=False)
     assert _losses(tmp_path / "ddp") == pytest.approx(_losses(tmp_path / "plain"), abs=1e-4)
 
 

@@ -9,24 +9,15 @@ import torch
 
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.queues import LabelQueue
-from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.config import TrainConfig
 from gtloc.training.loop import TrainingData, _config_digest, train
+from helpers.toydata import mini_train_config, random_training_data
 
 
-def _data(n: int = 96) -> TrainingData:
-    gen = torch.Generator().manual_seed(0)
-    latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
-    cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
-    times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
-    latlon[3] = float("nan")  # terms without rows in some batches: their means are over the steps that had them
-    return TrainingData(torch.randn(n, 16, generator=gen), latlon, times, "test")
-
-
-def _config(**overrides) -> TrainConfig:
-    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=16, rff_dim=16, queue_size=24)
-    values = dict(epochs=2, batch_size=12, warmup_steps=2, checkpoint_every=5, model=model)
-    values.update(overrides)
-    return TrainConfig(**values)
+def _data() -> TrainingData:
+    data = random_training_data()
+    data.latlon[3] = float("nan")  # terms without rows in some batches: their means are over the steps that had them
+    return data
 
 
 def _log(run) -> list[dict]:
@@ -37,8 +28,8 @@ def test_log_every_writes_window_means(tmp_path):
     """16 steps, log_every 3, checkpoints every 5: a line every 3 steps and at each checkpoint and the end, each the
     mean of the per-step values of a log_every=1 run of the same batches; the weights are the same."""
     data = _data()
-    every_step = train(data, tmp_path / "one", _config(), device="cpu", progress=False)
-    windows = train(data, tmp_path / "three", _config(log_every=3), device="cpu", progress=False)
+    every_step = train(data, tmp_path / "one", mini_train_config(), device="cpu", progress=False)
+    windows = train(data, tmp_path / "three", mini_train_config(log_every=3), device="cpu", progress=False)
     per_step, lines = _log(tmp_path / "one"), _log(tmp_path / "three")
     assert [r["step"] for r in per_step] == list(range(1, 17))
     assert [r["step"] for r in lines] == [3, 5, 8, 10, 13, 15, 16]
@@ -56,19 +47,19 @@ def test_log_every_writes_window_means(tmp_path):
 
 def test_log_every_is_not_part_of_the_run(tmp_path):
     """A run resumes with another log_every (it changes what is written, not what is computed)."""
-    assert _config_digest(_config(log_every=7)) == _config_digest(_config())
-    assert _config_digest(_config(precision="bf16")) != _config_digest(_config())
+    assert _config_digest(mini_train_config(log_every=7)) == _config_digest(mini_train_config())
+    assert _config_digest(mini_train_config(precision="bf16")) != _config_digest(mini_train_config())
     data = _data()
-    train(data, tmp_path / "run", _config(), device="cpu", progress=False, stop_after=5)
-    train(data, tmp_path / "run", _config(log_every=4), device="cpu", progress=False, resume=True)
+    train(data, tmp_path / "run", mini_train_config(), device="cpu", progress=False, stop_after=5)
+    train(data, tmp_path / "run", mini_train_config(log_every=4), device="cpu", progress=False, resume=True)
     assert [r["step"] for r in _log(tmp_path / "run")] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
 
 
 def test_bf16_training_on_the_cpu(tmp_path):
     """bf16 autocast trains on the CPU; its first losses stay within 2% of fp32's (same weights and batches)."""
     data = _data()
-    train(data, tmp_path / "fp32", _config(), device="cpu", progress=False)
-    model = train(data, tmp_path / "bf16", _config(precision="bf16"), device="cpu", progress=False)
+    train(data, tmp_path / "fp32", mini_train_config(), device="cpu", progress=False)
+    model = train(data, tmp_path / "bf16", mini_train_config(precision="bf16"), device="cpu", progress=False)
     fp32, bf16 = _log(tmp_path / "fp32"), _log(tmp_path / "bf16")
     assert bf16[0]["loss"] == pytest.approx(fp32[0]["loss"], rel=0.02)
     assert bf16[0]["loss"] != fp32[0]["loss"]  # it did run in bf16
@@ -79,7 +70,7 @@ def test_bad_precision_and_device_are_refused(tmp_path):
     with pytest.raises(GtlocError, match="precision: must be 'fp32' or 'bf16', got 'fp16'"):
         TrainConfig.from_dict({"precision": "fp16"})
     with pytest.raises(ParameterError, match="unknown device 'gpu'"):
-        train(_data(), tmp_path / "run", _config(), device="gpu", progress=False)
+        train(_data(), tmp_path / "run", mini_train_config(), device="gpu", progress=False)
     assert not (tmp_path / "run").exists()
 
 

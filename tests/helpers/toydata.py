@@ -15,6 +15,7 @@ from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.schema import Records, write_records
 from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.loop import TrainingData
 
 
 class ToyBackbone(Backbone):
@@ -87,11 +88,30 @@ def make_toy_dataset(root: Path, n: int, seed: int = 0) -> Path:
 
 def random_labels(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random places ``(n, 2)`` (latitudes -70..70 degrees) and local times ``(n, 5)``, from ``seed`` alone."""
-    gen = torch.Generator().manual_seed(seed)
+    return _draw_labels(n, torch.Generator().manual_seed(seed))
+
+
+def _draw_labels(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     latlon = torch.rand(n, 2, generator=gen) * torch.tensor([140.0, 360.0]) - torch.tensor([70.0, 180.0])
     cols = [(1, 13), (1, 29), (0, 24), (0, 60), (0, 1)]
     times = torch.stack([torch.randint(lo, hi, (n,), generator=gen) for lo, hi in cols], dim=1).float()
     return latlon, times
+
+
+def random_training_data(n: int = 96, dim: int = 16, seed: int = 0) -> TrainingData:
+    """``n`` pictures with random ``(n, dim)`` features and :func:`random_labels`-style places and times."""
+    gen = torch.Generator().manual_seed(seed)
+    latlon, times = _draw_labels(n, gen)
+    return TrainingData(torch.randn(n, dim, generator=gen), latlon, times, "test")
+
+
+def mini_train_config(**overrides) -> TrainConfig:
+    """2 epochs of batches of 12 over a very small model (hidden 32, embeddings 16, RFF 16, queues of 24), for
+    :func:`random_training_data`; ``overrides`` set any field."""
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=16, rff_dim=16, queue_size=24)
+    values = dict(epochs=2, batch_size=12, warmup_steps=2, checkpoint_every=5, model=model)
+    values.update(overrides)
+    return TrainConfig(**values)
 
 
 def tiny_train_config(**overrides) -> TrainConfig:
