@@ -145,7 +145,11 @@ def _judge(offset: float, zone: float, declared: float | None, date_known: bool)
     camera's ``declared`` offset (seconds): the numbered rule of the module docstring."""
     lead = offset - zone
     if abs(lead) <= OK_S:
-        note = "" if abs(lead) < 60 else f"clock {_duration(abs(lead))} {'fast' if lead > 0 else 'slow'} (within 5 min)"
+        note = (
+            ""
+            if abs(lead) < 60
+            else f"clock {duration_text(abs(lead))} {'fast' if lead > 0 else 'slow'} (within 5 min)"
+        )
         if declared is not None and abs(declared - zone) > 60:
             note = _join(note, f"its OffsetTimeOriginal {_utc(declared)} is not the local {_utc(zone)}")
         return "ok", note, lead, "fresh"
@@ -153,7 +157,7 @@ def _judge(offset: float, zone: float, declared: float | None, date_known: bool)
         stale = offset - declared
         note = _zone_note(declared, zone)
         if stale > OK_S:
-            note += f"; its GPS fix is also {_duration(stale)} older than the photo"
+            note += f"; its GPS fix is also {duration_text(stale)} older than the photo"
         return "wrong", note, declared - zone + min(stale, OK_S), "stale" if stale > OK_S else "fresh"
     if declared is not None and lead > OK_S:
         note = _stale_note(lead, "the camera keeps the local zone, so the clock is not checked")
@@ -165,7 +169,7 @@ def _judge(offset: float, zone: float, declared: float | None, date_known: bool)
     if _real_offset(offset) is not None or lead <= DRIFT_S:
         return "wrong", _offset_note(offset, zone, lead), lead, "fresh"
     note = (
-        f"camera {_duration(lead)} ahead of the GPS time: a GPS fix that old (phones stamp their last fix) "
+        f"camera {duration_text(lead)} ahead of the GPS time: a GPS fix that old (phones stamp their last fix) "
         "or a clock that far fast; not judged"
     )
     return "unknown", note, None, "unknown"
@@ -181,7 +185,7 @@ def _offset_note(offset: float, zone: float, lead: float) -> str:
     """The note for a wrong clock: a zone when ``offset`` is one, else drift."""
     camera_zone = _real_offset(offset)
     if camera_zone is None:
-        return f"clock {_duration(abs(lead))} {'fast' if lead > 0 else 'slow'}"
+        return f"clock {duration_text(abs(lead))} {'fast' if lead > 0 else 'slow'}"
     note = _zone_note(camera_zone, zone)
     if camera_zone == 0:
         note += " (or its GPS receiver wrote local time instead of UTC)"
@@ -190,11 +194,13 @@ def _offset_note(offset: float, zone: float, lead: float) -> str:
 
 def _zone_note(camera_zone: float, zone: float) -> str:
     gap = camera_zone - zone
-    return f"camera set to {_utc(camera_zone)}, {_duration(abs(gap))} {'ahead of' if gap > 0 else 'behind'} local time"
+    return (
+        f"camera set to {_utc(camera_zone)}, {duration_text(abs(gap))} {'ahead of' if gap > 0 else 'behind'} local time"
+    )
 
 
 def _stale_note(lead: float, what: str) -> str:
-    return f"GPS fix {_duration(lead)} older than the photo (phones stamp their last fix); {what}"
+    return f"GPS fix {duration_text(lead)} older than the photo (phones stamp their last fix); {what}"
 
 
 def _join(a: str, b: str) -> str:
@@ -210,7 +216,7 @@ def _utc(offset_s: float) -> str:
     return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     """``45 s``, ``53 min``, ``10 h``, ``3 h 12 min``, ``2 days``, ``3.5 days`` (rounded as a person would)."""
     seconds = abs(seconds)
     if seconds < 90:

@@ -153,6 +153,11 @@ def read_photo_exif(path: str | Path, *, check_pixels: bool = True) -> PhotoExif
     return _parse_exif(exif)
 
 
+def image_exif(image: Image.Image) -> PhotoExif:
+    """What the EXIF of an opened image says (as :func:`read_photo_exif` for a file; never raises)."""
+    return _parse_exif(image.getexif())
+
+
 def _parse_exif(exif: Image.Exif) -> PhotoExif:
     try:
         gps = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))

@@ -17,13 +17,16 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gtloc.data.formats import MAX_PIXELS, is_raw, raw_advice, register_formats, unreadable_advice
 from gtloc.errors import GtlocError
+
+if TYPE_CHECKING:
+    import torch
 
 register_formats()
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # MAX_PIXELS is the stricter rule
@@ -227,5 +230,7 @@ def ten_crop(
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB image -> ``(3, H, W)`` float32 tensor with values in ``[0, 1]``."""
+    import torch  # here, not at the top: decoding a photo (the evidence checks, EXIF) needs no torch
+
     array = np.asarray(_to_rgb(image), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
