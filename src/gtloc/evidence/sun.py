@@ -9,8 +9,8 @@ the camera's exposure value (:func:`~gtloc.evidence.light.exposure_value`), else
   night, interiors, dusk, a dim overcast day) the pixels must agree: a dark, black-skied picture at ``EV100 <= 8``
   is dark; a bright picture whose top is brighter than its bottom at ``EV100 >= 9`` is daylight.
 * Pixels alone: dark when the median brightness of the whole picture and of its top third are both below 0.25, or
-  below 0.35 with the grain of an amplified dark scene; daylight when the top third is at least 0.45 bright and no
-  darker than the bottom third, the whole picture at least 0.30, and the picture clean of sensor noise.
+  below 0.35 with the grain of an amplified dark scene; daylight when the top third is at least 0.45 bright, the
+  whole picture at least 0.35, without that grain.
 
 The check abstains (``cannot judge``) when the flash fired, for a close-up (macro, or a subject nearer than 1 m),
 a monochrome picture (an infrared night mode), when the light reads as neither, and when the claimed sun is within
@@ -95,7 +95,7 @@ def _pixel_light(p: PixelLight) -> str:
         return "dark"
     if p.noise >= 0.01 and p.top_median < 0.35 and p.median < 0.35:
         return "dark"
-    if p.top_median >= 0.45 and p.median >= 0.30 and p.top_median >= p.bottom_median and p.noise < 0.006:
+    if p.top_median >= 0.45 and p.median >= 0.35 and p.noise < 0.01:
         return "daylight"
     return ""
 
