@@ -27,7 +27,7 @@ _EXPORTS = {
     "ImageGallery": "gtloc.retrieval.image_gallery",
     "build_image_gallery": "gtloc.retrieval.image_gallery",
     "Predictor": "gtloc.inference.predictor",
-    "Prediction": "gtloc.inference.predictor",
+    "Prediction": "gtloc.inference.prediction",
     "load": "gtloc.inference.predictor",
     "Retriever": "gtloc.inference.retrieve",
     "search": "gtloc.inference.retrieve",
@@ -86,7 +86,8 @@ if TYPE_CHECKING:
     from gtloc.errors import GtlocError
     from gtloc.evaluation.protocol import evaluate_predictions
     from gtloc.evidence import Check, check_clock, check_sun, combine
-    from gtloc.inference.predictor import Prediction, Predictor, load
+    from gtloc.inference.prediction import Prediction
+    from gtloc.inference.predictor import Predictor, load
     from gtloc.inference.retrieve import Retriever, search
     from gtloc.inference.verify import analyze_photo
     from gtloc.model.config import GalleryConfig, GTLocConfig
