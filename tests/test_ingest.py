@@ -237,3 +237,16 @@ def test_summary_lists_the_first_skipped_files_then_the_hint():
         "  ... and 1 more (use --skipped FILE)",
     ]
     assert summarize(result, "r.csv", max_listed=2).splitlines()[-1] == "  ... and 1 more"
+
+
+def test_expand_photos_takes_files_as_given_and_folders_recursively(tmp_path):
+    from gtloc.data.ingest import expand_photos
+
+    (tmp_path / "trip" / "day2").mkdir(parents=True)
+    for name in ("trip/b.jpg", "trip/day2/a.HEIC", "trip/notes.txt", "trip/raw.NEF", "single.png"):
+        (tmp_path / name).write_bytes(b"x")
+    photos, skipped = expand_photos([tmp_path / "single.png", tmp_path / "trip"])
+    assert photos == [tmp_path / "single.png", tmp_path / "trip" / "b.jpg", tmp_path / "trip" / "day2" / "a.HEIC"]
+    assert [(s.path, s.reason) for s in skipped] == [(str(tmp_path / "trip" / "raw.NEF"), "not an image")]
+    with pytest.raises(GtlocError, match="no such file or folder"):
+        expand_photos([tmp_path / "missing"])

@@ -30,6 +30,7 @@ import io
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -166,6 +167,28 @@ def list_photos(photo_dir: Path) -> tuple[list[str], Counter[str], list[SkippedP
             else:
                 ignored[suffix or "(no suffix)"] += 1
     return sorted(photos), ignored, unlisted
+
+
+def expand_photos(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedPhoto]]:
+    """The photos named on a command line: a file stands for itself (the reader says what is wrong with it), a folder
+    for every photo under it by :func:`list_photos`'s rules (recursive, sorted, RAW files skipped with advice).
+
+    Returns the photo paths in the order given (each folder's photos sorted) and the folder entries skipped (with
+    their folder-relative path prefixed by the folder). A path that does not exist is a :class:`GtlocError`.
+    """
+    photos: list[Path] = []
+    skipped: list[SkippedPhoto] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found, _, unlisted = list_photos(path)
+            photos += [path / rel for rel in found]
+            skipped += [SkippedPhoto(_printable(str(path / s.path)), s.reason, s.detail) for s in unlisted]
+        elif path.exists():
+            photos.append(path)
+        else:
+            raise GtlocError(f"{path}: no such file or folder ({path.resolve()})")
+    return photos, skipped
 
 
 def _printable(path: str) -> str:
