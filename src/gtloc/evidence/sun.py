@@ -38,8 +38,30 @@ from gtloc.sun import sun_position
 
 DAYLIGHT_EV = 11.0
 DARK_EV = 3.0
+MIDDLE_DAYLIGHT_EV = 9.0
+MIDDLE_DARK_EV = 8.0
+BLACK_TOP = 0.15
+MONOCHROME = 0.006
+BRIGHT_SKY = 0.6
+BLUE_SKY = 0.3
+BLUE = 0.12
+DEEP_BLUE = 0.25
+ORANGE = 0.03
+LIT_MEDIAN = 0.2
+BRIGHT_ALL = 0.4
+BRIGHT_ALL_DARK_SHARE = 0.05
+DARK_ALL = 0.2
+GRAIN = 0.012
+GRAINY_SKY_BRIGHT = 0.65
+GRAINY_NIGHT_SKY = 0.5
+DIM_SKY = 0.3
+BLACK_SKY = 0.1
+DIM_SKY_MEDIAN = 0.25
+DIM_SKY_TOP = 0.35
+GRAINY_MEDIAN = 0.4
 SUN_MARGIN_DEG = 6.0
-PIXELS_NIGHT_MARGIN_DEG = 8.0
+PIXELS_NIGHT_MARGIN_DEG = 10.0
+PIXELS_DAY_MARGIN_DEG = 8.0
 CLOSE_UP_M = 1.0
 
 
@@ -64,46 +86,77 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
     if camera is not None and (camera.macro or (camera.subject_distance or CLOSE_UP_M) < CLOSE_UP_M):
         return LightReading("", "", "a close-up: the subject's light says little about the sky", None, pixels)
     ev = exposure_value(camera) if camera is not None else None
-    if ev is not None:
-        if ev >= DAYLIGHT_EV:
-            return LightReading("daylight", "exif", f"the camera exposed for daylight (EV {ev:.1f})", ev, pixels)
-        if ev <= DARK_EV:
-            return LightReading("dark", "exif", f"the camera exposed for a dark scene (EV {ev:.1f})", ev, pixels)
-    if pixels is None:
-        why = f"the exposure (EV {ev:.1f}) is between day and night" if ev is not None else "no exposure in EXIF"
-        return LightReading("", "", why, ev, None)
-    if pixels.colourfulness < 0.01:
-        return LightReading(
-            "", "", "a monochrome picture (an infrared night mode?) does not show the light", ev, pixels
-        )
-    seen = _pixel_light(pixels)
+    seen, seen_why = ("", "")
+    if pixels is not None:
+        if pixels.colourfulness < MONOCHROME or pixels.colour_spread < MONOCHROME:
+            if ev is None or DARK_EV < ev < DAYLIGHT_EV:
+                why = "a monochrome picture (an infrared night mode?) does not show the light"
+                return LightReading("", "", why, ev, pixels)
+        else:
+            seen, seen_why = pixel_reading(pixels)
+    if ev is not None and (ev >= DAYLIGHT_EV or ev <= DARK_EV):
+        light = "daylight" if ev >= DAYLIGHT_EV else "dark"
+        exposed = f"the camera exposed for {'daylight' if light == 'daylight' else 'a dark scene'} (EV {ev:.1f})"
+        if seen and seen != light:
+            return LightReading("", "", f"{exposed}, but {seen_why}: the two disagree", ev, pixels)
+        return LightReading(light, "exif", exposed, ev, pixels)
     if ev is None:
         if seen:
-            return LightReading(seen, "pixels", _pixel_why(seen), None, pixels)
-        return LightReading("", "", "the picture's brightness is between day and night", None, pixels)
-    if seen == "dark" and ev <= 8.0 and pixels.top_median < 0.15:
-        why = f"a dim exposure (EV {ev:.1f}) under a black sky: a night lit by lamps"
-        return LightReading("dark", "exif and pixels", why, ev, pixels)
-    if seen == "daylight" and ev >= 9.0:
-        why = f"a bright sky over the scene at EV {ev:.1f}: a dull day"
-        return LightReading("daylight", "exif and pixels", why, ev, pixels)
+            return LightReading(seen, "pixels", seen_why, None, pixels)
+        why = "no exposure in EXIF, and the picture shows no clear day or night light" if pixels else "no exposure in EXIF"
+        return LightReading("", "", why, None, pixels)
+    if seen == "dark" and ev <= MIDDLE_DARK_EV and pixels is not None and pixels.top_median < BLACK_TOP:
+        return LightReading("dark", "exif and pixels", f"a dim exposure (EV {ev:.1f}) and {seen_why}", ev, pixels)
+    if seen == "daylight" and ev >= MIDDLE_DAYLIGHT_EV:
+        return LightReading("daylight", "exif and pixels", f"a bright exposure (EV {ev:.1f}) and {seen_why}", ev, pixels)
     return LightReading("", "", f"the exposure (EV {ev:.1f}) is between day and night (a lit interior?)", ev, pixels)
 
 
-def _pixel_light(p: PixelLight) -> str:
-    if p.top_median < 0.25 and p.median < 0.25:
-        return "dark"
-    if p.noise >= 0.01 and p.top_median < 0.35 and p.median < 0.35:
-        return "dark"
-    if p.top_median >= 0.45 and p.median >= 0.35 and p.noise < 0.01:
-        return "daylight"
+def pixel_reading(p: PixelLight) -> tuple[str, str]:
+    """``(light, why)`` from the pixels alone: ``daylight``, ``dark`` or ``""`` (the rule in the docstring)."""
+    day = _daylight_cue(p)
+    night = _night_cue(p)
+    if day and night:
+        return "", f"{day}, yet {night}"
+    if day:
+        return "daylight", day
+    if night:
+        return "dark", night
+    return "", ""
+
+
+def _daylight_cue(p: PixelLight) -> str:
+    if p.has_sky and (p.sky_blueness < -ORANGE or (p.sky_grain >= GRAIN and p.sky_brightness < GRAINY_SKY_BRIGHT)):
+        return ""  # an orange sky (city light, or the sun on the horizon) or an amplified one: not a daylit one
+    if p.has_sky and p.sky_brightness >= BRIGHT_SKY and p.median >= LIT_MEDIAN:
+        return f"a bright {'blue' if p.sky_blueness >= BLUE else 'white-gray'} sky over a lit scene"
+    if p.has_sky and p.sky_brightness >= BLUE_SKY and p.sky_blueness >= DEEP_BLUE and p.median >= LIT_MEDIAN:
+        return "a deep blue sky over a lit scene"
+    if p.median >= BRIGHT_ALL and p.top_median >= BRIGHT_ALL and p.dark_share <= BRIGHT_ALL_DARK_SHARE:
+        return "the picture is bright from top to bottom"
     return ""
 
 
-def _pixel_why(light: str) -> str:
-    if light == "dark":
-        return "the picture is dark, its sky too"
-    return "the picture is bright, with a bright sky over the scene"
+def _night_cue(p: PixelLight) -> str:
+    if p.median <= DARK_ALL and p.top_median <= DARK_ALL:
+        return "the picture is dark, its top too"
+    if (
+        p.has_sky
+        and p.sky_brightness <= DIM_SKY
+        and p.sky_blueness <= BLUE
+        and p.median <= DIM_SKY_MEDIAN
+        and p.top_median <= DIM_SKY_TOP
+    ):
+        return f"a {'black' if p.sky_brightness <= BLACK_SKY else 'dim'} sky over a dim scene"
+    if (
+        p.has_sky
+        and p.sky_grain >= GRAIN
+        and p.sky_brightness <= GRAINY_NIGHT_SKY
+        and p.sky_blueness <= BLUE
+        and p.median <= GRAINY_MEDIAN
+    ):
+        return "a dim, grainy sky: the camera amplified the dark"
+    return ""
 
 
 def check_sun(
@@ -140,19 +193,20 @@ def check_sun(
         figures |= {
             "median_brightness": round(light.pixels.median, 3),
             "top_brightness": round(light.pixels.top_median, 3),
+            "sky_brightness": None if light.pixels.sky_brightness is None else round(light.pixels.sky_brightness, 3),
         }
     sky = f"the sun is {abs(sun.elevation_deg):.0f} deg {'above' if sun.elevation_deg >= 0 else 'below'} the horizon"
     if not light.light:
         return Check("sun", CANNOT_JUDGE, f"{sky}, but the light cannot be read: {light.why}", figures)
     if abs(sun.elevation_deg) < SUN_MARGIN_DEG:
         return Check("sun", CANNOT_JUDGE, f"{sky} ({sun.light}): twilight light varies too much to judge", figures)
-    night_margin = PIXELS_NIGHT_MARGIN_DEG if light.source == "pixels" else SUN_MARGIN_DEG
+    from_pixels = "pixels" in light.source
     if light.light == "daylight" and sun.elevation_deg >= SUN_MARGIN_DEG:
         return Check("sun", CONSISTENT, f"{sky} and {light.why}", figures)
     if light.light == "dark" and sun.elevation_deg <= -SUN_MARGIN_DEG:
         return Check("sun", CONSISTENT, f"{sky} ({sun.light}) and {light.why}", figures)
-    if light.light == "dark":
+    if light.light == "dark" and sun.elevation_deg >= (PIXELS_DAY_MARGIN_DEG if from_pixels else SUN_MARGIN_DEG):
         return Check("sun", INCONSISTENT, f"{sky} ({sun.light}), but {light.why}", figures)
-    if sun.elevation_deg <= -night_margin:
+    if light.light == "daylight" and sun.elevation_deg <= -(PIXELS_NIGHT_MARGIN_DEG if from_pixels else SUN_MARGIN_DEG):
         return Check("sun", INCONSISTENT, f"{sky} ({sun.light}), but {light.why}", figures)
     return Check("sun", CANNOT_JUDGE, f"{sky} ({sun.light}), too near twilight to rule out {light.why}", figures)
