@@ -5,11 +5,20 @@
   (the meter's own reading). Roughly: 14-16 sunny day, 11-13 overcast or a sun low in the sky, 8-10 dusk or a bright
   interior, 5-8 lit streets at night or a home interior, below 3 a dark night.
 * :func:`pixel_light`: statistics of the pixels, measured on a copy at most :data:`STATS_SIDE` pixels long. Besides
-  the brightness of the whole picture and of its top and bottom thirds, it looks for the **sky**: the smooth
-  (untextured) patches of the top :data:`SKY_BAND` of the picture, in cells of :data:`CELL` pixels. A daylit sky is
-  bright and blue or white-gray; a night sky is black, or glows orange with light pollution, and where the camera
-  amplified the dark it is grainy (the spread of brightness inside a smooth cell). The sky is what separates a dull
-  day from a lit street at night, which overall brightness alone does not.
+  the brightness of the whole picture and of its top and bottom thirds, it looks for the **sky**: the smooth,
+  untextured and not leaf-green cells (:data:`CELL` pixels a side) of the top :data:`SKY_BAND` of the picture. A
+  daylit sky is bright and white-gray or blue (deep blue when it is dim); a night sky is black, or glows orange with
+  city light, and where the camera amplified the dark it is grainy (pixel-to-pixel noise, which texture is not).
+  The sky is what separates a dull day from a lit street at night, which overall brightness alone does not.
+* :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing,
+  with the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit
+  scene; or a picture bright from top to bottom with hardly any black. Never under an orange or a grainy, dim sky.
+  Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a black
+  sky; a grainy, dim sky (an amplified dark). Never when a daylight cue holds too. The thresholds (constants below)
+  were set on generated pictures and the real fixture photos with a margin towards abstaining, and are measured by
+  ``benchmarks/bench_sun.py``, where darker and webcam-degraded copies of the real photos check that a dull day is
+  not read as night. Without EXIF a phone's night mode, an orange overcast night sky and a scene without sky that is
+  neither bright nor black stay unread.
 
 Brightness is the sRGB luma ``0.299 R + 0.587 G + 0.114 B`` in ``[0, 1]``.
 """
@@ -39,6 +48,49 @@ LEAF_GREEN = 0.03
 MIN_SKY_SHARE = 0.15
 """Below this share of smooth cells in the band, the picture shows no sky to read."""
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+# The pixel rule (pixel_reading). Brightness in [0, 1]; "sky" as measured by pixel_light.
+MONOCHROME = 0.006
+"""``colourfulness`` below this, or ``colour_spread`` below it with ``colourfulness`` below ``TINT``: a monochrome
+picture (an infrared night mode); only a picture dark all over is read then."""
+TINT = 0.03
+BRIGHT_SKY = 0.6
+"""Daylight: a white-gray or blue sky at least this bright ..."""
+BLUE_SKY = 0.3
+"""... or a deep blue one (``sky_blueness >= DEEP_BLUE``) at least this bright ..."""
+DEEP_BLUE = 0.25
+BLUE = 0.12
+"""``sky_blueness`` from which a sky is called blue."""
+LIT_MEDIAN = 0.2
+"""... over a scene whose median brightness is at least this; ..."""
+BRIGHT_ALL = 0.4
+"""... or a picture whose median and top third are both at least this bright ..."""
+BRIGHT_ALL_DARK_SHARE = 0.05
+"""... with at most this share of black pixels."""
+ORANGE = 0.03
+"""No daylight under a sky more orange than this (``sky_blueness < -ORANGE``: city light, a sun on the horizon) ..."""
+GRAIN = 0.012
+"""... or under a sky this grainy (the camera amplified the dark) ..."""
+GRAINY_SKY_BRIGHT = 0.65
+"""... and darker than this."""
+DARK_ALL = 0.2
+"""Dark: median and top third both at most this bright; or ..."""
+DIM_SKY = 0.3
+"""... a sky (not blue) at most this bright over a scene whose median is at most ``DIM_SKY_MEDIAN`` and top third at
+most ``DIM_SKY_TOP``; or ..."""
+DIM_SKY_MEDIAN = 0.25
+DIM_SKY_TOP = 0.35
+BLACK_SKY = 0.1
+"""... lamps (``LAMPS`` to ``MAX_LAMPS`` of the pixels blown out) under a black sky (at most this bright, at least
+``LAMP_SKY_SHARE`` of the top band) over a scene whose median is at most ``LAMP_MEDIAN``; or ..."""
+LAMP_SKY_SHARE = 0.4
+LAMPS = 0.001
+MAX_LAMPS = 0.05
+LAMP_MEDIAN = 0.4
+GRAINY_NIGHT_SKY = 0.5
+"""... a grainy sky (``GRAIN``), not deep blue, at most this bright, over a scene whose median is at most
+``GRAINY_MEDIAN``."""
+GRAINY_MEDIAN = 0.4
 
 
 def exposure_value(camera: CameraSettings) -> float | None:
@@ -137,3 +189,73 @@ def pixel_light(image: Image.Image) -> PixelLight:
         sky_blueness=float(np.median(blue[:band][smooth])) if has_sky else None,
         sky_grain=float(np.median(grain[:band][smooth])) if has_sky else None,
     )
+
+
+def is_monochrome(p: PixelLight) -> bool:
+    """A picture without colour, or of one faint tint (an infrared night mode, black and white). Light of one strong
+    colour (a street under sodium lamps) is not monochrome."""
+    return p.colourfulness < MONOCHROME or (p.colour_spread < MONOCHROME and p.colourfulness < TINT)
+
+
+def pixel_reading(p: PixelLight) -> tuple[str, str]:
+    """``(light, why)`` from the pixels alone: ``daylight``, ``dark`` or ``""`` with ``why`` in plain words.
+
+    Daylight and dark each need one of their cues (the constants above) and none of the other's. A monochrome
+    picture (:func:`is_monochrome`: an infrared night mode lights the scene like a dull day) is read only when it is
+    dark all over.
+    """
+    if is_monochrome(p):
+        if p.median <= DARK_ALL and p.top_median <= DARK_ALL:
+            return "dark", "the picture is dark, its top too"
+        return "", "a monochrome picture (an infrared night mode?) does not show the light"
+    day = _daylight_cue(p)
+    night = _night_cue(p)
+    if day and night:
+        return "", f"{day}, yet {night}"
+    if day:
+        return "daylight", day
+    if night:
+        return "dark", night
+    return "", ""
+
+
+def _daylight_cue(p: PixelLight) -> str:
+    if p.has_sky and (p.sky_blueness < -ORANGE or (p.sky_grain >= GRAIN and p.sky_brightness < GRAINY_SKY_BRIGHT)):
+        return ""  # an orange sky (city light, or the sun on the horizon) or an amplified one: not a daylit one
+    if p.has_sky and p.sky_brightness >= BRIGHT_SKY and p.median >= LIT_MEDIAN:
+        return f"a bright {'blue' if p.sky_blueness >= BLUE else 'white-gray'} sky over a lit scene"
+    if p.has_sky and p.sky_brightness >= BLUE_SKY and p.sky_blueness >= DEEP_BLUE and p.median >= LIT_MEDIAN:
+        return "a deep blue sky over a lit scene"
+    if p.median >= BRIGHT_ALL and p.top_median >= BRIGHT_ALL and p.dark_share <= BRIGHT_ALL_DARK_SHARE:
+        return "the picture is bright from top to bottom"
+    return ""
+
+
+def _night_cue(p: PixelLight) -> str:
+    if p.median <= DARK_ALL and p.top_median <= DARK_ALL:
+        return "the picture is dark, its top too"
+    if (
+        p.has_sky
+        and p.sky_brightness <= DIM_SKY
+        and p.sky_blueness <= BLUE
+        and p.median <= DIM_SKY_MEDIAN
+        and p.top_median <= DIM_SKY_TOP
+    ):
+        return f"a {'black' if p.sky_brightness <= BLACK_SKY else 'dim'} sky over a dim scene"
+    if (
+        p.has_sky
+        and p.sky_brightness <= BLACK_SKY
+        and p.sky_share >= LAMP_SKY_SHARE
+        and LAMPS <= p.bright_share <= MAX_LAMPS
+        and p.median <= LAMP_MEDIAN
+    ):
+        return "lamps shine under a black sky"
+    if (
+        p.has_sky
+        and p.sky_grain >= GRAIN
+        and p.sky_brightness <= GRAINY_NIGHT_SKY
+        and p.sky_blueness < DEEP_BLUE
+        and p.median <= GRAINY_MEDIAN
+    ):
+        return "a dim, grainy sky: the camera amplified the dark"
+    return ""
