@@ -99,6 +99,8 @@ def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
         ("orange sunset sky", scene((235, 150, 70), (20, 15, 12), horizon=0.6), "sunset"),
         # A city night under an orange overcast sky, brightened by the camera: not daylight.
         ("orange overcast night", scene((170, 120, 80), (120, 100, 80)), MIDNIGHT),
+        # A night brightened by a starlight webcam: a bright scene under a dimmer gray sky is not a day.
+        ("night brightened by the camera", scene((110, 112, 118), (125, 115, 100)), MIDNIGHT),
         # A deep blue sky too dim for a day at noon, seen at midnight (a moonlit long exposure): not day.
         ("dim blue night sky", scene((30, 45, 80), (25, 25, 25)), MIDNIGHT),
     ],

@@ -12,8 +12,8 @@
   The sky is what separates a dull day from a lit street at night, which overall brightness alone does not.
 * :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing,
   with the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit
-  scene; or a picture bright from top to bottom with hardly any black. Never under an orange or a grainy, dim sky.
-  Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a black
+  scene; or a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an
+  orange or a grainy, dim sky. Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a black
   sky; a grainy, dim sky (an amplified dark). Never when a daylight cue holds too. The thresholds (constants below)
   were set on generated pictures and the real fixture photos with a margin towards abstaining, and are measured by
   ``benchmarks/bench_sun.py``, where darker and webcam-degraded copies of the real photos check that a dull day is
@@ -66,7 +66,9 @@ LIT_MEDIAN = 0.2
 BRIGHT_ALL = 0.4
 """... or a picture whose median and top third are both at least this bright ..."""
 BRIGHT_ALL_DARK_SHARE = 0.05
-"""... with at most this share of black pixels."""
+"""... with at most this share of black pixels and no sky darker than ``BRIGHT_ALL_SKY`` (a camera can brighten a
+night until the whole picture is bright, but a day sky in view is brighter than the scene)."""
+BRIGHT_ALL_SKY = 0.5
 ORANGE = 0.03
 """No daylight under a sky more orange than this (``sky_blueness < -ORANGE``: city light, a sun on the horizon) ..."""
 GRAIN = 0.012
@@ -226,7 +228,8 @@ def _daylight_cue(p: PixelLight) -> str:
         return f"a bright {'blue' if p.sky_blueness >= BLUE else 'white-gray'} sky over a lit scene"
     if p.has_sky and p.sky_brightness >= BLUE_SKY and p.sky_blueness >= DEEP_BLUE and p.median >= LIT_MEDIAN:
         return "a deep blue sky over a lit scene"
-    if p.median >= BRIGHT_ALL and p.top_median >= BRIGHT_ALL and p.dark_share <= BRIGHT_ALL_DARK_SHARE:
+    dim_sky = p.has_sky and p.sky_brightness < BRIGHT_ALL_SKY
+    if p.median >= BRIGHT_ALL and p.top_median >= BRIGHT_ALL and p.dark_share <= BRIGHT_ALL_DARK_SHARE and not dim_sky:
         return "the picture is bright from top to bottom"
     return ""
 
