@@ -10,13 +10,13 @@
   daylit sky is bright and white-gray or blue (deep blue when it is dim); a night sky is black, or glows orange with
   city light, and where the camera amplified the dark it is grainy (pixel-to-pixel noise, which texture is not).
   The sky is what separates a dull day from a lit street at night, which overall brightness alone does not.
-* :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing,
-  with the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit
-  scene; or a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an
-  orange or a grainy, dim sky. Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a black
-  sky; a grainy, dim sky (an amplified dark). Never when a daylight cue holds too. The thresholds (constants below)
-  were set on generated pictures and the real fixture photos with a margin towards abstaining, and are measured by
-  ``benchmarks/bench_sun.py``, where darker and webcam-degraded copies of the real photos check that a dull day is
+* :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing, with
+  the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit scene; or
+  a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an orange or a grainy,
+  dim sky. Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a
+  black sky; a grainy, dim sky (an amplified dark). Never when a daylight cue holds too. The thresholds (constants
+  below) were set on generated pictures and the real fixture photos with a margin towards abstaining, and are measured
+  by ``benchmarks/bench_sun.py``, where darker and webcam-degraded copies of the real photos check that a dull day is
   not read as night. Without EXIF a phone's night mode, an orange overcast night sky and a scene without sky that is
   neither bright nor black stay unread.
 
