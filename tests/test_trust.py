@@ -238,7 +238,7 @@ def test_predictions_use_the_temperatures_and_carry_the_domain_check(trained_run
     code, printed, _ = run_cli(monkeypatch, capsys, *args)
     assert code == 0 and printed.startswith("model: trained ")
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0])[-2:] == ["in_domain", "domain_score"]
+    assert list(rows[0])[7:9] == ["in_domain", "domain_score"]
     assert {r["in_domain"] for r in rows} <= {"true", "false"}
     assert all(0 <= float(r["domain_score"]) <= 100 for r in rows)
     doc = json.loads(out.with_suffix(".json").read_text())
@@ -286,7 +286,7 @@ def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(t
 
     code, out, _ = run_cli(monkeypatch, capsys, "predict", photo, "--checkpoint", run, "--out", tmp_path / "p.csv")
     row = next(csv.DictReader((tmp_path / "p.csv").open()))
-    assert code == 0 and "(read-out bayes;" in out
+    assert code == 0 and "; read-out bayes)" in out
     place = (float(row["lat"]), float(row["lon"]))
     time = f"{int(row['month']):02d}-{int(row['day']):02d} {int(row['hour']):02d}:{int(row['minute']):02d}"
 
@@ -299,8 +299,9 @@ def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(t
     client = TestClient(create_app_from_checkpoint(run))
     data = client.post("/api/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")}).json()
     assert data["readout"] == "bayes"
-    month, day = int(row["month"]), int(row["day"])
-    assert data["best_time"] == f"{day} {calendar.month_name[month]}, {time[-5:]}"
+    window = data["best_time_probs"]["hour_window"]  # the month and the hours around the hour predict wrote
+    assert data["best_time"] == f"{calendar.month_name[int(row['month'])]}, {row['hour_window']}"
+    assert (int(row["hour"]) - window["from"]) % 24 < window["hours"]
     assert (data["places"][0]["lat"], data["places"][0]["lon"]) == pytest.approx(place, abs=1e-4)
     assert math.isclose(sum(c["p"] for r in data["heatmap"] for c in r["cells"]), 1.0, abs_tol=1e-4)
 

@@ -167,3 +167,26 @@ class TimePosterior:
         """``(N, 5)``: the answer of the named ``readout`` (:data:`gtloc.model.readouts.READOUTS`) from this
         posterior (build it from the read-out's source, :data:`gtloc.model.readouts.READOUT_POSTERIOR`)."""
         return self.argmax() if READOUT_ANSWER[check_readout(readout)] == "argmax" else self.bayes()
+
+
+def hour_window(hour_posterior: torch.Tensor, hour: torch.Tensor, share: float) -> tuple[torch.Tensor, ...]:
+    """The window of clock hours around each answer's ``hour`` ``(N,)`` (0..23) that holds at least ``share`` of the
+    hour posterior ``(N, 24)``: grown from the answer's hour one hour at a time, on the side whose next hour is more
+    probable (the later side on a tie), around midnight where need be. Returns the first hour ``(N,)`` (0..23), the
+    number of hours ``(N,)`` (1..24; the window is ``[first, first + hours)`` modulo 24) and the mass it holds
+    ``(N,)``."""
+    p = hour_posterior.double()
+    rows = torch.arange(len(p))
+    first, hours = hour.long() % 24, torch.ones(len(p), dtype=torch.long)
+    mass = p[rows, first]
+    for _ in range(23):
+        growing = mass < share - 1e-9
+        if not bool(growing.any()):
+            break
+        before, after = p[rows, (first - 1) % 24], p[rows, (first + hours) % 24]
+        earlier = growing & (before > after)
+        later = growing & ~earlier
+        mass = mass + torch.where(earlier, before, 0.0) + torch.where(later, after, 0.0)
+        first = torch.where(earlier, (first - 1) % 24, first)
+        hours = hours + growing.long()
+    return first, hours, mass

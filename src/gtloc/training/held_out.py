@@ -26,6 +26,7 @@ from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
 from gtloc.retrieval.neighbours import NeighbourStore
+from gtloc.retrieval.place_answer import fit_radius_mass
 from gtloc.retrieval.posterior import (
     PLACE_RADIUS_KM,
     fit_temperature,
@@ -93,11 +94,15 @@ def fit_temperatures(
 ) -> tuple[Temperatures, dict[str, float]]:
     """Temperatures fitted on held-out image ``embeddings`` ``(R, 512)`` with true ``latlon`` ``(R, 2)`` and
     ``times`` ``(R, 5)`` (NaN rows are left out of that half), and the validation metrics: median km and acc@750 of
-    the top-1 place, month and hour errors of the least-expected-error time under the calibrated posterior.
+    the best place (the top place after merging near-duplicate entries, :mod:`gtloc.retrieval.place_answer`), month
+    and hour errors of the least-expected-error time under the calibrated posterior.
 
     ``neighbours``: the run's training pictures and the held-out rows' backbone features ``(R, D)`` or ``(R, C, D)``:
     the time temperature is then fitted to the ``mix`` posterior (the model's, scaled, mixed with the kNN posterior,
     :class:`~gtloc.retrieval.time_posterior.TimePosterior`), which is what predictions show by default.
+
+    ``place_mass``: the posterior mass a place answer's radius must hold to hold the truth with probability
+    ``place_coverage`` (split conformal, :func:`~gtloc.retrieval.place_answer.fit_radius_mass`).
 
     ``flat_below``: ``verify``'s sharpness thresholds, from the calibrated place posteriors and the month and hour
     marginals of the calibrated time posterior (:func:`flat_below`; a half with too few rows keeps the default).
@@ -126,7 +131,9 @@ def fit_temperatures(
             [sharpness(torch.softmax(c / temperatures.place, dim=1)) for c in logits.split(CHUNK)]
         )
         temperatures.flat_below["place"] = flat_below(place_sharpness, "place")
-        geo = geo_metrics(top.numpy(), truth.numpy())
+        calibrated = logits / temperatures.place
+        temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
+        geo = geo_metrics(best.numpy(), truth.numpy())
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
     has_time = torch.isfinite(times).all(dim=1)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
