@@ -15,8 +15,9 @@ import torch
 from gtloc.data.exif import PhotoExif
 from gtloc.errors import GtlocError
 from gtloc.inference.readable import exif_text, hours_text, latlon_text, month_text, percent, radius_text
+from gtloc.model.calibration import HOUR_COVERAGE
 from gtloc.model.domain import domain_label, out_of_domain_warning
-from gtloc.model.readouts import DEFAULT_READOUT, HOUR_WINDOW_SHARE, READOUT_ANSWER
+from gtloc.model.readouts import DEFAULT_READOUT, READOUT_ANSWER
 from gtloc.retrieval.time_posterior import hour_window
 
 MAX_SHOWN = 5
@@ -45,7 +46,9 @@ class Prediction:
     (:class:`~gtloc.data.exif.PhotoExif`; ``None`` for a picture whose EXIF was not read, or for all).
     Probabilities use the run's calibrated temperatures (:mod:`gtloc.model.calibration`); the posteriors are those
     of the read-out's source (:mod:`gtloc.model.readouts`).
-    ``readout``: the time read-out that :attr:`best_time` answers with.
+    ``readout``: the time read-out that :attr:`best_time` answers with. ``hour_window_mass``: the hour-posterior mass
+    an hour window holds (:meth:`hour_window`), fitted so that the window holds the true hour with probability
+    ``hour_coverage`` (``None``: not fitted, the window's own mass is its probability; :mod:`gtloc.model.calibration`).
     Tensor fields are ``None`` when that half was not asked for.
     """
 
@@ -63,6 +66,8 @@ class Prediction:
     known_place: torch.Tensor | None = None
     readout: str = DEFAULT_READOUT
     place_coverage: float | None = None
+    hour_window_mass: float = HOUR_COVERAGE
+    hour_coverage: float | None = None
     known_place_source: str = ""
     exif: list[PhotoExif | None] | None = None
 
@@ -98,12 +103,17 @@ class Prediction:
         """The time answer ``(N, 5)`` of :attr:`readout`: what every output shows as the best time."""
         return self.time if READOUT_ANSWER[self.readout] == "argmax" else self.time_bayes
 
-    def hour_window(self, share: float = HOUR_WINDOW_SHARE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The clock hours around the best time's hour that hold at least ``share`` of the hour posterior:
-        first hour ``(N,)``, number of hours ``(N,)`` and the probability they hold ``(N,)``
+    def hour_window(self, level: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The clock hours around the best time's hour that hold at least ``level`` (default
+        :attr:`hour_window_mass`) of the hour posterior: first hour ``(N,)``, number of hours ``(N,)`` and the
+        probability they hold ``(N,)``: ``hour_coverage`` where the run fitted it, else their posterior mass
         (:func:`~gtloc.retrieval.time_posterior.hour_window`; printed as ``14:00-16:00``)."""
-        best = self.best_time
-        return hour_window(self.hour_posterior, best[:, 2].long(), share)
+        first, hours, mass = hour_window(
+            self.hour_posterior, self.best_time[:, 2].long(), self.hour_window_mass if level is None else level
+        )
+        if self.hour_coverage is not None and level is None:
+            mass = torch.full_like(mass, self.hour_coverage)
+        return first, hours, mass
 
     def tensors(self) -> dict[str, torch.Tensor | None]:
         """The tensor fields by name (``None`` where not predicted)."""

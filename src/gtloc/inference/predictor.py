@@ -301,6 +301,8 @@ class Predictor:
             pred.place_coverage = self.temperatures.place_coverage
         if when:
             self._predict_time(self._time_terms(queries, place), top_k, pred, chunk_size, features)
+            pred.hour_window_mass = self.temperatures.window_mass
+            pred.hour_coverage = None if self.temperatures.hour_mass is None else self.temperatures.hour_coverage
             if place is not None and bool(torch.isfinite(place).all(dim=1).any()):
                 pred.known_place, pred.known_place_source = place.float().cpu(), place_source
         return pred.to("cpu")

@@ -11,8 +11,9 @@ A run names its read-out in its model card (``readout``, :mod:`gtloc.model.card`
 * ``mix``: the same under the mix of both (the default, chosen by measurement: docs/small-data.md).
 
 Shown with the model's precision: the answer's calendar month and a window of clock hours around its hour that
-holds at least :data:`HOUR_WINDOW_SHARE` of the hour posterior (``July, 14:00-16:00``), never the day of the time
-gallery's weekly grid (:func:`gtloc.retrieval.time_posterior.hour_window`).
+holds the true hour with the run's stated probability (``July, 14:00-16:00``; ``hour_coverage`` in
+:mod:`gtloc.model.calibration`, :func:`gtloc.retrieval.time_posterior.hour_window`), never the day of the time
+gallery's weekly grid.
 
 How a posterior is built and read is :class:`gtloc.retrieval.time_posterior.TimePosterior`. No torch here, so that
 ``gtloc predict --help`` can name the read-outs.
@@ -29,7 +30,6 @@ READOUT_POSTERIOR = {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix
 READOUT_ANSWER = {"argmax": "argmax", "bayes": "bayes", "knn": "bayes", "mix": "bayes"}
 READOUTS = tuple(READOUT_POSTERIOR)
 DEFAULT_READOUT = "mix"
-HOUR_WINDOW_SHARE = 0.5
 
 
 def check_readout(readout: str) -> str:

@@ -25,14 +25,14 @@ import math
 
 import torch
 
-from gtloc.geo import EARTH_RADIUS_KM, haversine_km
+from gtloc.geo import EARTH_RADIUS_KM
 
 DISTINCT_KM = 10.0
 PLACE_CANDIDATES = 64
 HALF_EARTH_KM = math.pi * EARTH_RADIUS_KM
 _STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 RADII_KM = (*(round(m * 10**e, 6) for e in range(5) for m in _STEPS if m * 10**e <= 20_000), HALF_EARTH_KM)
-"""The radii a radius answer may take (km): readable steps at most 25 % apart, from 1 km to anywhere on Earth."""
+"""The radii a radius answer may take (km): readable steps at most a third apart, from 1 km to anywhere on Earth."""
 
 
 def merge_places(
@@ -42,15 +42,17 @@ def merge_places(
     -> distinct places ``(N, C, 2)`` and their merged probabilities ``(N, C)``, most probable first (module
     docstring). A row with fewer than ``C`` distinct places ends in NaN places of probability 0."""
     n, c = probs.shape
-    dist = haversine_km(latlon[:, :, None, :].double(), latlon[:, None, :, :].double())
+    u = unit_vectors(latlon)
+    cosine = u @ u.transpose(1, 2)  # (N, C, C): nearer is a larger cosine
+    close_above = math.cos(radius_km / EARTH_RADIUS_KM)
     founder = torch.zeros(n, c, dtype=torch.bool, device=probs.device)
     owner = torch.arange(c, device=probs.device).repeat(n, 1)
     if c:
         founder[:, 0] = True
     for i in range(1, c):
-        d = dist[:, i, :i].masked_fill(~founder[:, :i], math.inf)
-        nearest = d.argmin(dim=1)
-        close = d.gather(1, nearest[:, None])[:, 0] < radius_km
+        near = cosine[:, i, :i].masked_fill(~founder[:, :i], -2.0)
+        nearest = near.argmax(dim=1)
+        close = near.gather(1, nearest[:, None])[:, 0] > close_above
         founder[:, i] = ~close
         owner[:, i] = torch.where(close, nearest, owner[:, i])
     mass = torch.zeros_like(probs).scatter_add_(1, owner, probs)

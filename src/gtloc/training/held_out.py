@@ -35,7 +35,7 @@ from gtloc.retrieval.posterior import (
     sharpness,
     time_answer_loss,
 )
-from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, fit_window_mass, mix_weight
 from gtloc.timecode import hour_error, month_error
 
 MIN_HELD_OUT = 10
@@ -102,7 +102,8 @@ def fit_temperatures(
     :class:`~gtloc.retrieval.time_posterior.TimePosterior`), which is what predictions show by default.
 
     ``place_mass``: the posterior mass a place answer's radius must hold to hold the truth with probability
-    ``place_coverage`` (split conformal, :func:`~gtloc.retrieval.place_answer.fit_radius_mass`).
+    ``place_coverage`` (split conformal, :func:`~gtloc.retrieval.place_answer.fit_radius_mass`); ``hour_mass``
+    the same for the hour window around the time answer (:func:`~gtloc.retrieval.time_posterior.fit_window_mass`).
 
     ``flat_below``: ``verify``'s sharpness thresholds, from the calibrated place posteriors and the month and hour
     marginals of the calibrated time posterior (:func:`flat_below`; a half with too few rows keeps the default).
@@ -155,6 +156,9 @@ def fit_temperatures(
             times_gallery, logits, temperature=temperatures.time, source="mix", knn=knn, mix_weight=weight
         )
         answer = shown.bayes().numpy()
+        temperatures.hour_mass = fit_window_mass(
+            shown.hour, torch.from_numpy(answer[:, 2]), truth[:, 2], temperatures.hour_coverage
+        )
         metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
         temperatures.flat_below["month"] = flat_below(sharpness(shown.month), "month")
