@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = Path(__file__).parent / "fixtures" / "exif-photos"
 PHOTO = PHOTOS / "HTC_Desire.jpg"
 OTHER_PHOTO = PHOTOS / "FujiFilm_FinePixS1Pro_3.jpg"
+README_PHOTO = "tests/fixtures/exif-photos/HTC_Desire.jpg"  # a photo in the checkout, as the README names it
 
 
 @pytest.fixture(scope="module")
@@ -57,23 +58,27 @@ def _python_section() -> str:
 
 def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys):
     blocks = re.findall(r"```python\n(.*?)```", _python_section(), re.S)
+    assert README_PHOTO in blocks[0] and (ROOT / README_PHOTO).is_file()  # the snippet's photo is in the checkout
     assert blocks and "gtloc.load(" in blocks[0] and "predict_image(" in blocks[0]
     namespace: dict = {}
     for block in blocks:
-        code = block.replace("demo-out/runs/gtloc", str(run)).replace("photo.jpg", str(PHOTO))
+        code = block.replace("demo-out/runs/gtloc", str(run)).replace(README_PHOTO, str(PHOTO))
         exec(compile(code, "README.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert printed.startswith("Prediction for 1 image:") and "place 3" in printed and "time 3" in printed
     prediction = namespace["prediction"]
     assert prediction.place_topk.shape == (1, 3, 2) and prediction.month_posterior.shape == (1, 12)
     assert [namespace["lat"], namespace["lon"]] == prediction.latlon[0].tolist()
+    # The snippet reads the one answer that `gtloc predict` prints: the read-out's time, not the argmax.
+    assert [namespace[k] for k in ("month", "day", "hour", "minute", "second")] == prediction.best_time[0].tolist()
+    assert prediction.known_place_source == "exif" and namespace["hours"] == prediction.hour_window()[1]
 
 
 @pytest.mark.slow
 def test_the_readme_one_liner_works_in_a_fresh_python(run):
     line = re.search(r'`(python -c "import gtloc;[^`]*)`', _python_section()).group(1)
     code = re.fullmatch(r'python -c "(.*)"', line).group(1)
-    code = code.replace("demo-out/runs/gtloc", str(run)).replace("photo.jpg", str(PHOTO))
+    code = code.replace("demo-out/runs/gtloc", str(run)).replace(README_PHOTO, str(PHOTO))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Prediction for 1 image:") and "place 3" in done.stdout
