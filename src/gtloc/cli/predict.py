@@ -81,8 +81,8 @@ def predict(
     given that place (the run's fitted location weight) and the output says so; --place gives the place by hand,
     --ignore-exif answers from the image alone. The best place is the top one after merging gallery entries closer
     than 10 km, with its nearest town, its probability and the radius that holds the truth with the run's stated
-    probability; the time is a month and the clock hours around the answer that hold half the hour posterior.
-    A photo that cannot be read is skipped and named; the others are predicted.
+    probability; the time is a month and the clock hours around the answer that hold the true hour with the run's
+    stated probability. A photo that cannot be read is skipped and named; the others are predicted.
     """
     device = checked_device(device)
     from gtloc.inference.batch_predict import run_prediction

@@ -55,7 +55,8 @@ class Predictor:
     ``gps_index``: how the GPS gallery is searched, ``"exact"`` (default) or a FAISS index, ``"faiss-flat"``
     (exact), ``"faiss-ivf"`` or ``"faiss-ivfpq"`` (approximate; ``nprobe`` of ``nlist`` lists scanned), built once
     and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.retrieval.faiss`). With FAISS, place
-    probabilities are a softmax over a shortlist of the best 64 candidates, not over the whole gallery.
+    probabilities (and the radius of the place answer, read from them) are a softmax over a shortlist of the best
+    64 candidates, not over the whole gallery.
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     ``backbone``: the frozen backbone that turns photos into features for :meth:`predict_image` (default: the one
     named in the model's config, loaded on first use and kept); ``tencrop``: photos are scored as ten crops
