@@ -137,3 +137,16 @@ def test_features_on_a_folder_writes_what_predict_needs_and_gives_the_same_answe
     assert code == 0, err
     cached, files = rows_of(folder["root"] / "c.csv"), rows_of(folder["root"] / "p.csv")
     assert cached == files  # the same photos, names, answers, EXIF and known places
+
+
+def test_features_needs_photos_or_records_and_predict_shows_progress_when_asked(monkeypatch, capsys, folder, toy_world):
+    code, _, err = run_cli(monkeypatch, capsys, "features", "--out", "f")
+    assert code == 2 and "give photo files or folders, or --records R.csv" in err
+    code, _, err = run_cli(monkeypatch, capsys, "features", "trip", "--records", "r.csv", "--out", "f")
+    assert code == 2 and "give photo files or folders, or --records R.csv" in err
+    (folder["root"] / "empty").mkdir()
+    code, _, err = run_cli(monkeypatch, capsys, "predict", "empty", "--checkpoint", toy_world["run"])
+    assert code == 2 and "no photos in empty" in err
+    args = ("predict", "trip/day1", "--checkpoint", toy_world["run"], "--progress")
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0 and "predict: 100%" in err and "10/10" in err
