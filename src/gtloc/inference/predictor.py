@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.backbones.base import Backbone
-from gtloc.data.exif import PhotoExif
+from gtloc.data.exif import PhotoExif, photo_exif
 from gtloc.device import resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
@@ -232,8 +232,6 @@ class Predictor:
         degrees for every photo, else, with ``exif_place``, each photo's EXIF GPS where it has one
         (``prediction.known_place`` and ``known_place_source`` say which rows and from where). ``exif_place=False``
         and no ``place``: every time from the image alone."""
-        from gtloc.data.exif import photo_exif
-
         if isinstance(photos, str | os.PathLike | Image.Image):
             photos = [photos]
         if top_k < 1:
@@ -308,9 +306,14 @@ class Predictor:
                 pred.known_place, pred.known_place_source = place.float().cpu(), place_source
         return pred.to("cpu")
 
+    def _candidates(self, found: SearchResult) -> torch.Tensor:
+        """The coordinates ``(N, k, 2)`` of a search's entries (NaN where an IVF index found fewer than k)."""
+        latlon = self.gps_gallery.labels[found.indices.clamp_min(0)]
+        return latlon.masked_fill((found.indices < 0)[..., None], math.nan)
+
     def _distinct(self, found: SearchResult, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The top ``top_k`` distinct places ``(N, k, 2)`` and their merged probabilities ``(N, k)`` of a search."""
-        places, probs = merge_places(self.gps_gallery.labels[found.indices], found.probs)
+        places, probs = merge_places(self._candidates(found), found.probs)
         return places[:, :top_k].float(), probs[:, :top_k]
 
     @torch.inference_mode()
@@ -325,7 +328,7 @@ class Predictor:
         labels = self.gps_gallery.labels
         if self.gps_search.index is not None and found is not None:
             probs = found.probs / found.probs.sum(dim=1, keepdim=True)
-            return radius_km(mass_by_radius(best, labels[found.indices], probs), level).cpu()
+            return radius_km(mass_by_radius(best, self._candidates(found).nan_to_num(0.0), probs), level).cpu()
         scale, out = self.scale("img_gps_logit_scale"), []
         queries = queries.to(self.device, torch.float32)
         for rows, centres in zip(queries.split(RADIUS_CHUNK), best.to(self.device).split(RADIUS_CHUNK), strict=True):
