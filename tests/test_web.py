@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import io
 
 import pytest
@@ -128,3 +129,29 @@ def test_without_a_gallery_the_search_page_says_how_to_add_one(toy_world):
     app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]))
     page = TestClient(app).get("/search")
     assert 'id="no-gallery"' in page.text and "gtloc index" in page.text
+
+
+def test_the_page_shows_the_one_best_place_that_predict_gives(client, tmp_path):
+    """The best place line, the table's first row and the map are the prediction's one answer (the top distinct
+    place, with its radius), the places in the table are distinct, and probabilities read as percentages."""
+    from gtloc.geo import haversine_km
+
+    photo = tmp_path / "oslo.jpg"
+    photo.write_bytes(jpeg(oslo_exif()))
+    data = client.post("/api/analyze", files={"photo": ("oslo.jpg", photo.read_bytes(), "image/jpeg")}).json()
+    expected = client.app.state.gtloc.predictor.predict_image(photo, top_k=5)
+    lat, lon = expected.latlon[0].tolist()
+    best = data["best_place"]
+    assert (best["lat"], best["lon"]) == pytest.approx((lat, lon), abs=1e-4)
+    assert (data["places"][0]["lat"], data["places"][0]["lon"]) == (best["lat"], best["lon"])
+    assert best["radius_km"] == pytest.approx(float(expected.place_radius_km[0]))
+    assert best["text"].startswith(f"near {expected.place_name[0]} ({lat:.4f}, {lon:.4f}); p ")
+    assert best["text"].endswith(f"80 % within {best['radius_km']:,.0f} km")
+    places = [(p["lat"], p["lon"]) for p in data["places"]]
+    assert min(haversine_km(a, b) for i, a in enumerate(places) for b in places[i + 1 :]) >= 10
+    assert [p["prob"] for p in data["places"]] == sorted((p["prob"] for p in data["places"]), reverse=True)
+    page = client.post("/analyze", files={"photo": ("oslo.jpg", photo.read_bytes(), "image/jpeg")}).text
+    assert f'id="best-place">{best["text"]}</strong>' in page
+    assert all(f">{p['prob_text']}</td>" in page for p in data["places"]) and "%" in data["places"][0]["prob_text"]
+    month, hours = data["best_time"].split(", ")  # "July, 14:00-16:00": a month and clock hours, no grid day
+    assert month in calendar.month_name[1:] and hours[2:6] == ":00-" and hours.endswith(":00")
