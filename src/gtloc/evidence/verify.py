@@ -137,6 +137,8 @@ def _read(path: Path, claims: ClaimSource, predictor: Predictor | None) -> _Read
         features = predictor.photo_features([image]) if predictor is not None else None
     except GtlocError as exc:
         return PhotoVerdict(name, error=_without_path(str(exc), name))
+    except (OSError, ValueError) as exc:  # a file that breaks a reader in a way it does not foresee: this photo only
+        return PhotoVerdict(name, error=f"{type(exc).__name__}: {exc}")
     return _Read(name, claim, exif, checks, features)
 
 
