@@ -105,6 +105,18 @@ def test_one_photo_mistakes_are_one_clear_error(tmp_path, monkeypatch, capsys):
     assert code == 2 and "no such file or folder" in err
 
 
+def test_a_time_without_a_place_checks_what_it_can(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GTLOC_CHECKPOINT", raising=False)
+    bare = tmp_path / "bare.jpg"
+    Image.new("RGB", (64, 48), (90, 140, 210)).save(bare)
+    code, out, err = run_cli(monkeypatch, capsys, "verify", bare, "--time", "2023-07-01 12:00")
+    assert code == 0, err
+    assert "claimed time:  2023-07-01 12:00:00 local time (given)" in out
+    assert "not claimed:   EXIF GPS: no GPS position in EXIF" in out
+    assert "sun    cannot judge  no place is claimed, so the sun's position is unknown" in out
+    assert "verdict: cannot judge" in out
+
+
 def photo_folder(root: Path) -> Path:
     """The real fixture photos, a copy with its clock 10 h ahead, a broken file, and a RAW file."""
     folder = root / "photos"

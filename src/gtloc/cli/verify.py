@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from gtloc.cli.app import app, checkpoint_option, flags, progress_option, show_progress
 from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
+
+if TYPE_CHECKING:
+    from gtloc.evidence.verify import PhotoVerdict, VerifyInputs
+    from gtloc.inference.predictor import Predictor
 
 
 @app.command()
@@ -83,45 +88,41 @@ def verify(
     _report(results, single, out, json_out, predictor)
 
 
-def _require_claim(inputs) -> None:
+def _require_claim(inputs: VerifyInputs) -> None:
     """One photo with nothing to claim is an error (before the model loads), saying what to pass."""
+    from gtloc.data.claims import require_claim
     from gtloc.data.exif import read_photo_exif
-    from gtloc.errors import Param, ParameterError
 
     photo = inputs.photos[0]
     problem = inputs.claims.problem(photo)
     if problem:
         raise GtlocError(problem)
-    claim = inputs.claims.claim(photo, read_photo_exif(photo, check_pixels=False))
-    if claim.is_empty:
-        raise ParameterError(
-            f"no claim to verify ({claim.why_empty()}): pass ",
-            Param("lat"),
-            "/",
-            Param("lon"),
-            " and/or ",
-            Param("time"),
-        )
+    require_claim(inputs.claims.claim(photo, read_photo_exif(photo, check_pixels=False)))
 
 
-def _verify_all(inputs, predictor, progress: bool) -> list:
-    """Every photo's verdict, in order, with a progress bar; each photo that cannot be verified is named on stderr."""
+def _verify_all(inputs: VerifyInputs, predictor: Predictor | None, progress: bool) -> list[PhotoVerdict]:
+    """Every photo's verdict, in order, with a progress bar; each photo that cannot be verified is named on stderr
+    as it comes."""
     from tqdm import tqdm
 
     from gtloc.evidence.verify import skipped_verdict, verify_photos
 
     results = [skipped_verdict(s) for s in inputs.skipped]
+    for result in results:
+        typer.echo(f"skipped {result.path}: {result.error}", err=True)
     with tqdm(total=len(inputs.photos), unit="photo", desc="verify", disable=not progress) as bar:
         for result in verify_photos(inputs.photos, inputs.claims, predictor):
             results.append(result)
             bar.update()
-    for result in results:
-        if result.error:
-            tqdm.write(f"skipped {result.path}: {result.error}", file=sys.stderr)
+            if result.error:
+                tqdm.write(f"skipped {result.path}: {result.error}", file=sys.stderr)
     return results
 
 
-def _report(results: list, single: bool, out: Path | None, json_out: Path | None, predictor) -> None:
+def _report(
+    results: list[PhotoVerdict], single: bool, out: Path | None, json_out: Path | None, predictor: Predictor | None
+) -> None:
+    """Print (one photo: each check; many: one line each, or a summary with ``--out``) and write the files."""
     from gtloc.evidence.report import verdict_dict, verdict_line, verdict_text, write_verdicts
     from gtloc.evidence.verify import summary_line
 

@@ -109,6 +109,19 @@ class Claim:
         return "; ".join(self.problems) or "no place or time given"
 
 
+def require_claim(claim: Claim) -> None:
+    """Raise a :class:`~gtloc.errors.ParameterError` saying what to pass when ``claim`` claims nothing."""
+    if claim.is_empty:
+        raise ParameterError(
+            f"no claim to verify ({claim.why_empty()}): pass ",
+            Param("lat"),
+            "/",
+            Param("lon"),
+            " and/or ",
+            Param("time"),
+        )
+
+
 def _set_time(claim: Claim, when: datetime, source: str, year_known: bool = True) -> None:
     """Give ``claim`` the time ``when`` (naive: local at the claimed place; aware: an instant)."""
     claim.source["time"], claim.year_known = source, year_known

@@ -114,11 +114,10 @@ def _verdict(path: str, claim: Claim, checks: list[Check], view: ModelView | Non
 
 @dataclass
 class _Read:
-    """One photo read for verification: its EXIF, claim, model-free checks done, backbone features if asked."""
+    """One photo read for verification: its claim, its model-free checks done, its backbone features if asked."""
 
     path: str
     claim: Claim
-    exif: PhotoExif
     checks: list[Check]
     features: torch.Tensor | None = None
 
@@ -139,7 +138,7 @@ def _read(path: Path, claims: ClaimSource, predictor: Predictor | None) -> _Read
         return PhotoVerdict(name, error=_without_path(str(exc), name))
     except (OSError, ValueError) as exc:  # a file that breaks a reader in a way it does not foresee: this photo only
         return PhotoVerdict(name, error=f"{type(exc).__name__}: {exc}")
-    return _Read(name, claim, exif, checks, features)
+    return _Read(name, claim, checks, features)
 
 
 def _without_path(message: str, path: str) -> str:

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from gtloc.data.claims import Claim, claim_from_exif, make_claim
+from gtloc.data.claims import Claim, claim_from_exif, make_claim, require_claim
 from gtloc.data.images import open_photo
-from gtloc.errors import Param, ParameterError
 from gtloc.geo import haversine_km
 from gtloc.inference.prediction import Prediction
 from gtloc.inference.predictor import Photo, Predictor
@@ -288,24 +287,12 @@ def _claim_rank(
     )
 
 
-def _require_claim(claim: Claim) -> None:
-    if claim.is_empty:
-        raise ParameterError(
-            f"no claim to verify ({claim.why_empty()}): pass ",
-            Param("lat"),
-            "/",
-            Param("lon"),
-            " and/or ",
-            Param("time"),
-        )
-
-
 def verify_embedding(
     predictor: Predictor, embedding: torch.Tensor, claim: Claim, guess: Prediction | None = None, top_k: int = 5
 ) -> Verification:
     """The model's view of ``claim`` for one picture's ``embedding`` ``(512,)``; ``guess``: the predictor's
     prediction for it (one row), made here with ``top_k`` if not given."""
-    _require_claim(claim)
+    require_claim(claim)
     if guess is None:
         guess = predictor.predict_embeddings(embedding[None], top_k=top_k)
     return verify_embeddings(predictor, embedding[None], [claim], guess)[0]
