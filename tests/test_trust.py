@@ -19,11 +19,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from gtloc.backbones.extract import extract_features
+from gtloc.data.claims import Claim
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
+from gtloc.evidence.model import rank_verdict
 from gtloc.geo import haversine_km
 from gtloc.inference.predictor import Predictor
-from gtloc.inference.verify import Claim, verify_features
+from gtloc.inference.verify import verify_features
 from gtloc.model.calibration import DEFAULT_FLAT_BELOW, FLAT_SHARE, PLACE_COVERAGE, Temperatures
 from gtloc.model.card import ModelCard, run_card
 from gtloc.model.domain import DomainProfile
@@ -300,7 +302,8 @@ def test_an_out_of_domain_photo_is_flagged_everywhere_and_cannot_be_judged(tmp_p
     data = json.loads((tmp_path / "v.json").read_text())
     assert code == 0 and "verdict: cannot judge" in out and "outside the model's domain" in out
     assert data["verdict"] == "cannot judge" and data["in_domain"] is False and data["domain_score"] == 0.0
-    assert {c["verdict"] for c in data["checks"]} == {"cannot judge", None}
+    assert {c["verdict"] for c in data["model_parts"]} == {"cannot judge", None}
+    assert next(c for c in data["checks"] if c["name"] == "model")["verdict"] == "cannot judge"
 
     client = TestClient(create_app_from_checkpoint(run))
     page = client.post("/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")})
@@ -423,8 +426,8 @@ def test_the_verify_thresholds_are_fitted_on_the_held_out_pictures_and_used_by_v
     assert fitted["place"] == pytest.approx(place, abs=1e-6)  # the untrained toy's place posteriors: near uniform
 
     claim = Claim(lat=10.0, lon=20.0, time=datetime(2001, 3, 4, 10, 0))
-    checks = verify_features(predictor, held.features[0], claim).checks
-    assert {c.kind: c.flat_below for c in checks} == {
+    ranks = verify_features(predictor, held.features[0], claim).ranks
+    assert {r.kind: r.flat_below for r in ranks} == {
         "place": fitted["place"],
         "time": None,
         **{kind: fitted[kind] for kind in ("month", "hour")},
@@ -432,4 +435,5 @@ def test_the_verify_thresholds_are_fitted_on_the_held_out_pictures_and_used_by_v
     strict = Predictor.from_pretrained(
         run, temperatures=replace(predictor.temperatures, flat_below=dict.fromkeys(("place", "month", "hour"), 1.0))
     )
-    assert {c.verdict for c in verify_features(strict, held.features[0], claim).checks} == {"cannot judge", None}
+    strict_ranks = verify_features(strict, held.features[0], claim).ranks
+    assert {rank_verdict(r) for r in strict_ranks} == {"cannot judge", None}

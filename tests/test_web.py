@@ -49,6 +49,12 @@ def test_an_upload_with_exif_shows_places_map_heatmap_and_the_verdict(client):
     assert page.text.count('class="place"') == 5
     assert page.text.count('<td style="background: rgb(') == 12 * 24 + 6  # the cells and the colour scale
     assert 'id="verdict"' in page.text and "EXIF GPS" in page.text and "2023-01-15 16:30:00" in page.text
+    for check in ("clock", "sun", "model"):
+        assert f'id="check-{check}"' in page.text
+    # Oslo, 15 January 2023, 15:30 UTC: the sun is 4.75 degrees below the horizon.
+    assert 'id="sun-at-claim"' in page.text and "<strong>4.8 degrees below the horizon</strong>" in page.text
+    for word in ("diagnostic", "sharpness", "credibility"):  # no unexplained words
+        assert word not in page.text.lower()
 
 
 def test_the_json_api_gives_the_same_analysis(client):
@@ -56,7 +62,13 @@ def test_the_json_api_gives_the_same_analysis(client):
     data = reply.json()
     assert reply.status_code == 200
     assert len(data["places"]) == 5 and abs(sum(c["p"] for r in data["heatmap"] for c in r["cells"]) - 1) < 1e-4
-    assert [c["kind"] for c in data["verification"]["checks"]] == ["place", "time", "month", "hour"]
+    verification = data["verification"]
+    assert [c["name"] for c in verification["checks"]] == ["clock", "sun", "model"]
+    assert [p["kind"] for p in verification["parts"]] == ["place", "time", "month", "hour"]
+    assert verification["verdict"] in ("consistent", "inconsistent", "cannot judge") and verification["reason"]
+    assert all(c["reason"] and c["compares"] for c in verification["checks"])
+    sun = next(c for c in verification["checks"] if c["name"] == "sun")
+    assert verification["sun"]["sun_elevation_deg"] == sun["figures"]["sun_elevation_deg"]
 
 
 def test_a_typed_claim_overrides_exif(client):

@@ -19,7 +19,7 @@ grown around the answer's hour must hold so that it holds the true hour with pro
 (:attr:`Temperatures.window_mass`).
 
 ``flat_below``: the sharpness (``1 - H(p) / log K`` of a posterior over K alternatives) below which ``verify``
-cannot judge a claim of that kind (:mod:`gtloc.inference.verify`): its posterior is too flat to tell the
+cannot judge a claim of that kind (:mod:`gtloc.evidence.model`): its posterior is too flat to tell the
 alternatives apart. Fitted on the held-out pictures so that about the flattest :data:`FLAT_SHARE` of them fall
 below: 1 % of the place posteriors, 5 % of the month and of the hour marginals. A run without fitted thresholds
 (written before they existed, imported weights, too few held-out pictures with that label) uses

@@ -94,10 +94,13 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
     and column sums are the month and hour probabilities shown beside the best time), whether the photo is in the
     model's domain (with a warning in words when not), the model card, and the check of the claim (EXIF
     unless ``fields`` give ``lat``/``lon``/``time``)."""
-    from gtloc.inference.verify import analyze_photo, claim_from_exif, parse_claim_time, verification_dict
+    from gtloc.data.claims import make_claim, read_claim_time
+    from gtloc.data.exif import read_photo_exif
+    from gtloc.inference.verify import analyze_photo
 
-    time = parse_claim_time(fields["time"]) if fields.get("time") else None
-    claim = claim_from_exif(path, _number(fields, "lat"), _number(fields, "lon"), time)
+    time = read_claim_time(fields["time"]) if fields.get("time") else None
+    exif = read_photo_exif(path, check_pixels=False)
+    claim = make_claim(exif, _number(fields, "lat"), _number(fields, "lon"), time)
     analysis = analyze_photo(predictor, path, claim, top_k=TOP_PLACES)
     pred = analysis.prediction
     places, probs, rows = _places(pred)
@@ -121,7 +124,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         },
         "places": rows,
         "claim_problems": claim.problems,
-        "verification": verification_dict(analysis.verification) if analysis.verification else None,
+        "verification": _checks(analysis, exif) if analysis.verification else None,
     }
     if pred.month_hour_posterior is not None:
         grid = pred.month_hour_posterior[0].numpy()
@@ -143,6 +146,42 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
     result["map_png"] = png_data_uri(world_map_png(places, probs, claim_place))
     result["thumbnail_png"] = png_data_uri(thumbnail_png(analysis.image))
     return result
+
+
+CHECK_LEGEND = {
+    "clock": "the camera's clock against the time of the photo's own GPS receiver",
+    "sun": "the light in the picture against the sun's height at the claimed place and time",
+    "model": "the trained model: where and when it thinks the picture was taken",
+}
+
+
+def _checks(analysis: Any, exif: Any) -> dict[str, Any]:
+    """The claim section: each check (clock, sun, model) with its verdict and reason, the verdict combining them
+    (:func:`gtloc.evidence.verify.verify_image`), the sun at the claimed place and time, and the model's view of
+    each part of the claim."""
+    from gtloc.evidence.model import part_reason, rank_dict, rank_verdict
+    from gtloc.evidence.report import check_dict, claim_dict
+    from gtloc.evidence.verify import verify_image
+    from gtloc.inference.verify import ModelView
+
+    view = ModelView(analysis.embedding, analysis.prediction, analysis.verification)
+    verdict = verify_image(analysis.image, analysis.claim, exif, view)
+    model = verdict.check("model")
+    guess = model.figures["best_guess"]
+    sun = verdict.check("sun").figures
+    return {
+        "claim": claim_dict(analysis.claim),
+        "verdict": verdict.word,
+        "reason": verdict.verdict.reason,
+        "checks": [{**check_dict(c), "compares": CHECK_LEGEND[c.name]} for c in verdict.checks],
+        "sun": {k: sun[k] for k in ("sun_elevation_deg", "sun_azimuth_deg", "light") if k in sun} or None,
+        "parts": [
+            {**rank_dict(r), "reason": part_reason(r, rank_verdict(r), guess["near"])}
+            for r in analysis.verification.ranks
+        ],
+        "in_domain": model.figures["in_domain"],
+        "best_guess": guess,
+    }
 
 
 def search_result(predictor: Predictor, gallery: ImageGallery, params: dict[str, str]) -> dict[str, Any]:
