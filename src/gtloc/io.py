@@ -8,6 +8,7 @@
 * :func:`exclusive_lock` lets one process at a time write a folder (``fcntl.flock``: the kernel drops the lock
   when its holder exits or is killed, so a crash cannot leave it stuck).
 * :func:`user_cache_dir` is where derived files go when the folder they belong to cannot be written.
+* :func:`existing_folder` checks an input folder up front: one that is not there is named by its absolute path.
 """
 
 from __future__ import annotations
@@ -60,6 +61,23 @@ def output_dir(path: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise OutputPathError(folder, _why(exc)) from None
     return folder
+
+
+def existing_folder(path: str | os.PathLike[str], what: str, source: str | None = None) -> Path:
+    """``path`` if it is a folder; else ``GtlocError`` naming ``what`` it should be and the absolute path tried
+    (a relative path is resolved against the current folder, which is what a user most often gets wrong).
+    ``source`` says where ``path`` came from (``"$GTLOC_CHECKPOINT"``)."""
+    folder = Path(path)
+    if folder.is_dir():
+        return folder
+    tried = folder.absolute()
+    origin = [f"{source}={folder}"] if source else []
+    if str(tried) != str(folder):
+        origin.append(f"relative to {Path.cwd()}")
+    where = f" ({', '.join(origin)})" if origin else ""
+    if folder.exists():
+        raise GtlocError(f"{what} {tried} is a file, not a folder{where}")
+    raise GtlocError(f"no such {what}: {tried} does not exist{where}")
 
 
 def output_file(path: str | os.PathLike[str]) -> Path:

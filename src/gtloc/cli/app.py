@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -59,9 +60,23 @@ def _root() -> None:
     """gtloc: tell when and where an outdoor photo was taken (GT-Loc, ICCV 2025)."""
 
 
+def _existing_run(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
+    """``--checkpoint`` names a folder that exists, or one error line with the absolute path tried (and, when the
+    value came from ``$GTLOC_CHECKPOINT``, that it did), before the command loads anything."""
+    from gtloc.io import existing_folder
+
+    if value is None or ctx.resilient_parsing:
+        return value
+    source = ctx.get_parameter_source(param.name)
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    return existing_folder(value, "run folder", f"${CHECKPOINT_ENV}" if from_env else None)
+
+
 def checkpoint_option(help: str = "Run directory of the trained model.") -> Any:
     """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out."""
-    return typer.Option(..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help)
+    return typer.Option(
+        ..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help, callback=_existing_run
+    )
 
 
 def switch(default: bool, name: str, help: str, off: str | None = None) -> Any:
