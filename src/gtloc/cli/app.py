@@ -74,9 +74,7 @@ def _existing_run(ctx: typer.Context, param: Any, value: Path | None) -> Path | 
 
 def checkpoint_option(help: str = "Run directory of the trained model.") -> Any:
     """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out."""
-    return typer.Option(
-        ..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help, callback=_existing_run
-    )
+    return typer.Option(..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help, callback=_existing_run)
 
 
 def switch(default: bool, name: str, help: str, off: str | None = None) -> Any:
