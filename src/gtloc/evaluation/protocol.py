@@ -97,8 +97,9 @@ def evaluate_predictions(
 ) -> dict[str, Any]:
     """Score ``predictions`` (a predictions CSV or :class:`Records`) against ``truth`` (a records CSV or Records).
 
-    Returns ``{"n", "geo", "time", "unmatched", "domain", "warnings"}`` for all matched rows (pooled); with ``group_by`` (a column of the
-    truth CSV, e.g. ``camera``) also ``"group_by"`` and ``"groups"``: ``{value: {"n", "geo", "time"}}``.
+    Returns ``{"n", "geo", "time", "unmatched", "domain", "warnings"}`` for all matched rows (pooled); with
+    ``group_by`` (a column of the truth CSV, e.g. ``camera``) also ``"group_by"`` and ``"groups"``:
+    ``{value: {"n", "geo", "time"}}``.
     ``geo`` is only computed over rows whose truth has GPS, ``time`` only over rows whose truth has a time.
     Raises :class:`GtlocError` when no prediction matches a truth path, or when ``group_by`` is not a column.
     """
