@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,15 @@ def _plain_switches(params: list[Any]) -> list[Any]:
 class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_switches(super().get_params(ctx))
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; on Ctrl-C say what was kept and how to go on (the exit status is 130, as Typer sets)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            note = str(exc) if isinstance(exc, Interrupted) else NOTHING_HALF_WRITTEN
+            print(f"\ninterrupted: {note}", file=sys.stderr, flush=True)
+            raise
 
 
 class _Group(TyperGroup):
@@ -91,6 +100,38 @@ def progress_option() -> Any:
 def show_progress(progress: bool | None) -> bool:
     """The value of :func:`progress_option`: as given, or whether stderr is a terminal."""
     return sys.stderr.isatty() if progress is None else progress
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long command; the message says what was kept and how to go on (see :func:`on_interrupt`)."""
+
+
+NOTHING_HALF_WRITTEN = "every file gtloc writes is written whole or not at all: nothing half-written was left"
+
+
+@contextlib.contextmanager
+def on_interrupt(kept: Callable[[], str]) -> Iterator[None]:
+    """Turn Ctrl-C in the block into :class:`Interrupted` with ``kept()``: what the command has kept so far (read
+    from disk when the interrupt comes) and the command that goes on from there. Every command prints it (exit
+    status 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        try:
+            note = kept()
+        except Exception as exc:  # what was kept cannot be read: say so rather than hide the interrupt
+            note = f"could not read what was kept ({type(exc).__name__}: {exc})"
+        raise Interrupted(note) from None
+
+
+def same_command(*extra: str) -> str:
+    """The command line that was run, as a user can paste it, with ``extra`` arguments added if not already there
+    (``same_command("--resume")``)."""
+    import shlex
+
+    args = ["gtloc", *sys.argv[1:]]
+    args += [a for a in extra if a not in args]
+    return shlex.join(args)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress, switch
 from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
@@ -60,7 +60,17 @@ def features(
 
     table = load_records(records, strict=not lenient)
     share = set(select_shard(table.paths, shard_index, num_shards))
-    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
+
+    def kept() -> str:
+        from gtloc.data.features import MANIFEST, FeatureStore
+
+        done = sum(p in FeatureStore.open(out) for p in share) if (out / MANIFEST).is_file() else 0
+        return (
+            f"kept the features of {done} of {len(share)} images in {out} (written a shard of --shard-size images "
+            f"at a time); the same command extracts the rest: {same_command()}"
+        )
+
+    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"), on_interrupt(kept):
         model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
         store = extract_features(
             table,
@@ -75,6 +85,7 @@ def features(
             shard_index=shard_index,
             num_shards=num_shards,
             allow_outside=allow_outside_images,
+            log=typer.echo,
         )
     wanted = share
     failed = {p: r for p, r in store.failed.items() if p in wanted}
