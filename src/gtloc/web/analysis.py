@@ -16,14 +16,13 @@ from gtloc.errors import GtlocError
 from gtloc.geo import distinct_places
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.image_gallery import ImageGallery
-from gtloc.web.render import heat_color, png_data_uri, thumbnail_png, world_map_png
+from gtloc.web.render import heat_color, heat_legend, map_data, png_data_uri, thumbnail_png
 
 TOP_PLACES = 5
 # Gallery entries read to find TOP_PLACES distinct places: entries closer than DISTINCT_KM are one place.
 PLACE_CANDIDATES = 64
 DISTINCT_KM = 10.0
 SEARCH_RESULTS = 12
-HEAT_SCALE_STEPS = 6
 
 
 def _number(fields: dict[str, str], name: str, kind: type = float) -> Any:
@@ -38,7 +37,6 @@ def _number(fields: dict[str, str], name: str, kind: type = float) -> Any:
 
 def _heatmap(grid: np.ndarray, marks: dict[tuple[int, int], list[str]]) -> list[dict[str, Any]]:
     """Rows of the month x hour table; ``marks`` names the cells of the claim and of the best guess."""
-    top = float(grid.max())
     return [
         {
             "month": calendar.month_abbr[m + 1],
@@ -46,21 +44,13 @@ def _heatmap(grid: np.ndarray, marks: dict[tuple[int, int], list[str]]) -> list[
                 {
                     "hour": h,
                     "p": float(grid[m, h]),
-                    "color": heat_color(float(grid[m, h]), top),
+                    "color": heat_color(float(grid[m, h])),
                     "marks": marks.get((m, h), []),
                 }
                 for h in range(24)
             ],
         }
         for m in range(12)
-    ]
-
-
-def _heat_scale(top: float) -> list[dict[str, Any]]:
-    """The heatmap's colour scale: ``HEAT_SCALE_STEPS`` swatches from 0 to the largest cell's probability."""
-    return [
-        {"p": top * i / (HEAT_SCALE_STEPS - 1), "color": heat_color(top * i / (HEAT_SCALE_STEPS - 1), top)}
-        for i in range(HEAT_SCALE_STEPS)
     ]
 
 
@@ -110,14 +100,14 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         if claim.has_time:
             marks.setdefault((claim.time.month - 1, claim.time.hour), []).insert(0, "claim")
         result["heatmap"] = _heatmap(grid, marks)
-        result["heat_scale"] = _heat_scale(float(grid.max()))
+        result["heat_scale"] = heat_legend()
         result["best_time"] = f"{day} {calendar.month_name[month]}, {hour:02d}:{minute:02d}"
         result["best_time_probs"] = {
             "month": float(pred.month_posterior[0, month - 1]),
             "hour": float(pred.hour_posterior[0, hour]),
         }
     claim_place = (claim.lat, claim.lon) if claim.has_place else None
-    result["map_png"] = png_data_uri(world_map_png(places, probs, claim_place))
+    result["map"] = map_data(result["places"], claim_place)
     result["thumbnail_png"] = png_data_uri(thumbnail_png(analysis.image))
     return result
 
