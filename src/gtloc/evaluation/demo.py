@@ -30,22 +30,26 @@ from gtloc.training.loop import TrainingData, load_training_data
 
 POSTERIOR_EXAMPLES = 6
 RUNS = ("gtloc", *ABLATIONS)
-# Rates measured on the demo's stages on this project's 2-core CPU, shared with other jobs (see the README):
-# rendering one picture in one process, one backbone crop, one training picture-epoch, the end of a run
-# (calibration against the 100k GPS gallery, domain profile, neighbours), scoring an ablation (its galleries
-# encoded in memory), the classification baseline per training picture, and what every run does (loading,
-# predicting the test world, the plots).
-SECONDS_PER_RENDER = 0.0106
-SECONDS_PER_CROP = 0.0166
-SECONDS_PER_TRAIN_PICTURE_EPOCH = 0.00085
-SECONDS_PER_RUN_END = 80.0
-SECONDS_PER_ABLATION_SCORE = 10.0
-SECONDS_PER_CLASSIFIER_PICTURE = 0.008
-SECONDS_FIXED = 20.0
+# Rates of the demo's stages in CPU seconds, measured on this project's 2-core CPU (a from-scratch run with the
+# default settings, 364 s of CPU in all): rendering one picture in one process (workers share it), one backbone
+# crop (decoding included), one training picture-epoch (the mean of GT-Loc and its two ablations), the end of a run
+# (calibration against the 100k GPS gallery, domain profile, neighbours), scoring an ablation (its galleries encoded
+# in memory), the classification baseline per training picture, and what every run does (loading, predicting the
+# test world, the plots). An idle CPU runs them in about that wall time; speed_factor says how much longer now.
+SECONDS_PER_RENDER = 0.0078
+SECONDS_PER_CROP = 0.0107
+SECONDS_PER_TRAIN_PICTURE_EPOCH = 0.00055
+SECONDS_PER_RUN_END = 43.0
+SECONDS_PER_ABLATION_SCORE = 2.5
+SECONDS_PER_CLASSIFIER_PICTURE = 0.0045
+SECONDS_FIXED = 12.0
+# The speed probe: PROBE_STEPS small one-thread matrix products took PROBE_CPU_SECONDS of CPU on that machine.
+PROBE_STEPS = 200
+PROBE_CPU_SECONDS = 0.12
 # Peak memory of `gtloc demo` with the default settings (/usr/bin/time -v, maximum resident set size; README), and
 # disk: bytes per rendered 224 px picture, per picture's features (one crop), per run (weights, training state,
 # training neighbours, domain profile: 3,000 training pictures) and the one encoded 100k GPS gallery kept on disk.
-DEMO_MEMORY = "about 1.5 GB"
+DEMO_MEMORY = "at most 1.7 GB"
 BYTES_PER_PICTURE = 13_800
 BYTES_PER_CROP_FEATURES = 5_150
 BYTES_PER_RUN = 43_000_000
@@ -113,7 +117,7 @@ class DemoPlan:
     classifier: bool
 
     def describe(self) -> str:
-        """``"render 3,600 pictures, extract 9,000 crops, train 3 runs, ..."``, or what is reused."""
+        """``"render 3,600 pictures, extract features of 9,000 crops, train 3 runs, ..."``, or that all is reused."""
         todo = [
             f"render {self.render:,} pictures" if self.render else "",
             f"extract features of {self.crops:,} crops" if self.crops else "",
@@ -122,7 +126,7 @@ class DemoPlan:
             "fit the classification baseline" if self.classifier else "",
         ]
         todo = [t for t in todo if t]
-        return ", ".join(todo) if todo else "every stage reused (worlds, features, runs, scores)"
+        return ", ".join(todo) if todo else "load what is there (nothing left: every stage is reused)"
 
 
 def plan_demo(out: str | Path, settings: DemoSettings) -> DemoPlan:
@@ -162,6 +166,19 @@ def estimate_seconds(settings: DemoSettings, plan: DemoPlan | None = None) -> fl
         + (settings.n_train * SECONDS_PER_CLASSIFIER_PICTURE if plan.classifier else 0.0)
         + SECONDS_FIXED
     )
+
+
+def speed_factor() -> float:
+    """How many times longer than the rates above say the demo takes on this CPU now: the wall time of a fixed
+    one-thread workload over its CPU time on the machine the rates were measured on (:data:`PROBE_CPU_SECONDS`).
+    It counts both a slower or faster CPU and a busy one (another job's threads take their share of the cores);
+    the estimate assumes the load stays as it is at the start."""
+    with torch.inference_mode():
+        a, b = torch.ones(192, 192) / 192, torch.ones(192, 256) / 192
+        began = time.perf_counter()
+        for _ in range(PROBE_STEPS):
+            torch.tanh(a @ b).T @ a
+        return (time.perf_counter() - began) / PROBE_CPU_SECONDS
 
 
 def demo_disk(settings: DemoSettings) -> str:
@@ -336,11 +353,13 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, log, device
         return now
 
     plan = plan_demo(out, settings)
-    estimate = estimate_seconds(settings, plan)
+    factor = speed_factor()
+    estimate = estimate_seconds(settings, plan) * factor
     took = f"{estimate:.0f} seconds" if estimate < 90 else f"{estimate / 60:.0f} minutes"
     log(
-        f"gtloc demo into {out}: about {took} on a 2-core CPU ({plan.describe()}; finished stages are reused); "
-        f"{DEMO_MEMORY} of memory, {demo_disk(settings)} of disk"
+        f"gtloc demo into {out}: about {took} to {plan.describe()} (finished stages are reused; at this CPU's "
+        f"speed now, {factor:.1f} x the time of an idle 2-core one); {DEMO_MEMORY} of memory, "
+        f"{demo_disk(settings)} of disk"
     )
     t = time.perf_counter()
     train_world = _world(out, "world-train", settings.n_train, 2 * settings.seed + 1, settings, progress, log)

@@ -96,10 +96,7 @@ def _train_variant(
     on the run reuses); an ablation, calibrated and scored once, encodes them in memory (the 100k GPS gallery is
     200 MB on disk).
     """
-    step = saved_step(run_dir / TRAINING_STATE_FILE) if resume else None
-    if step is not None:
-        log(f"  resuming the run in {run_dir} after step {step} (a finished run is only loaded)")
-    resume = step is not None
+    resume = resume and saved_step(run_dir / TRAINING_STATE_FILE) is not None  # train says how it resumes
     train(
         train_data,
         run_dir,
