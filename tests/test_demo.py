@@ -64,7 +64,7 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     assert f"the run in {run} finished at step " in stdout and "loaded, not trained or calibrated again" in stdout
     assert "encoding the 100,000-place GPS gallery once (cached" not in stdout  # the cache answers
     # nothing is trained, calibrated, fitted or encoded again: the baselines' and ablations' scores are reused
-    assert "nothing left: every stage is reused" in stdout.splitlines()[0]  # and the estimate is for that
+    assert "to load what is there: every stage is reused" in stdout.splitlines()[0]  # the estimate is for that
     assert "reusing the scores of the classification baseline" in stdout and "training the classification" not in stdout
     assert "reusing the scores of ablation gtloc_hard_targets" in stdout and "calibrating" not in stdout
     assert "encoding the 100,000-place GPS gallery once" not in stdout

@@ -35,14 +35,14 @@ RUNS = ("gtloc", *ABLATIONS)
 # crop (decoding included), one training picture-epoch (the mean of GT-Loc and its two ablations), the end of a run
 # (calibration against the 100k GPS gallery, domain profile, neighbours), scoring an ablation (its galleries encoded
 # in memory), the classification baseline per training picture, and what every run does (loading, predicting the
-# test world, the plots). An idle CPU runs them in about that wall time; speed_factor says how much longer now.
+# test world, the plots; the process's start included). An idle CPU runs them in about that wall time; speed_factor says how much longer now.
 SECONDS_PER_RENDER = 0.0078
 SECONDS_PER_CROP = 0.0107
 SECONDS_PER_TRAIN_PICTURE_EPOCH = 0.00055
 SECONDS_PER_RUN_END = 43.0
 SECONDS_PER_ABLATION_SCORE = 2.5
 SECONDS_PER_CLASSIFIER_PICTURE = 0.0045
-SECONDS_FIXED = 12.0
+SECONDS_FIXED = 15.0
 # The speed probe: PROBE_STEPS small one-thread matrix products took PROBE_CPU_SECONDS of CPU on that machine.
 PROBE_STEPS = 200
 PROBE_CPU_SECONDS = 0.12
@@ -126,7 +126,7 @@ class DemoPlan:
             "fit the classification baseline" if self.classifier else "",
         ]
         todo = [t for t in todo if t]
-        return ", ".join(todo) if todo else "load what is there (nothing left: every stage is reused)"
+        return ", ".join(todo) if todo else "load what is there: every stage is reused"
 
 
 def plan_demo(out: str | Path, settings: DemoSettings) -> DemoPlan:
@@ -357,9 +357,8 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, log, device
     estimate = estimate_seconds(settings, plan) * factor
     took = f"{estimate:.0f} seconds" if estimate < 90 else f"{estimate / 60:.0f} minutes"
     log(
-        f"gtloc demo into {out}: about {took} to {plan.describe()} (finished stages are reused; at this CPU's "
-        f"speed now, {factor:.1f} x the time of an idle 2-core one); {DEMO_MEMORY} of memory, "
-        f"{demo_disk(settings)} of disk"
+        f"gtloc demo into {out}: about {took} to {plan.describe()}; {DEMO_MEMORY} of memory, {demo_disk(settings)} "
+        f"of disk (finished stages are reused; at this CPU's speed now, {factor:.1f} x an idle 2-core CPU's time)"
     )
     t = time.perf_counter()
     train_world = _world(out, "world-train", settings.n_train, 2 * settings.seed + 1, settings, progress, log)
