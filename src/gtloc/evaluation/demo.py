@@ -35,7 +35,8 @@ RUNS = ("gtloc", *ABLATIONS)
 # crop (decoding included), one training picture-epoch (the mean of GT-Loc and its two ablations), the end of a run
 # (calibration against the 100k GPS gallery, domain profile, neighbours), scoring an ablation (its galleries encoded
 # in memory), the classification baseline per training picture, and what every run does (loading, predicting the
-# test world, the plots; the process's start included). An idle CPU runs them in about that wall time; speed_factor says how much longer now.
+# test world, the plots; the process's start included). An idle CPU runs them in about that wall time;
+# speed_factor says how much longer now.
 SECONDS_PER_RENDER = 0.0078
 SECONDS_PER_CROP = 0.0107
 SECONDS_PER_TRAIN_PICTURE_EPOCH = 0.00055
