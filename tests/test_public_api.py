@@ -56,14 +56,21 @@ def _python_section() -> str:
     return section
 
 
-def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys):
+def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys, monkeypatch, tmp_path):
+    """As written, in the checkout (its photo exists there), and its best place and time are what `gtloc predict`
+    prints and writes for the same photo."""
+    import csv
+
+    from helpers.cli import run_cli
+
     blocks = re.findall(r"```python\n(.*?)```", _python_section(), re.S)
     assert README_PHOTO in blocks[0] and (ROOT / README_PHOTO).is_file()  # the snippet's photo is in the checkout
     assert blocks and "gtloc.load(" in blocks[0] and "predict_image(" in blocks[0]
+    monkeypatch.chdir(ROOT)
     namespace: dict = {}
     for block in blocks:
-        code = block.replace("demo-out/runs/gtloc", str(run)).replace(README_PHOTO, str(PHOTO))
-        exec(compile(code, "README.md", "exec"), namespace)
+        assert "tests/fixtures/exif-photos/" in block
+        exec(compile(block.replace("demo-out/runs/gtloc", str(run)), "README.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert printed.startswith("Prediction for 1 image:") and "place 3" in printed and "time 3" in printed
     prediction = namespace["prediction"]
@@ -72,14 +79,21 @@ def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys):
     # The snippet reads the one answer that `gtloc predict` prints: the read-out's time, not the argmax.
     assert [namespace[k] for k in ("month", "day", "hour", "minute", "second")] == prediction.best_time[0].tolist()
     assert prediction.known_place_source == "exif" and namespace["hours"] == prediction.hour_window()[1]
+    out = tmp_path / "preds.csv"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", PHOTO, "--checkpoint", run, "--out", out, "--no-progress")
+    assert code == 0, err
+    row = next(csv.DictReader(out.open()))
+    assert float(row["lat"]) == pytest.approx(namespace["lat"], abs=1e-4)
+    assert float(row["lon"]) == pytest.approx(namespace["lon"], abs=1e-4)
+    assert [int(row["month"]), int(row["hour"])] == [int(namespace["month"]), int(namespace["hour"])]
 
 
 @pytest.mark.slow
 def test_the_readme_one_liner_works_in_a_fresh_python(run):
     line = re.search(r'`(python -c "import gtloc;[^`]*)`', _python_section()).group(1)
-    code = re.fullmatch(r'python -c "(.*)"', line).group(1)
-    code = code.replace("demo-out/runs/gtloc", str(run)).replace(README_PHOTO, str(PHOTO))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    code = re.fullmatch(r'python -c "(.*)"', line).group(1).replace("demo-out/runs/gtloc", str(run))
+    assert "tests/fixtures/exif-photos/HTC_Desire.jpg" in code and (ROOT / "tests/fixtures/exif-photos").is_dir()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Prediction for 1 image:") and "place 3" in done.stdout
 

@@ -45,7 +45,9 @@ def test_home_page_has_the_upload_form_and_no_external_resources(client):
 def test_an_upload_with_exif_shows_places_map_heatmap_and_the_verdict(client):
     page = client.post("/analyze", files={"photo": ("oslo.jpg", jpeg(oslo_exif()), "image/jpeg")})
     assert page.status_code == 200, page.text
-    assert 'id="world-map" src="data:image/png;base64,' in page.text
+    assert 'id="world-map" class="map"' in page.text and 'id="map-data"' in page.text
+    for script in ("vendor/leaflet/leaflet.js", "vendor/leaflet.markercluster/leaflet.markercluster.js", "map.js"):
+        assert f'src="/static/{script}"' in page.text
     assert page.text.count('class="place"') == 5
     assert page.text.count('<td style="background: rgb(') == 12 * 24 + 6  # the cells and the colour scale
     assert 'id="verdict"' in page.text and "EXIF GPS" in page.text and "2023-01-15 16:30:00" in page.text
@@ -117,6 +119,76 @@ def test_an_upload_without_a_file_or_with_a_bad_claim(client):
     assert page.status_code == 400 and "cannot read the time" in page.text
 
 
+def test_every_problem_is_reported_at_once_and_the_form_keeps_what_was_typed(client):
+    fields = {"lat": "95", "lon": "ten", "time": "soon"}
+    page = client.post("/analyze", files={"photo": ("p.jpg", b"", "image/jpeg")}, data=fields)
+    assert page.status_code == 400
+    assert "4 problems:" in page.text and page.text.count("<li>") == 4
+    for problem in (
+        "p.jpg is empty",
+        "latitude &#39;95&#39;: must be within [-90, 90]",
+        "longitude &#39;ten&#39;: not a number",
+        "cannot read the time &#39;soon&#39;",
+    ):
+        assert problem in page.text
+    for name, value in fields.items():
+        assert f'name="{name}" id="claim-{name}" ' in page.text and f'value="{value}"' in page.text
+    assert 'id="photo-again"' in page.text and "Choose the photo again (p.jpg)" in page.text
+    reply = client.post("/api/analyze", files={"photo": ("p.jpg", b"", "image/jpeg")}, data=fields)
+    assert reply.status_code == 400 and len(reply.json()["errors"]) == 4
+
+
+def test_the_form_check_answers_every_field_problem_without_a_photo(client):
+    assert client.post("/api/check-form", data={"lat": "1", "lon": "2", "time": "2023-01-15 16:30"}).json() == {
+        "errors": []
+    }
+    assert client.post("/api/check-form", data={"lat": "1"}).json()["errors"] == [
+        "longitude is missing: give both latitude and longitude (or neither, to check the EXIF place)"
+    ]
+    errors = client.post("/api/check-form", data={"lat": "x", "lon": "200", "time": "2023-02-30 10:00"}).json()
+    assert errors["errors"] == [
+        "latitude 'x': not a number",
+        "longitude '200': must be within [-180, 180]",
+        "cannot read the time '2023-02-30 10:00': day is out of range for month",
+    ]
+
+
+def test_the_map_libraries_and_outlines_are_vendored_served_and_unchanged(client):
+    """The map works offline: every vendored file (Leaflet, markercluster, topojson-client, Natural Earth) is
+    served from the package, matches the SHA-256 that scripts/vendor_web.py pinned, and ships with its licence."""
+    import hashlib
+    from pathlib import Path
+
+    vendor = Path(create_app.__code__.co_filename).parent / "static" / "vendor"
+    sums = dict(reversed(line.split()) for line in (vendor / "SHA256SUMS").read_text().splitlines())
+    assert {name.split("/")[0] for name in sums} == {
+        "leaflet",
+        "leaflet.markercluster",
+        "topojson-client",
+        "world-atlas",
+    }
+    for name, digest in sums.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+        assert client.get(f"/static/vendor/{name}").status_code == 200, name
+    assert {"leaflet/LICENSE", "leaflet.markercluster/MIT-LICENCE.txt", "topojson-client/LICENSE"} <= set(sums)
+    assert "world-atlas/LICENSE" in sums and "countries-50m.json" in " ".join(sums)
+
+
+def test_the_package_data_ships_the_vendored_files():
+    """pyproject's package-data globs cover every vendored file (a wheel without them draws no map)."""
+    import fnmatch
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    globs = re.findall(r'"(web/[^"]+)"', (root / "pyproject.toml").read_text())
+    package = root / "src" / "gtloc"
+    files = [p.relative_to(package).as_posix() for p in (package / "web").rglob("*") if p.is_file()]
+    shipped = [f for f in files if "__pycache__" not in f and not f.endswith(".py")]
+    missing = [f for f in shipped if not any(fnmatch.fnmatchcase(f, g) and f.count("/") == g.count("/") for g in globs)]
+    assert shipped and missing == []
+
+
 def test_search_by_place_and_time_and_by_text(client, toy_world):
     page = client.get("/search", params={"place": "Oslo", "month": "1", "hour": "16"})
     assert page.status_code == 200
@@ -167,3 +239,17 @@ def test_the_page_shows_the_one_best_place_that_predict_gives(client, tmp_path):
     assert all(f">{p['prob_text']}</td>" in page for p in data["places"]) and "%" in data["places"][0]["prob_text"]
     month, hours = data["best_time"].split(", ")  # "July, 14:00-16:00": a month and clock hours, no grid day
     assert month in calendar.month_name[1:] and hours[2:6] == ":00-" and hours.endswith(":00")
+
+
+def test_a_flat_posterior_looks_flat_and_a_sharp_one_dark_on_the_one_scale():
+    import numpy as np
+
+    from gtloc.web.render import heat_color
+
+    def rgb(p):
+        return [int(v) for v in heat_color(p)[4:-1].split(", ")]
+
+    flat = np.full(288, 1 / 288)
+    assert all(min(rgb(p)) >= 215 for p in flat)  # near white: no cell of a flat posterior looks likely
+    assert rgb(0.3) == [165, 15, 21] and rgb(0.9) == [165, 15, 21] and rgb(0.0) == [255, 255, 255]
+    assert rgb(0.008)[1] > rgb(0.05)[1] > rgb(0.2)[1]  # more probable, darker

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress
 
 
 @app.command()
@@ -22,7 +22,14 @@ def crossval(
     from gtloc.evaluation.crossval import cross_validate, crossval_table
     from gtloc.training.config import load_train_config
 
-    with flags(records_path="--records", out_dir="--out"):
+    def kept() -> str:
+        finished = sum(1 for _ in out.glob("*/model_card.json"))
+        return (
+            f"kept {finished} finished fold run(s) in {out} and the checkpoint of the one in progress; the same "
+            f"command reloads the finished folds and resumes the other: {same_command()}"
+        )
+
+    with flags(records_path="--records", out_dir="--out"), on_interrupt(kept):
         result = cross_validate(
             records,
             features,

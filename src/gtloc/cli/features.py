@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress, switch
 from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
@@ -75,13 +75,27 @@ def features(
         "progress": show_progress(progress),
         "shard_index": shard_index,
         "num_shards": num_shards,
+        "log": typer.echo,
     }
-    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
+    planned: list[str] = []
+
+    def kept() -> str:
+        from gtloc.data.features import MANIFEST, FeatureStore
+
+        done = len(FeatureStore.open(out)) if (out / MANIFEST).is_file() else 0
+        of = f" of {len(planned)}" if planned else ""
+        return (
+            f"kept the features of {done}{of} images in {out} (written a shard of --shard-size images at a time); "
+            f"the same command extracts the rest: {same_command()}"
+        )
+
+    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"), on_interrupt(kept):
         model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
         if photos:
             store, table, unlisted = extract_photo_features(photos, out, model, **options)
         else:
             table, unlisted = load_records(records, strict=not lenient), []
+            planned += select_shard(table.paths, shard_index, num_shards)
             root = records.parent if images is None else images
             store = extract_features(table, root, model, out, allow_outside=allow_outside_images, **options)
     share = set(select_shard(table.paths, shard_index, num_shards))

@@ -85,7 +85,7 @@ def cross_validate(
         log(f"[{number}/{len(values)}] {group_by}={value}: train on {len(train_rows)}, predict {len(test_rows)}")
         fold, test = data.subset(train_rows), data.subset(test_rows)
         run = _fold_dir(out, value)
-        train(fold, run, config, resume=(run / TRAINING_STATE_FILE).is_file(), progress=progress)
+        train(fold, run, config, resume=(run / TRAINING_STATE_FILE).is_file(), progress=progress, log=log)
         pred = Predictor.from_pretrained(run).predict(test.features, top_k=1)
         answers = {"gtloc": (pred.latlon.numpy().astype(float), pred.best_time.numpy().astype(float))}
         floor = constant_baseline(fold.latlon.numpy().astype(float), fold.times.numpy().astype(float), len(test))

@@ -282,7 +282,8 @@ def _parse_row(file: str, row: int, cells: dict[str, str]) -> tuple[list[float],
 
 
 def read_predictions(path: str | Path) -> Records:
-    """Read a predictions CSV (``path,lat,lon[,month,day,hour,minute[,second]]``) into :class:`Records`.
+    """Read a predictions CSV (``path,lat,lon[,month,day,hour,minute[,second]]``) into :class:`Records`; other
+    columns (``in_domain``, ``domain_score``, ...) are kept as its ``extras``.
 
     Empty place or time cells are NaN (not predicted). A bad value raises :class:`GtlocError` naming the file,
     the row (counted from 1 after the header), the path, the field and the value; so does a duplicate path.
@@ -300,6 +301,7 @@ def read_predictions(path: str | Path) -> Records:
         if time_given and len(time_given) != 4:
             raise GtlocError(f"{file}: time columns come as a set (month, day, hour, minute); found {time_given}")
         paths, latlon, times, seen = [], [], [], {}
+        extras: dict[str, list[str]] = {c: [] for c in names if c not in (*PREDICTION_COLUMNS[:7], "second")}
         for row, cells in enumerate(reader, start=1):
             if None in cells or any(v is None for v in cells.values()):
                 raise GtlocError(f"{file} row {row}: has a different number of fields than the header")
@@ -313,4 +315,7 @@ def read_predictions(path: str | Path) -> Records:
             paths.append(name)
             latlon.append(ll)
             times.append(t)
-    return Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times).reshape(-1, 5))
+            for column, values in extras.items():
+                values.append(cells[column].strip())
+    latlon_array, times_array = np.array(latlon).reshape(-1, 2), np.array(times).reshape(-1, 5)
+    return Records(paths=paths, latlon=latlon_array, times=times_array, extras=extras)

@@ -21,7 +21,7 @@ from gtloc.device import resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.prediction import Prediction
-from gtloc.io import can_write, user_cache_dir
+from gtloc.io import can_write, existing_folder, user_cache_dir
 from gtloc.model.calibration import Temperatures
 from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
@@ -174,6 +174,7 @@ class Predictor:
         The run's temperatures, domain profile and model card come along when it has them; ``readout=None``
         takes the card's.
         """
+        run_dir = existing_folder(run_dir, "run folder")  # before can_write below makes run_dir/galleries
         if cache_dir is None:
             cache_dir = Path(run_dir) / RUN_GALLERIES_DIR
             if not can_write(cache_dir):

@@ -19,11 +19,10 @@ from gtloc.inference.readable import percent
 from gtloc.model.domain import out_of_domain_warning
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.retrieval.place_answer import DISTINCT_KM
-from gtloc.web.render import heat_color, png_data_uri, thumbnail_png, world_map_png
+from gtloc.web.render import heat_color, heat_legend, map_data, png_data_uri, thumbnail_png
 
 TOP_PLACES = 5
 SEARCH_RESULTS = 12
-HEAT_SCALE_STEPS = 6
 
 
 def _number(fields: dict[str, str], name: str, kind: type = float) -> Any:
@@ -38,7 +37,6 @@ def _number(fields: dict[str, str], name: str, kind: type = float) -> Any:
 
 def _heatmap(grid: np.ndarray, marks: dict[tuple[int, int], list[str]]) -> list[dict[str, Any]]:
     """Rows of the month x hour table; ``marks`` names the cells of the claim and of the best guess."""
-    top = float(grid.max())
     return [
         {
             "month": calendar.month_abbr[m + 1],
@@ -46,7 +44,7 @@ def _heatmap(grid: np.ndarray, marks: dict[tuple[int, int], list[str]]) -> list[
                 {
                     "hour": h,
                     "p": float(grid[m, h]),
-                    "color": heat_color(float(grid[m, h]), top),
+                    "color": heat_color(float(grid[m, h])),
                     "marks": marks.get((m, h), []),
                 }
                 for h in range(24)
@@ -56,16 +54,8 @@ def _heatmap(grid: np.ndarray, marks: dict[tuple[int, int], list[str]]) -> list[
     ]
 
 
-def _heat_scale(top: float) -> list[dict[str, Any]]:
-    """The heatmap's colour scale: ``HEAT_SCALE_STEPS`` swatches from 0 to the largest cell's probability."""
-    return [
-        {"p": top * i / (HEAT_SCALE_STEPS - 1), "color": heat_color(top * i / (HEAT_SCALE_STEPS - 1), top)}
-        for i in range(HEAT_SCALE_STEPS)
-    ]
-
-
-def _places(pred: Prediction) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """The prediction's distinct places ``(M, 2)``, their probabilities ``(M,)`` and the table's rows, best first."""
+def _places(pred: Prediction) -> list[dict[str, Any]]:
+    """The table's rows of the prediction's distinct places, best first."""
     from gtloc.places import place_names
 
     places, probs = pred.place_topk[0].numpy(), pred.place_probs[0].numpy()
@@ -83,7 +73,7 @@ def _places(pred: Prediction) -> tuple[np.ndarray, np.ndarray, list[dict[str, An
         }
         for i, (lat, lon) in enumerate(places.tolist())
     ]
-    return places, probs, rows
+    return rows
 
 
 def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -103,7 +93,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
     claim = make_claim(exif, _number(fields, "lat"), _number(fields, "lon"), time)
     analysis = analyze_photo(predictor, path, claim, top_k=TOP_PLACES)
     pred = analysis.prediction
-    places, probs, rows = _places(pred)
+    rows = _places(pred)
     in_domain = None if pred.in_domain is None else bool(pred.in_domain[0])
     domain_score = None if pred.domain_score is None else float(pred.domain_score[0])
     card = predictor.card
@@ -133,7 +123,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         if claim.has_time:
             marks.setdefault((claim.time.month - 1, claim.time.hour), []).insert(0, "claim")
         result["heatmap"] = _heatmap(grid, marks)
-        result["heat_scale"] = _heat_scale(float(grid.max()))
+        result["heat_scale"] = heat_legend()
         first, hours, mass = pred.hour_window()
         result["best_time"] = time_window(pred, 0)
         result["best_time_note"] = time_note(pred, 0)
@@ -143,7 +133,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
             "hour_window": {"from": int(first[0]), "hours": int(hours[0]), "prob": float(mass[0])},
         }
     claim_place = (claim.lat, claim.lon) if claim.has_place else None
-    result["map_png"] = png_data_uri(world_map_png(places, probs, claim_place))
+    result["map"] = map_data(result["places"], claim_place)
     result["thumbnail_png"] = png_data_uri(thumbnail_png(analysis.image))
     return result
 
