@@ -68,7 +68,6 @@ def verify(
     from gtloc.evidence.verify import verify_inputs
     from gtloc.io import output_file
 
-    device = checked_device(device)
     with flags(photos="PHOTO", claims_csv="--claims", images_root="--images"):
         inputs = verify_inputs(photos or [], claims, images_root, lat, lon, time)
         for target in (out, json_out):
@@ -81,6 +80,7 @@ def verify(
         if checkpoint is not None:
             from gtloc.inference.predictor import load
 
+            device = checked_device(device)
             predictor = load(checkpoint, cache_dir=cache_dir, device=device, log=lambda s: typer.echo(s, err=True))
     if predictor is not None and predictor.card is not None:
         typer.echo(predictor.card.summary())
