@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "demo",
     "crossval",
+    "library",
 )
 
 for _name in COMMAND_MODULES:

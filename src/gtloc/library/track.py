@@ -1,0 +1,237 @@
+"""The ``track`` source: a photo's place from the geotagged photos taken just before and after it, by any camera.
+
+On the UTC timeline (:mod:`gtloc.library.timeline`: clock offsets corrected), a photo between two geotagged
+photos within :attr:`TrackSource.max_gap_h` each is placed on the great circle between them at the fraction of
+the time elapsed; a photo with only one such neighbour takes its place. The radius grows with how far apart the
+two are and with the shorter gap (how far one could have gone since the nearer fix):
+
+* between two: ``R0 + alpha * distance * 2 * min(f, 1 - f) + speed * min(gap)``
+* one side: ``R0 + speed * gap``
+
+``alpha``, ``speed`` and a scale are fitted on the library's own geotagged photos, each placed by the others
+twice: without its own file (a phone whose location was off for one photo) and without the photos of its own
+session (the same camera's that day: a camera without GPS leaves whole days without); separately for the two
+kinds: the scale is the
+conformal quantile that holds :data:`~gtloc.library.answers.COVERAGE` of them, and among the (alpha, speed) pairs
+the one that answers the most photos within ``max_radius_km``, then with the smallest median radius, is kept.
+Each kind also gets a gap limit (the shorter gap, in hours): the longest at which at most ``far_share`` (default
+:data:`~gtloc.library.answers.FAR_SHARE`) of the calibration answers with a gap as short were off by more than
+200 km (a day at home and an afternoon 200 km away look alike to the clock).
+No neighbour within the gap, too few photos to calibrate, or a radius over ``max_radius_km``: no answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gtloc.geo import haversine_km
+from gtloc.library.answers import (
+    COVERAGE,
+    FAR_KM,
+    FAR_SHARE,
+    NEAR_KM,
+    LocalRate,
+    PlaceAnswers,
+    radius_scale,
+    support_limit,
+)
+from gtloc.library.arrays import LibraryArrays
+
+R0_KM = 0.2
+ALPHAS = (0.0, 0.25, 0.5, 1.0)
+SPEEDS_KMH = (0.0, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def interpolate(a: np.ndarray, b: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """Points at ``fraction`` ``(M,)`` of the way along the great circle from ``a`` to ``b`` (``(M, 2)`` degrees)."""
+
+    def unit(latlon: np.ndarray) -> np.ndarray:
+        lat, lon = np.deg2rad(latlon[:, 0]), np.deg2rad(latlon[:, 1])
+        return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+
+    ua, ub = unit(a), unit(b)
+    omega = np.arccos(np.clip((ua * ub).sum(axis=1), -1.0, 1.0))[:, None]
+    f = np.asarray(fraction, float)[:, None]
+    small = omega < 1e-9
+    sin_omega = np.where(small, 1.0, np.sin(omega))
+    mixed = np.where(small, ua + f * (ub - ua), (np.sin((1 - f) * omega) * ua + np.sin(f * omega) * ub) / sin_omega)
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    return np.stack([np.rad2deg(np.arcsin(mixed[:, 2])), np.rad2deg(np.arctan2(mixed[:, 1], mixed[:, 0]))], axis=1)
+
+
+@dataclass
+class Neighbours:
+    """For M query photos: the geotagged photo before (``before``, -1 if none within the gap) and after, and the
+    gaps in hours (``gap_before``, ``gap_after``; inf where there is none)."""
+
+    before: np.ndarray
+    after: np.ndarray
+    gap_before: np.ndarray
+    gap_after: np.ndarray
+
+
+def time_neighbours(
+    utc: np.ndarray, labelled: np.ndarray, group: np.ndarray, queries: np.ndarray, max_gap_h: float
+) -> Neighbours:
+    """The labelled photos nearest in UTC time before and after each query (``queries`` ``(M,)`` rows), skipping
+    photos of the query's own ``group`` (``(N,)`` ids: its content, or its session); farther than ``max_gap_h``
+    hours counts as none."""
+    rows = np.flatnonzero(labelled & np.isfinite(utc))
+    rows = rows[np.argsort(utc[rows], kind="stable")]
+    times = utc[rows]
+    m = len(queries)
+    out = Neighbours(np.full(m, -1), np.full(m, -1), np.full(m, np.inf), np.full(m, np.inf))
+    limit = max_gap_h * 3600.0
+    for k, q in enumerate(queries):
+        t = utc[q]
+        if not np.isfinite(t):
+            continue
+        pos = int(np.searchsorted(times, t, side="right"))
+        i = pos - 1
+        while i >= 0 and group[rows[i]] == group[q]:
+            i -= 1
+        if i >= 0 and t - times[i] <= limit:
+            out.before[k], out.gap_before[k] = rows[i], (t - times[i]) / 3600.0
+        j = pos
+        while j < len(rows) and group[rows[j]] == group[q]:
+            j += 1
+        if j < len(rows) and times[j] - t <= limit:
+            out.after[k], out.gap_after[k] = rows[j], (times[j] - t) / 3600.0
+    return out
+
+
+@dataclass
+class _Guess:
+    """Raw track guesses for M queries: ``latlon`` (NaN where none), the two terms of the radius and the kind."""
+
+    latlon: np.ndarray
+    spread_km: np.ndarray
+    gap_h: np.ndarray
+    two_sided: np.ndarray
+    neighbours: Neighbours
+
+
+def _guess(arrays: LibraryArrays, utc: np.ndarray, queries: np.ndarray, max_gap_h: float, group: np.ndarray) -> _Guess:
+    near = time_neighbours(utc, arrays.has_place, group, queries, max_gap_h)
+    has_a, has_b = near.before >= 0, near.after >= 0
+    both = has_a & has_b
+    latlon = np.full((len(queries), 2), np.nan)
+    spread = np.zeros(len(queries))
+    gap = np.minimum(near.gap_before, near.gap_after)
+    if both.any():
+        a, b = arrays.latlon[near.before[both]], arrays.latlon[near.after[both]]
+        total = near.gap_before[both] + near.gap_after[both]
+        f = np.where(total > 0, near.gap_before[both] / np.maximum(total, 1e-12), 0.5)
+        latlon[both] = interpolate(a, b, f)
+        spread[both] = haversine_km(a, b) * 2 * np.minimum(f, 1 - f)
+    one = has_a ^ has_b
+    latlon[one] = arrays.latlon[np.where(has_a, near.before, near.after)[one]]
+    return _Guess(latlon, spread, gap, both, near)
+
+
+def _cat(a: _Guess, b: _Guess) -> _Guess:
+    near = Neighbours(*(np.concatenate([getattr(a.neighbours, f), getattr(b.neighbours, f)]) for f in
+                        ("before", "after", "gap_before", "gap_after")))  # fmt: skip
+    return _Guess(
+        np.concatenate([a.latlon, b.latlon]),
+        np.concatenate([a.spread_km, b.spread_km]),
+        np.concatenate([a.gap_h, b.gap_h]),
+        np.concatenate([a.two_sided, b.two_sided]),
+        near,
+    )
+
+
+@dataclass
+class _Fit:
+    alpha: float
+    speed_kmh: float
+    scale: float
+    rate: LocalRate
+    max_gap_h: float = -float("inf")
+
+    def base(self, spread_km: np.ndarray, gap_h: np.ndarray) -> np.ndarray:
+        return R0_KM + self.alpha * spread_km + self.speed_kmh * gap_h
+
+
+def _fit(errors: np.ndarray, spread: np.ndarray, gap: np.ndarray, coverage: float, max_radius_km: float) -> _Fit:
+    best, best_key = _Fit(0.0, 0.0, float("inf"), LocalRate.fit(np.zeros(0), np.zeros(0))), None
+    for alpha in ALPHAS if spread.any() else (0.0,):
+        for speed in SPEEDS_KMH:
+            base = R0_KM + alpha * spread + speed * gap
+            scale = radius_scale(errors, base, coverage)
+            if not np.isfinite(scale):
+                continue
+            radius = scale * base
+            key = (-int((radius <= max_radius_km).sum()), float(np.median(radius)))
+            if best_key is None or key < best_key:
+                best_key = key
+                best = _Fit(alpha, speed, scale, LocalRate.fit(np.log(radius), errors <= NEAR_KM))
+    return best
+
+
+class TrackSource:
+    """Places from the geotagged photos nearest in time (see the module docstring). Call :meth:`calibrate` on the
+    library's arrays and timeline, then :meth:`answer` for the photos without a place."""
+
+    name = "track"
+
+    def __init__(
+        self,
+        max_gap_h: float = 24.0,
+        max_radius_km: float = 100.0,
+        coverage: float = COVERAGE,
+        far_share: float = FAR_SHARE,
+    ) -> None:
+        self.max_gap_h, self.max_radius_km, self.coverage = max_gap_h, max_radius_km, coverage
+        self.far_share = far_share
+        self.fits: dict[bool, _Fit] = {}
+        self.calibrated_on = 0
+
+    def calibrate(self, arrays: LibraryArrays, utc: np.ndarray) -> TrackSource:
+        """Fit the radius rule on the labelled photos, each placed by the others."""
+        rows = np.flatnonzero(arrays.has_place & np.isfinite(utc))
+        queries = np.concatenate([rows, rows])
+        guess = _cat(
+            _guess(arrays, utc, rows, self.max_gap_h, arrays.group),
+            _guess(arrays, utc, rows, self.max_gap_h, arrays.session),
+        )
+        ok = np.isfinite(guess.latlon).all(axis=1)
+        errors = haversine_km(guess.latlon[ok], arrays.latlon[queries[ok]])
+        self.calibrated_on = int(ok.sum())
+        for two in (True, False):
+            kind = guess.two_sided[ok] == two
+            gap = guess.gap_h[ok][kind]
+            fit = _fit(errors[kind], guess.spread_km[ok][kind], gap, self.coverage, self.max_radius_km)
+            fit.max_gap_h = support_limit(gap, errors[kind] <= FAR_KM, 1 - self.far_share, descending=False)
+            self.fits[two] = fit
+        return self
+
+    def answer(self, arrays: LibraryArrays, utc: np.ndarray, targets: np.ndarray) -> PlaceAnswers:
+        """Answers for the photos ``targets`` (rows); photos without support are left out."""
+        targets = np.asarray(targets, int)
+        guess = _guess(arrays, utc, targets, self.max_gap_h, arrays.group)
+        radius = np.full(len(targets), np.inf)
+        confidence = np.zeros(len(targets))
+        found = np.isfinite(guess.latlon).all(axis=1)
+        for two, fit in self.fits.items():
+            kind = (guess.two_sided == two) & found
+            base = fit.base(guess.spread_km[kind], guess.gap_h[kind])
+            radius[kind] = np.where(guess.gap_h[kind] <= fit.max_gap_h, fit.scale * base, np.inf)
+            confidence[kind] = fit.rate.at(np.log(np.maximum(radius[kind], 1e-9)))
+        keep = found & (radius <= self.max_radius_km)
+        near = guess.neighbours
+        evidence, notes = [], []
+        for k in np.flatnonzero(keep):
+            rows = [int(r) for r in (near.before[k], near.after[k]) if r >= 0]
+            evidence.append(rows)
+            parts = []
+            if near.before[k] >= 0:
+                parts.append(f"{arrays.paths[near.before[k]]} {near.gap_before[k]:.1f} h before")
+            if near.after[k] >= 0:
+                parts.append(f"{arrays.paths[near.after[k]]} {near.gap_after[k]:.1f} h after")
+            notes.append("geotagged photos nearest in time: " + "; ".join(parts))
+        return PlaceAnswers(
+            self.name, targets[keep], guess.latlon[keep], radius[keep], confidence[keep], evidence, notes
+        )
