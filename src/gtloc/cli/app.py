@@ -59,9 +59,10 @@ def _root() -> None:
     """gtloc: tell when and where an outdoor photo was taken (GT-Loc, ICCV 2025)."""
 
 
-def checkpoint_option(help: str = "Run directory of the trained model.") -> Any:
-    """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out."""
-    return typer.Option(..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help)
+def checkpoint_option(help: str = "Run directory of the trained model.", required: bool = True) -> Any:
+    """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out
+    (``required=False``: neither given is ``None``)."""
+    return typer.Option(... if required else None, "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help)
 
 
 def switch(default: bool, name: str, help: str, off: str | None = None) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import CHECKPOINT_ENV, _App, _Group, app, flags, progress_option, show_progress
+from gtloc.cli.app import _App, _Group, app, checkpoint_option, flags, progress_option, show_progress, switch
 from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
@@ -19,6 +19,9 @@ library_app = _App(
     no_args_is_help=True,
 )
 app.add_typer(library_app, name="library")
+
+
+MODEL_HELP = "A trained run for the model source (answers only for photos in its domain)."
 
 
 class Hide(str, Enum):
@@ -34,16 +37,6 @@ class Unit(str, Enum):
 class XmpName(str, Enum):
     ext = "ext"
     base = "base"
-
-
-def _checkpoint_option() -> Path | None:
-    return typer.Option(
-        None,
-        "--checkpoint",
-        envvar=CHECKPOINT_ENV,
-        show_envvar=True,
-        help="A trained run for the model source (answers only for photos in its domain).",
-    )
 
 
 def _predictor(checkpoint: Path | None, device: str):
@@ -85,8 +78,8 @@ def scan(
 def fill(
     lib: Path = typer.Argument(..., help="Library folder made by `gtloc library scan`."),
     out: Path = typer.Option(..., "--out", "-o", help="Estimates CSV to write (atomically; anywhere)."),
-    checkpoint: Path | None = _checkpoint_option(),
-    xmp: bool = typer.Option(False, "--xmp", help="Also write the chosen estimates as XMP sidecars by the photos."),
+    checkpoint: Path | None = checkpoint_option(MODEL_HELP, required=False),
+    xmp: bool = switch(False, "xmp", "Also write the chosen estimates as XMP sidecars by the photos."),
     xmp_name: XmpName = typer.Option(
         XmpName.ext,
         "--xmp-name",
@@ -168,7 +161,7 @@ def evaluate(
     folds: int | None = typer.Option(
         None, "--folds", help="Folds (default: leave-one-out up to 200 units, else 10; 0 = leave-one-out)."
     ),
-    checkpoint: Path | None = _checkpoint_option(),
+    checkpoint: Path | None = checkpoint_option(MODEL_HELP, required=False),
     out: Path | None = typer.Option(None, "--out", help="Also write the scores as JSON."),
     device: str = device_option(),
     progress: bool | None = progress_option(),
