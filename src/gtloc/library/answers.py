@@ -17,6 +17,7 @@ import numpy as np
 COVERAGE = 0.85
 NEAR_KM = 25.0
 FAR_KM = 200.0
+MIN_RADIUS_KM = 0.1  # no radius below this: a GPS fix itself is good to tens of metres
 FAR_SHARE = 0.03
 MIN_CALIBRATION = 10
 LOCAL_WINDOW = 50

@@ -19,7 +19,15 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.geo import haversine_km
-from gtloc.library.answers import COVERAGE, MIN_CALIBRATION, NEAR_KM, PlaceAnswers, TimeAnswers, radius_scale
+from gtloc.library.answers import (
+    COVERAGE,
+    MIN_CALIBRATION,
+    MIN_RADIUS_KM,
+    NEAR_KM,
+    PlaceAnswers,
+    TimeAnswers,
+    radius_scale,
+)
 from gtloc.library.arrays import LibraryArrays, clock_time
 from gtloc.timecode import hour_error
 
@@ -74,7 +82,7 @@ class ModelSource:
         """Radii and confidences from the labelled photos in the domain."""
         rows = np.flatnonzero(arrays.has_place & self.in_domain)
         errors = haversine_km(self.latlon[rows], arrays.latlon[rows])
-        self.radius_km = radius_scale(errors, np.ones(len(rows)), self.coverage)
+        self.radius_km = max(radius_scale(errors, np.ones(len(rows)), self.coverage), MIN_RADIUS_KM)
         self.place_rate = float((errors <= NEAR_KM).mean()) if len(rows) >= MIN_CALIBRATION else 0.0
         if self.times is not None:
             rows = np.flatnonzero(arrays.has_time & self.in_domain)

@@ -33,6 +33,7 @@ from gtloc.library.answers import (
     COVERAGE,
     FAR_KM,
     FAR_SHARE,
+    MIN_RADIUS_KM,
     NEAR_KM,
     LocalRate,
     PlaceAnswers,
@@ -166,7 +167,7 @@ class SceneSource:
         """Answers for the photos ``targets`` (rows) whose best geotagged match reaches the threshold."""
         targets = np.asarray(targets, int)
         guess = _guess(self.index, arrays, targets, by_session=False)
-        radius = self.scale * (R0_KM + guess.spread_km)
+        radius = np.maximum(self.scale * (R0_KM + guess.spread_km), MIN_RADIUS_KM)
         keep = (guess.best >= self.threshold) & (radius <= self.max_radius_km) & np.isfinite(guess.latlon[:, 0])
         evidence = [guess.votes[k][:3] for k in np.flatnonzero(keep)]
         notes = [

@@ -31,6 +31,7 @@ from gtloc.library.answers import (
     COVERAGE,
     FAR_KM,
     FAR_SHARE,
+    MIN_RADIUS_KM,
     NEAR_KM,
     LocalRate,
     PlaceAnswers,
@@ -218,7 +219,9 @@ class TrackSource:
         for two, fit in self.fits.items():
             kind = (guess.two_sided == two) & found
             base = fit.base(guess.spread_km[kind], guess.gap_h[kind])
-            radius[kind] = np.where(guess.gap_h[kind] <= fit.max_gap_h, fit.scale * base, np.inf)
+            radius[kind] = np.where(
+                guess.gap_h[kind] <= fit.max_gap_h, np.maximum(fit.scale * base, MIN_RADIUS_KM), np.inf
+            )
             confidence[kind] = fit.rate.at(np.log(np.maximum(radius[kind], 1e-9)))
         keep = found & (radius <= self.max_radius_km)
         near = guess.neighbours
