@@ -221,7 +221,7 @@ def answers(source: str, rows, latlon, radius, confidence=0.9) -> PlaceAnswers:
                         np.full(m, confidence), [[] for _ in rows], [source] * m)  # fmt: skip
 
 
-def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_scene_when_they_disagree():
+def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_surer_when_they_disagree():
     scene = answers("scene", [0, 1, 2], [(47.0, 8.0), (47.0, 8.0), (10.0, 10.0)], [1.0, 50.0, 1.0])
     track = answers("track", [0, 1, 3], [(47.01, 8.0), (47.01, 8.0), (5.0, 5.0)], [5.0, 5.0, 3.0])
     model = answers("model", [3, 4], [(0.0, 0.0), (1.0, 1.0)], [80.0, 80.0])
@@ -229,8 +229,11 @@ def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_scene_wh
     assert dict(zip(chosen.index.tolist(), chosen.origins, strict=True)) == {
         0: "scene", 1: "track", 2: "scene", 3: "track", 4: "model",
     }  # fmt: skip
-    disagree = choose_places([answers("scene", [0], [(47.0, 8.0)], [1.0]), answers("track", [0], [(40.0, 8.0)], [5.0])])
+    scene, track = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.9), answers("track", [0], [(40.0, 8.0)], [5.0], 0.6)
+    disagree = choose_places([scene, track])
     assert disagree.origins == ["scene"] and "track disagrees by" in disagree.notes[0]
+    track.confidence[:] = 0.95
+    assert choose_places([scene, track]).origins == ["track"]
 
 
 def test_the_radius_scale_holds_the_asked_share():

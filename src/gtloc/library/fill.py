@@ -7,8 +7,8 @@ Places come from ``scene``, ``track`` and ``model`` (:mod:`~gtloc.library.scene`
 (:func:`choose_places`):
 
 * ``scene`` and ``track`` both answer and their circles overlap: the one with the smaller radius;
-* they disagree (circles apart): ``scene``. A near-identical picture of a geotagged place outweighs the time
-  rule, which copies the place of whatever was photographed at that time, perhaps by someone else elsewhere;
+* they disagree (circles apart): the one with the higher confidence (the share of its answers on the library's
+  labelled photos with as much support that were within 25 km), ``scene`` on a tie;
 * one of them answers: that one; neither: ``model``, where it answers.
 
 The chosen time is ``clock``'s where it answers (a full date and time), else ``model``'s (month, day, hour).
@@ -149,7 +149,8 @@ def choose_places(answers: list[PlaceAnswers]) -> PlaceAnswers:
             if apart <= sa.radius_km[sk] + ta.radius_km[tk]:
                 pick = "scene" if sa.radius_km[sk] <= ta.radius_km[tk] else "track"
             else:
-                pick, note = "scene", f"; track disagrees by {apart:.0f} km"
+                pick = "track" if ta.confidence[tk] > sa.confidence[sk] else "scene"
+                note = f"; {'scene' if pick == 'track' else 'track'} disagrees by {apart:.0f} km"
         else:
             pick = next(name for name in PLACE_ORDER if name in have)
         source, k = have[pick]

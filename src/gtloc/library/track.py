@@ -2,21 +2,24 @@
 
 On the UTC timeline (:mod:`gtloc.library.timeline`: clock offsets corrected), a photo between two geotagged
 photos within :attr:`TrackSource.max_gap_h` each is placed on the great circle between them at the fraction of
-the time elapsed; a photo with only one such neighbour takes its place. The radius grows with how far apart the
-two are and with the shorter gap (how far one could have gone since the nearer fix):
+the time elapsed when they are at most :data:`INTERPOLATE_KM` apart (a walk, a drive across town), at the place of
+the nearer in time when they are farther apart (a journey: whoever took it was at one end or the other far more
+often than in between); a photo with only one such neighbour takes its place. The radius grows with how far one may
+have gone:
 
-* between two: ``R0 + alpha * distance * 2 * min(f, 1 - f) + speed * min(gap)``
-* one side: ``R0 + speed * gap``
+* between two: ``R0 + alpha * distance * 2 * min(f, 1 - f) + speed * min(gap)`` (``f``: the fraction of the time
+  elapsed, the distance between the two);
+* one side: ``R0 + alpha * moved + speed * gap``, where ``moved`` is the distance from that neighbour to the next
+  geotagged photo beyond it (someone who stood still before is likely still there; someone on the move is not).
 
 ``alpha``, ``speed`` and a scale are fitted on the library's own geotagged photos, each placed by the others
 twice: without its own file (a phone whose location was off for one photo) and without the photos of its own
 session (the same camera's that day: a camera without GPS leaves whole days without); separately for the two
-kinds: the scale is the
-conformal quantile that holds :data:`~gtloc.library.answers.COVERAGE` of them, and among the (alpha, speed) pairs
-the one that answers the most photos within ``max_radius_km``, then with the smallest median radius, is kept.
-Each kind also gets a gap limit (the shorter gap, in hours): the longest at which at most ``far_share`` (default
-:data:`~gtloc.library.answers.FAR_SHARE`) of the calibration answers with a gap as short were off by more than
-200 km (a day at home and an afternoon 200 km away look alike to the clock).
+kinds: the scale is the conformal quantile that holds :data:`~gtloc.library.answers.COVERAGE` of them, and among
+the (alpha, speed) pairs the one that answers the most photos within ``max_radius_km``, then with the smallest
+median radius, is kept. Each kind also gets a limit on that radius before scaling: the largest at which at most
+``far_share`` (default :data:`~gtloc.library.answers.FAR_SHARE`) of the calibration answers as tight were off by
+more than 200 km (a day at home and an afternoon 200 km away look alike to the clock).
 No neighbour within the gap, too few photos to calibrate, or a radius over ``max_radius_km``: no answer.
 """
 
@@ -41,6 +44,7 @@ from gtloc.library.answers import (
 from gtloc.library.arrays import LibraryArrays
 
 R0_KM = 0.2
+INTERPOLATE_KM = 25.0
 ALPHAS = (0.0, 0.25, 0.5, 1.0)
 SPEEDS_KMH = (0.0, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
@@ -64,42 +68,51 @@ def interpolate(a: np.ndarray, b: np.ndarray, fraction: np.ndarray) -> np.ndarra
 
 @dataclass
 class Neighbours:
-    """For M query photos: the geotagged photo before (``before``, -1 if none within the gap) and after, and the
-    gaps in hours (``gap_before``, ``gap_after``; inf where there is none)."""
+    """For M query photos: the geotagged photo before (``before``, -1 if none within the gap) and after, the gaps in
+    hours (``gap_before``, ``gap_after``; inf where there is none), and the next geotagged photo beyond each of them
+    on the same side (``before2``, ``after2``; -1 if none within the gap)."""
 
     before: np.ndarray
     after: np.ndarray
     gap_before: np.ndarray
     gap_after: np.ndarray
+    before2: np.ndarray
+    after2: np.ndarray
+
+    FIELDS = ("before", "after", "gap_before", "gap_after", "before2", "after2")
 
 
 def time_neighbours(
     utc: np.ndarray, labelled: np.ndarray, group: np.ndarray, queries: np.ndarray, max_gap_h: float
 ) -> Neighbours:
-    """The labelled photos nearest in UTC time before and after each query (``queries`` ``(M,)`` rows), skipping
-    photos of the query's own ``group`` (``(N,)`` ids: its content, or its session); farther than ``max_gap_h``
-    hours counts as none."""
+    """The labelled photos nearest in UTC time before and after each query (``queries`` ``(M,)`` rows), and the next
+    ones beyond them, skipping photos of the query's own ``group`` (``(N,)`` ids: its content, or its session);
+    farther than ``max_gap_h`` hours counts as none."""
     rows = np.flatnonzero(labelled & np.isfinite(utc))
     rows = rows[np.argsort(utc[rows], kind="stable")]
     times = utc[rows]
     m = len(queries)
-    out = Neighbours(np.full(m, -1), np.full(m, -1), np.full(m, np.inf), np.full(m, np.inf))
+    out = Neighbours(*(np.full(m, -1) if "gap" not in f else np.full(m, np.inf) for f in Neighbours.FIELDS))
     limit = max_gap_h * 3600.0
+
+    def step(i: int, q: int, direction: int) -> int:
+        while 0 <= i < len(rows) and group[rows[i]] == group[q]:
+            i += direction
+        return i if 0 <= i < len(rows) and abs(times[i] - utc[q]) <= limit else -1
+
     for k, q in enumerate(queries):
-        t = utc[q]
-        if not np.isfinite(t):
+        if not np.isfinite(utc[q]):
             continue
-        pos = int(np.searchsorted(times, t, side="right"))
-        i = pos - 1
-        while i >= 0 and group[rows[i]] == group[q]:
-            i -= 1
-        if i >= 0 and t - times[i] <= limit:
-            out.before[k], out.gap_before[k] = rows[i], (t - times[i]) / 3600.0
-        j = pos
-        while j < len(rows) and group[rows[j]] == group[q]:
-            j += 1
-        if j < len(rows) and times[j] - t <= limit:
-            out.after[k], out.gap_after[k] = rows[j], (times[j] - t) / 3600.0
+        pos = int(np.searchsorted(times, utc[q], side="right"))
+        i, j = step(pos - 1, q, -1), step(pos, q, 1)
+        if i >= 0:
+            out.before[k], out.gap_before[k] = rows[i], (utc[q] - times[i]) / 3600.0
+            second = step(i - 1, q, -1)
+            out.before2[k] = rows[second] if second >= 0 else -1
+        if j >= 0:
+            out.after[k], out.gap_after[k] = rows[j], (times[j] - utc[q]) / 3600.0
+            second = step(j + 1, q, 1)
+            out.after2[k] = rows[second] if second >= 0 else -1
     return out
 
 
@@ -125,16 +138,24 @@ def _guess(arrays: LibraryArrays, utc: np.ndarray, queries: np.ndarray, max_gap_
         a, b = arrays.latlon[near.before[both]], arrays.latlon[near.after[both]]
         total = near.gap_before[both] + near.gap_after[both]
         f = np.where(total > 0, near.gap_before[both] / np.maximum(total, 1e-12), 0.5)
-        latlon[both] = interpolate(a, b, f)
-        spread[both] = haversine_km(a, b) * 2 * np.minimum(f, 1 - f)
+        apart = haversine_km(a, b)
+        nearer = np.where((f <= 0.5)[:, None], a, b)
+        latlon[both] = np.where((apart <= INTERPOLATE_KM)[:, None], interpolate(a, b, f), nearer)
+        spread[both] = apart * 2 * np.minimum(f, 1 - f)
     one = has_a ^ has_b
-    latlon[one] = arrays.latlon[np.where(has_a, near.before, near.after)[one]]
+    nearest, beyond = np.where(has_a, near.before, near.after)[one], np.where(has_a, near.before2, near.after2)[one]
+    latlon[one] = arrays.latlon[nearest]
+    moved = np.full(len(nearest), np.inf)
+    known = beyond >= 0
+    moved[known] = haversine_km(arrays.latlon[nearest[known]], arrays.latlon[beyond[known]])
+    spread[one] = moved
     return _Guess(latlon, spread, gap, both, near)
 
 
 def _cat(a: _Guess, b: _Guess) -> _Guess:
-    near = Neighbours(*(np.concatenate([getattr(a.neighbours, f), getattr(b.neighbours, f)]) for f in
-                        ("before", "after", "gap_before", "gap_after")))  # fmt: skip
+    near = Neighbours(
+        *(np.concatenate([getattr(a.neighbours, f), getattr(b.neighbours, f)]) for f in Neighbours.FIELDS)
+    )
     return _Guess(
         np.concatenate([a.latlon, b.latlon]),
         np.concatenate([a.spread_km, b.spread_km]),
@@ -150,25 +171,30 @@ class _Fit:
     speed_kmh: float
     scale: float
     rate: LocalRate
-    max_gap_h: float = -float("inf")
+    max_base: float = -float("inf")
 
     def base(self, spread_km: np.ndarray, gap_h: np.ndarray) -> np.ndarray:
-        return R0_KM + self.alpha * spread_km + self.speed_kmh * gap_h
+        """``(M,)`` km before the scale (inf where the spread is unknown and counts)."""
+        moved = np.where(np.isfinite(spread_km), spread_km, np.inf) * self.alpha if self.alpha else 0.0
+        return R0_KM + moved + self.speed_kmh * gap_h
 
 
 def _fit(errors: np.ndarray, spread: np.ndarray, gap: np.ndarray, coverage: float, max_radius_km: float) -> _Fit:
     best, best_key = _Fit(0.0, 0.0, float("inf"), LocalRate.fit(np.zeros(0), np.zeros(0))), None
     for alpha in ALPHAS if spread.any() else (0.0,):
         for speed in SPEEDS_KMH:
-            base = R0_KM + alpha * spread + speed * gap
-            scale = radius_scale(errors, base, coverage)
-            if not np.isfinite(scale):
+            fit = _Fit(alpha, speed, float("inf"), best.rate)
+            base = fit.base(spread, gap)
+            known = np.isfinite(base)
+            fit.scale = radius_scale(errors[known], base[known], coverage)
+            if not np.isfinite(fit.scale):
                 continue
-            radius = scale * base
+            radius = np.maximum(fit.scale * base[known], MIN_RADIUS_KM)
             key = (-int((radius <= max_radius_km).sum()), float(np.median(radius)))
             if best_key is None or key < best_key:
                 best_key = key
-                best = _Fit(alpha, speed, scale, LocalRate.fit(np.log(radius), errors <= NEAR_KM))
+                fit.rate = LocalRate.fit(np.log(radius), errors[known] <= NEAR_KM)
+                best = fit
     return best
 
 
@@ -203,9 +229,12 @@ class TrackSource:
         self.calibrated_on = int(ok.sum())
         for two in (True, False):
             kind = guess.two_sided[ok] == two
-            gap = guess.gap_h[ok][kind]
-            fit = _fit(errors[kind], guess.spread_km[ok][kind], gap, self.coverage, self.max_radius_km)
-            fit.max_gap_h = support_limit(gap, errors[kind] <= FAR_KM, 1 - self.far_share, descending=False)
+            spread, gap = guess.spread_km[ok][kind], guess.gap_h[ok][kind]
+            fit = _fit(errors[kind], spread, gap, self.coverage, self.max_radius_km)
+            base = fit.base(spread, gap)
+            known = np.isfinite(base)
+            near = errors[kind][known] <= FAR_KM
+            fit.max_base = support_limit(base[known], near, 1 - self.far_share, descending=False)
             self.fits[two] = fit
         return self
 
@@ -219,9 +248,7 @@ class TrackSource:
         for two, fit in self.fits.items():
             kind = (guess.two_sided == two) & found
             base = fit.base(guess.spread_km[kind], guess.gap_h[kind])
-            radius[kind] = np.where(
-                guess.gap_h[kind] <= fit.max_gap_h, np.maximum(fit.scale * base, MIN_RADIUS_KM), np.inf
-            )
+            radius[kind] = np.where(base <= fit.max_base, np.maximum(fit.scale * base, MIN_RADIUS_KM), np.inf)
             confidence[kind] = fit.rate.at(np.log(np.maximum(radius[kind], 1e-9)))
         keep = found & (radius <= self.max_radius_km)
         near = guess.neighbours
