@@ -242,7 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="Working folder (libraries are kept and reused).")
     parser.add_argument("--photos", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[3, 4], help="Libraries to measure quality on.")
     parser.add_argument("--checkpoint", type=Path, help="A trained run for the model source.")
     parser.add_argument("--large", type=int, default=0, help="Also scan a library of this many photos.")
     parser.add_argument("--workers", type=int, default=1, help="Decoding processes of the scans.")
@@ -303,6 +303,8 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
     for name, key in (("photos without GPS", "true_targets"), ("photos without GPS, clock fields filled",
                                                                "true_targets_clock_fields")):  # fmt: skip
         per_seed = report[key]
+        if not per_seed:
+            continue
         for cut in ("all", "recurring views", "one-off photos"):
             print(table(pooled([per_seed[s][cut] for s in per_seed]), f"{name}, {cut}, seeds {list(per_seed)}"))
         for seed, tables in per_seed.items():

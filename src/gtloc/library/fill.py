@@ -119,8 +119,9 @@ class Sources:
         s = self.settings
         utc = utc_timeline(arrays)
         scene = SceneSource(self.index, s.scene_precision, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays)
-        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays, utc)
-        answers = [scene.answer(arrays, targets), track.answer(arrays, utc, targets)]
+        recurring = self.index.recurring(arrays.session, scene.threshold)
+        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays, utc, recurring)
+        answers = [scene.answer(arrays, targets), track.answer(arrays, utc, targets, recurring)]
         if self.model is not None:
             answers.append(self.model.calibrate(arrays).answer(arrays, targets))
         return answers

@@ -54,13 +54,14 @@ CHUNK = 1024
 def whiten(features: torch.Tensor, dims: int = WHITEN_DIMS) -> torch.Tensor:
     """``(N, D)`` features centred and projected on their first ``min(dims, N // 3)`` principal components, each
     scaled to unit variance ``(N, d)``; with fewer than 2 components possible, just centred."""
-    centred = (features - features.mean(dim=0, keepdim=True)).double()
+    centred = features.float() - features.float().mean(dim=0, keepdim=True)
     d = min(dims, len(features) // WHITEN_MIN_PHOTOS, features.shape[1])
     if d < 2:
-        return centred.float()
-    _, values, vectors = torch.linalg.svd(centred, full_matrices=False)
-    scale = values[:d] / max(len(features) - 1, 1) ** 0.5
-    return (centred @ vectors[:d].T / scale.clamp_min(1e-12)).float()
+        return centred
+    covariance = (centred.T @ centred).double() / max(len(features) - 1, 1)
+    values, vectors = torch.linalg.eigh(covariance)  # ascending
+    values, vectors = values.flip(0)[:d], vectors.flip(1)[:, :d]
+    return centred @ (vectors / values.clamp_min(1e-12).sqrt()).float()
 
 
 @dataclass
@@ -90,6 +91,12 @@ class SceneIndex:
             neighbours[start : start + CHUNK] = top.indices.numpy()
             similarity[start : start + CHUNK] = top.values.numpy()
         return cls(neighbours, similarity)
+
+    def recurring(self, session: np.ndarray, threshold: float) -> np.ndarray:
+        """``(N,)`` bool: the photo has a neighbour at least ``threshold`` similar from another session (``(N,)``
+        ids, :attr:`LibraryArrays.session`): a view photographed on other days too."""
+        other = session[self.neighbours] != session[:, None]
+        return ((self.similarity >= threshold) & other).any(axis=1)
 
 
 @dataclass

@@ -78,12 +78,16 @@ TRIP_CAMERAS = (("phone", 0.5), ("dslr", 0.35), ("travel", 0.15))
 @dataclass(frozen=True)
 class SyntheticSettings:
     """``photos`` in all; ``share_home`` of them of the recurring home views; one trip per ``photos_per_trip`` of the
-    others (a third of them day trips); over ``years`` years; pictures ``size`` px square."""
+    others (a third of them day trips); over ``years`` years (default: 3, and one more per 2,000 photos beyond
+    6,000, so that trips fit); pictures ``size`` px square."""
+
+    def span_years(self) -> int:
+        return self.years if self.years is not None else max(3, -(-self.photos // 2000))
 
     photos: int = 400
     seed: int = 0
     size: int = 256
-    years: int = 3
+    years: int | None = None
     share_home: float = 0.5
     photos_per_trip: int = 40
 
@@ -189,7 +193,7 @@ def plan_library(settings: SyntheticSettings) -> tuple[np.ndarray, list[_Shot]]:
     rng = np.random.default_rng(np.random.SeedSequence([settings.seed, 0x4C4942]))
     gallery = mp16_coordinates()
     home = gallery[rng.integers(0, len(gallery))].astype(float)
-    total_days = 365 * settings.years
+    total_days = 365 * settings.span_years()
     n_home = round(settings.photos * settings.share_home)
     n_trips_photos = settings.photos - n_home
     n_trips = max(1, n_trips_photos // settings.photos_per_trip) if n_trips_photos else 0
@@ -197,9 +201,13 @@ def plan_library(settings: SyntheticSettings) -> tuple[np.ndarray, list[_Shot]]:
     for k in range(n_trips):
         day_trip = k % 3 == 2
         days = 1 if day_trip else int(rng.integers(2, 6))
-        start = int(rng.integers(0, total_days - days))
-        while any(d in busy for d in range(start - 1, start + days + 1)):
+        for _ in range(1000):
             start = int(rng.integers(0, total_days - days))
+            if not any(d in busy for d in range(start - 1, start + days + 1)):
+                break
+        else:
+            fit = f"{n_trips} trips do not fit in {settings.span_years()} years: give more "
+            raise ParameterError(fit, Param("years"))
         busy.update(range(start, start + days))
         trips.append((start, days, day_trip))
     counts = np.full(n_trips, n_trips_photos // max(n_trips, 1))
@@ -252,7 +260,7 @@ def make_synthetic_library(
     """Render the library of ``settings`` into ``out_dir`` (photos in one folder per camera, ``truth.csv``); returns
     the path of ``truth.csv``."""
     settings = settings or SyntheticSettings()
-    if settings.photos < 1 or settings.size < 32 or settings.years < 1:
+    if settings.photos < 1 or settings.size < 32 or settings.span_years() < 1:
         raise ParameterError(Param("settings"), ": need photos >= 1, size >= 32 px and years >= 1")
     out = output_dir(out_dir)
     home, shots = plan_library(settings)

@@ -20,6 +20,9 @@ the (alpha, speed) pairs the one that answers the most photos within ``max_radiu
 median radius, is kept. Each kind also gets a limit on that radius before scaling: the largest at which at most
 ``far_share`` (default :data:`~gtloc.library.answers.FAR_SHARE`) of the calibration answers as tight were off by
 more than 200 km (a day at home and an afternoon 200 km away look alike to the clock).
+Where the scene source says which photos show a view photographed on other days too (``recurring``), the rule is
+fitted apart for those and for the one-off photos: the time is a poor guide to a garden photographed every week
+(the photo taken nearest in time may be from the office) and a good one on a trip.
 No neighbour within the gap, too few photos to calibrate, or a radius over ``max_radius_km``: no answer.
 """
 
@@ -45,6 +48,7 @@ from gtloc.library.arrays import LibraryArrays
 
 R0_KM = 0.2
 INTERPOLATE_KM = 25.0
+CONTEXT_MIN = 50  # calibration answers a context needs to get a rule of its own
 ALPHAS = (0.0, 0.25, 0.5, 1.0)
 SPEEDS_KMH = (0.0, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
@@ -213,11 +217,13 @@ class TrackSource:
     ) -> None:
         self.max_gap_h, self.max_radius_km, self.coverage = max_gap_h, max_radius_km, coverage
         self.far_share = far_share
-        self.fits: dict[bool, _Fit] = {}
+        self.fits: dict[tuple[bool, bool | None], _Fit] = {}
         self.calibrated_on = 0
 
-    def calibrate(self, arrays: LibraryArrays, utc: np.ndarray) -> TrackSource:
-        """Fit the radius rule on the labelled photos, each placed by the others."""
+    def calibrate(self, arrays: LibraryArrays, utc: np.ndarray, recurring: np.ndarray | None = None) -> TrackSource:
+        """Fit the radius rule on the labelled photos, each placed by the others. ``recurring`` ``(N,)`` bool: the
+        photos that look like a view photographed on other days too (:meth:`SceneIndex.recurring`); the rule is then
+        fitted apart for them and for the others, where each has enough photos."""
         rows = np.flatnonzero(arrays.has_place & np.isfinite(utc))
         queries = np.concatenate([rows, rows])
         guess = _cat(
@@ -226,30 +232,46 @@ class TrackSource:
         )
         ok = np.isfinite(guess.latlon).all(axis=1)
         errors = haversine_km(guess.latlon[ok], arrays.latlon[queries[ok]])
+        context = np.zeros(len(arrays), bool) if recurring is None else np.asarray(recurring, bool)
+        looks = context[queries[ok]]
         self.calibrated_on = int(ok.sum())
         for two in (True, False):
             kind = guess.two_sided[ok] == two
-            spread, gap = guess.spread_km[ok][kind], guess.gap_h[ok][kind]
-            fit = _fit(errors[kind], spread, gap, self.coverage, self.max_radius_km)
-            base = fit.base(spread, gap)
-            known = np.isfinite(base)
-            near = errors[kind][known] <= FAR_KM
-            fit.max_base = support_limit(base[known], near, 1 - self.far_share, descending=False)
-            self.fits[two] = fit
+            self.fits[two, None] = self._fit(errors[kind], guess.spread_km[ok][kind], guess.gap_h[ok][kind])
+            for view in (True, False):
+                part = kind & (looks == view)
+                if part.sum() >= CONTEXT_MIN:
+                    self.fits[two, view] = self._fit(errors[part], guess.spread_km[ok][part], guess.gap_h[ok][part])
         return self
 
-    def answer(self, arrays: LibraryArrays, utc: np.ndarray, targets: np.ndarray) -> PlaceAnswers:
-        """Answers for the photos ``targets`` (rows); photos without support are left out."""
+    def _fit(self, errors: np.ndarray, spread: np.ndarray, gap: np.ndarray) -> _Fit:
+        fit = _fit(errors, spread, gap, self.coverage, self.max_radius_km)
+        base = fit.base(spread, gap)
+        known = np.isfinite(base)
+        fit.max_base = support_limit(base[known], errors[known] <= FAR_KM, 1 - self.far_share, descending=False)
+        return fit
+
+    def answer(
+        self, arrays: LibraryArrays, utc: np.ndarray, targets: np.ndarray, recurring: np.ndarray | None = None
+    ) -> PlaceAnswers:
+        """Answers for the photos ``targets`` (rows); photos without support are left out. ``recurring``: as for
+        :meth:`calibrate`."""
         targets = np.asarray(targets, int)
         guess = _guess(arrays, utc, targets, self.max_gap_h, arrays.group)
+        context = np.zeros(len(arrays), bool) if recurring is None else np.asarray(recurring, bool)
+        looks = context[targets]
         radius = np.full(len(targets), np.inf)
         confidence = np.zeros(len(targets))
         found = np.isfinite(guess.latlon).all(axis=1)
-        for two, fit in self.fits.items():
-            kind = (guess.two_sided == two) & found
-            base = fit.base(guess.spread_km[kind], guess.gap_h[kind])
-            radius[kind] = np.where(base <= fit.max_base, np.maximum(fit.scale * base, MIN_RADIUS_KM), np.inf)
-            confidence[kind] = fit.rate.at(np.log(np.maximum(radius[kind], 1e-9)))
+        for two in (True, False):
+            for view in (True, False):
+                fit = self.fits.get((two, view)) or self.fits.get((two, None))
+                kind = (guess.two_sided == two) & (looks == view) & found
+                if fit is None or not kind.any():
+                    continue
+                base = fit.base(guess.spread_km[kind], guess.gap_h[kind])
+                radius[kind] = np.where(base <= fit.max_base, np.maximum(fit.scale * base, MIN_RADIUS_KM), np.inf)
+                confidence[kind] = fit.rate.at(np.log(np.maximum(radius[kind], 1e-9)))
         keep = found & (radius <= self.max_radius_km)
         near = guess.neighbours
         evidence, notes = [], []
