@@ -107,6 +107,12 @@ class LibraryArrays:
         return np.isfinite(self.local_s)
 
     @property
+    def day(self) -> np.ndarray:
+        """``(N,)`` each photo's day by its camera's clock (days since 1970); a distinct negative id without a time."""
+        days = np.floor(self.local_s / 86400.0)
+        return np.where(np.isfinite(days), days, -1.0 - np.arange(len(self))).astype(np.int64)
+
+    @property
     def judged_clock(self) -> np.ndarray:
         """``(N,)`` bool: the clock check compared this photo's camera time with its GPS time (``ok`` or ``wrong``)."""
         return np.isin(self.clock, ["ok", "wrong"]) & np.isfinite(self.clock_offset_s) & self.has_time

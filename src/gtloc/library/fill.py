@@ -119,7 +119,7 @@ class Sources:
         s = self.settings
         utc = utc_timeline(arrays)
         scene = SceneSource(self.index, s.scene_precision, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays)
-        recurring = self.index.recurring(arrays.session, scene.threshold)
+        recurring = self.index.recurring(arrays.day, scene.threshold)
         track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays, utc, recurring)
         answers = [scene.answer(arrays, targets), track.answer(arrays, utc, targets, recurring)]
         if self.model is not None:

@@ -92,10 +92,10 @@ class SceneIndex:
             similarity[start : start + CHUNK] = top.values.numpy()
         return cls(neighbours, similarity)
 
-    def recurring(self, session: np.ndarray, threshold: float) -> np.ndarray:
-        """``(N,)`` bool: the photo has a neighbour at least ``threshold`` similar from another session (``(N,)``
-        ids, :attr:`LibraryArrays.session`): a view photographed on other days too."""
-        other = session[self.neighbours] != session[:, None]
+    def recurring(self, day: np.ndarray, threshold: float) -> np.ndarray:
+        """``(N,)`` bool: the photo has a neighbour at least ``threshold`` similar taken on another day (``(N,)``
+        ids, :attr:`LibraryArrays.day`): a view photographed on other days too, by any camera."""
+        other = day[self.neighbours] != day[:, None]
         return ((self.similarity >= threshold) & other).any(axis=1)
 
 

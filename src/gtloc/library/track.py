@@ -15,11 +15,11 @@ have gone:
 ``alpha``, ``speed`` and a scale are fitted on the library's own geotagged photos, each placed by the others
 twice: without its own file (a phone whose location was off for one photo) and without the photos of its own
 session (the same camera's that day: a camera without GPS leaves whole days without); separately for the two
-kinds: the scale is the conformal quantile that holds :data:`~gtloc.library.answers.COVERAGE` of them, and among
-the (alpha, speed) pairs the one that answers the most photos within ``max_radius_km``, then with the smallest
-median radius, is kept. Each kind also gets a limit on that radius before scaling: the largest at which at most
+kinds. For each (alpha, speed) pair, a limit on the radius before scaling is the largest at which at most
 ``far_share`` (default :data:`~gtloc.library.answers.FAR_SHARE`) of the calibration answers as tight were off by
-more than 200 km (a day at home and an afternoon 200 km away look alike to the clock).
+more than 200 km (a day at home and an afternoon 200 km away look alike to the clock), and the scale is the
+conformal quantile that holds :data:`~gtloc.library.answers.COVERAGE` of the answers within that limit; the pair
+that answers the most photos within ``max_radius_km``, then with the smallest median radius, is kept.
 Where the scene source says which photos show a view photographed on other days too (``recurring``), the rule is
 fitted apart for those and for the one-off photos: the time is a poor guide to a garden photographed every week
 (the photo taken nearest in time may be from the office) and a good one on a trip.
@@ -183,21 +183,28 @@ class _Fit:
         return R0_KM + moved + self.speed_kmh * gap_h
 
 
-def _fit(errors: np.ndarray, spread: np.ndarray, gap: np.ndarray, coverage: float, max_radius_km: float) -> _Fit:
+def _fit(
+    errors: np.ndarray, spread: np.ndarray, gap: np.ndarray, coverage: float, max_radius_km: float, far_share: float
+) -> _Fit:
+    """The (alpha, speed) whose far-error limit and radius answer the most calibration cases within
+    ``max_radius_km`` (then with the smallest median radius); the scale holds ``coverage`` of the answered ones."""
     best, best_key = _Fit(0.0, 0.0, float("inf"), LocalRate.fit(np.zeros(0), np.zeros(0))), None
     for alpha in ALPHAS if spread.any() else (0.0,):
         for speed in SPEEDS_KMH:
             fit = _Fit(alpha, speed, float("inf"), best.rate)
             base = fit.base(spread, gap)
             known = np.isfinite(base)
-            fit.scale = radius_scale(errors[known], base[known], coverage)
+            base, case_errors = base[known], errors[known]
+            fit.max_base = support_limit(base, case_errors <= FAR_KM, 1 - far_share, descending=False)
+            answered = base <= fit.max_base
+            fit.scale = radius_scale(case_errors[answered], base[answered], coverage)
             if not np.isfinite(fit.scale):
                 continue
-            radius = np.maximum(fit.scale * base[known], MIN_RADIUS_KM)
+            radius = np.maximum(fit.scale * base[answered], MIN_RADIUS_KM)
             key = (-int((radius <= max_radius_km).sum()), float(np.median(radius)))
             if best_key is None or key < best_key:
                 best_key = key
-                fit.rate = LocalRate.fit(np.log(radius), errors[known] <= NEAR_KM)
+                fit.rate = LocalRate.fit(np.log(radius), case_errors[answered] <= NEAR_KM)
                 best = fit
     return best
 
@@ -245,11 +252,7 @@ class TrackSource:
         return self
 
     def _fit(self, errors: np.ndarray, spread: np.ndarray, gap: np.ndarray) -> _Fit:
-        fit = _fit(errors, spread, gap, self.coverage, self.max_radius_km)
-        base = fit.base(spread, gap)
-        known = np.isfinite(base)
-        fit.max_base = support_limit(base[known], errors[known] <= FAR_KM, 1 - self.far_share, descending=False)
-        return fit
+        return _fit(errors, spread, gap, self.coverage, self.max_radius_km, self.far_share)
 
     def answer(
         self, arrays: LibraryArrays, utc: np.ndarray, targets: np.ndarray, recurring: np.ndarray | None = None
