@@ -62,3 +62,15 @@ def test_serve_needs_a_model_or_a_library(monkeypatch, capsys):
     monkeypatch.delenv("GTLOC_CHECKPOINT", raising=False)
     status, _, stderr = run_cli(monkeypatch, capsys, "serve")
     assert status == 2 and "--library LIB" in stderr
+
+
+def test_beside_a_model_the_view_lives_under_library(lib, tmp_path):
+    from fastapi import FastAPI
+
+    fill_library(lib, tmp_path / "estimates.csv")
+    main = FastAPI()
+    main.mount("/library", create_library_app(lib))
+    client = TestClient(main)
+    html = client.get("/library/").text
+    assert 'src="/library/map.png"' in html and 'href="/library/photo/' in html
+    assert client.get("/library/photo/0/thumb").status_code == 200
