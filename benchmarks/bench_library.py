@@ -317,7 +317,8 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
         if not s:
             continue
         n = s["photos"]
-        print(f"\n{name}: {n} photos (256 px JPEG), {args.workers} decoding worker(s), {args.threads} torch threads")
+        made = f", {s['pool']} rendered and re-encoded copies of them" if "pool" in s else ""
+        print(f"\n{name}: {n} photos (256 px JPEG{made}), {args.workers} decoding worker(s), {args.threads} threads")
         print("| pass | seconds | photos/s | peak RSS MB (process / largest worker) |\n|---|---:|---:|---:|")
         if s["exiftool_s"] is not None:
             print(f"| exiftool -json -n -r (the same tags) | {s['exiftool_s']:.1f} | {n / s['exiftool_s']:.0f} | |")

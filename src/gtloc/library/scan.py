@@ -3,7 +3,7 @@
 Streaming and resumable: photos are read in chunks of :data:`CHUNK`; after each chunk the features (keyed by
 content hash, :mod:`gtloc.data.features`) and the photo list are written atomically, so a killed scan loses at
 most one chunk and a re-run picks up where it stopped. A re-scan reads only files whose path, size or
-modification time changed; files that are gone leave the list.
+modification time changed (and the files skipped last time); files that are gone leave the list.
 
 Which files: every file under the folder with an image suffix (the one rule of :func:`gtloc.data.ingest.list_photos`).
 Skipped and named (``skipped.csv``): files that are not images or cannot be decoded, names that are not UTF-8,
