@@ -18,8 +18,8 @@ from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery, time_grid
-from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore, mix_weight, time_kernel, time_prior
-from gtloc.retrieval.time_readout import TimeReadout
+from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore, time_kernel, time_prior
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import load_training_data, train
@@ -258,7 +258,7 @@ def test_validation_scores_the_least_expected_error_answer(webcams):
     with torch.no_grad():
         logits = model.scale("img_time_logit_scale") * model.embed_images(data.features) @ model.encode_time(gallery).T
     truth = data.times.numpy().astype(float)
-    bayes = TimeReadout(gallery).bayes(torch.softmax(logits, dim=1)).numpy().astype(float)
+    bayes = TimePosterior.build(TimeGallery(gallery), logits).bayes().numpy().astype(float)
     argmax = gallery[logits.argmax(dim=1)].numpy().astype(float)
     assert metrics["hour"] == pytest.approx(float(np.mean(hour_error(bayes, truth))))
     assert metrics["month_argmax"] == pytest.approx(float(np.mean(month_error(argmax, truth))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import io
 
 import pytest
@@ -48,6 +49,12 @@ def test_an_upload_with_exif_shows_places_map_heatmap_and_the_verdict(client):
     assert page.text.count('class="place"') == 5
     assert page.text.count('<td style="background: rgb(') == 12 * 24 + 6  # the cells and the colour scale
     assert 'id="verdict"' in page.text and "EXIF GPS" in page.text and "2023-01-15 16:30:00" in page.text
+    for check in ("clock", "sun", "model"):
+        assert f'id="check-{check}"' in page.text
+    # Oslo, 15 January 2023, 15:30 UTC: the sun is 4.75 degrees below the horizon.
+    assert 'id="sun-at-claim"' in page.text and "<strong>4.8 degrees below the horizon</strong>" in page.text
+    for word in ("diagnostic", "sharpness", "credibility"):  # no unexplained words
+        assert word not in page.text.lower()
 
 
 def test_the_json_api_gives_the_same_analysis(client):
@@ -55,7 +62,13 @@ def test_the_json_api_gives_the_same_analysis(client):
     data = reply.json()
     assert reply.status_code == 200
     assert len(data["places"]) == 5 and abs(sum(c["p"] for r in data["heatmap"] for c in r["cells"]) - 1) < 1e-4
-    assert [c["kind"] for c in data["verification"]["checks"]] == ["place", "time", "month", "hour"]
+    verification = data["verification"]
+    assert [c["name"] for c in verification["checks"]] == ["clock", "sun", "model"]
+    assert [p["kind"] for p in verification["parts"]] == ["place", "time", "month", "hour"]
+    assert verification["verdict"] in ("consistent", "inconsistent", "cannot judge") and verification["reason"]
+    assert all(c["reason"] and c["compares"] for c in verification["checks"])
+    sun = next(c for c in verification["checks"] if c["name"] == "sun")
+    assert verification["sun"]["sun_elevation_deg"] == sun["figures"]["sun_elevation_deg"]
 
 
 def test_a_typed_claim_overrides_exif(client):
@@ -128,3 +141,29 @@ def test_without_a_gallery_the_search_page_says_how_to_add_one(toy_world):
     app = create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]))
     page = TestClient(app).get("/search")
     assert 'id="no-gallery"' in page.text and "gtloc index" in page.text
+
+
+def test_the_page_shows_the_one_best_place_that_predict_gives(client, tmp_path):
+    """The best place line, the table's first row and the map are the prediction's one answer (the top distinct
+    place, with its radius), the places in the table are distinct, and probabilities read as percentages."""
+    from gtloc.geo import haversine_km
+
+    photo = tmp_path / "oslo.jpg"
+    photo.write_bytes(jpeg(oslo_exif()))
+    data = client.post("/api/analyze", files={"photo": ("oslo.jpg", photo.read_bytes(), "image/jpeg")}).json()
+    expected = client.app.state.gtloc.predictor.predict_image(photo, top_k=5)
+    lat, lon = expected.latlon[0].tolist()
+    best = data["best_place"]
+    assert (best["lat"], best["lon"]) == pytest.approx((lat, lon), abs=1e-4)
+    assert (data["places"][0]["lat"], data["places"][0]["lon"]) == (best["lat"], best["lon"])
+    assert best["radius_km"] == pytest.approx(float(expected.place_radius_km[0]))
+    assert best["text"].startswith(f"near {expected.place_name[0]} ({lat:.4f}, {lon:.4f}); p ")
+    assert best["text"].endswith(f"80 % within {best['radius_km']:,.0f} km")
+    places = [(p["lat"], p["lon"]) for p in data["places"]]
+    assert min(haversine_km(a, b) for i, a in enumerate(places) for b in places[i + 1 :]) >= 10
+    assert [p["prob"] for p in data["places"]] == sorted((p["prob"] for p in data["places"]), reverse=True)
+    page = client.post("/analyze", files={"photo": ("oslo.jpg", photo.read_bytes(), "image/jpeg")}).text
+    assert f'id="best-place">{best["text"]}</strong>' in page
+    assert all(f">{p['prob_text']}</td>" in page for p in data["places"]) and "%" in data["places"][0]["prob_text"]
+    month, hours = data["best_time"].split(", ")  # "July, 14:00-16:00": a month and clock hours, no grid day
+    assert month in calendar.month_name[1:] and hours[2:6] == ":00-" and hours.endswith(":00")

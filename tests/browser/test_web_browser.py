@@ -148,8 +148,10 @@ def test_the_top_places_are_distinct_places(live_app, browser, tmp_path):
     assert len(latlon) == 5
     distances = [haversine_km(latlon[i], latlon[j]) for i in range(5) for j in range(i + 1, 5)]
     assert min(distances) >= 10
-    probs = [float(c[4]) for c in cells]
-    assert probs == sorted(probs, reverse=True)
+    probs = [float(row.find_elements(By.TAG_NAME, "td")[4].get_attribute("data-p")) for row in rows]
+    assert probs == sorted(probs, reverse=True) and all(c[4].endswith("%") for c in cells)
+    best = browser.find_element(By.ID, "best-place").text
+    assert best.startswith(f"near {cells[0][3]} ({cells[0][1]}, {cells[0][2]})")  # the one best place, first
 
 
 def test_the_map_has_a_legend(live_app, browser, tmp_path):
@@ -178,12 +180,12 @@ def test_the_heatmap_has_a_colour_scale_and_marks_the_claim_and_the_best_guess(l
     best = browser.find_elements(By.CSS_SELECTOR, "#heatmap td.best")
     assert len(best) == 1
     # The best guess is the cell of the one best time the page states (the run's read-out, not the grid's mode).
-    shown = browser.find_element(By.ID, "best-time").text  # "D Month, HH:MM"
-    month = list(calendar.month_name).index(shown.split(",")[0].split(" ")[1])
-    hour = int(shown.split(", ")[1][:2])
-    assert (
-        browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")[month].find_elements(By.TAG_NAME, "td")[hour] == best[0]
-    )
+    shown = browser.find_element(By.ID, "best-time").text  # "Month, HH:00-HH:00": the month and an hour window
+    month = list(calendar.month_name).index(shown.split(",")[0])
+    first, last = (int(t[:2]) for t in shown.split(", ")[1].split("-"))
+    cells_of_month = browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")[month].find_elements(By.TAG_NAME, "td")
+    hours = (last - first) % 24 or 24
+    assert best[0] in cells_of_month and (cells_of_month.index(best[0]) - first) % 24 < hours
     legend = browser.find_element(By.ID, "heat-legend").text
     assert "claimed time" in legend and "best guess" in legend
     png = browser.get_screenshot_as_png()

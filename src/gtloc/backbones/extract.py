@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -20,9 +21,11 @@ from tqdm import tqdm
 from gtloc.backbones import load_backbone
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
+from gtloc.data.exif_table import EXIF_TABLE, exif_table, write_exif_table
 from gtloc.data.features import FeatureStore, FeatureWriter, select_shard
 from gtloc.data.images import image_file, load_image
-from gtloc.data.schema import Records
+from gtloc.data.ingest import expand_photos
+from gtloc.data.schema import Records, paths_for_csv
 from gtloc.device import cpu_threads
 from gtloc.errors import GtlocError
 from gtloc.io import exclusive_lock
@@ -197,6 +200,25 @@ def extract_features(
     with exclusive_lock(out_dir, "features"):
         return _extract(model, all_paths, images_root, out_dir, identity, shard_index, num_shards, tencrop,
                         batch_size, shard_size, num_workers, progress, allow_outside)  # fmt: skip
+
+
+def extract_photo_features(
+    photos: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], backbone: Backbone | str, **kwargs: Any
+) -> tuple[FeatureStore, Records, list[tuple[str, str]]]:
+    """:func:`extract_features` for photos named on a command line: files and folders (every photo under a folder,
+    recursively, :func:`~gtloc.data.ingest.expand_photos`), no records CSV needed. The cache names each photo as a
+    CSV in the working folder would (:func:`~gtloc.data.schema.paths_for_csv`: relative to it, else absolute), and
+    ``out_dir/exif.csv`` holds what each photo's EXIF says (:mod:`gtloc.data.exif_table`), which ``gtloc predict
+    --features`` reads. ``kwargs`` go to :func:`extract_features`. Returns the store, the EXIF table and the files
+    under the folders that are not photos it can read (``(path, reason)``: camera RAW files, unlisted folders)."""
+    found, unlisted = expand_photos(photos)
+    if not found:
+        raise GtlocError(f"no photos in {', '.join(map(str, photos))}")
+    names = paths_for_csv(found, Path.cwd() / EXIF_TABLE)
+    store = extract_features(names, None, backbone, out_dir, **kwargs)
+    table = exif_table(found, names)
+    write_exif_table(table, out_dir)
+    return store, table, [(s.path, f"{s.reason}: {s.detail}") for s in unlisted]
 
 
 def _extract(

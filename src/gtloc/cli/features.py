@@ -1,4 +1,4 @@
-"""``gtloc features``: compute and cache backbone features for every record (resumable)."""
+"""``gtloc features``: compute and cache backbone features for every record, or every photo named (resumable)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ DEFAULT_BACKBONE = "efficientnet-lite0"
 
 @app.command()
 def features(
-    records: Path = typer.Option(..., "--records", help="Records CSV (path,lat,lon[,time fields...])."),
+    photos: list[str] | None = typer.Argument(
+        None, help="Photo files or folders (recursive): no records CSV needed; their EXIF goes to FEATDIR/exif.csv."
+    ),
+    records: Path | None = typer.Option(None, "--records", help="Records CSV (path,lat,lon[,time fields...])."),
     images: Path | None = typer.Option(
         None, "--images", help="Folder the records' paths are relative to (default: the CSV's folder)."
     ),
@@ -46,36 +49,42 @@ def features(
         1, "--num-shards", min=1, help="Workers sharing the records (by a hash of the path); one --out each."
     ),
 ) -> None:
-    """Compute backbone features for every record's image and cache them in FEATDIR (resumes if interrupted).
+    """Compute backbone features for every record's image (--records), or for every photo named (files, or folders
+    searched recursively), and cache them in FEATDIR (resumes if interrupted). For photos, FEATDIR/exif.csv holds
+    what each photo's EXIF says (place, local time), which `gtloc predict --features FEATDIR` shows and uses.
 
     With --num-shards N, worker --shard-index I extracts its 1/N of the images; join the N directories with
     `gtloc features-merge`, or pass them all to --features.
     """
     device = checked_device(device)
     from gtloc.backbones import load_backbone
-    from gtloc.backbones.extract import extract_features
+    from gtloc.backbones.extract import extract_features, extract_photo_features
     from gtloc.data.features import FAILED_CSV, select_shard
     from gtloc.data.schema import load_records
     from gtloc.errors import GtlocError
 
-    table = load_records(records, strict=not lenient)
-    share = set(select_shard(table.paths, shard_index, num_shards))
+    if bool(photos) == (records is not None):
+        raise GtlocError("give photo files or folders, or --records R.csv (one of the two)")
+    if photos and images is not None:
+        raise GtlocError("--images goes with --records (photos named on the command line are found as given)")
+    options = {
+        "tencrop": tencrop,
+        "batch_size": batch_size,
+        "shard_size": shard_size,
+        "num_workers": workers,
+        "progress": show_progress(progress),
+        "shard_index": shard_index,
+        "num_shards": num_shards,
+    }
     with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
         model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
-        store = extract_features(
-            table,
-            records.parent if images is None else images,
-            model,
-            out,
-            tencrop=tencrop,
-            batch_size=batch_size,
-            shard_size=shard_size,
-            num_workers=workers,
-            progress=show_progress(progress),
-            shard_index=shard_index,
-            num_shards=num_shards,
-            allow_outside=allow_outside_images,
-        )
+        if photos:
+            store, table, unlisted = extract_photo_features(photos, out, model, **options)
+        else:
+            table, unlisted = load_records(records, strict=not lenient), []
+            root = records.parent if images is None else images
+            store = extract_features(table, root, model, out, allow_outside=allow_outside_images, **options)
+    share = set(select_shard(table.paths, shard_index, num_shards))
     wanted = share
     failed = {p: r for p, r in store.failed.items() if p in wanted}
     of_shard = f" (shard {shard_index} of {num_shards})" if num_shards > 1 else ""
@@ -83,6 +92,13 @@ def features(
         f"{sum(p in store for p in wanted)} of {len(wanted)} images{of_shard} have {store.backbone} features "
         f"({store.feature_dim}-d{', ten-crop' if store.tencrop else ''}, {model.runtime} on {model.device}) in {out}"
     )
+    if photos:
+        typer.echo(
+            f"EXIF of the {len(table)} photos in {out / 'exif.csv'}: {int(table.has_gps.sum())} with GPS, "
+            f"{int(table.has_time.sum())} with a time"
+        )
+    for path, reason in unlisted:
+        typer.echo(f"skipped {path}: {reason}", err=True)
     if failed:
         noun = "image" if len(failed) == 1 else "images"
         typer.echo(f"{len(failed)} {noun} could not be read (listed in {out / FAILED_CSV}):", err=True)

@@ -1,7 +1,10 @@
 """One records schema for every source: ``path,lat,lon,unix_ts,year,month,day,hour,minute,second``.
 
-Time fields are local clock time. The geo-only form ``path,lat,lon`` is accepted too. Extra columns
-(e.g. ``camera``, and ``unix_ts``/``year`` themselves) are kept as strings and written back.
+Time fields are local clock time. The geo-only form ``path,lat,lon`` is accepted too, and the ``second`` column
+may be left out (0 then). Extra columns
+(e.g. ``camera``, and ``unix_ts``/``year`` themselves) are kept as strings and written back. Optional columns
+with a known meaning are checked when present and non-empty (:data:`OPTIONAL_COLUMNS`: the clock columns that
+``ingest`` writes); any other extra column is free text.
 
 :func:`load_records` reads and validates such a CSV. Every bad row is reported with the file, its data row
 (counted from 1 after the header), its line in the file, the field and the value. Empty lat/lon or empty time
@@ -19,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +212,24 @@ def _check_number(value: str, whole_range: tuple[int, int] | None = None) -> str
     return ""
 
 
+def _utc_time_problem(value: str) -> str:
+    """Why ``value`` is not an ISO 8601 UTC time such as ``2021-06-01T12:30:04Z``; "" when it is one."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return "not an ISO 8601 time (e.g. 2021-06-01T12:30:04Z)"
+    return "" if when.utcoffset() is not None and not when.utcoffset() else "not in UTC (end it with Z)"
+
+
+OPTIONAL_COLUMNS: dict[str, Callable[[str], str]] = {
+    "gps_utc": _utc_time_problem,
+    "clock_offset_s": _check_number,
+    "clock": lambda value: "" if value in ("ok", "wrong", "unknown") else "must be ok, wrong or unknown",
+}
+"""Optional columns checked when present and non-empty: name -> why a value is bad ("" when good). A new optional
+column with a checkable meaning adds one entry here; every other extra column is kept as free text."""
+
+
 def _header_error(file: str, problem: str) -> RecordsValidationError:
     return RecordsValidationError(file, [RecordProblem(file, 0, 1, "", "", "", problem)], 0)
 
@@ -221,10 +243,12 @@ def _column_index(file: str, header: list[str]) -> dict[str, int]:
     if missing:
         raise _header_error(file, f"missing required column(s) {', '.join(missing)} (columns: {', '.join(names)})")
     given_time = [c for c in TIME_FIELDS if c in names]
-    if given_time and len(given_time) != len(TIME_FIELDS):
-        absent = [c for c in TIME_FIELDS if c not in names]
+    if given_time and not set(TIME_FIELDS[:-1]) <= set(given_time):
+        absent = [c for c in TIME_FIELDS[:-1] if c not in names]
         raise _header_error(
-            file, f"missing time column(s) {', '.join(absent)} (time columns come as a set: {', '.join(TIME_FIELDS)})"
+            file,
+            f"missing time column(s) {', '.join(absent)} (time columns come as a set: {', '.join(TIME_FIELDS[:-1])}"
+            f", and {TIME_FIELDS[-1]} if you like)",
         )
     return {n: i for i, n in enumerate(names)}
 
@@ -375,7 +399,9 @@ def _check_row(
 
     time = (math.nan,) * 5
     if "month" in cols:
-        values = [cells[cols[f]].strip() for f in TIME_FIELDS]
+        values = [cells[cols[f]].strip() if f in cols else "" for f in TIME_FIELDS]
+        if "second" not in cols and any(values):
+            values[-1] = "0"
         given = [f for f, v in zip(TIME_FIELDS, values, strict=True) if v]
         if given and len(given) < len(TIME_FIELDS):
             first_missing = next(f for f, v in zip(TIME_FIELDS, values, strict=True) if not v)
@@ -383,6 +409,10 @@ def _check_row(
             bad(first_missing, "", f"{why} (give all of {', '.join(TIME_FIELDS)}, or none)")
         elif given:
             time = _check_time(values, year, bad)
+    for name, problem_of in OPTIONAL_COLUMNS.items():
+        value = cells[cols[name]].strip() if name in cols else ""
+        if value and (why := problem_of(value)):
+            bad(name, value, why)
     return problems, path, latlon, time
 
 

@@ -1,9 +1,9 @@
 """Leave-one-group-out cross-validation (``gtloc crossval``): does the model generalise to unseen cameras?
 
 For each value ``g`` of a records column (e.g. ``camera``), GT-Loc is trained on the rows of the other groups
-(``DIR/folds/<g>``) and predicts the rows of ``g`` with the default read-out. The best constant guess is fitted on
-the same training fold: the floor a model must beat. ``DIR/metrics.json`` holds pooled and per-group metrics
-(the ``gtloc evaluate`` format) for ``gtloc`` and ``constant``; ``DIR/crossval.md`` the table.
+(``DIR/folds/<g>``) and predicts the rows of ``g`` with the run's read-out (by default ``mix``). The best constant guess
+is fitted on the same training fold: the floor a model must beat. ``DIR/metrics.json`` holds pooled and per-group
+metrics (the ``gtloc evaluate`` format) for ``gtloc`` and ``constant``; ``DIR/crossval.md`` the table.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def cross_validate(
         run = _fold_dir(out, value)
         train(fold, run, config, resume=(run / TRAINING_STATE_FILE).is_file(), progress=progress)
         pred = Predictor.from_pretrained(run).predict(test.features, top_k=1)
-        answers = {"gtloc": (pred.latlon.numpy().astype(float), pred.time_bayes.numpy().astype(float))}
+        answers = {"gtloc": (pred.latlon.numpy().astype(float), pred.best_time.numpy().astype(float))}
         floor = constant_baseline(fold.latlon.numpy().astype(float), fold.times.numpy().astype(float), len(test))
         answers["constant"] = (floor.latlon, floor.times)
         entry: dict[str, Any] = {"n": len(test)}

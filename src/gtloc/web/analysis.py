@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 
 from gtloc.errors import GtlocError
-from gtloc.geo import distinct_places
+from gtloc.inference.prediction import Prediction, place_line, time_note, time_window
 from gtloc.inference.predictor import Predictor
+from gtloc.inference.readable import percent
+from gtloc.model.domain import out_of_domain_warning
 from gtloc.retrieval.image_gallery import ImageGallery
+from gtloc.retrieval.place_answer import DISTINCT_KM
 from gtloc.web.render import heat_color, png_data_uri, thumbnail_png, world_map_png
 
 TOP_PLACES = 5
-# Gallery entries read to find TOP_PLACES distinct places: entries closer than DISTINCT_KM are one place.
-PLACE_CANDIDATES = 64
-DISTINCT_KM = 10.0
 SEARCH_RESULTS = 12
 HEAT_SCALE_STEPS = 6
 
@@ -64,26 +64,46 @@ def _heat_scale(top: float) -> list[dict[str, Any]]:
     ]
 
 
-def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dict[str, str]) -> dict[str, Any]:
-    """The analysis page of the photo at ``path`` (:func:`~gtloc.inference.verify.analyze_photo`): top places with
-    names and a map, the best time of the run's read-out, the joint month x hour posterior, whether the photo is
-    in the model's domain (with a warning in words when not), the model card, and the check of the claim (EXIF
-    unless ``fields`` give ``lat``/``lon``/``time``)."""
-    from gtloc.inference.verify import (
-        analyze_photo,
-        claim_from_exif,
-        domain_warning,
-        parse_claim_time,
-        verification_dict,
-    )
+def _places(pred: Prediction) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """The prediction's distinct places ``(M, 2)``, their probabilities ``(M,)`` and the table's rows, best first."""
     from gtloc.places import place_names
 
-    time = parse_claim_time(fields["time"]) if fields.get("time") else None
-    claim = claim_from_exif(path, _number(fields, "lat"), _number(fields, "lon"), time)
-    analysis = analyze_photo(predictor, path, claim, top_k=PLACE_CANDIDATES)
-    pred = analysis.prediction
-    places, probs = distinct_places(pred.place_topk[0].numpy(), pred.place_probs[0].numpy(), DISTINCT_KM, TOP_PLACES)
+    places, probs = pred.place_topk[0].numpy(), pred.place_probs[0].numpy()
+    found = np.isfinite(places).all(axis=1)
+    places, probs = places[found].astype(np.float64), probs[found].astype(np.float64)
     names = place_names(places)
+    rows = [
+        {
+            "rank": i + 1,
+            "lat": round(lat, 4),
+            "lon": round(lon, 4),
+            "near": names[i],
+            "prob": float(probs[i]),
+            "prob_text": percent(probs[i]),
+        }
+        for i, (lat, lon) in enumerate(places.tolist())
+    ]
+    return places, probs, rows
+
+
+def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dict[str, str]) -> dict[str, Any]:
+    """The analysis page of the photo at ``path`` (:func:`~gtloc.inference.verify.analyze_photo`): the best place
+    (the prediction's one answer, :attr:`~gtloc.inference.prediction.Prediction.latlon`: its town, probability and
+    radius) and the top distinct places with names and a map, the best time of the run's read-out as a month and an
+    hour window, the joint month x hour posterior it was read from (its row
+    and column sums are the month and hour probabilities shown beside the best time), whether the photo is in the
+    model's domain (with a warning in words when not), the model card, and the check of the claim (EXIF
+    unless ``fields`` give ``lat``/``lon``/``time``)."""
+    from gtloc.data.claims import make_claim, read_claim_time
+    from gtloc.data.exif import read_photo_exif
+    from gtloc.inference.verify import analyze_photo
+
+    time = read_claim_time(fields["time"]) if fields.get("time") else None
+    exif = read_photo_exif(path, check_pixels=False)
+    claim = make_claim(exif, _number(fields, "lat"), _number(fields, "lon"), time)
+    analysis = analyze_photo(predictor, path, claim, top_k=TOP_PLACES)
+    pred = analysis.prediction
+    places, probs, rows = _places(pred)
     in_domain = None if pred.in_domain is None else bool(pred.in_domain[0])
     domain_score = None if pred.domain_score is None else float(pred.domain_score[0])
     card = predictor.card
@@ -91,35 +111,77 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         "filename": filename,
         "in_domain": in_domain,
         "domain_score": domain_score,
-        "domain_warning": domain_warning(in_domain, domain_score),
+        "domain_warning": None if in_domain is None else out_of_domain_warning([in_domain], [domain_score]),
         "model": {"summary": card.summary(), "lines": card.lines()} if card is not None else None,
         "readout": pred.readout,
         "size": list(analysis.image.size),
         "distinct_km": DISTINCT_KM,
-        "places": [
-            {"rank": i + 1, "lat": round(lat, 4), "lon": round(lon, 4), "near": names[i], "prob": float(probs[i])}
-            for i, (lat, lon) in enumerate(places)
-        ],
+        "best_place": {
+            **rows[0],
+            "radius_km": None if pred.place_radius_km is None else float(pred.place_radius_km[0]),
+            "radius_coverage": pred.place_coverage,
+            "text": place_line(pred, 0, rows[0]["near"]),
+        },
+        "places": rows,
         "claim_problems": claim.problems,
-        "verification": verification_dict(analysis.verification) if analysis.verification else None,
+        "verification": _checks(analysis, exif) if analysis.verification else None,
     }
-    if predictor.can_predict_time:
-        grid = predictor.month_hour_posterior(analysis.embedding[None])[0].numpy()
-        month, day, hour, minute = (int(v) for v in pred.best_time[0, :4])
+    if pred.month_hour_posterior is not None:
+        grid = pred.month_hour_posterior[0].numpy()
+        month, hour = int(pred.best_time[0, 0]), int(pred.best_time[0, 2])
         marks: dict[tuple[int, int], list[str]] = {(month - 1, hour): ["best"]}
         if claim.has_time:
             marks.setdefault((claim.time.month - 1, claim.time.hour), []).insert(0, "claim")
         result["heatmap"] = _heatmap(grid, marks)
         result["heat_scale"] = _heat_scale(float(grid.max()))
-        result["best_time"] = f"{day} {calendar.month_name[month]}, {hour:02d}:{minute:02d}"
+        first, hours, mass = pred.hour_window()
+        result["best_time"] = time_window(pred, 0)
+        result["best_time_note"] = time_note(pred, 0)
         result["best_time_probs"] = {
             "month": float(pred.month_posterior[0, month - 1]),
             "hour": float(pred.hour_posterior[0, hour]),
+            "hour_window": {"from": int(first[0]), "hours": int(hours[0]), "prob": float(mass[0])},
         }
     claim_place = (claim.lat, claim.lon) if claim.has_place else None
     result["map_png"] = png_data_uri(world_map_png(places, probs, claim_place))
     result["thumbnail_png"] = png_data_uri(thumbnail_png(analysis.image))
     return result
+
+
+CHECK_LEGEND = {
+    "clock": "the camera's clock against the time of the photo's own GPS receiver",
+    "sun": "the light in the picture against the sun's height at the claimed place and time",
+    "model": "the trained model: where and when it thinks the picture was taken",
+}
+
+
+def _checks(analysis: Any, exif: Any) -> dict[str, Any]:
+    """The claim section: each check (clock, sun, model) with its verdict and reason, the verdict combining them
+    (:func:`gtloc.evidence.verify.verify_image`), the sun at the claimed place and time, and the model's view of
+    each part of the claim."""
+    from gtloc.evidence.model import part_reason, rank_dict, rank_verdict
+    from gtloc.evidence.report import check_dict, claim_dict
+    from gtloc.evidence.verify import verify_image
+    from gtloc.inference.verify import ModelView
+
+    view = ModelView(analysis.embedding, analysis.prediction, analysis.verification)
+    verdict = verify_image(analysis.image, analysis.claim, exif, view)
+    model = verdict.check("model")
+    guess = model.figures["best_guess"]
+    sun = verdict.check("sun").figures
+    return {
+        "claim": claim_dict(analysis.claim),
+        "verdict": verdict.word,
+        "reason": verdict.verdict.reason,
+        "checks": [{**check_dict(c), "compares": CHECK_LEGEND[c.name]} for c in verdict.checks],
+        "sun": {k: sun[k] for k in ("sun_elevation_deg", "sun_azimuth_deg", "light") if k in sun} or None,
+        "parts": [
+            {**rank_dict(r), "reason": part_reason(r, rank_verdict(r), guess["near"])}
+            for r in analysis.verification.ranks
+        ],
+        "in_domain": model.figures["in_domain"],
+        "best_guess": guess,
+    }
 
 
 def search_result(predictor: Predictor, gallery: ImageGallery, params: dict[str, str]) -> dict[str, Any]:
