@@ -11,10 +11,8 @@ one without GPS, one with its clock on the home time zone on trips, a partner's 
    apart and combined, beside PhotoPrism's rule and the nearest photo in time; also split into recurring views
    and one-off photos (trips, town).
 3. The real targets: the photos whose EXIF has no GPS (known here from ``truth.csv``), placed by fill and by
-   PhotoPrism's rule on the whole library. Twice: with the clock fields empty (as scans are until the clock check
-   reads GPS time stamps) and with them filled from the photos' GPS stamps as the clock check would (``clock``
-   ``wrong`` where the camera's clock is 10 min or more off local time); then the ``clock`` source's corrected
-   times against the truth.
+   PhotoPrism's rule on the whole library; then the ``clock`` source's corrected times against the truth (the clock
+   fields come from the scan's clock check, :func:`gtloc.data.clock.read_clock`).
 4. ``--large N``: a library of N photos scanned in a fresh process (peak memory), re-scanned unchanged, and filled.
    Rendering 20,000 pictures takes hours on a busy 2-core machine, so the large library holds ``--pool`` rendered
    photos (a synthetic library of its own) and copies of them re-encoded with their camera's EXIF moved by whole
@@ -34,8 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +40,7 @@ from PIL import Image
 
 from gtloc.library.arrays import LibraryArrays, clock_seconds
 from gtloc.library.baselines import nearest_in_time, photoprism
-from gtloc.library.catalog import Library, write_catalog
+from gtloc.library.catalog import Library
 from gtloc.library.evaluate import PLACE_METHODS, evaluate_library, score_places
 from gtloc.library.fill import FillSettings, Sources, choose_places, library_features
 from gtloc.library.synthetic import TRUTH_CSV, SyntheticSettings, make_synthetic_library
@@ -155,30 +152,6 @@ def speed(folder: Path, lib: Path, n: int, workers: int, threads: int) -> dict:
     return out
 
 
-def with_clock_fields(lib: Path, truth: dict[str, dict[str, str]], into: Path) -> Path:
-    """A copy of the library whose clock fields are what the clock check reads from the photos' GPS stamps."""
-    shutil.rmtree(into, ignore_errors=True)
-    into.mkdir(parents=True)
-    library = Library.open(lib)
-    (into / "features").symlink_to((lib / "features").resolve())
-    photos = []
-    for p in library.photos:
-        row = truth[p.path]
-        if not row["gps_utc"] or p.local_time is None:
-            photos.append(p)
-            continue
-        gps_utc = datetime.fromisoformat(row["gps_utc"]).astimezone(timezone.utc)
-        offset = (p.local_time - gps_utc.replace(tzinfo=None)).total_seconds()
-        error = float(row["clock_error_s"])
-        wrong = abs(error) >= 600
-        note = f"camera clock {error / 3600:+.1f} h off local time" if wrong else ""
-        photos.append(replace(p, gps_utc=gps_utc, clock_offset_s=offset, clock="wrong" if wrong else "ok",
-                              clock_note=note))  # fmt: skip
-    write_catalog(into, photos, library.skipped)
-    (into / "library.json").write_text((lib / "library.json").read_text())
-    return into
-
-
 def split_rows(arrays: LibraryArrays, truth: dict, rows: np.ndarray) -> dict[str, np.ndarray]:
     kinds = np.array([truth[arrays.paths[r]]["kind"] for r in rows])
     recurring = np.isin(kinds, RECURRING)
@@ -283,21 +256,19 @@ def main() -> None:
 
         predictor = load(args.checkpoint, device="cpu")
     report: dict = {"photos": args.photos, "seeds": args.seeds, "load_average": os.getloadavg()}
-    hidden, targets, targets_clock = {}, {}, {}
+    hidden, targets = {}, {}
     for seed in args.seeds:
         folder, lib = args.out / f"lib-{seed}", args.out / f"lib-{seed}.gtloc"
         render(folder, args.photos, seed, workers=2)
         truth = truth_of(folder)
         if seed == args.seeds[0]:
             report["speed"] = speed(folder, lib, args.photos, args.workers, args.threads)
-        elif not (lib / "library.json").is_file():
+        else:  # incremental: reads only what an earlier scan (or an older reader) left unread
             child(SCAN.format(photos=str(folder), lib=str(lib), workers=args.workers), args.threads)
         label = str(args.checkpoint or "")
         hidden[seed] = hide_and_recover(lib, truth, predictor, label)
         targets[seed] = true_targets(lib, truth, predictor, label)
-        clocked = with_clock_fields(lib, truth, args.out / f"lib-{seed}.clock.gtloc")
-        targets_clock[seed] = true_targets(clocked, truth, predictor, label)
-    report.update(hide_and_recover=hidden, true_targets=targets, true_targets_clock_fields=targets_clock)
+    report.update(hide_and_recover=hidden, true_targets=targets)
     if args.large:
         pool, folder = args.out / f"pool-{args.pool}", args.out / f"large-{args.large}"
         render(pool, args.pool, 99, workers=2)
@@ -331,15 +302,11 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
         for unit, result in units.items():
             for cut, rows in result["cuts"].items():
                 print(table(rows, f"hide-and-recover, library seed {seed}, by {unit} ({result['folds']} folds): {cut}"))
-    for name, key in (("photos without GPS", "true_targets"), ("photos without GPS, clock fields filled",
-                                                               "true_targets_clock_fields")):  # fmt: skip
-        per_seed = report[key]
-        if not per_seed:
-            continue
-        for cut in ("all", "recurring views", "one-off photos"):
-            print(table(pooled([per_seed[s][cut] for s in per_seed]), f"{name}, {cut}, seeds {list(per_seed)}"))
-        for seed, tables in per_seed.items():
-            print(f"clock source, seed {seed}: {tables['clock']}")
+    per_seed = report["true_targets"]
+    for cut in ("all", "recurring views", "one-off photos") if per_seed else ():
+        print(table(pooled([per_seed[s][cut] for s in per_seed]), f"photos without GPS, {cut}, seeds {list(per_seed)}"))
+    for seed, tables in per_seed.items():
+        print(f"clock source, seed {seed}: {tables['clock']}")
 
 
 if __name__ == "__main__":

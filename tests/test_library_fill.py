@@ -7,7 +7,7 @@ import csv
 import json
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import numpy as np
 import pytest
@@ -182,3 +182,32 @@ def test_fill_refuses_an_empty_library(tmp_path):
     scan_library(tmp_path / "photos", tmp_path / "lib", backbone=ToyBackbone(), num_workers=0)
     with pytest.raises(GtlocError, match="has no photos"):
         fill_library(tmp_path / "lib", tmp_path / "e.csv")
+
+
+def test_fill_corrects_the_times_of_a_camera_found_wrong_by_its_gps_stamps(tmp_path):
+    """A camera 3 h ahead of local time: one photo with GPS and its stamp shows it; its other photos get their
+    local time corrected (clock source), and are placed on the phone's walk at the right time (track)."""
+    root = tmp_path / "photos"
+    make_library(root)
+    ahead = timedelta(hours=3)
+    sony = {"make": "SONY", "model": "DSC-HX90V", "serial": "S1"}
+    stamp = T0 + timedelta(minutes=50) - timedelta(hours=2)
+    write_photo(
+        root,
+        "sony/judged.jpg",
+        scene=200,
+        lat=ZURICH[0],
+        lon=ZURICH[1] + 5 * STEP,
+        when=T0 + timedelta(minutes=50) + ahead,
+        gps_utc=stamp.replace(tzinfo=timezone.utc),
+        camera=sony,
+    )
+    write_photo(root, "sony/later.jpg", scene=201, when=T0 + timedelta(minutes=185) + ahead, camera=sony)
+    scan_library(root, tmp_path / "lib", backbone=ToyBackbone(), num_workers=0)
+    result = fill_library(tmp_path / "lib", tmp_path / "e.csv")
+    times = {e.path: e for e in result.chosen("time")}
+    assert times["sony/later.jpg"].time == (T0 + timedelta(minutes=185)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert times["sony/later.jpg"].source == "clock" and times["sony/later.jpg"].evidence == ["sony/judged.jpg"]
+    place = next(e for e in result.chosen("place") if e.path == "sony/later.jpg")
+    truth = np.array([ZURICH[0], ZURICH[1] + 18.5 * STEP])
+    assert float(haversine_km(np.array([place.lat, place.lon]), truth)) < 0.5

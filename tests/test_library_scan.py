@@ -3,8 +3,9 @@ and named; a re-scan reads only what changed; an interrupted scan resumes."""
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_scan_reads_place_time_camera_and_features(folder, tmp_path):
     assert photos["sub/b.jpg"].lat is None and photos["sub/b.jpg"].camera == "Canon EOS 80D D1"
     assert photos["zero.jpg"].lat is None and "0, 0" in photos["zero.jpg"].gps_problem
     assert photos["scan.jpg"].local_time is None and photos["scan.jpg"].camera == ""
-    assert all(p.clock == "" and p.gps_utc is None for p in result.photos)  # filled by the clock check, not here
+    assert a.clock == "unknown" and a.gps_utc is None and "no GPS time" in a.clock_note  # no GPS stamp to check
     library = Library.open(tmp_path / "lib")
     assert read_photos(tmp_path / "lib" / PHOTOS_CSV) == library.photos == result.photos
     assert library_features(library).shape == (4, ToyBackbone.feature_dim)
@@ -152,3 +153,26 @@ def test_a_damaged_photo_list_names_the_row_and_field(folder, tmp_path):
         Library.open(tmp_path / "lib")
     with pytest.raises(GtlocError, match="not a scanned library"):
         Library.open(folder)
+
+
+def test_the_clock_check_fills_the_clock_fields(tmp_path):
+    root = tmp_path / "photos"
+    gps_utc = datetime(2021, 6, 1, 10, 0, 0, tzinfo=timezone.utc)  # 12:00 in Zurich (UTC+2)
+    write_photo(root, "ahead.jpg", lat=47.37, lon=8.54, when=T0 + timedelta(hours=3), gps_utc=gps_utc, camera=DSLR)
+    write_photo(root, "right.jpg", lat=47.37, lon=8.54, when=T0, gps_utc=gps_utc, camera=PHONE)
+    photos = by_path(scan_library(root, tmp_path / "lib", backbone=ToyBackbone(), num_workers=0))
+    ahead, right = photos["ahead.jpg"], photos["right.jpg"]
+    assert ahead.clock == "wrong" and ahead.clock_offset_s == 5 * 3600 and ahead.gps_utc == gps_utc
+    assert "ahead" in ahead.clock_note
+    assert right.clock == "ok" and right.clock_offset_s == 2 * 3600
+
+
+def test_a_library_read_by_an_older_scan_is_read_again_but_keeps_its_features(folder, tmp_path):
+    lib = tmp_path / "lib"
+    scan_library(folder, lib, backbone=ToyBackbone(), num_workers=0)
+    info = json.loads((lib / "library.json").read_text())
+    (lib / "library.json").write_text(json.dumps({**info, "reader": 1}))
+    backbone = CountingBackbone()
+    again = scan_library(folder, lib, backbone=backbone, num_workers=0)
+    assert (again.read, backbone.images) == (4, 0)
+    assert json.loads((lib / "library.json").read_text())["reader"] == scan_module.READER

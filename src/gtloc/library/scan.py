@@ -11,8 +11,9 @@ folders that cannot be listed, and symlinks that lead out of the folder (not fol
 are all kept, the later ones marked ``duplicate_of`` the first.
 
 The clock fields of :class:`~gtloc.library.catalog.LibraryPhoto` (``gps_utc``, ``clock_offset_s``, ``clock``,
-``clock_note``) are left empty here: the scan does not read the GPS receiver's time stamp itself; the clock check
-(camera time against GPS time) fills them.
+``clock_note``) come from the clock check, :func:`gtloc.data.clock.read_clock` (camera time against the GPS
+receiver's time; a stale fix is ``unknown``, not a wrong clock). A library scanned by an older reader
+(:data:`READER` in ``library.json``) has every file's metadata read again on the next scan; features are kept.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from gtloc.backbones import DEFAULT_BACKBONE, load_backbone
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import file_features
+from gtloc.data.clock import read_clock
 from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
 from gtloc.data.features import MANIFEST, FeatureStore, FeatureWriter
 from gtloc.data.images import PathOutsideRootError, image_file
@@ -50,6 +52,8 @@ from gtloc.library.catalog import (
     write_catalog,
 )
 
+READER = 2
+"""What the scan reads from a file: 1 = place, time, camera; 2 = and the clock check."""
 CHUNK = 512
 BATCH = 32
 HASH_BLOCK = 1 << 20
@@ -105,6 +109,7 @@ def camera_identity(path: Path) -> tuple[str, str, str]:
 def _photo(rel: str, full: Path, stat: os.stat_result, sha: str, exif: PhotoExif) -> LibraryPhoto:
     make, model, serial = camera_identity(full)
     offset = None if exif.utc_offset is None else int(exif.utc_offset.total_seconds())
+    clock = read_clock(exif)
     return LibraryPhoto(
         path=rel,
         size=stat.st_size,
@@ -119,6 +124,10 @@ def _photo(rel: str, full: Path, stat: os.stat_result, sha: str, exif: PhotoExif
         serial=serial,
         gps_problem=exif.gps_problem,
         time_problem=exif.time_problem,
+        gps_utc=clock.gps_utc,
+        clock_offset_s=clock.offset_s,
+        clock=clock.status,
+        clock_note=clock.note,
     )
 
 
@@ -235,6 +244,8 @@ def _previous(lib_dir: Path, root: Path) -> dict[str, LibraryPhoto]:
         raise ParameterError(
             f"{lib_dir} holds the library of {library.root}, not of {root}: use another ", Param("lib_dir")
         )
+    if library.info.get("reader", 1) != READER:
+        return {}  # read by an older scan: every file's metadata again (its features stay, keyed by content)
     return {p.path: p for p in library.photos}
 
 
@@ -265,7 +276,7 @@ def scan_library(
         workers = num_workers if num_workers is not None else min(4, cpu_threads())
         scanner = _Scanner(root, lib, partial(_backbone, backbone, device), workers)
         old_info = Library.open(lib).info if (lib / LIBRARY_JSON).is_file() else {}
-        info = {**old_info, "format": FORMAT, "root": str(root)}
+        info = {**old_info, "format": FORMAT, "root": str(root), "reader": READER}
         write_json(lib / LIBRARY_JSON, info)  # first, so that a killed scan resumes as a re-scan
         rels, ignored, unlisted = list_photos(root)
         scanner.skipped += [SkippedFile(s.path, s.reason, s.detail) for s in unlisted]
