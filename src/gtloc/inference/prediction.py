@@ -123,6 +123,12 @@ class Prediction:
         """The same prediction (read-out, coverage, known-place source, EXIF) with other tensor fields."""
         return dataclasses.replace(self, **{**self.tensors(), **tensors})
 
+    def row(self, i: int) -> Prediction:
+        """Row ``i`` as a one-row prediction, with everything else (read-out, coverage, its EXIF) kept."""
+        rows = {k: None if v is None else v[i : i + 1] for k, v in self.tensors().items()}
+        exif = None if self.exif is None else self.exif[i : i + 1]
+        return dataclasses.replace(self, **rows, exif=exif)
+
     def to(self, device: torch.device | str) -> Prediction:
         """The same prediction with every tensor on ``device``."""
         return self.with_tensors(**{k: None if v is None else v.to(device) for k, v in self.tensors().items()})

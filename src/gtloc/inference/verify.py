@@ -207,12 +207,6 @@ def image_embedding(predictor: Predictor, features: torch.Tensor) -> torch.Tenso
     return predictor.encode_images(features[None])[0]
 
 
-def prediction_row(prediction: Prediction, i: int) -> Prediction:
-    """Row ``i`` of ``prediction`` as a one-row :class:`Prediction`."""
-    rows = {k: None if v is None else v[i : i + 1] for k, v in prediction.tensors().items()}
-    return Prediction(**rows, readout=prediction.readout)
-
-
 def _labels(claim: Claim) -> dict[str, str]:
     labels = {}
     if claim.has_place:
@@ -250,7 +244,7 @@ def verify_embeddings(
         if claim.is_empty:
             out.append(None)
             continue
-        row = prediction_row(guess, i)
+        row = guess.row(i)
         in_domain = None if row.in_domain is None else bool(row.in_domain[0])
         labels = _labels(claim)
         ranks = [
@@ -345,7 +339,7 @@ def analyze_features(
     embeddings = predictor.encode_images(features)
     prediction = predictor.predict_embeddings(embeddings, top_k=top_k, features=features)
     views = verify_embeddings(predictor, embeddings, claims, prediction)
-    return [ModelView(embeddings[i], prediction_row(prediction, i), views[i]) for i in range(len(claims))]
+    return [ModelView(embeddings[i], prediction.row(i), views[i]) for i in range(len(claims))]
 
 
 def analyze_photo(predictor: Predictor, photo: Photo, claim: Claim | None = None, top_k: int = 5) -> PhotoAnalysis:

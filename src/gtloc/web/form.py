@@ -13,7 +13,7 @@ LABELS = {"lat": "latitude", "lon": "longitude"}
 
 def form_errors(fields: dict[str, str]) -> list[str]:
     """Every problem of the claim fields (``lat``, ``lon``, ``time``; blank ones are left out), in form order."""
-    from gtloc.inference.verify import parse_claim_time
+    from gtloc.data.claims import read_claim_time
 
     errors = []
     given = {name: fields.get(name, "").strip() for name in FIELDS}
@@ -31,7 +31,7 @@ def form_errors(fields: dict[str, str]) -> list[str]:
         errors.append(f"{missing} is missing: give both latitude and longitude (or neither, to check the EXIF place)")
     if given["time"]:
         try:
-            parse_claim_time(given["time"])
+            read_claim_time(given["time"])
         except GtlocError as exc:
             errors.append(str(exc))
     return errors
