@@ -203,18 +203,32 @@ def test_one_camera_tells_a_stale_fix_from_a_wrong_clock():
     assert [r.status for r in readings] == ["ok", "ok", "ok", "unknown"] and readings[3].fix == "stale"
     assert readings[3].note.startswith("GPS fix 3 h older than the photo")
     assert "right on 3 other photos within 7 days" in readings[3].note
-    # A clock left on another zone: the same offset on photos with fixes of their own confirms it ...
+    # A clock left on another zone after the first two photos: the same offset on photos with fixes of their own
+    # confirms it ...
     zone = [camera_photo(3.0, shift_h=h) for h in (0, 2, 26)]
-    readings = clocks_by_camera([*ok, *zone])
-    assert [r.status for r in readings[3:]] == ["wrong"] * 3
-    assert readings[3].note == "camera set to UTC+5, 3 h ahead of local time (the same on 3 photos of this camera)"
-    assert readings[3].error_s == pytest.approx(3 * 3600)
+    readings = clocks_by_camera([*ok[:2], *zone])
+    assert [r.status for r in readings] == ["ok", "ok", "wrong", "wrong", "wrong"]
+    assert readings[2].note == "camera set to UTC+5, 3 h ahead of local time (the same on 3 photos of this camera)"
+    assert readings[2].error_s == pytest.approx(3 * 3600)
     # ... and one that no single photo can judge (5.5 h fast in a UTC+2 place reads UTC+7:30, no zone) too.
     odd = [camera_photo(5.5, shift_h=h) for h in (0, 4)]
     assert read_clock(odd[0]).status == "unknown"
     assert [r.note for r in clocks_by_camera(odd)] == [
         "clock 5 h 30 min fast (the same on 2 photos of this camera)"
     ] * 2
+
+
+def test_two_old_fixes_of_one_age_around_a_right_clock_are_old_fixes():
+    """Two 3-h-old fixes a day apart agree with each other, but the clock read right on a photo between them."""
+    stale = [camera_photo(0.0, fix_age_h=3.0, shift_h=h) for h in (0, 24)]
+    right = camera_photo(0.0, shift_h=12)
+    readings = clocks_by_camera([stale[0], right, stale[1]])
+    assert [r.status for r in readings] == ["unknown", "ok", "unknown"] and readings[0].fix == "stale"
+    assert "2 photos of this camera are off by as much, but its clock is right on 1 photo taken between them" in (
+        readings[0].note
+    )
+    # Without the right reading between them, they read as a clock left on UTC+5.
+    assert [r.status for r in clocks_by_camera(stale)] == ["wrong", "wrong"]
 
 
 def test_photos_stamped_with_one_fix_are_one_piece_of_evidence():

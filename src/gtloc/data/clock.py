@@ -46,16 +46,18 @@ give unrelated ``d``. Photos are of one camera when their ``Make``, ``Model`` an
 camera is *ahead* of its GPS time (rules 3 and 5-8: what a stale fix could explain) is then judged again:
 
 * **confirmed**: another photo of the camera, with another GPS fix (a different stamp: photos stamped with the very
-  same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S`` (3 min): the
-  clock is ``wrong`` (zone or drift, as rules 6-7 would say, also beyond what they judge alone), and the note says
-  on how many photos;
+  same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S`` (2 min), and
+  the clock read ``ok`` on no photo taken between them: the clock is ``wrong`` (zone or drift, as rules 6-7 would
+  say, also beyond what they judge alone), and the note says on how many photos. When it read ``ok`` in between,
+  the agreeing gaps are old fixes of about the same age: ``unknown``;
 * **a stale fix**: no other photo shows its ``d``, yet the camera's clock read ``ok`` on another photo within
   ``CAMERA_WINDOW`` (7 days): a clock right on those days and off by a zone-like amount on one photo alone is an
   old fix, not a wrong clock, so ``unknown``;
 * otherwise as judged alone. Photos behind their GPS time (rule 4) or declaring another zone (rule 2) stay ``wrong``.
 
 What it cannot tell: a lone photo taken just after the owner set the clock to a wrong zone, between photos on which
-it was right, reads as a stale fix; two stale fixes of the same age (to 3 min) read as a wrong clock; different
+it was right, reads as a stale fix; two stale fixes of the same age (to 2 min) without a right reading between them
+read as a wrong clock; different
 cameras of one make and model that write no serial number count as one camera.
 """
 
@@ -78,7 +80,7 @@ MAX_ZONE_GAP_S = 26 * 3600.0
 """No two time zones are further apart (UTC-12 to UTC+14): a larger lead is a stale fix."""
 GPS_WEEK_ROLLOVER = timedelta(weeks=1024)
 """Receivers with a 10-bit week number date their fixes 1024 weeks early after a rollover (1999, 2019)."""
-CAMERA_AGREE_S = 180.0
+CAMERA_AGREE_S = 120.0
 """Two photos of one camera whose camera-minus-GPS offsets agree this closely show the same clock setting."""
 CAMERA_WINDOW = timedelta(days=7)
 """A clock read ``ok`` on a photo of the same camera this close in time says the clock was right then."""
@@ -293,26 +295,25 @@ def _ahead(reading: ClockReading, exif: PhotoExif) -> bool:
     return lead > OK_S and (declared is None or abs(declared - reading.zone_offset_s) <= 60)
 
 
-def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: list[PhotoExif]) -> ClockReading:
+def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: Sequence[PhotoExif]) -> ClockReading:
     """Photo ``i``'s reading judged again with the other ``photos`` of its camera."""
     mine = readings[i]
-    assert mine.offset_s is not None and mine.zone_offset_s is not None and exifs[i].local_time is not None
+    assert mine.offset_s is not None and mine.zone_offset_s is not None and mine.gps_utc is not None
     lead = mine.offset_s - mine.zone_offset_s
-    partners = [
-        j
-        for j in photos
-        if j != i
-        and mine.gps_date_known
-        and readings[j].gps_date_known
-        and readings[j].gps_utc != mine.gps_utc
-        and abs(readings[j].offset_s - mine.offset_s) <= CAMERA_AGREE_S
-    ]
+    partners = [j for j in photos if j != i and _same_setting(mine, readings[j])]
+    right = [j for j in photos if readings[j].status == "ok" and _near(exifs[i], exifs[j])]
     if partners:
-        seen = f" (the same on {len(partners) + 1} photos of this camera)"
-        note = _offset_note(mine.offset_s, mine.zone_offset_s, lead) + seen
-        return replace(mine, status="wrong", note=note, error_s=lead, fix="fresh")
-    when = exifs[i].local_time
-    right = [j for j in photos if readings[j].status == "ok" and abs(exifs[j].local_time - when) <= CAMERA_WINDOW]
+        span = sorted(readings[j].gps_utc for j in (i, *partners))
+        inside = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
+        if not inside:
+            seen = f" (the same on {len(partners) + 1} photos of this camera)"
+            note = _offset_note(mine.offset_s, mine.zone_offset_s, lead) + seen
+            return replace(mine, status="wrong", note=note, error_s=lead, fix="fresh")
+        why = (
+            f"{len(partners) + 1} photos of this camera are off by as much, but its clock is right on "
+            f"{_files(len(inside), 'photo')} taken between them, so these are old fixes, not a wrong clock"
+        )
+        return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
     if not right:
         return mine
     why = (
@@ -320,6 +321,24 @@ def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: l
         "and no other photo of it is off by as much, so its clock is not judged wrong"
     )
     return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
+
+
+def _same_setting(a: ClockReading, b: ClockReading) -> bool:
+    """Two readings (both with a GPS date) whose offsets agree within ``CAMERA_AGREE_S`` and whose GPS stamps differ
+    (one fix stamped on two photos is one piece of evidence)."""
+    return (
+        a.gps_date_known
+        and b.gps_date_known
+        and b.offset_s is not None
+        and a.offset_s is not None
+        and a.gps_utc != b.gps_utc
+        and abs(b.offset_s - a.offset_s) <= CAMERA_AGREE_S
+    )
+
+
+def _near(a: PhotoExif, b: PhotoExif) -> bool:
+    """Two photos whose camera times are within ``CAMERA_WINDOW``."""
+    return a.local_time is not None and b.local_time is not None and abs(a.local_time - b.local_time) <= CAMERA_WINDOW
 
 
 def _files(n: int, what: str) -> str:

@@ -9,8 +9,8 @@ Many photos go through in one call: the model is loaded once by the caller, each
 computed as it is read (one decoded picture in memory at a time), and the model's searches run on chunks of
 photos. Every photo's EXIF is read first, so that each camera's clock is judged on all of its photos
 (:func:`~gtloc.data.clock.clocks_by_camera`: a time-zone-like gap on one photo of a camera whose clock is right on
-the others is an old GPS fix; the same gap on two is a wrong clock). A photo that cannot be read, or whose claims row is bad, gets the verdict ``error`` with the reason; the
-others go on. Without a model nothing here imports torch.
+the others is an old GPS fix; the same gap on two is a wrong clock). A photo that cannot be read, or whose claims
+row is bad, gets the verdict ``error`` with the reason; the others go on. Without a model nothing here imports torch.
 """
 
 from __future__ import annotations
