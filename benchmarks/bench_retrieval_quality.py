@@ -183,7 +183,9 @@ def main() -> None:
     scored = {}
     for kind, (ll, tt) in claims.items():
         s = score_claims(predictor, gallery.embeddings, torch.from_numpy(ll).float(), torch.from_numpy(tt).float())
-        verdicts = model_verdicts(s, in_domain, predictor.temperatures.flat_below)
+        verdicts = model_verdicts(
+            s, in_domain, predictor.temperatures.flat_below, predictor.temperatures.inconsistent_below
+        )
         scored[kind] = {"overall": overall_percentile(s).numpy(), "verdicts": np.array(verdicts)}
         scored[kind].update({f"{c} percentile": v.percentile.numpy() for c, v in s.items()})
         scored[kind].update({f"{c} credibility": v.credibility.numpy() for c, v in s.items()})

@@ -45,14 +45,17 @@ give unrelated ``d``. Photos are of one camera when their ``Make``, ``Model`` an
 (:attr:`~gtloc.data.exif.PhotoExif.camera_id`; photos without a make or model are judged alone). A photo whose
 camera is *ahead* of its GPS time (rules 3 and 5-8: what a stale fix could explain) is then judged again:
 
-* **confirmed**: another photo of the camera, with another GPS fix (a different stamp: photos stamped with the very
-  same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S`` (2 min), and
-  the clock read ``ok`` on no photo taken between them: the clock is ``wrong`` (zone or drift, as rules 6-7 would
-  say, also beyond what they judge alone), and the note says on how many photos. When it read ``ok`` in between,
-  the agreeing gaps are old fixes of about the same age: ``unknown``;
-* **a stale fix**: no other photo shows its ``d``, yet the camera's clock read ``ok`` on another photo within
-  ``CAMERA_WINDOW`` (7 days): a clock right on those days and off by a zone-like amount on one photo alone is an
-  old fix, not a wrong clock, so ``unknown``;
+* **confirmed**: its gap looks like a clock setting (``d`` a UTC offset, without ``OffsetTimeOriginal``; or
+  ``r <= DRIFT``, drift), another photo of the camera, with another GPS fix (a different stamp: photos stamped with
+  the very same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S``
+  (2 min), and the clock read ``ok`` on no photo taken between them: the clock is ``wrong``, and the note says on
+  how many photos (this also catches the drift of a camera that writes ``OffsetTimeOriginal``, which rule 3 reads
+  as a stale fix). When it read ``ok`` in between, the agreeing gaps are old fixes of about the same age:
+  ``unknown``. A gap like no clock setting (a clock 21 h fast) is not confirmed: two old fixes of one age are
+  likelier;
+* **a stale fix**: a photo read ``wrong`` alone (rules 6-7) that no other photo confirms, of a camera whose clock
+  read ``ok`` on another photo within ``CAMERA_WINDOW`` (7 days): a clock right on those days and off by a zone on
+  one photo alone is an old fix, not a wrong clock, so ``unknown``;
 * otherwise as judged alone. Photos behind their GPS time (rule 4) or declaring another zone (rule 2) stay ``wrong``.
 
 What it cannot tell: a lone photo taken just after the owner set the clock to a wrong zone, between photos on which
@@ -300,8 +303,8 @@ def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: S
     mine = readings[i]
     assert mine.offset_s is not None and mine.zone_offset_s is not None and mine.gps_utc is not None
     lead = mine.offset_s - mine.zone_offset_s
-    partners = [j for j in photos if j != i and _same_setting(mine, readings[j])]
-    right = [j for j in photos if readings[j].status == "ok" and _near(exifs[i], exifs[j])]
+    clock_like = lead <= DRIFT_S or (exifs[i].utc_offset is None and _real_offset(mine.offset_s) is not None)
+    partners = [j for j in photos if j != i and _same_setting(mine, readings[j])] if clock_like else []
     if partners:
         span = sorted(readings[j].gps_utc for j in (i, *partners))
         inside = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
@@ -314,7 +317,8 @@ def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: S
             f"{_files(len(inside), 'photo')} taken between them, so these are old fixes, not a wrong clock"
         )
         return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
-    if not right:
+    right = [j for j in photos if readings[j].status == "ok" and _near(exifs[i], exifs[j])]
+    if mine.status != "wrong" or not right:
         return mine
     why = (
         f"this camera's clock is right on {_files(len(right), 'other photo')} within {CAMERA_WINDOW.days} days "
