@@ -21,7 +21,7 @@ turns those numbers into verdicts, in one place.
      of their own (true) claims fall below, and is never above 10 % (:mod:`gtloc.model.calibration`; a run without
      it uses :data:`~gtloc.model.calibration.DEFAULT_INCONSISTENT_BELOW`). A fixed 10 % called 2 % of true claims
      inconsistent on a webcam world (``benchmarks/bench_verify.py``): a true month is now and then the model's last
-     choice but one.
+     choice, or the last but one.
 
 2. The model check's verdict from its parts: ``cannot judge`` out of domain; else ``inconsistent`` when any part is;
    else ``consistent`` when every part is; else (a part doubtful or cannot judge) ``cannot judge``.
@@ -37,9 +37,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from gtloc.evidence.check import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, Check
-from gtloc.inference.verify import ClaimRank, ClaimScores, Verification
+from gtloc.inference.verify import ClaimRank, Verification
 from gtloc.model.calibration import DEFAULT_FLAT_BELOW, DEFAULT_INCONSISTENT_BELOW
 from gtloc.model.domain import out_of_domain_warning
+from gtloc.retrieval.claim_rank import ClaimScores
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM
 
 CONSISTENT_AT = 25.0
