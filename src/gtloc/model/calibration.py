@@ -29,10 +29,12 @@ sharpness 1st / 5th / 50th percentiles: month 0.005 / 0.008 / 0.052, hour 0.010 
 
 ``inconsistent_below``: the percentile (share of the alternatives a claim beats, 0-100) below which ``verify``'s model
 check calls a part of a claim (place, month, hour) inconsistent. Fitted on the held-out pictures' own (true)
-claims, among those the check judges (sharpness at least ``flat_below``), so that at most
-:data:`FALSE_ALARM_SHARE` (0.5 %) of them fall below, and never above :data:`MAX_INCONSISTENT_BELOW` (10, the fixed
-threshold it replaces): a part is inconsistent only where true claims practically never are (with fewer than 200
-judged pictures none of them may fall below: the threshold is their lowest percentile). A run without it
+claims, among those the check judges (sharpness at least ``flat_below``), so that a new true claim like them falls
+below with probability at most :data:`FALSE_ALARM_SHARE` (0.5 %; split conformal:
+:func:`gtloc.retrieval.claim_rank.false_alarm_threshold`), and never above :data:`MAX_INCONSISTENT_BELOW` (10, the
+fixed threshold it replaces): a part is inconsistent only where true claims practically never are. With R judged
+pictures, ``floor(0.005 (R + 1)) - 1`` of them may fall below: none up to 398 (the threshold is their lowest
+percentile; below 199 pictures the bound is ``1 / (R + 1)``, above 0.5 %). A run without it
 (written before it existed, imported weights, too few judged held-out pictures) uses
 :data:`DEFAULT_INCONSISTENT_BELOW`, the same rule applied to the webcam model of ``benchmarks/bench_verify.py``
 (seed 21; 120 held-out pictures): place 10 and hour 10 (the cap; the lowest held-out true claims ranked at 98.8 and

@@ -93,13 +93,14 @@ def marginal_scores(posterior: torch.Tensor, index: torch.Tensor) -> ClaimScores
 
 
 def false_alarm_threshold(percentiles: torch.Tensor, share: float, cap: float) -> float:
-    """The percentile below which a part of a claim is called inconsistent, fitted on true claims: the largest
-    threshold (at most ``cap``) below which at most ``share`` of the true claims' ``percentiles`` ``(R,)`` (0-100)
-    fall. With ``R`` true claims, ``floor(share * R)`` of them may fall below: with fewer than ``1 / share`` none
-    may, and the threshold is their lowest percentile (0 when one of them ranked last: then the part is never
-    called inconsistent)."""
+    """The percentile below which a part of a claim is called inconsistent, fitted on true claims: the lowest
+    percentile but ``k`` of the true claims' ``percentiles`` ``(R,)`` (0-100), at most ``cap``, with
+    ``k = floor(share * (R + 1)) - 1`` (at least 0), so that a new true claim like them falls below with probability
+    at most ``(k + 1) / (R + 1) <= share`` (split conformal). With fewer than ``1 / share - 1`` true claims no ``k``
+    meets that bound: ``k`` is 0 (their lowest percentile), and the bound ``1 / (R + 1)`` is above ``share``. A
+    true claim that ranked last (0) leaves no threshold (0: the part is never called inconsistent by its rank)."""
     if len(percentiles) == 0:
         raise ValueError("no true claims to fit a threshold on")
     ordered = torch.sort(percentiles.double()).values
-    allowed = int(share * len(ordered) + 1e-9)
-    return min(float(ordered[allowed]), cap)
+    k = max(0, int(share * (len(ordered) + 1) + 1e-9) - 1)
+    return min(float(ordered[k]), cap)

@@ -85,9 +85,10 @@ def flat_below(sharpness_values: torch.Tensor, kind: str) -> float:
 
 def fit_inconsistent_below(temperatures: Temperatures, kind: str, true_claims: ClaimScores) -> None:
     """Set ``verify``'s ``inconsistent_below[kind]`` from the held-out pictures' own (true) claims ranked as ``verify``
-    ranks them: at most :data:`~gtloc.model.calibration.FALSE_ALARM_SHARE` of those it judges (sharpness at least
-    ``flat_below[kind]``) fall below (:func:`~gtloc.retrieval.claim_rank.false_alarm_threshold`); with fewer than
-    :data:`MIN_HELD_OUT` judged, the default stays."""
+    ranks them, among those it judges (sharpness at least ``flat_below[kind]``): a true claim like them falls below
+    with probability at most :data:`~gtloc.model.calibration.FALSE_ALARM_SHARE`
+    (:func:`~gtloc.retrieval.claim_rank.false_alarm_threshold`); with fewer than :data:`MIN_HELD_OUT` judged, the
+    default stays."""
     judged = true_claims.percentile[true_claims.sharpness >= temperatures.flat_below[kind]]
     if len(judged) >= MIN_HELD_OUT:
         temperatures.inconsistent_below[kind] = false_alarm_threshold(judged, FALSE_ALARM_SHARE, MAX_INCONSISTENT_BELOW)
