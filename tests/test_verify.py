@@ -97,7 +97,7 @@ def rank(kind="place", percentile=50.0, sharpness=0.5, in_domain=True, confidenc
     return ClaimRank(kind, "x", 0.1, 3, 10, percentile, 0.5, sharpness, in_domain, None, confidence, distance_km)
 
 
-@pytest.mark.parametrize(("percentile", "verdict"), [(25.0, CONSISTENT), (12.0, DOUBTFUL), (9.9, INCONSISTENT)])
+@pytest.mark.parametrize(("percentile", "verdict"), [(25.0, CONSISTENT), (12.0, DOUBTFUL), (2.9, INCONSISTENT)])
 def test_a_part_reads_its_percentile(percentile, verdict):
     assert rank_verdict(rank(percentile=percentile)) == verdict
     assert rank_verdict(rank("time", percentile)) is None  # the joint time rank is shown only
@@ -110,9 +110,10 @@ def test_the_inconsistent_threshold_is_the_runs_or_the_documented_default():
     assert part_verdict("hour", 9.0, 0.5, inconsistent_below=0.0) == DOUBTFUL
     # Not fitted: the defaults, under which a month is never inconsistent by its rank alone (true months of a
     # webcam model were now and then its last choice).
-    assert DEFAULT_INCONSISTENT_BELOW["month"] == 0.0
+    assert DEFAULT_INCONSISTENT_BELOW == {"place": 3.0, "month": 0.0, "hour": 8.0}
     assert part_verdict("month", 0.0, 0.5) == DOUBTFUL
-    assert part_verdict("place", 9.9, 0.5) == INCONSISTENT and part_verdict("hour", 9.9, 0.5) == INCONSISTENT
+    assert part_verdict("place", 2.9, 0.5) == INCONSISTENT and part_verdict("place", 3.0, 0.5) == DOUBTFUL
+    assert part_verdict("hour", 100 / 24, 0.5) == INCONSISTENT and part_verdict("hour", 200 / 24, 0.5) == DOUBTFUL
     claim_rank = ClaimRank("hour", "03h", 0.01, 24, 24, 0.0, 0.0, 0.5, True, 0.0, None, None, 4.5)
     assert rank_verdict(claim_rank) == INCONSISTENT
     assert "below 4.5 %, where true claims practically never rank" in check_model_reason(claim_rank)

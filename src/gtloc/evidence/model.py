@@ -17,11 +17,11 @@ turns those numbers into verdicts, in one place.
      beat a quarter of them.)
    * otherwise the part's percentile decides: ``consistent`` when the claim beats at least :data:`CONSISTENT_AT`
      (25 %) of the alternatives, ``inconsistent`` below the run's ``inconsistent_below`` for that part, ``doubtful``
-     in between. ``inconsistent_below`` is fitted on held-out pictures at the end of training so that at most 0.5 %
-     of their own (true) claims fall below, and is never above 10 % (:mod:`gtloc.model.calibration`; a run without
-     it uses :data:`~gtloc.model.calibration.DEFAULT_INCONSISTENT_BELOW`). A fixed 10 % called 2 % of true claims
-     inconsistent on a webcam world (``benchmarks/bench_verify.py``): a true month is now and then the model's last
-     choice, or the last but one.
+     in between. ``inconsistent_below`` is fitted on held-out pictures at the end of training so that a true claim
+     like theirs falls below with probability at most 0.5 %, and is never above 10 % (:mod:`gtloc.model.calibration`;
+     a run without it uses :data:`~gtloc.model.calibration.DEFAULT_INCONSISTENT_BELOW`). A fixed 10 % called 2 % of
+     true claims inconsistent on a webcam world (``benchmarks/bench_verify.py``), 9.7 % on the demo's test world: a
+     true month is now and then the model's last choice, or the last but one.
 
 2. The model check's verdict from its parts: ``cannot judge`` out of domain; else ``inconsistent`` when any part is;
    else ``consistent`` when every part is; else (a part doubtful or cannot judge) ``cannot judge``.
