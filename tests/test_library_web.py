@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,6 +34,14 @@ def test_the_page_shows_estimates_with_sources_radii_and_evidence(lib, tmp_path)
     assert 'class="estimate track"' in html and " km</td>" in html
     assert html.count('class="evidence"') >= 5 and "/photo/" in html and "/thumb" in html
     assert client.get("/map.png").headers["content-type"] == "image/png"
+    data = json.loads(re.search(r'id="library-map-data">(.*?)</script>', html, re.S).group(1))
+    assert len(data["photos"]) == 40 and data["base"] == ""
+    chosen = [r for r in client.get("/api/estimates").json()["estimates"] if r["chosen"] == "yes"]
+    places = [r for r in chosen if r["field"] == "place"]
+    assert len(data["estimates"]) == len(places) > 0
+    for drawn, row in zip(data["estimates"], places, strict=True):
+        assert drawn["path"] == row["path"] and drawn["radius_km"] == float(row["radius_km"])
+        assert drawn["evidence"] and all(e["index"] is not None for e in drawn["evidence"])
     assert client.get("/photo/0/thumb").headers["content-type"] == "image/jpeg"
     assert client.get("/photo/0").status_code == 200 and client.get("/photo/999").status_code == 404
     estimates = client.get("/api/estimates").json()["estimates"]
@@ -73,4 +84,6 @@ def test_beside_a_model_the_view_lives_under_library(lib, tmp_path):
     client = TestClient(main)
     html = client.get("/library/").text
     assert 'src="/library/map.png"' in html and 'href="/library/photo/' in html
+    assert 'src="/library/static/library_map.js"' in html and '"base": "/library"' in html
+    assert client.get("/library/static/outlines.js").status_code == 200
     assert client.get("/library/photo/0/thumb").status_code == 200

@@ -102,6 +102,27 @@ def foreign_app(toy_world):
 
 
 @pytest.fixture(scope="session")
+def library_url(tmp_path_factory):
+    """A filled toy library's view, mounted under /library as `gtloc serve --library` does beside a model."""
+    from fastapi import FastAPI
+
+    from gtloc.library.fill import fill_library
+    from gtloc.library.scan import scan_library
+    from gtloc.web.library import create_library_app
+    from helpers.toydata import ToyBackbone
+    from test_library_fill import make_library
+
+    root = tmp_path_factory.mktemp("library")
+    make_library(root / "photos")
+    scan_library(root / "photos", root / "lib", backbone=ToyBackbone(), num_workers=0)
+    fill_library(root / "lib", root / "estimates.csv")
+    app = FastAPI()
+    app.mount("/library", create_library_app(root / "lib"))
+    for url in _serve(app):
+        yield url + "/library"
+
+
+@pytest.fixture(scope="session")
 def browser(tmp_path_factory):
     """Headless Chromium with a fresh profile; fails with install instructions when it is not there."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists() and not shutil.which(Path(p).name)]

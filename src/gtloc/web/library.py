@@ -1,8 +1,9 @@
 """The library view (``gtloc serve --library LIB``): a map of a scanned library's photos and of ``fill``'s estimates
 with their radii and sources, and each estimate's evidence photos.
 
-Server-rendered like the rest of the app: the map is a PNG drawn here (matplotlib), zoomed to the library's photos;
-the page needs no script. Routes (relative to where the app is mounted): ``/`` the page (``?page=N``), ``/map.png``,
+Server-rendered like the rest of the app; the map is Leaflet over the vendored outlines (``static/library_map.js``,
+from :func:`library_map_data`), zoomable from the whole library to one street, with a PNG drawn here (matplotlib) for
+browsers without scripts. Routes (relative to where the app is mounted): ``/`` the page (``?page=N``), ``/map.png``,
 ``/photo/{i}`` a photo's file and ``/photo/{i}/thumb`` a small JPEG of it (only files inside the library's folder),
 ``/api/estimates`` the estimates as JSON.
 """
@@ -67,6 +68,37 @@ def read_estimates(path: Path) -> list[dict[str, str]]:
     if missing:
         raise GtlocError(f"{path} is not an estimates CSV of `gtloc library fill`: no {', '.join(missing)} column")
     return list(reader)
+
+
+def evidence_photos(row: dict[str, str], index: dict[str, int]) -> list[dict[str, Any]]:
+    """The library photos an estimate names as its evidence (``path`` and the photo's ``index``, None when it is not
+    in the library); the model, named ``model:RUN``, is not a photo."""
+    named = [p for p in row["evidence"].split(";") if p and not p.startswith("model:")]
+    return [{"path": p, "index": index.get(p)} for p in named]
+
+
+def library_map_data(view: LibraryView, base: str = "") -> dict[str, Any]:
+    """What ``static/library_map.js`` draws: ``photos`` with a GPS place (``lat``, ``lon``, ``path``, ``index``) and
+    the chosen place ``estimates`` (``lat``, ``lon``, ``radius_km`` or None, ``source``, ``confidence``, ``path``,
+    ``index``, ``evidence`` photos, ``model``), with the source ``colours`` and the app's ``base`` URL."""
+    index = view.index_of()
+    photos = [
+        {"lat": p.lat, "lon": p.lon, "path": p.path, "index": i}
+        for i, p in enumerate(view.library.photos)
+        if p.has_place
+    ]
+    estimates = []
+    for row in view.estimates:
+        lat, lon, radius = _number(row["lat"]), _number(row["lon"]), _number(row["radius_km"])
+        if row["chosen"] != "yes" or row["field"] != "place" or not np.isfinite(lat) or not np.isfinite(lon):
+            continue
+        models = [p for p in row["evidence"].split(";") if p.startswith("model:")]
+        estimates.append({
+            "lat": lat, "lon": lon, "radius_km": radius if np.isfinite(radius) else None, "source": row["source"],
+            "confidence": row["confidence"], "path": row["path"], "index": index.get(row["path"]),
+            "evidence": evidence_photos(row, index), "model": ";".join(models),
+        })  # fmt: skip
+    return {"base": base, "photos": photos, "estimates": estimates, "colours": SOURCE_COLOURS}
 
 
 def _number(text: str) -> float:
@@ -147,9 +179,7 @@ def create_library_app(lib_dir: str | Path, estimates: str | Path | None = None)
         page = min(max(page, 1), pages)
         rows = []
         for row in view.estimates[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]:
-            named = [p for p in row["evidence"].split(";") if p and not p.startswith("model:")]
-            evidence = [{"path": p, "index": index.get(p)} for p in named]
-            rows.append({**row, "index": index.get(row["path"]), "evidence_photos": evidence})
+            rows.append({**row, "index": index.get(row["path"]), "evidence_photos": evidence_photos(row, index)})
         photos = view.library.photos
         context: dict[str, Any] = {
             "base": base,
@@ -163,6 +193,7 @@ def create_library_app(lib_dir: str | Path, estimates: str | Path | None = None)
             "page": page,
             "pages": pages,
             "colours": SOURCE_COLOURS,
+            "map": library_map_data(view, base),
         }
         return templates.TemplateResponse(request, "library.html", context)
 
@@ -196,4 +227,11 @@ def create_library_app(lib_dir: str | Path, estimates: str | Path | None = None)
     return app
 
 
-__all__ = ["LibraryView", "create_library_app", "library_map_png", "read_estimates"]
+__all__ = [
+    "LibraryView",
+    "create_library_app",
+    "evidence_photos",
+    "library_map_data",
+    "library_map_png",
+    "read_estimates",
+]
