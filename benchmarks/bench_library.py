@@ -42,11 +42,10 @@ from gtloc.library.arrays import LibraryArrays, clock_seconds
 from gtloc.library.baselines import nearest_in_time, photoprism
 from gtloc.library.catalog import Library
 from gtloc.library.evaluate import PLACE_METHODS, evaluate_library, score_places
-from gtloc.library.fill import FillSettings, Sources, choose_places, library_features
+from gtloc.library.fill import FillSettings, Sources, library_features
 from gtloc.library.synthetic import TRUTH_CSV, SyntheticSettings, make_synthetic_library
 from gtloc.library.timeline import utc_timeline
 
-RECURRING = ("garden", "street", "office", "parents")
 EXIF_TAGS = ["-GPSLatitude", "-GPSLongitude", "-DateTimeOriginal", "-OffsetTimeOriginal", "-Make", "-Model",
              "-SerialNumber", "-GPSDateStamp", "-GPSTimeStamp"]  # fmt: skip
 CHILD = """
@@ -153,8 +152,7 @@ def speed(folder: Path, lib: Path, n: int, workers: int, threads: int) -> dict:
 
 
 def split_rows(arrays: LibraryArrays, truth: dict, rows: np.ndarray) -> dict[str, np.ndarray]:
-    kinds = np.array([truth[arrays.paths[r]]["kind"] for r in rows])
-    recurring = np.isin(kinds, RECURRING)
+    recurring = np.array([truth[arrays.paths[r]]["view"] == "recurring" for r in rows], bool)
     return {"all": rows, "recurring views": rows[recurring], "one-off photos": rows[~recurring]}
 
 
@@ -166,7 +164,7 @@ def true_targets(lib: Path, truth: dict, predictor=None, label: str = "") -> dic
     targets = np.flatnonzero(~arrays.has_place)
     answers = sources.place_answers(arrays, targets)
     utc = utc_timeline(arrays)
-    answers += [choose_places(answers), photoprism(arrays, utc, targets), nearest_in_time(arrays, utc, targets)]
+    answers += [sources.choose(answers), photoprism(arrays, utc, targets), nearest_in_time(arrays, utc, targets)]
     true = np.array([[float(truth[p]["lat"]), float(truth[p]["lon"])] for p in arrays.paths])
     tables = {}
     for cut, rows in split_rows(arrays, truth, targets).items():

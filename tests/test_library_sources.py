@@ -12,10 +12,10 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.geo import haversine_km
-from gtloc.library.answers import LocalRate, PlaceAnswers, radius_scale, support_limit
+from gtloc.library.answers import LocalRate, PlaceAnswers, radius_scale, support_limit, within_budget
 from gtloc.library.arrays import LibraryArrays, clock_seconds
+from gtloc.library.choose import Chooser, choose_places
 from gtloc.library.clock import ClockSource
-from gtloc.library.fill import choose_places
 from gtloc.library.model import ModelSource, check_backbone
 from gtloc.library.scene import SceneIndex, SceneSource
 from gtloc.library.timeline import utc_timeline
@@ -215,13 +215,15 @@ def test_a_model_of_another_backbone_is_refused():
         check_backbone(predictor, {"backbone": "efficientnet-lite0", "feature_dim": 1280})
 
 
-def answers(source: str, rows, latlon, radius, confidence=0.9) -> PlaceAnswers:
+def answers(source: str, rows, latlon, radius, confidence=0.9, **facts) -> PlaceAnswers:
     m = len(rows)
-    return PlaceAnswers(source, np.array(rows), np.array(latlon, float).reshape(m, 2), np.array(radius, float),
-                        np.full(m, confidence), [[] for _ in rows], [source] * m)  # fmt: skip
+    out = PlaceAnswers(source, np.array(rows), np.array(latlon, float).reshape(m, 2), np.array(radius, float),
+                       np.full(m, confidence), [[] for _ in rows], [source] * m)  # fmt: skip
+    out.facts = {name: np.broadcast_to(np.asarray(value), (m,)).copy() for name, value in facts.items()}
+    return out
 
 
-def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_surer_when_they_disagree():
+def test_the_chosen_place_takes_the_tighter_of_two_that_agree_and_whichever_answers_alone():
     scene = answers("scene", [0, 1, 2], [(47.0, 8.0), (47.0, 8.0), (10.0, 10.0)], [1.0, 50.0, 1.0])
     track = answers("track", [0, 1, 3], [(47.01, 8.0), (47.01, 8.0), (5.0, 5.0)], [5.0, 5.0, 3.0])
     model = answers("model", [3, 4], [(0.0, 0.0), (1.0, 1.0)], [80.0, 80.0])
@@ -229,11 +231,62 @@ def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_surer_wh
     assert dict(zip(chosen.index.tolist(), chosen.origins, strict=True)) == {
         0: "scene", 1: "track", 2: "scene", 3: "track", 4: "model",
     }  # fmt: skip
-    scene, track = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.9), answers("track", [0], [(40.0, 8.0)], [5.0], 0.6)
-    disagree = choose_places([scene, track])
-    assert disagree.origins == ["scene"] and "track disagrees by" in disagree.notes[0]
-    track.confidence[:] = 0.95
-    assert choose_places([scene, track]).origins == ["track"]
+
+
+def disagreement(days: int, neighbour_recurring: bool, track_confidence: float, similarity: float = 0.6,
+                 reach_km: float = np.inf):  # fmt: skip
+    scene = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.95, days=days, similarity=similarity, far=0.0)
+    track = answers("track", [0], [(40.0, 8.0)], [5.0], track_confidence, neighbour_recurring=neighbour_recurring,
+                    gap_h=0.5, reach_km=reach_km, far=0.0)  # fmt: skip
+    return scene, track
+
+
+def test_without_calibration_a_sure_track_or_a_one_off_match_keeps_the_time_and_a_recurring_view_the_picture():
+    cases = {
+        (5, False, 0.6): "scene",  # the picture matches a view photographed on 5 other days
+        (0, True, 0.6): "scene",  # the photo nearest in time is of a recurring view (the garden, then the office)
+        (1, False, 0.6): "track",  # a one-off match against a one-off neighbour in time: the time rule
+        (5, False, 0.95): "track",  # a sure neighbour in time
+    }
+    for (days, neighbour, confidence), expected in cases.items():
+        chosen = choose_places(list(disagreement(days, neighbour, confidence)))
+        assert chosen.origins == [expected], (days, neighbour, confidence)
+        assert "disagrees by 778 km" in chosen.notes[0] and "the default" in chosen.notes[0]
+
+
+def test_a_picture_farther_than_the_same_camera_could_travel_loses():
+    chosen = choose_places(list(disagreement(5, True, 0.6, reach_km=100.0)))
+    assert chosen.origins == ["track"] and "too little time to travel that far" in chosen.notes[0]
+
+
+def test_the_chooser_settles_each_kind_as_the_library_decided_it():
+    truth = np.zeros((40, 2))
+    truth[:, 0] = 47.0  # the picture is right for every labelled photo...
+    scene = answers("scene", range(40), [(47.0, 8.0)] * 40, [1.0] * 40, days=1,
+                    similarity=np.linspace(0.5, 0.9, 40), far=0.0)  # fmt: skip
+    track = answers("track", range(40), [(40.0, 8.0)] * 40, [5.0] * 40, 0.6, neighbour_recurring=False,
+                    reach_km=np.inf, far=0.0)  # fmt: skip
+    truth[:, 1] = 8.0
+    truth[:12] = (40.0, 8.0)  # ...but the 12 least similar, where the time was
+    chooser = Chooser().calibrate([(scene, track)], truth)
+    verdict = chooser.verdicts[(False, False, False)]
+    assert (verdict.winner, verdict.scene_wins, verdict.track_wins) == ("scene", 28, 12)
+    chosen = chooser.choose(list(disagreement(1, False, 0.6)))
+    assert chosen.origins == ["scene"] and "scene won 28 and track 12" in chosen.notes[0]
+    truth[:30] = (40.0, 8.0)  # now the time won the 30 least similar: the picture overrides where it won as often
+    chooser = Chooser().calibrate([(scene, track)], truth)
+    verdict = chooser.verdicts[(False, False, False)]
+    assert verdict.winner == "track" and 0.70 < verdict.override < 0.71  # the top 20: 10 wins each
+    assert chooser.choose(list(disagreement(1, False, 0.6, similarity=0.65))).origins == ["track"]
+    assert chooser.choose(list(disagreement(1, False, 0.6, similarity=0.95))).origins == ["scene"]
+
+
+def test_the_far_budget_keeps_the_expected_share_of_far_answers():
+    track = answers("track", range(10), [(47.0, 8.0)] * 10, [5.0] * 10, 0.8, far=[0.0] * 8 + [0.2, 0.5],
+                    reach_km=np.inf)  # fmt: skip
+    chosen = Chooser(far_budget=0.05).choose([track])
+    assert chosen.index.tolist() == list(range(9))  # 0.2 fits in a mean of 0.05 over nine, 0.5 does not
+    assert within_budget(np.array([0.0, 0.3, 0.1]), np.ones(3), 0.1).tolist() == [True, False, True]
 
 
 def test_the_radius_scale_holds_the_asked_share():

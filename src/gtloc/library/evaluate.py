@@ -27,7 +27,7 @@ from gtloc.library.answers import NEAR_KM, PlaceAnswers, TimeAnswers
 from gtloc.library.arrays import LibraryArrays
 from gtloc.library.baselines import nearest_in_time, photoprism
 from gtloc.library.catalog import Library
-from gtloc.library.fill import FillSettings, Sources, choose_places, library_features
+from gtloc.library.fill import FillSettings, Sources, library_features
 from gtloc.library.model import check_backbone
 from gtloc.library.timeline import utc_timeline
 
@@ -173,6 +173,9 @@ def _merge(parts: list[PlaceAnswers | TimeAnswers]) -> PlaceAnswers | TimeAnswer
             setattr(merged, name, np.concatenate([getattr(p, name) for p in parts]))
         elif isinstance(value, list):
             setattr(merged, name, [item for p in parts for item in getattr(p, name)])
+        elif isinstance(value, dict):
+            keys = set.intersection(*(set(getattr(p, name)) for p in parts))
+            setattr(merged, name, {k: np.concatenate([getattr(p, name)[k] for p in parts]) for k in keys})
     return merged
 
 
@@ -219,7 +222,7 @@ def evaluate_library(
         if hide == "place":
             answers = sources.place_answers(view, targets)
             utc = utc_timeline(view)
-            answers += [choose_places(answers), photoprism(view, utc, targets), nearest_in_time(view, utc, targets)]
+            answers += [sources.choose(answers), photoprism(view, utc, targets), nearest_in_time(view, utc, targets)]
         else:
             answers = [*sources.time_answers(view, targets)[1:], common_time(view, targets)]
         for a in answers:

@@ -30,6 +30,7 @@ from gtloc.library.fill import ESTIMATE_COLUMNS
 HERE = Path(__file__).parent
 PAGE_SIZE = 100
 THUMB_PX = 160
+MAP_MASK_STEP_DEG = 2.0  # the land mask's grid under the map, degrees
 SOURCE_COLOURS = {"scene": "#2ca02c", "track": "#1f77b4", "model": "#9467bd", "clock": "#ff7f0e"}
 
 
@@ -86,7 +87,6 @@ def library_map_png(view: LibraryView, dpi: int = 90) -> bytes:
     fig = Figure(figsize=(8, 5))
     ax = fig.add_axes((0.08, 0.08, 0.9, 0.88))
     from gtloc.evaluation.report import LAND_RGB, OCEAN_RGB, land_mask
-    from gtloc.web.render import MAP_MASK_STEP_DEG
 
     background = np.where(land_mask(MAP_MASK_STEP_DEG)[..., None], LAND_RGB, OCEAN_RGB)
     ax.imshow(background, extent=(-180, 180, -90, 90), interpolation="bilinear", zorder=0, aspect="auto")
