@@ -53,7 +53,7 @@ TRUTH_COLUMNS = (
 )  # fmt: skip
 FIRST_DAY = datetime(2019, 1, 1)
 HOUSEHOLD = "household"
-# The places of everyday life: km from home (None: a random distance in OFFICE_KM, for unrelated photographers).
+# The places of everyday life: km from home (an unrelated photographer's office: a random distance in OFFICE_KM).
 # "town": one-off views within TOWN_KM of home. One day of everyday life holds 1-3 photos by one camera.
 PLACES_KM = {"garden": 0.0, "street": 1.5, "office": 35.0, "parents": 220.0, "studio": 25.0}
 OFFICE_KM = (8.0, 40.0)
@@ -67,6 +67,7 @@ EVERYDAY_VIEWS = {
 }
 STOP_KM = 20.0
 FRIEND_SHARE = 0.15  # of the library's photos, per unrelated photographer
+MAX_PHOTOGRAPHERS = 5
 FRIEND_MIN_KM = 300.0
 PARTNER_JOINS = 0.5  # share of the household's trips the partner comes along
 CHUNK = 32
@@ -329,10 +330,8 @@ def plan_library(settings: SyntheticSettings) -> tuple[np.ndarray, list[_Shot]]:
         while float(haversine_km(place, home)) < FRIEND_MIN_KM:
             place = gallery[rng.integers(0, len(gallery))].astype(float)
         people.append(_person(f"friend{k}", place, rng))
-    friends = round(settings.photos * FRIEND_SHARE)
+    friends = min(round(settings.photos * FRIEND_SHARE), (settings.photos - 1) // max(len(people) - 1, 1))
     counts = [settings.photos - friends * (len(people) - 1)] + [friends] * (len(people) - 1)
-    if counts[0] < 1:
-        raise ParameterError(Param("photographers"), f": {settings.photographers} leave the household no photos")
     shots: list[_Shot] = []
     for person, count in zip(people, counts, strict=True):
         first_trip = len({s.kind for s in shots if s.kind.startswith("trip")})
@@ -390,8 +389,10 @@ def make_synthetic_library(
     """Render the library of ``settings`` into ``out_dir`` (photos in one folder per camera, ``truth.csv``); returns
     the path of ``truth.csv``."""
     settings = settings or SyntheticSettings()
-    if settings.photos < 1 or settings.size < 32 or settings.span_years() < 1 or settings.photographers < 1:
-        raise ParameterError(Param("settings"), ": need photos >= 1, size >= 32 px, years >= 1, photographers >= 1")
+    if settings.photos < 1 or settings.size < 32 or settings.span_years() < 1:
+        raise ParameterError(Param("settings"), ": need photos >= 1, size >= 32 px and years >= 1")
+    if not 1 <= settings.photographers <= MAX_PHOTOGRAPHERS:
+        raise ParameterError(Param("photographers"), f" must be 1 to {MAX_PHOTOGRAPHERS}, got {settings.photographers}")
     out = output_dir(out_dir)
     home, shots = plan_library(settings)
     cameras = all_cameras(settings.photographers)
