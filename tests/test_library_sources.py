@@ -110,6 +110,58 @@ def test_track_corrects_a_camera_clock_found_wrong():
             assert len(answers) == 0 or float(haversine_km(answers.latlon[0], np.array(truth_at(205)))) > 5
 
 
+PARIS = (48.85, 2.35)
+
+
+def two_photographers(n: int = 40) -> list:
+    """The user's phone walking in Zurich and an unrelated friend's phone in Paris, photos interleaved in time (the
+    friend's 3 min after each of the user's)."""
+    friend = [
+        photo(f"friend/{i:03d}.jpg", *PARIS, T0 + timedelta(minutes=10 * i + 3), "friend", utc_offset_s=7200)
+        for i in range(n)
+    ]
+    return walk(n, camera="user") + friend
+
+
+def test_track_follows_the_camera_that_was_there_not_the_one_nearest_in_time():
+    photos = two_photographers()
+    photos.append(photo("user/off.jpg", when=T0 + timedelta(minutes=126), camera="user", utc_offset_s=7200))
+    arrays = LibraryArrays.of(photos)
+    utc = utc_timeline(arrays)
+    answers = TrackSource().calibrate(arrays, utc).answer(arrays, utc, np.array([len(photos) - 1]))
+    assert float(haversine_km(answers.latlon[0], np.array(truth_at(126)))) < 0.5  # not Paris, 1 min away
+    assert "this camera's" in answers.notes[0] and answers.facts["same_camera"].tolist() == [True]
+
+
+def test_a_camera_without_gps_learns_whom_it_travels_with_from_photos_the_picture_placed():
+    photos = two_photographers()
+    dslr = [photo(f"dslr/{i:03d}.jpg", when=T0 + timedelta(minutes=10 * i + 4), camera="dslr", utc_offset_s=7200)
+            for i in range(40)]  # fmt: skip
+    arrays = LibraryArrays.of(photos + dslr)
+    utc = utc_timeline(arrays)
+    rows = np.arange(80, 120)
+    placed = answers("scene", rows[:30], [truth_at(10 * i + 4) for i in range(30)], [0.5] * 30)
+    track = TrackSource().calibrate(arrays, utc, placed=placed)
+    got = track.answer(arrays, utc, rows[30:39])  # between the user's photos (the last has only one side)
+    assert len(got) == 9 and "camera user's" in got.notes[0]  # the friend's photo, 1 min nearer, is in Paris
+    errors = haversine_km(got.latlon, np.array([truth_at(10 * i + 4) for i in range(30, 39)]))
+    assert (errors < 1.0).all()
+
+
+def test_one_camera_is_never_far_from_its_own_photo_seconds_before():
+    """A photo 10 s after the last one in Zurich, the next one 9 h later in New York: it is in Zurich."""
+    photos = walk()
+    last = T0 + timedelta(minutes=390)
+    photos += [photo(f"phone/ny{i}.jpg", 40.71, -74.0, last + timedelta(hours=9 + i), "phone", utc_offset_s=7200)
+               for i in range(3)]  # fmt: skip
+    photos.append(photo("phone/off.jpg", when=last + timedelta(seconds=10), camera="phone", utc_offset_s=7200))
+    arrays = LibraryArrays.of(photos)
+    utc = utc_timeline(arrays)
+    got = TrackSource().calibrate(arrays, utc).answer(arrays, utc, np.array([len(photos) - 1]))
+    assert float(haversine_km(got.latlon[0], np.array(truth_at(390)))) < 0.1
+    assert got.facts["reach_km"][0] == pytest.approx(1000.0 * 10 / 3600)
+
+
 def test_the_clock_source_corrects_a_wrong_camera_from_its_gps_time():
     judged_at = T0 + timedelta(hours=3)  # camera clock 3 h ahead of Zurich's local time (12:00 local)
     photos = [
@@ -159,6 +211,7 @@ def test_scene_places_a_photo_of_a_geotagged_scene():
     assert list(answers.index) == list(targets)
     assert haversine_km(answers.latlon, np.array(places)) == pytest.approx([0, 0], abs=0.01)
     assert source.threshold < 1 and all(len(e) >= 1 for e in answers.evidence)
+    assert (answers.facts["days"] >= 2).all() and "matched on several other days" in answers.notes[0]
 
 
 def test_scene_abstains_in_a_library_without_repeated_scenes():

@@ -206,7 +206,7 @@ def synthetic(
     photographers: int = typer.Option(
         3, "--photographers", help="The household and this many minus one unrelated photographers (1-5)."
     ),
-    heic: bool = typer.Option(False, "--heic", help="The phones write HEIC, as iPhones do (the others JPEG)."),
+    heic: bool = switch(False, "heic", "The phones write HEIC, as iPhones do (the others JPEG)."),
     workers: int = typer.Option(1, "--workers", help="Rendering processes."),
     progress: bool | None = progress_option(),
 ) -> None:

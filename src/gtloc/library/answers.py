@@ -84,8 +84,9 @@ def radius_scale(errors: np.ndarray, base: np.ndarray, coverage: float = COVERAG
 
 @dataclass
 class LocalRate:
-    """The share of calibration answers within :data:`NEAR_KM`, among the :data:`LOCAL_WINDOW` whose support
-    (a similarity, a radius: any number where nearby values mean alike answers) is nearest to a given support."""
+    """The share of calibration answers that were right (within :data:`NEAR_KM`, or any other yes/no), among the
+    :data:`LOCAL_WINDOW` whose support (a similarity, a gap in time: any number where nearby values mean alike
+    answers) is nearest to a given support."""
 
     support: np.ndarray
     hits: np.ndarray

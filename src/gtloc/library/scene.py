@@ -47,7 +47,6 @@ NEIGHBOURS = 64
 WHITEN_DIMS = 128
 WHITEN_MIN_PHOTOS = 3  # photos per whitened dimension: fewer photos keep fewer components
 MARGIN = 0.02
-DAYS_MARGIN = 0.1
 RECURRING_DAYS = 2
 MAX_VOTES = 10
 R0_KM = 0.2
@@ -74,6 +73,13 @@ class SceneIndex:
 
     neighbours: np.ndarray
     similarity: np.ndarray
+    dims: int = 1
+
+    @property
+    def spread(self) -> float:
+        """The standard deviation of the cosine between unrelated photos in this space (``1 / sqrt(dims)``): what
+        counts as "about as similar"."""
+        return 1.0 / np.sqrt(max(self.dims, 1))
 
     @classmethod
     @torch.inference_mode()
@@ -85,6 +91,7 @@ class SceneIndex:
         n = len(features)
         k = max(0, min(k, n - 1))
         vectors = F.normalize(whiten(features), dim=1)
+        dims = int(vectors.shape[1])
         neighbours, similarity = np.zeros((n, k), int), np.zeros((n, k), np.float32)
         for start in range(0, n, CHUNK):
             sims = vectors[start : start + CHUNK] @ vectors.T
@@ -93,7 +100,7 @@ class SceneIndex:
             top = sims.topk(k, dim=1)
             neighbours[start : start + CHUNK] = top.indices.numpy()
             similarity[start : start + CHUNK] = top.values.numpy()
-        return cls(neighbours, similarity)
+        return cls(neighbours, similarity, dims)
 
     def recurring(self, day: np.ndarray, threshold: float, min_days: int | None = None) -> np.ndarray:
         """``(N,)`` bool: the photo has neighbours at least ``threshold`` similar taken on at least ``min_days``
@@ -130,7 +137,7 @@ def _guess(index: SceneIndex, arrays: LibraryArrays, queries: np.ndarray, by_ses
         if not allowed.any():
             continue
         rows, sims = rows[allowed], sims[allowed]
-        wide = rows[sims >= sims[0] - DAYS_MARGIN]
+        wide = rows[sims >= sims[0] - index.spread]
         close = sims >= sims[0] - MARGIN
         rows, sims = rows[close][:MAX_VOTES], sims[close][:MAX_VOTES]
         places = arrays.latlon[rows]

@@ -407,6 +407,10 @@ class TrackSource:
                 if fit is None or not kind.any():
                     continue
                 radius[kind] = np.maximum(fit.scale * fit.base(guess.spread_km[kind], guess.gap_h[kind]), MIN_RADIUS_KM)
+        reach = np.maximum(FLIGHT_KMH * guess.gap_h, MIN_RADIUS_KM)
+        sure = guess.same_camera & (reach <= NEAR_KM)  # the same camera minutes before: no one gets farther
+        near, far = np.where(sure, 1.0, near), np.where(sure, 0.0, far)
+        radius = np.where(sure, np.minimum(radius, reach), radius)
         keep = (radius <= self.max_radius_km) & (near >= MIN_NEAR)
         out, near, far, count = guess.take(keep), near[keep], far[keep], count[keep]
         evidence, notes = [], []
