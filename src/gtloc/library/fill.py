@@ -49,9 +49,9 @@ ESTIMATE_COLUMNS = (
 class FillSettings:
     """How sources answer: radii hold the truth for ``coverage`` of the library's labelled photos; no place answer
     with a radius over ``max_radius_km``; ``track`` looks at most ``max_gap_h`` hours away; ``scene`` answers at
-    similarities where the labelled photos were placed within 25 km for ``scene_precision`` of them; ``scene`` and
-    ``track`` answer only where at most ``far_share`` of their answers on the labelled photos with as much support
-    were off by more than 200 km."""
+    similarities where the labelled photos were placed within 25 km for ``scene_precision`` of them and off by more
+    than 200 km for at most ``far_share``; the chosen places are kept while the expected share of them off by more
+    than 200 km stays within ``far_budget`` (:mod:`~gtloc.library.choose`)."""
 
     max_radius_km: float = 100.0
     max_gap_h: float = 24.0

@@ -9,15 +9,22 @@ per library.
 A photo's answer: among its neighbours that are geotagged (other content than its own), the best similarity
 ``s1``; the candidates within :data:`MARGIN` of it (at most :data:`MAX_VOTES`); the candidate whose place most of
 the candidates' similarity agrees with (within :data:`~gtloc.library.answers.NEAR_KM`). The radius is
-``R0 + spread`` (the farthest agreeing candidate) times a scale.
+``R0 + spread`` (the farthest agreeing candidate) times a scale. The match's *kind* (:func:`match_kind`) is how many
+other days the geotagged neighbours about as similar (within one cosine spread, :attr:`SceneIndex.spread`) at
+that place were taken on: none (another camera's photo of the same stop, that day), one, or several (a recurring
+view: a garden photographed every week). A view matched on one other day only is where one trip is mistaken for
+another, so each kind gets its own threshold.
 
 Calibrated on the library itself by hide-and-recover: each geotagged photo is placed by the others, without the
 photos of its own session (the same camera's that day, whose near-identical bursts would make the picture look
-easier than it is for a camera without GPS, which leaves whole days without). The similarity threshold is the
-lowest ``s1`` at which the photos at or above it are placed within 25 km for a share
+easier than it is for a camera without GPS, which leaves whole days without). The similarity threshold of a kind
+is the lowest ``s1`` at which the photos of that kind at or above it are placed within 25 km for a share
 :attr:`SceneSource.precision` of them, and off by more than 200 km for at most ``far_share``
-(:data:`~gtloc.library.answers.FAR_SHARE`); the scale holds :data:`~gtloc.library.answers.COVERAGE` of them. A
-library without enough repeated scenes to reach that precision gets no scene answers at all.
+(:data:`~gtloc.library.answers.FAR_SHARE`); a kind with fewer than
+:data:`~gtloc.library.answers.MIN_CALIBRATION` photos takes the threshold of all kinds together. The scale holds
+:data:`~gtloc.library.answers.COVERAGE` of the answers. A library without enough repeated scenes to reach that
+precision gets no scene answers at all. Each answer's confidence and its share off by more than 200 km (``far``)
+are those of the calibration answers of its kind with the nearest similarities.
 """
 
 from __future__ import annotations

@@ -6,20 +6,29 @@ the time elapsed when they are at most :data:`INTERPOLATE_KM` apart (a walk, a d
 the nearer in time when they are farther apart (a journey: whoever took it was at one end or the other far more
 often than in between); a photo with only one such neighbour takes its place.
 
-Two such guesses are made: from the geotagged photos of the photo's own camera, and from those of any camera.
-A camera's own photos are the better guide (a partner's phone may be at home while the user's is on a trip; an
-unrelated photographer's never says where this camera was), but another camera's photo minutes away may beat the
-same camera's a day away. Which one is kept, and whether it is given at all, is read off the library's own
+One such guess is made from the geotagged photos of each camera of the library, and the camera kept is the one
+that has been where this photo's camera was most often: a camera's own photos are usually the best guide, a
+travel companion's may be as good, a partner's phone may be at home while the user's is on a trip, and an
+unrelated photographer's never says where this camera was. How often each was right is read off the library's own
 geotagged photos, each placed by the others twice: without its own file (a phone whose location was off for one
 photo) and without the photos of its own session (the same camera's that day, as a camera without GPS leaves
-them). Those calibration cases are split by *context*: the neighbour is the same camera's or another's, and the
-neighbour is itself a photo of a recurring view (:meth:`~gtloc.library.scene.SceneIndex.recurring`: a garden
-photographed every week says little about where the next photo of the day was taken) or not. Within a context,
-the share of cases within 25 km and the share off by more than 200 km are read at the gap in time
-(:class:`~gtloc.library.answers.LocalRate`, on the log of the gap); a context with fewer than :data:`CONTEXT_MIN`
-cases borrows from the one that ignores the recurring view, then from all. The guess with the higher share within
-25 km is kept, and it is given where that share is at least :data:`MIN_NEAR` (the time rule right more often than
-not, as PhotoPrism's rule assumes) and the share far off at most ``far_share``.
+them); and off the photos without GPS that ``scene`` placed (``placed``): they show whom a camera without GPS
+travels with. Those calibration cases are split by *context*, coarsest first: whether the camera was moving (its
+two neighbours, or its one neighbour and the next beyond, more than :data:`INTERPOLATE_KM` apart); the same camera
+or another; whether the neighbour is itself a photo of a recurring view
+(:meth:`~gtloc.library.scene.SceneIndex.recurring`: a garden photographed every week says little about where the
+next photo of the day was taken); the pair of cameras; and the pair with the recurring view. Within a context the
+share of cases within 25 km and the share off by more than 200 km are read at the gap in time
+(:class:`~gtloc.library.answers.LocalRate`, on the log of the gap), each finer context shrunk towards the coarser
+with the weight of :data:`SHRINK` cases. The guess with the highest share within 25 km is kept (the nearer in time
+on a tie), and given where that share is at least :data:`MIN_NEAR`: the time rule right more often than not, as
+PhotoPrism's rule assumes. Its confidence is that share; its ``far`` fact the share off by more than 200 km, which
+the choice between sources budgets (:mod:`~gtloc.library.choose`).
+
+One camera is in one place at a time: the same camera's photo ``gap`` hours away is at most
+:data:`FLIGHT_KMH` x ``gap`` km from it, so distances between a photo's same-camera neighbours are capped there, and
+a same-camera neighbour within that reach of 25 km (a minute and a half) is a sure answer whose radius is the
+reach.
 
 The radius grows with how far one may have gone:
 
@@ -30,7 +39,7 @@ The radius grows with how far one may have gone:
   0 when there is none).
 
 ``alpha``, ``speed`` and a scale are fitted per kind (two-sided or one-sided, the same camera or another) on the
-calibration cases that would be given: the pair whose conformal scale holds
+calibration cases that would be given (within the far budget): the pair whose conformal scale holds
 :data:`~gtloc.library.answers.COVERAGE` of them and answers the most within ``max_radius_km``, then with the
 smallest median radius. No neighbour within the gap, too few photos to calibrate, or a radius over
 ``max_radius_km``: no answer.
