@@ -9,7 +9,9 @@
   (>= 1000 km away), another month (3-6 months off) or another hour (4-12 h off); ROC AUC of true vs shifted
   claims per kind of shift (overall score, the matching check's percentile and credibility), plus the shares of
   verdicts of the model check (``consistent`` / ``inconsistent`` / ``cannot judge``, the rule of
-  ``gtloc.evidence.model``).
+  ``gtloc.evidence.model``) with the run's fitted ``inconsistent_below`` and, beside them (``fixed 10 %``), with
+  the fixed threshold it replaced. The claims are scored as ``verify`` scores them (month and hour in the run's
+  read-out posterior, the training neighbours mixed in).
 
 Baselines in the same run: ranking by place alone (no time), a random ranking (expected recall, exact), and for
 geo-time aware retrieval plain image similarity (no time) and the true place of the query picture in place of
@@ -102,9 +104,13 @@ def shifted_claims(latlon: np.ndarray, times: np.ndarray, rng: np.random.Generat
     }
 
 
-def verdict_shares(verdicts: np.ndarray) -> dict[str, float]:
-    """Share of each overall verdict among ``verdicts`` (strings)."""
-    return {v: float((verdicts == v).mean()) for v in ("consistent", "inconsistent", "cannot judge")}
+def verdict_shares(verdicts: np.ndarray, prefix: str = "") -> dict[str, float]:
+    """Share of each overall verdict among ``verdicts`` (strings), named ``prefix`` + the verdict."""
+    return {prefix + v: float((verdicts == v).mean()) for v in ("consistent", "inconsistent", "cannot judge")}
+
+
+FIXED_BELOW = 10.0
+"""The percentile below which every part was inconsistent before the run's ``inconsistent_below`` was fitted."""
 
 
 def table(title: str, rows: dict[str, dict[str, float]]) -> str:
@@ -179,12 +185,20 @@ def main() -> None:
 
     # Verification: true claims vs claims shifted in place, month or hour.
     claims = shifted_claims(latlon, times, rng)
-    in_domain = predictor.predict_embeddings(gallery.embeddings, top_k=1, features=gallery.features).in_domain
+    guess = predictor.predict_embeddings(gallery.embeddings, top_k=1, features=gallery.features)  # as verify's
+    in_domain, calibration = guess.in_domain, predictor.temperatures
+    fixed = dict.fromkeys(calibration.inconsistent_below, FIXED_BELOW)
     scored = {}
     for kind, (ll, tt) in claims.items():
-        s = score_claims(predictor, gallery.embeddings, torch.from_numpy(ll).float(), torch.from_numpy(tt).float())
-        verdicts = model_verdicts(s, in_domain, predictor.temperatures.flat_below)
-        scored[kind] = {"overall": overall_percentile(s).numpy(), "verdicts": np.array(verdicts)}
+        ll, tt = torch.from_numpy(ll).float(), torch.from_numpy(tt).float()
+        s = score_claims(predictor, gallery.embeddings, ll, tt, guess)
+        verdicts = model_verdicts(s, in_domain, calibration.flat_below, calibration.inconsistent_below)
+        before = model_verdicts(s, in_domain, calibration.flat_below, fixed)
+        scored[kind] = {
+            "overall": overall_percentile(s).numpy(),
+            "verdicts": np.array(verdicts),
+            "fixed 10 %": np.array(before),
+        }
         scored[kind].update({f"{c} percentile": v.percentile.numpy() for c, v in s.items()})
         scored[kind].update({f"{c} credibility": v.credibility.numpy() for c, v in s.items()})
     matching = {"other place": "place", "other month": "month", "other hour": "hour"}
@@ -197,8 +211,12 @@ def main() -> None:
             f"AUC {check} credibility": auc(true[f"{check} credibility"], shifted[f"{check} credibility"]),
             "AUC time percentile": auc(true["time percentile"], shifted["time percentile"]),
             **verdict_shares(shifted["verdicts"]),
+            **verdict_shares(shifted["fixed 10 %"], "fixed 10 %: "),
         }
-    verification["true claims"] = verdict_shares(scored["true"]["verdicts"])
+    verification["true claims"] = {
+        **verdict_shares(scored["true"]["verdicts"]),
+        **verdict_shares(scored["true"]["fixed 10 %"], "fixed 10 %: "),
+    }
     if in_domain is not None:
         verification["in domain"] = {"share": float(in_domain.float().mean())}
     results["verification"] = verification

@@ -16,7 +16,9 @@ Pictures:
 
 For each set, claim and model, the share of photos each check (and the verdict) calls consistent / inconsistent /
 cannot judge. The verdict's inconsistent share is the false-alarm rate on true claims and the detection rate on
-moved ones. Prints one table and writes JSON.
+moved ones. With a model, the rows ``with model`` judge each part by the run's fitted ``inconsistent_below``
+(calibration.json), the rows ``with model, fixed 10 %`` by the fixed threshold it replaced (the same ranks, judged
+again): before and after side by side. Prints one table and writes JSON.
 
     python benchmarks/bench_verify.py [--work runs/bench-verify] [--run RUN] [--out runs/bench-verify/verify.json]
 """
@@ -27,7 +29,7 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -167,11 +169,42 @@ def place_parts(results: list[PhotoVerdict]) -> dict[str, dict[str, float]]:
         for rank in r.model.verification.ranks:
             if rank.kind == "place":
                 seen["region rule"].append(rank_verdict(rank))
-                alone = part_verdict("place", rank.percentile, rank.sharpness, rank.in_domain, rank.flat_below)
+                alone = part_verdict(
+                    "place",
+                    rank.percentile,
+                    rank.sharpness,
+                    rank.in_domain,
+                    rank.flat_below,
+                    inconsistent_below=rank.inconsistent_below,
+                )
                 seen["percentile only"].append(alone)
             elif rank.kind in seen:
                 seen[rank.kind].append(rank_verdict(rank))
     return {k: {v: sum(x == v for x in got) / len(got) for v in (*SHARES, DOUBTFUL)} for k, got in seen.items() if got}
+
+
+FIXED_BELOW = 10.0
+"""The percentile below which every part was inconsistent before the threshold was fitted per run."""
+
+
+def fixed_threshold(results: list[PhotoVerdict]) -> list[PhotoVerdict]:
+    """``results`` with the model check judged again with every part's ``inconsistent_below`` at
+    :data:`FIXED_BELOW`, and the verdict combined again."""
+    from gtloc.evidence.check import Check
+    from gtloc.evidence.combine import combine
+    from gtloc.evidence.model import model_verdict, rank_verdict
+
+    out = []
+    for r in results:
+        if r.model is None or r.model.verification is None:
+            out.append(r)
+            continue
+        view = r.model.verification
+        verdicts = [rank_verdict(replace(rank, inconsistent_below=FIXED_BELOW)) for rank in view.ranks]
+        judged = Check("model", model_verdict([v for v in verdicts if v is not None], view.in_domain), "")
+        checks = [judged if c.name == "model" else c for c in r.checks]
+        out.append(replace(r, checks=checks, verdict=combine(checks)))
+    return out
 
 
 def cell(block: dict[str, dict[str, float]], name: str) -> str:
@@ -211,6 +244,8 @@ def main() -> None:
             label = "with model" if model is not None else "no model"
             results[f"webcam world | {kind} | {label}"] = {"n": len(verdicts), **shares(verdicts)}
             if model is not None:
+                fixed = fixed_threshold(verdicts)
+                results[f"webcam world | {kind} | with model, fixed 10 %"] = {"n": len(fixed), **shares(fixed)}
                 parts[kind] = place_parts(verdicts)
     tmp = args.work / "real"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -223,7 +258,9 @@ def main() -> None:
     shutil.rmtree(tmp)
     seconds = round(time.perf_counter() - t0, 1)
 
-    print(f"\nshares in % (consistent / inconsistent / cannot judge); model: {run}; {seconds} s\n")
+    fitted = predictor.temperatures.inconsistent_below
+    print(f"\nshares in % (consistent / inconsistent / cannot judge); model: {run}; {seconds} s")
+    print(f"fitted inconsistent_below: {fitted} (fixed: {FIXED_BELOW:g} for each part)\n")
     print("| pictures | claim | model | n | clock | sun | model check | verdict |")
     print("|---|---|---|---:|---|---|---|---|")
     for key, block in results.items():
@@ -237,7 +274,13 @@ def main() -> None:
         cells = [" / ".join(f"{100 * v:.1f}" for v in block[name].values()) for name in block]
         print(f"| {kind} | " + " | ".join(cells) + " |")
     out = args.out or args.work / "verify.json"
-    report = {"run": str(run), "seconds": seconds, "results": results, "model_parts": parts}
+    report = {
+        "run": str(run),
+        "seconds": seconds,
+        "inconsistent_below": fitted,
+        "results": results,
+        "model_parts": parts,
+    }
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nJSON: {out}")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from PIL import ExifTags
+from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
-from gtloc.data.clock import read_clock
+from gtloc.data.clock import clocks_by_camera, read_clock
 from gtloc.data.exif import PhotoExif, read_photo_exif
 from gtloc.data.ingest import ingest_photos, summarize
 from test_exif import gps_tags, make_photo
@@ -184,3 +185,120 @@ def test_ingest_takes_gps_time_and_lists_wrong_clocks(tmp_path):
     assert "2 of them keep the camera's time" in text
     default = ingest_photos(folder)
     assert tuple(default.records.times[default.records.paths.index("home_zone.jpg"), 2:5]) == (22, 30, 6)
+
+
+def camera_photo(fast_h: float, fix_age_h: float = 0.0, shift_h: float = 0.0, serial: str = "", make: str = "Canon"):
+    """A photo of one camera, ``shift_h`` after GPS_UTC, whose clock runs ``fast_h`` ahead of Paris time and whose
+    GPS fix is ``fix_age_h`` old."""
+    gps = GPS_UTC + timedelta(hours=shift_h - fix_age_h)
+    taken = local(60 * (fast_h + shift_h))
+    return replace(photo(taken, gps=gps), make=make, model="EOS R6" if make else "", serial=serial)
+
+
+def test_one_camera_tells_a_stale_fix_from_a_wrong_clock():
+    ok = [camera_photo(0.0, shift_h=h) for h in (-30, -3, 5)]
+    stale = camera_photo(0.0, fix_age_h=3.0, shift_h=1.0)  # a 3-h-old fix: alone it reads as a camera on UTC+5
+    assert read_clock(stale).status == "wrong"
+    readings = clocks_by_camera([*ok, stale])
+    assert [r.status for r in readings] == ["ok", "ok", "ok", "unknown"] and readings[3].fix == "stale"
+    assert readings[3].note.startswith("GPS fix 3 h older than the photo")
+    assert "right on 3 other photos within 7 days" in readings[3].note
+    # A clock left on another zone after the first two photos: the same offset on photos with fixes of their own
+    # confirms it ...
+    zone = [camera_photo(3.0, shift_h=h) for h in (0, 2, 26)]
+    readings = clocks_by_camera([*ok[:2], *zone])
+    assert [r.status for r in readings] == ["ok", "ok", "wrong", "wrong", "wrong"]
+    assert readings[2].note == "camera set to UTC+5, 3 h ahead of local time (the same on 3 photos of this camera)"
+    assert readings[2].error_s == pytest.approx(3 * 3600)
+    # ... and the drift of a camera that writes its (right) zone, which one photo alone reads as an old fix.
+    tagged = [replace(camera_photo(0.5, shift_h=h), utc_offset=timedelta(hours=2)) for h in (0, 4)]
+    assert read_clock(tagged[0]).status == "unknown"
+    assert [r.note for r in clocks_by_camera(tagged)] == ["clock 30 min fast (the same on 2 photos of this camera)"] * 2
+    # A gap like no clock setting (5.5 h fast in a UTC+2 place reads UTC+7:30) is not confirmed: two old fixes of one
+    # age are likelier.
+    odd = [camera_photo(5.5, shift_h=h) for h in (0, 4)]
+    assert clocks_by_camera(odd) == [read_clock(p) for p in odd] and read_clock(odd[0]).status == "unknown"
+
+
+def test_two_old_fixes_of_one_age_around_a_right_clock_are_old_fixes():
+    """Two 3-h-old fixes a day apart agree with each other, but the clock read right on a photo between them."""
+    stale = [camera_photo(0.0, fix_age_h=3.0, shift_h=h) for h in (0, 24)]
+    right = camera_photo(0.0, shift_h=12)
+    readings = clocks_by_camera([stale[0], right, stale[1]])
+    assert [r.status for r in readings] == ["unknown", "ok", "unknown"] and readings[0].fix == "stale"
+    assert "2 photos of this camera are off by as much, but its clock is right on 1 photo taken between them" in (
+        readings[0].note
+    )
+    # Without the right reading between them, they read as a clock left on UTC+5.
+    assert [r.status for r in clocks_by_camera(stale)] == ["wrong", "wrong"]
+
+
+def test_photos_stamped_with_one_fix_are_one_piece_of_evidence():
+    """A burst a minute apart, all stamped with the same 3-h-old fix: their offsets agree, but not as two fixes."""
+    burst = [camera_photo(0.0, fix_age_h=3.0 + m / 60, shift_h=m / 60) for m in (0, 1)]
+    assert burst[0].gps_clock == burst[1].gps_clock
+    assert clocks_by_camera(burst) == [read_clock(p) for p in burst]
+
+
+def test_what_a_camera_batch_leaves_as_one_photo_would_read_it():
+    ok, stale = camera_photo(0.0), camera_photo(0.0, fix_age_h=3.0, shift_h=1.0)
+    assert clocks_by_camera([stale]) == [read_clock(stale)]  # one photo
+    assert clocks_by_camera([ok, replace(stale, serial="2")]) == [read_clock(ok), read_clock(stale)]  # two cameras
+    nameless = [replace(p, make="", model="") for p in (ok, stale)]
+    assert clocks_by_camera(nameless) == [read_clock(p) for p in nameless]  # no camera named
+    far = camera_photo(0.0, shift_h=-24 * 8)  # the clock was right 8 days before: too long ago to tell
+    assert clocks_by_camera([far, stale])[1] == read_clock(stale)
+    behind = camera_photo(-3.0, shift_h=2)  # a fix is never from after the photo: wrong, whatever the others say
+    assert clocks_by_camera([ok, behind])[1] == read_clock(behind)
+    here = clocks_by_camera([stale], [SEATTLE])[0]
+    assert here == read_clock(stale, *SEATTLE)
+    with pytest.raises(ValueError, match="2 places for 1 photos"):
+        clocks_by_camera([stale], [PARIS, PARIS])
+
+
+def test_the_camera_is_read_from_exif(tmp_path):
+    from gtloc.data.exif_write import CameraExif, write_jpeg
+
+    info = CameraExif(lat=PARIS[0], lon=PARIS[1], local_time=local(), gps_utc=GPS_UTC, make="Canon", model="EOS R6")
+    exif = read_photo_exif(write_jpeg(tmp_path / "a.jpg", Image.new("RGB", (32, 24)), info))
+    assert (exif.make, exif.model, exif.serial, exif.camera_id) == ("Canon", "EOS R6", "", "Canon EOS R6")
+    numbered = read_photo_exif(write_jpeg(tmp_path / "b.jpg", Image.new("RGB", (32, 24)), replace(info, serial="0042")))
+    assert numbered.camera_id == "Canon EOS R6 #0042"
+    assert read_photo_exif(write_jpeg(tmp_path / "c.jpg", Image.new("RGB", (32, 24)), CameraExif())).camera_id == ""
+
+
+def test_ingest_judges_each_camera_on_all_its_photos(tmp_path):
+    """A phone with its clock right and one photo stamped with a 3-h-old fix, and a camera left on UTC+5 in Paris:
+    ingest calls the old fix an old fix (and keeps the camera's time for it with --utc-from gps) and the camera's
+    clock wrong on both its photos."""
+    from gtloc.data.exif_write import CameraExif, write_jpeg
+
+    folder, pixels = tmp_path / "photos", Image.new("RGB", (32, 24), (90, 140, 210))
+    folder.mkdir()
+
+    def shot(name: str, fast_h: float, fix_age_h: float, shift_h: float, model: str) -> None:
+        info = CameraExif(
+            lat=PARIS[0],
+            lon=PARIS[1],
+            local_time=local(60 * (fast_h + shift_h)),
+            gps_utc=GPS_UTC + timedelta(hours=shift_h - fix_age_h),
+            make="Acme",
+            model=model,
+        )
+        write_jpeg(folder / name, pixels, info)
+
+    for i, hours in enumerate((-20, -2, 4)):
+        shot(f"phone-{i}.jpg", 0.0, 0.0, hours, "Phone")
+    shot("phone-old-fix.jpg", 0.0, 3.0, 1.0, "Phone")
+    shot("camera-0.jpg", 3.0, 0.0, 0.0, "Camera")
+    shot("camera-1.jpg", 3.0, 0.0, 30.0, "Camera")
+    result = ingest_photos(folder, utc_from="gps")
+    rows = {p: i for i, p in enumerate(result.records.paths)}
+    clock, notes = result.records.extras["clock"], result.records.extras["clock_note"]
+    assert clock[rows["phone-old-fix.jpg"]] == "unknown" and "GPS fix 3 h older" in notes[rows["phone-old-fix.jpg"]]
+    assert tuple(result.records.times[rows["phone-old-fix.jpg"], 2:4]) == (15, 30)  # the camera's own time kept
+    assert [clock[rows[f"camera-{i}.jpg"]] for i in (0, 1)] == ["wrong", "wrong"]
+    assert notes[rows["camera-0.jpg"]].endswith("(the same on 2 photos of this camera)")
+    summary = summarize(result, tmp_path / "records.csv")
+    assert "camera clock wrong in 2 of the 5 photos whose GPS time could check it" in summary
+    assert "phone-old-fix.jpg" not in summary and "1 photo with a GPS fix older than the photo" in summary

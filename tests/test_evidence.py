@@ -83,8 +83,26 @@ def test_bad_exposure_tags_are_a_problem_not_a_crash(tmp_path, exposure, f_numbe
     path = write_exposed(tmp_path / "a.jpg", exposure, f_number, iso)
     info = read_photo_exif(path)
     assert problem in info.camera.problem and exposure_value(info.camera) is None
-    check = check_sun(path, *SONY_PLACE, SONY_UTC)
+    check = check_sun(path, *SONY_PLACE, SONY_UTC)  # a flat gray picture: the pixels cannot tell either
     assert check.verdict == CANNOT_JUDGE and check.figures["ev100"] is None
+    assert f"the camera's exposure tags cannot be used ({info.camera.problem}), and " in check.reason
+    assert check.figures["exposure_problem"] == info.camera.problem
+    lit = check_sun(
+        write_exposed(tmp_path / "b.jpg", exposure, f_number, iso, pixels=day_scene()), *SONY_PLACE, SONY_UTC
+    )
+    assert lit.verdict == CONSISTENT and lit.figures["light_source"] == "pixels"
+    assert f"(read from the pixels alone: the camera's exposure tags cannot be used ({problem}" in lit.reason
+
+
+def test_an_exposure_bias_out_of_range_is_left_out_and_said(tmp_path):
+    path = write_exposed(tmp_path / "a.jpg", IFDRational(1, 500), 8.0, 100)
+    with Image.open(path) as image:
+        exif, pixels = image.getexif(), image.copy()
+    exif.get_ifd(ExifTags.IFD.Exif)[BASE.ExposureBiasValue] = IFDRational(15, 1)
+    pixels.save(path, exif=exif)
+    check = check_sun(path, *SONY_PLACE, SONY_UTC)
+    assert check.figures["ev100"] == pytest.approx(np.log2(64 * 500), abs=0.01)
+    assert "; left out: ExposureBiasValue 15 EV is out of range)" in check.reason
 
 
 def night_street(size=(96, 72)) -> Image.Image:

@@ -3,6 +3,7 @@ refused with a reason that says what to do."""
 
 from __future__ import annotations
 
+import csv
 import struct
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from gtloc.data.exif import PhotoReadError, read_photo_exif
 from gtloc.data.formats import IMAGE_SUFFIXES, RAW_SUFFIXES, raw_advice, register_formats
 from gtloc.data.images import ImageDecodeError, ImageTooLargeError, load_image
 from gtloc.data.ingest import ingest_photos
-from helpers.toydata import ToyBackbone
+from helpers.cli import run_cli
+from helpers.toydata import ToyBackbone, register_backbone
 from test_exif import gps_tags
 
 BASE = ExifTags.Base
@@ -123,6 +125,41 @@ def test_raw_files_are_refused_by_every_reader_with_advice(tmp_path):
         ("IMG_2.CR3", "not an image"),
     ]
     assert result.skipped[0].detail == raw_advice("IMG_1.dng") and not result.ignored
+
+
+def test_heic_goes_through_predict_and_verify_with_the_gps_and_time_of_its_jpeg_copy(
+    tmp_path, monkeypatch, capsys, toy_world
+):
+    """``gtloc predict`` and ``gtloc verify`` (without and with a model) on a JPEG and its HEIC copy (same EXIF): the
+    same EXIF place and camera time, GPS time and clock reading in the output."""
+    jpeg, heic = write_pair(tmp_path / "photos", "a")
+    register_backbone(monkeypatch, ToyBackbone())
+    run = toy_world["run"]
+    code, _, err = run_cli(monkeypatch, capsys, "predict", jpeg, heic, "--checkpoint", run, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    a, b = csv_rows(tmp_path / "p.csv")
+    exif_columns = ("time_given_place", "exif_lat", "exif_lon", "exif_time")
+    assert [a[c] for c in exif_columns] == [b[c] for c in exif_columns]
+    assert (a["time_given_place"], a["exif_time"]) == ("exif", "2021-06-01 14:30:05")
+    assert (float(a["exif_lat"]), float(a["exif_lon"])) == pytest.approx((47.5, 8.26), abs=1e-6)
+    for model in ((), ("--checkpoint", run)):
+        out = tmp_path / f"v{len(model)}.csv"
+        code, _, err = run_cli(monkeypatch, capsys, "verify", jpeg, heic, *model, "--out", out)
+        assert code == 0, err
+        a, b = csv_rows(out)
+        claim = ("lat", "lon", "time", "utc", "claim_source", "gps_utc", "clock_offset_s", "clock", "clock_note")
+        assert [a[c] for c in claim] == [b[c] for c in claim]
+        assert (a["time"], a["gps_utc"], a["clock"]) == ("2021-06-01 14:30:05", "2021-06-01T12:30:04Z", "consistent")
+        assert (float(a["lat"]), float(a["lon"])) == pytest.approx((47.5, 8.26), abs=1e-6)
+        if model:
+            assert "not run" not in (a["model"], b["model"])
+        else:
+            assert a["model"] == b["model"] == "not run"
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def test_suffix_rules_are_disjoint_and_cover_heic_and_common_raws():

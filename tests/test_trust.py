@@ -25,8 +25,16 @@ from gtloc.errors import GtlocError
 from gtloc.evidence.model import rank_verdict
 from gtloc.geo import haversine_km
 from gtloc.inference.predictor import Predictor
-from gtloc.inference.verify import verify_features
-from gtloc.model.calibration import DEFAULT_FLAT_BELOW, FLAT_SHARE, PLACE_COVERAGE, Temperatures
+from gtloc.inference.verify import score_claims, verify_features
+from gtloc.model.calibration import (
+    DEFAULT_FLAT_BELOW,
+    DEFAULT_INCONSISTENT_BELOW,
+    FALSE_ALARM_SHARE,
+    FLAT_SHARE,
+    MAX_INCONSISTENT_BELOW,
+    PLACE_COVERAGE,
+    Temperatures,
+)
 from gtloc.model.card import ModelCard, run_card
 from gtloc.model.domain import DomainProfile
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, READOUTS
@@ -218,6 +226,11 @@ def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run,
             '{"place": 1.0, "time": 1.0, "flat_below": {"place": 0.1, "month": 0.1, "hour": NaN}}',
             "flat_below.hour must be a number in [0, 1], got nan",
         ),
+        (
+            '{"place": 1.0, "time": 1.0, "inconsistent_below": {"place": 10, "month": 101, "hour": 0}}',
+            "inconsistent_below.month must be a number in [0, 100], got 101",
+        ),
+        ('{"place": 1.0, "time": 1.0, "inconsistent_below": [10]}', "inconsistent_below must be an object of place"),
         ('{"place": 1.0, "tme": 1.0}', "not a gtloc calibration file"),
     ],
 )
@@ -228,6 +241,7 @@ def test_a_damaged_calibration_file_is_one_clear_error(tmp_path, text, message):
     (tmp_path / "calibration.json").write_text('{"place": 2.0, "time": 0.5}')  # written before location_weight
     old = Temperatures.load(tmp_path)  # ... and before the verify thresholds: the documented defaults
     assert old.location_weight == 1.0 and old.flat_below == DEFAULT_FLAT_BELOW
+    assert old.inconsistent_below == DEFAULT_INCONSISTENT_BELOW
 
 
 def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):
@@ -437,3 +451,24 @@ def test_the_verify_thresholds_are_fitted_on_the_held_out_pictures_and_used_by_v
     )
     strict_ranks = verify_features(strict, held.features[0], claim).ranks
     assert {rank_verdict(r) for r in strict_ranks} == {"cannot judge", None}
+
+
+def test_the_inconsistent_thresholds_let_at_most_half_a_percent_of_held_out_true_claims_below(trained_run):
+    """Each part's fitted threshold, against the held-out pictures' own claims ranked by verify itself: of the R
+    judged ones at most floor(0.005 (R + 1)) - 1 fall below it (of 40: none), and it is the largest such (the cap,
+    or a held-out claim's own percentile); verify judges each part by the run's own."""
+    run, held = trained_run["run"], held_out(trained_run)
+    calibration = Temperatures.load(run)
+    predictor = Predictor.from_pretrained(run)
+    embeddings = predictor.encode_images(held.features)
+    guess = predictor.predict_embeddings(embeddings, top_k=1, features=held.features)  # verify's: with the kNN mix
+    scores = score_claims(predictor, embeddings, held.latlon, held.times, guess)
+    for kind in ("place", "month", "hour"):
+        threshold = calibration.inconsistent_below[kind]
+        judged = scores[kind].percentile[scores[kind].sharpness >= calibration.flat_below[kind]]
+        allowed = max(0, int(FALSE_ALARM_SHARE * (len(judged) + 1)) - 1)
+        assert len(judged) >= 10 and int((judged < threshold).sum()) <= allowed, kind
+        assert threshold == MAX_INCONSISTENT_BELOW or int((judged <= threshold).sum()) > allowed, kind
+    claim = Claim(lat=10.0, lon=20.0, time=datetime(2001, 3, 4, 10, 0))
+    ranks = verify_features(predictor, held.features[0], claim).ranks
+    assert {r.kind: r.inconsistent_below for r in ranks} == {**calibration.inconsistent_below, "time": None}

@@ -35,11 +35,12 @@ from gtloc.inference.verify import (
     overall_percentile,
     rank_claims,
     score_claims,
-    sharpness,
     verify_embedding,
     verify_features,
 )
-from gtloc.model.calibration import DEFAULT_FLAT_BELOW
+from gtloc.model.calibration import DEFAULT_FLAT_BELOW, DEFAULT_INCONSISTENT_BELOW, MAX_INCONSISTENT_BELOW
+from gtloc.retrieval.claim_rank import false_alarm_threshold
+from gtloc.retrieval.posterior import sharpness
 from helpers.toydata import ToyBackbone
 from helpers.world import WEBCAMS, tiny_predictor
 
@@ -96,10 +97,49 @@ def rank(kind="place", percentile=50.0, sharpness=0.5, in_domain=True, confidenc
     return ClaimRank(kind, "x", 0.1, 3, 10, percentile, 0.5, sharpness, in_domain, None, confidence, distance_km)
 
 
-@pytest.mark.parametrize(("percentile", "verdict"), [(25.0, CONSISTENT), (12.0, DOUBTFUL), (9.9, INCONSISTENT)])
+@pytest.mark.parametrize(("percentile", "verdict"), [(25.0, CONSISTENT), (12.0, DOUBTFUL), (2.9, INCONSISTENT)])
 def test_a_part_reads_its_percentile(percentile, verdict):
     assert rank_verdict(rank(percentile=percentile)) == verdict
     assert rank_verdict(rank("time", percentile)) is None  # the joint time rank is shown only
+
+
+def test_the_inconsistent_threshold_is_the_runs_or_the_documented_default():
+    # Fitted: below the run's threshold a part is inconsistent, from there to 25 % doubtful.
+    assert part_verdict("hour", 4.0, 0.5, inconsistent_below=4.5) == INCONSISTENT
+    assert part_verdict("hour", 4.5, 0.5, inconsistent_below=4.5) == DOUBTFUL
+    assert part_verdict("hour", 9.0, 0.5, inconsistent_below=0.0) == DOUBTFUL
+    # Not fitted: the defaults, under which a month is never inconsistent by its rank alone (true months of a
+    # webcam model were now and then its last choice).
+    assert DEFAULT_INCONSISTENT_BELOW == {"place": 3.0, "month": 0.0, "hour": 8.0}
+    assert part_verdict("month", 0.0, 0.5) == DOUBTFUL
+    assert part_verdict("place", 2.9, 0.5) == INCONSISTENT and part_verdict("place", 3.0, 0.5) == DOUBTFUL
+    assert part_verdict("hour", 100 / 24, 0.5) == INCONSISTENT and part_verdict("hour", 200 / 24, 0.5) == DOUBTFUL
+    claim_rank = ClaimRank("hour", "03h", 0.01, 24, 24, 0.0, 0.0, 0.5, True, 0.0, None, None, 4.5)
+    assert rank_verdict(claim_rank) == INCONSISTENT
+    assert "below 4.5 %, where true claims practically never rank" in check_model_reason(claim_rank)
+
+
+def check_model_reason(claim_rank):
+    from gtloc.evidence.model import part_reason
+
+    return part_reason(claim_rank, rank_verdict(claim_rank))
+
+
+@pytest.mark.parametrize(
+    ("percentiles", "want"),
+    [
+        ([50.0, 0.0, 30.0], 0.0),  # a true claim ranked last: the part is never inconsistent
+        ([50.0, 4.0, 30.0], 4.0),  # fewer than 199: the lowest
+        ([50.0] * 197 + [3.0, 2.0], 2.0),  # 199: still the lowest (a new true claim below it: 1 in 200)
+        ([50.0] * 400 + [7.0, 6.0, 5.0], 6.0),  # 403: the lowest but one (2 in 404)
+        ([50.0, 40.0], MAX_INCONSISTENT_BELOW),  # never above the cap
+    ],
+)
+def test_the_false_alarm_threshold_lets_at_most_half_a_percent_of_true_claims_below(percentiles, want):
+    got = false_alarm_threshold(torch.tensor(percentiles), 0.005, MAX_INCONSISTENT_BELOW)
+    assert got == want
+    below = sum(p < got for p in percentiles)
+    assert (below + 1) / (len(percentiles) + 1) <= max(0.005, 1 / (len(percentiles) + 1))
 
 
 def test_a_sure_model_calls_a_place_on_another_continent_inconsistent():

@@ -27,15 +27,17 @@ HTC = FIXTURES / "HTC_Desire.jpg"  # Milan, camera 2011-05-06 09:59:48, GPS 07:5
 BASE = ExifTags.Base
 
 
-def shifted_clock(source: Path, out: Path, hours: float) -> Path:
+def shifted_clock(source: Path, out: Path, hours: float, serial: str = "") -> Path:
     """A copy of ``source`` whose camera clock (DateTimeOriginal) reads ``hours`` later: a camera left on another
-    time zone. Pixels, GPS position and GPS time are untouched."""
+    time zone (``serial``: another camera of the same model). Pixels, GPS position and GPS time are untouched."""
     with Image.open(source) as image:
         exif = image.getexif()
         pixels = image.copy()
     sub = exif.get_ifd(ExifTags.IFD.Exif)
     camera = datetime.strptime(sub[BASE.DateTimeOriginal], "%Y:%m:%d %H:%M:%S") + timedelta(hours=hours)
     sub[BASE.DateTimeOriginal] = camera.strftime("%Y:%m:%d %H:%M:%S")
+    if serial:
+        sub[BASE.BodySerialNumber] = serial
     pixels.save(out, exif=exif, quality=90)
     return out
 
@@ -118,10 +120,11 @@ def test_a_time_without_a_place_checks_what_it_can(tmp_path, monkeypatch, capsys
 
 
 def photo_folder(root: Path) -> Path:
-    """The real fixture photos, a copy with its clock 10 h ahead, a broken file, and a RAW file."""
+    """The real fixture photos, a copy (from another camera of the same model) with its clock 10 h ahead, a broken
+    file, and a RAW file."""
     folder = root / "photos"
     shutil.copytree(FIXTURES, folder, ignore=shutil.ignore_patterns("*.csv"))
-    shifted_clock(SONY, folder / "sony-home-zone.jpg", 10)
+    shifted_clock(SONY, folder / "sony-home-zone.jpg", 10, serial="B-2")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (folder / "raw.cr2").write_bytes(b"II*\x00")
     return folder
@@ -156,6 +159,51 @@ def test_a_folder_in_one_call_writes_one_row_per_photo_and_names_the_bad_ones(tm
     assert [c["name"] for c in data[-1]["checks"]] == ["clock", "sun"] and data[0]["checks"] == []
 
 
+def test_many_photos_of_one_camera_tell_a_stale_fix_from_a_wrong_clock(tmp_path, monkeypatch, capsys):
+    """The Sony's own photo (clock right) beside a copy from the same camera whose clock reads 10 h later with the
+    very same GPS stamp: alone, the copy looks like a camera set to UTC+12; beside its camera's right clock, it is a
+    10-h-old fix. Two copies 10 h ahead with fixes of their own (a camera left on another zone) confirm each other."""
+    monkeypatch.delenv("GTLOC_CHECKPOINT", raising=False)
+    folder = tmp_path / "one-camera"
+    folder.mkdir()
+    shutil.copy(SONY, folder / "a.jpg")
+    later = shifted_clock(SONY, folder / "b.jpg", 10)
+    code, out, err = run_cli(monkeypatch, capsys, "verify", later)
+    assert code == 0 and "clock  inconsistent  the camera's clock is wrong: camera set to UTC+12" in out, err
+    code, _, err = run_cli(monkeypatch, capsys, "verify", folder, "--out", tmp_path / "one.csv")
+    by_name = {Path(r["path"]).name: r for r in rows(tmp_path / "one.csv")}
+    assert code == 0 and (by_name["a.jpg"]["clock"], by_name["b.jpg"]["clock"]) == ("consistent", "cannot judge")
+    assert by_name["b.jpg"]["clock_note"].startswith("GPS fix 10 h older than the photo")
+    assert "this camera's clock is right on 1 other photo within 7 days" in by_name["b.jpg"]["clock_note"]
+
+    trip = tmp_path / "trip"
+    trip.mkdir()
+    for i, hours in enumerate((0, 2)):  # two photos 2 h apart, each with a fresh fix, camera 10 h ahead
+        moved = shift_gps(SONY, tmp_path / f"moved-{i}.jpg", hours)
+        shifted_clock(moved, trip / f"{i}.jpg", 10 + hours)
+    code, _, err = run_cli(monkeypatch, capsys, "verify", trip, "--out", tmp_path / "trip.csv")
+    table = rows(tmp_path / "trip.csv")
+    assert code == 0 and [r["clock"] for r in table] == ["inconsistent"] * 2, err
+    assert {r["clock_note"] for r in table} == {
+        "camera set to UTC+12, 10 h ahead of local time (the same on 2 photos of this camera)"
+    }
+
+
+def shift_gps(source: Path, out: Path, hours: float) -> Path:
+    """A copy of ``source`` whose GPS stamp reads ``hours`` later (another fix)."""
+    with Image.open(source) as image:
+        exif = image.getexif()
+        pixels = image.copy()
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    day = datetime.strptime(gps[ExifTags.GPS.GPSDateStamp], "%Y:%m:%d")
+    h, m, s = (float(v) for v in gps[ExifTags.GPS.GPSTimeStamp])
+    when = day + timedelta(hours=h + hours, minutes=m, seconds=s)
+    gps[ExifTags.GPS.GPSDateStamp] = when.strftime("%Y:%m:%d")
+    gps[ExifTags.GPS.GPSTimeStamp] = (float(when.hour), float(when.minute), float(when.second))
+    pixels.save(out, exif=exif, quality=90)
+    return out
+
+
 def test_bad_exif_values_and_gps_stamps_flow_to_a_reasoned_check(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GTLOC_CHECKPOINT", raising=False)
     exif = Image.Exif()
@@ -177,6 +225,10 @@ def test_bad_exif_values_and_gps_stamps_flow_to_a_reasoned_check(tmp_path, monke
     assert code == 0, err
     assert row["clock"] == "cannot judge" and "GPSTimeStamp 25:0:0 is out of range" in row["reasons"]
     assert row["ev100"] == "" and row["sun"] in ("consistent", "cannot judge")
+    assert (
+        "the camera's exposure tags cannot be used (ExposureTime 0 is not a positive number; FNumber -2.8 is not "
+        in (row["reasons"])
+    )
 
 
 def test_a_claims_csv_names_its_bad_rows_and_verifies_the_rest(tmp_path, monkeypatch, capsys):

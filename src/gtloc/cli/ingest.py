@@ -54,7 +54,9 @@ def ingest(
 
     Photos: JPEG, PNG, TIFF, WebP, AVIF and HEIC/HEIF; camera RAW files are skipped with what to do instead. Each record
     also gets the GPS receiver's time and what it says of the camera's clock (gps_utc, clock_offset_s = camera time
-    minus GPS time, clock = ok/wrong/unknown, clock_note); the summary lists the clocks found wrong.
+    minus GPS time, clock = ok/wrong/unknown, clock_note), each camera (Make + Model + serial) judged on all its
+    photos: the same offset on two photos confirms a wrong clock, a lone zone-like gap on a camera whose clock is
+    right on its other photos is an old GPS fix. The summary lists the clocks found wrong.
 
     Paths in the CSV are relative to the CSV's folder when PHOTO_DIR is inside it, as `gtloc predict PHOTO... --out`
     writes them: with the CSV in the current folder, `gtloc predict photos/*.jpg` and `gtloc evaluate` match them

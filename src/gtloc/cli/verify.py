@@ -59,7 +59,8 @@ def verify(
 ) -> None:
     """Check each photo's claimed place and time with independent evidence, and give one verdict per photo.
 
-    The checks: the clock (the camera's time against the photo's own GPS time), the sun (the light in the picture
+    The checks: the clock (the camera's time against the photo's own GPS time; with many photos, each camera judged
+    on all its photos, so that an old GPS fix is not taken for a wrong clock), the sun (the light in the picture
     against the sun at the claimed place and time) and, with --checkpoint, the model (the claim ranked among the
     places and times the model could prefer). Each says consistent, inconsistent or cannot judge, with its reason.
     The verdict is inconsistent when any check is, consistent when at least one check is and none is

@@ -37,11 +37,37 @@ fifteen, on a camera without ``OffsetTimeOriginal``) reads as a zone error (rule
 as drift (rule 7); a camera that writes ``OffsetTimeOriginal`` but whose clock drifted reads as a stale fix
 (rule 3). A camera whose clock runs on UTC and a receiver that writes local time instead of UTC look alike (rule
 4 or 6 with ``d`` near 0); the note says so. ``benchmarks/bench_clock.py`` measures the rule on rewritten photos.
+
+**Many photos of one camera** (:func:`clocks_by_camera`: ``ingest``, ``verify`` on many photos, a library scan) tell
+what one photo cannot. A wrong clock is wrong on every photo the camera takes until someone sets it, with the same
+``d`` (a zone setting keeps ``d`` even while the owner travels; drift changes it by seconds a day); stale fixes
+give unrelated ``d``. Photos are of one camera when their ``Make``, ``Model`` and ``BodySerialNumber`` agree
+(:attr:`~gtloc.data.exif.PhotoExif.camera_id`; photos without a make or model are judged alone). A photo whose
+camera is *ahead* of its GPS time (rules 3 and 5-8: what a stale fix could explain) is then judged again:
+
+* **confirmed**: its gap looks like a clock setting (``d`` a UTC offset, without ``OffsetTimeOriginal``; or
+  ``r <= DRIFT``, drift), another photo of the camera, with another GPS fix (a different stamp: photos stamped with
+  the very same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S``
+  (2 min), and the clock read ``ok`` on no photo taken between them: the clock is ``wrong``, and the note says on
+  how many photos (this also catches the drift of a camera that writes ``OffsetTimeOriginal``, which rule 3 reads
+  as a stale fix). When it read ``ok`` in between, the agreeing gaps are old fixes of about the same age:
+  ``unknown``. A gap like no clock setting (a clock 21 h fast) is not confirmed: two old fixes of one age are
+  likelier;
+* **a stale fix**: a photo read ``wrong`` alone (rules 6-7) that no other photo confirms, of a camera whose clock
+  read ``ok`` on another photo within ``CAMERA_WINDOW`` (7 days): a clock right on those days and off by a zone on
+  one photo alone is an old fix, not a wrong clock, so ``unknown``;
+* otherwise as judged alone. Photos behind their GPS time (rule 4) or declaring another zone (rule 2) stay ``wrong``.
+
+What it cannot tell: a lone photo taken just after the owner set the clock to a wrong zone, between photos on which
+it was right, reads as a stale fix; two stale fixes of the same age (to 2 min) without a right reading between them
+read as a wrong clock; different
+cameras of one make and model that write no serial number count as one camera.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from gtloc.data.exif import PhotoExif
@@ -57,6 +83,10 @@ MAX_ZONE_GAP_S = 26 * 3600.0
 """No two time zones are further apart (UTC-12 to UTC+14): a larger lead is a stale fix."""
 GPS_WEEK_ROLLOVER = timedelta(weeks=1024)
 """Receivers with a 10-bit week number date their fixes 1024 weeks early after a rollover (1999, 2019)."""
+CAMERA_AGREE_S = 120.0
+"""Two photos of one camera whose camera-minus-GPS offsets agree this closely show the same clock setting."""
+CAMERA_WINDOW = timedelta(days=7)
+"""A clock read ``ok`` on a photo of the same camera this close in time says the clock was right then."""
 _HALF_HOUR_OFFSETS_MIN = (-570, -210, -150, 210, 270, 330, 345, 390, 525, 570, 630, 765, 825)
 REAL_OFFSETS_S = tuple(sorted({h * 3600.0 for h in range(-12, 15)} | {m * 60.0 for m in _HALF_HOUR_OFFSETS_MIN}))
 """Every UTC offset in use, in seconds (whole hours -12..+14, and the :30 and :45 zones)."""
@@ -231,6 +261,92 @@ def duration_text(seconds: float) -> str:
     if days < 1000:
         return f"{days:.1f}".rstrip("0").rstrip(".") + " days"
     return f"{days / 365.25:.1f}".rstrip("0").rstrip(".") + " years"
+
+
+Place = tuple[float, float] | None
+
+
+def clocks_by_camera(exifs: Sequence[PhotoExif], places: Sequence[Place] | None = None) -> list[ClockReading]:
+    """The clock reading of each photo, judged with the other photos of its camera (the per-camera rule of the module
+    docstring): ``exifs`` the photos' EXIF (:func:`~gtloc.data.exif.read_photo_exif`), ``places`` each photo's
+    ``(lat, lon)`` for its time zone (``None``, or a ``None`` entry: its own GPS position, as :func:`read_clock`).
+    One photo alone, or photos of cameras without a name, are read as :func:`read_clock` reads them."""
+    if places is not None and len(places) != len(exifs):
+        raise ValueError(f"{len(places)} places for {len(exifs)} photos")
+    readings = [read_clock(exif, *((places[i] if places else None) or (None, None))) for i, exif in enumerate(exifs)]
+    cameras: dict[str, list[int]] = {}
+    for i, exif in enumerate(exifs):
+        if exif.camera_id and readings[i].offset_s is not None:
+            cameras.setdefault(exif.camera_id, []).append(i)
+    revised = list(readings)
+    for photos in cameras.values():
+        if len(photos) < 2:
+            continue
+        for i in photos:
+            if _ahead(readings[i], exifs[i]):
+                revised[i] = _by_camera(i, photos, readings, exifs)
+    return revised
+
+
+def _ahead(reading: ClockReading, exif: PhotoExif) -> bool:
+    """Whether a stale fix could explain the reading: the camera ahead of its GPS time by more than ``OK_S``, and no
+    declared zone other than the place's (rules 3 and 5-8)."""
+    if reading.offset_s is None or reading.zone_offset_s is None:
+        return False
+    lead = reading.offset_s - reading.zone_offset_s
+    declared = _seconds(exif.utc_offset)
+    return lead > OK_S and (declared is None or abs(declared - reading.zone_offset_s) <= 60)
+
+
+def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: Sequence[PhotoExif]) -> ClockReading:
+    """Photo ``i``'s reading judged again with the other ``photos`` of its camera."""
+    mine = readings[i]
+    assert mine.offset_s is not None and mine.zone_offset_s is not None and mine.gps_utc is not None
+    lead = mine.offset_s - mine.zone_offset_s
+    clock_like = lead <= DRIFT_S or (exifs[i].utc_offset is None and _real_offset(mine.offset_s) is not None)
+    partners = [j for j in photos if j != i and _same_setting(mine, readings[j])] if clock_like else []
+    if partners:
+        span = sorted(readings[j].gps_utc for j in (i, *partners))
+        inside = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
+        if not inside:
+            seen = f" (the same on {len(partners) + 1} photos of this camera)"
+            note = _offset_note(mine.offset_s, mine.zone_offset_s, lead) + seen
+            return replace(mine, status="wrong", note=note, error_s=lead, fix="fresh")
+        why = (
+            f"{len(partners) + 1} photos of this camera are off by as much, but its clock is right on "
+            f"{_files(len(inside), 'photo')} taken between them, so these are old fixes, not a wrong clock"
+        )
+        return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
+    right = [j for j in photos if readings[j].status == "ok" and _near(exifs[i], exifs[j])]
+    if mine.status != "wrong" or not right:
+        return mine
+    why = (
+        f"this camera's clock is right on {_files(len(right), 'other photo')} within {CAMERA_WINDOW.days} days "
+        "and no other photo of it is off by as much, so its clock is not judged wrong"
+    )
+    return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
+
+
+def _same_setting(a: ClockReading, b: ClockReading) -> bool:
+    """Two readings (both with a GPS date) whose offsets agree within ``CAMERA_AGREE_S`` and whose GPS stamps differ
+    (one fix stamped on two photos is one piece of evidence)."""
+    return (
+        a.gps_date_known
+        and b.gps_date_known
+        and b.offset_s is not None
+        and a.offset_s is not None
+        and a.gps_utc != b.gps_utc
+        and abs(b.offset_s - a.offset_s) <= CAMERA_AGREE_S
+    )
+
+
+def _near(a: PhotoExif, b: PhotoExif) -> bool:
+    """Two photos whose camera times are within ``CAMERA_WINDOW``."""
+    return a.local_time is not None and b.local_time is not None and abs(a.local_time - b.local_time) <= CAMERA_WINDOW
+
+
+def _files(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def gps_local_time(reading: ClockReading, lat: float, lon: float) -> datetime | None:

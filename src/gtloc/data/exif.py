@@ -16,6 +16,8 @@
   ``ExposureBiasValue``, ``Flash`` (bit 0: fired), ``SubjectDistance`` and ``SubjectDistanceRange`` (1 = macro), read
   as :class:`CameraSettings`; an impossible value (an exposure of 0 s, ISO 0, a negative f-number) leaves it out
   and says why in ``CameraSettings.problem``.
+* The camera: ``Make`` and ``Model`` (IFD0) and ``BodySerialNumber``, as :attr:`PhotoExif.camera_id`: the photos of
+  one camera share their clock's setting (:func:`gtloc.data.clock.clocks_by_camera`).
 
 Broken EXIF (zero denominators, garbage strings, impossible dates) never raises: the result says why the
 position or time is missing. Only a file that is not an image, or cannot be decoded, raises
@@ -90,7 +92,8 @@ class PhotoExif:
     ``None`` when absent (or broken: then ``offset_problem`` says why).
     ``gps_date``/``gps_clock``: the GPS receiver's UTC date and time of day (``GPSDateStamp``/``GPSTimeStamp``;
     many receivers write the time without the date), ``None`` when absent, with ``gps_time_problem`` saying why
-    when a stamp is present but unusable. ``camera``: the exposure tags (:class:`CameraSettings`).
+    when a stamp is present but unusable. ``camera``: the exposure tags (:class:`CameraSettings`). ``make``,
+    ``model``, ``serial``: the camera (``Make``, ``Model``, ``BodySerialNumber``), ``""`` where absent.
     """
 
     lat: float | None = None
@@ -105,6 +108,18 @@ class PhotoExif:
     gps_clock: time | None = None
     gps_time_problem: str = ""
     camera: CameraSettings = CameraSettings()
+    make: str = ""
+    model: str = ""
+    serial: str = ""
+
+    @property
+    def camera_id(self) -> str:
+        """The camera, as ``make model #serial`` (without ``#serial`` when it wrote none); ``""`` when it wrote
+        neither its make nor its model. Photos of the same make and model without a serial count as one camera."""
+        name = " ".join(part for part in (self.make, self.model) if part)
+        if not name:
+            return ""
+        return f"{name} #{self.serial}" if self.serial else name
 
     @property
     def has_gps(self) -> bool:
@@ -203,6 +218,9 @@ def _parse_exif(exif: Image.Exif) -> PhotoExif:
         gps_clock,
         gps_time_problem or gps_error,
         _camera_settings(tag_values),
+        _text(tag_values.get(ExifTags.Base.Make, "")),
+        _text(tag_values.get(ExifTags.Base.Model, "")),
+        _text(tag_values.get(ExifTags.Base.BodySerialNumber, "")),
     )
 
 

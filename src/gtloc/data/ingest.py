@@ -18,10 +18,11 @@ With ``utc_from``, local time is the UTC instant seen on the clock of the GPS po
 ``lat``/``lon`` give one position to every photo (a fixed webcam), overriding EXIF GPS; ``cameras`` (a CSV
 ``folder,lat,lon``, :mod:`gtloc.data.cameras`) gives one to each camera folder and writes a ``camera`` column.
 
-Every record also says what its clocks say (:func:`gtloc.data.clock.read_clock`): ``gps_utc`` (ISO 8601 UTC, empty
-without a GPS time), ``clock_offset_s`` (camera time minus GPS time, seconds), ``clock`` (``ok``, ``wrong`` or
-``unknown``) and ``clock_note`` (why, e.g. "camera set to UTC+2, 10 h ahead of local time"); :func:`summarize` lists
-the clocks found wrong.
+Every record also says what its clocks say, each camera's clock judged on all of its photos
+(:func:`gtloc.data.clock.clocks_by_camera`): ``gps_utc`` (ISO 8601 UTC, empty without a GPS time),
+``clock_offset_s`` (camera time minus GPS time, seconds), ``clock`` (``ok``, ``wrong`` or ``unknown``) and
+``clock_note`` (why, e.g. "camera set to UTC+2, 10 h ahead of local time"); :func:`summarize` lists the clocks
+found wrong.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gtloc.data.cameras import Camera, camera_of, read_cameras
-from gtloc.data.clock import ClockReading, gps_local_time, read_clock
+from gtloc.data.clock import ClockReading, clocks_by_camera, gps_local_time
 from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
 from gtloc.data.formats import IMAGE_SUFFIXES, RAW_SUFFIXES, raw_advice
 from gtloc.data.schema import Records, paths_for_csv, write_records
@@ -243,26 +244,36 @@ def _camera_time(exif: PhotoExif, latlon: tuple[float, float] | None) -> tuple[d
     return local, instant
 
 
-def _read_one(
-    photo_dir: Path,
-    rel: str,
-    fixed: tuple[float, float] | None,
-    utc_from: str | None,
-    pattern: NamePattern | None,
-) -> _PhotoRead | SkippedPhoto:
-    """What one photo gives (see :class:`_PhotoRead`), or why it is skipped."""
+def _read_exif(photo_dir: Path, rel: str) -> PhotoExif | SkippedPhoto:
+    """One photo's EXIF, or why it is skipped."""
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
         return SkippedPhoto(_printable(rel), "unreadable", "file name is not valid UTF-8")
-    full = photo_dir / rel
     try:
-        exif = read_photo_exif(full)
+        return read_photo_exif(photo_dir / rel)
     except PhotoReadError as exc:
         return SkippedPhoto(rel, exc.reason, exc.detail)
-    latlon = fixed or ((exif.lat, exif.lon) if exif.has_gps else None)
+
+
+def _place(exif: PhotoExif, fixed: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Where the photo was taken: the ``fixed`` place (a webcam's), else its EXIF GPS position, else ``None``."""
+    return fixed or ((exif.lat, exif.lon) if exif.has_gps else None)
+
+
+def _labels(
+    photo_dir: Path,
+    rel: str,
+    exif: PhotoExif,
+    fixed: tuple[float, float] | None,
+    clock: ClockReading,
+    utc_from: str | None,
+    pattern: NamePattern | None,
+) -> _PhotoRead:
+    """What one photo gives (see :class:`_PhotoRead`) from its ``exif`` and its ``clock`` reading."""
+    full = photo_dir / rel
+    latlon = _place(exif, fixed)
     gps_problem = "" if latlon else exif.gps_problem
-    clock = read_clock(exif, *(latlon or (None, None)))
     if utc_from in (None, "gps"):
         gps_local = gps_local_time(clock, *latlon) if utc_from == "gps" and latlon else None
         if gps_local is not None and clock.gps_utc is not None:
@@ -332,20 +343,26 @@ def ingest_photos(
     partial = kept = 0
     readings: list[ClockReading] = []
     camera_names: list[str] = []
+    read: list[tuple[str, PhotoExif, Camera | None, tuple[float, float] | None]] = []
+    dropped: dict[str, SkippedPhoto] = {}  # listed in the photos' order at the end
     for rel in tqdm(photos, desc="reading EXIF", unit="photo", disable=not progress):
         camera = camera_of(rel, cameras) if cameras is not None else None
         if cameras is not None and camera is None:
-            skipped.append(SkippedPhoto(rel, "no camera", "not inside a folder listed in the cameras file"))
+            dropped[rel] = SkippedPhoto(rel, "no camera", "not inside a folder listed in the cameras file")
             continue
-        got = _read_one(root, rel, (camera.lat, camera.lon) if camera else fixed, utc_from, pattern)
-        if isinstance(got, SkippedPhoto):
-            skipped.append(got)
+        exif = _read_exif(root, rel)
+        if isinstance(exif, SkippedPhoto):
+            dropped[rel] = exif
             continue
+        read.append((rel, exif, camera, (camera.lat, camera.lon) if camera else fixed))
+    clock_readings = clocks_by_camera([r[1] for r in read], [_place(r[1], r[3]) for r in read])
+    for (rel, exif, camera, place), clock in zip(read, clock_readings, strict=True):
+        got = _labels(root, rel, exif, place, clock, utc_from, pattern)
         position, local, instant = got.latlon, got.local, got.instant
         if position is None or local is None:
             problems = "; ".join(p for p in (got.gps_problem, got.time_problem) if p)
             if not keep_partial or (position is None and local is None):
-                skipped.append(SkippedPhoto(rel, "no GPS" if position is None else "no date", problems))
+                dropped[rel] = SkippedPhoto(rel, "no GPS" if position is None else "no date", problems)
                 continue
             partial += 1
         kept += got.camera_time_kept
@@ -364,6 +381,7 @@ def ingest_photos(
     if camera_from_folder:
         extras["camera"] = [p.rsplit("/", 1)[0] if "/" in p else "." for p in paths]
     records = Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times), extras=extras)
+    skipped += [dropped[rel] for rel in photos if rel in dropped]
     return IngestResult(records, skipped, ignored, partial, camera_time_kept=kept, clocks=readings)
 
 

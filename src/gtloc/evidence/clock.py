@@ -25,15 +25,21 @@ CLAIM_TOLERANCE_S = 900.0
 
 
 def check_clock(
-    exif: PhotoExif, utc_time: datetime | None = None, lat: float | None = None, lon: float | None = None
+    exif: PhotoExif,
+    utc_time: datetime | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    reading: ClockReading | None = None,
 ) -> Check:
     """The clock check of a claim (the rule in the module docstring).
 
     ``exif``: the photo's EXIF (:func:`~gtloc.data.exif.read_photo_exif`). ``utc_time``: the claimed instant (aware;
     naive is read as UTC); ``None`` to judge the camera's own time. ``lat``/``lon``: where the photo was taken, for
-    the local time zone (default: the photo's own GPS position).
+    the local time zone (default: the photo's own GPS position). ``reading``: the photo's clock reading when made
+    already, e.g. with the other photos of its camera (:func:`~gtloc.data.clock.clocks_by_camera`); by default
+    :func:`~gtloc.data.clock.read_clock` of this photo alone.
     """
-    reading = read_clock(exif, lat, lon)
+    reading = reading if reading is not None else read_clock(exif, lat, lon)
     figures = _figures(reading)
     if utc_time is None:
         if reading.status == "ok":

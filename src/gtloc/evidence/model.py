@@ -16,7 +16,12 @@ turns those numbers into verdicts, in one place.
      see this: the gallery's 100,000 places are scored by a smooth encoder, and a place 17,000 km away can still
      beat a quarter of them.)
    * otherwise the part's percentile decides: ``consistent`` when the claim beats at least :data:`CONSISTENT_AT`
-     (25 %) of the alternatives, ``doubtful`` at least :data:`DOUBTFUL_AT` (10 %), ``inconsistent`` below.
+     (25 %) of the alternatives, ``inconsistent`` below the run's ``inconsistent_below`` for that part, ``doubtful``
+     in between. ``inconsistent_below`` is fitted on held-out pictures at the end of training so that a true claim
+     like theirs falls below with probability at most 0.5 %, and is never above 10 % (:mod:`gtloc.model.calibration`;
+     a run without it uses :data:`~gtloc.model.calibration.DEFAULT_INCONSISTENT_BELOW`). A fixed 10 % called 2 % of
+     true claims inconsistent on a webcam world (``benchmarks/bench_verify.py``), 9.7 % on the demo's test world: a
+     true month is now and then the model's last choice, or the last but one.
 
 2. The model check's verdict from its parts: ``cannot judge`` out of domain; else ``inconsistent`` when any part is;
    else ``consistent`` when every part is; else (a part doubtful or cannot judge) ``cannot judge``.
@@ -32,13 +37,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from gtloc.evidence.check import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, Check
-from gtloc.inference.verify import ClaimRank, ClaimScores, Verification
-from gtloc.model.calibration import DEFAULT_FLAT_BELOW
+from gtloc.inference.verify import ClaimRank, Verification
+from gtloc.model.calibration import DEFAULT_FLAT_BELOW, DEFAULT_INCONSISTENT_BELOW
 from gtloc.model.domain import out_of_domain_warning
+from gtloc.retrieval.claim_rank import ClaimScores
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM
 
 CONSISTENT_AT = 25.0
-DOUBTFUL_AT = 10.0
 DOUBTFUL = "doubtful"
 SURE_MASS = 0.9
 """The model is sure of a region when its calibrated posterior puts at least this much within REGION_KM of its best
@@ -58,11 +63,14 @@ def part_verdict(
     flat_below: float | None = None,
     confidence: float | None = None,
     distance_km: float | None = None,
+    inconsistent_below: float | None = None,
 ) -> str | None:
     """One part's verdict (rule 1 of the module docstring); ``None`` for the joint ``time`` rank. ``in_domain=None``
     (the run has no domain check) judges as in domain. ``flat_below``: the run's sharpness threshold for this part
     (``Predictor.temperatures.flat_below``; ``None``: :data:`~gtloc.model.calibration.DEFAULT_FLAT_BELOW`).
-    ``confidence``/``distance_km``: the place's region (:class:`~gtloc.inference.verify.ClaimRank`)."""
+    ``confidence``/``distance_km``: the place's region (:class:`~gtloc.inference.verify.ClaimRank`).
+    ``inconsistent_below``: the run's percentile threshold for this part (``Predictor.temperatures``; ``None``:
+    :data:`~gtloc.model.calibration.DEFAULT_INCONSISTENT_BELOW`)."""
     if kind not in JUDGED_PARTS:
         return None
     if in_domain is False or sharpness < (DEFAULT_FLAT_BELOW[kind] if flat_below is None else flat_below):
@@ -71,7 +79,11 @@ def part_verdict(
         return INCONSISTENT if distance_km > FAR_KM else DOUBTFUL
     if percentile >= CONSISTENT_AT:
         return CONSISTENT
-    return DOUBTFUL if percentile >= DOUBTFUL_AT else INCONSISTENT
+    return INCONSISTENT if percentile < _inconsistent_below(kind, inconsistent_below) else DOUBTFUL
+
+
+def _inconsistent_below(kind: str, fitted: float | None) -> float:
+    return DEFAULT_INCONSISTENT_BELOW[kind] if fitted is None else fitted
 
 
 def _outside_sure_region(confidence: float | None, distance_km: float | None) -> bool:
@@ -81,7 +93,14 @@ def _outside_sure_region(confidence: float | None, distance_km: float | None) ->
 def rank_verdict(rank: ClaimRank) -> str | None:
     """:func:`part_verdict` of one :class:`~gtloc.inference.verify.ClaimRank`."""
     return part_verdict(
-        rank.kind, rank.percentile, rank.sharpness, rank.in_domain, rank.flat_below, rank.confidence, rank.distance_km
+        rank.kind,
+        rank.percentile,
+        rank.sharpness,
+        rank.in_domain,
+        rank.flat_below,
+        rank.confidence,
+        rank.distance_km,
+        rank.inconsistent_below,
     )
 
 
@@ -95,12 +114,16 @@ def model_verdict(verdicts: Sequence[str], in_domain: bool | None = True) -> str
 
 
 def model_verdicts(
-    scores: dict[str, ClaimScores], in_domain: Sequence[bool] | None = None, flat_below: dict[str, float] | None = None
+    scores: dict[str, ClaimScores],
+    in_domain: Sequence[bool] | None = None,
+    flat_below: dict[str, float] | None = None,
+    inconsistent_below: dict[str, float] | None = None,
 ) -> list[str]:
     """The model check's verdict for each of N claims scored by :func:`~gtloc.inference.verify.score_claims`;
-    ``in_domain`` ``(N,)``, ``None`` when the run has no domain check; ``flat_below``: the run's thresholds
-    (``None``: the defaults)."""
+    ``in_domain`` ``(N,)``, ``None`` when the run has no domain check; ``flat_below``, ``inconsistent_below``: the
+    run's thresholds (``Predictor.temperatures``; ``None``: the defaults)."""
     flat_below = flat_below or DEFAULT_FLAT_BELOW
+    inconsistent_below = inconsistent_below or DEFAULT_INCONSISTENT_BELOW
     n = len(next(iter(scores.values())).percentile)
     out = []
     for i in range(n):
@@ -112,7 +135,15 @@ def model_verdicts(
             s = scores[kind]
             region = (None, None) if s.confidence is None else (float(s.confidence[i]), float(s.distance_km[i]))
             verdicts.append(
-                part_verdict(kind, float(s.percentile[i]), float(s.sharpness[i]), inside, flat_below[kind], *region)
+                part_verdict(
+                    kind,
+                    float(s.percentile[i]),
+                    float(s.sharpness[i]),
+                    inside,
+                    flat_below[kind],
+                    *region,
+                    inconsistent_below[kind],
+                )
             )
         out.append(model_verdict(verdicts, inside))
     return out
@@ -162,6 +193,9 @@ def part_reason(rank: ClaimRank, verdict: str | None, near: str = "") -> str:
             f"the model is {rank.confidence * 100:.0f} % sure the photo was taken within {REGION_KM:,.0f} km of "
             f"{place}, and the claimed place is {rank.distance_km:,.0f} km from there"
         )
+    if verdict == INCONSISTENT:
+        below = _inconsistent_below(rank.kind, rank.inconsistent_below)
+        return f"{choice}: below {below:g} %, where true claims practically never rank"
     return choice
 
 

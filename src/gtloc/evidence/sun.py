@@ -12,7 +12,8 @@ reads the sky: the rule and its thresholds are in :mod:`gtloc.evidence.light`):
   black top third at ``EV100 <= 8`` are dark; daylight pixels at ``EV100 >= 9`` are daylight. Anything else is
   unreadable: a lit interior (``EV100`` 5-8) is neither day nor night, and a phone's night mode, which brightens the
   pixels, still shows a night's exposure value.
-* Without exposure tags (webcam frames, stripped files) the pixels alone decide.
+* Without exposure tags (webcam frames, stripped files) the pixels alone decide; so they do when the tags cannot be
+  used (an exposure time of 0, ISO 0, a negative f-number), and the reason says which tag was wrong.
 
 The check abstains (``cannot judge``) when the flash fired, for a close-up (macro, or a subject nearer than 1 m),
 a monochrome picture without a decisive exposure value (an infrared night mode), when the light is unreadable, and
@@ -67,8 +68,11 @@ class LightReading:
 
 
 def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReading:
-    """What ``image`` (upright RGB, or ``None``) and its ``exif`` say about the light (the rule in the docstring)."""
+    """What ``image`` (upright RGB, or ``None``) and its ``exif`` say about the light (the rule in the docstring).
+    Exposure tags that cannot be used (an exposure time of 0, ISO 0, a negative f-number:
+    :attr:`~gtloc.data.exif.CameraSettings.problem`) are named in the reading's ``why``."""
     camera = exif.camera if exif is not None else None
+    problem = camera.problem if camera is not None else ""
     pixels = pixel_light(image) if image is not None else None
     if camera is not None and camera.flash_fired:
         return LightReading("", "", "the flash fired, so the picture does not show the ambient light", None, pixels)
@@ -78,23 +82,28 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
     decisive = ev is not None and not DARK_EV < ev < DAYLIGHT_EV
     seen, seen_why = pixel_reading(pixels) if pixels is not None else ("", "")
     if ev is None:
+        unusable = f"the camera's exposure tags cannot be used ({problem})" if problem else ""
         if seen:
-            return LightReading(seen, "pixels", seen_why, None, pixels)
-        why = seen_why or ("the picture shows no clear day or night light" if pixels else "no exposure in EXIF")
-        return LightReading("", "", why, None, pixels)
+            why = f"{seen_why} (read from the pixels alone: {unusable})" if unusable else seen_why
+            return LightReading(seen, "pixels", why, None, pixels)
+        if pixels is None:
+            return LightReading("", "", unusable or "no exposure in EXIF", None, pixels)
+        why = seen_why or "the picture shows no clear day or night light"
+        return LightReading("", "", f"{unusable}, and {why}" if unusable else why, None, pixels)
+    ev_text = f"EV {ev:.1f}" + (f"; left out: {problem}" if problem else "")
     if decisive:
         light = "daylight" if ev >= DAYLIGHT_EV else "dark"
-        exposed = f"the camera exposed for {'daylight' if light == 'daylight' else 'a dark scene'} (EV {ev:.1f})"
+        exposed = f"the camera exposed for {'daylight' if light == 'daylight' else 'a dark scene'} ({ev_text})"
         if seen and seen != light:
             why = f"{exposed}, but {seen_why}: the two disagree (the moon, a screen, a filter?)"
             return LightReading("", "", why, ev, pixels)
         return LightReading(light, "exif", exposed, ev, pixels)
     if seen == "dark" and ev <= MIDDLE_DARK_EV and pixels is not None and pixels.top_median < BLACK_TOP:
-        return LightReading("dark", "exif and pixels", f"a dim exposure (EV {ev:.1f}) and {seen_why}", ev, pixels)
+        return LightReading("dark", "exif and pixels", f"a dim exposure ({ev_text}) and {seen_why}", ev, pixels)
     if seen == "daylight" and ev >= MIDDLE_DAYLIGHT_EV:
-        why = f"a bright exposure (EV {ev:.1f}) and {seen_why}"
+        why = f"a bright exposure ({ev_text}) and {seen_why}"
         return LightReading("daylight", "exif and pixels", why, ev, pixels)
-    return LightReading("", "", f"the exposure (EV {ev:.1f}) is between day and night (a lit interior?)", ev, pixels)
+    return LightReading("", "", f"the exposure ({ev_text}) is between day and night (a lit interior?)", ev, pixels)
 
 
 def check_sun(
@@ -126,6 +135,7 @@ def check_sun(
         "picture_light": light.light or "unreadable",
         "light_source": light.source,
         "ev100": None if light.ev100 is None else round(light.ev100, 2),
+        "exposure_problem": exif.camera.problem if exif is not None else "",
     }
     if light.pixels is not None:
         figures |= {

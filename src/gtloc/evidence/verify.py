@@ -7,8 +7,10 @@ the sun (:func:`~gtloc.evidence.sun.check_sun`) and, when a trained model is giv
 
 Many photos go through in one call: the model is loaded once by the caller, each photo's backbone features are
 computed as it is read (one decoded picture in memory at a time), and the model's searches run on chunks of
-photos. A photo that cannot be read, or whose claims row is bad, gets the verdict ``error`` with the reason; the
-others go on. Without a model nothing here imports torch.
+photos. Every photo's EXIF is read first, so that each camera's clock is judged on all of its photos
+(:func:`~gtloc.data.clock.clocks_by_camera`: a time-zone-like gap on one photo of a camera whose clock is right on
+the others is an old GPS fix; the same gap on two is a wrong clock). A photo that cannot be read, or whose claims
+row is bad, gets the verdict ``error`` with the reason; the others go on. Without a model nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from gtloc.data.claims import Claim, GivenClaim, read_claim_time, read_claims
+from gtloc.data.clock import ClockReading, clocks_by_camera
 from gtloc.data.exif import PhotoExif, image_exif, read_photo_exif
 from gtloc.data.images import load_image
 from gtloc.data.ingest import SkippedPhoto, expand_photos
@@ -78,20 +81,21 @@ class PhotoVerdict:
         return next((c for c in self.checks if c.name == name), None)
 
 
-def clock_check(exif: PhotoExif | None, claim: Claim) -> Check:
+def clock_check(exif: PhotoExif | None, claim: Claim, reading: ClockReading | None = None) -> Check:
     """The clock check of ``claim``: the camera's own clock when the time is the camera's (EXIF), else the claimed
-    instant against the photo's GPS time (:func:`~gtloc.evidence.clock.check_clock`)."""
+    instant against the photo's GPS time (:func:`~gtloc.evidence.clock.check_clock`); ``reading``: the photo's
+    clock reading made with the other photos of its camera (default: the photo alone)."""
     if exif is None:
         return Check("clock", CANNOT_JUDGE, "the photo's EXIF was not read")
     if not claim.has_time:
         return Check("clock", CANNOT_JUDGE, "no time is claimed")
     if claim.camera_time:
-        return check_clock(exif, None, claim.lat, claim.lon)
+        return check_clock(exif, None, claim.lat, claim.lon, reading)
     if not claim.year_known:
         return Check("clock", CANNOT_JUDGE, "the claimed time has no year to compare with the photo's GPS time")
     if claim.utc is None:
         return Check("clock", CANNOT_JUDGE, "the claimed local time has no place to read its time zone at")
-    return check_clock(exif, claim.utc, claim.lat, claim.lon)
+    return check_clock(exif, claim.utc, claim.lat, claim.lon, reading)
 
 
 def sun_check(image: Image.Image | None, exif: PhotoExif | None, claim: Claim) -> Check:
@@ -122,17 +126,49 @@ class _Read:
     features: torch.Tensor | None = None
 
 
-def _read(path: Path, claims: ClaimSource, predictor: Predictor | None) -> _Read | PhotoVerdict:
-    """Read one photo and run its model-free checks; a :class:`PhotoVerdict` with the error when it cannot be."""
+@dataclass
+class _Tags:
+    """One photo's EXIF and claim, read before any photo is decoded, and its clock reading."""
+
+    exif: PhotoExif
+    claim: Claim
+    clock: ClockReading | None = None
+
+
+def _read_tags(path: Path, claims: ClaimSource) -> _Tags | None:
+    """The EXIF and claim of one photo; ``None`` when they cannot be read (:func:`_read` then says why)."""
+    if claims.problem(path):
+        return None
+    try:
+        exif = read_photo_exif(path, check_pixels=False)
+        return _Tags(exif, claims.claim(path, exif))
+    except (GtlocError, OSError, ValueError):
+        return None
+
+
+def _camera_clocks(tags: list[_Tags | None]) -> None:
+    """Set each photo's clock reading, judged with the other photos of its camera, at its claimed place."""
+    read = [t for t in tags if t is not None]
+    places = [(t.claim.lat, t.claim.lon) if t.claim.has_place else None for t in read]
+    for t, reading in zip(read, clocks_by_camera([t.exif for t in read], places), strict=True):
+        t.clock = reading
+
+
+def _read(path: Path, claims: ClaimSource, predictor: Predictor | None, tags: _Tags | None) -> _Read | PhotoVerdict:
+    """Read one photo (its ``tags`` read already, if they could be) and run its model-free checks; a
+    :class:`PhotoVerdict` with the error when it cannot be."""
     name = str(path)
     problem = claims.problem(path)
     if problem:
         return PhotoVerdict(name, error=problem)
     try:
-        exif = read_photo_exif(path, check_pixels=False)
+        if tags is None:  # read again, so that the error is this photo's
+            exif = read_photo_exif(path, check_pixels=False)
+            claim, clock = claims.claim(path, exif), None
+        else:
+            exif, claim, clock = tags.exif, tags.claim, tags.clock
         image = load_image(path)
-        claim = claims.claim(path, exif)
-        checks = [clock_check(exif, claim), sun_check(image, exif, claim)]
+        checks = [clock_check(exif, claim, clock), sun_check(image, exif, claim)]
         features = predictor.photo_features([image]) if predictor is not None else None
     except GtlocError as exc:
         return PhotoVerdict(name, error=_without_path(str(exc), name))
@@ -173,8 +209,12 @@ def verify_photos(
     """Verify each photo's claim (``claims``; default: its own EXIF place and time) with the clock and sun checks,
     and the model check when a ``predictor`` is given; yields one :class:`PhotoVerdict` per photo, in order. A photo
     that cannot be read (or whose claims row is bad) yields a verdict ``error`` with the reason, and the rest go on.
+    The photos' EXIF is read first, all of it, so that each camera's clock is judged on all its photos.
     ``top_k``: the model's alternatives kept for each photo's best guess."""
     claims = claims if claims is not None else GivenClaim()
+    paths = [Path(p) for p in photos]
+    tags = [_read_tags(path, claims) for path in paths]
+    _camera_clocks(tags)
     pending: list[_Read | PhotoVerdict] = []
 
     def flush() -> Iterator[PhotoVerdict]:
@@ -183,8 +223,8 @@ def verify_photos(
             yield item if isinstance(item, PhotoVerdict) else next(done)
         pending.clear()
 
-    for photo in photos:
-        pending.append(_read(Path(photo), claims, predictor))
+    for path, tag in zip(paths, tags, strict=True):
+        pending.append(_read(path, claims, predictor, tag))
         if sum(isinstance(p, _Read) for p in pending) >= chunk:
             yield from flush()
     yield from flush()

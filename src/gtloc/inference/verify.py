@@ -34,9 +34,8 @@ from gtloc.data.images import open_photo
 from gtloc.geo import haversine_km
 from gtloc.inference.prediction import Prediction
 from gtloc.inference.predictor import Photo, Predictor
-from gtloc.retrieval.posterior import sharpness
+from gtloc.retrieval.claim_rank import ClaimScores, marginal_scores, rank_claims
 
-TIE_TOLERANCE = 1e-4
 CLAIM_PARTS = ("place", "time", "month", "hour")
 
 
@@ -45,7 +44,8 @@ class ClaimRank:
     """How one part of a claim (``kind``: ``place``, ``time``, ``month`` or ``hour``) ranks among the alternatives
     (module docstring). ``in_domain`` of the picture (``None``: the run has no domain check); ``flat_below``: the
     run's sharpness threshold for this kind (``None`` for the joint ``time``, which has no verdict of its own);
-    ``confidence`` and ``distance_km`` for the place only."""
+    ``confidence`` and ``distance_km`` for the place only; ``inconsistent_below``: the run's percentile below which
+    this kind is inconsistent (``None`` for the joint ``time``)."""
 
     kind: str
     claimed: str
@@ -59,6 +59,7 @@ class ClaimRank:
     flat_below: float | None = None
     confidence: float | None = None
     distance_km: float | None = None
+    inconsistent_below: float | None = None
 
 
 @dataclass
@@ -84,47 +85,6 @@ class Verification:
         return next((r for r in self.ranks if r.kind == kind), None)
 
 
-@dataclass
-class ClaimScores:
-    """One part of N claims: ``score`` ``(N,)`` (cosine similarity, or posterior probability for month/hour),
-    ``rank`` ``(N,)`` long, ``percentile`` ``(N,)`` 0-100, ``credibility`` ``(N,)`` in [0, 1], ``sharpness``
-    ``(N,)`` in [0, 1] of the posterior ranked in, and the number of ``alternatives`` each claim was ranked among.
-    For the place, ``confidence`` ``(N,)`` (mass within 750 km of the best place) and ``distance_km`` ``(N,)`` (claim
-    to best place)."""
-
-    score: torch.Tensor
-    rank: torch.Tensor
-    percentile: torch.Tensor
-    credibility: torch.Tensor
-    alternatives: int
-    sharpness: torch.Tensor
-    confidence: torch.Tensor | None = None
-    distance_km: torch.Tensor | None = None
-
-    def cpu(self) -> ClaimScores:
-        """The same scores with every tensor on the CPU."""
-        moved = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in vars(self).items()}
-        return ClaimScores(**moved)
-
-
-def rank_claims(logits: torch.Tensor, claim_logits: torch.Tensor) -> ClaimScores:
-    """Rank each claim among its alternatives: ``logits`` ``(N, G)`` scaled similarities of the alternatives,
-    ``claim_logits`` ``(N,)``. The claim joins the softmax normaliser; differences below ``TIE_TOLERANCE`` (float
-    noise of batched encoding) count as ties. ``score`` is left as the claim logit."""
-    claim = claim_logits[:, None]
-    above = logits > claim + TIE_TOLERANCE
-    log_norm = torch.logsumexp(torch.cat([logits, claim], dim=1), dim=1, keepdim=True)
-    mass_above = (torch.exp(logits - log_norm) * above).sum(dim=1)
-    return ClaimScores(
-        score=claim_logits,
-        rank=above.sum(dim=1) + 1,
-        percentile=100.0 * (logits < claim - TIE_TOLERANCE).float().mean(dim=1),
-        credibility=(1.0 - mass_above).clamp(0.0, 1.0),
-        alternatives=logits.shape[1],
-        sharpness=sharpness(torch.softmax(logits, dim=1)),
-    )
-
-
 def _rank_in_chunks(
     image: torch.Tensor, gallery: torch.Tensor, claim_emb: torch.Tensor, scale: float, chunk_size: int = 64
 ) -> ClaimScores:
@@ -132,28 +92,9 @@ def _rank_in_chunks(
         rank_claims(scale * img @ gallery.T, scale * (img * emb).sum(dim=1))
         for img, emb in zip(image.split(chunk_size), claim_emb.split(chunk_size), strict=True)
     ]
-    return ClaimScores(
-        score=torch.cat([p.score for p in parts]) / scale,
-        rank=torch.cat([p.rank for p in parts]),
-        percentile=torch.cat([p.percentile for p in parts]),
-        credibility=torch.cat([p.credibility for p in parts]),
-        alternatives=gallery.shape[0],
-        sharpness=torch.cat([p.sharpness for p in parts]),
-    )
-
-
-def _marginal_scores(posterior: torch.Tensor, index: torch.Tensor) -> ClaimScores:
-    """Claims of one calendar month / clock hour ``index`` ``(N,)`` against the marginal ``posterior`` ``(N, K)``."""
-    p = posterior.gather(1, index[:, None])
-    above = posterior > p + 1e-9
-    return ClaimScores(
-        score=p[:, 0],
-        rank=above.sum(dim=1) + 1,
-        percentile=100.0 * (posterior < p - 1e-9).float().mean(dim=1),
-        credibility=(1.0 - (posterior * above).sum(dim=1)).clamp(0.0, 1.0),
-        alternatives=posterior.shape[1],
-        sharpness=sharpness(posterior),
-    )
+    joined = ClaimScores.cat(parts)
+    joined.score = joined.score / scale
+    return joined
 
 
 @torch.inference_mode()
@@ -190,8 +131,8 @@ def score_claims(
         if guess is None or guess.month_posterior is None:
             guess = predictor.predict_embeddings(image, top_k=1, where=False, when=True)
         times = times.cpu()
-        out["month"] = _marginal_scores(guess.month_posterior.cpu(), times[:, 0].long() - 1)
-        out["hour"] = _marginal_scores(guess.hour_posterior.cpu(), times[:, 2].long())
+        out["month"] = marginal_scores(guess.month_posterior.cpu(), times[:, 0].long() - 1)
+        out["hour"] = marginal_scores(guess.hour_posterior.cpu(), times[:, 2].long())
     return out
 
 
@@ -247,8 +188,17 @@ def verify_embeddings(
         row = guess.row(i)
         in_domain = None if row.in_domain is None else bool(row.in_domain[0])
         labels = _labels(claim)
+        calibration = predictor.temperatures
         ranks = [
-            _claim_rank(kind, labels[kind], scores, j, in_domain, predictor.temperatures.flat_below.get(kind))
+            _claim_rank(
+                kind,
+                labels[kind],
+                scores,
+                j,
+                in_domain,
+                calibration.flat_below.get(kind),
+                calibration.inconsistent_below.get(kind),
+            )
             for kind in CLAIM_PARTS
             if kind in parts[i]
             for scores, j in [parts[i][kind]]
@@ -263,7 +213,13 @@ def _rows(prediction: Prediction, rows: list[int]) -> Prediction:
 
 
 def _claim_rank(
-    kind: str, claimed: str, s: ClaimScores, j: int, in_domain: bool | None, flat_below: float | None
+    kind: str,
+    claimed: str,
+    s: ClaimScores,
+    j: int,
+    in_domain: bool | None,
+    flat_below: float | None,
+    inconsistent_below: float | None,
 ) -> ClaimRank:
     return ClaimRank(
         kind,
@@ -278,6 +234,7 @@ def _claim_rank(
         flat_below,
         None if s.confidence is None else float(s.confidence[j]),
         None if s.distance_km is None else float(s.distance_km[j]),
+        inconsistent_below,
     )
 
 

@@ -26,6 +26,21 @@ below: 1 % of the place posteriors, 5 % of the month and of the hour marginals. 
 :data:`DEFAULT_FLAT_BELOW`: the same rule applied to the demo's model on its generated test world (all in domain;
 sharpness 1st / 5th / 50th percentiles: month 0.005 / 0.008 / 0.052, hour 0.010 / 0.023 / 0.115, place 0.130 /
 0.145 / 0.180).
+
+``inconsistent_below``: the percentile (share of the alternatives a claim beats, 0-100) below which ``verify``'s model
+check calls a part of a claim (place, month, hour) inconsistent. Fitted on the held-out pictures' own (true)
+claims, among those the check judges (sharpness at least ``flat_below``), so that a new true claim like them falls
+below with probability at most :data:`FALSE_ALARM_SHARE` (0.5 %; split conformal:
+:func:`gtloc.retrieval.claim_rank.false_alarm_threshold`), and never above :data:`MAX_INCONSISTENT_BELOW` (10, the
+fixed threshold it replaces): a part is inconsistent only where true claims practically never are. With R judged
+pictures, ``floor(0.005 (R + 1)) - 1`` of them may fall below: none up to 398 (the threshold is their lowest
+percentile; below 199 pictures the bound is ``1 / (R + 1)``, above 0.5 %). A run without it
+(written before it existed, imported weights, too few judged held-out pictures) uses
+:data:`DEFAULT_INCONSISTENT_BELOW`: the lower, rounded down, of the rule's values on two models, the demo's (3,000
+generated pictures, 300 held out: place 3.2, month 0, hour 8.3) and the webcam model of
+``benchmarks/bench_verify.py`` (seed 21, 120 held out: place 10 and hour 10, the cap, month 0). Both held-out sets
+had a true month ranked last of 12, so without a fit a month is never called inconsistent by its rank alone; hour
+8 calls the last two of 24 hours inconsistent, as 8.3 does.
 """
 
 from __future__ import annotations
@@ -42,6 +57,9 @@ from gtloc.io import write_json
 CALIBRATION_FILE = "calibration.json"
 FLAT_SHARE = {"place": 0.01, "month": 0.05, "hour": 0.05}
 DEFAULT_FLAT_BELOW = {"place": 0.13, "month": 0.008, "hour": 0.023}
+FALSE_ALARM_SHARE = 0.005
+MAX_INCONSISTENT_BELOW = 10.0
+DEFAULT_INCONSISTENT_BELOW = {"place": 3.0, "month": 0.0, "hour": 8.0}
 PLACE_COVERAGE = 0.8
 HOUR_COVERAGE = 0.5
 
@@ -50,7 +68,8 @@ HOUR_COVERAGE = 0.5
 class Temperatures:
     """``place`` and ``time`` posterior temperatures (> 0), the ``location_weight`` (in [0, 1]) of the
     location-given time posterior and the sharpness thresholds ``flat_below`` of ``verify``'s place, month and hour
-    checks (each in [0, 1]; module docstring); ``place_coverage`` and ``place_mass``: the stated probability of a
+    checks (each in [0, 1]; module docstring) and the percentiles ``inconsistent_below`` (each in [0, 100]) below which
+    they call a part inconsistent; ``place_coverage`` and ``place_mass``: the stated probability of a
     place answer's radius and the posterior mass its disc must hold for it, ``hour_coverage`` and ``hour_mass`` the
     same for the hour window of a time answer (module docstring); ``fitted_on``:
     held-out pictures they were fitted on (0 = not fitted); ``held_out_loss``: the fit's loss (binary cross-entropy
@@ -61,6 +80,7 @@ class Temperatures:
     time: float = 1.0
     location_weight: float = 1.0
     flat_below: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FLAT_BELOW))
+    inconsistent_below: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_INCONSISTENT_BELOW))
     place_coverage: float = PLACE_COVERAGE
     place_mass: float | None = None
     hour_coverage: float = HOUR_COVERAGE
@@ -105,7 +125,8 @@ class Temperatures:
             value = getattr(temperatures, name)
             if not (_is_number(value) and allowed(value)):
                 raise GtlocError(f"{path}: {name} must be {wanted}, got {value!r}")
-        _check_flat_below(temperatures.flat_below, path)
+        _check_parts(temperatures.flat_below, path, "flat_below", "sharpness thresholds", 1.0)
+        _check_parts(temperatures.inconsistent_below, path, "inconsistent_below", "percentiles", 100.0)
         for name in ("place_mass", "hour_mass"):
             value = getattr(temperatures, name)
             if value is not None and not (_is_number(value) and 0 <= value <= 1):
@@ -117,14 +138,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_flat_below(flat_below: Any, path: Path) -> None:
-    """``flat_below`` must map exactly the place, month and hour checks to numbers in [0, 1]."""
-    wanted = f"an object of {', '.join(DEFAULT_FLAT_BELOW)} sharpness thresholds, each a number in [0, 1]"
-    if not isinstance(flat_below, dict) or set(flat_below) != set(DEFAULT_FLAT_BELOW):
-        raise GtlocError(f"{path}: flat_below must be {wanted}, got {flat_below!r}")
-    for kind, value in flat_below.items():
-        if not (_is_number(value) and 0 <= value <= 1):
-            raise GtlocError(f"{path}: flat_below.{kind} must be a number in [0, 1], got {value!r}")
+def _check_parts(values: Any, path: Path, name: str, what: str, top: float) -> None:
+    """``values`` (the field ``name``) must map exactly the place, month and hour checks to numbers in [0, top]."""
+    wanted = f"an object of {', '.join(DEFAULT_FLAT_BELOW)} {what}, each a number in [0, {top:g}]"
+    if not isinstance(values, dict) or set(values) != set(DEFAULT_FLAT_BELOW):
+        raise GtlocError(f"{path}: {name} must be {wanted}, got {values!r}")
+    for kind, value in values.items():
+        if not (_is_number(value) and 0 <= value <= top):
+            raise GtlocError(f"{path}: {name}.{kind} must be a number in [0, {top:g}], got {value!r}")
 
 
 _RANGES = (

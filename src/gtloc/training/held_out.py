@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.geo import geo_metrics, haversine_km
-from gtloc.model.calibration import FLAT_SHARE, Temperatures
+from gtloc.model.calibration import FALSE_ALARM_SHARE, FLAT_SHARE, MAX_INCONSISTENT_BELOW, Temperatures
 from gtloc.model.card import ModelCard, TrainingDataCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
+from gtloc.retrieval.claim_rank import ClaimScores, false_alarm_threshold, marginal_scores, rank_claims_in_rows
 from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
 from gtloc.retrieval.neighbours import NeighbourStore
 from gtloc.retrieval.place_answer import fit_radius_mass
@@ -82,6 +83,17 @@ def flat_below(sharpness_values: torch.Tensor, kind: str) -> float:
     return float(torch.quantile(sharpness_values.double(), FLAT_SHARE[kind]))
 
 
+def fit_inconsistent_below(temperatures: Temperatures, kind: str, true_claims: ClaimScores) -> None:
+    """Set ``verify``'s ``inconsistent_below[kind]`` from the held-out pictures' own (true) claims ranked as ``verify``
+    ranks them, among those it judges (sharpness at least ``flat_below[kind]``): a true claim like them falls below
+    with probability at most :data:`~gtloc.model.calibration.FALSE_ALARM_SHARE`
+    (:func:`~gtloc.retrieval.claim_rank.false_alarm_threshold`); with fewer than :data:`MIN_HELD_OUT` judged, the
+    default stays."""
+    judged = true_claims.percentile[true_claims.sharpness >= temperatures.flat_below[kind]]
+    if len(judged) >= MIN_HELD_OUT:
+        temperatures.inconsistent_below[kind] = false_alarm_threshold(judged, FALSE_ALARM_SHARE, MAX_INCONSISTENT_BELOW)
+
+
 @torch.inference_mode()
 def fit_temperatures(
     model: GTLoc,
@@ -106,7 +118,9 @@ def fit_temperatures(
     the same for the hour window around the time answer (:func:`~gtloc.retrieval.time_posterior.fit_window_mass`).
 
     ``flat_below``: ``verify``'s sharpness thresholds, from the calibrated place posteriors and the month and hour
-    marginals of the calibrated time posterior (:func:`flat_below`; a half with too few rows keeps the default).
+    marginals of the calibrated time posterior (:func:`flat_below`; a half with too few rows keeps the default), and
+    the percentiles below which it calls a part inconsistent, from the held-out pictures' own claims
+    (:func:`fit_inconsistent_below`).
 
     ``location_weight``: of :data:`LOCATION_WEIGHTS`, the one whose location-given answers (:class:`GivenLocation`)
     score best on the held-out rows with both labels (ties: the smaller weight). On the demo world the plain
@@ -133,6 +147,9 @@ def fit_temperatures(
         )
         temperatures.flat_below["place"] = flat_below(place_sharpness, "place")
         calibrated = logits / temperatures.place
+        claimed = (embeddings[has_place] * model.encode_location(truth)).sum(dim=1)
+        scale = float(model.scale("img_gps_logit_scale")) / temperatures.place
+        fit_inconsistent_below(temperatures, "place", rank_claims_in_rows(calibrated, scale * claimed))
         temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
         geo = geo_metrics(best.numpy(), truth.numpy())
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
@@ -163,6 +180,8 @@ def fit_temperatures(
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
         temperatures.flat_below["month"] = flat_below(sharpness(shown.month), "month")
         temperatures.flat_below["hour"] = flat_below(sharpness(shown.hour), "hour")
+        fit_inconsistent_below(temperatures, "month", marginal_scores(shown.month, truth[:, 0].long() - 1))
+        fit_inconsistent_below(temperatures, "hour", marginal_scores(shown.hour, truth[:, 2].long()))
         both = has_place[has_time]
         if int(both.sum()) >= MIN_HELD_OUT:
             fused = F.normalize(embeddings[has_time][both] + model.encode_location(latlon[has_time][both]), dim=-1)

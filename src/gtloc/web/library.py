@@ -88,7 +88,7 @@ def library_map_png(view: LibraryView, dpi: int = 90) -> bytes:
     ax = fig.add_axes((0.08, 0.08, 0.9, 0.88))
     from gtloc.evaluation.report import LAND_RGB, OCEAN_RGB, land_mask
 
-    background = np.where(land_mask(MAP_MASK_STEP_DEG)[..., None], LAND_RGB, OCEAN_RGB)
+    background = np.where(land_mask()[..., None], LAND_RGB, OCEAN_RGB)
     ax.imshow(background, extent=(-180, 180, -90, 90), interpolation="bilinear", zorder=0, aspect="auto")
     ax.scatter(photos[:, 1], photos[:, 0], s=10, c="#888888", label="photo with GPS", zorder=2)
     for source, colour in SOURCE_COLOURS.items():
