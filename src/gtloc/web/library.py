@@ -30,7 +30,6 @@ from gtloc.library.fill import ESTIMATE_COLUMNS
 HERE = Path(__file__).parent
 PAGE_SIZE = 100
 THUMB_PX = 160
-MAP_MASK_STEP_DEG = 2.0  # the land mask's grid under the map, degrees
 SOURCE_COLOURS = {"scene": "#2ca02c", "track": "#1f77b4", "model": "#9467bd", "clock": "#ff7f0e"}
 
 
