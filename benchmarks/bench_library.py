@@ -1,25 +1,30 @@
 """Photo libraries: speed of `gtloc library scan` and `fill` beside exiftool, and how well `fill` places photos.
 
-On SYNTHETIC household libraries (:mod:`gtloc.library.synthetic`: recurring views near home, trips, four cameras,
-one without GPS, one with its clock on the home time zone on trips, a partner's phone without location):
+On SYNTHETIC libraries (:mod:`gtloc.library.synthetic`: a household with recurring views near home, trips and four
+cameras, one without GPS, one with its clock on the home time zone on trips, a partner's phone mostly without
+location; and unrelated photographers with a phone and a camera without GPS):
 
 1. Speed, in one run on the same photos: exiftool reading the tags gtloc reads (``exiftool -json -n -r``, one
    process), gtloc's metadata pass alone (EXIF, camera, content hash: what a scan reads besides pixels), a full
    scan (with backbone features), a re-scan of the unchanged library, and fill. Peak memory (max RSS) of the scan
    and fill processes.
-2. Hide-and-recover (``evaluate_library``) by photo and by session: track, scene, model (with ``--checkpoint``)
+2. ``--big N``: N camera-size photos (the first library's photos blown up to 4032 x 3024, 12 megapixels, with
+   sensor noise and their EXIF), scanned with the JPEG decoded at reduced scale (draft mode, the default) and in
+   full (``DRAFT_MARGIN`` set out of reach in that process), side by side, beside exiftool on the same files.
+3. Hide-and-recover (``evaluate_library``) by photo and by session: track, scene, model (with ``--checkpoint``)
    apart and combined, beside PhotoPrism's rule and the nearest photo in time; also split into recurring views
-   and one-off photos (trips, town).
-3. The real targets: the photos whose EXIF has no GPS (known here from ``truth.csv``), placed by fill and by
-   PhotoPrism's rule on the whole library; then the ``clock`` source's corrected times against the truth (the clock
-   fields come from the scan's clock check, :func:`gtloc.data.clock.read_clock`).
-4. ``--large N``: a library of N photos scanned in a fresh process (peak memory), re-scanned unchanged, and filled.
+   and one-off photos (trips, town), as ``truth.csv`` says; pooled over the libraries, with the ratio of fill's
+   photos within 25 km to PhotoPrism's.
+4. The real targets: the photos whose EXIF has no GPS (known here from ``truth.csv``), placed by fill and by
+   PhotoPrism's rule on the whole library; then ``--hide time`` (the clock source with each photo's GPS time
+   hidden, the library's most common hour) and the ``clock`` source's corrected times against the truth.
+5. ``--large N``: a library of N photos scanned in a fresh process (peak memory), re-scanned unchanged, and filled.
    Rendering 20,000 pictures takes hours on a busy 2-core machine, so the large library holds ``--pool`` rendered
    photos (a synthetic library of its own) and copies of them re-encoded with their camera's EXIF moved by whole
    weeks: every file has its own bytes, EXIF and features to compute, as in a real library.
 
     python benchmarks/bench_library.py --out /tmp/libbench [--photos 1000] [--seeds 3 4] [--checkpoint RUN]
-        [--large 20000 --pool 2000] [--workers 1] [--json benchmarks/results/library.json]
+        [--big 60] [--large 20000 --pool 2000] [--workers 1] [--json benchmarks/results/library.json]
 """
 
 from __future__ import annotations
@@ -42,11 +47,10 @@ from gtloc.library.arrays import LibraryArrays, clock_seconds
 from gtloc.library.baselines import nearest_in_time, photoprism
 from gtloc.library.catalog import Library
 from gtloc.library.evaluate import PLACE_METHODS, evaluate_library, score_places
-from gtloc.library.fill import FillSettings, Sources, choose_places, library_features
+from gtloc.library.fill import FillSettings, Sources, library_features
 from gtloc.library.synthetic import TRUTH_CSV, SyntheticSettings, make_synthetic_library
 from gtloc.library.timeline import utc_timeline
 
-RECURRING = ("garden", "street", "office", "parents")
 EXIF_TAGS = ["-GPSLatitude", "-GPSLongitude", "-DateTimeOriginal", "-OffsetTimeOriginal", "-Make", "-Model",
              "-SerialNumber", "-GPSDateStamp", "-GPSTimeStamp"]  # fmt: skip
 CHILD = """
@@ -66,6 +70,8 @@ SCAN = (
     "from gtloc.library.scan import scan_library\n"
     "scan_library({photos!r}, {lib!r}, num_workers={workers}, device='cpu')"
 )
+FULL_DECODE = "import gtloc.data.images\ngtloc.data.images.DRAFT_MARGIN = 10**9  # never reduced\n"
+BIG_SIZE = (4032, 3024)
 FILL = "from gtloc.library.fill import fill_library\nfill_library({lib!r}, {out!r})"
 
 
@@ -84,11 +90,11 @@ def truth_of(folder: Path) -> dict[str, dict[str, str]]:
         return {row["path"]: row for row in csv.DictReader(handle)}
 
 
-def render(folder: Path, photos: int, seed: int, workers: int) -> float:
+def render(folder: Path, photos: int, seed: int, workers: int, heic: bool = False) -> float:
     if (folder / TRUTH_CSV).is_file():
         return float("nan")
     start = time.perf_counter()
-    make_synthetic_library(folder, SyntheticSettings(photos=photos, seed=seed), workers=workers)
+    make_synthetic_library(folder, SyntheticSettings(photos=photos, seed=seed, heic=heic), workers=workers)
     return time.perf_counter() - start
 
 
@@ -115,6 +121,33 @@ def replicate(pool: Path, folder: Path, n: int) -> None:
             write_jpeg(target, image.convert("RGB"), info)
 
 
+def camera_size(source: Path, folder: Path, n: int) -> None:
+    """``n`` 12-megapixel JPEGs in ``folder``: ``source``'s photos blown up, with sensor noise and their EXIF."""
+    from gtloc.data.ingest import list_photos
+
+    paths, _, _ = list_photos(source)
+    rng = np.random.default_rng(0)
+    for rel in paths[:n]:
+        target = folder / Path(rel).with_suffix(".jpg")
+        if target.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(source / rel) as image:
+            exif = image.getexif()
+            big = np.asarray(image.convert("RGB").resize(BIG_SIZE, Image.Resampling.BICUBIC), np.float32)
+        big += rng.normal(0, 3, big.shape).astype(np.float32)
+        Image.fromarray(np.clip(big, 0, 255).astype(np.uint8)).save(target, quality=92, exif=exif)
+
+
+def big_speed(folder: Path, lib: Path, n: int, workers: int, threads: int) -> dict:
+    """Scans of ``n`` camera-size photos with and without the reduced JPEG decode, and exiftool, in one run."""
+    out: dict = {"photos": n, "exiftool_s": exiftool_pass(folder)}
+    for name, prefix in (("draft", ""), ("full", FULL_DECODE)):
+        shutil.rmtree(lib, ignore_errors=True)
+        out[name] = child(prefix + SCAN.format(photos=str(folder), lib=str(lib), workers=workers), threads)
+    return out
+
+
 def metadata_pass(folder: Path) -> float:
     """gtloc's per-file metadata work in a scan (EXIF place and time, camera, content hash), no pixels."""
     from gtloc.data.exif import read_photo_exif
@@ -134,8 +167,8 @@ def exiftool_pass(folder: Path) -> float | None:
     if shutil.which("exiftool") is None:
         return None
     start = time.perf_counter()
-    subprocess.run(["exiftool", "-json", "-n", "-r", "-ext", "jpg", *EXIF_TAGS, str(folder)], capture_output=True,
-                   check=True)  # fmt: skip
+    subprocess.run(["exiftool", "-json", "-n", "-r", "-ext", "jpg", "-ext", "heic", *EXIF_TAGS, str(folder)],
+                   capture_output=True, check=True)  # fmt: skip
     return time.perf_counter() - start
 
 
@@ -153,8 +186,7 @@ def speed(folder: Path, lib: Path, n: int, workers: int, threads: int) -> dict:
 
 
 def split_rows(arrays: LibraryArrays, truth: dict, rows: np.ndarray) -> dict[str, np.ndarray]:
-    kinds = np.array([truth[arrays.paths[r]]["kind"] for r in rows])
-    recurring = np.isin(kinds, RECURRING)
+    recurring = np.array([truth[arrays.paths[r]]["view"] == "recurring" for r in rows], bool)
     return {"all": rows, "recurring views": rows[recurring], "one-off photos": rows[~recurring]}
 
 
@@ -166,7 +198,7 @@ def true_targets(lib: Path, truth: dict, predictor=None, label: str = "") -> dic
     targets = np.flatnonzero(~arrays.has_place)
     answers = sources.place_answers(arrays, targets)
     utc = utc_timeline(arrays)
-    answers += [choose_places(answers), photoprism(arrays, utc, targets), nearest_in_time(arrays, utc, targets)]
+    answers += [sources.choose(answers), photoprism(arrays, utc, targets), nearest_in_time(arrays, utc, targets)]
     true = np.array([[float(truth[p]["lat"]), float(truth[p]["lon"])] for p in arrays.paths])
     tables = {}
     for cut, rows in split_rows(arrays, truth, targets).items():
@@ -195,6 +227,8 @@ def hide_and_recover(lib: Path, truth: dict, predictor=None, label: str = "") ->
             cuts[cut] = [vars(score_places(m, result.answers[m], arrays.latlon, rows)) for m in PLACE_METHODS
                          if m in result.answers]  # fmt: skip
         out[unit] = {"folds": result.folds, "cuts": cuts}
+    times = evaluate_library(lib, hide="time", predictor=predictor, model_label=label)
+    out["time"] = {"folds": times.folds, "scores": [vars(s) for s in times.scores], "notes": times.notes}
     return out
 
 
@@ -244,6 +278,8 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="*", default=[3, 4], help="Libraries to measure quality on.")
     parser.add_argument("--checkpoint", type=Path, help="A trained run for the model source.")
+    parser.add_argument("--heic", action="store_true", help="The libraries' phones write HEIC.")
+    parser.add_argument("--big", type=int, default=0, help="Also scan this many 12-megapixel photos, both ways.")
     parser.add_argument("--large", type=int, default=0, help="Also scan a library of this many photos.")
     parser.add_argument("--pool", type=int, default=2000, help="Rendered photos the large library is made of.")
     parser.add_argument("--workers", type=int, default=1, help="Decoding processes of the scans.")
@@ -259,7 +295,7 @@ def main() -> None:
     hidden, targets = {}, {}
     for seed in args.seeds:
         folder, lib = args.out / f"lib-{seed}", args.out / f"lib-{seed}.gtloc"
-        render(folder, args.photos, seed, workers=2)
+        render(folder, args.photos, seed, workers=2, heic=args.heic)
         truth = truth_of(folder)
         if seed == args.seeds[0]:
             report["speed"] = speed(folder, lib, args.photos, args.workers, args.threads)
@@ -269,6 +305,10 @@ def main() -> None:
         hidden[seed] = hide_and_recover(lib, truth, predictor, label)
         targets[seed] = true_targets(lib, truth, predictor, label)
     report.update(hide_and_recover=hidden, true_targets=targets)
+    if args.big and args.seeds:
+        folder = args.out / f"big-{args.big}"
+        camera_size(args.out / f"lib-{args.seeds[0]}", folder, args.big)
+        report["big"] = big_speed(folder, args.out / f"big-{args.big}.gtloc", args.big, args.workers, args.threads)
     if args.large:
         pool, folder = args.out / f"pool-{args.pool}", args.out / f"large-{args.large}"
         render(pool, args.pool, 99, workers=2)
@@ -298,15 +338,49 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
             r = s[key]
             print(f"| {what} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | {r['maxrss_mb']:.0f} / "
                   f"{r['children_maxrss_mb']:.0f} |")  # fmt: skip
-    for seed, units in report["hide_and_recover"].items():
-        for unit, result in units.items():
-            for cut, rows in result["cuts"].items():
-                print(table(rows, f"hide-and-recover, library seed {seed}, by {unit} ({result['folds']} folds): {cut}"))
+    big = report.get("big")
+    if big:
+        n = big["photos"]
+        print(f"\n{n} camera-size photos ({BIG_SIZE[0]} x {BIG_SIZE[1]} JPEG), {args.workers} decoding worker(s)")
+        print("| pass | seconds | photos/s | peak RSS MB (process / largest worker) |\n|---|---:|---:|---:|")
+        if big["exiftool_s"] is not None:
+            print(f"| exiftool -json -n -r (the same tags) | {big['exiftool_s']:.1f} | {n / big['exiftool_s']:.1f} | |")
+        for key, what in (("full", "scan, full JPEG decode"), ("draft", "scan, JPEG decoded at reduced scale")):
+            r = big[key]
+            print(f"| {what} | {r['seconds']:.1f} | {n / r['seconds']:.1f} | {r['maxrss_mb']:.0f} / "
+                  f"{r['children_maxrss_mb']:.0f} |")  # fmt: skip
+        print(f"reduced-scale decode: {big['full']['seconds'] / big['draft']['seconds']:.2f}x the photos/s")
+    hidden = report["hide_and_recover"]
+    seeds = list(hidden)
+    summary = []
+    for unit in ("photo", "session"):
+        for cut in ("all", "recurring views", "one-off photos"):
+            rows = pooled([hidden[s][unit]["cuts"][cut] for s in seeds])
+            print(table(rows, f"hide-and-recover by {unit}, {cut}, libraries {seeds} pooled"))
+            summary.append((f"hidden by {unit}", cut, rows))
     per_seed = report["true_targets"]
     for cut in ("all", "recurring views", "one-off photos") if per_seed else ():
-        print(table(pooled([per_seed[s][cut] for s in per_seed]), f"photos without GPS, {cut}, seeds {list(per_seed)}"))
+        rows = pooled([per_seed[s][cut] for s in per_seed])
+        print(table(rows, f"photos without GPS, {cut}, libraries {list(per_seed)} pooled"))
+        summary.append(("without GPS", cut, rows))
+    print("\nfill against PhotoPrism's rule: photos placed within 25 km (and answers off by more than 200 km)")
+    print("| photos | cut | fill within 25 km % | PhotoPrism within 25 km % | ratio | fill off > 200 km % | "
+          "fill truth within radius % |\n|---|---|---:|---:|---:|---:|---:|")  # fmt: skip
+    for what, cut, rows in summary:
+        by = {r["method"]: r for r in rows}
+        fill, prism = by["combined"], by["photoprism"]
+        ratio = fill["near_of_hidden"] / prism["near_of_hidden"] if prism["near_of_hidden"] else float("nan")
+        print(
+            f"| {what} | {cut} | {100 * fill['near_of_hidden']:.1f} | {100 * prism['near_of_hidden']:.1f} | "
+            f"{ratio:.2f} | {100 * fill['far_of_answered']:.1f} | {100 * fill['within_radius']:.1f} |"
+        )
+    for seed in seeds:
+        times = hidden[seed]["time"]
+        rows = [{**r, "far_of_answered": float("nan")} for r in times["scores"]]
+        print(table(rows, f"--hide time, library {seed} ({times['folds']} folds; median error in hours)"))
+        print("\n".join(times["notes"]))
     for seed, tables in per_seed.items():
-        print(f"clock source, seed {seed}: {tables['clock']}")
+        print(f"clock source on the whole library, seed {seed}: {tables['clock']}")
 
 
 if __name__ == "__main__":

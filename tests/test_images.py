@@ -163,3 +163,24 @@ def test_to_tensor_is_float_chw_in_unit_range():
     tensor = to_tensor(Image.new("RGB", (5, 3), (255, 0, 51)))
     assert tensor.dtype == torch.float32 and tensor.shape == (3, 3, 5)
     assert tensor[:, 0, 0].tolist() == pytest.approx([1.0, 0.0, 0.2])
+
+
+def _camera_photo(path, width: int, height: int, fmt: str = "JPEG") -> None:
+    """A smooth picture (a scene's colour grid blown up, with sensor noise), as a camera would write it."""
+    from helpers.library import scene_pixels
+
+    small = Image.fromarray(scene_pixels(3, size=64)).resize((width, height), Image.Resampling.BICUBIC)
+    noisy = np.asarray(small, float) + np.random.default_rng(0).normal(0, 3, (height, width, 3))
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, fmt, quality=92)
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_when_only_a_small_picture_is_needed(tmp_path):
+    _camera_photo(tmp_path / "big.jpg", 2048, 1536)
+    full, draft = load_image(tmp_path / "big.jpg"), load_image(tmp_path / "big.jpg", min_side=256)
+    assert full.size == (2048, 1536) and draft.size == (1024, 768)  # 1/4 would leave 384 < 2 x 256
+    a = np.asarray(center_crop(resize_shorter(full, 256), 224), float)
+    b = np.asarray(center_crop(resize_shorter(draft, 256), 224), float)
+    assert np.abs(a - b).mean() < 0.5 and np.abs(a - b).max() <= 4  # grey levels out of 255
+    assert load_image(tmp_path / "big.jpg", min_side=1000).size == (2048, 1536)  # already too small to reduce
+    _camera_photo(tmp_path / "big.png", 1024, 768, "PNG")
+    assert load_image(tmp_path / "big.png", min_side=64).size == (1024, 768)  # only JPEG has a reduced decode

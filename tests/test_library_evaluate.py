@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import numpy as np
 import pytest
@@ -16,9 +16,11 @@ from gtloc.library.evaluate import PLACE_METHODS, evaluate_library, units_of
 from gtloc.library.scan import scan_library
 from gtloc.library.timeline import utc_timeline
 from helpers.cli import run_cli
-from helpers.library import T0, photo
+from helpers.library import PHONE, T0, photo, write_photo
 from helpers.toydata import ToyBackbone, register_backbone
-from test_library_fill import make_library
+from test_library_fill import ZURICH, make_library
+
+TRAVEL = {"make": "SONY", "model": "DSC-HX90V", "serial": "T1"}
 
 
 @pytest.fixture
@@ -60,10 +62,29 @@ def test_folds_and_sessions(lib):
         evaluate_library(lib, hide="place", folds=-1)
 
 
-def test_hiding_times_without_a_model_scores_the_reference(lib):
+def test_hiding_times_without_a_model_scores_the_clock_and_the_reference(lib):
     result = evaluate_library(lib, hide="time", folds=5)
-    assert [s.method for s in result.scores] == ["common_time"]
-    assert result.scores[0].coverage == 1.0
+    assert [s.method for s in result.scores] == ["clock", "common_time"]
+    assert result.scores[0].hidden == 0  # no clock was found wrong here
+    assert result.scores[1].coverage == 1.0 and "no date can be recovered" in result.table()
+
+
+def test_hiding_a_wrong_clocks_gps_time_recovers_it_from_the_cameras_other_photos(tmp_path):
+    """A travel camera 3 h ahead of local time (its home zone) with GPS time stamps, and a phone that is right."""
+    root = tmp_path / "photos"
+    for i in range(12):
+        utc = (T0 - timedelta(hours=2) + timedelta(minutes=20 * i)).replace(tzinfo=timezone.utc)
+        lon = ZURICH[1] + i * 0.01
+        write_photo(root, f"travel/DSC{i:05d}.JPG", scene=i, lat=ZURICH[0], lon=lon, gps_utc=utc,
+                    when=T0 + timedelta(hours=3, minutes=20 * i), camera=TRAVEL)  # fmt: skip
+        write_photo(root, f"phone/IMG_{i:04d}.JPG", scene=50 + i, lat=ZURICH[0], lon=lon, gps_utc=utc, offset_h=2,
+                    when=T0 + timedelta(minutes=20 * i, seconds=30), camera=PHONE)  # fmt: skip
+    scan_library(root, tmp_path / "lib", backbone=ToyBackbone(), num_workers=0)
+    result = evaluate_library(tmp_path / "lib", hide="time", folds=4)
+    clock = result.scores[0]
+    assert (clock.method, clock.hidden, clock.answered) == ("clock", 12, 12)
+    assert clock.median_error < 1 / 60 and clock.within_radius == 1.0  # to the minute, date and all
+    assert "of the 12 photos whose clock was right, 0 were changed" in result.table()
 
 
 def test_the_cli_prints_the_table_and_writes_json(lib, tmp_path, monkeypatch, capsys):

@@ -12,10 +12,10 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.geo import haversine_km
-from gtloc.library.answers import LocalRate, PlaceAnswers, radius_scale, support_limit
+from gtloc.library.answers import LocalRate, PlaceAnswers, radius_scale, support_limit, within_budget
 from gtloc.library.arrays import LibraryArrays, clock_seconds
+from gtloc.library.choose import Chooser, choose_places
 from gtloc.library.clock import ClockSource
-from gtloc.library.fill import choose_places
 from gtloc.library.model import ModelSource, check_backbone
 from gtloc.library.scene import SceneIndex, SceneSource
 from gtloc.library.timeline import utc_timeline
@@ -110,6 +110,58 @@ def test_track_corrects_a_camera_clock_found_wrong():
             assert len(answers) == 0 or float(haversine_km(answers.latlon[0], np.array(truth_at(205)))) > 5
 
 
+PARIS = (48.85, 2.35)
+
+
+def two_photographers(n: int = 40) -> list:
+    """The user's phone walking in Zurich and an unrelated friend's phone in Paris, photos interleaved in time (the
+    friend's 3 min after each of the user's)."""
+    friend = [
+        photo(f"friend/{i:03d}.jpg", *PARIS, T0 + timedelta(minutes=10 * i + 3), "friend", utc_offset_s=7200)
+        for i in range(n)
+    ]
+    return walk(n, camera="user") + friend
+
+
+def test_track_follows_the_camera_that_was_there_not_the_one_nearest_in_time():
+    photos = two_photographers()
+    photos.append(photo("user/off.jpg", when=T0 + timedelta(minutes=126), camera="user", utc_offset_s=7200))
+    arrays = LibraryArrays.of(photos)
+    utc = utc_timeline(arrays)
+    answers = TrackSource().calibrate(arrays, utc).answer(arrays, utc, np.array([len(photos) - 1]))
+    assert float(haversine_km(answers.latlon[0], np.array(truth_at(126)))) < 0.5  # not Paris, 1 min away
+    assert "this camera's" in answers.notes[0] and answers.facts["same_camera"].tolist() == [True]
+
+
+def test_a_camera_without_gps_learns_whom_it_travels_with_from_photos_the_picture_placed():
+    photos = two_photographers()
+    dslr = [photo(f"dslr/{i:03d}.jpg", when=T0 + timedelta(minutes=10 * i + 4), camera="dslr", utc_offset_s=7200)
+            for i in range(40)]  # fmt: skip
+    arrays = LibraryArrays.of(photos + dslr)
+    utc = utc_timeline(arrays)
+    rows = np.arange(80, 120)
+    placed = answers("scene", rows[:30], [truth_at(10 * i + 4) for i in range(30)], [0.5] * 30)
+    track = TrackSource().calibrate(arrays, utc, placed=placed)
+    got = track.answer(arrays, utc, rows[30:39])  # between the user's photos (the last has only one side)
+    assert len(got) == 9 and "camera user's" in got.notes[0]  # the friend's photo, 1 min nearer, is in Paris
+    errors = haversine_km(got.latlon, np.array([truth_at(10 * i + 4) for i in range(30, 39)]))
+    assert (errors < 1.0).all()
+
+
+def test_one_camera_is_never_far_from_its_own_photo_seconds_before():
+    """A photo 10 s after the last one in Zurich, the next one 9 h later in New York: it is in Zurich."""
+    photos = walk()
+    last = T0 + timedelta(minutes=390)
+    photos += [photo(f"phone/ny{i}.jpg", 40.71, -74.0, last + timedelta(hours=9 + i), "phone", utc_offset_s=7200)
+               for i in range(3)]  # fmt: skip
+    photos.append(photo("phone/off.jpg", when=last + timedelta(seconds=10), camera="phone", utc_offset_s=7200))
+    arrays = LibraryArrays.of(photos)
+    utc = utc_timeline(arrays)
+    got = TrackSource().calibrate(arrays, utc).answer(arrays, utc, np.array([len(photos) - 1]))
+    assert float(haversine_km(got.latlon[0], np.array(truth_at(390)))) < 0.1
+    assert got.facts["reach_km"][0] == pytest.approx(1000.0 * 10 / 3600)
+
+
 def test_the_clock_source_corrects_a_wrong_camera_from_its_gps_time():
     judged_at = T0 + timedelta(hours=3)  # camera clock 3 h ahead of Zurich's local time (12:00 local)
     photos = [
@@ -159,6 +211,7 @@ def test_scene_places_a_photo_of_a_geotagged_scene():
     assert list(answers.index) == list(targets)
     assert haversine_km(answers.latlon, np.array(places)) == pytest.approx([0, 0], abs=0.01)
     assert source.threshold < 1 and all(len(e) >= 1 for e in answers.evidence)
+    assert (answers.facts["days"] >= 2).all() and "matched on several other days" in answers.notes[0]
 
 
 def test_scene_abstains_in_a_library_without_repeated_scenes():
@@ -215,13 +268,15 @@ def test_a_model_of_another_backbone_is_refused():
         check_backbone(predictor, {"backbone": "efficientnet-lite0", "feature_dim": 1280})
 
 
-def answers(source: str, rows, latlon, radius, confidence=0.9) -> PlaceAnswers:
+def answers(source: str, rows, latlon, radius, confidence=0.9, **facts) -> PlaceAnswers:
     m = len(rows)
-    return PlaceAnswers(source, np.array(rows), np.array(latlon, float).reshape(m, 2), np.array(radius, float),
-                        np.full(m, confidence), [[] for _ in rows], [source] * m)  # fmt: skip
+    out = PlaceAnswers(source, np.array(rows), np.array(latlon, float).reshape(m, 2), np.array(radius, float),
+                       np.full(m, confidence), [[] for _ in rows], [source] * m)  # fmt: skip
+    out.facts = {name: np.broadcast_to(np.asarray(value), (m,)).copy() for name, value in facts.items()}
+    return out
 
 
-def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_surer_when_they_disagree():
+def test_the_chosen_place_takes_the_tighter_of_two_that_agree_and_whichever_answers_alone():
     scene = answers("scene", [0, 1, 2], [(47.0, 8.0), (47.0, 8.0), (10.0, 10.0)], [1.0, 50.0, 1.0])
     track = answers("track", [0, 1, 3], [(47.01, 8.0), (47.01, 8.0), (5.0, 5.0)], [5.0, 5.0, 3.0])
     model = answers("model", [3, 4], [(0.0, 0.0), (1.0, 1.0)], [80.0, 80.0])
@@ -229,11 +284,62 @@ def test_the_chosen_place_prefers_the_tighter_of_two_that_agree_and_the_surer_wh
     assert dict(zip(chosen.index.tolist(), chosen.origins, strict=True)) == {
         0: "scene", 1: "track", 2: "scene", 3: "track", 4: "model",
     }  # fmt: skip
-    scene, track = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.9), answers("track", [0], [(40.0, 8.0)], [5.0], 0.6)
-    disagree = choose_places([scene, track])
-    assert disagree.origins == ["scene"] and "track disagrees by" in disagree.notes[0]
-    track.confidence[:] = 0.95
-    assert choose_places([scene, track]).origins == ["track"]
+
+
+def disagreement(days: int, neighbour_recurring: bool, track_confidence: float, similarity: float = 0.6,
+                 reach_km: float = np.inf):  # fmt: skip
+    scene = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.95, days=days, similarity=similarity, far=0.0)
+    track = answers("track", [0], [(40.0, 8.0)], [5.0], track_confidence, neighbour_recurring=neighbour_recurring,
+                    gap_h=0.5, reach_km=reach_km, far=0.0)  # fmt: skip
+    return scene, track
+
+
+def test_without_calibration_a_sure_track_or_a_one_off_match_keeps_the_time_and_a_recurring_view_the_picture():
+    cases = {
+        (5, False, 0.6): "scene",  # the picture matches a view photographed on 5 other days
+        (0, True, 0.6): "scene",  # the photo nearest in time is of a recurring view (the garden, then the office)
+        (1, False, 0.6): "track",  # a one-off match against a one-off neighbour in time: the time rule
+        (5, False, 0.95): "track",  # a sure neighbour in time
+    }
+    for (days, neighbour, confidence), expected in cases.items():
+        chosen = choose_places(list(disagreement(days, neighbour, confidence)))
+        assert chosen.origins == [expected], (days, neighbour, confidence)
+        assert "disagrees by 778 km" in chosen.notes[0] and "the default" in chosen.notes[0]
+
+
+def test_a_picture_farther_than_the_same_camera_could_travel_loses():
+    chosen = choose_places(list(disagreement(5, True, 0.6, reach_km=100.0)))
+    assert chosen.origins == ["track"] and "too little time to travel that far" in chosen.notes[0]
+
+
+def test_the_chooser_settles_each_kind_as_the_library_decided_it():
+    truth = np.zeros((40, 2))
+    truth[:, 0] = 47.0  # the picture is right for every labelled photo...
+    scene = answers("scene", range(40), [(47.0, 8.0)] * 40, [1.0] * 40, days=1,
+                    similarity=np.linspace(0.5, 0.9, 40), far=0.0)  # fmt: skip
+    track = answers("track", range(40), [(40.0, 8.0)] * 40, [5.0] * 40, 0.6, neighbour_recurring=False,
+                    reach_km=np.inf, far=0.0)  # fmt: skip
+    truth[:, 1] = 8.0
+    truth[:12] = (40.0, 8.0)  # ...but the 12 least similar, where the time was
+    chooser = Chooser().calibrate([(scene, track)], truth)
+    verdict = chooser.verdicts[(False, False, False)]
+    assert (verdict.winner, verdict.scene_wins, verdict.track_wins) == ("scene", 28, 12)
+    chosen = chooser.choose(list(disagreement(1, False, 0.6)))
+    assert chosen.origins == ["scene"] and "scene won 28 and track 12" in chosen.notes[0]
+    truth[:30] = (40.0, 8.0)  # now the time won the 30 least similar: the picture overrides where it won as often
+    chooser = Chooser().calibrate([(scene, track)], truth)
+    verdict = chooser.verdicts[(False, False, False)]
+    assert verdict.winner == "track" and 0.70 < verdict.override < 0.71  # the top 20: 10 wins each
+    assert chooser.choose(list(disagreement(1, False, 0.6, similarity=0.65))).origins == ["track"]
+    assert chooser.choose(list(disagreement(1, False, 0.6, similarity=0.95))).origins == ["scene"]
+
+
+def test_the_far_budget_keeps_the_expected_share_of_far_answers():
+    track = answers("track", range(10), [(47.0, 8.0)] * 10, [5.0] * 10, 0.8, far=[0.0] * 8 + [0.2, 0.5],
+                    reach_km=np.inf)  # fmt: skip
+    chosen = Chooser(far_budget=0.05).choose([track])
+    assert chosen.index.tolist() == list(range(9))  # 0.2 fits in a mean of 0.05 over nine, 0.5 does not
+    assert within_budget(np.array([0.0, 0.3, 0.1]), np.ones(3), 0.1).tolist() == [True, False, True]
 
 
 def test_the_radius_scale_holds_the_asked_share():

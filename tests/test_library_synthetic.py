@@ -13,7 +13,7 @@ import pytest
 from gtloc.data.exif import read_photo_exif
 from gtloc.data.exif_write import CameraExif, camera_exif, write_jpeg
 from gtloc.library.scan import camera_identity
-from gtloc.library.synthetic import CAMERAS, SyntheticSettings, make_synthetic_library
+from gtloc.library.synthetic import SyntheticSettings, all_cameras, make_synthetic_library
 from helpers.cli import run_cli
 from helpers.library import scene_pixels
 
@@ -28,6 +28,8 @@ def test_written_exif_reads_back(tmp_path):
     assert exif.local_time == when and exif.utc_offset == timedelta(hours=11)
     assert camera_identity(path) == ("Canon", "EOS R5", "0123")
     assert len(camera_exif(CameraExif())) == 0  # nothing given, nothing written
+    rounded = read_photo_exif(write_jpeg(tmp_path / "b.jpg", scene_pixels(1), CameraExif(47.3, 8.5)))
+    assert rounded.gps_problem == "" and rounded.lat == pytest.approx(47.3, abs=1e-6)  # 47 18' 0", not 17' 60"
     if shutil.which("exiftool") is None:
         pytest.skip("exiftool not installed (apt-get install libimage-exiftool-perl, as the README's test command)")
     tags = json.loads(subprocess.run(["exiftool", "-json", str(path)], capture_output=True, check=True).stdout)[0]
@@ -41,9 +43,13 @@ def test_a_synthetic_library_holds_what_its_truth_says(tmp_path, monkeypatch, ca
     assert status == 0 and "SYNTHETIC" in stdout
     with open(tmp_path / "lib" / "truth.csv", newline="") as handle:
         truth = list(csv.DictReader(handle))
-    assert len(truth) == 60 and {r["camera"] for r in truth} <= set(CAMERAS)
+    cameras = all_cameras(3)
+    assert len(truth) == 60 and {r["camera"] for r in truth} <= set(cameras)
     kinds = {r["kind"] for r in truth}
     assert {"garden", "trip0"} <= kinds
+    assert {r["photographer"] for r in truth} == {"household", "friend1", "friend2"}
+    assert {r["view"] for r in truth} == {"recurring", "one-off"}
+    assert all((r["view"] == "one-off") == (r["kind"] == "town" or r["kind"].startswith("trip")) for r in truth)
     for row in truth:
         exif = read_photo_exif(tmp_path / "lib" / row["path"])
         assert exif.local_time == datetime.fromisoformat(row["exif_time"])
@@ -53,9 +59,38 @@ def test_a_synthetic_library_holds_what_its_truth_says(tmp_path, monkeypatch, ca
             assert (exif.lat, exif.lon) == pytest.approx((float(row["lat"]), float(row["lon"])), abs=1e-5)
         else:
             assert exif.lat is None
-        spec = CAMERAS[row["camera"]]
+        spec = cameras[row["camera"]]
         assert (exif.utc_offset is not None) == spec.offset_tag
         assert row["exif_gps"] == "no" or spec.gps
         assert float(row["clock_error_s"]) == 0 or spec.home_clock
     again = make_synthetic_library(tmp_path / "again", SyntheticSettings(photos=60, seed=3, size=64))
     assert again.read_text() == (tmp_path / "lib" / "truth.csv").read_text()
+
+
+def test_a_heic_library_scans_like_the_jpeg_one(tmp_path):
+    """The same library with the phones writing HEIC (as iPhones do): every photo reads the same place, time, camera
+    and clock, and nearly the same features (both formats are lossy)."""
+    import torch
+
+    from gtloc.library.fill import library_features
+    from gtloc.library.scan import scan_library
+    from helpers.toydata import ToyBackbone
+
+    libraries = {}
+    for heic in (False, True):
+        settings = SyntheticSettings(photos=24, seed=4, size=64, heic=heic)
+        make_synthetic_library(tmp_path / f"photos-{heic}", settings)
+        result = scan_library(tmp_path / f"photos-{heic}", tmp_path / f"lib-{heic}", backbone=ToyBackbone(),
+                              num_workers=0)  # fmt: skip
+        assert not result.skipped
+        features = library_features(result.library)
+        libraries[heic] = {p.path.rsplit(".", 1)[0]: (p, features[i]) for i, p in enumerate(result.photos)}
+    heic = [p for p, _ in libraries[True].values() if p.path.lower().endswith(".heic")]
+    assert any(p.has_place and p.clock in ("ok", "wrong") for p in heic)
+    assert len(libraries[True]) == len(libraries[False]) == 24
+    fields = ("lat", "lon", "local_time", "utc_offset_s", "make", "model", "serial", "gps_utc", "clock_offset_s",
+              "clock", "gps_problem", "time_problem")  # fmt: skip
+    for stem, (jpeg, jpeg_features) in libraries[False].items():
+        heic, heic_features = libraries[True][stem]
+        assert [getattr(heic, f) for f in fields] == [getattr(jpeg, f) for f in fields], stem
+        assert torch.nn.functional.cosine_similarity(heic_features, jpeg_features, dim=0) > 0.99

@@ -119,7 +119,8 @@ class _Pictures(Dataset):
     def __getitem__(self, i: int) -> tuple[str, torch.Tensor | str]:
         path = self.paths[i]
         try:
-            image = load_image(image_file(self.root, path, self.allow_outside))
+            file = image_file(self.root, path, self.allow_outside)
+            image = load_image(file, self.preprocessing.decode_side(self.tencrop))
             return path, self.preprocessing.tencrop(image) if self.tencrop else self.preprocessing(image)
         except Exception as exc:
             return path, getattr(exc, "reason", f"{type(exc).__name__}: {exc}")

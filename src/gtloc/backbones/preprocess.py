@@ -34,6 +34,11 @@ class Preprocess:
         """A JSON-able description that identifies this pipeline exactly."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def decode_side(self, tencrop: bool = False) -> int:
+        """The shorter side (pixels) this pipeline resizes a picture to: what a decoder needs to keep
+        (:func:`~gtloc.data.images.load_image`'s ``min_side``)."""
+        return self.tencrop_resize if tencrop else self.resize
+
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """``(..., 3, H, W)`` in ``[0, 1]`` -> normalised, same shape."""
         mean = torch.tensor(self.mean, dtype=pixels.dtype).view(3, 1, 1)

@@ -203,16 +203,21 @@ def synthetic(
     photos: int = typer.Option(400, "--photos", help="Photos in all."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same library."),
     size: int = typer.Option(256, "--size", help="Picture side in pixels."),
+    photographers: int = typer.Option(
+        3, "--photographers", help="The household and this many minus one unrelated photographers (1-5)."
+    ),
+    heic: bool = switch(False, "heic", "The phones write HEIC, as iPhones do (the others JPEG)."),
     workers: int = typer.Option(1, "--workers", help="Rendering processes."),
     progress: bool | None = progress_option(),
 ) -> None:
-    """Render a SYNTHETIC household library (recurring views, trips, four cameras) with EXIF, to try the commands."""
+    """Render a SYNTHETIC library (a household with four cameras and unrelated photographers; recurring views, trips)
+    with EXIF, to try the commands."""
     from gtloc.library.synthetic import SyntheticSettings, make_synthetic_library
 
     with flags():
         truth = make_synthetic_library(
             out,
-            SyntheticSettings(photos=photos, seed=seed, size=size),
+            SyntheticSettings(photos=photos, seed=seed, size=size, photographers=photographers, heic=heic),
             workers=workers,
             progress=show_progress(progress),
         )

@@ -1,4 +1,4 @@
-"""Write the EXIF a camera writes (place, time, GPS time, camera identity) into a new JPEG, with Pillow.
+"""Write the EXIF a camera writes (place, time, GPS time, camera identity) into a new JPEG or HEIC, with Pillow.
 
 The one EXIF *writer* in gtloc: synthetic photo libraries (:mod:`gtloc.library.synthetic`) and tests use it to
 make photos that look, to any EXIF reader (Pillow, exiftool), like a camera's. Reading is
@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image
 
+from gtloc.data.formats import HEIF_SUFFIXES, register_formats
 from gtloc.geo import validate_coordinate
 from gtloc.io import atomic_path
 
@@ -51,12 +52,12 @@ class CameraExif:
 
 
 def _dms(value: float) -> tuple[float, float, float]:
-    """``|value|`` degrees as (degrees, minutes, seconds), seconds to 1/10,000 (about 3 mm)."""
-    value = abs(value)
-    degrees = int(value)
-    minutes = int((value - degrees) * 60)
-    seconds = round(((value - degrees) * 60 - minutes) * 60, 4)
-    return float(degrees), float(minutes), seconds
+    """``|value|`` degrees as (degrees, minutes, seconds), seconds to 1/10,000 (about 3 mm). Rounded as a whole
+    first, so that 47.3 is 47 deg 18 min 0 s, never 17 min 60 s (which readers rightly refuse)."""
+    ticks = round(abs(value) * 3600 * 10_000)  # 1/10,000 s
+    degrees, rest = divmod(ticks, 3600 * 10_000)
+    minutes, seconds = divmod(rest, 60 * 10_000)
+    return float(degrees), float(minutes), seconds / 10_000
 
 
 def _offset_text(offset: timedelta) -> str:
@@ -98,6 +99,27 @@ def camera_exif(info: CameraExif) -> Image.Exif:
     if gps:
         exif[ExifTags.IFD.GPSInfo] = gps
     return exif
+
+
+def write_heic(
+    path: str | os.PathLike[str], pixels: np.ndarray | Image.Image, info: CameraExif, quality: int = JPEG_QUALITY
+) -> Path:
+    """Write ``pixels`` as a HEIC (an iPhone's format; encoded by ``pillow-heif``) carrying ``info``'s EXIF,
+    atomically; returns the path."""
+    register_formats()
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(np.asarray(pixels, dtype=np.uint8))
+    with atomic_path(path) as tmp:
+        image.convert("RGB").save(tmp, format="HEIF", quality=quality, exif=camera_exif(info))
+    return Path(path)
+
+
+def write_photo(
+    path: str | os.PathLike[str], pixels: np.ndarray | Image.Image, info: CameraExif, quality: int = JPEG_QUALITY
+) -> Path:
+    """:func:`write_heic` for a ``.heic``/``.heif`` path, else :func:`write_jpeg`."""
+    if Path(path).suffix.lower() in HEIF_SUFFIXES:
+        return write_heic(path, pixels, info, quality)
+    return write_jpeg(path, pixels, info, quality)
 
 
 def write_jpeg(

@@ -9,6 +9,12 @@ most ``MAX_PIXELS`` pixels (a larger JPEG is decoded at 1/2, 1/4 or 1/8 scale by
 larger image is refused), and :func:`resize_shorter` refuses a result whose longer side would exceed
 ``MAX_ASPECT`` times the requested shorter side (a 1 x 20,000 strip resized to 256 would be 256 x 5,120,000).
 Both refusals raise :class:`ImageTooLargeError` before any large buffer is allocated.
+
+Speed: a caller that only needs a small picture (a backbone that resizes the shorter side to 256 pixels) says so
+with ``min_side``; a JPEG is then decoded by the codec at 1/2, 1/4 or 1/8 scale (Pillow's draft mode: the DCT is
+scaled, so a 12-megapixel photo costs a fraction of a full decode), as long as its shorter side stays at least
+``DRAFT_MARGIN`` times ``min_side``. The resize after it still averages 2 x 2 pixels or more into each, so the
+network input is that of the full decode to within a grey level or two (tests/test_images.py).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 MAX_ASPECT = 32
 """The longest an image's longer side may be, in multiples of its shorter side, to be resized."""
 STRIP_ROWS = 256
+DRAFT_MARGIN = 2
+"""A JPEG decoded at reduced scale keeps a shorter side of at least this many times the ``min_side`` asked for."""
 
 
 class ImageDecodeError(GtlocError):
@@ -83,12 +91,22 @@ def _check_shape(path: str | os.PathLike[str], width: int, height: int) -> None:
         )
 
 
-def _decode_bounded(path: str | os.PathLike[str], opened: Image.Image) -> None:
-    """Decode ``opened`` in place with at most ``MAX_PIXELS`` pixels (JPEG: reduced by the codec) or refuse it."""
+def _draft_scale(width: int, height: int, min_side: int | None) -> int:
+    """The largest JPEG decoding scale (1, 2, 4 or 8) that keeps the shorter side >= ``DRAFT_MARGIN * min_side``."""
+    if not min_side:
+        return 1
+    return next((s for s in (8, 4, 2) if min(width, height) // s >= DRAFT_MARGIN * min_side), 1)
+
+
+def _decode_bounded(path: str | os.PathLike[str], opened: Image.Image, min_side: int | None = None) -> None:
+    """Decode ``opened`` in place with at most ``MAX_PIXELS`` pixels (JPEG: reduced by the codec) or refuse it; a
+    JPEG at the reduced scale ``min_side`` allows (see the module docstring)."""
     width, height = opened.size
     _check_shape(path, width, height)
+    scale = _draft_scale(width, height, min_side) if opened.format == "JPEG" else 1
     if width * height > MAX_PIXELS and opened.format == "JPEG":
-        scale = next((s for s in (2, 4, 8) if (width // s) * (height // s) <= MAX_PIXELS), 8)
+        scale = max(scale, next((s for s in (2, 4, 8) if (width // s) * (height // s) <= MAX_PIXELS), 8))
+    if scale > 1:
         opened.draft(opened.mode, (width // scale, height // scale))
     if opened.size[0] * opened.size[1] > MAX_PIXELS:
         raise ImageTooLargeError(
@@ -138,8 +156,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Decode ``path`` fully into an upright 8-bit RGB image (EXIF orientation applied).
+def load_image(path: str | os.PathLike[str], min_side: int | None = None) -> Image.Image:
+    """Decode ``path`` into an upright 8-bit RGB image (EXIF orientation applied): fully, or with ``min_side`` a JPEG
+    at the reduced scale that still leaves its shorter side at least ``DRAFT_MARGIN * min_side`` (module docstring).
 
     Raises ``ImageDecodeError`` naming the file for a missing, non-image, truncated or corrupt file, and its
     subclass ``ImageTooLargeError`` for one that cannot be processed in bounded memory (see the module doc).
@@ -150,7 +169,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     try:
         with open(path, "rb") as handle:  # closing our handle, not the image, keeps its pixels without a copy
             opened = Image.open(handle)
-            _decode_bounded(path, opened)
+            _decode_bounded(path, opened, min_side)
             ImageOps.exif_transpose(opened, in_place=True)
             return _to_rgb(opened)
     except FileNotFoundError:
@@ -167,9 +186,10 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageDecodeError(path, f"truncated or corrupt image data ({exc})") from None
 
 
-def open_photo(photo: str | os.PathLike[str] | Image.Image) -> Image.Image:
-    """A photo given as a file (decoded by :func:`load_image`) or as a PIL image, as upright 8-bit RGB."""
-    return _to_rgb(photo) if isinstance(photo, Image.Image) else load_image(photo)
+def open_photo(photo: str | os.PathLike[str] | Image.Image, min_side: int | None = None) -> Image.Image:
+    """A photo given as a file (decoded by :func:`load_image`, ``min_side`` as there) or as a PIL image, as upright
+    8-bit RGB."""
+    return _to_rgb(photo) if isinstance(photo, Image.Image) else load_image(photo, min_side)
 
 
 def resize_shorter(image: Image.Image, size: int, interpolation: str = "bilinear") -> Image.Image:

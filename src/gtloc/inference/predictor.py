@@ -214,7 +214,8 @@ class Predictor:
                 f"backbone {backbone.name!r} gives {backbone.feature_dim}-d features but the model's image head "
                 f"expects {self.model.config.feature_dim}-d"
             )
-        return image_features(backbone, [open_photo(photo) for photo in photos], tencrop=self.tencrop)
+        side = backbone.preprocessing.decode_side(self.tencrop)  # a large JPEG decoded at reduced scale, as in a scan
+        return image_features(backbone, [open_photo(photo, side) for photo in photos], tencrop=self.tencrop)
 
     def predict_image(
         self,

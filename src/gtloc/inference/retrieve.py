@@ -349,7 +349,8 @@ def search(
         from gtloc.data.images import open_photo
 
         request = GeoTimeRequest(month=month, hour=hour)
-        features = image_features(retriever.backbone, [open_photo(photo)])
+        backbone = retriever.backbone
+        features = image_features(backbone, [open_photo(photo, backbone.preprocessing.decode_side())])
         with torch.inference_mode():
             query = retriever.model.embed_images(features.to(retriever.device, torch.float32))
         hits = retriever.geo_time_aware(query, time_rows(month, hour), k)

@@ -19,6 +19,7 @@ NEAR_KM = 25.0
 FAR_KM = 200.0
 MIN_RADIUS_KM = 0.1  # no radius below this: a GPS fix itself is good to tens of metres
 FAR_SHARE = 0.03
+FAR_BUDGET = 0.05
 MIN_CALIBRATION = 10
 LOCAL_WINDOW = 50
 
@@ -27,7 +28,8 @@ LOCAL_WINDOW = 50
 class PlaceAnswers:
     """One source's place answers for ``M`` photos: ``index`` ``(M,)`` photo rows, ``latlon`` ``(M, 2)`` degrees,
     ``radius_km`` ``(M,)``, ``confidence`` ``(M,)`` in [0, 1], ``evidence`` M lists of photo rows, ``notes`` M
-    texts (what supports each answer, in words); ``origins``: for a combination, the source of each answer."""
+    texts (what supports each answer, in words); ``origins``: for a combination, the source of each answer;
+    ``facts``: named ``(M,)`` arrays a source adds for the choice between sources (:mod:`gtloc.library.choose`)."""
 
     source: str
     index: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
@@ -37,6 +39,7 @@ class PlaceAnswers:
     evidence: list[list[int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
+    facts: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -81,8 +84,9 @@ def radius_scale(errors: np.ndarray, base: np.ndarray, coverage: float = COVERAG
 
 @dataclass
 class LocalRate:
-    """The share of calibration answers within :data:`NEAR_KM`, among the :data:`LOCAL_WINDOW` whose support
-    (a similarity, a radius: any number where nearby values mean alike answers) is nearest to a given support."""
+    """The share of calibration answers that were right (within :data:`NEAR_KM`, or any other yes/no), among the
+    :data:`LOCAL_WINDOW` whose support (a similarity, a gap in time: any number where nearby values mean alike
+    answers) is nearest to a given support."""
 
     support: np.ndarray
     hits: np.ndarray
@@ -122,3 +126,16 @@ def support_limit(support: np.ndarray, good: np.ndarray, share: float, descendin
     if not len(ok):
         return float("inf") if descending else -float("inf")
     return float(support[order][ok[-1]])
+
+
+def within_budget(far: np.ndarray, confidence: np.ndarray, budget: float) -> np.ndarray:
+    """``(M,)`` bool: the answers kept when answers are taken in order of ``far`` (each one's share of calibration
+    answers alike off by more than :data:`FAR_KM`; ties: the higher ``confidence`` first) for as long as the mean
+    ``far`` of those taken stays within ``budget``: as many answers as the library allows, with the expected share
+    of far-off ones held to ``budget``."""
+    far, confidence = np.asarray(far, float), np.asarray(confidence, float)
+    order = np.lexsort((-confidence, far))
+    mean = np.cumsum(far[order]) / np.arange(1, len(order) + 1)
+    keep = np.zeros(len(far), bool)
+    keep[order[: int((mean <= budget).sum())]] = True
+    return keep

@@ -117,12 +117,26 @@ class LibraryArrays:
         """``(N,)`` bool: the clock check compared this photo's camera time with its GPS time (``ok`` or ``wrong``)."""
         return np.isin(self.clock, ["ok", "wrong"]) & np.isfinite(self.clock_offset_s) & self.has_time
 
+    @property
+    def true_local_s(self) -> np.ndarray:
+        """``(N,)`` the local time each photo was taken, as far as the library knows it: the camera's clock, minus
+        the clock's error where the clock check judged it (camera time minus GPS time, minus the time zone's
+        offset at the GPS place)."""
+        judged = self.judged_clock & np.isfinite(self.zone_offset_s)
+        error = np.where(judged, self.clock_offset_s - self.zone_offset_s, 0.0)
+        return self.local_s - error
+
     def hide(self, mask: np.ndarray, what: str) -> LibraryArrays:
-        """A copy with the place (``what="place"``) or the time (``"time"``) of the photos in ``mask`` hidden.
+        """A copy with the place (``what="place"``), the time (``"time"``) or only the clock check (``"clock"``:
+        the camera time stays, what its GPS time said goes) of the photos in ``mask`` hidden.
 
         Hiding a place also hides what the place told about the time zone; hiding a time hides the clock check.
         """
         mask = np.asarray(mask, bool)
+        if what == "clock":
+            clock_offset, clock = self.clock_offset_s.copy(), self.clock.copy()
+            clock_offset[mask], clock[mask] = np.nan, ""
+            return replace(self, clock_offset_s=clock_offset, clock=clock)
         if what == "place":
             latlon, zone = self.latlon.copy(), self.zone_offset_s.copy()
             latlon[mask], zone[mask] = np.nan, np.nan

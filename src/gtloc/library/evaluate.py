@@ -10,6 +10,17 @@ its own fold (leave-one-out); otherwise ``folds`` folds (default :data:`FOLDS`).
 Measures, per method: ``coverage`` (answered / hidden), the median error of the answers, the share of *hidden*
 photos placed within 25 km (what a user gets), the share of answers off by more than 200 km, and the share of
 answers whose stated radius holds the truth.
+
+``hide="time"`` measures two things, each against the true local time (the camera's clock, corrected by its own
+clock check where it has one: :attr:`LibraryArrays.true_local_s`):
+
+* ``clock``: the photos whose clock check found the camera's clock wrong. Each fold hides the clock check of its
+  photos (what their GPS time stamps said), keeps their camera time, and the ``clock`` source corrects it from the
+  camera's other photos; the error is of the full date and time. Photos whose clock was right and were "corrected"
+  all the same are counted in :attr:`Evaluation.notes`.
+* ``model`` and ``common_time`` (the library's most common hour): the time of day of photos whose time is hidden
+  altogether, as for a photo without one (month, day and hour: no date can be recovered from a picture); the error
+  is the cyclic hour-of-day error.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from gtloc.library.answers import NEAR_KM, PlaceAnswers, TimeAnswers
 from gtloc.library.arrays import LibraryArrays
 from gtloc.library.baselines import nearest_in_time, photoprism
 from gtloc.library.catalog import Library
-from gtloc.library.fill import FillSettings, Sources, choose_places, library_features
+from gtloc.library.fill import FillSettings, Sources, library_features
 from gtloc.library.model import check_backbone
 from gtloc.library.timeline import utc_timeline
 
@@ -41,7 +52,7 @@ FOLDS = 10
 FAR_KM = 200.0
 HOUR_NEAR = 1.0
 PLACE_METHODS = ("track", "scene", "model", "combined", "photoprism", "nearest_in_time")
-TIME_METHODS = ("model", "common_time")
+TIME_METHODS = ("clock", "model", "common_time")
 
 
 @dataclass
@@ -90,9 +101,15 @@ def hour_errors(answers: TimeAnswers, truth_local_s: np.ndarray) -> np.ndarray:
     return np.minimum(diff, 24.0 - diff)
 
 
+def time_errors(answers: TimeAnswers, truth_local_s: np.ndarray) -> np.ndarray:
+    """``(M,)`` hours: the full error of answers that know the date, the cyclic hour-of-day error of the others."""
+    full = np.abs(answers.local_s - truth_local_s[answers.index]) / 3600.0
+    return np.where(np.isfinite(answers.local_s), full, hour_errors(answers, truth_local_s))
+
+
 def score_times(method: str, answers: TimeAnswers, truth_local_s: np.ndarray, hidden: np.ndarray) -> Score:
     keep = np.isin(answers.index, hidden)
-    errors = hour_errors(answers, truth_local_s)[keep]
+    errors = time_errors(answers, truth_local_s)[keep]
     n = len(hidden)
     return Score(
         method,
@@ -135,6 +152,7 @@ class Evaluation:
     hidden: np.ndarray
     scores: list[Score]
     answers: dict[str, PlaceAnswers | TimeAnswers] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def table(self) -> str:
         """The scores as a Markdown table."""
@@ -145,7 +163,7 @@ class Evaluation:
             )
         else:
             header = (
-                "| method | hidden | answered % | median hour error (h) | within 1 h (% of hidden) | "
+                "| method | hidden | answered % | median error (h) | within 1 h (% of hidden) | "
                 "truth within stated radius % |\n|---|---:|---:|---:|---:|---:|"
             )
 
@@ -153,7 +171,7 @@ class Evaluation:
             return "-" if not np.isfinite(v) else f"{100 * v:.1f}"
 
         def num(v: float) -> str:
-            return "-" if not np.isfinite(v) else f"{v:.1f}"
+            return "-" if not np.isfinite(v) else f"{v:.1f}" if self.hide == "place" else f"{v:.2f}"
 
         lines = [header]
         for s in self.scores:
@@ -162,7 +180,7 @@ class Evaluation:
                 f"| {s.method} | {s.hidden} | {pct(s.coverage)} | {num(s.median_error)} | {pct(s.near_of_hidden)} "
                 f"|{far} {pct(s.within_radius)} |"
             )
-        return "\n".join(lines)
+        return "\n".join(lines + self.notes)
 
 
 def _merge(parts: list[PlaceAnswers | TimeAnswers]) -> PlaceAnswers | TimeAnswers:
@@ -173,6 +191,9 @@ def _merge(parts: list[PlaceAnswers | TimeAnswers]) -> PlaceAnswers | TimeAnswer
             setattr(merged, name, np.concatenate([getattr(p, name) for p in parts]))
         elif isinstance(value, list):
             setattr(merged, name, [item for p in parts for item in getattr(p, name)])
+        elif isinstance(value, dict):
+            keys = set.intersection(*(set(getattr(p, name)) for p in parts))
+            setattr(merged, name, {k: np.concatenate([getattr(p, name)[k] for p in parts]) for k in keys})
     return merged
 
 
@@ -201,6 +222,7 @@ def evaluate_library(
         check_backbone(predictor, library.info.get("backbone", {}))
     arrays = LibraryArrays.of(library.photos)
     eligible = arrays.has_place if hide == "place" else arrays.has_time
+    judged = arrays.judged_clock & np.isfinite(arrays.zone_offset_s) & (arrays.camera >= 0)
     if eligible.sum() < 2:
         raise GtlocError(f"library {library.lib_dir} has {int(eligible.sum())} photos with a {hide}: nothing to hide")
     sources = Sources(library_features(library), settings or FillSettings(), predictor, model_label)
@@ -219,15 +241,30 @@ def evaluate_library(
         if hide == "place":
             answers = sources.place_answers(view, targets)
             utc = utc_timeline(view)
-            answers += [choose_places(answers), photoprism(view, utc, targets), nearest_in_time(view, utc, targets)]
+            answers += [sources.choose(answers), photoprism(view, utc, targets), nearest_in_time(view, utc, targets)]
         else:
             answers = [*sources.time_answers(view, targets)[1:], common_time(view, targets)]
+            checked = np.flatnonzero(mask & judged)
+            answers.append(sources.clock.answer(arrays.hide(mask & judged, "clock"), checked))
         for a in answers:
             collected.setdefault(a.source, []).append(a)
     hidden = np.flatnonzero(eligible)
     merged = {name: _merge(parts) for name, parts in collected.items()}
     if hide == "place":
         scores = [score_places(m, merged[m], arrays.latlon, hidden) for m in PLACE_METHODS if m in merged]
-    else:
-        scores = [score_times(m, merged[m], arrays.local_s, hidden) for m in TIME_METHODS if m in merged]
-    return Evaluation(hide, unit, k, hidden, scores, merged)
+        return Evaluation(hide, unit, k, hidden, scores, merged)
+    truth = arrays.true_local_s
+    wrong = np.flatnonzero(judged & (arrays.clock == "wrong"))
+    scores = [score_times("clock", merged["clock"], truth, wrong)]
+    scores += [score_times(m, merged[m], truth, hidden) for m in TIME_METHODS[1:] if m in merged]
+    right = int(judged.sum()) - len(wrong)
+    false = int(np.isin(merged["clock"].index, np.flatnonzero(judged & (arrays.clock != "wrong"))).sum())
+    notes = [
+        f"clock: the {len(wrong)} photos whose clock check found the camera's clock wrong, each corrected from the "
+        f"camera's other photos with its own GPS time hidden (errors of the full date and time); of the {right} "
+        f"photos whose clock was right, {false} were changed all the same.",
+        "model, common_time: the time of day of photos whose time was hidden altogether (month, day and hour; no date "
+        "can be recovered from a picture), against the true local time (the camera's clock, corrected by its clock "
+        "check where it has one).",
+    ]
+    return Evaluation(hide, unit, k, hidden, scores, merged, notes)

@@ -3,13 +3,8 @@ every source that has one, and the chosen answer.
 
 Places come from ``scene``, ``track`` and ``model`` (:mod:`~gtloc.library.scene`, :mod:`~gtloc.library.track`,
 :mod:`~gtloc.library.model`), each calibrated on the library's own labelled photos first; times from ``clock``
-(photos of a camera whose clock was wrong) and ``model`` (photos without a time). The chosen place
-(:func:`choose_places`):
-
-* ``scene`` and ``track`` both answer and their circles overlap: the one with the smaller radius;
-* they disagree (circles apart): the one with the higher confidence (the share of its answers on the library's
-  labelled photos with as much support that were within 25 km), ``scene`` on a tie;
-* one of them answers: that one; neither: ``model``, where it answers.
+(photos of a camera whose clock was wrong) and ``model`` (photos without a time). The chosen place is
+:mod:`~gtloc.library.choose`'s, by a rule also calibrated on the library's labelled photos.
 
 The chosen time is ``clock``'s where it answers (a full date and time), else ``model``'s (month, day, hour).
 """
@@ -28,11 +23,11 @@ import numpy as np
 
 from gtloc.data.features import FeatureStore
 from gtloc.errors import GtlocError
-from gtloc.geo import haversine_km
 from gtloc.io import OutputPathError, atomic_write_text, output_file
-from gtloc.library.answers import COVERAGE, FAR_SHARE, PlaceAnswers, TimeAnswers
+from gtloc.library.answers import COVERAGE, FAR_BUDGET, FAR_SHARE, PlaceAnswers, TimeAnswers
 from gtloc.library.arrays import LibraryArrays, clock_time
 from gtloc.library.catalog import Library
+from gtloc.library.choose import Chooser
 from gtloc.library.clock import ClockSource
 from gtloc.library.model import ModelSource, check_backbone
 from gtloc.library.scene import SceneIndex, SceneSource
@@ -48,22 +43,22 @@ ESTIMATE_COLUMNS = (
     "path", "field", "lat", "lon", "time", "radius_km", "radius_h", "source", "confidence", "evidence", "chosen",
     "note",
 )  # fmt: skip
-PLACE_ORDER = ("scene", "track", "model")
 
 
 @dataclass(frozen=True)
 class FillSettings:
     """How sources answer: radii hold the truth for ``coverage`` of the library's labelled photos; no place answer
     with a radius over ``max_radius_km``; ``track`` looks at most ``max_gap_h`` hours away; ``scene`` answers at
-    similarities where the labelled photos were placed within 25 km for ``scene_precision`` of them; ``scene`` and
-    ``track`` answer only where at most ``far_share`` of their answers on the labelled photos with as much support
-    were off by more than 200 km."""
+    similarities where the labelled photos were placed within 25 km for ``scene_precision`` of them and off by more
+    than 200 km for at most ``far_share``; the chosen places are kept while the expected share of them off by more
+    than 200 km stays within ``far_budget`` (:mod:`~gtloc.library.choose`)."""
 
     max_radius_km: float = 100.0
     max_gap_h: float = 24.0
     scene_precision: float = 0.9
     coverage: float = COVERAGE
     far_share: float = FAR_SHARE
+    far_budget: float = FAR_BUDGET
 
 
 @dataclass
@@ -113,18 +108,31 @@ class Sources:
             predictor, features, model_label, settings.max_radius_km, settings.coverage
         )  # fmt: skip
         self.clock = ClockSource()
+        self.chooser = Chooser(settings.far_budget)
 
     def place_answers(self, arrays: LibraryArrays, targets: np.ndarray) -> list[PlaceAnswers]:
-        """Each place source, calibrated on ``arrays``' labelled photos, answering for ``targets``."""
+        """Each place source, calibrated on ``arrays``' labelled photos, answering for ``targets``; the chooser
+        (:meth:`choose`) is calibrated on the same labelled photos."""
         s = self.settings
         utc = utc_timeline(arrays)
         scene = SceneSource(self.index, s.scene_precision, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays)
         recurring = self.index.recurring(arrays.day, scene.threshold)
-        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays, utc, recurring)
+        placed = scene.answer(arrays, np.flatnonzero(~arrays.has_place))
+        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_budget).calibrate(
+            arrays, utc, recurring, placed
+        )
+        labelled = np.flatnonzero(arrays.has_place)
+        seen = scene.answer(arrays, labelled, by_session=True)
+        pairs = [(seen, track.answer(arrays, utc, labelled, recurring, by_session=hide)) for hide in (False, True)]
+        self.chooser = Chooser(s.far_budget).calibrate(pairs, arrays.latlon)
         answers = [scene.answer(arrays, targets), track.answer(arrays, utc, targets, recurring)]
         if self.model is not None:
             answers.append(self.model.calibrate(arrays).answer(arrays, targets))
         return answers
+
+    def choose(self, answers: list[PlaceAnswers]) -> PlaceAnswers:
+        """The chosen place of each photo among ``answers`` (of the last :meth:`place_answers`)."""
+        return self.chooser.choose(answers)
 
     def time_answers(self, arrays: LibraryArrays, targets: np.ndarray) -> list[TimeAnswers]:
         """``clock`` for ``targets`` with a time, ``model`` (calibrated) for those without."""
@@ -132,38 +140,6 @@ class Sources:
         if self.model is not None:
             answers.append(self.model.calibrate(arrays).answer_times(arrays, targets[~arrays.has_time[targets]]))
         return answers
-
-
-def choose_places(answers: list[PlaceAnswers]) -> PlaceAnswers:
-    """One answer per photo by the rule of the module docstring, as ``combined`` answers (``origins`` names the
-    source of each)."""
-    by = {a.source: (a, a.by_photo()) for a in answers}
-    photos = sorted({int(i) for a in answers for i in a.index})
-    out = PlaceAnswers("combined")
-    rows: list[tuple[PlaceAnswers, int, str]] = []
-    for p in photos:
-        have = {name: (a, pos[p]) for name, (a, pos) in by.items() if p in pos}
-        note = ""
-        if "scene" in have and "track" in have:
-            (sa, sk), (ta, tk) = have["scene"], have["track"]
-            apart = float(haversine_km(sa.latlon[sk], ta.latlon[tk]))
-            if apart <= sa.radius_km[sk] + ta.radius_km[tk]:
-                pick = "scene" if sa.radius_km[sk] <= ta.radius_km[tk] else "track"
-            else:
-                pick = "track" if ta.confidence[tk] > sa.confidence[sk] else "scene"
-                note = f"; {'scene' if pick == 'track' else 'track'} disagrees by {apart:.0f} km"
-        else:
-            pick = next(name for name in PLACE_ORDER if name in have)
-        source, k = have[pick]
-        rows.append((source, k, note))
-    out.index = np.array(photos, int)
-    out.latlon = np.array([s.latlon[k] for s, k, _ in rows]).reshape(-1, 2)
-    out.radius_km = np.array([s.radius_km[k] for s, k, _ in rows], float)
-    out.confidence = np.array([s.confidence[k] for s, k, _ in rows], float)
-    out.evidence = [s.evidence[k] for s, k, _ in rows]
-    out.notes = [s.notes[k] + note for s, k, note in rows]
-    out.origins = [s.source for s, _, _ in rows]
-    return out
 
 
 def _time_text(answers: TimeAnswers, k: int) -> str:
@@ -174,10 +150,15 @@ def _time_text(answers: TimeAnswers, k: int) -> str:
 
 
 def estimates_of(
-    arrays: LibraryArrays, places: list[PlaceAnswers], times: list[TimeAnswers], model_label: str = ""
+    arrays: LibraryArrays,
+    places: list[PlaceAnswers],
+    times: list[TimeAnswers],
+    model_label: str = "",
+    chooser: Chooser | None = None,
 ) -> list[Estimate]:
-    """The CSV rows: every source's answers, the chosen ones marked, in photo order (places first)."""
-    combined = choose_places(places)
+    """The CSV rows: every source's answers, the chosen ones (by ``chooser``) marked, in photo order (places
+    first)."""
+    combined = (chooser or Chooser()).choose(places)
     chosen_place = {int(p): o for p, o in zip(combined.index, combined.origins, strict=True)}
     chosen_time: dict[int, str] = {}
     for answers in times:
@@ -259,7 +240,7 @@ def fill_library(
     no_place = np.flatnonzero(~arrays.has_place)
     places = sources.place_answers(arrays, no_place)
     times = sources.time_answers(arrays, np.arange(len(arrays)))
-    estimates = estimates_of(arrays, places, times, model_label)
+    estimates = estimates_of(arrays, places, times, model_label, sources.chooser)
     atomic_write_text(target, estimates_to_csv(estimates))
     with contextlib.suppress(OutputPathError):  # a read-only library folder: the web view then needs --estimates
         library.save_info(last_fill=str(target.resolve()))

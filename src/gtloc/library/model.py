@@ -21,6 +21,7 @@ from gtloc.errors import GtlocError
 from gtloc.geo import haversine_km
 from gtloc.library.answers import (
     COVERAGE,
+    FAR_KM,
     MIN_CALIBRATION,
     MIN_RADIUS_KM,
     NEAR_KM,
@@ -77,13 +78,16 @@ class ModelSource:
         self.radius_km = float("inf")
         self.radius_h = float("inf")
         self.place_rate = self.time_rate = 0.0
+        self.far_rate = 1.0
 
     def calibrate(self, arrays: LibraryArrays) -> ModelSource:
         """Radii and confidences from the labelled photos in the domain."""
         rows = np.flatnonzero(arrays.has_place & self.in_domain)
         errors = haversine_km(self.latlon[rows], arrays.latlon[rows])
         self.radius_km = max(radius_scale(errors, np.ones(len(rows)), self.coverage), MIN_RADIUS_KM)
-        self.place_rate = float((errors <= NEAR_KM).mean()) if len(rows) >= MIN_CALIBRATION else 0.0
+        enough = len(rows) >= MIN_CALIBRATION
+        self.place_rate = float((errors <= NEAR_KM).mean()) if enough else 0.0
+        self.far_rate = float((errors > FAR_KM).mean()) if enough else 1.0
         if self.times is not None:
             rows = np.flatnonzero(arrays.has_time & self.in_domain)
             truth = np.array([_row(arrays.local_s[r]) for r in rows]).reshape(-1, 5)
@@ -101,7 +105,7 @@ class ModelSource:
         if not self.radius_km <= self.max_radius_km:
             return PlaceAnswers(self.name)
         keep = targets[self.in_domain[targets]]
-        return PlaceAnswers(
+        answers = PlaceAnswers(
             self.name,
             keep,
             self.latlon[keep],
@@ -110,6 +114,8 @@ class ModelSource:
             [[] for _ in keep],
             [self._why()] * len(keep),
         )
+        answers.facts = {"far": np.full(len(keep), self.far_rate)}
+        return answers
 
     def answer_times(self, arrays: LibraryArrays, targets: np.ndarray) -> TimeAnswers:
         """Month, day and hour (no year) for the ``targets`` in the model's domain, when calibrated."""

@@ -1,18 +1,27 @@
 """SYNTHETIC photo libraries, rendered by the world generator, for tests and benchmarks (not real photographs).
 
-A household over a few years: a home with recurring views (a garden, a street, the view from an office) taken
-again and again, and trips (a few days far away, or a day out 50-250 km from home) with one-off views along a GPS
-track. Four cameras (:data:`CAMERAS`):
+A household over a few years, and the photos of unrelated people that reach its library (friends, relatives: a
+shared album). Everyone has a home with recurring views (a garden, a street, the view from an office, the parents'
+house) taken again and again, and trips (a few days far away, or a day out 50-250 km from home) with one-off views
+along a GPS track; the household's one-off views in town are one-off too. The household's cameras
+(:data:`CAMERAS`):
 
 * ``phone``: GPS on (off for about one photo in ten), ``OffsetTimeOriginal``, GPS date/time stamps;
 * ``dslr``: no GPS receiver, clock on local time;
 * ``travel``: GPS with date/time stamps, but its clock stays on the home time zone on trips (a wrong clock);
-* ``partner``: a second phone with location off, which stays at home (it keeps taking the home views during trips).
+* ``partner``: a second phone with location off on most days; it joins half the trips and stays at home for the
+  others (taking the home views while the household's phone is away), and photographs a recurring place of its
+  own (``studio``, the partner's work) on days when the household's phone is at the office.
+
+Each unrelated photographer (:attr:`SyntheticSettings.photographers` - 1 of them, homes anywhere in the world at
+least :data:`FRIEND_MIN_KM` away) has a phone with GPS and a camera without (:func:`friend_cameras`), recurring
+views and trips of their own, on the same calendar: their photos interleave in time with the household's.
 
 Several cameras photograph the same stop of a trip (near-identical views). Files are named as those cameras name
-them, numbered in time order, under one folder per camera, and carry EXIF (:mod:`gtloc.data.exif_write`).
-``truth.csv`` beside the photos holds what really happened: the true place and local time of every photo and what
-its EXIF says.
+them, numbered in time order, under one folder per camera, and carry EXIF (:mod:`gtloc.data.exif_write`); with
+:attr:`SyntheticSettings.heic` the phones write HEIC, as iPhones do. ``truth.csv`` beside the photos holds what
+really happened: the true place and local time of every photo, whose it is, whether its view is recurring, and
+what its EXIF says.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from gtloc.data.exif_write import CameraExif, write_jpeg
+from gtloc.data.exif_write import CameraExif, write_photo
 from gtloc.data.world.render import render_scene
 from gtloc.data.world.scenes import describe_scenes
 from gtloc.errors import Param, ParameterError
@@ -40,21 +49,35 @@ from gtloc.timecode import timezone_at
 TRUTH_CSV = "truth.csv"
 TRUTH_COLUMNS = (
     "path", "camera", "lat", "lon", "local_time", "utc", "kind", "exif_gps", "exif_time", "gps_utc", "clock_error_s",
+    "photographer", "view",
 )  # fmt: skip
 FIRST_DAY = datetime(2019, 1, 1)
-# The recurring views of everyday life: km from home, share of the everyday photos. "town": one-off views within
-# TOWN_KM of home. One day of everyday life holds 1-3 photos, each of any of these views.
-HOME_VIEWS = {"garden": (0.0, 0.35), "street": (1.5, 0.2), "office": (35.0, 0.2), "parents": (220.0, 0.1)}
-TOWN_SHARE = 0.15
+HOUSEHOLD = "household"
+# The places of everyday life: km from home (an unrelated photographer's office: a random distance in OFFICE_KM).
+# "town": one-off views within TOWN_KM of home. One day of everyday life holds 1-3 photos by one camera.
+PLACES_KM = {"garden": 0.0, "street": 1.5, "office": 35.0, "parents": 220.0, "studio": 25.0}
+OFFICE_KM = (8.0, 40.0)
 TOWN_KM = 15.0
+ONE_OFF_KINDS = ("town",)  # and every trip
+# Which views each camera photographs on everyday days, and how often (shares).
+EVERYDAY_VIEWS = {
+    "phone": {"garden": 0.35, "street": 0.2, "office": 0.2, "parents": 0.1, "town": 0.15},
+    "partner": {"garden": 0.35, "street": 0.2, "studio": 0.2, "parents": 0.1, "town": 0.15},
+    "friend": {"garden": 0.4, "street": 0.25, "office": 0.2, "town": 0.15},
+}
 STOP_KM = 20.0
+FRIEND_SHARE = 0.15  # of the library's photos, per unrelated photographer
+MAX_PHOTOGRAPHERS = 5
+FRIEND_MIN_KM = 300.0
+PARTNER_JOINS = 0.5  # share of the household's trips the partner comes along
 CHUNK = 32
 
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """A camera of the household: EXIF identity, whether it records GPS (``location_off``: share of photos without),
-    writes ``OffsetTimeOriginal``, and whether its clock stays on the home time zone (``home_clock``)."""
+    """A camera: EXIF identity, whether it records GPS (``location_off``: share of photos without; of days without
+    when ``off_by_day``), writes ``OffsetTimeOriginal``, whether its clock stays on the home time zone
+    (``home_clock``), and whether it is a phone (which writes HEIC in a HEIC library)."""
 
     make: str
     model: str
@@ -64,22 +87,44 @@ class CameraSpec:
     offset_tag: bool
     home_clock: bool = False
     location_off: float = 0.0
+    off_by_day: bool = False
+    phone: bool = False
 
 
 CAMERAS = {
-    "phone": CameraSpec("Apple", "iPhone 12", "F2LXK0Q1", "IMG_{:04d}.JPG", True, True, location_off=0.1),
+    "phone": CameraSpec("Apple", "iPhone 12", "F2LXK0Q1", "IMG_{:04d}.JPG", True, True, location_off=0.1, phone=True),
     "dslr": CameraSpec("Canon", "Canon EOS 80D", "083021004521", "DSC_{:04d}.JPG", False, False),
     "travel": CameraSpec("SONY", "DSC-HX90V", "3312870", "DSC{:05d}.JPG", True, False, home_clock=True),
-    "partner": CameraSpec("samsung", "SM-G960F", "R58K31ZQ", "{}.jpg", False, True),
-}
-TRIP_CAMERAS = (("phone", 0.5), ("dslr", 0.35), ("travel", 0.15))
+    "partner": CameraSpec("samsung", "SM-G960F", "R58K31ZQ", "{}.jpg", True, True, location_off=0.7, off_by_day=True,
+                          phone=True),
+}  # fmt: skip
+HOUSEHOLD_TRIP_CAMERAS = {"phone": 0.5, "dslr": 0.35, "travel": 0.15}
+PARTNER_ON_TRIPS = 0.25  # the partner's share of a trip's photos when it comes along
+
+
+def friend_cameras(k: int) -> dict[str, CameraSpec]:
+    """The cameras of unrelated photographer ``k`` (1, 2, ...): a phone with GPS and a camera without."""
+    return {
+        f"friend{k}-phone": CameraSpec("Google", "Pixel 6", f"2A{k:02d}1F7731", "PXL_{}.jpg", True, True,
+                                       location_off=0.15, phone=True),
+        f"friend{k}-camera": CameraSpec("FUJIFILM", "X100V", f"5{k:02d}41207", "DSCF{:04d}.JPG", False, False),
+    }  # fmt: skip
+
+
+def all_cameras(photographers: int) -> dict[str, CameraSpec]:
+    """Every camera of a library with ``photographers`` photographers (the household's first)."""
+    out = dict(CAMERAS)
+    for k in range(1, photographers):
+        out.update(friend_cameras(k))
+    return out
 
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    """``photos`` in all; ``share_home`` of them of the recurring home views; one trip per ``photos_per_trip`` of the
-    others (a third of them day trips); over ``years`` years (default: 3, and one more per 2,000 photos beyond
-    6,000, so that trips fit); pictures ``size`` px square."""
+    """``photos`` in all; ``photographers``: the household and ``photographers - 1`` unrelated people (each
+    :data:`FRIEND_SHARE` of the photos); ``share_home`` of each one's photos of everyday life; one trip per
+    ``photos_per_trip`` of the others (a third of them day trips); over ``years`` years (default: 3, and one more per
+    2,000 photos beyond 6,000, so that trips fit); pictures ``size`` px square; ``heic``: the phones write HEIC."""
 
     def span_years(self) -> int:
         return self.years if self.years is not None else max(3, -(-self.photos // 2000))
@@ -90,6 +135,8 @@ class SyntheticSettings:
     years: int | None = None
     share_home: float = 0.5
     photos_per_trip: int = 40
+    photographers: int = 3
+    heic: bool = False
 
 
 @dataclass
@@ -100,6 +147,7 @@ class _Shot:
     utc: datetime
     kind: str
     view: dict
+    photographer: str = HOUSEHOLD
 
 
 def _offset(base: np.ndarray, km: float, rng: np.random.Generator) -> np.ndarray:
@@ -136,12 +184,53 @@ def _at_local(day: datetime, hour: float, lat: float, lon: float) -> datetime:
     return local.replace(tzinfo=ZoneInfo(timezone_at(lat, lon))).astimezone(timezone.utc)
 
 
+@dataclass
+class _Person:
+    """One photographer: ``name``, ``home`` (lat, lon), the recurring views (name -> place, view), the cameras on
+    trips (name -> share of the photos) and on everyday days (name -> share, the views' shares)."""
+
+    name: str
+    home: np.ndarray
+    views: dict[str, tuple[np.ndarray, dict]]
+    trip_cameras: dict[str, float]
+    everyday: dict[str, tuple[float, dict[str, float]]]
+
+
+def _person(name: str, home: np.ndarray, rng: np.random.Generator) -> _Person:
+    if name == HOUSEHOLD:
+        trip = HOUSEHOLD_TRIP_CAMERAS
+        everyday = {"phone": (0.7, EVERYDAY_VIEWS["phone"]), "partner": (0.3, EVERYDAY_VIEWS["partner"])}
+    else:
+        phone, camera = friend_cameras(int(name.removeprefix("friend")))
+        trip = {phone: 0.6, camera: 0.4}
+        everyday = {phone: (0.7, EVERYDAY_VIEWS["friend"]), camera: (0.3, EVERYDAY_VIEWS["friend"])}
+    wanted = {v for _, views in everyday.values() for v in views if v != "town"}
+    views = {}
+    for view in sorted(wanted):
+        km = PLACES_KM[view] if name == HOUSEHOLD or view != "office" else rng.uniform(*OFFICE_KM)
+        views[view] = (_offset(home, km, rng) if km else home, _view(rng))
+    return _Person(name, home, views, trip, everyday)
+
+
+def _pick(rng: np.random.Generator, shares: dict[str, float]) -> str:
+    names = list(shares)
+    weights = np.array([shares[n] for n in names], float)
+    return str(rng.choice(names, p=weights / weights.sum()))
+
+
 def _trip_shots(
-    home: np.ndarray, start: datetime, days: int, count: int, day_trip: bool, k: int, rng: np.random.Generator
+    person: _Person,
+    start: datetime,
+    days: int,
+    count: int,
+    day_trip: bool,
+    k: int,
+    cameras: dict[str, float],
+    rng: np.random.Generator,
 ) -> list[_Shot]:
     gallery = mp16_coordinates()
-    place = _offset(home, rng.uniform(50, 250), rng)
-    while not day_trip and float(haversine_km(place, home)) < 500:
+    place = _offset(person.home, rng.uniform(50, 250), rng)
+    while not day_trip and float(haversine_km(place, person.home)) < 500:
         place = gallery[rng.integers(0, len(gallery))].astype(float)
     shots: list[_Shot] = []
     per_day = np.full(days, count // days)
@@ -154,52 +243,52 @@ def _trip_shots(
             position = _offset(position, rng.uniform(0.5, STOP_KM / 2), rng)
             view = _view(rng)
             for _ in range(min(left, int(rng.integers(1, 5)))):
-                camera = str(rng.choice([c for c, _ in TRIP_CAMERAS], p=[w for _, w in TRIP_CAMERAS]))
+                camera = _pick(rng, cameras)
                 spot = _offset(position, abs(rng.normal(0, 0.02)), rng)
                 when = _at_local(start + timedelta(days=d), hour + rng.uniform(0, 0.15), *spot)
-                shots.append(_Shot(camera, *spot, when, f"trip{k}", _jittered(view, rng, 6)))
+                shots.append(_Shot(camera, *spot, when, f"trip{k}", _jittered(view, rng, 6), person.name))
                 left -= 1
             hour = min(hour + rng.uniform(0.3, 2.5), 20.5)
     return shots
 
 
 def _everyday_shots(
-    home: np.ndarray, count: int, total_days: int, away: set[int], rng: np.random.Generator
+    person: _Person, count: int, total_days: int, away: set[int], alone: set[int], rng: np.random.Generator
 ) -> list[_Shot]:
-    """Everyday photos: days of 1-3 photos of the recurring views (or one-off views in town), by the phone, or by
-    the partner's phone (always while the household's phone is away on a trip)."""
-    views = {name: (_offset(home, km, rng) if km else home, _view(rng)) for name, (km, _) in HOME_VIEWS.items()}
-    names = [*HOME_VIEWS, "town"]
-    shares = np.array([share for _, share in HOME_VIEWS.values()] + [TOWN_SHARE])
+    """Everyday photos: days of 1-3 photos, each by one of the person's everyday cameras, of one of that camera's
+    views (the recurring ones, or a one-off view in town). No photos on ``away`` days (everyone on a trip); on
+    ``alone`` days (the household's phone on a trip without the partner) only the partner's phone takes them."""
+    cameras = {name: share for name, (share, _) in person.everyday.items()}
     shots: list[_Shot] = []
     while len(shots) < count:
         day = int(rng.integers(0, total_days))
+        if day in away:
+            continue
         hours = np.sort(rng.uniform(7, 21, min(int(rng.integers(1, 4)), count - len(shots))))
         for hour in hours:
-            name = str(rng.choice(names, p=shares / shares.sum()))
+            camera = "partner" if day in alone else _pick(rng, cameras)
+            name = _pick(rng, person.everyday[camera][1])
             if name == "town":
-                place, view = _offset(home, rng.uniform(1, TOWN_KM), rng), _view(rng)
+                place, view = _offset(person.home, rng.uniform(1, TOWN_KM), rng), _view(rng)
             else:
-                place, view = views[name]
-            camera = "partner" if day in away or rng.random() < 0.3 else "phone"
+                place, view = person.views[name]
             spot = _offset(place, abs(rng.normal(0, 0.01)), rng)
             when = _at_local(FIRST_DAY + timedelta(days=day), float(hour), *spot)
-            shots.append(_Shot(camera, *spot, when, name, _jittered(view, rng, 4)))
+            shots.append(_Shot(camera, *spot, when, name, _jittered(view, rng, 4), person.name))
     return shots
 
 
-def plan_library(settings: SyntheticSettings) -> tuple[np.ndarray, list[_Shot]]:
-    """The home place and every photo's camera, true place, UTC time and view (nothing rendered)."""
-    rng = np.random.default_rng(np.random.SeedSequence([settings.seed, 0x4C4942]))
-    gallery = mp16_coordinates()
-    home = gallery[rng.integers(0, len(gallery))].astype(float)
+def _person_shots(
+    person: _Person, count: int, settings: SyntheticSettings, first_trip: int, rng: np.random.Generator
+) -> list[_Shot]:
+    """A person's trips and everyday photos, ``count`` in all; trips numbered from ``first_trip``."""
     total_days = 365 * settings.span_years()
-    n_home = round(settings.photos * settings.share_home)
-    n_trips_photos = settings.photos - n_home
+    n_home = round(count * settings.share_home)
+    n_trips_photos = count - n_home
     n_trips = max(1, n_trips_photos // settings.photos_per_trip) if n_trips_photos else 0
     trips, busy = [], set()
-    for k in range(n_trips):
-        day_trip = k % 3 == 2
+    for _ in range(n_trips):
+        day_trip = len(trips) % 3 == 2
         days = 1 if day_trip else int(rng.integers(2, 6))
         for _ in range(1000):
             start = int(rng.integers(0, total_days - days))
@@ -209,13 +298,44 @@ def plan_library(settings: SyntheticSettings) -> tuple[np.ndarray, list[_Shot]]:
             fit = f"{n_trips} trips do not fit in {settings.span_years()} years: give more "
             raise ParameterError(fit, Param("years"))
         busy.update(range(start, start + days))
-        trips.append((start, days, day_trip))
+        joins = person.name == HOUSEHOLD and rng.random() < PARTNER_JOINS
+        trips.append((start, days, day_trip, joins))
     counts = np.full(n_trips, n_trips_photos // max(n_trips, 1))
     counts[: n_trips_photos - counts.sum()] += 1
     shots: list[_Shot] = []
-    for k, ((start, days, day_trip), count) in enumerate(zip(trips, counts, strict=True)):
-        shots += _trip_shots(home, FIRST_DAY + timedelta(days=start), days, int(count), day_trip, k, rng)
-    shots += _everyday_shots(home, n_home, total_days, busy, rng)
+    away, alone = set(), set()
+    for k, ((start, days, day_trip, joins), n) in enumerate(zip(trips, counts, strict=True)):
+        cameras = dict(person.trip_cameras)
+        if joins:
+            cameras["partner"] = PARTNER_ON_TRIPS * sum(cameras.values()) / (1 - PARTNER_ON_TRIPS)
+        span = set(range(start, start + days))
+        if person.name != HOUSEHOLD or joins:
+            away |= span
+        else:
+            alone |= span
+        when = FIRST_DAY + timedelta(days=start)
+        shots += _trip_shots(person, when, days, int(n), day_trip, first_trip + k, cameras, rng)
+    return shots + _everyday_shots(person, n_home, total_days, away, alone, rng)
+
+
+def plan_library(settings: SyntheticSettings) -> tuple[np.ndarray, list[_Shot]]:
+    """The household's home and every photo's camera, true place, UTC time, view and photographer (nothing
+    rendered)."""
+    rng = np.random.default_rng(np.random.SeedSequence([settings.seed, 0x4C4942]))
+    gallery = mp16_coordinates()
+    home = gallery[rng.integers(0, len(gallery))].astype(float)
+    people = [_person(HOUSEHOLD, home, rng)]
+    for k in range(1, settings.photographers):
+        place = gallery[rng.integers(0, len(gallery))].astype(float)
+        while float(haversine_km(place, home)) < FRIEND_MIN_KM:
+            place = gallery[rng.integers(0, len(gallery))].astype(float)
+        people.append(_person(f"friend{k}", place, rng))
+    friends = min(round(settings.photos * FRIEND_SHARE), (settings.photos - 1) // max(len(people) - 1, 1))
+    counts = [settings.photos - friends * (len(people) - 1)] + [friends] * (len(people) - 1)
+    shots: list[_Shot] = []
+    for person, count in zip(people, counts, strict=True):
+        first_trip = len({s.kind for s in shots if s.kind.startswith("trip")})
+        shots += _person_shots(person, count, settings, first_trip, rng)
     shots.sort(key=lambda s: s.utc)
     return home, shots
 
@@ -251,7 +371,16 @@ def _render_chunk(jobs: list[tuple[str, dict, CameraExif, float, float, int, str
     scenes = describe_scenes(lat, lon, ts, rng, zones=zones, camera=camera)
     for i, (path, _, info, *_rest) in enumerate(jobs):
         pixels = render_scene(scenes[i], size, np.random.default_rng(int(scenes.render_seed[i])))
-        write_jpeg(Path(root) / path, pixels, info)
+        write_photo(Path(root) / path, pixels, info)
+
+
+def _file_name(spec: CameraSpec, number: int, clock: datetime, heic: bool) -> str:
+    stem = clock.strftime("%Y%m%d_%H%M%S") if "{}" in spec.names else number
+    name = spec.names.format(stem)
+    if heic and spec.phone:
+        base, suffix = name.rsplit(".", 1)
+        name = f"{base}.{'HEIC' if suffix.isupper() else 'heic'}"
+    return name
 
 
 def make_synthetic_library(
@@ -262,27 +391,36 @@ def make_synthetic_library(
     settings = settings or SyntheticSettings()
     if settings.photos < 1 or settings.size < 32 or settings.span_years() < 1:
         raise ParameterError(Param("settings"), ": need photos >= 1, size >= 32 px and years >= 1")
+    if not 1 <= settings.photographers <= MAX_PHOTOGRAPHERS:
+        raise ParameterError(Param("photographers"), f" must be 1 to {MAX_PHOTOGRAPHERS}, got {settings.photographers}")
     out = output_dir(out_dir)
     home, shots = plan_library(settings)
+    cameras = all_cameras(settings.photographers)
     rng = np.random.default_rng(np.random.SeedSequence([settings.seed, 0x455849]))
-    numbers = dict.fromkeys(CAMERAS, 0)
+    numbers = dict.fromkeys(cameras, 0)
+    off_days: dict[tuple[str, str], bool] = {}
     jobs, truth, used = [], [], set()
     for shot in shots:
-        spec = CAMERAS[shot.camera]
+        spec = cameras[shot.camera]
         numbers[shot.camera] += 1
-        info, clock = _camera_exif(shot, spec, home, rng.random() < spec.location_off)
-        stem = clock.strftime("%Y%m%d_%H%M%S") if "{}" in spec.names else numbers[shot.camera]
-        path = f"{shot.camera}/{spec.names.format(stem)}"
+        local = shot.utc.astimezone(ZoneInfo(timezone_at(shot.lat, shot.lon))).replace(tzinfo=None)
+        if spec.off_by_day:
+            no_gps = off_days.setdefault((shot.camera, local.date().isoformat()), rng.random() < spec.location_off)
+        else:
+            no_gps = rng.random() < spec.location_off
+        info, clock = _camera_exif(shot, spec, home, no_gps)
+        path = f"{shot.camera}/{_file_name(spec, numbers[shot.camera], clock, settings.heic)}"
         while path in used:
             path = path.replace(".", "_1.", 1)
         used.add(path)
-        local = shot.utc.astimezone(ZoneInfo(timezone_at(shot.lat, shot.lon))).replace(tzinfo=None)
         zone = timezone_at(shot.lat, shot.lon)
         jobs.append((path, shot.view, info, shot.lat, shot.lon, int(shot.utc.timestamp()), zone))
+        one_off = shot.kind in ONE_OFF_KINDS or shot.kind.startswith("trip")
         truth.append([
             path, shot.camera, f"{shot.lat:.6f}", f"{shot.lon:.6f}", local.isoformat(), shot.utc.isoformat(),
             shot.kind, "yes" if info.lat is not None else "no", clock.isoformat(),
             info.gps_utc.isoformat() if info.gps_utc else "", f"{(clock - local).total_seconds():.0f}",
+            shot.photographer, "one-off" if one_off else "recurring",
         ])  # fmt: skip
     chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     from tqdm.auto import tqdm
