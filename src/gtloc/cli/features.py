@@ -10,7 +10,13 @@ from gtloc.cli.app import app, flags, progress_option, show_progress, switch
 from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
-BACKBONE_NAMES = ("clip-vit-l-14", "efficientnet-lite0")
+BACKBONE_NAMES = (
+    "clip-vit-l-14",
+    "clip-vit-l-14+photometric",
+    "efficientnet-lite0",
+    "efficientnet-lite0+photometric",
+    "photometric",
+)
 DEFAULT_BACKBONE = "efficientnet-lite0"
 
 
