@@ -86,6 +86,33 @@ def test_the_domain_score_separates_typical_pictures_from_foreign_ones(tmp_path)
     assert DomainProfile.load(tmp_path / "nothing") is None
 
 
+def test_a_domain_profile_calibrated_on_groups_keeps_a_new_camera_of_the_same_kind_in_domain():
+    """Eight 'cameras', each a tight cloud of near-duplicate frames around its own scene. Frames held out at random
+    sit next to their own camera's frames, so a new camera is out of domain; distances between groups put a new
+    camera of the same kind in domain, and pictures of another kind still out."""
+    gen = torch.Generator().manual_seed(3)
+    kind = F.normalize(torch.randn(64, generator=gen), dim=0)
+
+    def camera(n):
+        scene = F.normalize(kind + 0.1 * torch.randn(64, generator=gen), dim=0)
+        return F.normalize(scene + 0.01 * torch.randn(n, 64, generator=gen), dim=1)
+
+    frames = torch.cat([camera(30) for _ in range(8)])
+    groups = [f"cam{i // 30}" for i in range(len(frames))]
+    held = torch.randperm(len(frames), generator=gen)[:40]
+    new_camera = torch.cat([camera(30) for _ in range(4)])
+    by_frames = DomainProfile.build(frames, frames[held])
+    by_groups = DomainProfile.build(frames, groups=groups)
+    assert by_frames.in_domain(by_frames.score(new_camera)).float().mean() < 0.1
+    assert by_groups.in_domain(by_groups.score(new_camera)).float().mean() > 0.9
+    foreign = F.normalize(-kind + 0.1 * torch.randn(20, 64, generator=gen), dim=1)
+    assert not by_groups.in_domain(by_groups.score(foreign)).any()
+    assert len(by_groups.typical) == len(frames)  # one distance to another camera per kept frame
+    assert torch.equal(
+        DomainProfile.build(frames, groups=["one"] * len(frames)).typical, DomainProfile.build(frames).typical
+    )
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A tiny run on a 160-picture toy world with a quarter held out."""

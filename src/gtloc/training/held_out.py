@@ -34,7 +34,7 @@ from gtloc.retrieval.posterior import (
 )
 from gtloc.retrieval.readout import NeighbourStore, mix, mix_weight
 from gtloc.retrieval.time_readout import TimeReadout
-from gtloc.timecode import hour_error, month_error
+from gtloc.timecode import best_constant_time, hour_error, month_error
 
 MIN_HELD_OUT = 10
 CHUNK = 256
@@ -169,6 +169,16 @@ class GivenLocation:
         return float(np.mean(hour_error(answer, true)) / 12 + np.mean(month_error(answer, true)) / 6)
 
 
+def constant_errors(train_times: torch.Tensor, held_times: torch.Tensor) -> dict[str, float]:
+    """Mean hour and month errors of the training times' best constant guess on the held-out times ``(R, 5)``."""
+    truth = held_times[torch.isfinite(held_times).all(dim=1)].numpy().astype(float)
+    guess = best_constant_time(train_times.numpy().astype(float))[None, :]
+    return {
+        "constant_hour_error": float(np.mean(hour_error(guess, truth))),
+        "constant_month_error": float(np.mean(month_error(guess, truth))),
+    }
+
+
 @torch.inference_mode()
 def finish_run(
     model: GTLoc,
@@ -182,13 +192,20 @@ def finish_run(
     neighbours: NeighbourStore | None = None,
     cache_dir: Path | None = None,
     log: Callable[[str], None] | None = None,
+    groups: list[str] | None = None,
+    train_times: torch.Tensor | None = None,
+    held_out_groups: int | None = None,
 ) -> ModelCard:
     """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
     trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
     latlon, times)`` (``None``, or fewer than :data:`MIN_HELD_OUT` rows: no temperatures and no validation
     metrics); ``neighbours`` the run's training pictures (the time temperature then calibrates the ``mix``
     read-out's posterior, :func:`fit_temperatures`); ``cache_dir`` keeps the galleries encoded for the fit (None:
-    in memory only); ``log`` hears the fit and each gallery it encodes."""
+    in memory only); ``log`` hears the fit and each gallery it encodes. ``groups``: the training pictures' groups
+    (cameras, trips), so that the domain check is calibrated on distances between groups
+    (:meth:`DomainProfile.build`); ``train_times`` ``(N, 5)``: the training times, whose best constant guess is
+    scored on the held-out pictures beside the model (``constant_hour_error`` / ``constant_month_error``);
+    ``held_out_groups``: how many whole groups the held-out pictures are (``held_out_groups`` in the metrics)."""
     model.eval()
     temperatures, metrics = Temperatures(), {}
     enough = held_out is not None and len(held_out[0]) >= MIN_HELD_OUT
@@ -198,7 +215,11 @@ def finish_run(
         if log is not None:
             log(f"calibrating on the {len(held_out[0])} held-out pictures")
         temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], cache_dir, knn, log)
-    profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed)
+        if train_times is not None and "hour_error" in metrics:
+            metrics.update(constant_errors(train_times, held_out[2]))
+        if held_out_groups:
+            metrics["held_out_groups"] = held_out_groups
+    profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed, groups=groups)
     temperatures.save(out_dir)
     profile.save(out_dir)
     domain = "unknown" if source is None else ("generated" if source.generated else "real photos")

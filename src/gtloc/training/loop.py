@@ -45,7 +45,7 @@ from gtloc.training.config import TrainConfig, load_train_config, save_train_con
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
 from gtloc.training.held_out import DataSource, finish_run
 from gtloc.training.objective import Objective
-from gtloc.training.small_data import adapt_config, distinct_labels
+from gtloc.training.small_data import adapt_config, distinct_labels, group_column, small_data_validation
 from gtloc.training.validation import BEST_DIR, Selection, validation_metrics, validation_rows
 
 if TYPE_CHECKING:
@@ -231,7 +231,8 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
 def _with_features(config: TrainConfig, data: TrainingData) -> TrainConfig:
     """The config with the model's backbone and feature size from ``data``, adapted to its size (``small_data``)."""
     model = replace(config.model, backbone=data.backbone, feature_dim=data.features.shape[-1])
-    return adapt_config(replace(config, model=model), len(data), distinct_labels(data.latlon, data.times))
+    config = small_data_validation(replace(config, model=model), len(data), data.extras)
+    return adapt_config(config, len(data), distinct_labels(data.latlon, data.times))
 
 
 def train(
@@ -413,6 +414,7 @@ def _train(
         neighbours.save(out_dir / NEIGHBOURS_FILE)
         on_cpu = model if device.type == "cpu" else copy.deepcopy(model).cpu()
         held = None if val is None else (val.features, val.latlon, val.times)
+        column = group_column(config, data.extras)
         finish_run(
             on_cpu,
             out_dir,
@@ -425,6 +427,9 @@ def _train(
             neighbours=neighbours,
             cache_dir=out_dir / RUN_GALLERIES_DIR if cache_galleries else None,
             log=say,
+            groups=data.extras.get(column) if column is not None else None,
+            train_times=data.times,
+            held_out_groups=None if val is None or column not in val.extras else len(set(val.extras[column])),
         )
     return model
 
