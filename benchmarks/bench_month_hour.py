@@ -1,8 +1,9 @@
 """The month x hour heatmap: the joint posterior against the outer product of its marginals, on a finished demo.
 
-Reports and the web page draw :meth:`Predictor.month_hour_posterior` (the time-gallery posterior summed into
-month x hour cells). The outer product of the month and hour marginals, which the report drew before, assumes
-month and hour independent under the posterior. This measures how far apart the two are on the demo's test world:
+Reports and the web page draw the joint posterior (:attr:`Prediction.month_hour_posterior`: the time posterior
+summed into month x hour cells); this takes the model's gallery posterior (:meth:`Predictor.month_hour_posterior`).
+The outer product of the month and hour marginals, which the report drew before, assumes month and hour independent
+under the posterior. This measures how far apart the two are on the demo's test world:
 
     gtloc demo --out demo-out
     python benchmarks/bench_month_hour.py --demo demo-out

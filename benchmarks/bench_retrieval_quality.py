@@ -181,7 +181,8 @@ def main() -> None:
     scored = {}
     for kind, (ll, tt) in claims.items():
         s = score_claims(predictor, gallery.embeddings, torch.from_numpy(ll).float(), torch.from_numpy(tt).float())
-        scored[kind] = {"overall": overall_percentile(s).numpy(), "verdicts": np.array(overall_verdicts(s, in_domain))}
+        verdicts = overall_verdicts(s, in_domain, predictor.temperatures.flat_below)
+        scored[kind] = {"overall": overall_percentile(s).numpy(), "verdicts": np.array(verdicts)}
         scored[kind].update({f"{c} percentile": v.percentile.numpy() for c, v in s.items()})
         scored[kind].update({f"{c} credibility": v.credibility.numpy() for c, v in s.items()})
     matching = {"other place": "place", "other month": "month", "other hour": "hour"}

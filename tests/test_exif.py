@@ -156,7 +156,8 @@ def test_not_an_image_and_truncated(tmp_path):
         read_photo_exif(text)
     assert (info.value.reason, str(info.value)) == (
         "not an image",
-        f"{text}: not an image: Pillow cannot identify the file as an image",
+        f"{text}: not an image: Pillow cannot identify its format; gtloc reads JPEG, PNG, TIFF, WebP, AVIF and "
+        "HEIC/HEIF: convert it to JPEG",
     )
     photo = make_photo(tmp_path / "cut.jpg", gps_tags(), size=(320, 240))
     photo.write_bytes(photo.read_bytes()[: photo.stat().st_size // 2])

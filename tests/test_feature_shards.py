@@ -14,12 +14,15 @@ import torch
 import gtloc.backbones
 from gtloc.backbones.extract import extract_features
 from gtloc.data.features import FeatureStore, merge_feature_dirs, select_shard
+from gtloc.data.formats import unreadable_advice
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
 from gtloc.model.config import GalleryConfig
 from gtloc.training.loop import load_training_data, train
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, render_toy_world, tiny_train_config, toy_records
+
+NOT_AN_IMAGE = f"not an image file ({unreadable_advice('notes.jpg')})"
 
 N = 48
 
@@ -56,7 +59,7 @@ def test_two_shards_merged_equal_one_run(toy, tmp_path):
     single = toy["single"]
     assert sorted(merged.paths) == sorted(single.paths) and len(merged) == len(single) == N
     assert torch.equal(merged.load(single.paths), single.load())
-    assert merged.failed == single.failed == {"broken.png": "not an image file (Pillow cannot identify its format)"}
+    assert merged.failed == single.failed == {"broken.png": NOT_AN_IMAGE}
     assert merged.identity() == single.identity()
     assert [Path(s).name for s in merged.sources] == ["part-0", "part-1"]
     manifest = json.loads((tmp_path / "merged" / "manifest.json").read_text())

@@ -13,10 +13,13 @@ from PIL import Image
 from gtloc.backbones import Backbone, Preprocess
 from gtloc.backbones.extract import extract_features
 from gtloc.data.features import FeatureStore
+from gtloc.data.formats import unreadable_advice
 from gtloc.data.images import load_image
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
 from helpers.cli import run_cli
+
+NOT_AN_IMAGE = f"not an image file ({unreadable_advice('notes.jpg')})"
 
 TINY = Preprocess(size=8, resize=8, interpolation="bilinear", mean=(0.5,) * 3, std=(0.5,) * 3, tencrop_resize=10)
 
@@ -97,14 +100,14 @@ def test_bad_images_are_skipped_and_reported(photos, tmp_path):
     assert store.paths == [names[0], names[1], names[2]]
     missing = f"file not found (looked in {root})"
     assert store.failed == {
-        "notes.jpg": "not an image file (Pillow cannot identify its format)",
+        "notes.jpg": NOT_AN_IMAGE,
         "cut.jpg": "truncated or corrupt image data (Truncated File Read)",
         "missing.jpg": missing,
     }
     with open(out / "failed.csv", newline="") as handle:
         assert list(csv.reader(handle)) == [
             ["path", "reason"],
-            ["notes.jpg", "not an image file (Pillow cannot identify its format)"],
+            ["notes.jpg", NOT_AN_IMAGE],
             ["cut.jpg", "truncated or corrupt image data (Truncated File Read)"],
             ["missing.jpg", missing],
         ]
@@ -229,10 +232,7 @@ def test_cli_features_with_the_default_backbone(photos, tmp_path, monkeypatch, c
     )  # fmt: skip
     assert code == 0
     assert stdout == f"3 of 4 images have efficientnet-lite0 features (1280-d, torch on cpu) in {out}\n"
-    assert stderr == (
-        f"1 image could not be read (listed in {out / 'failed.csv'}):\n"
-        "  notes.jpg: not an image file (Pillow cannot identify its format)\n"
-    )
+    assert stderr == (f"1 image could not be read (listed in {out / 'failed.csv'}):\n  notes.jpg: {NOT_AN_IMAGE}\n")
     assert FeatureStore.open(out).load(names[:3]).shape == (3, 1280)
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gtloc.data.formats import unreadable_advice
 from gtloc.data.images import (
     ImageDecodeError,
     center_crop,
@@ -20,6 +21,8 @@ from gtloc.data.images import (
     to_tensor,
 )
 from gtloc.errors import GtlocError
+
+NOT_AN_IMAGE = f"not an image file ({unreadable_advice('notes.jpg')})"
 
 
 def _ramp(width: int, height: int) -> Image.Image:
@@ -108,8 +111,8 @@ def test_text_file_is_not_an_image(tmp_path):
     path.write_text("not a photo\n")
     with pytest.raises(ImageDecodeError) as info:
         load_image(path)
-    assert str(info.value) == f"cannot read image {path}: not an image file (Pillow cannot identify its format)"
-    assert info.value.reason == "not an image file (Pillow cannot identify its format)"
+    assert str(info.value) == f"cannot read image {path}: {NOT_AN_IMAGE}"
+    assert info.value.reason == NOT_AN_IMAGE
 
 
 def test_missing_file(tmp_path):

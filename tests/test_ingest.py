@@ -20,6 +20,7 @@ from test_exif import gps_tags, make_photo
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exif-photos"
 TIME_COLUMNS = ("year", "month", "day", "hour", "minute", "second")
+PARIS_NOTE = "camera set to UTC+1, 1 h behind local time (GPS stamp without a date: the camera's date assumed)"
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -41,7 +42,10 @@ def test_real_camera_photos_match_expected_csv(tmp_path, monkeypatch, capsys):
     status, stdout, _ = run_cli(monkeypatch, capsys, "ingest", FIXTURES, "--out", out, "--no-progress")
     assert status == 0
     assert stdout == (
-        f"wrote 9 records to {out}\nignored 1 non-image file (by suffix: .csv 1)\n"
+        f"wrote 9 records to {out}\n"
+        "camera clock wrong in 1 of the 8 photos whose GPS time could check it:\n"
+        f"  FujiFilm_FinePixS2Pro.jpg: {PARIS_NOTE}\n"
+        "ignored 1 non-image file (by suffix: .csv 1)\n"
         f"paths are relative to {FIXTURES} (not inside the CSV's folder): pass --images {FIXTURES}\n"
     )
     # The photos lie outside the CSV's folder: paths stay relative to the photo folder, and the output says so.
@@ -56,6 +60,16 @@ def test_real_camera_photos_match_expected_csv(tmp_path, monkeypatch, capsys):
     # No offset tag in these files: the UTC instant comes from the time zone at the GPS point (BST in July).
     assert got["FujiFilm_FinePixS1Pro_1.jpg"]["unix_ts"] == str(timegm((2002, 7, 13, 14, 58, 28)))
     assert len(load_records(out, images_root=FIXTURES)) == 9
+    # The photos' own GPS clocks: the S1 Pro photos (UK, BST) and the Sony (Germany, CEST) are right; the S2 Pro's
+    # clock, in Paris (CEST, UTC+2), still ran on British summer time; the Nokia has no GPS time stamp.
+    clocks = {
+        path: (row["gps_utc"], row["clock_offset_s"], row["clock"], row["clock_note"]) for path, row in got.items()
+    }
+    assert clocks["FujiFilm_FinePixS1Pro_1.jpg"] == ("2002-07-13T14:58:24Z", "3604", "ok", "")
+    assert clocks["Sony_DSC-HX5V_2.jpg"] == ("2010-05-15T15:12:07Z", "7198", "ok", "")
+    assert clocks["HTC_Desire.jpg"] == ("2011-05-06T07:59:48Z", "7200", "ok", "")
+    assert clocks["FujiFilm_FinePixS2Pro.jpg"] == ("2002-08-24T12:59:04Z", "3604", "wrong", PARIS_NOTE)
+    assert clocks["Nokia_Lumia_800.jpg"] == ("", "", "unknown", "no GPS time in EXIF")
 
 
 def make_folder(root: Path) -> Path:
@@ -78,9 +92,11 @@ def test_synthesised_folder_records_skips_and_summary(tmp_path, monkeypatch, cap
     )
     assert status == 0
     assert out.read_text() == (
-        "path,lat,lon,unix_ts,year,month,day,hour,minute,second\n"
-        f"photos/chile/b.jpg,-33.86,-70.5,{timegm((2021, 6, 1, 18, 30, 5))},2021,6,1,14,30,5\n"
-        f"photos/zurich/a.jpg,47.5,8.26,{timegm((2021, 6, 1, 12, 30, 5))},2021,6,1,14,30,5\n"
+        "path,lat,lon,unix_ts,year,month,day,hour,minute,second,gps_utc,clock_offset_s,clock,clock_note\n"
+        f"photos/chile/b.jpg,-33.86,-70.5,{timegm((2021, 6, 1, 18, 30, 5))},2021,6,1,14,30,5,,,unknown,"
+        "no GPS time in EXIF\n"
+        f"photos/zurich/a.jpg,47.5,8.26,{timegm((2021, 6, 1, 12, 30, 5))},2021,6,1,14,30,5,,,unknown,"
+        "no GPS time in EXIF\n"
     )
     rows = [(r["path"], r["reason"]) for r in read_csv(skipped)]
     assert rows == [
@@ -96,7 +112,8 @@ def test_synthesised_folder_records_skips_and_summary(tmp_path, monkeypatch, cap
     assert lines[3:] == [
         "  nodate.JPG: no date: no DateTimeOriginal or DateTimeDigitized in EXIF",
         "  nogps.jpg: no GPS: no GPS position in EXIF",
-        "  notes.jpg: not an image: Pillow cannot identify the file as an image",
+        "  notes.jpg: not an image: Pillow cannot identify its format; gtloc reads JPEG, PNG, TIFF, WebP, AVIF and "
+        "HEIC/HEIF: convert it to JPEG",
         "ignored 1 non-image file (by suffix: .txt 1)",
         f"skipped files listed in {skipped}",
     ]
@@ -121,7 +138,8 @@ def test_webcam_names_in_utc_with_fixed_position(tmp_path):
     out = tmp_path / "r.csv"
     result = ingest_to_csv(cam, out, utc_from="filename", name_pattern="%Y%m%d_%H%M", lat=47.6, lon=-122.3)
     assert out.read_text().splitlines()[1] == (
-        f"cam/day1/seattle_20190612_1530.jpg,47.6,-122.3,{timegm((2019, 6, 12, 15, 30, 0))},2019,6,12,8,30,0"
+        f"cam/day1/seattle_20190612_1530.jpg,47.6,-122.3,{timegm((2019, 6, 12, 15, 30, 0))},2019,6,12,8,30,0,,,"
+        "unknown,no DateTimeOriginal or DateTimeDigitized in EXIF"
     )
     assert [(s.path, s.reason, s.detail) for s in result.skipped] == [
         (
@@ -219,3 +237,16 @@ def test_summary_lists_the_first_skipped_files_then_the_hint():
         "  ... and 1 more (use --skipped FILE)",
     ]
     assert summarize(result, "r.csv", max_listed=2).splitlines()[-1] == "  ... and 1 more"
+
+
+def test_expand_photos_takes_files_as_given_and_folders_recursively(tmp_path):
+    from gtloc.data.ingest import expand_photos
+
+    (tmp_path / "trip" / "day2").mkdir(parents=True)
+    for name in ("trip/b.jpg", "trip/day2/a.HEIC", "trip/notes.txt", "trip/raw.NEF", "single.png"):
+        (tmp_path / name).write_bytes(b"x")
+    photos, skipped = expand_photos([tmp_path / "single.png", tmp_path / "trip"])
+    assert photos == [tmp_path / "single.png", tmp_path / "trip" / "b.jpg", tmp_path / "trip" / "day2" / "a.HEIC"]
+    assert [(s.path, s.reason) for s in skipped] == [(str(tmp_path / "trip" / "raw.NEF"), "not an image")]
+    with pytest.raises(GtlocError, match="no such file or folder"):
+        expand_photos([tmp_path / "missing"])

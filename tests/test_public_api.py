@@ -149,14 +149,16 @@ def test_a_prediction_prints_places_times_and_probabilities_not_tensors(toy_pred
     text = repr(pred)
     assert text == str(pred)
     lines = text.splitlines()
-    assert lines[0] == "Prediction for 2 images:" and lines[1] == "image 0:"
+    assert lines[0] == "Prediction for 2 images:"
     lat, lon = pred.place_topk[0, 0].tolist()
+    # Each picture's line is the one `gtloc predict` prints: best place, the read-out's time, then its alternatives.
+    assert lines[1].startswith(f"image 0  {lat:.4f}, {lon:.4f} (near ") and "(read-out mix; p(month)=" in lines[1]
     assert lines[2].startswith(f"  place 1  {lat:8.4f}, {lon:9.4f}  p={float(pred.place_probs[0, 0]):.3f}  near ")
     assert sum(line.startswith("  place ") for line in lines) == 4 and sum("  time " in line for line in lines) == 4
-    assert lines[6].startswith("  best time ") and "(read-out mix; p(month)=" in lines[6] and "tensor(" not in text
+    assert lines[6].startswith("image 1  ") and "tensor(" not in text
     repeated = {k: None if v is None else v.repeat(4, *[1] * (v.dim() - 1)) for k, v in pred.tensors().items()}
     many = Prediction(readout=pred.readout, **repeated)
-    assert len(many) == 8 and repr(many).endswith("... and 3 more images")
+    assert len(many) == 8 and repr(many).endswith("... and 3 more")
     places_only = predictor.predict_image(pictures[0], top_k=1)
     places_only = Prediction(place_topk=places_only.place_topk, place_probs=places_only.place_probs)
     assert "time 1" not in repr(places_only) and "place 1" in repr(places_only)

@@ -48,6 +48,36 @@ def test_full_schema_with_extras(tmp_path):
     assert records.extras == {"unix_ts": ["1560353400", ""], "year": ["2019", "2024"], "camera": ["cam1", "cam2"]}
 
 
+CLOCK_HEADER = "path,lat,lon,gps_utc,clock_offset_s,clock,clock_note"
+
+
+def test_optional_clock_columns_are_kept_and_checked(tmp_path):
+    path = write_csv(
+        tmp_path,
+        CLOCK_HEADER,
+        "a.jpg,1,2,2021-06-01T12:30:04Z,7200,ok,",
+        'b.jpg,1,2,2021-06-01T12:30:04Z,43200,wrong,"camera set to UTC+2, 10 h ahead of local time"',
+        "c.jpg,1,2,,,,",
+    )
+    records = load_records(path)
+    assert records.extras["clock"] == ["ok", "wrong", ""]
+    assert records.extras["clock_note"][1] == "camera set to UTC+2, 10 h ahead of local time"
+    assert records_to_csv(records).splitlines()[0] == CLOCK_HEADER
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("a.jpg,1,2,2021-06-01 12:30,0,ok,", "invalid gps_utc '2021-06-01 12:30': not in UTC (end it with Z)"),
+        ("a.jpg,1,2,noon,0,ok,", "invalid gps_utc 'noon': not an ISO 8601 time (e.g. 2021-06-01T12:30:04Z)"),
+        ("a.jpg,1,2,,ten,ok,", "invalid clock_offset_s 'ten': not a number"),
+        ("a.jpg,1,2,,,fine,", "invalid clock 'fine': must be ok, wrong or unknown"),
+    ],
+)
+def test_bad_clock_columns_name_the_field(tmp_path, row, problem):
+    assert only_problem(tmp_path, row, header=CLOCK_HEADER).endswith(problem)
+
+
 def test_geo_only_and_missing_labels_are_nan(tmp_path):
     geo = load_records(write_csv(tmp_path, "path,lat,lon", "a.jpg,1,2", "b.jpg,,", name="geo.csv"))
     assert geo.has_gps.tolist() == [True, False]

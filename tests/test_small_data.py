@@ -20,8 +20,8 @@ from gtloc.evaluation.crossval_report import summary_sentences, verdicts
 from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery, time_grid
-from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore, mix_weight, time_kernel, time_prior
-from gtloc.retrieval.time_readout import TimeReadout
+from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore, time_kernel, time_prior
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import load_training_data, train
@@ -33,7 +33,7 @@ from gtloc.training.small_data import (
     group_column,
     small_data_validation,
 )
-from gtloc.training.validation import validation_metrics
+from gtloc.training.validation import validation_metrics, validation_rows
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, make_toy_dataset
 
@@ -130,8 +130,10 @@ def test_a_small_run_stores_its_neighbours_and_predicts_with_each_read_out(webca
     train(data, tmp_path / "run", config, progress=False)
     saved = yaml.safe_load((tmp_path / "run" / "train_config.yaml").read_text())
     assert saved["model"]["queue_size"] == 96 and saved["warmup_steps"] == 1  # adapted and recorded
+    assert saved["val_group"] == "camera"  # a small set: one camera of three is held out to calibrate on
     store = NeighbourStore.load(tmp_path / "run" / NEIGHBOURS_FILE)
-    assert store.n_train == 96 and torch.equal(store.times, data.times)
+    held = validation_rows(96, config.seed, SMALL_VAL_SPLIT, data.cameras)
+    assert store.n_train == 64 and torch.equal(store.times, data.times[torch.from_numpy(~held)])
     answers = {}
     for posterior in ("gallery", "knn", "mix"):
         predictor = Predictor.from_pretrained(tmp_path / "run", time_posterior=posterior)
@@ -326,7 +328,7 @@ def test_validation_scores_the_least_expected_error_answer(webcams):
     with torch.no_grad():
         logits = model.scale("img_time_logit_scale") * model.embed_images(data.features) @ model.encode_time(gallery).T
     truth = data.times.numpy().astype(float)
-    bayes = TimeReadout(gallery).bayes(torch.softmax(logits, dim=1)).numpy().astype(float)
+    bayes = TimePosterior.build(TimeGallery(gallery), logits).bayes().numpy().astype(float)
     argmax = gallery[logits.argmax(dim=1)].numpy().astype(float)
     assert metrics["hour"] == pytest.approx(float(np.mean(hour_error(bayes, truth))))
     assert metrics["month_argmax"] == pytest.approx(float(np.mean(month_error(argmax, truth))))

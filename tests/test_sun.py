@@ -7,7 +7,7 @@ import pytest
 from astral import Observer
 from astral.sun import azimuth, elevation
 
-from gtloc.data.world.sun import solar_position
+from gtloc.sun import solar_position
 
 
 @pytest.fixture(scope="module")

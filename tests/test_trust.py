@@ -9,6 +9,7 @@ import json
 import math
 import re
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 import torch
@@ -20,14 +21,20 @@ from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
-from gtloc.model.calibration import Temperatures
+from gtloc.inference.verify import Claim, verify_features
+from gtloc.model.calibration import DEFAULT_FLAT_BELOW, FLAT_SHARE, Temperatures
 from gtloc.model.card import ModelCard, run_card
 from gtloc.model.domain import DomainProfile
+from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, READOUTS
 from gtloc.retrieval.galleries import time_grid
-from gtloc.retrieval.posterior import fit_temperature, month_hour_cells, time_answer_loss
+from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
+from gtloc.retrieval.posterior import fit_temperature, sharpness, time_answer_loss
+from gtloc.retrieval.time_posterior import TimeGallery
+from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.held_out import LOCATION_WEIGHTS
 from gtloc.training.loop import load_training_data, train
+from gtloc.training.validation import validation_rows
 from gtloc.web.app import create_app_from_checkpoint
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, make_toy_dataset, register_backbone
@@ -40,7 +47,7 @@ def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
     gallery = time_grid(days_step=30, minutes_step=60)
     logits = 4.0 * torch.randn(3000, len(gallery), generator=gen)
     drawn = torch.multinomial(torch.softmax(logits / 3.0, dim=1), 1, generator=gen)[:, 0]
-    cells = month_hour_cells(gallery)
+    cells = TimeGallery(gallery)
     fitted = fit_temperature(lambda t: time_answer_loss(logits, cells, gallery[drawn], t))
     assert fitted == pytest.approx(3.0, rel=0.15)
     assert time_answer_loss(logits, cells, gallery[drawn], fitted) < time_answer_loss(
@@ -57,7 +64,7 @@ def test_the_temperature_is_fitted_to_the_mixed_posterior_that_is_shown():
     knn = torch.softmax(2.0 * torch.randn(4000, len(gallery), generator=gen), dim=1)
     shown = 0.5 * torch.softmax(logits / 3.0, dim=1) + 0.5 * knn
     truth = gallery[torch.multinomial(shown, 1, generator=gen)[:, 0]]
-    cells = month_hour_cells(gallery)
+    cells = TimeGallery(gallery)
     fitted = fit_temperature(lambda t: time_answer_loss(logits, cells, truth, t, knn, 0.5))
     assert fitted == pytest.approx(3.0, rel=0.2)
     alone = fit_temperature(lambda t: time_answer_loss(logits, cells, truth, t))
@@ -195,6 +202,16 @@ def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run,
         ('{"place": 1.0, "time": 1.0, "location_weight": 2}', "location_weight must be a number in [0, 1], got 2"),
         ('{"place": 1.0, "time": 1.0, "location_weight": true}', "location_weight must be a number in [0, 1]"),
         ("[1, 2]", "not a gtloc calibration file"),
+        ('{"place": 1.0, "time": 1.0, "flat_below": 0.1}', "flat_below must be an object of place, month, hour"),
+        ('{"place": 1.0, "time": 1.0, "flat_below": {"place": 0.1}}', "flat_below must be an object of place, mon"),
+        (
+            '{"place": 1.0, "time": 1.0, "flat_below": {"place": 0.1, "month": 2, "hour": 0.1}}',
+            "flat_below.month must be a number in [0, 1], got 2",
+        ),
+        (
+            '{"place": 1.0, "time": 1.0, "flat_below": {"place": 0.1, "month": 0.1, "hour": NaN}}',
+            "flat_below.hour must be a number in [0, 1], got nan",
+        ),
         ('{"place": 1.0, "tme": 1.0}', "not a gtloc calibration file"),
     ],
 )
@@ -203,7 +220,8 @@ def test_a_damaged_calibration_file_is_one_clear_error(tmp_path, text, message):
     with pytest.raises(GtlocError, match=re.escape(message)):
         Temperatures.load(tmp_path)
     (tmp_path / "calibration.json").write_text('{"place": 2.0, "time": 0.5}')  # written before location_weight
-    assert Temperatures.load(tmp_path).location_weight == 1.0
+    old = Temperatures.load(tmp_path)  # ... and before the verify thresholds: the documented defaults
+    assert old.location_weight == 1.0 and old.flat_below == DEFAULT_FLAT_BELOW
 
 
 def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):
@@ -312,3 +330,101 @@ def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(t
     assert data["best_time"] == f"{day} {calendar.month_name[month]}, {time[-5:]}"
     assert (data["places"][0]["lat"], data["places"][0]["lon"]) == pytest.approx(place, abs=1e-4)
     assert math.isclose(sum(c["p"] for r in data["heatmap"] for c in r["cells"]), 1.0, abs_tol=1e-4)
+
+
+def held_out(trained_run):
+    """The held-out rows of ``trained_run`` (its training config's ``val_split`` with the default seed)."""
+    data = trained_run["data"]
+    return data.subset(validation_rows(len(data), TrainConfig().seed, 0.25, None))
+
+
+def test_the_read_outs_are_those_of_their_posteriors_computed_directly(trained_run):
+    """Each read-out's answer and marginals against the rule written out here: the calibrated gallery softmax, the
+    training neighbours' kNN posterior, their mix at n / (n + 250), then the top entry or the month and hour of
+    least expected cyclic error."""
+    run, features = trained_run["run"], trained_run["data"].features[:24]
+    store = NeighbourStore.load(run / NEIGHBOURS_FILE)
+    for readout in READOUTS:
+        predictor = Predictor.from_pretrained(run, readout=readout)
+        pred = predictor.predict(features, top_k=3, where=False)
+        labels = predictor.time_gallery.labels
+        logits = (
+            predictor.scale("img_time_logit_scale")
+            * predictor.encode_images(features)
+            @ (predictor.time_gallery.embeddings.T)
+        )
+        gallery, knn = torch.softmax(logits, dim=1), store.time_posterior(features, labels)
+        weight = store.n_train / (store.n_train + 250)
+        posterior = {"gallery": gallery, "knn": knn, "mix": weight * gallery + (1 - weight) * knn}
+        posterior = posterior[READOUT_POSTERIOR[readout]]
+        months = torch.zeros(len(features), 12).index_add_(1, labels[:, 0].long() - 1, posterior)
+        hours = torch.zeros(len(features), 24).index_add_(1, labels[:, 2].long(), posterior)
+        assert torch.allclose(pred.month_posterior, months, atol=1e-6), readout
+        assert torch.allclose(pred.hour_posterior, hours, atol=1e-6), readout
+        if readout == "argmax":
+            assert torch.equal(pred.best_time, labels[posterior.argmax(dim=1)]), readout
+            continue
+        # The answer's month value and hour value are the candidates of least posterior-weighted cyclic distance.
+        month_values, hour_values = protocol_month_value(labels), hour_fraction(labels)
+        month_choice, hour_choice = torch.unique(month_values), torch.unique(hour_values)
+        month_cost = posterior @ cyclic_difference(month_choice[:, None], month_values[None], MONTH_PERIOD).T
+        hour_cost = posterior @ cyclic_difference(hour_choice[:, None], hour_values[None], HOUR_PERIOD).T
+        assert torch.equal(protocol_month_value(pred.best_time), month_choice[month_cost.argmin(dim=1)]), readout
+        assert torch.equal(hour_fraction(pred.best_time), hour_choice[hour_cost.argmin(dim=1)]), readout
+
+
+def test_the_heatmap_rows_sum_to_the_printed_month_posterior_in_the_api_and_on_the_web_page(trained_run, monkeypatch):
+    """The joint month x hour posterior that is drawn is the one the shown month and hour probabilities come from
+    (the default read-out's): its row sums are the month posterior, its column sums the hour posterior."""
+    register_backbone(monkeypatch, ToyBackbone())
+    run = trained_run["run"]
+    photo = trained_run["root"] / "world" / load_records(trained_run["records"]).paths[0]
+    predictor = Predictor.from_pretrained(run)
+    assert predictor.readout == DEFAULT_READOUT and predictor.time_posterior == "mix"
+    pred = predictor.predict_image(photo)
+    joint = pred.month_hour_posterior
+    assert joint.shape == (1, 12, 24) and float(joint.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert torch.allclose(joint.sum(dim=2), pred.month_posterior, atol=1e-6)
+    assert torch.allclose(joint.sum(dim=1), pred.hour_posterior, atol=1e-6)
+    gallery_only = predictor.month_hour_posterior(predictor.encode_images(predictor.photo_features([photo])))
+    assert not torch.allclose(joint, gallery_only, atol=1e-3)  # the mix differs from the gallery posterior here
+
+    client = TestClient(create_app_from_checkpoint(run))
+    data = client.post("/api/analyze", files={"photo": ("photo.png", photo.read_bytes(), "image/png")}).json()
+    rows = torch.tensor([[cell["p"] for cell in row["cells"]] for row in data["heatmap"]], dtype=torch.float64)
+    assert torch.allclose(rows.sum(dim=1), pred.month_posterior[0].double(), atol=1e-6)
+    month, hour = int(pred.best_time[0, 0]), int(pred.best_time[0, 2])
+    assert data["best_time_probs"]["month"] == pytest.approx(float(rows[month - 1].sum()), abs=1e-6)
+    assert data["best_time_probs"]["hour"] == pytest.approx(float(rows[:, hour].sum()), abs=1e-6)
+
+
+def test_the_verify_thresholds_are_fitted_on_the_held_out_pictures_and_used_by_verify(trained_run):
+    """About the flattest 5 % of the held-out month and hour posteriors and 1 % of the place posteriors fall below
+    the fitted thresholds; verify judges each check of a claim by the run's own."""
+    run, held = trained_run["run"], held_out(trained_run)
+    fitted = Temperatures.load(run).flat_below
+    assert fitted != DEFAULT_FLAT_BELOW
+    predictor = Predictor.from_pretrained(run)
+    pred = predictor.predict(held.features, top_k=1, where=False)
+    for kind, marginal in (("month", pred.month_posterior), ("hour", pred.hour_posterior)):
+        expected = float(torch.quantile(sharpness(marginal).double(), FLAT_SHARE[kind]))
+        assert fitted[kind] == pytest.approx(expected, rel=1e-3), kind
+    logits = (
+        predictor.scale("img_gps_logit_scale")
+        * predictor.encode_images(held.features)
+        @ (predictor.gps_gallery.embeddings.T)
+    )
+    place = float(torch.quantile(sharpness(torch.softmax(logits, dim=1)).double(), FLAT_SHARE["place"]))
+    assert fitted["place"] == pytest.approx(place, abs=1e-6)  # the untrained toy's place posteriors: near uniform
+
+    claim = Claim(lat=10.0, lon=20.0, time=datetime(2001, 3, 4, 10, 0))
+    checks = verify_features(predictor, held.features[0], claim).checks
+    assert {c.kind: c.flat_below for c in checks} == {
+        "place": fitted["place"],
+        "time": None,
+        **{kind: fitted[kind] for kind in ("month", "hour")},
+    }
+    strict = Predictor.from_pretrained(
+        run, temperatures=replace(predictor.temperatures, flat_below=dict.fromkeys(("place", "month", "hour"), 1.0))
+    )
+    assert {c.verdict for c in verify_features(strict, held.features[0], claim).checks} == {"cannot judge", None}

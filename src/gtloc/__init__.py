@@ -27,11 +27,17 @@ _EXPORTS = {
     "ImageGallery": "gtloc.retrieval.image_gallery",
     "build_image_gallery": "gtloc.retrieval.image_gallery",
     "Predictor": "gtloc.inference.predictor",
-    "Prediction": "gtloc.inference.predictor",
+    "Prediction": "gtloc.inference.prediction",
     "load": "gtloc.inference.predictor",
     "Retriever": "gtloc.inference.retrieve",
     "search": "gtloc.inference.retrieve",
     "analyze_photo": "gtloc.inference.verify",
+    "sun_position": "gtloc.sun",
+    "SunPosition": "gtloc.sun",
+    "Check": "gtloc.evidence",
+    "check_clock": "gtloc.evidence",
+    "check_sun": "gtloc.evidence",
+    "combine": "gtloc.evidence",
     "TrainConfig": "gtloc.training.config",
     "train": "gtloc.training.loop",
     "load_training_data": "gtloc.training.loop",
@@ -40,6 +46,7 @@ _EXPORTS = {
 
 __all__ = [
     "Backbone",
+    "Check",
     "FeatureStore",
     "GTLoc",
     "GTLocConfig",
@@ -50,11 +57,15 @@ __all__ = [
     "Predictor",
     "Records",
     "Retriever",
+    "SunPosition",
     "TrainConfig",
     "__version__",
     "analyze_photo",
     "backbone_for",
     "build_image_gallery",
+    "check_clock",
+    "check_sun",
+    "combine",
     "evaluate_predictions",
     "extract_features",
     "image_features",
@@ -63,6 +74,7 @@ __all__ = [
     "load_records",
     "load_training_data",
     "search",
+    "sun_position",
     "train",
 ]
 
@@ -73,12 +85,15 @@ if TYPE_CHECKING:
     from gtloc.data.schema import Records, load_records
     from gtloc.errors import GtlocError
     from gtloc.evaluation.protocol import evaluate_predictions
-    from gtloc.inference.predictor import Prediction, Predictor, load
+    from gtloc.evidence import Check, check_clock, check_sun, combine
+    from gtloc.inference.prediction import Prediction
+    from gtloc.inference.predictor import Predictor, load
     from gtloc.inference.retrieve import Retriever, search
     from gtloc.inference.verify import analyze_photo
     from gtloc.model.config import GalleryConfig, GTLocConfig
     from gtloc.model.gtloc import GTLoc
     from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
+    from gtloc.sun import SunPosition, sun_position
     from gtloc.training.config import TrainConfig
     from gtloc.training.loop import load_training_data, train
 

@@ -184,6 +184,34 @@ def local_to_utc(when_local: datetime, lat: float, lon: float) -> datetime:
     return aware.astimezone(timezone.utc)
 
 
+def parse_instant(text: str, lat: float | None = None, lon: float | None = None) -> datetime:
+    """The UTC instant (aware) written in ``text``: ISO 8601 with an offset or ``Z`` (``2013-01-20 18:54+01:00``,
+    ``2013-01-20T17:54Z``), or a naive time (also EXIF's ``2013:01:20 18:54:00``) read as local clock time at
+    ``(lat, lon)``. Raises :class:`InvalidTimeError` saying what is accepted.
+    """
+    cleaned = text.strip()
+    if len(cleaned) >= 10 and cleaned[4] == ":" and cleaned[7] == ":":  # EXIF's date separators
+        cleaned = f"{cleaned[:4]}-{cleaned[5:7]}-{cleaned[8:]}"
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise InvalidTimeError(
+            "not a time: write ISO 8601 such as '2013-01-20 18:54+01:00', '2013-01-20T17:54Z' or, for local time "
+            "at the place, '2013-01-20 18:54'",
+            "time",
+            text,
+        ) from None
+    if when.tzinfo is not None:
+        return when.astimezone(timezone.utc)
+    if lat is None or lon is None:
+        raise InvalidTimeError(
+            "has no UTC offset and no place to read it as local time: add one (+01:00 or Z)", "time", text
+        )
+    return local_to_utc(when, lat, lon)
+
+
 def utc_offset_hours(when_utc: datetime, lat: float, lon: float) -> float:
     """Local minus UTC, in hours, at that instant (DST included)."""
     local = utc_to_local(when_utc, lat, lon)

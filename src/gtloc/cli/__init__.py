@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "index_gallery",
     "retrieve",
     "verify",
+    "sun",
     "serve",
     "demo",
     "crossval",

@@ -14,6 +14,7 @@ class UtcSource(str, Enum):
     exif = "exif"
     mtime = "mtime"
     filename = "filename"
+    gps = "gps"
 
 
 @app.command()
@@ -24,8 +25,9 @@ def ingest(
     utc_from: UtcSource | None = typer.Option(
         None,
         "--utc-from",
-        help="Take the UTC time from EXIF DateTimeOriginal, the file's mtime or its name, and convert it to "
-        "local time at the GPS point. Default: EXIF DateTimeOriginal is already local time.",
+        help="Take the UTC time from EXIF DateTimeOriginal, the file's mtime, its name, or the GPS receiver's time "
+        "stamp (gps: where there is one and its fix is not older than the photo, else the camera's time), and "
+        "convert it to local time at the GPS point. Default: EXIF DateTimeOriginal is already local time.",
     ),
     name_pattern: str | None = typer.Option(
         None, "--name-pattern", help="With --utc-from filename: e.g. '%Y%m%d_%H%M' or '%Y-%m-%dT%H-%M-%S'."
@@ -41,6 +43,10 @@ def ingest(
     progress: bool | None = progress_option(),
 ) -> None:
     """Write a records CSV (path,lat,lon,unix_ts,year,month,day,hour,minute,second) from photos' EXIF.
+
+    Photos: JPEG, PNG, TIFF, WebP, AVIF and HEIC/HEIF; camera RAW files are skipped with what to do instead. Each record
+    also gets the GPS receiver's time and what it says of the camera's clock (gps_utc, clock_offset_s = camera time
+    minus GPS time, clock = ok/wrong/unknown, clock_note); the summary lists the clocks found wrong.
 
     Paths in the CSV are relative to the CSV's folder when PHOTO_DIR is inside it, as `gtloc predict PHOTO... --out`
     writes them: with the CSV in the current folder, `gtloc predict photos/*.jpg` and `gtloc evaluate` match them

@@ -8,9 +8,9 @@ import typer
 
 from gtloc.cli.app import app, checkpoint_option, flags, progress_option, show_progress, switch
 from gtloc.cli.options import checked_device, device_option
+from gtloc.model.readouts import DEFAULT_READOUT, READOUTS
 
 # Written out so that `gtloc predict --help` loads no torch; tests/test_cli.py checks them against the library.
-READOUTS = ("argmax", "bayes", "knn", "mix")
 GPS_INDEXES = ("exact", "faiss-flat", "faiss-ivf", "faiss-ivfpq")
 
 
@@ -38,7 +38,7 @@ def predict(
         "--readout",
         help=f"Time answer, one of {', '.join(READOUTS)}: the gallery's argmax (the paper's) or least "
         "expected error (bayes); knn: from the training pictures nearest in feature space; mix: both. "
-        "Default: the run's own (gtloc info RUN), else mix.",
+        f"Default: the run's own (gtloc info RUN), else {DEFAULT_READOUT}.",
     ),
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local weights for the checkpoint's backbone (clip-vit-l-14 needs one)."
@@ -66,7 +66,8 @@ def predict(
     """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
     device = checked_device(device)
     from gtloc.inference.batch_predict import run_prediction
-    from gtloc.inference.prediction_files import format_summary, out_of_domain_warning, prediction_json_path
+    from gtloc.inference.prediction import prediction_text
+    from gtloc.inference.prediction_files import prediction_json_path
 
     with flags(images="IMAGE...", images_root="--images", model_path="--backbone-path"):
         result = run_prediction(
@@ -93,12 +94,9 @@ def predict(
     if result.model_card is not None:
         typer.echo(result.model_card.summary())
     limit = (len(result.paths) if out is None else 5) if show is None else show
-    if limit:
-        typer.echo(format_summary(result.paths, result.prediction, limit=limit))
-    else:
-        warning = out_of_domain_warning(result.prediction, result.paths)
-        if warning:
-            typer.echo(warning)
+    text = prediction_text(result.prediction, result.paths, limit=limit)
+    if text:
+        typer.echo(text)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
     if out is None:
         typer.echo(f"{len(result.paths)} predictions{skipped} (--out FILE.csv writes them with the top-{top_k} JSON)")

@@ -7,6 +7,15 @@
   matching ``OffsetTimeOriginal``/``OffsetTimeDigitized`` gives the UTC offset when present. ``DateTime``
   (IFD0) is never used: it is the time the file was last changed, often days after capture.
   Sub-second tags are ignored (whole seconds).
+* GPS time: ``GPSDateStamp`` (``YYYY:MM:DD``) and ``GPSTimeStamp`` (three rationals, UTC): the GPS receiver's own
+  clock, read as :attr:`PhotoExif.gps_date` and :attr:`PhotoExif.gps_clock`; :mod:`gtloc.data.clock` compares them
+  with the camera's clock. Malformed stamps found in the wild are tolerated: a date with its day of the year in
+  place of the day (``2014:09:259`` is 16 September 2014), ``-`` or ``/`` separators, one-digit fields; anything
+  else (an hour of 25, a month of 13, a year before GPS existed) leaves the field empty with a reason.
+* The light: ``ExposureTime``, ``FNumber``, ``ISOSpeedRatings`` (else ``RecommendedExposureIndex``),
+  ``ExposureBiasValue``, ``Flash`` (bit 0: fired), ``SubjectDistance`` and ``SubjectDistanceRange`` (1 = macro), read
+  as :class:`CameraSettings`; an impossible value (an exposure of 0 s, ISO 0, a negative f-number) leaves it out
+  and says why in ``CameraSettings.problem``.
 
 Broken EXIF (zero denominators, garbage strings, impossible dates) never raises: the result says why the
 position or time is missing. Only a file that is not an image, or cannot be decoded, raises
@@ -18,12 +27,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from gtloc.data.formats import MAX_PIXELS, is_raw, raw_advice, register_formats, unreadable_advice
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
 
@@ -33,7 +43,31 @@ _TIME_TAGS = (
 )
 _DATETIME = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
+_GPS_DATE = re.compile(r"(\d{4})[:/.-](\d{1,2})[:/.-](\d{1,3})")
 DRAFT_SIZE = (64, 64)
+GPS_FIRST_YEAR = 1980
+"""GPS time began on 1980-01-06: an earlier GPS date is a broken stamp."""
+
+register_formats()
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """What the camera's exposure tags say, each ``None`` where absent or impossible (``problem`` says which).
+
+    ``exposure_time``: seconds; ``f_number``: the aperture's f-number N; ``iso``: ISO speed; ``exposure_bias``:
+    EV the photographer added to the meter's choice; ``flash_fired``: ``None`` when unknown;
+    ``subject_distance``: metres (``inf`` for a subject at infinity); ``macro``: SubjectDistanceRange says macro.
+    """
+
+    exposure_time: float | None = None
+    f_number: float | None = None
+    iso: float | None = None
+    exposure_bias: float | None = None
+    flash_fired: bool | None = None
+    subject_distance: float | None = None
+    macro: bool = False
+    problem: str = ""
 
 
 class PhotoReadError(GtlocError):
@@ -54,6 +88,9 @@ class PhotoExif:
     ``local_time``: naive camera clock time, ``None`` when unknown, with ``time_problem`` saying why;
     ``time_tag`` names the tag it came from. ``utc_offset``: local minus UTC from the ``OffsetTime*`` tag,
     ``None`` when absent (or broken: then ``offset_problem`` says why).
+    ``gps_date``/``gps_clock``: the GPS receiver's UTC date and time of day (``GPSDateStamp``/``GPSTimeStamp``;
+    many receivers write the time without the date), ``None`` when absent, with ``gps_time_problem`` saying why
+    when a stamp is present but unusable. ``camera``: the exposure tags (:class:`CameraSettings`).
     """
 
     lat: float | None = None
@@ -64,6 +101,10 @@ class PhotoExif:
     gps_problem: str = ""
     time_problem: str = ""
     offset_problem: str = ""
+    gps_date: date | None = None
+    gps_clock: time | None = None
+    gps_time_problem: str = ""
+    camera: CameraSettings = CameraSettings()
 
     @property
     def has_gps(self) -> bool:
@@ -81,22 +122,40 @@ class _Broken(ValueError):
 def read_photo_exif(path: str | Path, *, check_pixels: bool = True) -> PhotoExif:
     """GPS and capture time of the photo at ``path``.
 
-    ``check_pixels``: also decode the image at reduced size (JPEG draft mode, cheap) so that a truncated
-    file raises :class:`PhotoReadError` here rather than later in training.
+    ``check_pixels``: also decode the image at reduced size (JPEG draft mode, a HEIC's thumbnail: cheap) so that a
+    truncated file raises :class:`PhotoReadError` here rather than later in training; an image that would decode
+    to more than ``MAX_PIXELS`` (a HEIC declaring a huge size) is refused as ``"unreadable"`` before decoding.
+    A camera RAW file is refused as ``"not an image"`` with what to do instead.
     """
+    if is_raw(path):
+        raise PhotoReadError(path, "not an image", raw_advice(path))
     try:
         with Image.open(path) as image:
             exif = image.getexif()
             if check_pixels:
                 image.draft("RGB", DRAFT_SIZE)
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise PhotoReadError(
+                        path, "unreadable", f"{width} x {height} pixels is more than the {MAX_PIXELS:,} decoded"
+                    )
                 image.load()
+    except PhotoReadError:
+        raise
     except UnidentifiedImageError:
-        raise PhotoReadError(path, "not an image", "Pillow cannot identify the file as an image") from None
+        raise PhotoReadError(path, "not an image", unreadable_advice(path)) from None
+    except Image.DecompressionBombError as exc:
+        raise PhotoReadError(path, "unreadable", f"too large to decode safely ({exc})") from None
     except FileNotFoundError:
         raise PhotoReadError(path, "unreadable", "file not found") from None
     except Exception as exc:
         raise PhotoReadError(path, "unreadable", f"{type(exc).__name__}: {exc}") from None
     return _parse_exif(exif)
+
+
+def image_exif(image: Image.Image) -> PhotoExif:
+    """What the EXIF of an opened image says (as :func:`read_photo_exif` for a file; never raises)."""
+    return _parse_exif(image.getexif())
 
 
 def _parse_exif(exif: Image.Exif) -> PhotoExif:
@@ -119,7 +178,143 @@ def _parse_exif(exif: Image.Exif) -> PhotoExif:
             gps_problem = str(exc)
     tag_values = {**dict(exif), **sub}
     local_time, time_tag, time_problem, offset, offset_problem = _capture_time(tag_values)
-    return PhotoExif(lat, lon, local_time, offset, time_tag, gps_problem, time_problem, offset_problem)
+    gps_date, gps_clock, gps_time_problem = _gps_stamp(gps)
+    return PhotoExif(
+        lat,
+        lon,
+        local_time,
+        offset,
+        time_tag,
+        gps_problem,
+        time_problem,
+        offset_problem,
+        gps_date,
+        gps_clock,
+        gps_time_problem or gps_error,
+        _camera_settings(tag_values),
+    )
+
+
+def _gps_stamp(gps: dict[int, Any]) -> tuple[date | None, time | None, str]:
+    """``(UTC date, UTC time of day, problem)`` from ``GPSDateStamp``/``GPSTimeStamp``; each ``None`` when unusable."""
+    problems = []
+    stamp_date = stamp_clock = None
+    if ExifTags.GPS.GPSDateStamp in gps:
+        try:
+            stamp_date = _gps_date(_text(gps[ExifTags.GPS.GPSDateStamp]))
+        except _Broken as exc:
+            problems.append(str(exc))
+    if ExifTags.GPS.GPSTimeStamp in gps:
+        try:
+            stamp_clock = _gps_clock(gps[ExifTags.GPS.GPSTimeStamp])
+        except _Broken as exc:
+            problems.append(str(exc))
+    if stamp_clock is None:  # a date alone says too little to check a clock
+        stamp_date = None
+    return stamp_date, stamp_clock, "; ".join(problems)
+
+
+def _gps_date(text: str) -> date | None:
+    """The UTC date of a ``GPSDateStamp``; ``None`` for a blank one. Accepts a day-of-year in place of the day."""
+    if not text.strip(": 0"):
+        return None
+    match = _GPS_DATE.fullmatch(text.strip())
+    if not match:
+        raise _Broken(f"GPSDateStamp {text!r} is not 'YYYY:MM:DD'")
+    year, month, day = (int(g) for g in match.groups())
+    if year < GPS_FIRST_YEAR or year > 9999:
+        raise _Broken(f"GPSDateStamp {text!r}: the year is before GPS time began ({GPS_FIRST_YEAR})")
+    try:
+        if day > 31:  # the day of the year, written by some receivers where the day belongs (2014:09:259)
+            when = date(year, 1, 1) + timedelta(days=day - 1)
+            if when.year != year or when.month != month:
+                raise ValueError(f"day {day} of {year} is not in month {month}")
+            return when
+        return date(year, month, day)
+    except ValueError as exc:
+        raise _Broken(f"GPSDateStamp {text!r} is not a valid date ({exc})") from None
+
+
+def _gps_clock(value: Any) -> time:
+    """The UTC time of day of a ``GPSTimeStamp`` (hours, minutes, seconds as rationals)."""
+    parts = value if isinstance(value, (tuple, list)) else (value,)
+    if len(parts) != 3 or isinstance(value, (str, bytes)):
+        raise _Broken(f"GPSTimeStamp {value!r} is not hours, minutes, seconds")
+    hours, minutes, seconds = (_number(p, "GPSTimeStamp") for p in parts)
+    if not (0 <= hours < 24 and hours == int(hours) and 0 <= minutes < 60 and minutes == int(minutes)):
+        raise _Broken(f"GPSTimeStamp {_clock_text(parts)} is out of range (hours 0-23, minutes 0-59)")
+    if not 0 <= seconds < 61:
+        raise _Broken(f"GPSTimeStamp {_clock_text(parts)} is out of range (seconds 0-60)")
+    whole = min(int(seconds), 59)  # a leap second (60) is kept as 59.999999
+    micro = 999_999 if seconds >= 60 else round((seconds - whole) * 1e6)
+    return time(int(hours), int(minutes), whole, min(micro, 999_999))
+
+
+def _clock_text(parts: Any) -> str:
+    return ":".join(f"{float(p):g}" if getattr(p, "denominator", 1) else "?" for p in parts)
+
+
+def _positive(tags: dict[int, Any], tag: int, name: str, problems: list[str]) -> float | None:
+    """A strictly positive finite number from ``tags[tag]``, or ``None`` (a reason added when it is broken)."""
+    if tag not in tags:
+        return None
+    value = tags[tag]
+    if isinstance(value, (tuple, list)) and len(value) >= 1 and tag == ExifTags.Base.ISOSpeedRatings:
+        value = value[0]
+    try:
+        number = _number(value, name)
+    except _Broken as exc:
+        problems.append(str(exc))
+        return None
+    if number <= 0:
+        problems.append(f"{name} {number:g} is not a positive number")
+        return None
+    return number
+
+
+def _camera_settings(tags: dict[int, Any]) -> CameraSettings:
+    """The exposure tags as :class:`CameraSettings` (impossible values dropped with a reason)."""
+    base = ExifTags.Base
+    problems: list[str] = []
+    exposure = _positive(tags, base.ExposureTime, "ExposureTime", problems)
+    f_number = _positive(tags, base.FNumber, "FNumber", problems)
+    iso = _positive(tags, base.ISOSpeedRatings, "ISOSpeedRatings", problems)
+    if iso is None:
+        iso = _positive(tags, base.RecommendedExposureIndex, "RecommendedExposureIndex", [])
+    if exposure is not None and exposure > 3600:
+        problems.append(f"ExposureTime {exposure:g} s is longer than an hour")
+        exposure = None
+    if f_number is not None and not 0.7 <= f_number <= 128:
+        problems.append(f"FNumber {f_number:g} is not a lens aperture (f/0.7 to f/128)")
+        f_number = None
+    if iso is not None and not 1 <= iso <= 10_000_000:
+        problems.append(f"ISOSpeedRatings {iso:g} is not an ISO speed")
+        iso = None
+    bias = None
+    if base.ExposureBiasValue in tags:
+        try:
+            bias = _number(tags[base.ExposureBiasValue], "ExposureBiasValue")
+        except _Broken as exc:
+            problems.append(str(exc))
+        if bias is not None and abs(bias) > 10:
+            problems.append(f"ExposureBiasValue {bias:g} EV is out of range")
+            bias = None
+    flash = tags.get(base.Flash)
+    flash_fired = bool(int(flash) & 1) if isinstance(flash, int) else None
+    distance = None
+    if base.SubjectDistance in tags:
+        raw = tags[base.SubjectDistance]
+        if getattr(raw, "denominator", 1) == 0 and getattr(raw, "numerator", 0) > 0:
+            distance = math.inf  # 0xFFFFFFFF/1 or n/0: the subject is at infinity
+        else:
+            try:
+                distance = _number(raw, "SubjectDistance")
+            except _Broken:
+                distance = None
+            if distance is not None and distance <= 0:
+                distance = None  # 0 means "unknown" in the EXIF standard
+    macro = tags.get(base.SubjectDistanceRange) == 1
+    return CameraSettings(exposure, f_number, iso, bias, flash_fired, distance, macro, "; ".join(problems))
 
 
 def _text(value: Any) -> str:

@@ -17,18 +17,21 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gtloc.data.formats import MAX_PIXELS, is_raw, raw_advice, register_formats, unreadable_advice
 from gtloc.errors import GtlocError
 
+if TYPE_CHECKING:
+    import torch
+
+register_formats()
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # MAX_PIXELS is the stricter rule
 RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
-MAX_PIXELS = 40_000_000
-"""The most pixels an image is decoded at (e.g. 7,750 x 5,160): at most ~4 bytes each per buffer."""
 MAX_ASPECT = 32
 """The longest an image's longer side may be, in multiples of its shorter side, to be resized."""
 STRIP_ROWS = 256
@@ -140,7 +143,10 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
 
     Raises ``ImageDecodeError`` naming the file for a missing, non-image, truncated or corrupt file, and its
     subclass ``ImageTooLargeError`` for one that cannot be processed in bounded memory (see the module doc).
+    HEIC/HEIF is read like JPEG; a camera RAW file is refused with what to do instead (:mod:`gtloc.data.formats`).
     """
+    if is_raw(path):
+        raise ImageDecodeError(path, raw_advice(path))
     try:
         with open(path, "rb") as handle:  # closing our handle, not the image, keeps its pixels without a copy
             opened = Image.open(handle)
@@ -153,7 +159,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     except IsADirectoryError:
         raise ImageDecodeError(path, "is a directory, not an image file") from None
     except UnidentifiedImageError:
-        raise ImageDecodeError(path, "not an image file (Pillow cannot identify its format)") from None
+        why = unreadable_advice(path)
+        raise ImageDecodeError(path, why if is_raw(path) else f"not an image file ({why})") from None
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(path, f"too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -223,5 +230,7 @@ def ten_crop(
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB image -> ``(3, H, W)`` float32 tensor with values in ``[0, 1]``."""
+    import torch  # here, not at the top: decoding a photo (the evidence checks, EXIF) needs no torch
+
     array = np.asarray(_to_rgb(image), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)

@@ -11,9 +11,16 @@ Time sources (``utc_from``):
 * ``"exif"``: the EXIF clock is UTC (webcams often run on UTC); any offset tag is ignored.
 * ``"mtime"``: the file's modification time is the UTC instant.
 * ``"filename"``: the file name holds the UTC time, read with ``name_pattern`` (see :class:`NamePattern`).
+* ``"gps"``: the GPS receiver's UTC time (``GPSDateStamp`` + ``GPSTimeStamp``) where the photo has one and its fix
+  is not older than the photo (:mod:`gtloc.data.clock`); the camera's time otherwise, as by default.
 
 With ``utc_from``, local time is the UTC instant seen on the clock of the GPS point's time zone.
 ``lat``/``lon`` give one position to every photo (a fixed webcam), overriding EXIF GPS.
+
+Every record also says what its clocks say (:func:`gtloc.data.clock.read_clock`): ``gps_utc`` (ISO 8601 UTC, empty
+without a GPS time), ``clock_offset_s`` (camera time minus GPS time, seconds), ``clock`` (``ok``, ``wrong`` or
+``unknown``) and ``clock_note`` (why, e.g. "camera set to UTC+2, 10 h ahead of local time"); :func:`summarize` lists
+the clocks found wrong.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import io
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,15 +38,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from gtloc.data.clock import ClockReading, gps_local_time, read_clock
 from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
+from gtloc.data.formats import IMAGE_SUFFIXES, RAW_SUFFIXES, raw_advice
 from gtloc.data.schema import Records, paths_for_csv, write_records
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.io import atomic_write_text
 from gtloc.timecode import datetime_to_time_row, local_to_utc, utc_to_local
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp"})
-UTC_SOURCES = ("exif", "mtime", "filename")
+UTC_SOURCES = ("exif", "mtime", "filename", "gps")
+CLOCK_COLUMNS = ("gps_utc", "clock_offset_s", "clock", "clock_note")
 SKIPPED_COLUMNS = ("path", "reason", "detail")
 NAME_DIRECTIVES = {
     "Y": r"\d{4}",
@@ -71,6 +81,10 @@ class IngestResult:
     ignored: Counter[str] = field(default_factory=Counter)
     partial: int = 0
     paths_root: Path | None = None
+    camera_time_kept: int = 0
+    """With ``utc_from="gps"``: records whose time is the camera's (no usable GPS time, or a stale fix)."""
+    clocks: list[ClockReading] = field(default_factory=list)
+    """Each record's clock reading, in the records' order."""
 
 
 class NamePattern:
@@ -131,8 +145,8 @@ class NamePattern:
 
 
 def list_photos(photo_dir: Path) -> tuple[list[str], Counter[str], list[SkippedPhoto]]:
-    """Image files under ``photo_dir`` as sorted POSIX relative paths, other files counted by suffix,
-    and folders that could not be listed."""
+    """Image files under ``photo_dir`` as sorted POSIX relative paths, other files counted by suffix, and what could
+    not be read: folders that could not be listed, and camera RAW files (with what to do instead)."""
     photos: list[str] = []
     ignored: Counter[str] = Counter()
     unlisted: list[SkippedPhoto] = []
@@ -148,9 +162,33 @@ def list_photos(photo_dir: Path) -> tuple[list[str], Counter[str], list[SkippedP
             suffix = Path(name).suffix.lower()
             if suffix in IMAGE_SUFFIXES:
                 photos.append(rel)
+            elif suffix in RAW_SUFFIXES:
+                unlisted.append(SkippedPhoto(_printable(rel), "not an image", raw_advice(name)))
             else:
                 ignored[suffix or "(no suffix)"] += 1
     return sorted(photos), ignored, unlisted
+
+
+def expand_photos(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedPhoto]]:
+    """The photos named on a command line: a file stands for itself (the reader says what is wrong with it), a folder
+    for every photo under it by :func:`list_photos`'s rules (recursive, sorted, RAW files skipped with advice).
+
+    Returns the photo paths in the order given (each folder's photos sorted) and the folder entries skipped (with
+    their folder-relative path prefixed by the folder). A path that does not exist is a :class:`GtlocError`.
+    """
+    photos: list[Path] = []
+    skipped: list[SkippedPhoto] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found, _, unlisted = list_photos(path)
+            photos += [path / rel for rel in found]
+            skipped += [SkippedPhoto(_printable(str(path / s.path)), s.reason, s.detail) for s in unlisted]
+        elif path.exists():
+            photos.append(path)
+        else:
+            raise GtlocError(f"{path}: no such file or folder ({path.resolve()})")
+    return photos, skipped
 
 
 def _printable(path: str) -> str:
@@ -179,14 +217,38 @@ def _instant(
     return None, ""
 
 
+@dataclass(frozen=True)
+class _PhotoRead:
+    """One photo's labels: position, local time, UTC instant (each ``None`` when unknown, with the problems),
+    its clock reading and whether ``utc_from="gps"`` had to keep the camera's time."""
+
+    latlon: tuple[float, float] | None
+    local: datetime | None
+    instant: datetime | None
+    gps_problem: str
+    time_problem: str
+    clock: ClockReading
+    camera_time_kept: bool = False
+
+
+def _camera_time(exif: PhotoExif, latlon: tuple[float, float] | None) -> tuple[datetime | None, datetime | None]:
+    """The default time source: EXIF local time, and its UTC instant from the offset tag or the place's zone."""
+    local, instant = exif.local_time, None
+    if local is not None and exif.utc_offset is not None:
+        instant = (local - exif.utc_offset).replace(tzinfo=timezone.utc)
+    elif local is not None and latlon:
+        instant = local_to_utc(local, *latlon)
+    return local, instant
+
+
 def _read_one(
     photo_dir: Path,
     rel: str,
     fixed: tuple[float, float] | None,
     utc_from: str | None,
     pattern: NamePattern | None,
-) -> tuple[tuple[float, float] | None, datetime | None, datetime | None, str, str] | SkippedPhoto:
-    """``(latlon, local time, UTC instant, gps problem, time problem)`` of one photo, or why it is skipped."""
+) -> _PhotoRead | SkippedPhoto:
+    """What one photo gives (see :class:`_PhotoRead`), or why it is skipped."""
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
@@ -198,20 +260,20 @@ def _read_one(
         return SkippedPhoto(rel, exc.reason, exc.detail)
     latlon = fixed or ((exif.lat, exif.lon) if exif.has_gps else None)
     gps_problem = "" if latlon else exif.gps_problem
-    if utc_from is None:
-        local, time_problem = exif.local_time, exif.time_problem
-        instant = None
-        if local is not None and exif.utc_offset is not None:
-            instant = (local - exif.utc_offset).replace(tzinfo=timezone.utc)
-        elif local is not None and latlon:
-            instant = local_to_utc(local, *latlon)
-        return latlon, local, instant, gps_problem, time_problem
+    clock = read_clock(exif, *(latlon or (None, None)))
+    if utc_from in (None, "gps"):
+        gps_local = gps_local_time(clock, *latlon) if utc_from == "gps" and latlon else None
+        if gps_local is not None and clock.gps_utc is not None:
+            return _PhotoRead(latlon, gps_local, clock.gps_utc, gps_problem, "", clock)
+        local, instant = _camera_time(exif, latlon)
+        return _PhotoRead(latlon, local, instant, gps_problem, exif.time_problem, clock, utc_from == "gps")
     instant, time_problem = _instant(rel, full, exif, utc_from, pattern)
     if instant is None:
-        return latlon, None, None, gps_problem, time_problem
+        return _PhotoRead(latlon, None, None, gps_problem, time_problem, clock)
     if latlon is None:
-        return None, None, instant, gps_problem, "no GPS position to turn the UTC time into local time"
-    return latlon, utc_to_local(instant, *latlon), instant, "", ""
+        why = "no GPS position to turn the UTC time into local time"
+        return _PhotoRead(None, None, instant, gps_problem, why, clock)
+    return _PhotoRead(latlon, utc_to_local(instant, *latlon), instant, "", "", clock)
 
 
 def ingest_photos(
@@ -254,29 +316,41 @@ def ingest_photos(
     times: list[list[float]] = []
     unix_ts: list[str] = []
     years: list[str] = []
-    partial = 0
+    clocks: dict[str, list[str]] = {name: [] for name in CLOCK_COLUMNS}
+    partial = kept = 0
+    readings: list[ClockReading] = []
     for rel in tqdm(photos, desc="reading EXIF", unit="photo", disable=not progress):
         got = _read_one(root, rel, fixed, utc_from, pattern)
         if isinstance(got, SkippedPhoto):
             skipped.append(got)
             continue
-        position, local, instant, gps_problem, time_problem = got
+        position, local, instant = got.latlon, got.local, got.instant
         if position is None or local is None:
-            problems = "; ".join(p for p in (gps_problem, time_problem) if p)
+            problems = "; ".join(p for p in (got.gps_problem, got.time_problem) if p)
             if not keep_partial or (position is None and local is None):
                 skipped.append(SkippedPhoto(rel, "no GPS" if position is None else "no date", problems))
                 continue
             partial += 1
+        kept += got.camera_time_kept
         paths.append(rel)
         latlon.append(position or (np.nan, np.nan))
         times.append(datetime_to_time_row(local) if local else [np.nan] * 5)
         unix_ts.append(str(int(instant.timestamp())) if instant and local else "")
         years.append(str(local.year) if local else "")
-    extras = {"unix_ts": unix_ts, "year": years}
+        readings.append(got.clock)
+        for name, value in zip(CLOCK_COLUMNS, _clock_cells(got.clock), strict=True):
+            clocks[name].append(value)
+    extras = {"unix_ts": unix_ts, "year": years, **clocks}
     if camera_from_folder:
         extras["camera"] = [p.rsplit("/", 1)[0] if "/" in p else "." for p in paths]
     records = Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times), extras=extras)
-    return IngestResult(records=records, skipped=skipped, ignored=ignored, partial=partial)
+    return IngestResult(records, skipped, ignored, partial, camera_time_kept=kept, clocks=readings)
+
+
+def _clock_cells(clock: ClockReading) -> tuple[str, str, str, str]:
+    """The records' ``gps_utc, clock_offset_s, clock, clock_note`` cells of one photo."""
+    offset = "" if clock.offset_s is None else str(round(clock.offset_s))
+    return clock.gps_utc_text, offset, clock.status, clock.note
 
 
 def write_skipped(skipped: list[SkippedPhoto], path: str | Path) -> None:
@@ -302,11 +376,35 @@ def summarize(result: IngestResult, out: str | Path, max_listed: int = 20, full_
         if len(result.skipped) > max_listed:
             hint = f" ({full_list_hint})" if full_list_hint else ""
             lines.append(f"  ... and {len(result.skipped) - max_listed} more{hint}")
+    if result.camera_time_kept:
+        n = result.camera_time_kept
+        lines.append(f"  {n} of them keep the camera's time (no usable GPS time, or a GPS fix older than the photo)")
+    lines += _clock_summary(result.records.paths, result.clocks, max_listed)
     if result.ignored:
         counts = ", ".join(f"{suffix} {n}" for suffix, n in sorted(result.ignored.items()))
         n = sum(result.ignored.values())
         lines.append(f"ignored {n} non-image file{'s' if n != 1 else ''} (by suffix: {counts})")
     return "\n".join(lines)
+
+
+def _clock_summary(paths: list[str], clocks: list[ClockReading], max_listed: int) -> list[str]:
+    """Lines naming the photos whose camera clock was found wrong (the first ``max_listed``), and counting the GPS
+    fixes older than their photo."""
+    wrong = [(path, c.note) for path, c in zip(paths, clocks, strict=True) if c.status == "wrong"]
+    checked = sum(1 for c in clocks if c.status in ("ok", "wrong"))
+    stale = sum(1 for c in clocks if c.fix == "stale" and c.status == "unknown")
+    lines = []
+    if wrong:
+        n = len(wrong)
+        lines.append(f"camera clock wrong in {n} of the {checked} photos whose GPS time could check it:")
+        lines += [f"  {path}: {note}" for path, note in wrong[:max_listed]]
+        if n > max_listed:
+            lines.append(f"  ... and {n - max_listed} more (the records' clock and clock_note columns list them all)")
+    elif checked:
+        lines.append(f"camera clock right in all {checked} photos whose GPS time could check it")
+    if stale:
+        lines.append(f"{_files(stale, 'photo')} with a GPS fix older than the photo (their clock not checked)")
+    return lines
 
 
 def ingest_to_csv(

@@ -1,7 +1,9 @@
 """One records schema for every source: ``path,lat,lon,unix_ts,year,month,day,hour,minute,second``.
 
 Time fields are local clock time. The geo-only form ``path,lat,lon`` is accepted too. Extra columns
-(e.g. ``camera``, and ``unix_ts``/``year`` themselves) are kept as strings and written back.
+(e.g. ``camera``, and ``unix_ts``/``year`` themselves) are kept as strings and written back. Optional columns
+with a known meaning are checked when present and non-empty (:data:`OPTIONAL_COLUMNS`: the clock columns that
+``ingest`` writes); any other extra column is free text.
 
 :func:`load_records` reads and validates such a CSV. Every bad row is reported with the file, its data row
 (counted from 1 after the header), its line in the file, the field and the value. Empty lat/lon or empty time
@@ -19,6 +21,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +211,24 @@ def _check_number(value: str, whole_range: tuple[int, int] | None = None) -> str
     return ""
 
 
+def _utc_time_problem(value: str) -> str:
+    """Why ``value`` is not an ISO 8601 UTC time such as ``2021-06-01T12:30:04Z``; "" when it is one."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return "not an ISO 8601 time (e.g. 2021-06-01T12:30:04Z)"
+    return "" if when.utcoffset() is not None and not when.utcoffset() else "not in UTC (end it with Z)"
+
+
+OPTIONAL_COLUMNS: dict[str, Callable[[str], str]] = {
+    "gps_utc": _utc_time_problem,
+    "clock_offset_s": _check_number,
+    "clock": lambda value: "" if value in ("ok", "wrong", "unknown") else "must be ok, wrong or unknown",
+}
+"""Optional columns checked when present and non-empty: name -> why a value is bad ("" when good). A new optional
+column with a checkable meaning adds one entry here; every other extra column is kept as free text."""
+
+
 def _header_error(file: str, problem: str) -> RecordsValidationError:
     return RecordsValidationError(file, [RecordProblem(file, 0, 1, "", "", "", problem)], 0)
 
@@ -383,6 +404,10 @@ def _check_row(
             bad(first_missing, "", f"{why} (give all of {', '.join(TIME_FIELDS)}, or none)")
         elif given:
             time = _check_time(values, year, bad)
+    for name, problem_of in OPTIONAL_COLUMNS.items():
+        value = cells[cols[name]].strip() if name in cols else ""
+        if value and (why := problem_of(value)):
+            bad(name, value, why)
     return problems, path, latlon, time
 
 

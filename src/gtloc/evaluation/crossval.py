@@ -29,8 +29,9 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.evaluation.baselines import constant_baseline
 from gtloc.evaluation.crossval_report import Verdict, row_errors, summary_sentences, verdict_table, verdicts
 from gtloc.evaluation.protocol import protocol_metrics
-from gtloc.inference.predictor import DEFAULT_READOUT, READOUTS, Predictor
+from gtloc.inference.predictor import Predictor
 from gtloc.io import atomic_write_text, write_json
+from gtloc.model.readouts import DEFAULT_READOUT, READOUTS
 from gtloc.training.checkpoint import TRAINING_STATE_FILE
 from gtloc.training.config import TrainConfig
 from gtloc.training.loop import TrainingData, load_training_data, train

@@ -205,14 +205,12 @@ def _trust_lines(trust: dict[str, Any]) -> list[str]:
 
 
 def _plots(out: Path, test_world: Path, test: TrainingData, comparison) -> None:
-    pred, predictor = comparison.prediction, comparison.predictor
+    pred = comparison.prediction
     plot_world_map(pred.latlon.numpy(), test.latlon.numpy(), out / "world_map.png")
     idx = np.linspace(0, len(test) - 1, POSTERIOR_EXAMPLES).astype(int)
     plot_time_posteriors(
         [test_world / "images" / test.paths[i] for i in idx],
-        predictor.month_hour_posterior(
-            predictor.encode_images(test.features[idx]), features=test.features[idx]
-        ).numpy(),
+        pred.month_hour_posterior[idx].numpy(),
         test.times[idx].numpy(),
         out / "time_posteriors.png",
         predictions=pred.best_time[idx].numpy(),

@@ -10,7 +10,8 @@ import numpy as np
 
 from gtloc.evaluation.baselines import BaselinePrediction, classification_baseline, constant_baseline, random_baseline
 from gtloc.evaluation.protocol import protocol_metrics
-from gtloc.inference.predictor import Prediction, Predictor
+from gtloc.inference.prediction import Prediction
+from gtloc.inference.predictor import Predictor
 from gtloc.model.losses import LossWeights
 from gtloc.training.checkpoint import TRAINING_STATE_FILE, saved_step
 from gtloc.training.config import TrainConfig
@@ -93,12 +94,13 @@ def compare_methods(
     """Train GT-Loc (``run_root/gtloc``) and each ablation on ``device``, fit the baselines (on the CPU), and
     score all on ``test``.
 
-    Methods: ``gtloc`` (the default read-out: least expected error under the ``mix`` posterior) and, under
-    ``baselines``: ``gtloc_argmax_readout`` (the paper's: argmax of the model's gallery posterior),
-    ``gtloc_bayes_readout`` (least expected error under the gallery posterior), ``gtloc_given_location``
-    (``(image + location) -> time`` with the true place, default read-out), ``constant``, ``random``,
-    ``classification``, and the ablations ``gtloc_hard_targets`` (``tau = 0``) and ``gtloc_time_only`` (no GPS
-    terms), both with the default read-out.
+    Methods: ``gtloc`` (the run's read-out, by default ``mix``: least expected error under the mix of the model's
+    and the training neighbours' posteriors) and, under ``baselines``: ``gtloc_argmax_readout`` (the paper's:
+    argmax of the model's gallery posterior), ``gtloc_bayes_readout`` (least expected error under the gallery
+    posterior), ``gtloc_given_location`` (``(image + location) -> time`` with the true place, the run's read-out),
+    ``constant``, ``random``, ``classification``, and the ablations ``gtloc_hard_targets`` (``tau = 0``) and
+    ``gtloc_time_only`` (no GPS terms), both with their run's read-out. Every time is a prediction's
+    :attr:`~gtloc.inference.prediction.Prediction.best_time`.
     """
     run_root = Path(run_root)
     log("training GT-Loc")
@@ -106,15 +108,16 @@ def compare_methods(
     pred = _predict(predictor, test)
     latlon = pred.latlon.numpy().astype(float)
     result = Comparison(
-        gtloc=_score(latlon, pred.time_bayes.numpy().astype(float), test), prediction=pred, predictor=predictor
+        gtloc=_score(latlon, pred.best_time.numpy().astype(float), test), prediction=pred, predictor=predictor
     )
-    gallery = Predictor.from_pretrained(run_root / "gtloc", time_posterior="gallery").predict(test.features, top_k=5)
-    result.baselines["gtloc_argmax_readout"] = _score(latlon, gallery.time.numpy().astype(float), test)
-    result.baselines["gtloc_bayes_readout"] = _score(latlon, gallery.time_bayes.numpy().astype(float), test)
+    for readout in ("argmax", "bayes"):
+        other = Predictor.from_pretrained(run_root / "gtloc", readout=readout, places=False, device=device)
+        answer = other.predict(test.features, top_k=5, where=False).best_time
+        result.baselines[f"gtloc_{readout}_readout"] = _score(latlon, answer.numpy().astype(float), test)
     given = predictor.predict_time_given_location(test.features, test.latlon)
     n = len(test)
     no_place = np.full((n, 2), np.nan)
-    result.baselines["gtloc_given_location"] = _score(no_place, given.time_bayes.numpy().astype(float), test)
+    result.baselines["gtloc_given_location"] = _score(no_place, given.best_time.numpy().astype(float), test)
 
     train_latlon, train_times = train_data.latlon.numpy().astype(float), train_data.times.numpy().astype(float)
     result.baselines["constant"] = _score_baseline(constant_baseline(train_latlon, train_times, n), test)
@@ -146,5 +149,5 @@ def compare_methods(
         )
         vpred = _predict(variant, test)
         latlon = vpred.latlon.numpy().astype(float) if places else np.full((n, 2), np.nan)
-        result.baselines[name] = _score(latlon, vpred.time_bayes.numpy().astype(float), test)
+        result.baselines[name] = _score(latlon, vpred.best_time.numpy().astype(float), test)
     return result

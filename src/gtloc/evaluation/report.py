@@ -1,5 +1,5 @@
 """Reports: a markdown metrics table, a world map of predicted vs true places, month x hour posterior heatmaps
-(the joint posterior, :meth:`gtloc.inference.predictor.Predictor.month_hour_posterior`).
+(the joint posterior, :attr:`gtloc.inference.prediction.Prediction.month_hour_posterior`).
 
 Plots use matplotlib's Agg renderer (offline, no pyplot state) and are written atomically as PNG. The map's
 land comes from the time-zone polygons that ``timezonefinder`` ships (land zones vs the ``Etc/GMT`` ocean
@@ -8,6 +8,7 @@ zones, so coasts include ~22 km of territorial water), sampled on a coarse grid:
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,6 @@ from PIL import Image
 from gtloc.data.images import load_image
 from gtloc.errors import GtlocError
 from gtloc.geo import ACCURACY_THRESHOLDS_KM
-from gtloc.inference.prediction_files import MONTH_NAMES
 from gtloc.io import atomic_path
 from gtloc.timecode import hour_fraction, protocol_month_value, timezone_at
 
@@ -209,7 +209,7 @@ def plot_time_posteriors(
     """One row per picture: the picture, then its joint month x hour posterior.
 
     ``month_hour_posteriors`` ``(N, 12, 24)``: months Jan..Dec by hours 0..23 (as
-    :meth:`~gtloc.inference.predictor.Predictor.month_hour_posterior` returns them); ``truths`` ``(N, 5)`` local
+    :attr:`~gtloc.inference.prediction.Prediction.month_hour_posterior` holds them); ``truths`` ``(N, 5)`` local
     times (NaN row: unknown) marked with a white circle; ``predictions`` ``(N, 5)`` optional, marked with a cyan
     cross. ``images``: PIL images or file paths.
     """
@@ -229,7 +229,7 @@ def plot_time_posteriors(
             pic.set_title(titles[i], fontsize=8)
         shown = heat.imshow(grids[i], extent=(0, 24, 12, 0), aspect="auto", cmap="magma", interpolation="nearest")
         fig.colorbar(shown, ax=heat, fraction=0.04, pad=0.02, label="probability")
-        heat.set_yticks(np.arange(12) + 0.5, MONTH_NAMES, fontsize=7)
+        heat.set_yticks(np.arange(12) + 0.5, list(calendar.month_abbr)[1:], fontsize=7)
         heat.set_xticks(range(0, 25, 3))
         heat.set_xlabel("local hour", fontsize=8)
         heat.tick_params(axis="x", labelsize=7)

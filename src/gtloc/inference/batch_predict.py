@@ -19,10 +19,12 @@ from gtloc.backbones.extract import backbone_for, file_features
 from gtloc.data.features import FeatureDirs, FeatureStore
 from gtloc.data.schema import load_records, paths_for_csv
 from gtloc.errors import GtlocError, Param, ParameterError
+from gtloc.inference.prediction import Prediction
 from gtloc.inference.prediction_files import prediction_json_path, write_predictions
-from gtloc.inference.predictor import DEFAULT_READOUT, READOUTS, Prediction, Predictor
+from gtloc.inference.predictor import Predictor
 from gtloc.io import output_file
 from gtloc.model.card import ModelCard
+from gtloc.model.readouts import DEFAULT_READOUT, check_readout
 
 FEATURE_CHUNK = 1024
 
@@ -213,8 +215,8 @@ def run_prediction(
     mode = _input_mode(images, records, images_root, features)
     if top_k < 1:
         raise ParameterError(Param("top_k"), f" must be >= 1, got {top_k}")
-    if readout is not None and readout not in READOUTS:
-        raise ParameterError("unknown ", Param("readout"), f" {readout!r}; choose one of {', '.join(READOUTS)}")
+    if readout is not None:
+        check_readout(readout)
     if out is not None:
         output_file(out)
         output_file(prediction_json_path(out))

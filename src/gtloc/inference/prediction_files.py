@@ -1,4 +1,5 @@
-"""Prediction files: the top-1 CSV, the top-k JSON beside it, reading the CSV back, and a readable summary.
+"""Prediction files: the top-1 CSV, the top-k JSON beside it, and reading the CSV back (the readable form of a
+prediction is :func:`gtloc.inference.prediction.prediction_text`).
 
 * ``preds.csv``: one row per image, ``path,lat,lon,month,day,hour,minute,in_domain,domain_score`` (the best place
   and the read-out's local clock time, its seconds dropped, at most 1/60 h; ``in_domain`` ``true``/``false`` and
@@ -24,13 +25,11 @@ import numpy as np
 from gtloc.data.schema import Records
 from gtloc.errors import GtlocError
 from gtloc.geo import validate_coordinate
-from gtloc.inference.predictor import Prediction
+from gtloc.inference.prediction import Prediction
 from gtloc.io import atomic_write_text
-from gtloc.places import place_names
 from gtloc.timecode import TIME_FIELDS, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute", "in_domain", "domain_score")
-MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def prediction_json_path(csv_path: str | Path) -> Path:
@@ -53,20 +52,6 @@ def domain_cells(pred: Prediction, i: int) -> list[str]:
     if pred.domain_score is None:
         return ["", ""]
     return ["true" if bool(pred.in_domain[i]) else "false", f"{float(pred.domain_score[i]):.1f}"]
-
-
-def out_of_domain_warning(pred: Prediction, paths: Sequence[str]) -> str | None:
-    """The warning, in words, when some pictures lie outside the model's domain (``None`` when none do)."""
-    if pred.in_domain is None:
-        return None
-    outside = [p for p, ok in zip(paths, pred.in_domain.tolist(), strict=True) if not ok]
-    if not outside:
-        return None
-    named = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
-    return (
-        f"warning: {len(outside)} of {len(paths)} pictures are outside this model's domain ({named}): they look "
-        "unlike anything it was trained on, so its places, times and probabilities for them are not to be trusted"
-    )
 
 
 def _top1_places(pred: Prediction) -> np.ndarray | None:
@@ -213,38 +198,3 @@ def read_predictions(path: str | Path) -> Records:
             latlon.append(ll)
             times.append(t)
     return Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times).reshape(-1, 5))
-
-
-def _format_time(t: np.ndarray) -> str:
-    return f"{int(t[1])} {MONTH_NAMES[int(t[0]) - 1]} {int(t[2]):02d}:{int(t[3]):02d}"
-
-
-def format_summary(paths: Sequence[str], pred: Prediction, limit: int = 5) -> str:
-    """Readable lines for the first ``limit`` images: the best place (nearest town) and the read-out's local time
-    with the probabilities of its month and hour, and whether the picture is in the model's domain; then a warning
-    in words when any picture is not."""
-    n = min(limit, len(paths))
-    places, times = _top1_places(pred), top1_times(pred)
-    names = place_names(places[:n]) if places is not None and n else []
-    lines = []
-    for i in range(n):
-        parts = [paths[i]]
-        if places is not None:
-            prob = float(pred.place_probs[i, 0])
-            parts.append(f"{places[i, 0]:.4f}, {places[i, 1]:.4f} (near {names[i]}; p={prob:.2g})")
-        if times is not None:
-            p_month = float(pred.month_posterior[i, int(times[i, 0]) - 1])
-            p_hour = float(pred.hour_posterior[i, int(times[i, 2])])
-            parts.append(
-                f"{_format_time(times[i])} (read-out {pred.readout}; p(month)={p_month:.2f}, p(hour)={p_hour:.2f})"
-            )
-        if pred.domain_score is not None:
-            inside = "in domain" if bool(pred.in_domain[i]) else "OUT OF DOMAIN"
-            parts.append(f"{inside} (domain_score {float(pred.domain_score[i]):.1f})")
-        lines.append("  ".join(parts))
-    if len(paths) > n:
-        lines.append(f"... and {len(paths) - n} more")
-    warning = out_of_domain_warning(pred, paths)
-    if warning:
-        lines.append(warning)
-    return "\n".join(lines)

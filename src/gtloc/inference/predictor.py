@@ -6,10 +6,8 @@ The one-call API: ``gtloc.load(run).predict_image("photo.jpg", top_k=3)`` (:func
 
 from __future__ import annotations
 
-import calendar
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,11 +17,13 @@ from PIL import Image
 from gtloc.backbones.base import Backbone
 from gtloc.device import resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
+from gtloc.inference.prediction import Prediction
 from gtloc.io import can_write, user_cache_dir
 from gtloc.model.calibration import Temperatures
 from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
+from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, TIME_POSTERIORS, check_readout
 from gtloc.retrieval.faiss import GallerySearch
 from gtloc.retrieval.galleries import (
     RUN_GALLERIES_DIR,
@@ -32,118 +32,12 @@ from gtloc.retrieval.galleries import (
     build_time_gallery,
     encode_gallery,
 )
+from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
+from gtloc.retrieval.neighbours import time_prior as time_prior_on
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
-from gtloc.retrieval.readout import NEIGHBOURS_FILE, TIME_POSTERIORS, NeighbourStore, mix, mix_weight
-from gtloc.retrieval.readout import time_prior as time_prior_on
-from gtloc.retrieval.time_readout import TimeReadout
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 
-MAX_SHOWN = 5
-# The time read-outs (how a time posterior becomes one answer); a run names its own in its model card.
-# ``argmax`` answers the gallery posterior's top entry (the paper's); the others its least-expected-error month and
-# hour (``time_bayes``) over the time posterior they name: the gallery's, the training neighbours' or their mix.
-READOUTS = ("argmax", "bayes", "knn", "mix")
-READOUT_POSTERIOR = {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix": "mix"}
-DEFAULT_READOUT = "mix"
 Photo = str | os.PathLike[str] | Image.Image
-
-
-@dataclass(repr=False)
-class Prediction:
-    """Predictions for N images with top-k alternatives.
-
-    ``place_topk`` ``(N, k, 2)`` degrees and ``place_probs`` ``(N, k)`` (softmax over the whole GPS gallery);
-    ``time_topk`` ``(N, k, 5)`` local time and ``time_probs`` ``(N, k)``; ``month_posterior`` ``(N, 12)`` and
-    ``hour_posterior`` ``(N, 24)``: marginals of the time posterior by calendar month and clock hour (the row and
-    column sums of :meth:`Predictor.month_hour_posterior`, the joint posterior);
-    ``time_bayes`` ``(N, 5)``: the gallery month and hour that minimise the expected cyclic month and hour errors
-    (the right read-out for a mean-absolute-error metric when the posterior is bimodal, e.g. 9:00 vs 15:00);
-    ``domain_score`` ``(N,)`` percent and ``in_domain`` ``(N,)`` bool: how typical each picture is of the training
-    pictures (:mod:`gtloc.model.domain`; ``None`` when the run has no domain profile).
-    Probabilities use the run's calibrated temperatures (:mod:`gtloc.model.calibration`).
-    ``readout``: the time read-out that :attr:`best_time` answers with (:data:`READOUTS`).
-    Tensor fields are ``None`` when that half was not asked for.
-    """
-
-    place_topk: torch.Tensor | None = None
-    place_probs: torch.Tensor | None = None
-    time_topk: torch.Tensor | None = None
-    time_probs: torch.Tensor | None = None
-    month_posterior: torch.Tensor | None = None
-    hour_posterior: torch.Tensor | None = None
-    time_bayes: torch.Tensor | None = None
-    domain_score: torch.Tensor | None = None
-    in_domain: torch.Tensor | None = None
-    readout: str = DEFAULT_READOUT
-
-    @property
-    def latlon(self) -> torch.Tensor:
-        """Top-1 places ``(N, 2)``: the best place, everywhere."""
-        return self.place_topk[:, 0]
-
-    @property
-    def time(self) -> torch.Tensor:
-        """Top-1 (argmax) times ``(N, 5)``."""
-        if self.time_topk is None:
-            raise GtlocError("this prediction has no times (not asked for, or the model has no time encoder)")
-        return self.time_topk[:, 0]
-
-    @property
-    def best_time(self) -> torch.Tensor:
-        """The time answer ``(N, 5)`` of :attr:`readout`: what every output shows as the best time."""
-        return self.time if self.readout == "argmax" else self.time_bayes
-
-    def tensors(self) -> dict[str, torch.Tensor | None]:
-        """The tensor fields by name (``None`` where not predicted)."""
-        return {k: v for k, v in vars(self).items() if k != "readout"}
-
-    def to(self, device: torch.device | str) -> Prediction:
-        """The same prediction with every tensor on ``device``."""
-        moved = {k: None if v is None else v.to(device) for k, v in self.tensors().items()}
-        return Prediction(**moved, readout=self.readout)
-
-    def __len__(self) -> int:
-        """N, the number of images predicted."""
-        first = next((t for t in self.tensors().values() if t is not None), None)
-        return 0 if first is None else int(first.shape[0])
-
-    def __repr__(self) -> str:
-        """Readable: for each image (the first five) its top places with the nearest town, its top times and the
-        most likely month and hour, with probabilities."""
-        n = len(self)
-        lines = [f"Prediction for {n} image{'' if n == 1 else 's'}:"]
-        shown = min(n, MAX_SHOWN)
-        names: list[str] = []
-        if self.place_topk is not None and shown:
-            from gtloc.inference.prediction_files import place_names
-
-            names = place_names(self.place_topk[:shown].reshape(-1, 2).numpy())
-        for i in range(shown):
-            lines.append(f"image {i}:")
-            if self.place_topk is not None:
-                k = self.place_topk.shape[1]
-                for j, ((lat, lon), p) in enumerate(
-                    zip(self.place_topk[i].tolist(), self.place_probs[i].tolist(), strict=True)
-                ):
-                    lines.append(f"  place {j + 1}  {lat:8.4f}, {lon:9.4f}  p={p:.3f}  near {names[i * k + j]}")
-            if self.time_topk is not None:
-                for j, (t, p) in enumerate(zip(self.time_topk[i].tolist(), self.time_probs[i].tolist(), strict=True)):
-                    month, day, hour, minute = (int(v) for v in t[:4])
-                    lines.append(
-                        f"  time {j + 1}   {day:2d} {calendar.month_abbr[month]} {hour:02d}:{minute:02d}  p={p:.3f}"
-                    )
-            if self.time_topk is not None:
-                month, day, hour, minute = (int(v) for v in self.best_time[i, :4])
-                lines.append(
-                    f"  best time {day:2d} {calendar.month_abbr[month]} {hour:02d}:{minute:02d} "
-                    f"(read-out {self.readout}; p(month)={float(self.month_posterior[i, month - 1]):.3f}, "
-                    f"p(hour)={float(self.hour_posterior[i, hour]):.3f})"
-                )
-            if self.domain_score is not None:
-                where = "in" if bool(self.in_domain[i]) else "OUT OF"
-                lines.append(f"  {where} the model's domain (domain_score {float(self.domain_score[i]):.1f})")
-        if n > shown:
-            lines.append(f"... and {n - shown} more images")
-        return "\n".join(lines)
 
 
 class Predictor:
@@ -159,17 +53,18 @@ class Predictor:
     ``backbone``: the frozen backbone that turns photos into features for :meth:`predict_image` (default: the one
     named in the model's config, loaded on first use and kept); ``tencrop``: photos are scored as ten crops
     (similarities averaged, GT-Loc's test-time augmentation) instead of one center crop.
-    ``time_posterior``: where the time posterior comes from: ``"gallery"`` (the model's softmax over the time
-    gallery, the paper's), ``"knn"`` (the training pictures nearest in backbone-feature space) or ``"mix"`` (both,
-    weighted by the training-set size; the default, chosen by measurement: docs/small-data.md). ``time_prior``:
+    ``time_posterior``: where the time posterior comes from (default: the read-out's,
+    :data:`~gtloc.model.readouts.READOUT_POSTERIOR`): ``"gallery"`` (the model's softmax over the time gallery, the
+    paper's), ``"knn"`` (the training pictures nearest in backbone-feature space) or ``"mix"`` (both, weighted by
+    the training-set size); :class:`~gtloc.retrieval.time_posterior.TimePosterior` builds it. ``time_prior``:
     weight the gallery by the training times' density. Both need ``neighbours`` (the run's training pictures,
-    :class:`~gtloc.retrieval.readout.NeighbourStore`); without them ``"mix"`` reads the gallery alone.
+    :class:`~gtloc.retrieval.neighbours.NeighbourStore`); without them ``"mix"`` reads the gallery alone.
 
     What a run directory adds (:meth:`from_pretrained` loads each when present): ``temperatures`` divide the
     image-GPS and image-time logit scales in every posterior (:mod:`gtloc.model.calibration`); ``domain`` gives
     each picture a ``domain_score`` and an ``in_domain`` flag (:mod:`gtloc.model.domain`); ``card`` is the model
-    card. ``readout``: the time read-out of every answer (:data:`READOUTS`; default the card's, else argmax): the
-    one read-out policy that predict, verify, the web page and the reports share.
+    card. ``readout``: the time read-out of every answer (:mod:`gtloc.model.readouts`; default the card's, else
+    ``mix``): the one read-out that predict, verify, the web page and the reports share.
     ``places=False`` skips the GPS gallery (a time-only predictor). ``log`` hears one line for each gallery that
     is encoded rather than read from ``cache_dir`` (the 100k GPS gallery takes seconds the first time).
     ``device``: where the model, the encoded galleries and the searches live: ``"auto"`` (CUDA when there),
@@ -202,11 +97,7 @@ class Predictor:
     ):
         self.device = resolve_device(device)
         self.card = card
-        self.readout = readout or (card.readout if card is not None else DEFAULT_READOUT)
-        if self.readout not in READOUTS:
-            raise ParameterError(
-                "unknown ", Param("readout"), f" {self.readout!r}; choose one of {', '.join(READOUTS)}"
-            )
+        self.readout = check_readout(readout or (card.readout if card is not None else DEFAULT_READOUT))
         time_posterior = time_posterior or READOUT_POSTERIOR[self.readout]
         if time_posterior not in TIME_POSTERIORS:
             raise ParameterError(
@@ -236,11 +127,11 @@ class Predictor:
                 model, self.gps_gallery, gps_index, cache_dir, nlist=nlist, nprobe=nprobe
             )
         self.time_gallery: EncodedGallery | None = None
-        self._readout: TimeReadout | None = None
+        self._times: TimeGallery | None = None
         if self.can_predict_time:
             time_labels = time_gallery if time_gallery is not None else build_time_gallery(gallery_config)
             self.time_gallery = encode_gallery(model, "time", time_labels, cache_dir, log=log)
-            self._readout = TimeReadout(self.time_gallery.labels)
+            self._times = TimeGallery(self.time_gallery.labels)
         self._log_prior: torch.Tensor | None = None
         if time_prior and self.time_gallery is not None:
             prior = time_prior_on(neighbours.times, self.time_gallery.labels.cpu())
@@ -301,7 +192,7 @@ class Predictor:
         """The logit scale of a posterior: the model's learned ``name`` scale, divided by the calibrated temperature
         for the image-GPS (``place``) and image-time (``time``) posteriors."""
         temperature = {"img_gps_logit_scale": self.temperatures.place, "img_time_logit_scale": self.temperatures.time}
-        return float(self.model.scale(name)) / temperature.get(name, 1.0)
+        return float(self.model.scale(name).detach()) / temperature.get(name, 1.0)
 
     def photo_features(self, photos: Sequence[Photo]) -> torch.Tensor:
         """Photo files or PIL images -> backbone features ``(N, D)``, or ``(N, 10, D)`` with :attr:`tencrop`."""
@@ -375,25 +266,33 @@ class Predictor:
             raise GtlocError("this predictor was made with places=False: it has no GPS gallery to predict places from")
         return self.gps_search
 
-    def time_posterior_of(self, terms: list[tuple[torch.Tensor, float]], features: torch.Tensor | None) -> torch.Tensor:
-        """The time posterior ``(N, T)`` over the time gallery.
-
+    def time_posterior_of(
+        self, terms: list[tuple[torch.Tensor, float]], features: torch.Tensor | None = None
+    ) -> TimePosterior:
+        """The time posterior over the time gallery (:class:`~gtloc.retrieval.time_posterior.TimePosterior`) of
         ``terms``: ``(queries (N, 512), scale)`` pairs whose logits ``scale * <query, time>`` are summed (a product
-        of experts); times the training time prior when
-        the predictor has one; then, per ``time_posterior``, mixed with (``"mix"``) or replaced by (``"knn"``)
-        the kNN posterior of the query ``features`` (:mod:`gtloc.retrieval.readout`).
-        """
-        gallery = self.time_gallery
-        logits = sum(scale * queries @ gallery.embeddings.T for queries, scale in terms)
-        if self._log_prior is not None:
-            logits = logits + self._log_prior
-        posterior = torch.softmax(logits, dim=1)
-        if self.time_posterior == "gallery" or features is None:
-            return posterior
-        knn = self.neighbours.time_posterior(features.cpu(), gallery.labels.cpu()).to(posterior.device)
-        if self.time_posterior == "knn":
-            return knn
-        return mix(posterior, knn, mix_weight(self.neighbours.n_train))
+        of experts); times the training time prior when the predictor has one; then, per ``time_posterior``, mixed
+        with (``"mix"``) or replaced by (``"knn"``) the kNN posterior of the queries' backbone ``features``
+        (without them: the gallery alone)."""
+        times, gallery = self._time_gallery(), self.time_gallery
+        knn, weight = None, 1.0
+        if self.time_posterior != "gallery" and features is not None:
+            knn = self.neighbours.time_posterior(features.cpu(), gallery.labels.cpu())
+            weight = mix_weight(self.neighbours.n_train)
+        return TimePosterior.of_queries(
+            times,
+            terms,
+            gallery.embeddings,
+            log_prior=self._log_prior,
+            source=self.time_posterior,
+            knn=knn,
+            mix_weight=weight,
+        )
+
+    def _time_gallery(self) -> TimeGallery:
+        if self._times is None:
+            raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
+        return self._times
 
     def _predict_time(
         self,
@@ -403,23 +302,22 @@ class Predictor:
         chunk_size: int,
         features: torch.Tensor | None = None,
     ) -> None:
-        if self.time_gallery is None or self._readout is None:
-            raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
-        parts: dict[str, list[torch.Tensor]] = {"topk": [], "probs": [], "month": [], "hour": [], "bayes": []}
-        k = min(top_k, len(self.time_gallery.labels))
+        """Fill ``pred``'s time fields from the time posterior of ``terms`` (:meth:`time_posterior_of`), in chunks
+        of ``chunk_size`` queries."""
+        self._time_gallery()
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in ("topk", "probs", "joint", "bayes")}
         for start in range(0, len(terms[0][0]), chunk_size):
             rows = slice(start, start + chunk_size)
             chunk_terms = [(queries[rows], scale) for queries, scale in terms]
             posterior = self.time_posterior_of(chunk_terms, None if features is None else features[rows].float())
-            probs, idx = posterior.topk(k, dim=1)
-            month, hour = self._readout.marginals(posterior)
-            parts["topk"].append(self.time_gallery.labels[idx])
+            times, probs = posterior.top(top_k)
+            parts["topk"].append(times)
             parts["probs"].append(probs)
-            parts["month"].append(month)
-            parts["hour"].append(hour)
-            parts["bayes"].append(self._readout.bayes(posterior))
+            parts["joint"].append(posterior.month_hour)
+            parts["bayes"].append(posterior.bayes())
         pred.time_topk, pred.time_probs = torch.cat(parts["topk"]), torch.cat(parts["probs"])
-        pred.month_posterior, pred.hour_posterior = torch.cat(parts["month"]), torch.cat(parts["hour"])
+        joint = pred.month_hour_posterior = torch.cat(parts["joint"])
+        pred.month_posterior, pred.hour_posterior = joint.sum(dim=2), joint.sum(dim=1)
         pred.time_bayes = torch.cat(parts["bayes"])
 
     @torch.inference_mode()
@@ -427,20 +325,18 @@ class Predictor:
         self, queries: torch.Tensor, chunk_size: int = 512, features: torch.Tensor | None = None
     ) -> torch.Tensor:
         """The joint time posterior by calendar month and clock hour, ``(N, 12, 24)`` for query embeddings
-        ``(N, 512)``: the time posterior (:meth:`time_posterior_of`; with the queries' backbone ``features`` the
-        predictor's read-out, else the gallery alone) with each entry's probability added into its
-        (month, hour) cell, so each ``(12, 24)`` grid sums to 1 and its row / column sums are
-        :attr:`Prediction.month_posterior` / :attr:`Prediction.hour_posterior`. Unlike the outer product of those
-        marginals it keeps which hours go with which months."""
-        if self.time_gallery is None or self._readout is None:
-            raise GtlocError("this model has no time encoder (config has_time_encoder=false): it predicts places only")
+        ``(N, 512)``: :attr:`Prediction.month_hour_posterior` for them (:meth:`time_posterior_of`; with the
+        queries' backbone ``features`` the predictor's read-out, else the gallery alone). Each ``(12, 24)`` grid sums
+        to 1 and its row / column sums are :attr:`Prediction.month_posterior` / :attr:`Prediction.hour_posterior`.
+        Unlike the outer product of those marginals it keeps which hours go with which months."""
+        self._time_gallery()
         scale = self.scale("img_time_logit_scale")
         queries = queries.to(self.device, torch.float32)
         grids = []
         for start in range(0, len(queries), chunk_size):
             rows = slice(start, start + chunk_size)
             chunk_features = None if features is None else features[rows].float()
-            grids.append(self._readout.month_hour(self.time_posterior_of([(queries[rows], scale)], chunk_features)))
+            grids.append(self.time_posterior_of([(queries[rows], scale)], chunk_features).month_hour)
         return torch.cat(grids).cpu() if grids else torch.zeros(0, 12, 24)
 
     @torch.inference_mode()

@@ -16,7 +16,8 @@ The rule, one place (:func:`check_verdict`, :func:`overall_verdict`):
 
 1. Each check reads its percentile: ``consistent`` (the claim beats >= 25 % of the alternatives), ``doubtful``
    (>= 10 %) or ``inconsistent``; but ``cannot judge`` when the picture is outside the model's domain
-   (:mod:`gtloc.model.domain`) or the check's posterior is too flat (``sharpness`` below :data:`FLAT_BELOW`).
+   (:mod:`gtloc.model.domain`) or the check's posterior is too flat (``sharpness`` below the run's ``flat_below``
+   threshold for that check, fitted on held-out pictures at the end of training: :mod:`gtloc.model.calibration`).
 2. The overall verdict is one of exactly ``consistent``, ``inconsistent``, ``cannot judge``, from the place, month
    and hour checks (the joint time check is a diagnostic without a verdict): ``cannot judge`` when the picture is
    out of domain; else ``inconsistent`` when any check is inconsistent; else ``consistent`` when every check is
@@ -32,7 +33,6 @@ time of the run's read-out, the same answer as ``predict`` and the web page give
 from __future__ import annotations
 
 import calendar
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,16 +44,15 @@ from PIL import Image
 from gtloc.data.images import open_photo
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
-from gtloc.inference.predictor import Photo, Prediction, Predictor
+from gtloc.inference.prediction import Prediction
+from gtloc.inference.predictor import Photo, Predictor
+from gtloc.model.calibration import DEFAULT_FLAT_BELOW
+from gtloc.model.domain import domain_label, out_of_domain_warning
+from gtloc.retrieval.posterior import sharpness
 from gtloc.timecode import datetime_to_time_row
 
 CONSISTENT_AT = 25.0
 DOUBTFUL_AT = 10.0
-# A check whose posterior is flatter than this (sharpness = 1 - entropy / log K) cannot judge the claim. On the
-# demo's model and its generated test world (all in domain), about the flattest 5 % of month and hour posteriors
-# and 1 % of place posteriors fall below (sharpness 1st / 5th / 50th percentiles: month 0.005 / 0.008 / 0.052,
-# hour 0.010 / 0.023 / 0.115, place 0.130 / 0.145 / 0.180).
-FLAT_BELOW = {"place": 0.13, "month": 0.008, "hour": 0.023}
 VERDICT_CHECKS = ("place", "month", "hour")
 CHECK_VERDICTS = ("consistent", "doubtful", "inconsistent", "cannot judge")
 VERDICTS = ("consistent", "inconsistent", "cannot judge")
@@ -130,12 +129,16 @@ def claim_from_exif(
     return claim
 
 
-def check_verdict(kind: str, percentile: float, sharpness: float, in_domain: bool | None = True) -> str | None:
+def check_verdict(
+    kind: str, percentile: float, sharpness: float, in_domain: bool | None = True, flat_below: float | None = None
+) -> str | None:
     """One check's verdict (rule 1 of the module docstring); ``None`` for the diagnostic joint ``time`` check.
-    ``in_domain=None`` (the run has no domain check) judges as in domain."""
+    ``in_domain=None`` (the run has no domain check) judges as in domain. ``flat_below``: the run's sharpness
+    threshold for this kind of check (``Predictor.temperatures.flat_below``; ``None``: the default of runs without
+    fitted ones, :data:`~gtloc.model.calibration.DEFAULT_FLAT_BELOW`)."""
     if kind not in VERDICT_CHECKS:
         return None
-    if in_domain is False or sharpness < FLAT_BELOW[kind]:
+    if in_domain is False or sharpness < (DEFAULT_FLAT_BELOW[kind] if flat_below is None else flat_below):
         return "cannot judge"
     if percentile >= CONSISTENT_AT:
         return "consistent"
@@ -154,7 +157,8 @@ def overall_verdict(verdicts: list[str], in_domain: bool | None = True) -> str:
 @dataclass
 class Check:
     """How one part of the claim ranks among the alternatives (see the module docstring); ``in_domain`` of the
-    picture (``None``: the run has no domain check)."""
+    picture (``None``: the run has no domain check); ``flat_below``: the sharpness threshold it was judged by
+    (:func:`check_verdict`)."""
 
     kind: str
     claimed: str
@@ -165,10 +169,11 @@ class Check:
     credibility: float
     sharpness: float
     in_domain: bool | None = True
+    flat_below: float | None = None
 
     @property
     def verdict(self) -> str | None:
-        return check_verdict(self.kind, self.percentile, self.sharpness, self.in_domain)
+        return check_verdict(self.kind, self.percentile, self.sharpness, self.in_domain, self.flat_below)
 
 
 @dataclass
@@ -243,12 +248,6 @@ def rank_claims(logits: torch.Tensor, claim_logits: torch.Tensor) -> ClaimScores
     )
 
 
-def sharpness(posterior: torch.Tensor) -> torch.Tensor:
-    """``1 - H(p) / log K`` of each row of ``posterior`` ``(N, K)``: 0 = uniform, 1 = one alternative has it all."""
-    entropy = -(posterior * posterior.clamp_min(1e-30).log()).sum(dim=1)
-    return (1.0 - entropy / math.log(posterior.shape[1])).clamp(0.0, 1.0)
-
-
 def _rank_in_chunks(
     image: torch.Tensor, gallery: torch.Tensor, claim_emb: torch.Tensor, scale: float, chunk_size: int = 64
 ) -> ClaimScores:
@@ -318,15 +317,21 @@ def overall_percentile(scores: dict[str, ClaimScores]) -> torch.Tensor:
     return torch.stack([scores[k].percentile for k in VERDICT_CHECKS if k in scores]).min(dim=0).values
 
 
-def overall_verdicts(scores: dict[str, ClaimScores], in_domain: torch.Tensor | None = None) -> list[str]:
+def overall_verdicts(
+    scores: dict[str, ClaimScores], in_domain: torch.Tensor | None = None, flat_below: dict[str, float] | None = None
+) -> list[str]:
     """The overall verdict of each of N claims scored by :func:`score_claims` (the rule of the module docstring);
-    ``in_domain`` ``(N,)`` bool, ``None`` when the run has no domain check."""
+    ``in_domain`` ``(N,)`` bool, ``None`` when the run has no domain check; ``flat_below``: the run's sharpness
+    thresholds by check (``Predictor.temperatures.flat_below``; ``None``: the defaults)."""
+    flat_below = flat_below or DEFAULT_FLAT_BELOW
     n = len(next(iter(scores.values())).percentile)
     out = []
     for i in range(n):
         inside = None if in_domain is None else bool(in_domain[i])
         verdicts = [
-            check_verdict(kind, float(scores[kind].percentile[i]), float(scores[kind].sharpness[i]), inside)
+            check_verdict(
+                kind, float(scores[kind].percentile[i]), float(scores[kind].sharpness[i]), inside, flat_below[kind]
+            )
             for kind in VERDICT_CHECKS
             if kind in scores
         ]
@@ -379,6 +384,7 @@ def verify_embedding(
             float(s.credibility[0]),
             float(s.sharpness[0]),
             in_domain,
+            predictor.temperatures.flat_below.get(kind),
         )
         for kind, s in scores.items()
     ]
@@ -473,20 +479,11 @@ def verification_dict(result: Verification) -> dict:
         "verdict": result.verdict,
         "in_domain": result.in_domain,
         "domain_score": result.domain_score,
-        "warning": domain_warning(result.in_domain, result.domain_score),
+        "warning": out_of_domain_warning(
+            None if result.in_domain is None else [result.in_domain], [result.domain_score]
+        ),
         "best_guess": _best_guess(result),
     }
-
-
-def domain_warning(in_domain: bool | None, domain_score: float | None) -> str | None:
-    """The words shown when a picture is outside the model's domain (``None`` when it is in, or unknown)."""
-    if in_domain is not False:
-        return None
-    return (
-        f"this picture is outside the model's domain (domain_score {domain_score:.1f} of 100): it looks unlike the "
-        "pictures the model was trained on, so the model cannot judge its claim, and its own guess is not to be "
-        "trusted"
-    )
 
 
 def verification_text(result: Verification) -> str:
@@ -505,8 +502,7 @@ def verification_text(result: Verification) -> str:
             f"alternatives, credibility {c.credibility:.3f}, sharpness {c.sharpness:.3f} -> {c.verdict or 'diagnostic'}"
         )
     if data["domain_score"] is not None:
-        inside = "in" if data["in_domain"] else "OUTSIDE"
-        lines.append(f"domain: {inside} the model's domain (domain_score {data['domain_score']:.1f})")
+        lines.append(f"domain: {domain_label(data['in_domain'], data['domain_score'])}")
     if data["warning"]:
         lines.append(f"warning: {data['warning']}")
     lines.append(f"verdict: {result.verdict}")

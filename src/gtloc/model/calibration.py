@@ -6,6 +6,15 @@ leaves the learned scale as it is (a run without the file, e.g. imported weights
 ``location_weight`` weighs the ``(image + location) -> time`` posterior against the image's own when the place of a
 picture is known (:meth:`gtloc.inference.predictor.Predictor.predict_time_given_location`): 1.0 is the plain
 product of the two, 0.0 ignores the location.
+
+``flat_below``: the sharpness (``1 - H(p) / log K`` of a posterior over K alternatives) below which ``verify``
+cannot judge a claim of that kind (:mod:`gtloc.inference.verify`): its posterior is too flat to tell the
+alternatives apart. Fitted on the held-out pictures so that about the flattest :data:`FLAT_SHARE` of them fall
+below: 1 % of the place posteriors, 5 % of the month and of the hour marginals. A run without fitted thresholds
+(written before they existed, imported weights, too few held-out pictures with that label) uses
+:data:`DEFAULT_FLAT_BELOW`: the same rule applied to the demo's model on its generated test world (all in domain;
+sharpness 1st / 5th / 50th percentiles: month 0.005 / 0.008 / 0.052, hour 0.010 / 0.023 / 0.115, place 0.130 /
+0.145 / 0.180).
 """
 
 from __future__ import annotations
@@ -20,18 +29,22 @@ from gtloc.errors import GtlocError
 from gtloc.io import write_json
 
 CALIBRATION_FILE = "calibration.json"
+FLAT_SHARE = {"place": 0.01, "month": 0.05, "hour": 0.05}
+DEFAULT_FLAT_BELOW = {"place": 0.13, "month": 0.008, "hour": 0.023}
 
 
 @dataclass
 class Temperatures:
-    """``place`` and ``time`` posterior temperatures (> 0) and the ``location_weight`` (in [0, 1]) of the
-    location-given time posterior; ``fitted_on``: held-out pictures they were fitted on (0 = not fitted);
-    ``held_out_loss``: the fit's loss (binary cross-entropy of the shown probabilities) before (T = 1) and after,
-    per posterior, and for ``given_location`` the held-out score of each weight tried."""
+    """``place`` and ``time`` posterior temperatures (> 0), the ``location_weight`` (in [0, 1]) of the
+    location-given time posterior and the sharpness thresholds ``flat_below`` of ``verify``'s place, month and hour
+    checks (each in [0, 1]; module docstring); ``fitted_on``: held-out pictures they were fitted on (0 = not
+    fitted); ``held_out_loss``: the fit's loss (binary cross-entropy of the shown probabilities) before (T = 1) and
+    after, per posterior, and for ``given_location`` the held-out score of each weight tried."""
 
     place: float = 1.0
     time: float = 1.0
     location_weight: float = 1.0
+    flat_below: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FLAT_BELOW))
     fitted_on: int = 0
     held_out_loss: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -48,7 +61,8 @@ class Temperatures:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Temperatures:
-        """The temperatures saved in ``run_dir``; 1.0 (uncalibrated) when it has none."""
+        """The calibration saved in ``run_dir``: temperatures 1.0 (uncalibrated) when it has none, and the default
+        for each field the file lacks (written before it existed); a field present with a bad value is an error."""
         path = Path(run_dir) / CALIBRATION_FILE
         if not path.is_file():
             return cls()
@@ -59,10 +73,24 @@ class Temperatures:
             raise GtlocError(f"{path}: not a gtloc calibration file ({exc})") from None
         for name, wanted, allowed in _RANGES:
             value = getattr(temperatures, name)
-            number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            if not (number and allowed(value)):
+            if not (_is_number(value) and allowed(value)):
                 raise GtlocError(f"{path}: {name} must be {wanted}, got {value!r}")
+        _check_flat_below(temperatures.flat_below, path)
         return temperatures
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_flat_below(flat_below: Any, path: Path) -> None:
+    """``flat_below`` must map exactly the place, month and hour checks to numbers in [0, 1]."""
+    wanted = f"an object of {', '.join(DEFAULT_FLAT_BELOW)} sharpness thresholds, each a number in [0, 1]"
+    if not isinstance(flat_below, dict) or set(flat_below) != set(DEFAULT_FLAT_BELOW):
+        raise GtlocError(f"{path}: flat_below must be {wanted}, got {flat_below!r}")
+    for kind, value in flat_below.items():
+        if not (_is_number(value) and 0 <= value <= 1):
+            raise GtlocError(f"{path}: flat_below.{kind} must be a number in [0, 1], got {value!r}")
 
 
 _RANGES = (

@@ -11,7 +11,7 @@ line by ``predict`` and ``verify``. Fields:
 * ``backbone`` (and ``backbone_path``), ``config_digest`` (of the training config), ``created`` (UTC date);
 * ``validation``: metrics on held-out pictures (empty when none were held out);
 * ``calibration``: the posterior temperatures and the location weight (``calibration.json``);
-* ``readout``: the run's time read-out;
+* ``readout``: the run's time read-out (:mod:`gtloc.model.readouts`);
 * ``domain_check``: how ``in_domain`` is decided (``domain.safetensors``), or ``None`` when the run has none.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from gtloc.errors import GtlocError
 from gtloc.io import write_json
+from gtloc.model.readouts import DEFAULT_READOUT
 
 MODEL_CARD_FILE = "model_card.json"
 DOMAINS = ("generated", "real photos", "unknown")
@@ -65,7 +66,7 @@ class ModelCard:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d"))
     validation: dict[str, float] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)
-    readout: str = "mix"
+    readout: str = DEFAULT_READOUT
     domain_check: dict[str, Any] | None = None
     imported_from: dict[str, str] | None = None
 

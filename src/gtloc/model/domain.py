@@ -20,10 +20,14 @@ every frame of a new camera fell out of domain, even where the model was useful 
 or trip per training picture) the typical distances are those of each group's pictures to the reference pictures
 of the *other* groups (and of held-out groups to the training ones): "in domain" then means "as close to the
 training pictures as a new camera of the training set was", the case in which validation measured the answers.
+
+What a picture outside the domain is told is worded once, here: :func:`domain_label` (one picture's flag) and
+:func:`out_of_domain_warning` (the warning that ``predict``, ``verify``, the web page and a printed prediction show).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +49,36 @@ def domain_vectors(features: torch.Tensor) -> torch.Tensor:
     check compares (the crops' mean for ten crops)."""
     features = features.float()
     return F.normalize(features.mean(dim=1) if features.dim() == 3 else features, dim=-1)
+
+
+def domain_label(in_domain: bool, domain_score: float) -> str:
+    """One picture's flag: ``in domain (domain_score 63.0)`` or ``OUT OF DOMAIN (domain_score 0.0)``."""
+    return f"{'in domain' if in_domain else 'OUT OF DOMAIN'} (domain_score {domain_score:.1f})"
+
+
+def out_of_domain_warning(
+    in_domain: Sequence[bool] | None, domain_scores: Sequence[float], names: Sequence[str] | None = None
+) -> str | None:
+    """The one warning, in words, when pictures lie outside the model's domain (``None`` when none does, or when
+    ``in_domain`` is ``None``: the run has no domain check). ``in_domain`` and ``domain_scores``: one entry per
+    picture looked at; ``names``: theirs (``None`` for one unnamed picture: "this picture")."""
+    if in_domain is None:
+        return None
+    outside = [i for i, ok in enumerate(in_domain) if not ok]
+    if not outside:
+        return None
+    if names is None:
+        subject, detail = "this picture is", f"domain_score {float(domain_scores[outside[0]]):.1f} of 100"
+    else:
+        listed = [names[i] for i in outside]
+        detail = ", ".join(listed[:3]) + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
+        subject = f"{len(outside)} of {len(in_domain)} pictures are"
+    them, look = ("it", "it looks") if len(outside) == 1 else ("them", "they look")
+    return (
+        f"{subject} outside the model's domain ({detail}): {look} unlike the pictures the model was trained on, so "
+        f"its places, times and probabilities for {them} are not to be trusted, and claims about {them} cannot be "
+        "judged"
+    )
 
 
 @torch.inference_mode()

@@ -1,5 +1,5 @@
-"""Posteriors over the galleries and their temperatures: the month x hour grid of a time posterior, the posterior
-mass near a place, and the one-parameter temperature fit that calibrates them on held-out pictures.
+"""Posteriors over the galleries and their calibration: the posterior mass near a place, how sharp a posterior is,
+and the one-parameter temperature fit that calibrates them on held-out pictures.
 
 A posterior is ``softmax(scale * <query, gallery> / T)``: ``scale`` is the model's learned logit scale and ``T``
 the temperature fitted after training (``T > 1`` flattens an over-confident posterior). Training fits ``T``
@@ -14,25 +14,12 @@ from collections.abc import Callable
 import torch
 
 from gtloc.geo import haversine_km
-from gtloc.retrieval.readout import mix
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior
 
 # The fit searches log T in [log 1/20, log 20]: 25 steps, then 25 finer ones around the best (about 1 % apart).
 TEMPERATURE_RANGE = (0.05, 20.0)
 FIT_STEPS = 25
 PLACE_RADIUS_KM = 750.0
-
-
-def month_hour_cells(labels: torch.Tensor) -> torch.Tensor:
-    """Time-gallery rows ``(T, 5)`` -> each row's (calendar month, clock hour) cell of the 12 x 24 grid, ``(T,)``
-    long in ``[0, 288)``: ``(month - 1) * 24 + hour``."""
-    return (labels[:, 0].long() - 1) * 24 + labels[:, 2].long()
-
-
-def month_hour_grid(posterior: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-    """Gallery posterior ``(N, T)`` -> the joint month x hour posterior ``(N, 12, 24)`` (each entry's probability
-    added into its cell, :func:`month_hour_cells`); its row and column sums are the month and hour marginals."""
-    joint = posterior.new_zeros(posterior.shape[0], 12 * 24).index_add_(1, cells, posterior)
-    return joint.view(-1, 12, 24)
 
 
 def near_mask(gallery_latlon: torch.Tensor, centres: torch.Tensor, radius_km: float = PLACE_RADIUS_KM) -> torch.Tensor:
@@ -46,6 +33,12 @@ def mass_within(logits: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
     ``logits`` ``(N, G)`` (scaled similarities over the whole gallery) -> ``(N,)`` in [0, 1]."""
     probs = torch.softmax(logits.double(), dim=1)
     return (probs * near).sum(dim=1).clamp(0.0, 1.0).to(logits.dtype)
+
+
+def sharpness(posterior: torch.Tensor) -> torch.Tensor:
+    """``1 - H(p) / log K`` of each row of ``posterior`` ``(N, K)``: 0 = uniform, 1 = one alternative has it all."""
+    entropy = -(posterior * posterior.clamp_min(1e-30).log()).sum(dim=1)
+    return (1.0 - entropy / math.log(posterior.shape[1])).clamp(0.0, 1.0)
 
 
 def fit_temperature(loss_at: Callable[[float], float]) -> float:
@@ -72,7 +65,7 @@ def _bce(confidence: torch.Tensor, hit: torch.Tensor) -> torch.Tensor:
 
 def time_answer_loss(
     logits: torch.Tensor,
-    cells: torch.Tensor,
+    gallery: TimeGallery,
     truth: torch.Tensor,
     temperature: float,
     neighbours: torch.Tensor | None = None,
@@ -82,22 +75,24 @@ def time_answer_loss(
     "the answer's calendar month is right" against the probability the month marginal gives that month, plus the
     same for the clock hour. The answers are the marginals' argmax at the learned scale (``T = 1``) and stay fixed,
     so the loss is proper: its minimum is the temperature whose shown probabilities match how often the answers
-    are right. ``logits`` ``(N, T)`` scaled similarities to the time gallery, ``cells`` its
-    :func:`month_hour_cells`, ``truth`` ``(N, 5)`` local times. (The log-likelihood of the true month and hour fits
-    the whole posterior instead; on the demo it sharpened it until the shown probabilities were over-confident:
-    test-world ECE 0.041 / 0.030 against 0.024 / 0.006 with this loss.)
+    are right. ``logits`` ``(N, T)`` scaled similarities to the time ``gallery``, ``truth`` ``(N, 5)`` local times.
+    (The log-likelihood of the true month and hour fits the whole posterior instead; on the demo it sharpened it
+    until the shown probabilities were over-confident: test-world ECE 0.041 / 0.030 against 0.024 / 0.006 with this
+    loss.)
 
-    ``neighbours`` ``(N, T)``: a posterior that the shown one mixes in unscaled, ``weight * softmax(logits / T) +
-    (1 - weight) * neighbours`` (the ``mix`` read-out's kNN part), so that ``T`` calibrates what is shown."""
+    ``neighbours`` ``(N, T)``: a kNN posterior that the shown one mixes in unscaled (the ``mix`` posterior,
+    :class:`~gtloc.retrieval.time_posterior.TimePosterior`, at ``weight``), so that ``T`` calibrates what is shown."""
 
-    def shown(t: float) -> torch.Tensor:
-        return month_hour_grid(mix(torch.softmax(logits.double() / t, dim=1), neighbours, weight), cells)
+    def shown(t: float) -> TimePosterior:
+        return TimePosterior.build(
+            gallery, logits.double(), temperature=t, source="mix", knn=neighbours, mix_weight=weight
+        )
 
     base = shown(1.0)
-    month, hour = base.sum(dim=2).argmax(dim=1), base.sum(dim=1).argmax(dim=1)
-    grid = shown(temperature)
+    month, hour = base.month.argmax(dim=1), base.hour.argmax(dim=1)
+    posterior = shown(temperature)
     rows = torch.arange(len(truth))
-    month_p, hour_p = grid.sum(dim=2)[rows, month], grid.sum(dim=1)[rows, hour]
+    month_p, hour_p = posterior.month[rows, month], posterior.hour[rows, hour]
     month_hit = (month + 1) == truth[:, 0].long()
     hour_hit = hour == truth[:, 2].long()
     return float(_bce(month_p, month_hit) + _bce(hour_p, hour_hit))

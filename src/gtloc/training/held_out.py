@@ -1,10 +1,11 @@
-"""What a run learns from pictures it did not train on, at the end of training: the posterior temperatures
-(``calibration.json``), the domain profile (``domain.safetensors``), the validation metrics, and the model card
-that records them (``model_card.json``).
+"""What a run learns from pictures it did not train on, at the end of training: the posterior temperatures and
+``verify``'s sharpness thresholds (``calibration.json``), the domain profile (``domain.safetensors``), the
+validation metrics, and the model card that records them (``model_card.json``).
 
 The held-out pictures are the run's validation rows (``val_split`` / ``val_group`` of the training config,
-:mod:`gtloc.training.validation`): the model never trains on them. A run without them gets no temperatures (1.0)
-and no validation metrics, and its domain profile uses the training pictures' leave-one-out distances.
+:mod:`gtloc.training.validation`): the model never trains on them. A run without them gets no temperatures (1.0), the
+default ``verify`` thresholds and no validation metrics, and its domain profile uses the training pictures'
+leave-one-out distances.
 """
 
 from __future__ import annotations
@@ -19,21 +20,21 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.geo import geo_metrics, haversine_km
-from gtloc.model.calibration import Temperatures
+from gtloc.model.calibration import FLAT_SHARE, Temperatures
 from gtloc.model.card import ModelCard, TrainingDataCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
+from gtloc.retrieval.neighbours import NeighbourStore
 from gtloc.retrieval.posterior import (
     PLACE_RADIUS_KM,
     fit_temperature,
-    month_hour_cells,
     near_mask,
     place_answer_loss,
+    sharpness,
     time_answer_loss,
 )
-from gtloc.retrieval.readout import NeighbourStore, mix, mix_weight
-from gtloc.retrieval.time_readout import TimeReadout
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 from gtloc.timecode import best_constant_time, hour_error, month_error
 
 MIN_HELD_OUT = 10
@@ -74,6 +75,12 @@ def _logits(queries: torch.Tensor, gallery: torch.Tensor, scale: float) -> torch
     return torch.cat([scale * (chunk @ gallery.T) for chunk in queries.split(CHUNK)])
 
 
+def flat_below(sharpness_values: torch.Tensor, kind: str) -> float:
+    """The ``verify`` threshold of a ``kind`` of check (``place``, ``month``, ``hour``): the sharpness below which
+    about the flattest :data:`~gtloc.model.calibration.FLAT_SHARE` of the held-out posteriors ``(R,)`` fall."""
+    return float(torch.quantile(sharpness_values.double(), FLAT_SHARE[kind]))
+
+
 @torch.inference_mode()
 def fit_temperatures(
     model: GTLoc,
@@ -89,8 +96,11 @@ def fit_temperatures(
     the top-1 place, month and hour errors of the least-expected-error time under the calibrated posterior.
 
     ``neighbours``: the run's training pictures and the held-out rows' backbone features ``(R, D)`` or ``(R, C, D)``:
-    the time temperature is then fitted to the ``mix`` read-out's posterior (the model's, scaled, mixed with the
-    kNN posterior, :mod:`gtloc.retrieval.readout`), which is what predictions show by default.
+    the time temperature is then fitted to the ``mix`` posterior (the model's, scaled, mixed with the kNN posterior,
+    :class:`~gtloc.retrieval.time_posterior.TimePosterior`), which is what predictions show by default.
+
+    ``flat_below``: ``verify``'s sharpness thresholds, from the calibrated place posteriors and the month and hour
+    marginals of the calibrated time posterior (:func:`flat_below`; a half with too few rows keeps the default).
 
     ``location_weight``: of :data:`LOCATION_WEIGHTS`, the one whose location-given answers (:class:`GivenLocation`)
     score best on the held-out rows with both labels (ties: the smaller weight). On the demo world the plain
@@ -112,13 +122,17 @@ def fit_temperatures(
             "before": place_answer_loss(logits, near, hit, 1.0),
             "after": place_answer_loss(logits, near, hit, temperatures.place),
         }
+        place_sharpness = torch.cat(
+            [sharpness(torch.softmax(c / temperatures.place, dim=1)) for c in logits.split(CHUNK)]
+        )
+        temperatures.flat_below["place"] = flat_below(place_sharpness, "place")
         geo = geo_metrics(top.numpy(), truth.numpy())
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
     has_time = torch.isfinite(times).all(dim=1)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
         logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
-        cells, truth = month_hour_cells(gallery.labels), times[has_time]
+        times_gallery, truth = TimeGallery(gallery.labels), times[has_time]
         knn, weight = None, 1.0
         if neighbours is not None:
             store, held_features = neighbours
@@ -126,14 +140,18 @@ def fit_temperatures(
             weight = mix_weight(store.n_train)
 
         def loss(t: float) -> float:
-            return time_answer_loss(logits, cells, truth, t, knn, weight)
+            return time_answer_loss(logits, times_gallery, truth, t, knn, weight)
 
         temperatures.time = fit_temperature(loss)
         temperatures.held_out_loss["time"] = {"before": loss(1.0), "after": loss(temperatures.time)}
-        readout = TimeReadout(gallery.labels)
-        answer = readout.bayes(mix(torch.softmax(logits / temperatures.time, dim=1), knn, weight)).numpy()
+        shown = TimePosterior.build(
+            times_gallery, logits, temperature=temperatures.time, source="mix", knn=knn, mix_weight=weight
+        )
+        answer = shown.bayes().numpy()
         metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
+        temperatures.flat_below["month"] = flat_below(sharpness(shown.month), "month")
+        temperatures.flat_below["hour"] = flat_below(sharpness(shown.hour), "hour")
         both = has_place[has_time]
         if int(both.sum()) >= MIN_HELD_OUT:
             fused = F.normalize(embeddings[has_time][both] + model.encode_location(latlon[has_time][both]), dim=-1)
@@ -143,7 +161,7 @@ def fit_temperatures(
                 None if knn is None else knn[both],
                 weight,
             )
-            scores = {w: given.score(w, readout, truth[both]) for w in LOCATION_WEIGHTS}
+            scores = {w: given.score(w, times_gallery, truth[both]) for w in LOCATION_WEIGHTS}
             temperatures.location_weight = min(LOCATION_WEIGHTS, key=lambda w: (scores[w], w))
             temperatures.held_out_loss["given_location"] = {f"{w:g}": score for w, score in scores.items()}
     return temperatures, metrics
@@ -161,11 +179,13 @@ class GivenLocation:
     neighbours: torch.Tensor | None
     mix_weight: float
 
-    def score(self, weight: float, readout: TimeReadout, truth: torch.Tensor) -> float:
+    def score(self, weight: float, gallery: TimeGallery, truth: torch.Tensor) -> float:
         """Mean hour error / 12 h + mean month error / 6 months of the least-expected-error answers at ``weight``
-        (each error over its largest possible value, so neither dominates)."""
-        posterior = mix(torch.softmax(self.image + weight * self.fused, dim=1), self.neighbours, self.mix_weight)
-        answer, true = readout.bayes(posterior).numpy(), truth.numpy()
+        (each error over its largest possible value, so neither dominates) over the time ``gallery``."""
+        posterior = TimePosterior.build(
+            gallery, self.image + weight * self.fused, source="mix", knn=self.neighbours, mix_weight=self.mix_weight
+        )
+        answer, true = posterior.bayes().numpy(), truth.numpy()
         return float(np.mean(hour_error(answer, true)) / 12 + np.mean(month_error(answer, true)) / 6)
 
 

@@ -4,7 +4,7 @@ A run directory holds ``train_config.yaml`` (every hyper-parameter used), ``log.
 ``log_every`` steps),
 ``training_state.safetensors`` (the resumable checkpoint, rewritten atomically every ``checkpoint_every``
 steps) and, at the end, the model (``config.json`` + ``model.safetensors``) that ``predict`` loads and the
-training pictures for the kNN read-out (``neighbours.safetensors``, :mod:`gtloc.retrieval.readout`).
+training pictures for the kNN read-out (``neighbours.safetensors``, :mod:`gtloc.retrieval.neighbours`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from gtloc.io import atomic_write_text, exclusive_lock, output_dir
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.galleries import RUN_GALLERIES_DIR
-from gtloc.retrieval.readout import NEIGHBOURS_FILE, NeighbourStore
+from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.training.checkpoint import (
     LOG_FILE,
     TRAIN_CONFIG_FILE,

@@ -4,12 +4,11 @@
 records column (e.g. ``camera``: the metrics then say how the model does on cameras it never saw). Every
 ``val_every`` steps (default: once per epoch) the model is scored on them:
 
-* ``hour`` / ``month``: mean cyclic errors of the least-expected-error answer under the model's posterior over its
-  time gallery (:class:`~gtloc.retrieval.time_readout.TimeReadout`, the answer ``predict`` gives from that
-  posterior); ``hour_argmax`` / ``month_argmax``: those of the posterior's argmax (the paper's read-out), logged
-  only. Selecting by the argmax picked step 30 of 200 on the demo (test hour 3.33 h, month 2.48 against 3.19 h,
-  2.14 for the last step): on a few hundred rows the argmax's error is flat and noisy while the posterior still
-  improves;
+* ``hour`` / ``month``: mean cyclic errors of the least-expected-error answer under the model's posterior over its time
+  gallery (the ``bayes`` read-out of :class:`~gtloc.retrieval.time_posterior.TimePosterior`, the answer ``predict``
+  gives from that posterior); ``hour_argmax`` / ``month_argmax``: those of its ``argmax`` read-out (the paper's), logged
+  only. Selecting by the argmax picked step 30 of 200 on the demo (test hour 3.33 h, month 2.48 against 3.19 h, 2.14 for
+  the last step): on a few hundred rows the argmax's error is flat and noisy while the posterior still improves;
 * ``geo``: median km of the top-1 place among the distinct training places (a cheap stand-in for the GPS gallery);
 * ``loss``: the training objective on the held-out rows (eval mode, the queues untouched).
 
@@ -33,7 +32,7 @@ from gtloc.geo import haversine_km
 from gtloc.io import write_json
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery
-from gtloc.retrieval.time_readout import TimeReadout
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior
 from gtloc.timecode import hour_error, month_error
 
 BEST_DIR = "best"
@@ -112,10 +111,8 @@ def validation_metrics(
         time_emb = model.encode_time(gallery.to(device))
         logits = model.scale("img_time_logit_scale") * img[has_time.to(device)] @ time_emb.T
         truth = times[has_time].numpy().astype(float)
-        answers = {
-            "": TimeReadout(gallery).bayes(torch.softmax(logits.float().cpu(), dim=1)),
-            "_argmax": gallery[logits.argmax(dim=1).cpu()],
-        }
+        posterior = TimePosterior.build(TimeGallery(gallery), logits.float().cpu())
+        answers = {"": posterior.best("bayes"), "_argmax": posterior.best("argmax")}
         for suffix, guess in answers.items():
             out["hour" + suffix] = float(np.mean(hour_error(guess.numpy().astype(float), truth)))
             out["month" + suffix] = float(np.mean(month_error(guess.numpy().astype(float), truth)))

@@ -15,6 +15,7 @@ import numpy as np
 from gtloc.errors import GtlocError
 from gtloc.geo import distinct_places
 from gtloc.inference.predictor import Predictor
+from gtloc.model.domain import out_of_domain_warning
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.web.render import heat_color, png_data_uri, thumbnail_png, world_map_png
 
@@ -66,16 +67,11 @@ def _heat_scale(top: float) -> list[dict[str, Any]]:
 
 def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dict[str, str]) -> dict[str, Any]:
     """The analysis page of the photo at ``path`` (:func:`~gtloc.inference.verify.analyze_photo`): top places with
-    names and a map, the best time of the run's read-out, the joint month x hour posterior, whether the photo is
-    in the model's domain (with a warning in words when not), the model card, and the check of the claim (EXIF
+    names and a map, the best time of the run's read-out, the joint month x hour posterior it was read from (its row
+    and column sums are the month and hour probabilities shown beside the best time), whether the photo is in the
+    model's domain (with a warning in words when not), the model card, and the check of the claim (EXIF
     unless ``fields`` give ``lat``/``lon``/``time``)."""
-    from gtloc.inference.verify import (
-        analyze_photo,
-        claim_from_exif,
-        domain_warning,
-        parse_claim_time,
-        verification_dict,
-    )
+    from gtloc.inference.verify import analyze_photo, claim_from_exif, parse_claim_time, verification_dict
     from gtloc.places import place_names
 
     time = parse_claim_time(fields["time"]) if fields.get("time") else None
@@ -91,7 +87,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         "filename": filename,
         "in_domain": in_domain,
         "domain_score": domain_score,
-        "domain_warning": domain_warning(in_domain, domain_score),
+        "domain_warning": None if in_domain is None else out_of_domain_warning([in_domain], [domain_score]),
         "model": {"summary": card.summary(), "lines": card.lines()} if card is not None else None,
         "readout": pred.readout,
         "size": list(analysis.image.size),
@@ -103,8 +99,8 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         "claim_problems": claim.problems,
         "verification": verification_dict(analysis.verification) if analysis.verification else None,
     }
-    if predictor.can_predict_time:
-        grid = predictor.month_hour_posterior(analysis.embedding[None])[0].numpy()
+    if pred.month_hour_posterior is not None:
+        grid = pred.month_hour_posterior[0].numpy()
         month, day, hour, minute = (int(v) for v in pred.best_time[0, :4])
         marks: dict[tuple[int, int], list[str]] = {(month - 1, hour): ["best"]}
         if claim.has_time:

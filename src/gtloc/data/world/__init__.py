@@ -8,7 +8,7 @@ windows and a smooth regional style decide what each picture shows. See ``docs/w
 from gtloc.data.world.generate import generate_world, image_path, scenes_to_records
 from gtloc.data.world.render import render_scene
 from gtloc.data.world.scenes import Scene, Scenes, sample_scenes, scene_at
-from gtloc.data.world.sun import solar_position
+from gtloc.sun import solar_position
 
 __all__ = [
     "Scene",

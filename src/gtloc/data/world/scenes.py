@@ -24,10 +24,10 @@ from gtloc.data.world.climate import (
     temperature_c,
     vegetation_state,
 )
-from gtloc.data.world.sun import solar_position
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinates
 from gtloc.places import mp16_coordinates
+from gtloc.sun import solar_position
 from gtloc.timecode import timezone_at
 
 FIRST_TS = int(datetime(2015, 1, 1, tzinfo=timezone.utc).timestamp())

@@ -1,11 +1,20 @@
-"""Solar position: the NOAA solar-calculator formulas, vectorised over places and instants.
+"""The sun's place in the sky: the NOAA solar-calculator formulas, vectorised over places and instants.
 
-Matches ``astral`` (the same NOAA equations) to a few thousandths of a degree; ``tests/test_sun.py`` checks it.
+:func:`solar_position` (arrays; used by the world renderer and the sun check) matches ``astral`` (the same NOAA
+equations) to a few thousandths of a degree; ``tests/test_sun.py`` checks it. :func:`sun_position` answers for one
+place and time, with the light of that sun elevation (:func:`light_at`): ``day`` while the sun's centre is above
+-0.833 deg (sunrise/sunset), then ``civil twilight`` to -6 deg, ``nautical twilight`` to -12 deg,
+``astronomical twilight`` to -18 deg, and ``night`` below (geometric elevations, the standard definitions).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
 import numpy as np
+
+from gtloc.timecode import local_to_utc
 
 UNIX_EPOCH_JULIAN_DAY = 2440587.5
 SECONDS_PER_DAY = 86400.0
@@ -79,3 +88,53 @@ def solar_position(
     if refraction:
         elevation = elevation + _refraction_deg(elevation)
     return elevation, azimuth
+
+
+LIGHT_BANDS = (
+    (-0.833, "day"),
+    (-6.0, "civil twilight"),
+    (-12.0, "nautical twilight"),
+    (-18.0, "astronomical twilight"),
+)
+"""``(lowest geometric sun elevation in degrees, light)``, brightest first; below the last: ``night``."""
+COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
+
+
+def light_at(geometric_elevation_deg: float) -> str:
+    """``day``, ``civil twilight``, ``nautical twilight``, ``astronomical twilight`` or ``night`` for a geometric
+    (refraction-free) sun elevation in degrees."""
+    return next((light for lowest, light in LIGHT_BANDS if geometric_elevation_deg > lowest), "night")
+
+
+@dataclass(frozen=True)
+class SunPosition:
+    """The sun seen from ``(lat, lon)`` at the instant ``utc`` (aware, UTC).
+
+    ``elevation_deg``: above the horizon as seen (with refraction), degrees; ``azimuth_deg``: clockwise from north,
+    ``[0, 360)``; ``light``: :func:`light_at` of the geometric elevation.
+    """
+
+    lat: float
+    lon: float
+    utc: datetime
+    elevation_deg: float
+    azimuth_deg: float
+    light: str
+
+    @property
+    def compass(self) -> str:
+        """The azimuth as a 16-point compass direction (``WSW``)."""
+        return COMPASS[round(self.azimuth_deg / 22.5) % 16]
+
+
+def sun_position(lat: float, lon: float, when: datetime) -> SunPosition:
+    """The sun's elevation, azimuth and light at ``(lat, lon)`` (degrees) at ``when``.
+
+    ``when``: an aware datetime (any zone), or a naive one read as local clock time at the place (its IANA zone and
+    DST). Raises :class:`~gtloc.geo.InvalidCoordinateError` for a position out of range.
+    """
+    utc = local_to_utc(when, lat, lon) if when.tzinfo is None else when.astimezone(timezone.utc)
+    ts = utc.timestamp()
+    elevation, azimuth = solar_position(lat, lon, ts)
+    geometric, _ = solar_position(lat, lon, ts, refraction=False)
+    return SunPosition(float(lat), float(lon), utc, float(elevation), float(azimuth), light_at(float(geometric)))

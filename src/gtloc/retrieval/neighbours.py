@@ -1,4 +1,4 @@
-"""Time read-outs that suit small training sets: a nearest-neighbour posterior and a time prior over the gallery.
+"""The training neighbours: the run's training pictures, kept for the kNN time posterior and the time prior.
 
 Both live on the same time gallery ``(T, 5)`` as the model's posterior ``softmax(scale * <image, time>)``:
 
@@ -10,11 +10,9 @@ Both live on the same time gallery ``(T, 5)`` as the model's posterior ``softmax
 * **kNN posterior** ``(Q, T)``: the ``k`` training pictures nearest to the query (cosine similarity of standardised
   backbone features), weighted ``softmax(similarity / temperature)``, their kernels summed. With few training
   pictures it tends to the prior, so it never does much worse than the best constant guess.
-* **mix** (the default read-out): ``w * gallery + (1 - w) * kNN`` with ``w = n / (n + MIX_HALF_N)`` for ``n``
-  training pictures: half and half on a few hundred pictures, mostly the model on thousands (measured, see
-  docs/small-data.md).
 
-The training run stores what the kNN read-out needs in ``neighbours.safetensors`` (:class:`NeighbourStore`).
+How these join the model's posterior (the ``mix`` read-out) is :mod:`gtloc.retrieval.time_posterior`. The training
+run stores what the kNN posterior needs in ``neighbours.safetensors`` (:class:`NeighbourStore`).
 """
 
 from __future__ import annotations
@@ -35,9 +33,7 @@ NEIGHBOURS_FILE = "neighbours.safetensors"
 KNN_K = 50
 KNN_TEMPERATURE = 1.0
 KERNEL_BANDWIDTH = 0.1
-MIX_HALF_N = 250
 MAX_STORED = 20_000
-TIME_POSTERIORS = ("gallery", "knn", "mix")
 
 
 def time_kernel(times: torch.Tensor, gallery: torch.Tensor, bandwidth: float = KERNEL_BANDWIDTH) -> torch.Tensor:
@@ -56,22 +52,9 @@ def time_prior(times: torch.Tensor, gallery: torch.Tensor, bandwidth: float = KE
     return torch.cat([time_kernel(chunk, gallery, bandwidth) for chunk in times[rows].split(1024)]).mean(dim=0)
 
 
-def mix_weight(n_train: int) -> float:
-    """Weight of the model's gallery posterior in the ``mix`` read-out for ``n_train`` training pictures."""
-    return n_train / (n_train + MIX_HALF_N)
-
-
-def mix(posterior: torch.Tensor, neighbours: torch.Tensor | None, weight: float) -> torch.Tensor:
-    """The ``mix`` read-out's posterior ``weight * posterior + (1 - weight) * neighbours`` (both ``(N, T)``; the
-    model's posterior alone when ``neighbours`` is None), ``weight`` from :func:`mix_weight`."""
-    if neighbours is None:
-        return posterior
-    return weight * posterior + (1 - weight) * neighbours.to(posterior.dtype)
-
-
 @dataclass
 class NeighbourStore:
-    """The training pictures for the kNN read-out.
+    """The training pictures for the kNN time posterior.
 
     ``features`` ``(N, D)``: backbone features standardised with ``mean``/``std`` ``(D,)`` and L2-normalised
     (float16 on disk); ``times`` ``(N, 5)`` local time and ``latlon`` ``(N, 2)`` degrees, NaN where missing;
