@@ -9,10 +9,13 @@ import torch
 from PIL import Image
 
 from gtloc.backbones import BACKBONES, load_backbone
+from gtloc.backbones.blocks import block_weights, feature_blocks
 from gtloc.backbones.extract import extract_features, image_features
 from gtloc.backbones.photometric import FEATURE_DIM, NAMES, PhotometricBackbone, WithPhotometric, photometric_statistics
 from gtloc.data.features import FeatureStore
 from gtloc.data.schema import load_records
+from gtloc.model.encoders import ImageHead
+from gtloc.retrieval.neighbours import NeighbourStore
 from helpers.toydata import ToyBackbone, make_toy_dataset
 
 PHOTO = Path(__file__).parent / "fixtures" / "backbones" / "hay-bales.jpg"
@@ -96,3 +99,21 @@ def test_cached_photometric_features_record_their_backbone(tmp_path):
     again = FeatureStore.open(tmp_path / "f")
     assert store.backbone == again.backbone == "photometric" and again.feature_dim == FEATURE_DIM
     assert again.load(load_records(records).paths).shape == (6, FEATURE_DIM)
+
+
+def test_feature_blocks_weigh_the_statistics_like_the_network():
+    """After standardisation each block adds the same expected squared norm, in the head and in the kNN store."""
+    weights = block_weights("efficientnet-lite0+photometric", 1280 + FEATURE_DIM)
+    assert feature_blocks("efficientnet-lite0+photometric", 1280 + FEATURE_DIM) == (1280, FEATURE_DIM)
+    assert torch.allclose(weights[:1280], torch.full((1280,), (FEATURE_DIM / 1280) ** 0.5))
+    assert torch.equal(weights[1280:], torch.ones(FEATURE_DIM))
+    assert torch.equal(block_weights("efficientnet-lite0", 1280), torch.ones(1280))
+    features = torch.randn(500, 64 + FEATURE_DIM, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    weights = block_weights("toy+photometric", 64 + FEATURE_DIM)
+    head = ImageHead(64 + FEATURE_DIM, hidden_dim=8, out_dim=4)
+    head.set_feature_stats(features, weights)
+    x = (features - head.feature_mean) / head.feature_std
+    network, stats = x[:, :64].pow(2).sum(1).mean(), x[:, 64:].pow(2).sum(1).mean()
+    assert float(network) == pytest.approx(float(stats), rel=1e-4) == pytest.approx(FEATURE_DIM, rel=1e-4)
+    store = NeighbourStore.from_training(features, torch.ones(500, 5), torch.zeros(500, 2), weights=weights)
+    assert torch.allclose(store.std, head.feature_std * 500**0.5 / 499**0.5, rtol=1e-4)  # sample vs population std

@@ -70,15 +70,24 @@ class NeighbourStore:
 
     @classmethod
     def from_training(
-        cls, features: torch.Tensor, times: torch.Tensor, latlon: torch.Tensor, seed: int = 0
+        cls,
+        features: torch.Tensor,
+        times: torch.Tensor,
+        latlon: torch.Tensor,
+        seed: int = 0,
+        weights: torch.Tensor | None = None,
     ) -> NeighbourStore:
-        """From training ``features`` ``(N, D)`` or ten-crop ``(N, C, D)`` (crops averaged) and their labels."""
+        """From training ``features`` ``(N, D)`` or ten-crop ``(N, C, D)`` (crops averaged) and their labels;
+        ``weights`` ``(D,)`` scale the standardised features (stored as ``std / weights``: the feature blocks'
+        weights, :func:`gtloc.backbones.blocks.block_weights`)."""
         n = features.shape[0]
         x = features.float().reshape(n, -1, features.shape[-1]).mean(dim=1)
         keep = torch.arange(n)
         if n > MAX_STORED:
             keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:MAX_STORED].sort().values
         mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+        if weights is not None:
+            std = std / weights.to(std)
         return cls(
             features=cls._normalise(x[keep], mean, std).half(),
             mean=mean,

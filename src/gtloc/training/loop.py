@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from gtloc.backbones.blocks import block_weights
 from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.device import autocast, resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
@@ -305,7 +306,7 @@ def _train(
     torch.manual_seed(config.seed)
     model = GTLoc(config.model)
     if not resume:
-        model.image_encoder.set_feature_stats(data.features)
+        model.image_encoder.set_feature_stats(data.features, block_weights(data.backbone, data.features.shape[-1]))
     model.to(device)
     loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
@@ -410,7 +411,8 @@ def _train(
                 chosen = {"selected_step": selection.step, "select": config.select, "value": selection.value}
                 log.write(json.dumps(chosen) + "\n")
         model.save_pretrained(out_dir)
-        neighbours = NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed)
+        weights = block_weights(data.backbone, data.features.shape[-1])
+        neighbours = NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed, weights)
         neighbours.save(out_dir / NEIGHBOURS_FILE)
         on_cpu = model if device.type == "cpu" else copy.deepcopy(model).cpu()
         held = None if val is None else (val.features, val.latlon, val.times)
