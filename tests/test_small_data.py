@@ -353,3 +353,16 @@ def test_train_on_a_small_set_calibrates_on_a_held_out_camera_and_warns(monkeypa
     assert f"hour:  {validation['hour_error']:.2f} h" in stderr and f"{validation['constant_hour_error']:.2f}" in stderr
     assert f"gtloc crossval --records {records_path} --features {features} --group-by camera" in stderr
     assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 64
+
+
+def test_a_run_trained_on_ten_crops_scores_photos_as_ten_crops(tmp_path):
+    records_path = make_toy_dataset(tmp_path / "world", 40, seed=2)
+    extract_features(
+        load_records(records_path), tmp_path / "world", ToyBackbone(), tmp_path / "f", tencrop=True, progress=False
+    )
+    data = load_training_data(tmp_path / "f", records_path, log=lambda m: None)
+    config = TrainConfig.from_dict(tiny_train_config())
+    train(data, tmp_path / "run", config, progress=False, cache_galleries=False)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["tencrop"] is True
+    assert Predictor.from_pretrained(tmp_path / "run", cache=False, places=False).tencrop is True
+    assert Predictor.from_pretrained(tmp_path / "run", cache=False, places=False, tencrop=False).tencrop is False

@@ -10,6 +10,7 @@ from gtloc.cli.app import app, flags, progress_option, show_progress, switch
 from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
+TENCROP_BELOW = 2000  # gtloc.training.small_data.SMALL_DATA_N
 BACKBONE_NAMES = (
     "clip-vit-l-14",
     "clip-vit-l-14+photometric",
@@ -33,7 +34,12 @@ def features(
     ),
     device: str = device_option(),
     precision: str = precision_option("Backbone arithmetic; bf16/fp16 are recorded with the features"),
-    tencrop: bool = switch(False, "tencrop", "Store ten crops per image: (10, D) each."),
+    tencrop: bool | None = typer.Option(
+        None,
+        "--tencrop/--no-tencrop",
+        help=f"Store ten crops per image, (10, D) each; default: ten crops under {TENCROP_BELOW} records (a small "
+        "set, where training on random crops and scoring ten helped), else one (or as an existing --out holds).",
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     shard_size: int = typer.Option(1024, "--shard-size", min=1, help="Images per shard file."),
     workers: int | None = typer.Option(
@@ -66,6 +72,8 @@ def features(
 
     table = load_records(records, strict=not lenient)
     share = set(select_shard(table.paths, shard_index, num_shards))
+    if tencrop is None:
+        tencrop = _default_tencrop(out, len(table))
     with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
         model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
         store = extract_features(
@@ -96,3 +104,13 @@ def features(
             typer.echo(f"  {path}: {reason}", err=True)
     if wanted and not any(p in store for p in wanted):
         raise GtlocError(f"no features: none of the {len(wanted)} images could be read (see {out / FAILED_CSV})")
+
+
+def _default_tencrop(out: Path, records: int) -> bool:
+    """Ten crops for fewer than :data:`TENCROP_BELOW` records (seconds more on a CPU; docs/small-data.md), unless
+    ``out`` already holds features, whose crops are kept."""
+    from gtloc.data.features import MANIFEST, FeatureStore
+
+    if (out / MANIFEST).is_file():
+        return FeatureStore.open(out).tencrop
+    return records < TENCROP_BELOW

@@ -52,7 +52,8 @@ class Predictor:
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     ``backbone``: the frozen backbone that turns photos into features for :meth:`predict_image` (default: the one
     named in the model's config, loaded on first use and kept); ``tencrop``: photos are scored as ten crops
-    (similarities averaged, GT-Loc's test-time augmentation) instead of one center crop.
+    (similarities averaged, GT-Loc's test-time augmentation) instead of one center crop (default: as the model was
+    trained, ``config.tencrop``).
     ``time_posterior``: where the time posterior comes from (default: the read-out's,
     :data:`~gtloc.model.readouts.READOUT_POSTERIOR`): ``"gallery"`` (the model's softmax over the time gallery, the
     paper's), ``"knn"`` (the training pictures nearest in backbone-feature space) or ``"mix"`` (both, weighted by
@@ -83,7 +84,7 @@ class Predictor:
         nprobe: int = 8,
         nlist: int | None = None,
         backbone: Backbone | None = None,
-        tencrop: bool = False,
+        tencrop: bool | None = None,
         time_posterior: str | None = None,
         time_prior: bool = False,
         neighbours: NeighbourStore | None = None,
@@ -114,7 +115,7 @@ class Predictor:
         self.neighbours = neighbours
         self.time_posterior = time_posterior if neighbours is not None else "gallery"
         self._backbone = backbone
-        self.tencrop = tencrop
+        self.tencrop = model.config.tencrop if tencrop is None else tencrop
         self.temperatures = temperatures or Temperatures()
         self.domain = domain
         gallery_config = model.config.gallery

@@ -230,8 +230,11 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
 
 
 def _with_features(config: TrainConfig, data: TrainingData) -> TrainConfig:
-    """The config with the model's backbone and feature size from ``data``, adapted to its size (``small_data``)."""
-    model = replace(config.model, backbone=data.backbone, feature_dim=data.features.shape[-1])
+    """The config with the model's backbone, feature size and crops from ``data``, adapted to its size
+    (``small_data``)."""
+    model = replace(
+        config.model, backbone=data.backbone, feature_dim=data.features.shape[-1], tencrop=data.features.dim() == 3
+    )
     config = small_data_validation(replace(config, model=model), len(data), data.extras)
     return adapt_config(config, len(data), distinct_labels(data.latlon, data.times))
 
