@@ -68,7 +68,7 @@ def test_names_written_out_for_a_light_help_match_the_library():
 
     assert tuple(sorted(BACKBONES)) == features_cli.BACKBONE_NAMES
     assert features_cli.DEFAULT_BACKBONE == DEFAULT_BACKBONE
-    assert features_cli.TENCROP_BELOW == SMALL_DATA_N
+    assert features_cli.TENCROP_BELOW == SMALL_DATA_N and features_cli.SMALL_SET_BACKBONE in BACKBONES
     assert predict_cli.GPS_INDEXES == GPS_INDEXES
 
 

@@ -231,10 +231,12 @@ def test_cli_features_with_the_default_backbone(photos, tmp_path, monkeypatch, c
         "--eager", "--no-progress", "--batch-size", "2",
     )  # fmt: skip
     assert code == 0
-    # a small set: ten crops per picture by default
-    assert stdout == f"3 of 4 images have efficientnet-lite0 features (1280-d, ten-crop, torch on cpu) in {out}\n"
+    # a small set: the network's features and the photometric statistics, ten crops per picture
+    assert stdout == (
+        f"3 of 4 images have efficientnet-lite0+photometric features (1326-d, ten-crop, torch on cpu) in {out}\n"
+    )
     assert stderr == (f"1 image could not be read (listed in {out / 'failed.csv'}):\n  notes.jpg: {NOT_AN_IMAGE}\n")
-    assert FeatureStore.open(out).load(names[:3]).shape == (3, 10, 1280)
+    assert FeatureStore.open(out).load(names[:3]).shape == (3, 10, 1326)
 
 
 def test_cli_unknown_backbone(photos, tmp_path, monkeypatch, capsys):
@@ -254,11 +256,13 @@ def test_cli_unknown_backbone(photos, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_features_keep_the_crops_of_an_existing_cache(photos, tmp_path, monkeypatch, capsys):
-    """Ten crops are the default for a small set, but a cache made with one crop is continued with one."""
+    """Ten crops and the photometric statistics are the default for a small set, but a cache is continued with the
+    backbone and crops it was made with."""
     import gtloc.backbones
     from helpers.toydata import ToyBackbone
 
-    monkeypatch.setattr(gtloc.backbones, "load_backbone", lambda name, **options: ToyBackbone())
+    asked = []
+    monkeypatch.setattr(gtloc.backbones, "load_backbone", lambda name, **options: asked.append(name) or ToyBackbone())
     root, names = photos
     out = tmp_path / "feats"
     for count, extra in ((1, ("--no-tencrop",)), (3, ())):
@@ -270,3 +274,4 @@ def test_cli_features_keep_the_crops_of_an_existing_cache(photos, tmp_path, monk
     assert FeatureStore.open(out).load(names[:3]).shape == (3, 96)
     code, stdout, _ = run_cli(monkeypatch, capsys, *args[:-3], "--out", tmp_path / "new", "--no-progress")
     assert code == 0 and "(96-d, ten-crop," in stdout
+    assert asked == ["efficientnet-lite0+photometric", "toy", "efficientnet-lite0+photometric"]

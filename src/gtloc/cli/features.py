@@ -19,6 +19,7 @@ BACKBONE_NAMES = (
     "photometric",
 )
 DEFAULT_BACKBONE = "efficientnet-lite0"
+SMALL_SET_BACKBONE = "efficientnet-lite0+photometric"
 
 
 @app.command()
@@ -28,7 +29,13 @@ def features(
         None, "--images", help="Folder the records' paths are relative to (default: the CSV's folder)."
     ),
     out: Path = typer.Option(..., "--out", help="Feature directory (created, or resumed if it exists)."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help=f"One of: {', '.join(BACKBONE_NAMES)}."),
+    backbone: str | None = typer.Option(
+        None,
+        "--backbone",
+        help=f"One of: {', '.join(BACKBONE_NAMES)}. Default: {SMALL_SET_BACKBONE} under {TENCROP_BELOW} records "
+        f"(the colour and brightness statistics transfer to unseen cameras), else {DEFAULT_BACKBONE}; or what an "
+        "existing --out holds.",
+    ),
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local model directory/file (clip-vit-l-14: a save_pretrained copy)."
     ),
@@ -37,8 +44,8 @@ def features(
     tencrop: bool | None = typer.Option(
         None,
         "--tencrop/--no-tencrop",
-        help=f"Store ten crops per image, (10, D) each; default: ten crops under {TENCROP_BELOW} records (a small "
-        "set, where training on random crops and scoring ten helped), else one (or as an existing --out holds).",
+        help=f"Store ten crops per image, (10, D) each. Default: ten crops under {TENCROP_BELOW} records (a small "
+        "set, where training on random crops and scoring ten helped), else one; or as an existing --out holds.",
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     shard_size: int = typer.Option(1024, "--shard-size", min=1, help="Images per shard file."),
@@ -72,8 +79,7 @@ def features(
 
     table = load_records(records, strict=not lenient)
     share = set(select_shard(table.paths, shard_index, num_shards))
-    if tencrop is None:
-        tencrop = _default_tencrop(out, len(table))
+    backbone, tencrop = _defaults(out, len(table), backbone, tencrop)
     with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
         model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
         store = extract_features(
@@ -106,11 +112,15 @@ def features(
         raise GtlocError(f"no features: none of the {len(wanted)} images could be read (see {out / FAILED_CSV})")
 
 
-def _default_tencrop(out: Path, records: int) -> bool:
-    """Ten crops for fewer than :data:`TENCROP_BELOW` records (seconds more on a CPU; docs/small-data.md), unless
-    ``out`` already holds features, whose crops are kept."""
+def _defaults(out: Path, records: int, backbone: str | None, tencrop: bool | None) -> tuple[str, bool]:
+    """The backbone and crops where not given: those of the features already in ``out`` (a resumed cache keeps
+    them), else for fewer than :data:`TENCROP_BELOW` records :data:`SMALL_SET_BACKBONE` with ten crops (seconds more
+    on a CPU; on few-camera sets both helped on unseen cameras, docs/small-data.md), else :data:`DEFAULT_BACKBONE`
+    with one crop."""
     from gtloc.data.features import MANIFEST, FeatureStore
 
     if (out / MANIFEST).is_file():
-        return FeatureStore.open(out).tencrop
-    return records < TENCROP_BELOW
+        store = FeatureStore.open(out)
+        return backbone or store.backbone, store.tencrop if tencrop is None else tencrop
+    small = records < TENCROP_BELOW
+    return backbone or (SMALL_SET_BACKBONE if small else DEFAULT_BACKBONE), small if tencrop is None else tencrop
