@@ -21,7 +21,10 @@ one centre crop; ``lite0`` (efficientnet-lite0, centre crop: the features before
 * ``ridge_photometric``: ridge regression from the photometric statistics (:mod:`gtloc.backbones.photometric`) to
   the cos/sin of the month and hour angles.
 
-Tables pooled over all seeds and cameras and per seed, with ratios to the floor; JSON beside them.
+Tables pooled over all seeds and cameras and per seed, with ratios to the floor; then the domain check of the same
+fold models (first feature set): for each held-out camera, whether the model beat the constant guess on its hour
+and the share of its frames in domain, and the share of the real photos in ``tests/fixtures/exif-photos`` in
+domain. JSON beside them.
 
     python benchmarks/bench_small_data.py --out runs/bench-small-data [--seeds 0 1 2] [--sets tencrop centre lite0]
 """
@@ -107,7 +110,31 @@ def _features(world: Path, out: Path, backbone: str, tencrop: bool) -> Path:
     return out
 
 
-def one_seed(out: Path, seed: int, args: argparse.Namespace) -> dict[str, list[np.ndarray]]:
+REAL_PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "exif-photos"
+
+
+def domain_rows(folds: Path, features: torch.Tensor, cameras: np.ndarray, errors: dict) -> list[dict]:
+    """Per held-out camera of the crossval in ``folds``: hour errors of the model and of the constant guess, the
+    share of its frames in domain, and the share of the real photos in domain for that fold's model."""
+    photos = sorted(p for p in REAL_PHOTOS.iterdir() if p.suffix.lower() == ".jpg")
+    rows = []
+    for index, camera in enumerate(sorted(set(cameras.tolist()))):
+        predictor = Predictor.from_pretrained(folds / "folds" / camera, cache=False, places=False)
+        own = predictor.predict(features[torch.from_numpy(cameras == camera)], top_k=1, where=False)
+        real = predictor.predict(predictor.photo_features(photos), top_k=1, where=False)
+        rows.append(
+            {
+                "camera": camera,
+                "hour": float(errors["gtloc"][index][:, 0].mean()),
+                "constant_hour": float(errors["constant"][index][:, 0].mean()),
+                "in_domain": float(own.in_domain.float().mean()),
+                "real_in_domain": float(real.in_domain.float().mean()),
+            }
+        )
+    return rows
+
+
+def one_seed(out: Path, seed: int, args: argparse.Namespace) -> tuple[dict[str, list[np.ndarray]], list[dict]]:
     world = out / f"world-{seed}"
     if not (world / "records.csv").is_file():
         generate_world(
@@ -132,6 +159,7 @@ def one_seed(out: Path, seed: int, args: argparse.Namespace) -> dict[str, list[n
         score("constant", np.tile(best_constant_time(t[tr]), (int(te.sum()), 1)), te)
         score("knn_features", knn_features(x[tr], t[tr], x[te]), te)
         score("ridge_photometric", ridge(stats[tr], t[tr], stats[te]), te)
+    domain: list[dict] = []
     for name in args.sets:
         backbone = "efficientnet-lite0" if name == "lite0" else args.backbone
         feats = lite0 if name == "lite0" else _features(world, out / f"features-{name}-{seed}", backbone, SETS[name])
@@ -148,7 +176,10 @@ def one_seed(out: Path, seed: int, args: argparse.Namespace) -> dict[str, list[n
                 predictor = Predictor.from_pretrained(run, cache=False, places=False, readout=readout)
                 answer = predictor.predict(features, top_k=1, where=False).best_time
                 score(f"{method}[{name}]", answer.numpy().astype(np.float64), te)
-    return errors
+        if not domain:
+            own = {"gtloc": errors[f"gtloc[{name}]"][-len(groups) :], "constant": errors["constant"]}
+            domain = domain_rows(folds, fold_data.features, cameras, own)
+    return errors, domain
 
 
 def _quiet(message: str) -> None:
@@ -178,10 +209,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     began = time.perf_counter()
-    per_seed = {seed: one_seed(args.out, seed, args) for seed in args.seeds}
-    pooled = {
-        name: np.concatenate([np.concatenate(e[name]) for e in per_seed.values()]) for name in per_seed[args.seeds[0]]
-    }
+    results = {seed: one_seed(args.out, seed, args) for seed in args.seeds}
+    per_seed = {seed: errors for seed, (errors, _) in results.items()}
+    domain = [row | {"seed": seed} for seed, (_, rows) in results.items() for row in rows]
+    names = per_seed[args.seeds[0]]
+    pooled = {name: np.concatenate([np.concatenate(e[name]) for e in per_seed.values()]) for name in names}
     print(
         f"leave-one-camera-out, {args.cameras} cameras x {args.frames_min}-{args.frames_max} frames, "
         f"seeds {args.seeds}, backbone {args.backbone} ({time.perf_counter() - began:.0f} s)"
@@ -198,6 +230,23 @@ def main() -> None:
             name: {"n": len(err), "hour_error": err.mean(0)[0], "month_error": err.mean(0)[1]}
             for name, err in rows.items()
         }
+    print(f"\ndomain check of the {args.sets[0]} fold models (in domain: share of the held-out camera's frames)")
+    print("| seed | camera | hour err (h) | constant | beats it | in domain | real photos in domain |")
+    print("|---:|---|---:|---:|---|---:|---:|")
+    for row in domain:
+        beats = row["hour"] < row["constant_hour"]
+        print(
+            f"| {row['seed']} | {row['camera']} | {row['hour']:.2f} | {row['constant_hour']:.2f} | "
+            f"{'yes' if beats else 'no'} | {100 * row['in_domain']:.0f} % | {100 * row['real_in_domain']:.0f} % |"
+        )
+    useful = [row for row in domain if row["hour"] < row["constant_hour"]]
+    half_in = [row for row in useful if row["in_domain"] >= 0.5]
+    print(
+        f"cameras where the model beats the constant hour: {len(useful)} of {len(domain)}; of those, "
+        f"{len(half_in)} with at least half their frames in domain; real photos in domain: "
+        f"{100 * np.mean([row['real_in_domain'] for row in domain]):.1f} % (mean over the fold models)"
+    )
+    summary["domain"] = domain
     path = args.out / "bench_small_data.json"
     path.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out)}, **summary}, indent=2) + "\n")
     print(f"\nJSON: {path}")

@@ -33,7 +33,7 @@ from gtloc.training.small_data import (
     group_column,
     small_data_validation,
 )
-from gtloc.training.validation import validation_metrics, validation_rows
+from gtloc.training.validation import validation_metrics
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, make_toy_dataset
 
@@ -63,7 +63,7 @@ def test_small_sets_hold_out_whole_groups_to_calibrate_on():
     config = TrainConfig()
     cameras = {"camera": [f"c{i % 4}" for i in range(300)]}
     held = small_data_validation(config, 300, cameras)
-    assert (held.val_group, held.val_split, held.select) == ("camera", SMALL_VAL_SPLIT, "last")
+    assert (held.val_group, held.val_split, held.select, held.refit) == ("camera", SMALL_VAL_SPLIT, "last", True)
     random_rows = small_data_validation(config, 300, {"camera": [f"c{i % 2}" for i in range(300)]})
     assert random_rows.val_group is None and random_rows.val_split == SMALL_VAL_SPLIT  # two groups: too few
     assert small_data_validation(config, 300, {}).val_split == SMALL_VAL_SPLIT
@@ -130,10 +130,10 @@ def test_a_small_run_stores_its_neighbours_and_predicts_with_each_read_out(webca
     train(data, tmp_path / "run", config, progress=False)
     saved = yaml.safe_load((tmp_path / "run" / "train_config.yaml").read_text())
     assert saved["model"]["queue_size"] == 96 and saved["warmup_steps"] == 1  # adapted and recorded
-    assert saved["val_group"] == "camera"  # a small set: one camera of three is held out to calibrate on
+    # a small set: one camera of three is held out to calibrate on, then the model is trained again on all three
+    assert saved["val_group"] == "camera" and saved["refit"] is True
     store = NeighbourStore.load(tmp_path / "run" / NEIGHBOURS_FILE)
-    held = validation_rows(96, config.seed, SMALL_VAL_SPLIT, data.cameras)
-    assert store.n_train == 64 and torch.equal(store.times, data.times[torch.from_numpy(~held)])
+    assert store.n_train == 96 and torch.equal(store.times, data.times)
     answers = {}
     for posterior in ("gallery", "knn", "mix"):
         predictor = Predictor.from_pretrained(tmp_path / "run", time_posterior=posterior)
@@ -282,6 +282,7 @@ def test_train_with_camera_validation_keeps_the_selected_step_and_stops_early(mo
     stale = len(validations) - 1 - [v["step"] for v in validations].index(chosen["selected_step"])
     assert stale <= 2 and (stale == 2 or steps[-1] == 6 * (64 // 16))  # stopped by patience, or ran to the end
     assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 64  # one camera of three held out
+    assert not (run / "refit").exists()  # validation asked for with select hour: no second run
 
 
 def test_train_validation_bad_input_is_one_error_line(monkeypatch, capsys, webcams, tmp_path):
@@ -341,10 +342,11 @@ def test_train_on_a_small_set_calibrates_on_a_held_out_camera_and_warns(monkeypa
     records_path, features, config_path = webcams
     run = tmp_path / "run"
     args = ("train", "--features", features, "--records", records_path, "--out", run, "--config", config_path)
-    code, _, stderr = run_cli(monkeypatch, capsys, *args, "--no-progress")
+    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--no-progress")
     assert code == 0, stderr
     saved = yaml.safe_load((run / "train_config.yaml").read_text())
     assert (saved["val_group"], saved["val_split"], saved["select"]) == ("camera", SMALL_VAL_SPLIT, "last")
+    assert "training again on all 96 pictures (the held-out ones too)" in stdout
     card = json.loads((run / "model_card.json").read_text())
     validation = card["validation"]
     assert validation["pictures"] == 32 and validation["held_out_groups"] == 1 and card["calibration"]
@@ -352,7 +354,9 @@ def test_train_on_a_small_set_calibrates_on_a_held_out_camera_and_warns(monkeypa
     assert "32 held-out pictures of 1 camera groups it never saw" in stderr
     assert f"hour:  {validation['hour_error']:.2f} h" in stderr and f"{validation['constant_hour_error']:.2f}" in stderr
     assert f"gtloc crossval --records {records_path} --features {features} --group-by camera" in stderr
-    assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 64
+    assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 96 == card["training_data"]["pictures"]
+    refit = GTLoc.from_pretrained(run / "refit").state_dict()  # the model trained on all the pictures is the run's
+    assert all(torch.equal(value, GTLoc.from_pretrained(run).state_dict()[k]) for k, value in refit.items())
 
 
 def test_a_run_trained_on_ten_crops_scores_photos_as_ten_crops(tmp_path):

@@ -35,10 +35,10 @@ def expected_error(run_dir: str | Path, features: str, records: str) -> str | No
         return None
     metrics = card.validation
     held = int(metrics.get("pictures", 0))
-    total = card.training_data.pictures + held
+    config = load_train_config(run_dir / TRAIN_CONFIG_FILE)
+    total = card.training_data.pictures + (0 if config.refit else held)  # a refit model trained on all of them
     if total >= SMALL_DATA_N:
         return None
-    config = load_train_config(run_dir / TRAIN_CONFIG_FILE)
     column = config.val_group
     group_by = f" --group-by {column}" if column else ""
     command = f"gtloc crossval --records {records} {features}{group_by} --out {run_dir}-crossval"

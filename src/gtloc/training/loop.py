@@ -30,6 +30,7 @@ from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.device import autocast, resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
+from gtloc.model.card import MODEL_CARD_FILE
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.galleries import RUN_GALLERIES_DIR
@@ -46,6 +47,7 @@ from gtloc.training.config import TrainConfig, load_train_config, save_train_con
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
 from gtloc.training.held_out import DataSource, finish_run
 from gtloc.training.objective import Objective
+from gtloc.training.refit import refit
 from gtloc.training.small_data import adapt_config, distinct_labels, group_column, small_data_validation
 from gtloc.training.validation import BEST_DIR, Selection, validation_metrics, validation_rows
 
@@ -272,7 +274,15 @@ def train(
         if ctx is not None and not ctx.is_main:
             return _train(*args, ctx, here, cache_galleries, say=log)
         with exclusive_lock(out_dir, "a training run"):
-            return _train(*args, ctx, here, cache_galleries, say=log)
+            model = _train(*args, ctx, here, cache_galleries, say=log)
+            config = load_train_config(Path(out_dir) / TRAIN_CONFIG_FILE)
+            if not config.refit or not (Path(out_dir) / MODEL_CARD_FILE).is_file():
+                return model
+
+            def train_all(folder: Path, settings: TrainConfig, again: bool) -> GTLoc:
+                return _train(data, folder, settings, again, progress, None, None, here, False, say=log)
+
+            return refit(Path(out_dir), config, len(data), train_all, log)
 
 
 def _check_finite(step: int, out_dir: Path, last_good: int, what: str, value: torch.Tensor) -> None:
