@@ -7,8 +7,9 @@ statistics) or ``lite0+photometric`` (both, each block weighted by :mod:`gtloc.b
 weighs every number alike), one centre crop or ten crops (``--crops ten``: training draws a random crop per step,
 prediction averages the ten). ``--config`` is a JSON object of training-config overrides (``{"epochs": 15}``,
 ``{"model": {"image_hidden_dim": 128}}``); ``--holdout`` keeps the small-set default of holding out whole cameras to
-calibrate on (``gtloc.training.small_data.small_data_validation``), which is otherwise turned off here so that
-every row trains on all training cameras.
+calibrate on and then training again on all of them (``gtloc.training.small_data.small_data_validation``; with
+``--no-refit`` the model is the one trained without them), which is otherwise turned off here so that every row
+trains on all training cameras.
 
 Rows, each as a ratio to the best constant guess of the same folds (hour / month): ``knn_features`` (10 nearest in
 standardised efficientnet-lite0 centre-crop features, circular median), ``gallery`` (the learned read-out: least
@@ -85,11 +86,17 @@ def main() -> None:
     parser.add_argument("--crops", choices=("centre", "ten"), default="ten")
     parser.add_argument("--config", default="{}", help="JSON training-config overrides")
     parser.add_argument("--holdout", action="store_true", help="keep the small-set held-out cameras")
+    parser.add_argument("--no-refit", action="store_true", help="with --holdout: no second run on all pictures")
     parser.add_argument("--no-blocks", action="store_true", help="weigh every feature alike")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    held_out = training_loop.small_data_validation
     if not args.holdout:
         training_loop.small_data_validation = lambda config, n, extras: config
+    elif args.no_refit:
+        training_loop.small_data_validation = lambda config, n, extras: replace(
+            held_out(config, n, extras), refit=False
+        )
     config = TrainConfig.from_dict(_overridden(TrainConfig().to_dict(), json.loads(args.config)))
     backbone = {"lite0": "efficientnet-lite0", "photometric": "photometric"}.get(
         args.feats, "efficientnet-lite0+photometric"
@@ -130,6 +137,7 @@ def main() -> None:
     setting = (
         f"--feats {args.feats} --crops {args.crops} --config '{args.config}'"
         + (" --holdout" if args.holdout else "")
+        + (" --no-refit" if args.no_refit else "")
         + (" --no-blocks" if args.no_blocks else "")
     )
     print(f"{setting}: seeds {args.seeds}, hour / month as x the constant guess ({time.perf_counter() - began:.0f} s)")

@@ -175,6 +175,11 @@ def test_crossval_cli_writes_pooled_and_per_group_metrics_beside_the_floor(monke
     assert f"| gtloc | hour error (h) | {hour['value']:.2f} |" in table and hour["words"] in table
     assert all((out / "folds" / cam / "model.safetensors").is_file() for cam in ("cam0", "cam1", "cam2"))
     assert not list(out.rglob("galleries/*"))  # every fold's galleries were encoded in memory only
+    assert not list(out.rglob("training_state.safetensors"))  # a finished fold keeps no resumable checkpoint
+    models = {path: path.stat().st_mtime_ns for path in out.rglob("model.safetensors")}
+    code, again, stderr = run_cli(monkeypatch, capsys, *args, "--config", config_path, "--no-progress")
+    assert code == 0 and "| pooled | 96 |" in again, stderr
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("model.safetensors")} == models  # reused, not retrained
 
 
 def test_crossval_without_a_group_column_deals_random_folds_and_scores_each_read_out(webcams, tmp_path):

@@ -10,8 +10,9 @@ the same training fold: the floor a model must beat. ``DIR/metrics.json`` holds 
 constant guess, with intervals over the groups); ``DIR/crossval.md`` the tables.
 
 No encoded gallery is written: each fold's galleries (the 100k GPS gallery is 200 MB per model) are encoded in
-memory for its calibration and its predictions, so the folder holds the fold runs alone (about 15 MB each for a
-few hundred pictures).
+memory for its calibration and its predictions, and a finished fold's resumable checkpoints are deleted, so the
+folder holds the fold models alone (about 18 MB a fold for a few hundred pictures; a fold interrupted before it
+finished is resumed from its checkpoint).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gtloc.evaluation.crossval_report import Verdict, row_errors, summary_senten
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Predictor
 from gtloc.io import atomic_write_text, write_json
+from gtloc.model.card import MODEL_CARD_FILE
 from gtloc.model.readouts import DEFAULT_READOUT, READOUTS
 from gtloc.training.checkpoint import TRAINING_STATE_FILE
 from gtloc.training.config import TrainConfig
@@ -129,8 +131,11 @@ def cross_validate(
         log(f"[{number}/{len(values)}] {what}={value}: train on {len(train_rows)}, predict {len(test_rows)}")
         fold, test = data.subset(train_rows), data.subset(test_rows)
         run = _fold_dir(out, value)
-        resume = (run / TRAINING_STATE_FILE).is_file()
-        train(fold, run, config, resume=resume, progress=progress, cache_galleries=False)
+        if not (run / MODEL_CARD_FILE).is_file() or (run / TRAINING_STATE_FILE).is_file():
+            resume = (run / TRAINING_STATE_FILE).is_file()
+            train(fold, run, config, resume=resume, progress=progress, cache_galleries=False)
+            for state in sorted(run.rglob(TRAINING_STATE_FILE)):
+                state.unlink()
         answers = {}
         places = None
         for readout in readouts:
