@@ -24,7 +24,7 @@ from gtloc.inference.predictor import Predictor
 from gtloc.inference.verify import Claim, verify_features
 from gtloc.model.calibration import DEFAULT_FLAT_BELOW, FLAT_SHARE, Temperatures
 from gtloc.model.card import ModelCard, run_card
-from gtloc.model.domain import DomainProfile
+from gtloc.model.domain import GROUP_IN_DOMAIN_AT, IN_DOMAIN_AT, DomainProfile
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, READOUTS
 from gtloc.retrieval.galleries import time_grid
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
@@ -115,6 +115,7 @@ def test_a_domain_profile_calibrated_on_groups_keeps_a_new_camera_of_the_same_ki
     foreign = F.normalize(-kind + 0.1 * torch.randn(20, 64, generator=gen), dim=1)
     assert not by_groups.in_domain(by_groups.score(foreign)).any()
     assert len(by_groups.typical) == len(frames)  # one distance to another camera per kept frame
+    assert by_groups.threshold == GROUP_IN_DOMAIN_AT and by_frames.threshold == IN_DOMAIN_AT
     assert torch.equal(
         DomainProfile.build(frames, groups=["one"] * len(frames)).typical, DomainProfile.build(frames).typical
     )
