@@ -36,8 +36,8 @@ CAMERA_ZONES_H = (-10, -5, -3, 0, 3, 5.5, 8, 9, 10, 12)
 DRIFTS_MIN = (10, 12, 17, 25, 38, 53)
 
 
-def write_copy(source: Path, out: Path, camera: datetime, gps_utc: datetime, offset: str | None) -> None:
-    """``source`` with its camera time, GPS stamp and (optional) OffsetTimeOriginal rewritten."""
+def write_copy(source: Path, out: Path, camera: datetime, gps_utc: datetime | None, offset: str | None) -> None:
+    """``source`` with its camera time, GPS stamp (``None``: removed) and (optional) OffsetTimeOriginal rewritten."""
     with Image.open(source) as image:
         exif = image.getexif()
         pixels = image.copy()
@@ -47,8 +47,12 @@ def write_copy(source: Path, out: Path, camera: datetime, gps_utc: datetime, off
     if offset is not None:
         sub[ExifTags.Base.OffsetTimeOriginal] = offset
     gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSDateStamp] = gps_utc.strftime("%Y:%m:%d")
-    gps[ExifTags.GPS.GPSTimeStamp] = (float(gps_utc.hour), float(gps_utc.minute), float(gps_utc.second))
+    if gps_utc is None:
+        gps.pop(ExifTags.GPS.GPSDateStamp, None)
+        gps.pop(ExifTags.GPS.GPSTimeStamp, None)
+    else:
+        gps[ExifTags.GPS.GPSDateStamp] = gps_utc.strftime("%Y:%m:%d")
+        gps[ExifTags.GPS.GPSTimeStamp] = (float(gps_utc.hour), float(gps_utc.minute), float(gps_utc.second))
     pixels.save(out, exif=exif, quality=90)
 
 

@@ -8,7 +8,8 @@
 * Metadata verification: every test picture with its true claim, and with a claim shifted to another place
   (>= 1000 km away), another month (3-6 months off) or another hour (4-12 h off); ROC AUC of true vs shifted
   claims per kind of shift (overall score, the matching check's percentile and credibility), plus the shares of
-  overall verdicts (``consistent`` / ``inconsistent`` / ``cannot judge``, the rule of ``gtloc.inference.verify``).
+  verdicts of the model check (``consistent`` / ``inconsistent`` / ``cannot judge``, the rule of
+  ``gtloc.evidence.model``).
 
 Baselines in the same run: ranking by place alone (no time), a random ranking (expected recall, exact), and for
 geo-time aware retrieval plain image similarity (no time) and the true place of the query picture in place of
@@ -30,10 +31,11 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.data.schema import load_records
+from gtloc.evidence.model import model_verdicts
 from gtloc.geo import pairwise_haversine_km
 from gtloc.inference.predictor import Predictor
 from gtloc.inference.retrieve import Retriever
-from gtloc.inference.verify import overall_percentile, overall_verdicts, score_claims
+from gtloc.inference.verify import overall_percentile, score_claims
 from gtloc.io import write_json
 from gtloc.retrieval.image_gallery import build_image_gallery
 from gtloc.retrieval.search import search
@@ -181,7 +183,7 @@ def main() -> None:
     scored = {}
     for kind, (ll, tt) in claims.items():
         s = score_claims(predictor, gallery.embeddings, torch.from_numpy(ll).float(), torch.from_numpy(tt).float())
-        verdicts = overall_verdicts(s, in_domain, predictor.temperatures.flat_below)
+        verdicts = model_verdicts(s, in_domain, predictor.temperatures.flat_below)
         scored[kind] = {"overall": overall_percentile(s).numpy(), "verdicts": np.array(verdicts)}
         scored[kind].update({f"{c} percentile": v.percentile.numpy() for c, v in s.items()})
         scored[kind].update({f"{c} credibility": v.credibility.numpy() for c, v in s.items()})

@@ -4,8 +4,8 @@ Tests use small models, for which one intra-op thread is fastest; more threads o
 machine when a test runs a subprocess beside pytest (and spin-waiting threads slow both by orders of magnitude).
 The environment variable also reaches the subprocesses that tests start.
 
-``toy_world`` and ``tiny_clip`` are built once per session (``tests/helpers`` has the builders); tests must not
-change what they hold, only read it or copy it.
+``toy_world``, ``webcam_run`` and ``tiny_clip`` are built once per session (``tests/helpers`` has the builders);
+tests must not change what they hold, only read it or copy it.
 """
 
 import os
@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from helpers.tinyclip import save_tiny_clip
-from helpers.world import build_world
+from helpers.world import build_webcam_run, build_world
 
 torch.set_num_threads(1)
 
@@ -45,3 +45,10 @@ def toy_world(tmp_path_factory) -> dict:
 def tiny_clip(tmp_path_factory) -> Path:
     """A tiny random CLIP with tokenizer, saved once: 32 px pictures, 768-d projections as ViT-L/14's."""
     return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def webcam_run(tmp_path_factory) -> dict:
+    """A toy run trained on two fixed webcams, sure of where its pictures come from: see ``build_webcam_run``
+    (about 8 s: tests that use it are marked slow)."""
+    return build_webcam_run(tmp_path_factory.mktemp("webcam-run"))

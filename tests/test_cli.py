@@ -124,3 +124,28 @@ def test_ingest_with_no_record_fails_and_counts_the_reasons(monkeypatch, capsys,
         f"error: no records from {photos}: skipped 1 file (not an image 1), ignored 1 non-image file; nothing written\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "verify", "index", "serve"])
+def test_a_checkpoint_that_does_not_exist_is_named_with_its_absolute_path(monkeypatch, capsys, tmp_path, command):
+    monkeypatch.chdir(tmp_path)
+    args = {"predict": ["x.jpg"], "verify": ["x.jpg"], "index": ["--out", "g"], "serve": []}[command]
+    status, _, err = run_cli(monkeypatch, capsys, command, *args, "--checkpoint", "runs/gone")
+    assert status == 2
+    assert err == f"error: no such run folder: {tmp_path / 'runs/gone'} does not exist (relative to {tmp_path})\n"
+    monkeypatch.setenv(CHECKPOINT_ENV, "demo-out/runs/gtloc")
+    status, _, err = run_cli(monkeypatch, capsys, command, *args)
+    assert status == 2 and err == (
+        f"error: no such run folder: {tmp_path / 'demo-out/runs/gtloc'} does not exist "
+        f"(${CHECKPOINT_ENV}=demo-out/runs/gtloc, relative to {tmp_path})\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing made on the way (no runs/gone/galleries)
+
+
+def test_the_api_names_a_missing_run_folder_and_makes_nothing(tmp_path, monkeypatch):
+    import gtloc
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(gtloc.GtlocError, match=f"^no such run folder: {tmp_path / 'nope'} does not exist"):
+        gtloc.load("nope")
+    assert not (tmp_path / "nope").exists()

@@ -61,5 +61,11 @@ def test_demo_writes_metrics_report_and_pictures(monkeypatch, capsys, tmp_path):
     code, stdout, _ = run_cli(monkeypatch, capsys, *args, "--no-progress")  # a second run reuses every stage
     assert code == 0 and "reusing 100 pictures" in stdout
     assert "reusing the efficientnet-lite0 features of all 100 pictures" in stdout and "extracting" not in stdout
-    assert f"resuming the run in {run} after step " in stdout
+    assert f"the run in {run} finished at step " in stdout and "loaded, not trained or calibrated again" in stdout
     assert "encoding the 100,000-place GPS gallery once (cached" not in stdout  # the cache answers
+    # nothing is trained, calibrated, fitted or encoded again: the baselines' and ablations' scores are reused
+    assert "to load what is there: every stage is reused" in stdout.splitlines()[0]  # the estimate is for that
+    assert "reusing the scores of the classification baseline" in stdout and "training the classification" not in stdout
+    assert "reusing the scores of ablation gtloc_hard_targets" in stdout and "calibrating" not in stdout
+    assert "encoding the 100,000-place GPS gallery once" not in stdout
+    assert json.loads((out / "metrics.json").read_text()) == metrics  # the same table

@@ -214,3 +214,37 @@ def test_cli_error_is_one_line_and_status_2(monkeypatch, capsys, tmp_path, csvs)
     )
     assert code == 2
     assert stderr.strip() == f"error: predictions file not found: {tmp_path / 'nope.csv'}"
+
+
+def _with_domain(preds: Path, flags: list[str]) -> Path:
+    lines = preds.read_text().splitlines()
+    rows = [lines[0] + ",in_domain,domain_score"] + [
+        f"{line},{flag},{'80.0' if flag == 'true' else '0.0' if flag else ''}"
+        for line, flag in zip(lines[1:], flags, strict=True)
+    ]
+    preds.write_text("\n".join(rows) + "\n")
+    return preds
+
+
+def test_evaluate_warns_when_most_predictions_are_outside_the_domain(monkeypatch, capsys, tmp_path, csvs):
+    preds = _with_domain(csvs[0], ["false", "false", "false", "true", "", "false"])
+    result = evaluate_predictions(preds, csvs[1])
+    # matched: a, b, c, d (in), e (not judged); z has no truth
+    assert result["domain"] == {"in_domain": 1, "outside": 3, "unknown": 1}
+    assert result["warnings"] == [
+        "3 of 4 predictions (75 %) are outside the model's domain (in_domain = false): the model has not seen "
+        "pictures like these, so these metrics measure answers it cannot back; train on pictures like them before "
+        "reading the numbers as its accuracy"
+    ]
+    code, stdout, stderr = run_cli(
+        monkeypatch, capsys, "evaluate", "--predictions", preds, "--truth", csvs[1], "--out", tmp_path / "m.json"
+    )
+    assert code == 0 and "warning: 3 of 4 predictions (75 %) are outside the model's domain" in stderr
+    assert json.loads((tmp_path / "m.json").read_text())["warnings"] == result["warnings"]
+    assert "| all | 5 |" in stdout  # the numbers are still reported
+
+
+@pytest.mark.parametrize("flags", [["true", "true", "false", "false", "true", "true"], [""] * 6])
+def test_no_warning_when_half_or_fewer_are_outside_or_none_was_judged(csvs, flags):
+    result = evaluate_predictions(_with_domain(csvs[0], flags), csvs[1])
+    assert result["warnings"] == []

@@ -214,13 +214,3 @@ def test_equal_earth_hand_values_and_symmetry():
     np.testing.assert_allclose(flipped, -equal_earth(ll), atol=1e-15)  # odd in lat (y) and in lon (x)
     assert equal_earth(ll).shape == (100, 2)
     assert equal_earth(ll.reshape(10, 10, 2)).shape == (10, 10, 2)
-
-
-def test_distinct_places_merge_entries_within_the_radius_into_the_better_one():
-    from gtloc.geo import distinct_places
-
-    latlon = np.array([[59.91, 10.75], [59.915, 10.76], [48.85, 2.35], [59.90, 10.74], [40.71, -74.0], [48.86, 2.34]])
-    probs = np.array([0.30, 0.20, 0.25, 0.10, 0.05, 0.04])
-    places, mass = distinct_places(latlon, probs, radius_km=10, limit=2)
-    np.testing.assert_allclose(places, [[59.91, 10.75], [48.85, 2.35]])
-    np.testing.assert_allclose(mass, [0.60, 0.29])  # New York is past the limit; its mass stays out

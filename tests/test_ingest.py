@@ -99,21 +99,21 @@ def test_synthesised_folder_records_skips_and_summary(tmp_path, monkeypatch, cap
         "no GPS time in EXIF\n"
     )
     rows = [(r["path"], r["reason"]) for r in read_csv(skipped)]
-    assert rows == [
-        ("cut.jpg", "unreadable"),
-        ("nodate.JPG", "no date"),
-        ("nogps.jpg", "no GPS"),
-        ("notes.jpg", "not an image"),
+    assert rows == [  # named like the records: relative to the records CSV's folder
+        ("photos/cut.jpg", "unreadable"),
+        ("photos/nodate.JPG", "no date"),
+        ("photos/nogps.jpg", "no GPS"),
+        ("photos/notes.jpg", "not an image"),
     ]
     lines = stdout.splitlines()
     assert lines[0] == f"wrote 2 records to {out}"
     assert lines[1] == "skipped 4 files: unreadable 1, no date 1, no GPS 1, not an image 1"
-    assert lines[2].startswith("  cut.jpg: unreadable: OSError: image file is truncated")
+    assert lines[2].startswith("  photos/cut.jpg: unreadable: OSError: image file is truncated")
     assert lines[3:] == [
-        "  nodate.JPG: no date: no DateTimeOriginal or DateTimeDigitized in EXIF",
-        "  nogps.jpg: no GPS: no GPS position in EXIF",
-        "  notes.jpg: not an image: Pillow cannot identify its format; gtloc reads JPEG, PNG, TIFF, WebP, AVIF and "
-        "HEIC/HEIF: convert it to JPEG",
+        "  photos/nodate.JPG: no date: no DateTimeOriginal or DateTimeDigitized in EXIF",
+        "  photos/nogps.jpg: no GPS: no GPS position in EXIF",
+        "  photos/notes.jpg: not an image: Pillow cannot identify its format; gtloc reads JPEG, PNG, TIFF, WebP, AVIF "
+        "and HEIC/HEIF: convert it to JPEG",
         "ignored 1 non-image file (by suffix: .txt 1)",
         f"skipped files listed in {skipped}",
     ]
@@ -143,11 +143,11 @@ def test_webcam_names_in_utc_with_fixed_position(tmp_path):
     )
     assert [(s.path, s.reason, s.detail) for s in result.skipped] == [
         (
-            "day1/seattle_20191312_1530.jpg",
+            "cam/day1/seattle_20191312_1530.jpg",  # named like the records (relative to the CSV)
             "no date",
             "name 'seattle_20191312_1530' holds no valid time for '%Y%m%d_%H%M' (month must be in 1..12)",
         ),
-        ("day2/snapshot.jpg", "no date", "name 'snapshot' does not match the name pattern '%Y%m%d_%H%M'"),
+        ("cam/day2/snapshot.jpg", "no date", "name 'snapshot' does not match the name pattern '%Y%m%d_%H%M'"),
     ]
 
 
@@ -250,3 +250,66 @@ def test_expand_photos_takes_files_as_given_and_folders_recursively(tmp_path):
     assert [(s.path, s.reason) for s in skipped] == [(str(tmp_path / "trip" / "raw.NEF"), "not an image")]
     with pytest.raises(GtlocError, match="no such file or folder"):
         expand_photos([tmp_path / "missing"])
+
+
+def _webcams(root: Path) -> Path:
+    """Three webcam folders of pictures without GPS (one nested in another) and a stray picture."""
+    for rel in ("oslo/1.jpg", "oslo/2.jpg", "lima/1.jpg", "lima/night/3.jpg", "stray.jpg"):
+        make_photo(root / rel)
+    return root
+
+
+def test_several_fixed_cameras_in_one_call_from_a_cameras_csv(tmp_path, monkeypatch, capsys):
+    photos = _webcams(tmp_path / "webcams")
+    cameras = tmp_path / "cameras.csv"
+    cameras.write_text("folder,lat,lon\noslo,59.91,10.75\nlima,-12.05,-77.04\nlima/night,-12.06,-77.03\n")
+    out, skipped = tmp_path / "records.csv", tmp_path / "skipped.csv"
+    args = ("ingest", photos, "--cameras", cameras, "--out", out, "--skipped", skipped, "--no-progress")
+    status, stdout, _ = run_cli(monkeypatch, capsys, *args)
+    assert status == 0, stdout
+    rows = read_csv(out)
+    assert [(r["path"], r["lat"], r["lon"], r["camera"]) for r in rows] == [
+        ("webcams/lima/1.jpg", "-12.05", "-77.04", "lima"),
+        ("webcams/lima/night/3.jpg", "-12.06", "-77.03", "lima/night"),  # the deepest listed folder wins
+        ("webcams/oslo/1.jpg", "59.91", "10.75", "oslo"),
+        ("webcams/oslo/2.jpg", "59.91", "10.75", "oslo"),
+    ]
+    assert all(r["hour"] == "14" for r in rows)  # times still come from EXIF
+    assert read_csv(skipped) == [
+        {"path": "webcams/stray.jpg", "reason": "no camera", "detail": "not inside a folder listed in the cameras file"}
+    ]
+    assert len(load_records(out)) == 4  # paths and camera column load as records
+
+
+def test_a_cameras_csv_with_bad_rows_names_every_one(tmp_path):
+    photos = _webcams(tmp_path / "webcams")
+    cameras = tmp_path / "cameras.csv"
+    cameras.write_text(
+        "folder,lat,lon,camera\noslo,59.91,10.75,Oslo harbour\nlima,-120,-77,\noslo,1,1,\nparis,48.8,2.3,\n../x,1,1,\n"
+    )
+    with pytest.raises(GtlocError) as info:
+        ingest_photos(photos, cameras=cameras)
+    assert str(info.value) == (
+        f"{cameras}: 4 problems:\n"
+        "  row 2 (folder 'lima'): invalid lat '-120': must be within [-90, 90]\n"
+        "  row 3 (folder 'oslo'): listed twice (first at row 1)\n"
+        f"  row 4 (folder 'paris'): no such folder {photos / 'paris'}\n"
+        f"  row 5 (folder '../x'): the folder must be a folder inside {photos}"
+    )
+    cameras.write_text("folder,latitude,lon\noslo,1,1\n")
+    with pytest.raises(GtlocError, match="missing column"):
+        ingest_photos(photos, cameras=cameras)
+    cameras.write_text("folder,lat,lon,camera\noslo,59.91,10.75,Oslo harbour\n")
+    result = ingest_photos(photos, cameras=cameras)
+    assert result.records.extras["camera"] == ["Oslo harbour", "Oslo harbour"]
+    with pytest.raises(GtlocError, match="leave out lat/lon and camera_from_folder"):
+        ingest_photos(photos, cameras=cameras, lat=1.0, lon=1.0)
+
+
+def test_skipped_paths_share_the_records_base_when_the_photos_lie_outside_the_csv_folder(tmp_path):
+    photos = make_folder(tmp_path / "photos")
+    out, skipped = tmp_path / "csv" / "records.csv", tmp_path / "skipped.csv"
+    result = ingest_to_csv(photos, out, skipped_path=skipped)
+    assert result.paths_root == photos  # both relative to the photo folder, the records' image root
+    assert read_csv(out)[0]["path"] == "chile/b.jpg"
+    assert [r["path"] for r in read_csv(skipped)] == ["cut.jpg", "nodate.JPG", "nogps.jpg", "notes.jpg"]

@@ -232,7 +232,11 @@ def test_missing_and_unexpected_tensors_are_listed(tmp_path):
 def test_missing_files_give_clear_errors(tmp_path):
     with pytest.raises(GtlocError) as info:
         GTLoc.from_pretrained(tmp_path / "nowhere")
-    assert str(info.value) == f"{tmp_path / 'nowhere'} is not a gtloc checkpoint: config.json is missing"
+    assert str(info.value) == f"no such run folder: {tmp_path / 'nowhere'} does not exist"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GtlocError) as info:
+        GTLoc.from_pretrained(tmp_path / "empty")
+    assert str(info.value) == f"{tmp_path / 'empty'} is not a gtloc checkpoint: config.json is missing"
     GTLoc(small_config()).save_pretrained(tmp_path / "ckpt")
     (tmp_path / "ckpt" / "model.safetensors").unlink()
     with pytest.raises(GtlocError) as info:

@@ -20,7 +20,7 @@ from gtloc.data.schema import Records, write_records
 from gtloc.errors import ParameterError
 from gtloc.evaluation.protocol import evaluate_predictions
 from gtloc.inference.batch_predict import run_prediction
-from gtloc.inference.prediction_files import PREDICTION_COLUMNS, read_predictions
+from gtloc.inference.prediction_files import CSV_COLUMNS, PREDICTION_COLUMNS, read_predictions
 from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
@@ -114,7 +114,9 @@ def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys
     code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--top-k", TOP_K, "--no-progress", "--readout", "argmax")
     assert code == 0, stderr
     rows = read_rows(out)
-    assert list(rows[0]) == list(PREDICTION_COLUMNS)
+    assert list(rows[0]) == list(CSV_COLUMNS) and list(CSV_COLUMNS[: len(PREDICTION_COLUMNS)]) == list(
+        PREDICTION_COLUMNS
+    )
     assert [r["path"] for r in rows] == world["paths"]
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["n"] == N_IMAGES and doc["top_k"] == TOP_K and doc["skipped"] == []
@@ -147,9 +149,9 @@ def test_predict_from_features_writes_csv_json_and_a_summary(monkeypatch, capsys
         assert len(entry["month_posterior"]) == 12 and sum(entry["month_posterior"]) == pytest.approx(1, abs=1e-4)
         assert len(entry["hour_posterior"]) == 24 and sum(entry["hour_posterior"]) == pytest.approx(1, abs=1e-4)
     summary = stdout.splitlines()
-    assert summary[0].startswith("pics/0.png ") and "near " in summary[0]
-    assert "(read-out argmax; p(month)=" in summary[0]
-    assert len(summary) == 5 + 2  # five pictures, "... and 1 more", the closing line
+    assert summary[0] == "pics/0.png" and summary[1].startswith("  where  near ")
+    assert summary[2].startswith("  when   ") and "; read-out argmax)" in summary[2]
+    assert len(summary) == 5 * 3 + 2  # five pictures (name, where, when), "... and 1 more", the closing line
     assert summary[-1] == f"{N_IMAGES} predictions -> {out} (top-{TOP_K}: {out.with_suffix('.json')})"
     assert any(p.name.startswith("gps-") for p in (world["run"] / "galleries").iterdir())
 
@@ -329,8 +331,10 @@ def test_without_out_the_predictions_are_printed_and_nothing_is_written(
     code, stdout, stderr = run_cli(monkeypatch, capsys, "predict", *files, "--no-progress")
     assert code == 0, stderr
     lines = stdout.splitlines()
-    assert [line.split("  ")[0] for line in lines[:-1]] == files  # every picture, with its place and time
-    assert all(" (near " in line and " (read-out " in line and "; p(month)=" in line for line in lines[:-1])
+    assert lines[:-1:4] == files  # every picture, with its place, its time and its EXIF below it
+    assert all(line.startswith("  where  near ") and "; p " in line for line in lines[1:-1:4])
+    assert all(line.startswith("  when   ") and "read-out " in line for line in lines[2:-1:4])
+    assert set(lines[3:-1:4]) == {"  EXIF   no GPS; no time"}
     assert lines[-1] == f"{len(files)} predictions (--out FILE.csv writes them with the top-5 JSON)"
     assert list(tmp_path.iterdir()) == []
 

@@ -3,6 +3,7 @@ readable ``Prediction``, and ``import gtloc`` staying light (the public names lo
 
 from __future__ import annotations
 
+import calendar
 import re
 import subprocess
 import sys
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = Path(__file__).parent / "fixtures" / "exif-photos"
 PHOTO = PHOTOS / "HTC_Desire.jpg"
 OTHER_PHOTO = PHOTOS / "FujiFilm_FinePixS1Pro_3.jpg"
+README_PHOTO = "tests/fixtures/exif-photos/HTC_Desire.jpg"  # a photo in the checkout, as the README names it
 
 
 @pytest.fixture(scope="module")
@@ -54,26 +56,44 @@ def _python_section() -> str:
     return section
 
 
-def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys):
+def test_the_readme_python_block_runs_on_a_trained_run_and_a_photo(run, capsys, monkeypatch, tmp_path):
+    """As written, in the checkout (its photo exists there), and its best place and time are what `gtloc predict`
+    prints and writes for the same photo."""
+    import csv
+
+    from helpers.cli import run_cli
+
     blocks = re.findall(r"```python\n(.*?)```", _python_section(), re.S)
+    assert README_PHOTO in blocks[0] and (ROOT / README_PHOTO).is_file()  # the snippet's photo is in the checkout
     assert blocks and "gtloc.load(" in blocks[0] and "predict_image(" in blocks[0]
+    monkeypatch.chdir(ROOT)
     namespace: dict = {}
     for block in blocks:
-        code = block.replace("demo-out/runs/gtloc", str(run)).replace("photo.jpg", str(PHOTO))
-        exec(compile(code, "README.md", "exec"), namespace)
+        assert "tests/fixtures/exif-photos/" in block
+        exec(compile(block.replace("demo-out/runs/gtloc", str(run)), "README.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert printed.startswith("Prediction for 1 image:") and "place 3" in printed and "time 3" in printed
     prediction = namespace["prediction"]
     assert prediction.place_topk.shape == (1, 3, 2) and prediction.month_posterior.shape == (1, 12)
     assert [namespace["lat"], namespace["lon"]] == prediction.latlon[0].tolist()
+    # The snippet reads the one answer that `gtloc predict` prints: the read-out's time, not the argmax.
+    assert [namespace[k] for k in ("month", "day", "hour", "minute", "second")] == prediction.best_time[0].tolist()
+    assert prediction.known_place_source == "exif" and namespace["hours"] == prediction.hour_window()[1]
+    out = tmp_path / "preds.csv"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", PHOTO, "--checkpoint", run, "--out", out, "--no-progress")
+    assert code == 0, err
+    row = next(csv.DictReader(out.open()))
+    assert float(row["lat"]) == pytest.approx(namespace["lat"], abs=1e-4)
+    assert float(row["lon"]) == pytest.approx(namespace["lon"], abs=1e-4)
+    assert [int(row["month"]), int(row["hour"])] == [int(namespace["month"]), int(namespace["hour"])]
 
 
 @pytest.mark.slow
 def test_the_readme_one_liner_works_in_a_fresh_python(run):
     line = re.search(r'`(python -c "import gtloc;[^`]*)`', _python_section()).group(1)
-    code = re.fullmatch(r'python -c "(.*)"', line).group(1)
-    code = code.replace("demo-out/runs/gtloc", str(run)).replace("photo.jpg", str(PHOTO))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    code = re.fullmatch(r'python -c "(.*)"', line).group(1).replace("demo-out/runs/gtloc", str(run))
+    assert "tests/fixtures/exif-photos/HTC_Desire.jpg" in code and (ROOT / "tests/fixtures/exif-photos").is_dir()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Prediction for 1 image:") and "place 3" in done.stdout
 
@@ -81,16 +101,40 @@ def test_the_readme_one_liner_works_in_a_fresh_python(run):
 def test_predict_image_is_the_backbone_then_predict(run):
     predictor = gtloc.load(run)
     assert isinstance(predictor, Predictor)
-    one = predictor.predict_image(PHOTO, top_k=3)
+    one = predictor.predict_image(PHOTO, top_k=3, exif_place=False)
     features = image_features(predictor.backbone, [load_image(PHOTO), load_image(OTHER_PHOTO)])
     expected = predictor.predict(features, top_k=3)
     assert torch.equal(one.place_topk[0], expected.place_topk[0])
     assert torch.allclose(one.place_probs[0], expected.place_probs[0])
     assert torch.allclose(one.hour_posterior[0], expected.hour_posterior[0], atol=1e-6)
-    both = predictor.predict_image([str(PHOTO), OTHER_PHOTO], top_k=3)
+    assert one.known_place is None and one.exif[0].lat == pytest.approx(45.500667, abs=1e-5)
+    both = predictor.predict_image([str(PHOTO), OTHER_PHOTO], top_k=3, exif_place=False)
     assert len(both) == 2 and torch.equal(both.place_topk, expected.place_topk)
-    from_pil = predictor.predict_image(load_image(PHOTO), top_k=3)  # an upright RGB image, as given
+    from_pil = predictor.predict_image(load_image(PHOTO), top_k=3, exif_place=False)  # an upright RGB image, as given
     assert torch.equal(from_pil.place_topk, one.place_topk)
+
+
+def test_predict_image_answers_the_time_given_the_exif_place_or_a_given_one(run):
+    """By default a photo's EXIF GPS is the known place of its time (the place answer stays the image's own);
+    ``place=`` gives one place for every photo; both are what ``predict(features, place=...)`` answers."""
+    predictor = gtloc.load(run)
+    features = image_features(predictor.backbone, [load_image(PHOTO), load_image(OTHER_PHOTO)])
+    exif_place = torch.tensor([[45.500667, 9.110333], [55.104833, -1.8845]])  # tests/fixtures/exif-photos
+    by_exif = predictor.predict_image([PHOTO, OTHER_PHOTO], top_k=3)
+    expected = predictor.predict(features, top_k=3, place=exif_place)
+    assert by_exif.known_place_source == "exif" and torch.allclose(by_exif.known_place, exif_place)
+    assert torch.allclose(by_exif.month_hour_posterior, expected.month_hour_posterior, atol=1e-6)
+    assert torch.equal(by_exif.place_topk, predictor.predict(features, top_k=3).place_topk)
+    assert "given its EXIF place 45.5007, 9.1103" in repr(by_exif)
+    assert "EXIF   45.5007, 9.1103; 2011-05-06 09:59:48" in repr(by_exif)
+    london = predictor.predict_image([PHOTO, OTHER_PHOTO], top_k=3, place=(51.5074, -0.1278))
+    expected = predictor.predict(features, top_k=3, place=torch.tensor([[51.5074, -0.1278]] * 2))
+    assert london.known_place_source == "given" and "given the place you gave 51.5074, -0.1278" in repr(london)
+    assert torch.allclose(london.month_hour_posterior, expected.month_hour_posterior, atol=1e-6)
+    given = predictor.predict_time_given_location(features, exif_place, top_k=3)
+    assert torch.allclose(given.month_hour_posterior, by_exif.month_hour_posterior, atol=1e-6)
+    with pytest.raises(GtlocError, match="place"):
+        predictor.predict_image(PHOTO, place=(91.0, 0.0))
 
 
 def test_ten_crop_is_the_predictors_setting(run):
@@ -150,12 +194,20 @@ def test_a_prediction_prints_places_times_and_probabilities_not_tensors(toy_pred
     assert text == str(pred)
     lines = text.splitlines()
     assert lines[0] == "Prediction for 2 images:"
-    lat, lon = pred.place_topk[0, 0].tolist()
-    # Each picture's line is the one `gtloc predict` prints: best place, the read-out's time, then its alternatives.
-    assert lines[1].startswith(f"image 0  {lat:.4f}, {lon:.4f} (near ") and "(read-out mix; p(month)=" in lines[1]
-    assert lines[2].startswith(f"  place 1  {lat:8.4f}, {lon:9.4f}  p={float(pred.place_probs[0, 0]):.3f}  near ")
+    lat, lon = pred.latlon[0].tolist()
+    first, hours, _ = pred.hour_window()
+    # Each picture's block is the one `gtloc predict` prints: best place, the read-out's time, the EXIF, then the
+    # alternatives; probabilities as percentages, the time as a month and clock hours.
+    assert lines[1] == "image 0"
+    assert lines[2].startswith(f"  where  near {pred.place_name[0]} ({lat:.4f}, {lon:.4f}); p ")
+    assert lines[2].endswith(f"; 80 % within {pred.place_radius_km[0]:,.0f} km")
+    month = calendar.month_name[int(pred.best_time[0, 0])]
+    window = f"{int(first[0]):02d}:00-{(int(first[0]) + int(hours[0])) % 24:02d}:00"
+    assert lines[3].startswith(f"  when   {month}, {window} ({month} p ") and lines[3].endswith("; read-out mix)")
+    assert lines[4] == "  EXIF   no GPS; no time"
+    assert lines[5].startswith(f"  place 1  {lat:8.4f}, {lon:9.4f}  p ") and " %  near " in lines[5]
     assert sum(line.startswith("  place ") for line in lines) == 4 and sum("  time " in line for line in lines) == 4
-    assert lines[6].startswith("image 1  ") and "tensor(" not in text
+    assert lines[9] == "image 1" and "tensor(" not in text and "p=" not in text
     repeated = {k: None if v is None else v.repeat(4, *[1] * (v.dim() - 1)) for k, v in pred.tensors().items()}
     many = Prediction(readout=pred.readout, **repeated)
     assert len(many) == 8 and repr(many).endswith("... and 3 more")

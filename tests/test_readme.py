@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gtloc.cli import app
@@ -43,3 +44,43 @@ def test_the_first_command_installs_what_serve_needs():
     extra = re.search(r"^web = \[(.*?)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     distributions = {re.split(r"[<>=]", name)[0].replace("-", "_") for name in re.findall(r'"([^"]+)"', extra)}
     assert {"python_multipart" if m == "multipart" else m for m in WEB_MODULES} == distributions
+
+
+OUTPUT_FLAGS = re.compile(r"(?:--out|--json|--plot|--skipped|-o)\s+([^\s\\]+)")
+FILE_SUFFIXES = (".csv", ".json", ".md", ".png", ".yaml", ".txt", ".npy", ".pt")
+
+
+def _readme_outputs() -> set[str]:
+    """What the README's commands write, relative to where they run (the checkout): every --out/--json/--plot/
+    --skipped value, a predictions CSV's JSON beside it, and save_pretrained folders."""
+    text = (ROOT / "README.md").read_text()
+    commands = "\n".join(re.findall(r"```bash\n(.*?)```", text, re.S) + re.findall(r"`([^`\n]*gtloc [^`\n]*)`", text))
+    outputs = set(re.findall(r"save_pretrained\('([^']+)'\)", commands))
+    for line in commands.splitlines():
+        written = {o.strip("'\"") for o in OUTPUT_FLAGS.findall(line)}
+        written = {o for o in written if not o.startswith("-") and o.upper() != o}  # not placeholders (FEATDIR)
+        if "gtloc predict" in line:  # its CSV comes with the top-k JSON beside it
+            written |= {o[: -len(".csv")] + ".json" for o in written if o.endswith(".csv")}
+        outputs |= written
+    return outputs
+
+
+def test_the_readme_commands_leave_nothing_untracked():
+    """Run in the checkout, every file a README command writes is ignored by git (or written under an ignored
+    folder), so a user who tries them sees a clean `git status`."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.fail("this test needs git and the repository's checkout (.git)")
+    outputs = _readme_outputs()
+    assert {"demo-out", "demo-quick", "demo-out/fixtures.csv", "demo-out/fixtures.json", "preds.json"} <= outputs
+    probes = [o if o.endswith(FILE_SUFFIXES) else f"{o}/some-file" for o in sorted(outputs)]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--verbose", "--non-matching", *probes],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    tracked = [line.split("\t")[1] for line in done.stdout.splitlines() if line.startswith("::")]
+    assert tracked == [], f"README outputs git would show as untracked: {tracked}"

@@ -186,6 +186,14 @@ def test_cli_index_then_retrieve_by_place_time_and_text(toy_world, tmp_path, mon
     assert "answered by: the offline parser" in text and "month January" in text
 
 
+def test_cli_retrieve_place_by_its_short_name(toy_world, monkeypatch, capsys):
+    code, text, err = run_cli(
+        monkeypatch, capsys, "retrieve", "--gallery", toy_world["gallery_dir"], "--place", "Frankfurt"
+    )
+    assert code == 0, err
+    assert "answered by: composed query: Frankfurt am Main, Hesse, DE" in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -195,6 +203,7 @@ def test_cli_index_then_retrieve_by_place_time_and_text(toy_world, tmp_path, mon
         ),
         ([], "a request needs a place (lat/lon) or a time (month and/or hour)"),
         (["--place", "Nowhereville Xyzzy"], "unknown place"),
+        (["--place", "Chamonx"], "did you mean 'Chamonix-Mont-Blanc, Rhone-Alpes, FR'"),
         (["--lat", "1", "--lon", "2", "--month", "0"], "month must be"),
     ],
 )

@@ -215,9 +215,14 @@ def test_incomplete_time_columns_and_duplicate_columns(tmp_path):
     with pytest.raises(RecordsValidationError) as info:
         load_records(path)
     assert str(info.value) == (
-        f"{path}: header (line 1): missing time column(s) minute, second "
-        "(time columns come as a set: month, day, hour, minute, second)"
+        f"{path}: header (line 1): missing time column(s) minute "
+        "(time columns come as a set: month, day, hour, minute, and second if you like)"
     )
+    without_seconds = write_csv(
+        tmp_path, "path,lat,lon,year,month,day,hour,minute", "a.jpg,1,2,2020,3,4,5,6", "b.jpg,1,2,,,,,"
+    )
+    records = load_records(without_seconds)
+    assert records.times[0].tolist() == [3, 4, 5, 6, 0] and np.isnan(records.times[1]).all()
     path = write_csv(tmp_path, "path,lat,lon,lat", "a.jpg,1,2,3")
     with pytest.raises(RecordsValidationError, match=r"header \(line 1\): duplicate column\(s\) lat$"):
         load_records(path)

@@ -18,7 +18,7 @@ from PIL import Image
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
-from gtloc.data.schema import Records, write_records
+from gtloc.data.schema import Records, load_records, write_records
 from gtloc.io import OutputPathError, atomic_write_text, output_dir
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
@@ -92,6 +92,42 @@ def test_files_follow_the_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "private.txt").stat().st_mode & 0o777 == 0o600
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777 for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_every_file_training_features_and_prediction_write_follows_the_umask(world, tmp_path, umask, mode):
+    """Model weights, the resumable state, feature shards and encoded galleries go through safetensors, which
+    writes its own private (0600) file: they too get the umask's mode, like the JSON and CSV beside them."""
+    from gtloc.inference.prediction_files import write_predictions
+    from gtloc.inference.predictor import Predictor
+    from gtloc.training.loop import train
+    from helpers.toydata import mini_train_config, random_training_data
+
+    old = os.umask(umask)
+    try:
+        extract_features(
+            load_records(world["root"] / "records.csv"),
+            world["root"],
+            TinyBackbone(),
+            tmp_path / "features",
+            progress=False,
+        )
+        train(random_training_data(), tmp_path / "run", mini_train_config(), progress=False, log=lambda _: None)
+        predictor = Predictor.from_pretrained(tmp_path / "run")
+        pred = predictor.predict(torch.randn(2, 16), top_k=2)
+        write_predictions(["a.jpg", "b.jpg"], pred, tmp_path / "preds.csv")
+    finally:
+        os.umask(old)
+    written = _modes(tmp_path)
+    assert {"run/model.safetensors", "run/training_state.safetensors", "features/shard-00000.safetensors"} <= set(
+        written
+    )
+    assert any(name.startswith("run/galleries/gps-") for name in written)
+    assert {name: m for name, m in written.items() if m != mode} == {}
 
 
 def test_an_output_path_that_cannot_be_written_is_named(tmp_path):

@@ -154,3 +154,17 @@ def test_scene_words_are_not_towns(text):
 )
 def test_a_scene_word_is_a_town_when_the_query_says_so(text, label):
     assert parse_query(text).place.label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("snowy street at dusk in January in Frankfurt", "Frankfurt am Main, Hesse, DE"),
+        ("mountains near Chamonix in July", "Chamonix-Mont-Blanc, Rhone-Alpes, FR"),
+        ("the cathedral of Köln at night", "Koeln, North Rhine-Westphalia, DE"),
+        ("Cologne in winter", "Koeln, North Rhine-Westphalia, DE"),
+        ("a street in NYC at noon", "New York City, New York, US"),
+    ],
+)
+def test_text_queries_read_short_names_other_names_and_abbreviations(text, label):
+    assert parse_query(text).place.label == label

@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,18 +19,22 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from gtloc.backbones.extract import extract_features
+from gtloc.data.claims import Claim
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
+from gtloc.evidence.model import rank_verdict
+from gtloc.geo import haversine_km
 from gtloc.inference.predictor import Predictor
-from gtloc.inference.verify import Claim, verify_features
-from gtloc.model.calibration import DEFAULT_FLAT_BELOW, FLAT_SHARE, Temperatures
+from gtloc.inference.verify import verify_features
+from gtloc.model.calibration import DEFAULT_FLAT_BELOW, FLAT_SHARE, PLACE_COVERAGE, Temperatures
 from gtloc.model.card import ModelCard, run_card
 from gtloc.model.domain import GROUP_IN_DOMAIN_AT, IN_DOMAIN_AT, DomainProfile
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, READOUTS
 from gtloc.retrieval.galleries import time_grid
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
+from gtloc.retrieval.place_answer import fit_radius_mass
 from gtloc.retrieval.posterior import fit_temperature, sharpness, time_answer_loss
-from gtloc.retrieval.time_posterior import TimeGallery
+from gtloc.retrieval.time_posterior import TimeGallery, fit_window_mass
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.held_out import LOCATION_WEIGHTS
@@ -183,6 +188,34 @@ def test_the_location_weight_decides_how_much_a_known_place_moves_the_time(train
     assert not torch.allclose(answers[0.0], answers[1.0], atol=1e-4)
 
 
+def test_the_radius_level_is_fitted_on_the_held_out_pictures_and_predict_states_it(trained_run):
+    """The held-out fit and predict share the best place (the top place after merging near-duplicates); the
+    radius's mass level is the split-conformal one of the held-out pictures, so their truths lie inside their
+    radii at least as often as stated; the model card's validation scores that best place."""
+    run, held = trained_run["run"], held_out(trained_run)
+    fitted = Temperatures.load(run)
+    predictor = Predictor.from_pretrained(run)
+    gallery = predictor.gps_gallery
+    logits = predictor.scale("img_gps_logit_scale") * predictor.encode_images(held.features) @ gallery.embeddings.T
+    level, best = fit_radius_mass(logits, gallery.labels, held.latlon, PLACE_COVERAGE)
+    assert fitted.place_mass == pytest.approx(level, abs=1e-4) and fitted.place_coverage == PLACE_COVERAGE
+    pred = predictor.predict(held.features, top_k=3)
+    assert torch.allclose(pred.latlon, best.float()) and pred.place_coverage == PLACE_COVERAGE
+    errors = haversine_km(pred.latlon.double(), held.latlon.double())
+    assert float((errors <= pred.place_radius_km.double()).float().mean()) >= PLACE_COVERAGE
+    assert ModelCard.load(run).validation["median_km"] == pytest.approx(float(np.median(errors.numpy())), rel=1e-3)
+    # The hour window likewise: its mass level is the held-out one, and predict states its coverage.
+    shown = predictor.predict(held.features, top_k=1, where=False)
+    expected = fit_window_mass(
+        shown.hour_posterior, shown.best_time[:, 2].long(), held.times[:, 2].long(), fitted.hour_coverage
+    )
+    assert fitted.hour_mass == pytest.approx(expected, abs=1e-4) and shown.hour_window_mass == fitted.hour_mass
+    first, hours, stated = shown.hour_window()
+    assert (stated == fitted.hour_coverage).all()
+    inside = (held.times[:, 2].long() - first) % 24 < hours
+    assert float(inside.float().mean()) >= fitted.hour_coverage
+
+
 def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run, tmp_path):
     """A run keeps the galleries it encoded to calibrate (predict reuses them); cache_galleries=False keeps none."""
     assert len(list((trained_run["run"] / "galleries").glob("gps-*.safetensors"))) == 1
@@ -266,7 +299,7 @@ def test_predictions_use_the_temperatures_and_carry_the_domain_check(trained_run
     code, printed, _ = run_cli(monkeypatch, capsys, *args)
     assert code == 0 and printed.startswith("model: trained ")
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0])[-2:] == ["in_domain", "domain_score"]
+    assert list(rows[0])[7:9] == ["in_domain", "domain_score"]
     assert {r["in_domain"] for r in rows} <= {"true", "false"}
     assert all(0 <= float(r["domain_score"]) <= 100 for r in rows)
     doc = json.loads(out.with_suffix(".json").read_text())
@@ -297,7 +330,8 @@ def test_an_out_of_domain_photo_is_flagged_everywhere_and_cannot_be_judged(tmp_p
     data = json.loads((tmp_path / "v.json").read_text())
     assert code == 0 and "verdict: cannot judge" in out and "outside the model's domain" in out
     assert data["verdict"] == "cannot judge" and data["in_domain"] is False and data["domain_score"] == 0.0
-    assert {c["verdict"] for c in data["checks"]} == {"cannot judge", None}
+    assert {c["verdict"] for c in data["model_parts"]} == {"cannot judge", None}
+    assert next(c for c in data["checks"] if c["name"] == "model")["verdict"] == "cannot judge"
 
     client = TestClient(create_app_from_checkpoint(run))
     page = client.post("/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")})
@@ -314,7 +348,7 @@ def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(t
 
     code, out, _ = run_cli(monkeypatch, capsys, "predict", photo, "--checkpoint", run, "--out", tmp_path / "p.csv")
     row = next(csv.DictReader((tmp_path / "p.csv").open()))
-    assert code == 0 and "(read-out bayes;" in out
+    assert code == 0 and "; read-out bayes)" in out
     place = (float(row["lat"]), float(row["lon"]))
     time = f"{int(row['month']):02d}-{int(row['day']):02d} {int(row['hour']):02d}:{int(row['minute']):02d}"
 
@@ -327,8 +361,9 @@ def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(t
     client = TestClient(create_app_from_checkpoint(run))
     data = client.post("/api/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")}).json()
     assert data["readout"] == "bayes"
-    month, day = int(row["month"]), int(row["day"])
-    assert data["best_time"] == f"{day} {calendar.month_name[month]}, {time[-5:]}"
+    window = data["best_time_probs"]["hour_window"]  # the month and the hours around the hour predict wrote
+    assert data["best_time"] == f"{calendar.month_name[int(row['month'])]}, {row['hour_window']}"
+    assert (int(row["hour"]) - window["from"]) % 24 < window["hours"]
     assert (data["places"][0]["lat"], data["places"][0]["lon"]) == pytest.approx(place, abs=1e-4)
     assert math.isclose(sum(c["p"] for r in data["heatmap"] for c in r["cells"]), 1.0, abs_tol=1e-4)
 
@@ -419,8 +454,8 @@ def test_the_verify_thresholds_are_fitted_on_the_held_out_pictures_and_used_by_v
     assert fitted["place"] == pytest.approx(place, abs=1e-6)  # the untrained toy's place posteriors: near uniform
 
     claim = Claim(lat=10.0, lon=20.0, time=datetime(2001, 3, 4, 10, 0))
-    checks = verify_features(predictor, held.features[0], claim).checks
-    assert {c.kind: c.flat_below for c in checks} == {
+    ranks = verify_features(predictor, held.features[0], claim).ranks
+    assert {r.kind: r.flat_below for r in ranks} == {
         "place": fitted["place"],
         "time": None,
         **{kind: fitted[kind] for kind in ("month", "hour")},
@@ -428,4 +463,5 @@ def test_the_verify_thresholds_are_fitted_on_the_held_out_pictures_and_used_by_v
     strict = Predictor.from_pretrained(
         run, temperatures=replace(predictor.temperatures, flat_below=dict.fromkeys(("place", "month", "hour"), 1.0))
     )
-    assert {c.verdict for c in verify_features(strict, held.features[0], claim).checks} == {"cannot judge", None}
+    strict_ranks = verify_features(strict, held.features[0], claim).ranks
+    assert {rank_verdict(r) for r in strict_ranks} == {"cannot judge", None}

@@ -38,6 +38,7 @@ _EXPORTS = {
     "check_clock": "gtloc.evidence",
     "check_sun": "gtloc.evidence",
     "combine": "gtloc.evidence",
+    "verify_photos": "gtloc.evidence",
     "TrainConfig": "gtloc.training.config",
     "train": "gtloc.training.loop",
     "load_training_data": "gtloc.training.loop",
@@ -76,6 +77,7 @@ __all__ = [
     "search",
     "sun_position",
     "train",
+    "verify_photos",
 ]
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
     from gtloc.data.schema import Records, load_records
     from gtloc.errors import GtlocError
     from gtloc.evaluation.protocol import evaluate_predictions
-    from gtloc.evidence import Check, check_clock, check_sun, combine
+    from gtloc.evidence import Check, check_clock, check_sun, combine, verify_photos
     from gtloc.inference.prediction import Prediction
     from gtloc.inference.predictor import Predictor, load
     from gtloc.inference.retrieve import Retriever, search

@@ -30,6 +30,16 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 _CUDA = re.compile(r"cuda(?::(\d+))?")
 
 
+def device_name(device: str | None) -> str:
+    """``device`` (``None`` = ``"auto"``) as a normalised name, once it is one of :data:`DEVICES`' forms; else a
+    :class:`ParameterError` naming ``device``. Imports no torch: a command that may not need a model checks its
+    ``--device`` with this before any work, and :func:`resolve_device` only when it loads one."""
+    name = "auto" if device is None else str(device).strip().lower()
+    if name not in ("auto", "cpu") and _CUDA.fullmatch(name) is None:
+        raise ParameterError("unknown ", Param("device"), f" {device!r}; choose auto, cpu, cuda or cuda:N")
+    return name
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` | ``"cpu"`` | ``"cuda"`` | ``"cuda:N"`` (or a ``torch.device``; ``None`` = ``"auto"``) -> device.
 
@@ -37,16 +47,12 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """
     import torch
 
-    if isinstance(device, torch.device):
-        device = str(device)
-    name = "auto" if device is None else str(device).strip().lower()
+    name = device_name(str(device) if isinstance(device, torch.device) else device)
     if name == "auto":
         return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     if name == "cpu":
         return torch.device("cpu")
     match = _CUDA.fullmatch(name)
-    if match is None:
-        raise ParameterError("unknown ", Param("device"), f" {device!r}; choose auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
         raise ParameterError(
             f"{name} was asked for but CUDA is not available (torch {torch.__version__}, "

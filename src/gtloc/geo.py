@@ -100,27 +100,3 @@ def geo_metrics(pred_latlon: ArrayLike, true_latlon: ArrayLike) -> dict[str, flo
     """The protocol's geo table: ``median_km`` and ``acc_{1,25,200,750,2500}km`` for ``(N, 2)`` degrees."""
     err = haversine_km(np.asarray(pred_latlon, dtype=np.float64), np.asarray(true_latlon, dtype=np.float64))
     return {"median_km": median_error_km(err), **accuracy_at(err)}
-
-
-def distinct_places(
-    latlon: np.ndarray, probs: np.ndarray, radius_km: float, limit: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ranked places ``(K, 2)`` degrees with probabilities ``(K,)`` -> at most ``limit`` places, each at least
-    ``radius_km`` from the others: a place within ``radius_km`` of a better-ranked one adds its probability to
-    the nearest of those (GPS galleries hold many photos of one town). Returns ``(M, 2)`` and ``(M,)``, sorted by
-    merged probability."""
-    latlon, probs = np.asarray(latlon, dtype=np.float64), np.asarray(probs, dtype=np.float64)
-    kept: list[int] = []
-    mass: list[float] = []
-    for i in range(len(latlon)):
-        if kept:
-            distances = np.asarray(haversine_km(latlon[kept], latlon[i][None]))
-            nearest = int(np.argmin(distances))
-            if distances[nearest] < radius_km:
-                mass[nearest] += float(probs[i])
-                continue
-        if len(kept) < limit:
-            kept.append(i)
-            mass.append(float(probs[i]))
-    order = np.argsort(-np.asarray(mass), kind="stable")
-    return latlon[kept][order], np.asarray(mass)[order]

@@ -1,13 +1,15 @@
 """File output that loses nothing: atomic writes, output folders checked up front, one writer per folder.
 
 * :func:`atomic_path` writes to a temporary file beside the target, then renames it over the target: a crash or
-  a kill mid-write leaves the previous good file in place, never a half-written one. Files are created with
-  mode ``0o666`` filtered by the user's umask, like any other program's output (not owner-only).
+  a kill mid-write leaves the previous good file in place, never a half-written one. Files get mode ``0o666``
+  filtered by the user's umask, like any other program's output (not owner-only), also when the writer replaced
+  the temporary file with one of its own (safetensors does, mode 0600).
 * :func:`output_dir` makes an output folder or says in one line why it cannot (a file is in the way, no write
   permission, a read-only file system).
 * :func:`exclusive_lock` lets one process at a time write a folder (``fcntl.flock``: the kernel drops the lock
   when its holder exits or is killed, so a crash cannot leave it stuck).
 * :func:`user_cache_dir` is where derived files go when the folder they belong to cannot be written.
+* :func:`existing_folder` checks an input folder up front: one that is not there is named by its absolute path.
 """
 
 from __future__ import annotations
@@ -62,6 +64,23 @@ def output_dir(path: str | os.PathLike[str]) -> Path:
     return folder
 
 
+def existing_folder(path: str | os.PathLike[str], what: str, source: str | None = None) -> Path:
+    """``path`` if it is a folder; else ``GtlocError`` naming ``what`` it should be and the absolute path tried
+    (a relative path is resolved against the current folder, which is what a user most often gets wrong).
+    ``source`` says where ``path`` came from (``"$GTLOC_CHECKPOINT"``)."""
+    folder = Path(path)
+    if folder.is_dir():
+        return folder
+    tried = folder.absolute()
+    origin = [f"{source}={folder}"] if source else []
+    if str(tried) != str(folder):
+        origin.append(f"relative to {Path.cwd()}")
+    where = f" ({', '.join(origin)})" if origin else ""
+    if folder.exists():
+        raise GtlocError(f"{what} {tried} is a file, not a folder{where}")
+    raise GtlocError(f"no such {what}: {tried} does not exist{where}")
+
+
 def output_file(path: str | os.PathLike[str]) -> Path:
     """``path`` as a file that can be written: its folder is made if needed; ``OutputPathError`` when ``path`` is a
     folder or its folder cannot be made (so a long job can check its output before it starts)."""
@@ -96,6 +115,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = output_file(path)
     tmp_path = _new_temp(target)
+    mode = tmp_path.stat().st_mode & 0o777  # 0o666 & ~umask, without touching the process-wide umask
     try:
         try:
             yield tmp_path
@@ -104,6 +124,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
                 raise OutputPathError(target, _why(exc)) from None
             raise
         try:
+            # A writer that replaces the file it is given (safetensors writes through its own private temp file)
+            # leaves it 0o600: give it back the umask's mode before it becomes the target.
+            if tmp_path.stat().st_mode & 0o777 != mode:
+                os.chmod(tmp_path, mode)
             os.replace(tmp_path, target)
         except OSError as exc:
             raise OutputPathError(target, _why(exc)) from None

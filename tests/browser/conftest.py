@@ -75,6 +75,21 @@ def live_app(toy_world):
 
 
 @pytest.fixture(scope="session")
+def near_app(toy_world):
+    """The app over a GPS gallery of six places around Oslo, 22 km apart on a grid: every top place lies within
+    50 km of the others (distinct, as they are over 10 km apart), so a zoomed-out map must cluster them."""
+    import torch
+
+    from gtloc.inference.predictor import Predictor
+    from gtloc.web.app import create_app
+
+    places = torch.tensor([[59.91 + 0.2 * i, 10.75 + 0.4 * j] for i in range(2) for j in range(3)])
+    predictor = Predictor(toy_world["model"], gps_gallery=places, backbone=tiny_predictor(
+        toy_world["model"], toy_world["gallery"]).backbone)  # fmt: skip
+    yield from _serve(create_app(predictor, toy_world["gallery"]))
+
+
+@pytest.fixture(scope="session")
 def foreign_app(toy_world):
     """The same model with a domain profile made of the toy world's pictures alone (their typical distance to the
     reference is their distance to themselves, about 0): any other photo is outside its domain."""

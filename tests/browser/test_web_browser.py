@@ -53,8 +53,9 @@ def test_upload_shows_map_heatmap_claim_and_verdict(live_app, browser, tmp_path,
     browser.find_element(By.ID, "analyze").click()
     verdict = wait_for(browser, "#verdict")
     assert verdict.text in ("consistent", "inconsistent", "cannot judge")
-    world_map = browser.find_element(By.ID, "world-map")
-    assert image_loaded(browser, world_map) and world_map.size["width"] >= 400
+    world_map = wait_for(browser, '#world-map[data-outlines="drawn"]')
+    assert world_map.size["width"] >= 400 and world_map.size["height"] >= 250
+    assert browser.find_elements(By.CSS_SELECTOR, "#world-map .leaflet-overlay-pane path")  # land outlines
     assert image_loaded(browser, browser.find_element(By.ID, "photo-thumb"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#places-table tr.place")) == 5
     assert len(browser.find_elements(By.CSS_SELECTOR, "#heatmap td")) == 12 * 24
@@ -74,7 +75,7 @@ def test_a_photo_outside_the_models_domain_is_flagged_and_not_judged(foreign_app
     assert "outside the model's domain (domain_score 0.0 of 100)" in warning.text
     assert "not to be trusted" in warning.text
     assert browser.find_element(By.ID, "verdict").text == "cannot judge"
-    assert "(read-out mix;" in browser.find_element(By.ID, "heatmap").find_element(By.XPATH, "..").text
+    assert "(read-out mix;" in browser.find_element(By.ID, "heatmap").find_element(By.XPATH, "ancestor::section").text
     png = browser.get_screenshot_as_png()
     (shots / "out-of-domain.png").write_bytes(png)
     assert_not_blank(png)
@@ -148,8 +149,10 @@ def test_the_top_places_are_distinct_places(live_app, browser, tmp_path):
     assert len(latlon) == 5
     distances = [haversine_km(latlon[i], latlon[j]) for i in range(5) for j in range(i + 1, 5)]
     assert min(distances) >= 10
-    probs = [float(c[4]) for c in cells]
-    assert probs == sorted(probs, reverse=True)
+    probs = [float(row.find_elements(By.TAG_NAME, "td")[4].get_attribute("data-p")) for row in rows]
+    assert probs == sorted(probs, reverse=True) and all(c[4].endswith("%") for c in cells)
+    best = browser.find_element(By.ID, "best-place").text
+    assert best.startswith(f"near {cells[0][3]} ({cells[0][1]}, {cells[0][2]})")  # the one best place, first
 
 
 def test_the_map_has_a_legend(live_app, browser, tmp_path):
@@ -166,8 +169,9 @@ def test_the_map_has_a_legend(live_app, browser, tmp_path):
 def test_the_heatmap_has_a_colour_scale_and_marks_the_claim_and_the_best_guess(live_app, browser, tmp_path, shots):
     _analyse(live_app, browser, tmp_path)
     scale = browser.find_elements(By.CSS_SELECTOR, "#heat-scale td")
-    values = [float(td.text) for td in scale]
-    assert len(values) >= 5 and values[0] == 0 and values == sorted(values)
+    values = [float(td.get_attribute("data-p")) for td in scale]
+    assert len(values) >= 5 and values == sorted(values)
+    assert scale[0].text.startswith("≤ ") and scale[-1].text.startswith("≥ ")
     colours = [td.value_of_css_property("background-color") for td in scale]
     assert colours[0] == "rgba(255, 255, 255, 1)" and len(set(colours)) == len(colours)
     # The claim (EXIF: 15 January, 16:30) is the cell of January, 16h: row 1 (after the header), column 17.
@@ -178,12 +182,12 @@ def test_the_heatmap_has_a_colour_scale_and_marks_the_claim_and_the_best_guess(l
     best = browser.find_elements(By.CSS_SELECTOR, "#heatmap td.best")
     assert len(best) == 1
     # The best guess is the cell of the one best time the page states (the run's read-out, not the grid's mode).
-    shown = browser.find_element(By.ID, "best-time").text  # "D Month, HH:MM"
-    month = list(calendar.month_name).index(shown.split(",")[0].split(" ")[1])
-    hour = int(shown.split(", ")[1][:2])
-    assert (
-        browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")[month].find_elements(By.TAG_NAME, "td")[hour] == best[0]
-    )
+    shown = browser.find_element(By.ID, "best-time").text  # "Month, HH:00-HH:00": the month and an hour window
+    month = list(calendar.month_name).index(shown.split(",")[0])
+    first, last = (int(t[:2]) for t in shown.split(", ")[1].split("-"))
+    cells_of_month = browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")[month].find_elements(By.TAG_NAME, "td")
+    hours = (last - first) % 24 or 24
+    assert best[0] in cells_of_month and (cells_of_month.index(best[0]) - first) % 24 < hours
     legend = browser.find_element(By.ID, "heat-legend").text
     assert "claimed time" in legend and "best guess" in legend
     png = browser.get_screenshot_as_png()

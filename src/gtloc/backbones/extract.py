@@ -8,8 +8,9 @@ augmentation). :func:`backbone_for` loads the backbone a model was trained with,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -20,12 +21,16 @@ from tqdm import tqdm
 from gtloc.backbones import load_backbone
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
+from gtloc.data.exif_table import EXIF_TABLE, exif_table, write_exif_table
 from gtloc.data.features import FeatureStore, FeatureWriter, select_shard
 from gtloc.data.images import image_file, load_image
-from gtloc.data.schema import Records
+from gtloc.data.ingest import expand_photos
+from gtloc.data.schema import Records, paths_for_csv
 from gtloc.device import cpu_threads
 from gtloc.errors import GtlocError
 from gtloc.io import exclusive_lock
+
+CROPS_PER_RUN = 32
 
 
 class BackboneChoice(Protocol):
@@ -62,10 +67,14 @@ def encode_inputs(backbone: Backbone, inputs: Sequence[torch.Tensor], tencrop: b
 
 @torch.inference_mode()
 def encode_batch(backbone: Backbone, inputs: torch.Tensor) -> torch.Tensor:
-    """Stacked inputs ``(N, 3, S, S)`` -> ``(N, F)``, or ten-crop ``(N, C, 3, S, S)`` -> ``(N, C, F)``, float32."""
+    """Stacked inputs ``(N, 3, S, S)`` -> ``(N, F)``, or ten-crop ``(N, C, 3, S, S)`` -> ``(N, C, F)``, float32.
+
+    Ten crops go through the network :data:`CROPS_PER_RUN` at a time: a batch of 32 pictures is 320 crops, and
+    one run over all of them made ONNX Runtime hold about 5 GB of activations (the demo's peak memory)."""
     if inputs.dim() == 4:
         return backbone.encode_images(inputs).float()
-    features = backbone.encode_images(inputs.flatten(0, 1)).float()
+    crops = inputs.flatten(0, 1)
+    features = torch.cat([backbone.encode_images(part).float() for part in crops.split(CROPS_PER_RUN)])
     return features.view(inputs.shape[0], inputs.shape[1], features.shape[-1])
 
 
@@ -174,6 +183,7 @@ def extract_features(
     allow_outside: bool = False,
     device: str | torch.device | None = "auto",
     precision: str = "fp32",
+    log: Callable[[str], None] | None = None,
 ) -> FeatureStore:
     """Compute and cache ``backbone`` features of every record's image under ``out_dir``; resume if present.
 
@@ -185,7 +195,7 @@ def extract_features(
     ``shard_index`` (:func:`~gtloc.data.features.select_shard`) are extracted; merge the workers' directories with
     :func:`~gtloc.data.features.merge_feature_dirs`. Returns the opened store. Paths outside ``images_root``
     are refused unless ``allow_outside`` (see :func:`file_features`); one process at a time writes ``out_dir`` (a
-    second gets :class:`~gtloc.io.FolderBusyError` at once).
+    second gets :class:`~gtloc.io.FolderBusyError` at once). ``log`` hears one line when a run resumes.
     """
     if batch_size < 1 or shard_size < 1:
         raise GtlocError(f"batch_size and shard_size must be >= 1, got {batch_size} and {shard_size}")
@@ -196,7 +206,26 @@ def extract_features(
     identity = {**model.fingerprint(), "tencrop": tencrop}
     with exclusive_lock(out_dir, "features"):
         return _extract(model, all_paths, images_root, out_dir, identity, shard_index, num_shards, tencrop,
-                        batch_size, shard_size, num_workers, progress, allow_outside)  # fmt: skip
+                        batch_size, shard_size, num_workers, progress, allow_outside, log)  # fmt: skip
+
+
+def extract_photo_features(
+    photos: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], backbone: Backbone | str, **kwargs: Any
+) -> tuple[FeatureStore, Records, list[tuple[str, str]]]:
+    """:func:`extract_features` for photos named on a command line: files and folders (every photo under a folder,
+    recursively, :func:`~gtloc.data.ingest.expand_photos`), no records CSV needed. The cache names each photo as a
+    CSV in the working folder would (:func:`~gtloc.data.schema.paths_for_csv`: relative to it, else absolute), and
+    ``out_dir/exif.csv`` holds what each photo's EXIF says (:mod:`gtloc.data.exif_table`), which ``gtloc predict
+    --features`` reads. ``kwargs`` go to :func:`extract_features`. Returns the store, the EXIF table and the files
+    under the folders that are not photos it can read (``(path, reason)``: camera RAW files, unlisted folders)."""
+    found, unlisted = expand_photos(photos)
+    if not found:
+        raise GtlocError(f"no photos in {', '.join(map(str, photos))}")
+    names = paths_for_csv(found, Path.cwd() / EXIF_TABLE)
+    store = extract_features(names, None, backbone, out_dir, **kwargs)
+    table = exif_table(found, names)
+    write_exif_table(table, out_dir)
+    return store, table, [(s.path, f"{s.reason}: {s.detail}") for s in unlisted]
 
 
 def _extract(
@@ -213,9 +242,14 @@ def _extract(
     num_workers: int | None,
     progress: bool,
     allow_outside: bool,
+    log: Callable[[str], None] | None,
 ) -> FeatureStore:
     writer = FeatureWriter(out_dir, identity, {"index": shard_index, "count": num_shards})
-    shards = list(_chunks([p for p in all_paths if p not in writer], shard_size))
+    left = [p for p in all_paths if p not in writer]
+    if log is not None and len(left) < len(all_paths):
+        done = len(all_paths) - len(left)
+        log(f"resuming {out_dir}: {done} of {len(all_paths)} images have features; extracting the other {len(left)}")
+    shards = list(_chunks(left, shard_size))
     batches = [list(_chunks(shard, batch_size)) for shard in shards]
     workers = num_workers if num_workers is not None else min(4, cpu_threads())
     encoded = file_features(

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "demo",
     "crossval",
+    "library",
 )
 
 for _name in COMMAND_MODULES:

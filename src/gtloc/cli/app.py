@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -29,6 +30,15 @@ def _plain_switches(params: list[Any]) -> list[Any]:
 class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_switches(super().get_params(ctx))
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; on Ctrl-C say what was kept and how to go on (the exit status is 130, as Typer sets)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            note = str(exc) if isinstance(exc, Interrupted) else NOTHING_HALF_WRITTEN
+            print(f"\ninterrupted: {note}", file=sys.stderr, flush=True)
+            raise
 
 
 class _Group(TyperGroup):
@@ -59,9 +69,29 @@ def _root() -> None:
     """gtloc: tell when and where an outdoor photo was taken (GT-Loc, ICCV 2025)."""
 
 
-def checkpoint_option(help: str = "Run directory of the trained model.") -> Any:
-    """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out."""
-    return typer.Option(..., "--checkpoint", envvar=CHECKPOINT_ENV, show_envvar=True, help=help)
+def _existing_run(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
+    """``--checkpoint`` names a folder that exists, or one error line with the absolute path tried (and, when the
+    value came from ``$GTLOC_CHECKPOINT``, that it did), before the command loads anything."""
+    from gtloc.io import existing_folder
+
+    if value is None or ctx.resilient_parsing:
+        return value
+    source = ctx.get_parameter_source(param.name)
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    return existing_folder(value, "run folder", f"${CHECKPOINT_ENV}" if from_env else None)
+
+
+def checkpoint_option(help: str = "Run directory of the trained model.", required: bool = True) -> Any:
+    """The ``--checkpoint RUN`` option every command shares; ``$GTLOC_CHECKPOINT`` gives it when it is left out
+    (``required=False``: neither given is ``None``)."""
+    return typer.Option(
+        ... if required else None,
+        "--checkpoint",
+        envvar=CHECKPOINT_ENV,
+        show_envvar=True,
+        help=help,
+        callback=_existing_run,
+    )
 
 
 def switch(default: bool, name: str, help: str, off: str | None = None) -> Any:
@@ -78,6 +108,38 @@ def progress_option() -> Any:
 def show_progress(progress: bool | None) -> bool:
     """The value of :func:`progress_option`: as given, or whether stderr is a terminal."""
     return sys.stderr.isatty() if progress is None else progress
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long command; the message says what was kept and how to go on (see :func:`on_interrupt`)."""
+
+
+NOTHING_HALF_WRITTEN = "every file gtloc writes is written whole or not at all: nothing half-written was left"
+
+
+@contextlib.contextmanager
+def on_interrupt(kept: Callable[[], str]) -> Iterator[None]:
+    """Turn Ctrl-C in the block into :class:`Interrupted` with ``kept()``: what the command has kept so far (read
+    from disk when the interrupt comes) and the command that goes on from there. Every command prints it (exit
+    status 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        try:
+            note = kept()
+        except Exception as exc:  # what was kept cannot be read: say so rather than hide the interrupt
+            note = f"could not read what was kept ({type(exc).__name__}: {exc})"
+        raise Interrupted(note) from None
+
+
+def same_command(*extra: str) -> str:
+    """The command line that was run, as a user can paste it, with ``extra`` arguments added if not already there
+    (``same_command("--resume")``)."""
+    import shlex
+
+    args = ["gtloc", *sys.argv[1:]]
+    args += [a for a in extra if a not in args]
+    return shlex.join(args)
 
 
 @contextlib.contextmanager

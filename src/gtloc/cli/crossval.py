@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress
 from gtloc.cli.predict import READOUTS
 
 DEFAULT_FOLDS = 5
@@ -36,7 +36,14 @@ def crossval(
     from gtloc.evaluation.crossval import cross_validate, crossval_report
     from gtloc.training.config import load_train_config
 
-    with flags(records_path="--records", out_dir="--out", readouts="--readout"):
+    def kept() -> str:
+        finished = sum(1 for _ in out.glob("folds/*/model_card.json"))
+        return (
+            f"kept {finished} finished fold run(s) in {out} and the checkpoint of the one in progress; the same "
+            f"command reloads the finished folds and resumes the other: {same_command()}"
+        )
+
+    with flags(records_path="--records", out_dir="--out", readouts="--readout"), on_interrupt(kept):
         result = cross_validate(
             records,
             features,

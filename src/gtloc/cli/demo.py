@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, progress_option, show_progress
+from gtloc.cli.app import app, on_interrupt, progress_option, same_command, show_progress
 from gtloc.cli.options import checked_device, device_option
 
 
@@ -28,7 +28,7 @@ def demo(
 ) -> None:
     """Generate a synthetic world, extract features, train, evaluate, run the baselines, write a report."""
     device = checked_device(device)
-    from gtloc.evaluation.demo import DemoSettings, run_demo
+    from gtloc.evaluation.demo import DemoSettings, plan_demo, run_demo
 
     settings = DemoSettings(
         n_train=n_train,
@@ -40,4 +40,12 @@ def demo(
         image_size=size,
         threads=threads,
     )
-    run_demo(out, settings, progress=show_progress(progress), log=typer.echo, device=device)
+
+    def kept() -> str:
+        return (
+            f"the finished stages in {out} are kept (left: {plan_demo(out, settings).describe()}); the same command "
+            f"goes on from them: {same_command()}"
+        )
+
+    with on_interrupt(kept):
+        run_demo(out, settings, progress=show_progress(progress), log=typer.echo, device=device)

@@ -34,6 +34,8 @@ def evaluate(
         if unmatched[key]:
             examples = ", ".join(unmatched[f"{key}_examples"])
             typer.echo(f"{unmatched[key]} {label} (e.g. {examples})", err=True)
+    for warning in result["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(evaluation_table(result), nl=False)
     n = result["n"]
     typer.echo(f"{n['matched']} matched ({n['geo']} with places, {n['time']} with times) -> {out}")

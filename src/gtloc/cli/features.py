@@ -1,4 +1,4 @@
-"""``gtloc features``: compute and cache backbone features for every record (resumable)."""
+"""``gtloc features``: compute and cache backbone features for every record, or every photo named (resumable)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress, switch
 from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
@@ -24,7 +24,10 @@ SMALL_SET_BACKBONE = "efficientnet-lite0+photometric"
 
 @app.command()
 def features(
-    records: Path = typer.Option(..., "--records", help="Records CSV (path,lat,lon[,time fields...])."),
+    photos: list[str] | None = typer.Argument(
+        None, help="Photo files or folders (recursive): no records CSV needed; their EXIF goes to FEATDIR/exif.csv."
+    ),
+    records: Path | None = typer.Option(None, "--records", help="Records CSV (path,lat,lon[,time fields...])."),
     images: Path | None = typer.Option(
         None, "--images", help="Folder the records' paths are relative to (default: the CSV's folder)."
     ),
@@ -32,7 +35,7 @@ def features(
     backbone: str | None = typer.Option(
         None,
         "--backbone",
-        help=f"One of: {', '.join(BACKBONE_NAMES)}. Default: {SMALL_SET_BACKBONE} under {TENCROP_BELOW} records "
+        help=f"One of: {', '.join(BACKBONE_NAMES)}. Default: {SMALL_SET_BACKBONE} under {TENCROP_BELOW} pictures "
         f"(the colour and brightness statistics transfer to unseen cameras), else {DEFAULT_BACKBONE}; or what an "
         "existing --out holds.",
     ),
@@ -44,7 +47,7 @@ def features(
     tencrop: bool | None = typer.Option(
         None,
         "--tencrop/--no-tencrop",
-        help=f"Store ten crops per image, (10, D) each. Default: ten crops under {TENCROP_BELOW} records (a small "
+        help=f"Store ten crops per image, (10, D) each. Default: ten crops under {TENCROP_BELOW} pictures (a small "
         "set, where training on random crops and scoring ten helped), else one; or as an existing --out holds.",
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -65,37 +68,59 @@ def features(
         1, "--num-shards", min=1, help="Workers sharing the records (by a hash of the path); one --out each."
     ),
 ) -> None:
-    """Compute backbone features for every record's image and cache them in FEATDIR (resumes if interrupted).
+    """Compute backbone features for every record's image (--records), or for every photo named (files, or folders
+    searched recursively), and cache them in FEATDIR (resumes if interrupted). For photos, FEATDIR/exif.csv holds
+    what each photo's EXIF says (place, local time), which `gtloc predict --features FEATDIR` shows and uses.
 
     With --num-shards N, worker --shard-index I extracts its 1/N of the images; join the N directories with
     `gtloc features-merge`, or pass them all to --features.
     """
     device = checked_device(device)
     from gtloc.backbones import load_backbone
-    from gtloc.backbones.extract import extract_features
+    from gtloc.backbones.extract import extract_features, extract_photo_features
     from gtloc.data.features import FAILED_CSV, select_shard
+    from gtloc.data.ingest import expand_photos
     from gtloc.data.schema import load_records
     from gtloc.errors import GtlocError
 
-    table = load_records(records, strict=not lenient)
-    share = set(select_shard(table.paths, shard_index, num_shards))
-    backbone, tencrop = _defaults(out, len(table), backbone, tencrop)
-    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"):
-        model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
-        store = extract_features(
-            table,
-            records.parent if images is None else images,
-            model,
-            out,
-            tencrop=tencrop,
-            batch_size=batch_size,
-            shard_size=shard_size,
-            num_workers=workers,
-            progress=show_progress(progress),
-            shard_index=shard_index,
-            num_shards=num_shards,
-            allow_outside=allow_outside_images,
+    if bool(photos) == (records is not None):
+        raise GtlocError("give photo files or folders, or --records R.csv (one of the two)")
+    if photos and images is not None:
+        raise GtlocError("--images goes with --records (photos named on the command line are found as given)")
+    count = len(expand_photos(photos)[0]) if photos else len(load_records(records, strict=not lenient))
+    backbone, tencrop = _defaults(out, count, backbone, tencrop)
+    options = {
+        "tencrop": tencrop,
+        "batch_size": batch_size,
+        "shard_size": shard_size,
+        "num_workers": workers,
+        "progress": show_progress(progress),
+        "shard_index": shard_index,
+        "num_shards": num_shards,
+        "log": typer.echo,
+    }
+    planned: list[str] = []
+
+    def kept() -> str:
+        from gtloc.data.features import MANIFEST, FeatureStore
+
+        done = len(FeatureStore.open(out)) if (out / MANIFEST).is_file() else 0
+        of = f" of {len(planned)}" if planned else ""
+        return (
+            f"kept the features of {done}{of} images in {out} (written a shard of --shard-size images at a time); "
+            f"the same command extracts the rest: {same_command()}"
         )
+
+    with flags(images_root="--images", out_dir="--out", model_path="--backbone-path"), on_interrupt(kept):
+        model = load_backbone(backbone, model_path=backbone_path, fast=not eager, device=device, precision=precision)
+        if photos:
+            store, table, unlisted = extract_photo_features(photos, out, model, **options)
+        else:
+            table, unlisted = load_records(records, strict=not lenient), []
+            planned += select_shard(table.paths, shard_index, num_shards)
+            root = records.parent if images is None else images
+            store = extract_features(table, root, model, out, allow_outside=allow_outside_images, **options)
+    share = set(select_shard(table.paths, shard_index, num_shards))
     wanted = share
     failed = {p: r for p, r in store.failed.items() if p in wanted}
     of_shard = f" (shard {shard_index} of {num_shards})" if num_shards > 1 else ""
@@ -103,6 +128,13 @@ def features(
         f"{sum(p in store for p in wanted)} of {len(wanted)} images{of_shard} have {store.backbone} features "
         f"({store.feature_dim}-d{', ten-crop' if store.tencrop else ''}, {model.runtime} on {model.device}) in {out}"
     )
+    if photos:
+        typer.echo(
+            f"EXIF of the {len(table)} photos in {out / 'exif.csv'}: {int(table.has_gps.sum())} with GPS, "
+            f"{int(table.has_time.sum())} with a time"
+        )
+    for path, reason in unlisted:
+        typer.echo(f"skipped {path}: {reason}", err=True)
     if failed:
         noun = "image" if len(failed) == 1 else "images"
         typer.echo(f"{len(failed)} {noun} could not be read (listed in {out / FAILED_CSV}):", err=True)
@@ -112,15 +144,15 @@ def features(
         raise GtlocError(f"no features: none of the {len(wanted)} images could be read (see {out / FAILED_CSV})")
 
 
-def _defaults(out: Path, records: int, backbone: str | None, tencrop: bool | None) -> tuple[str, bool]:
+def _defaults(out: Path, pictures: int, backbone: str | None, tencrop: bool | None) -> tuple[str, bool]:
     """The backbone and crops where not given: those of the features already in ``out`` (a resumed cache keeps
-    them), else for fewer than :data:`TENCROP_BELOW` records :data:`SMALL_SET_BACKBONE` with ten crops (seconds more
-    on a CPU; on few-camera sets both helped on unseen cameras, docs/small-data.md), else :data:`DEFAULT_BACKBONE`
-    with one crop."""
+    them), else for fewer than :data:`TENCROP_BELOW` pictures :data:`SMALL_SET_BACKBONE` with ten crops (seconds
+    more on a CPU; on few-camera sets both helped on unseen cameras, docs/small-data.md), else
+    :data:`DEFAULT_BACKBONE` with one crop."""
     from gtloc.data.features import MANIFEST, FeatureStore
 
     if (out / MANIFEST).is_file():
         store = FeatureStore.open(out)
         return backbone or store.backbone, store.tencrop if tencrop is None else tencrop
-    small = records < TENCROP_BELOW
+    small = pictures < TENCROP_BELOW
     return backbone or (SMALL_SET_BACKBONE if small else DEFAULT_BACKBONE), small if tencrop is None else tencrop

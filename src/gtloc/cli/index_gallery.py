@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, checkpoint_option, progress_option, show_progress
+from gtloc.cli.app import app, checkpoint_option, on_interrupt, progress_option, same_command, show_progress
 from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
@@ -41,17 +41,25 @@ def index_command(
     elif images_root is not None:
         raise GtlocError("--images-root needs --records; a folder of pictures is --images")
     model = GTLoc.from_pretrained(checkpoint)
-    result = build_image_gallery(
-        model,
-        out,
-        images=images,
-        records=records,
-        images_root=images_root,
-        features_dir=features,
-        checkpoint=checkpoint,
-        progress=show_progress(progress),
-        device=device,
-    )
+
+    def kept() -> str:
+        hint = "" if features else " (with --features FEATDIR, cached `gtloc features` skip the backbone)"
+        return (
+            f"nothing kept: the gallery in {out} is written at the end; run the command again{hint}: {same_command()}"
+        )
+
+    with on_interrupt(kept):
+        result = build_image_gallery(
+            model,
+            out,
+            images=images,
+            records=records,
+            images_root=images_root,
+            features_dir=features,
+            checkpoint=checkpoint,
+            progress=show_progress(progress),
+            device=device,
+        )
     typer.echo(f"indexed {len(result.gallery)} pictures into {out}")
     for path, reason in list(result.skipped.items())[:10]:
         typer.echo(f"skipped {path}: {reason}")

@@ -21,7 +21,9 @@ class UtcSource(str, Enum):
 def ingest(
     photo_dir: Path = typer.Argument(..., help="Folder of photos, read recursively."),
     out: Path = typer.Option(..., "--out", "-o", help="Records CSV to write (atomically)."),
-    skipped: Path | None = typer.Option(None, "--skipped", help="Also write every skipped file as a CSV."),
+    skipped: Path | None = typer.Option(
+        None, "--skipped", help="Also write every skipped file as a CSV (paths named like the records')."
+    ),
     utc_from: UtcSource | None = typer.Option(
         None,
         "--utc-from",
@@ -39,6 +41,12 @@ def ingest(
     ),
     camera_from_folder: bool = switch(
         False, "camera-from-folder", "Add a 'camera' column: each photo's folder under PHOTO_DIR."
+    ),
+    cameras: Path | None = typer.Option(
+        None,
+        "--cameras",
+        help="Fixed cameras: a CSV folder,lat,lon[,camera] (folders under PHOTO_DIR); each photo takes its camera "
+        "folder's place, and a 'camera' column is written. Photos in no listed folder are skipped.",
     ),
     progress: bool | None = progress_option(),
 ) -> None:
@@ -65,6 +73,7 @@ def ingest(
             lon=lon,
             keep_partial=keep_partial,
             camera_from_folder=camera_from_folder,
+            cameras=cameras,
             progress=show_progress(progress),
         )
     typer.echo(summarize(result, out, full_list_hint="" if skipped else "use --skipped FILE for the full list"))

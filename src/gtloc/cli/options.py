@@ -7,13 +7,29 @@ from typing import Any
 import typer
 
 from gtloc.cli.app import flags
-from gtloc.device import PRECISIONS, resolve_device
+from gtloc.device import PRECISIONS, device_name, resolve_device
+
+
+def _checked_early(value: str) -> str:
+    """The ``--device`` callback: eager, so a misspelt device or a GPU the machine lacks is the first error, before
+    any other option is checked (a missing ``--checkpoint`` folder, say). Only a ``cuda`` name imports torch."""
+    with flags():
+        name = device_name(value)
+        if name.startswith("cuda"):
+            resolve_device(name)
+    return value
 
 
 def device_option() -> Any:
-    """``--device auto|cpu|cuda|cuda:N`` (resolved by :func:`gtloc.device.resolve_device` when the command runs)."""
+    """``--device auto|cpu|cuda|cuda:N``, checked as it is parsed (:func:`_checked_early`) and resolved by
+    :func:`gtloc.device.resolve_device` when the command runs."""
     return typer.Option(
-        "auto", "--device", help="Where to run: auto (CUDA when there), cpu, cuda or cuda:N.", show_default=True
+        "auto",
+        "--device",
+        help="Where to run: auto (CUDA when there), cpu, cuda or cuda:N.",
+        show_default=True,
+        is_eager=True,
+        callback=_checked_early,
     )
 
 

@@ -1,4 +1,5 @@
-"""``gtloc predict``: top-1 place and time per picture, printed; with ``--out``, a CSV plus the top-k JSON beside it."""
+"""``gtloc predict``: the best place and time per photo (files or folders), with the photo's EXIF beside them,
+printed; with ``--out``, a CSV plus the top-k JSON beside it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ GPS_INDEXES = ("exact", "faiss-flat", "faiss-ivf", "faiss-ivfpq")
 
 @app.command()
 def predict(
-    images: list[str] | None = typer.Argument(None, help="Picture files (or use --records or --features)."),
+    images: list[str] | None = typer.Argument(
+        None, help="Photo files or folders (every photo under a folder, recursively); or use --records or --features."
+    ),
     checkpoint: Path = checkpoint_option("Run directory (config.json + model.safetensors)."),
     out: Path | None = typer.Option(
         None, "--out", help="Write the predictions CSV here, and the top-k JSON beside it (.json)."
@@ -53,7 +56,7 @@ def predict(
     ),
     nprobe: int = typer.Option(8, "--nprobe", min=1, help="IVF lists scanned per query (faiss-ivf, faiss-ivfpq)."),
     show: int | None = typer.Option(
-        None, "--show", min=0, help="Pictures listed in the printed summary (default: all, or 5 with --out)."
+        None, "--show", min=0, help="Photos listed in the printed summary (default: all, or 5 with --out)."
     ),
     progress: bool | None = progress_option(),
     allow_outside_images: bool = switch(
@@ -66,8 +69,25 @@ def predict(
         "folder is read-only).",
     ),
     device: str = device_option(),
+    place: str | None = typer.Option(
+        None,
+        "--place",
+        metavar="LAT,LON",
+        help="The place every photo was taken (degrees, e.g. --place=-33.92,18.42): answer each time given it.",
+    ),
+    ignore_exif: bool = switch(
+        False, "ignore-exif", "Answer each time from the image alone, even where the photo's EXIF has GPS."
+    ),
 ) -> None:
-    """Predict when and where each picture was taken (local time, lat/lon) with a trained checkpoint."""
+    """Predict when and where each photo was taken (local time, lat/lon) with a trained checkpoint.
+
+    Each photo's EXIF place and time are shown beside the answer. Where a photo's EXIF has GPS, its time is answered
+    given that place (the run's fitted location weight) and the output says so; --place gives the place by hand,
+    --ignore-exif answers from the image alone. The best place is the top one after merging gallery entries closer
+    than 10 km, with its nearest town, its probability and the radius that holds the truth with the run's stated
+    probability; the time is a month and the clock hours around the answer that hold the true hour with the run's
+    stated probability. A photo that cannot be read is skipped and named; the others are predicted.
+    """
     device = checked_device(device)
     from gtloc.inference.batch_predict import run_prediction
     from gtloc.inference.prediction import prediction_text
@@ -94,6 +114,8 @@ def predict(
             cache_dir=cache_dir,
             device=device,
             allow_outside=allow_outside_images,
+            place=_latlon(place),
+            exif_place=not ignore_exif,
         )
     if result.model_card is not None:
         typer.echo(result.model_card.summary())
@@ -106,3 +128,17 @@ def predict(
         typer.echo(f"{len(result.paths)} predictions{skipped} (--out FILE.csv writes them with the top-{top_k} JSON)")
     else:
         typer.echo(f"{len(result.paths)} predictions{skipped} -> {out} (top-{top_k}: {prediction_json_path(out)})")
+
+
+def _latlon(text: str | None) -> tuple[float, float] | None:
+    """``"51.5074,-0.1278"`` -> ``(51.5074, -0.1278)``; the library checks the range."""
+    if text is None:
+        return None
+    from gtloc.errors import GtlocError
+
+    parts = text.replace(" ", "").split(",")
+    try:
+        lat, lon = (float(v) for v in parts)
+    except ValueError:
+        raise GtlocError(f"--place must be LAT,LON in degrees (e.g. --place=51.5074,-0.1278), got {text!r}") from None
+    return lat, lon

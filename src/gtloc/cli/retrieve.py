@@ -53,6 +53,7 @@ def retrieve(
     """Rank the gallery's pictures for a text, a photo at another time, or a place and/or a time."""
     device = checked_device(device)
     from gtloc.inference.retrieve import Retriever, search
+    from gtloc.io import existing_folder
     from gtloc.model.gtloc import GTLoc
     from gtloc.retrieval.image_gallery import ImageGallery
 
@@ -60,6 +61,8 @@ def retrieve(
     run = checkpoint or images.checkpoint or os.environ.get(CHECKPOINT_ENV)
     if not run:
         raise GtlocError(f"{gallery} does not record its checkpoint: pass --checkpoint (or set ${CHECKPOINT_ENV})")
+    from_env = not checkpoint and not images.checkpoint
+    existing_folder(run, "run folder", f"${CHECKPOINT_ENV}" if from_env else None)
     with flags():
         retriever = Retriever(GTLoc.from_pretrained(run), images, device=device)
     with flags(photo="--image", k="--top-k"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress, switch
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress, switch
 from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
@@ -69,7 +69,20 @@ def train(
     say = typer.echo if is_main_process() else _quiet
     data = load_training_data(features, records, log=say)
     say(f"training on {len(data)} records ({data.backbone} features, dim {data.features.shape[-1]}) -> {out}")
-    with flags(out_dir="--out"):
+
+    def kept() -> str:
+        from gtloc.training.checkpoint import TRAINING_STATE_FILE, saved_step
+
+        step = saved_step(out / TRAINING_STATE_FILE)
+        if step is None:
+            return f"no checkpoint in {out} yet (one is written every checkpoint_every steps); start again: " + (
+                same_command()
+            )
+        return f"kept the checkpoint of step {step} in {out / TRAINING_STATE_FILE}; go on from it: " + same_command(
+            "--resume"
+        )
+
+    with flags(out_dir="--out"), on_interrupt(kept):
         run_training(data, out, train_config, device=device, resume=resume, progress=show_progress(progress), log=say)
     say(f"model saved in {out} (log: {out / 'log.jsonl'})")
     warning = small_data_warning(out, features, records)

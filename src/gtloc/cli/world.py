@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import app, flags, progress_option, show_progress
+from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_command, show_progress
 
 
 @app.command()
@@ -23,7 +23,14 @@ def world(
     from gtloc.data.world import generate_world
 
     frames = None if frames_min is None and frames_max is None else (frames_min, frames_max)
-    with flags(frames="--frames-min/--frames-max"):
+
+    def kept() -> str:
+        return (
+            f"the world in {out} is incomplete (records.csv is written last) and is not resumed: the same command "
+            f"renders it again from the start, picture for picture the same: {same_command()}"
+        )
+
+    with flags(frames="--frames-min/--frames-max"), on_interrupt(kept):
         records = generate_world(
             n, seed, out, size=size, workers=workers, progress=show_progress(progress), cameras=cameras, frames=frames
         )

@@ -158,6 +158,17 @@ def image_exif(image: Image.Image) -> PhotoExif:
     return _parse_exif(image.getexif())
 
 
+def photo_exif(photo: str | Path | Image.Image) -> PhotoExif | None:
+    """What a photo file's or an opened image's EXIF says; ``None`` for a file that cannot be read as an image (the
+    caller that decodes it reports why). Reads the tags only, never the pixels: cheap beside a prediction."""
+    if isinstance(photo, Image.Image):
+        return image_exif(photo)
+    try:
+        return read_photo_exif(photo, check_pixels=False)
+    except PhotoReadError:
+        return None
+
+
 def _parse_exif(exif: Image.Exif) -> PhotoExif:
     try:
         gps = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))

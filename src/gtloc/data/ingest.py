@@ -15,7 +15,8 @@ Time sources (``utc_from``):
   is not older than the photo (:mod:`gtloc.data.clock`); the camera's time otherwise, as by default.
 
 With ``utc_from``, local time is the UTC instant seen on the clock of the GPS point's time zone.
-``lat``/``lon`` give one position to every photo (a fixed webcam), overriding EXIF GPS.
+``lat``/``lon`` give one position to every photo (a fixed webcam), overriding EXIF GPS; ``cameras`` (a CSV
+``folder,lat,lon``, :mod:`gtloc.data.cameras`) gives one to each camera folder and writes a ``camera`` column.
 
 Every record also says what its clocks say (:func:`gtloc.data.clock.read_clock`): ``gps_utc`` (ISO 8601 UTC, empty
 without a GPS time), ``clock_offset_s`` (camera time minus GPS time, seconds), ``clock`` (``ok``, ``wrong`` or
@@ -31,13 +32,14 @@ import os
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from gtloc.data.cameras import Camera, camera_of, read_cameras
 from gtloc.data.clock import ClockReading, gps_local_time, read_clock
 from gtloc.data.exif import PhotoExif, PhotoReadError, read_photo_exif
 from gtloc.data.formats import IMAGE_SUFFIXES, RAW_SUFFIXES, raw_advice
@@ -285,13 +287,16 @@ def ingest_photos(
     lon: float | None = None,
     keep_partial: bool = False,
     camera_from_folder: bool = False,
+    cameras: str | Path | list[Camera] | None = None,
     progress: bool = False,
 ) -> IngestResult:
     """Read every photo under ``photo_dir`` into records (see the module docstring for the time sources).
 
     ``keep_partial``: keep photos that have only a position or only a time (the other label left empty);
     by default both are required. ``camera_from_folder``: add a ``camera`` column holding each photo's folder
-    relative to ``photo_dir`` (for :class:`~gtloc.data.samplers.CameraBalancedSampler`).
+    relative to ``photo_dir`` (for :class:`~gtloc.data.samplers.CameraBalancedSampler`). ``cameras``: fixed cameras
+    (a ``folder,lat,lon`` CSV or :func:`~gtloc.data.cameras.read_cameras`' list): each photo takes its camera
+    folder's place and name (``camera`` column); a photo in no listed folder is skipped (``no camera``).
     """
     root = Path(photo_dir)
     if not root.is_dir():
@@ -304,6 +309,13 @@ def ingest_photos(
         )
     if (lat is None) != (lon is None):
         raise ParameterError(Param("lat"), " and ", Param("lon"), " go together: give both or neither")
+    if cameras is not None and (lat is not None or camera_from_folder):
+        raise ParameterError(
+            Param("cameras"), " gives each camera folder its place and name: leave out ", Param("lat"), "/",
+            Param("lon"), " and ", Param("camera_from_folder"),
+        )  # fmt: skip
+    if cameras is not None and not isinstance(cameras, list):
+        cameras = read_cameras(cameras, root)
     fixed = None
     if lat is not None and lon is not None:
         validate_coordinate(lat, lon)
@@ -319,8 +331,13 @@ def ingest_photos(
     clocks: dict[str, list[str]] = {name: [] for name in CLOCK_COLUMNS}
     partial = kept = 0
     readings: list[ClockReading] = []
+    camera_names: list[str] = []
     for rel in tqdm(photos, desc="reading EXIF", unit="photo", disable=not progress):
-        got = _read_one(root, rel, fixed, utc_from, pattern)
+        camera = camera_of(rel, cameras) if cameras is not None else None
+        if cameras is not None and camera is None:
+            skipped.append(SkippedPhoto(rel, "no camera", "not inside a folder listed in the cameras file"))
+            continue
+        got = _read_one(root, rel, (camera.lat, camera.lon) if camera else fixed, utc_from, pattern)
         if isinstance(got, SkippedPhoto):
             skipped.append(got)
             continue
@@ -340,7 +357,10 @@ def ingest_photos(
         readings.append(got.clock)
         for name, value in zip(CLOCK_COLUMNS, _clock_cells(got.clock), strict=True):
             clocks[name].append(value)
+        camera_names.append(camera.name if camera else "")
     extras = {"unix_ts": unix_ts, "year": years, **clocks}
+    if cameras is not None:
+        extras["camera"] = camera_names
     if camera_from_folder:
         extras["camera"] = [p.rsplit("/", 1)[0] if "/" in p else "." for p in paths]
     records = Records(paths=paths, latlon=np.array(latlon).reshape(-1, 2), times=np.array(times), extras=extras)
@@ -418,6 +438,7 @@ def ingest_to_csv(
     lon: float | None = None,
     keep_partial: bool = False,
     camera_from_folder: bool = False,
+    cameras: str | Path | None = None,
     progress: bool = False,
 ) -> IngestResult:
     """:func:`ingest_photos`, then write the records CSV (and the skipped list, if asked) atomically.
@@ -426,8 +447,9 @@ def ingest_to_csv(
     (:func:`~gtloc.data.schema.paths_for_csv`), as the predictions of ``gtloc predict PHOTO... --out`` do, so that
     records and predictions of the same photos match, and the commands that read records find the photos with
     their default image root, the CSV's folder. Otherwise paths stay relative to ``photo_dir`` (readers refuse
-    paths that leave their image root): ``result.paths_root`` says which. With no record at all, nothing is
-    written but the skipped list, and :class:`NoRecordsError` counts the reasons.
+    paths that leave their image root): ``result.paths_root`` says which. The skipped list names its files the
+    same way. With no record at all, nothing is written but the skipped list, and :class:`NoRecordsError` counts
+    the reasons.
     """
     result = ingest_photos(
         photo_dir,
@@ -437,18 +459,21 @@ def ingest_to_csv(
         lon=lon,
         keep_partial=keep_partial,
         camera_from_folder=camera_from_folder,
+        cameras=cameras,
         progress=progress,
     )
+    base, root = Path(os.path.abspath(Path(out).parent)), Path(os.path.abspath(photo_dir))
+    if root.is_relative_to(base):
+        result.records.paths = paths_for_csv([Path(photo_dir, p) for p in result.records.paths], out)
+        named = paths_for_csv([Path(photo_dir, s.path) for s in result.skipped], out)
+        result.skipped = [replace(s, path=path) for s, path in zip(result.skipped, named, strict=True)]
+        result.paths_root = Path(out).parent
+    else:
+        result.paths_root = Path(photo_dir)
     if skipped_path is not None:
         write_skipped(result.skipped, skipped_path)
     if not len(result.records):
         raise NoRecordsError(photo_dir, result)
-    base, root = Path(os.path.abspath(Path(out).parent)), Path(os.path.abspath(photo_dir))
-    if root.is_relative_to(base):
-        result.records.paths = paths_for_csv([Path(photo_dir, p) for p in result.records.paths], out)
-        result.paths_root = Path(out).parent
-    else:
-        result.paths_root = Path(photo_dir)
     write_records(result.records, out)
     return result
 

@@ -1,6 +1,7 @@
 """One records schema for every source: ``path,lat,lon,unix_ts,year,month,day,hour,minute,second``.
 
-Time fields are local clock time. The geo-only form ``path,lat,lon`` is accepted too. Extra columns
+Time fields are local clock time. The geo-only form ``path,lat,lon`` is accepted too, and the ``second`` column
+may be left out (0 then). Extra columns
 (e.g. ``camera``, and ``unix_ts``/``year`` themselves) are kept as strings and written back. Optional columns
 with a known meaning are checked when present and non-empty (:data:`OPTIONAL_COLUMNS`: the clock columns that
 ``ingest`` writes); any other extra column is free text.
@@ -242,10 +243,12 @@ def _column_index(file: str, header: list[str]) -> dict[str, int]:
     if missing:
         raise _header_error(file, f"missing required column(s) {', '.join(missing)} (columns: {', '.join(names)})")
     given_time = [c for c in TIME_FIELDS if c in names]
-    if given_time and len(given_time) != len(TIME_FIELDS):
-        absent = [c for c in TIME_FIELDS if c not in names]
+    if given_time and not set(TIME_FIELDS[:-1]) <= set(given_time):
+        absent = [c for c in TIME_FIELDS[:-1] if c not in names]
         raise _header_error(
-            file, f"missing time column(s) {', '.join(absent)} (time columns come as a set: {', '.join(TIME_FIELDS)})"
+            file,
+            f"missing time column(s) {', '.join(absent)} (time columns come as a set: {', '.join(TIME_FIELDS[:-1])}"
+            f", and {TIME_FIELDS[-1]} if you like)",
         )
     return {n: i for i, n in enumerate(names)}
 
@@ -396,7 +399,9 @@ def _check_row(
 
     time = (math.nan,) * 5
     if "month" in cols:
-        values = [cells[cols[f]].strip() for f in TIME_FIELDS]
+        values = [cells[cols[f]].strip() if f in cols else "" for f in TIME_FIELDS]
+        if "second" not in cols and any(values):
+            values[-1] = "0"
         given = [f for f, v in zip(TIME_FIELDS, values, strict=True) if v]
         if given and len(given) < len(TIME_FIELDS):
             first_missing = next(f for f, v in zip(TIME_FIELDS, values, strict=True) if not v)

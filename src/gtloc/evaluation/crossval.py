@@ -133,7 +133,7 @@ def cross_validate(
         run = _fold_dir(out, value)
         if not (run / MODEL_CARD_FILE).is_file() or (run / TRAINING_STATE_FILE).is_file():
             resume = (run / TRAINING_STATE_FILE).is_file()
-            train(fold, run, config, resume=resume, progress=progress, cache_galleries=False)
+            train(fold, run, config, resume=resume, progress=progress, cache_galleries=False, log=log)
             for state in sorted(run.rglob(TRAINING_STATE_FILE)):
                 state.unlink()
         answers = {}

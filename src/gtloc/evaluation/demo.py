@@ -7,6 +7,7 @@ Every stage reuses what a previous (interrupted) run into the same ``out`` folde
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,21 +20,41 @@ from gtloc.backbones.extract import extract_features
 from gtloc.data.features import MANIFEST, FeatureStore
 from gtloc.data.schema import load_records
 from gtloc.data.world import generate_world
-from gtloc.evaluation.experiment import compare_methods
+from gtloc.evaluation.experiment import ABLATIONS, SCORES_FILE, compare_methods
 from gtloc.evaluation.report import metrics_table, plot_time_posteriors, plot_world_map
 from gtloc.inference.prediction_files import write_predictions
 from gtloc.io import atomic_write_text, write_json
+from gtloc.model.card import MODEL_CARD_FILE
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import TrainingData, load_training_data
 
 POSTERIOR_EXAMPLES = 6
-# Rates of the README's demo run (2-core CPU, otherwise idle; 123 s in all): worlds 11 s for 3,600 pictures,
-# features 56 s for 3,000 + 10 x 600 crops, and 54 s for training GT-Loc and two ablations (3 x 3,000 pictures
-# x 20 epochs) with the classifier and the scoring; about 2 s of plots.
-SECONDS_PER_RENDER = 11 / 3600
-SECONDS_PER_CROP = 56 / (3000 + 10 * 600)
-SECONDS_PER_TRAIN_PICTURE_EPOCH = 54 / (3 * 3000 * 20)
-SECONDS_FIXED = 2
+RUNS = ("gtloc", *ABLATIONS)
+# Rates of the demo's stages in CPU seconds, measured on this project's 2-core CPU (a from-scratch run with the
+# default settings, 364 s of CPU in all): rendering one picture in one process (workers share it), one backbone
+# crop (decoding included), one training picture-epoch (the mean of GT-Loc and its two ablations), the end of a run
+# (calibration against the 100k GPS gallery, domain profile, neighbours), scoring an ablation (its galleries encoded
+# in memory), the classification baseline per training picture, and what every run does (loading, predicting the
+# test world, the plots; the process's start included). An idle CPU runs them in about that wall time;
+# speed_factor says how much longer now.
+SECONDS_PER_RENDER = 0.0078
+SECONDS_PER_CROP = 0.0107
+SECONDS_PER_TRAIN_PICTURE_EPOCH = 0.00055
+SECONDS_PER_RUN_END = 43.0
+SECONDS_PER_ABLATION_SCORE = 2.5
+SECONDS_PER_CLASSIFIER_PICTURE = 0.0045
+SECONDS_FIXED = 15.0
+# The speed probe: PROBE_STEPS small one-thread matrix products took PROBE_CPU_SECONDS of CPU on that machine.
+PROBE_STEPS = 200
+PROBE_CPU_SECONDS = 0.12
+# Peak memory of `gtloc demo` with the default settings (/usr/bin/time -v, maximum resident set size; README), and
+# disk: bytes per rendered 224 px picture, per picture's features (one crop), per run (weights, training state,
+# training neighbours, domain profile: 3,000 training pictures) and the one encoded 100k GPS gallery kept on disk.
+DEMO_MEMORY = "at most 1.7 GB"
+BYTES_PER_PICTURE = 13_800
+BYTES_PER_CROP_FEATURES = 5_150
+BYTES_PER_RUN = 43_000_000
+BYTES_GALLERIES = 210_000_000
 
 
 @dataclass
@@ -85,21 +106,107 @@ def demo_train_config(settings: DemoSettings) -> TrainConfig:
     )
 
 
-def estimate_seconds(settings: DemoSettings) -> float:
-    """How long the demo takes from scratch on an idle 2-core CPU (the README's machine), from measured rates."""
-    crops = settings.n_train + settings.n_test * (10 if settings.tencrop_test else 1)
+@dataclass
+class DemoPlan:
+    """What a demo run into a folder has left to do (the rest is reused): pictures to render, backbone crops to
+    extract, runs to train, ablations to score, whether the classification baseline is to fit."""
+
+    render: int
+    crops: int
+    train: tuple[str, ...]
+    score: tuple[str, ...]
+    classifier: bool
+
+    def describe(self) -> str:
+        """``"render 3,600 pictures, extract features of 9,000 crops, train 3 runs, ..."``, or that all is reused."""
+        todo = [
+            f"render {self.render:,} pictures" if self.render else "",
+            f"extract features of {self.crops:,} crops" if self.crops else "",
+            f"train {len(self.train)} run{'s' if len(self.train) != 1 else ''}" if self.train else "",
+            f"score {len(self.score)} ablation{'s' if len(self.score) != 1 else ''}" if self.score else "",
+            "fit the classification baseline" if self.classifier else "",
+        ]
+        todo = [t for t in todo if t]
+        return ", ".join(todo) if todo else "load what is there: every stage is reused"
+
+
+def plan_demo(out: str | Path, settings: DemoSettings) -> DemoPlan:
+    """What :func:`run_demo` into ``out`` will compute (reading only file names and counts, never the data)."""
+    out = Path(out)
+    render = sum(
+        n
+        for name, n in (("world-train", settings.n_train), ("world-test", settings.n_test))
+        if not _world_done(out / name, n)
+    )
+    crops = 0
+    for name, n, tencrop in (
+        ("features-train", settings.n_train, False),
+        ("features-test", settings.n_test, settings.tencrop_test),
+    ):
+        left = n - _features_done(out / name, tencrop)
+        crops += max(0, left) * (10 if tencrop else 1)
+    runs = out / "runs"
+    train = tuple(name for name in RUNS if not (runs / name / MODEL_CARD_FILE).is_file())
+    score = tuple(name for name in ABLATIONS if name in train or not (runs / name / SCORES_FILE).is_file())
+    return DemoPlan(render, crops, train, score, not (runs / "classification.json").is_file())
+
+
+def estimate_seconds(settings: DemoSettings, plan: DemoPlan | None = None) -> float:
+    """How long the demo takes on the project's 2-core CPU, from the measured rates above: everything from scratch,
+    or what ``plan`` (:func:`plan_demo`) has left."""
+    if plan is None:
+        crops = settings.n_train + settings.n_test * (10 if settings.tencrop_test else 1)
+        plan = DemoPlan(settings.n_train + settings.n_test, crops, RUNS, ABLATIONS, True)
+    workers = max(1, min(settings.workers, os.cpu_count() or 1))
+    held_in = settings.n_train - round(0.1 * settings.n_train)  # demo_train_config holds a tenth out
     return (
-        (settings.n_train + settings.n_test) * SECONDS_PER_RENDER / max(1, min(settings.workers, 2)) * 2
-        + crops * SECONDS_PER_CROP
-        + 3 * settings.n_train * settings.epochs * SECONDS_PER_TRAIN_PICTURE_EPOCH
+        plan.render * SECONDS_PER_RENDER / workers
+        + plan.crops * SECONDS_PER_CROP
+        + len(plan.train) * (held_in * settings.epochs * SECONDS_PER_TRAIN_PICTURE_EPOCH + SECONDS_PER_RUN_END)
+        + len(plan.score) * SECONDS_PER_ABLATION_SCORE
+        + (settings.n_train * SECONDS_PER_CLASSIFIER_PICTURE if plan.classifier else 0.0)
         + SECONDS_FIXED
     )
 
 
+def speed_factor() -> float:
+    """How many times longer than the rates above say the demo takes on this CPU now: the wall time of a fixed
+    one-thread workload over its CPU time on the machine the rates were measured on (:data:`PROBE_CPU_SECONDS`).
+    It counts both a slower or faster CPU and a busy one (another job's threads take their share of the cores);
+    the estimate assumes the load stays as it is at the start."""
+    with torch.inference_mode():
+        a, b = torch.ones(192, 192) / 192, torch.ones(192, 256) / 192
+        began = time.perf_counter()
+        for _ in range(PROBE_STEPS):
+            torch.tanh(a @ b).T @ a
+        return (time.perf_counter() - began) / PROBE_CPU_SECONDS
+
+
+def demo_disk(settings: DemoSettings) -> str:
+    """The demo folder's size on disk for ``settings``, from the sizes above (414 MB with the defaults)."""
+    pictures = (settings.n_train + settings.n_test) * BYTES_PER_PICTURE * (settings.image_size / 224) ** 2
+    crops = settings.n_train + settings.n_test * (10 if settings.tencrop_test else 1)
+    runs = len(RUNS) * BYTES_PER_RUN * settings.n_train / 3000
+    total = pictures + crops * BYTES_PER_CROP_FEATURES + runs + BYTES_GALLERIES
+    return f"about {total / 1e6:.0f} MB"
+
+
+def _world_done(world_dir: Path, n: int) -> bool:
+    records_path = world_dir / "records.csv"
+    return records_path.is_file() and len(load_records(records_path)) == n
+
+
+def _features_done(feature_dir: Path, tencrop: bool) -> int:
+    """How many pictures ``feature_dir`` holds features of (0 when it is absent or of the other crop kind)."""
+    if not (feature_dir / MANIFEST).is_file():
+        return 0
+    store = FeatureStore.open(feature_dir)
+    return len(store) if store.tencrop == tencrop else 0
+
+
 def _world(out: Path, name: str, n: int, seed: int, settings: DemoSettings, progress: bool, log) -> Path:
     world_dir = out / name
-    records_path = world_dir / "records.csv"
-    if records_path.is_file() and len(load_records(records_path)) == n:
+    if _world_done(world_dir, n):
         log(f"[{name}] reusing {n} pictures in {world_dir}")
         return world_dir
     log(f"[{name}] rendering {n} pictures")
@@ -149,7 +256,8 @@ def _report(out: Path, settings: DemoSettings, metrics: dict[str, Any], table: s
         f"GT-Loc: mean month error {gtloc['month_error']:.2f} (constant floor {floor['month_error']:.2f}), "
         f"mean hour error {gtloc['hour_error']:.2f} h (constant floor {floor['hour_error']:.2f} h).",
         "",
-        "* `gtloc`: top-1 place from the 100k MP-16 GPS gallery; the time is the default read-out: the grid month/hour",
+        "* `gtloc`: the best place (the top of the 100k MP-16 GPS gallery after merging entries within 10 km, what "
+        "`predict` answers); the time is the default read-out: the grid month/hour",
         "  minimising the expected cyclic error under the mix of the model's posterior and the training neighbours'.",
         "* `gtloc_argmax_readout`: the paper's time read-out, the argmax of the model's posterior over the time grid.",
         "* `gtloc_bayes_readout`: least expected error under the model's posterior alone (no neighbours).",
@@ -244,11 +352,13 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, log, device
         log(f"  ({name}: {seconds[name]:.0f} s)")
         return now
 
-    estimate = estimate_seconds(settings)
+    plan = plan_demo(out, settings)
+    factor = speed_factor()
+    estimate = estimate_seconds(settings, plan) * factor
     took = f"{estimate:.0f} seconds" if estimate < 90 else f"{estimate / 60:.0f} minutes"
     log(
-        f"gtloc demo into {out}: about {took} from scratch on an idle 2-core CPU (longer on a busy one); finished "
-        "stages are reused"
+        f"gtloc demo into {out}: about {took} to {plan.describe()}; {DEMO_MEMORY} of memory, {demo_disk(settings)} "
+        f"of disk (finished stages are reused; at this CPU's speed now, {factor:.1f} x an idle 2-core CPU's time)"
     )
     t = time.perf_counter()
     train_world = _world(out, "world-train", settings.n_train, 2 * settings.seed + 1, settings, progress, log)

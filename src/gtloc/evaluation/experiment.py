@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from gtloc.evaluation.baselines import BaselinePrediction, classification_baseli
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.prediction import Prediction
 from gtloc.inference.predictor import Predictor
+from gtloc.io import write_json
 from gtloc.model.losses import LossWeights
 from gtloc.training.checkpoint import TRAINING_STATE_FILE, saved_step
 from gtloc.training.config import TrainConfig
@@ -19,6 +23,9 @@ from gtloc.training.loop import TrainingData, train
 
 ABLATIONS = ("gtloc_hard_targets", "gtloc_time_only")
 TIME_ONLY_WEIGHTS = LossWeights(img_gps=0.0, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=0.0)
+SCORES_FILE = "scores.json"
+# What a trained run's scores depend on: its model, galleries' spec, temperatures, training neighbours, read-out.
+RUN_FILES = ("config.json", "model.safetensors", "calibration.json", "neighbours.safetensors", "model_card.json")
 
 
 @dataclass
@@ -39,6 +46,36 @@ def _score_baseline(pred: BaselinePrediction, test: TrainingData) -> dict[str, A
     return _score(pred.latlon, pred.times, test)
 
 
+def _digest(*parts: bytes) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()
+
+
+def run_digest(run_dir: Path) -> str:
+    """A digest of the files of the trained run in ``run_dir`` that its scores depend on (:data:`RUN_FILES`)."""
+    return _digest(*((run_dir / name).read_bytes() if (run_dir / name).is_file() else b"-" for name in RUN_FILES))
+
+
+def cached_score(
+    path: Path, key: dict[str, Any], compute: Callable[[], dict[str, Any]], log, name: str
+) -> dict[str, Any]:
+    """The metrics stored in ``path`` (JSON) when they were computed for the same ``key`` (digests of the model
+    and of the data they score), else ``compute()``, stored there for the next run."""
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+        if isinstance(stored, dict) and stored.get("key") == key and isinstance(stored.get("metrics"), dict):
+            log(f"  reusing the scores of {name} in {path} (same model and test data)")
+            return stored["metrics"]
+    metrics = compute()
+    write_json(path, {"key": key, "metrics": metrics})
+    return metrics
+
+
 def _predict(predictor: Predictor, test: TrainingData) -> Prediction:
     return predictor.predict(test.features, top_k=5, where=predictor.gps_gallery is not None)
 
@@ -51,21 +88,16 @@ def _train_variant(
     progress: bool,
     log,
     keep_galleries: bool = True,
-    places: bool = True,
     device: str = "auto",
-) -> Predictor:
-    """Train (or, with ``resume``, continue or reload a finished run: a changed config is refused by ``train``), and
-    load it as :func:`gtloc.load` does: with its read-out, temperatures, domain profile and model card.
+) -> Path:
+    """Train into ``run_dir`` (or, with ``resume``, continue a run, or find it finished: a changed config is refused
+    by ``train``); returns ``run_dir``.
 
-    ``keep_galleries``: cache the encoded galleries in ``run_dir/galleries`` (what ``gtloc predict`` on the run
-    reuses); an ablation, calibrated and scored once, encodes them in memory (the 100k GPS gallery is 200 MB on
-    disk).
-    ``places=False``: no GPS gallery at all (a time-only model).
+    ``keep_galleries``: cache the galleries encoded for calibration in ``run_dir/galleries`` (what ``gtloc predict``
+    on the run reuses); an ablation, calibrated and scored once, encodes them in memory (the 100k GPS gallery is
+    200 MB on disk).
     """
-    step = saved_step(run_dir / TRAINING_STATE_FILE) if resume else None
-    if step is not None:
-        log(f"  resuming the run in {run_dir} after step {step} (a finished run is only loaded)")
-    resume = step is not None
+    resume = resume and saved_step(run_dir / TRAINING_STATE_FILE) is not None  # train says how it resumes
     train(
         train_data,
         run_dir,
@@ -76,7 +108,7 @@ def _train_variant(
         cache_galleries=keep_galleries,
         log=log,
     )
-    return Predictor.from_pretrained(run_dir, cache=keep_galleries, places=places, log=log, device=device)
+    return run_dir
 
 
 def compare_methods(
@@ -104,16 +136,21 @@ def compare_methods(
     """
     run_root = Path(run_root)
     log("training GT-Loc")
-    predictor = _train_variant(train_data, run_root / "gtloc", config, resume, progress, log, device=device)
+    _train_variant(train_data, run_root / "gtloc", config, resume, progress, log, device=device)
+    # Loaded as gtloc.load does: with its read-out, temperatures, domain profile, model card and cached galleries.
+    predictor = Predictor.from_pretrained(run_root / "gtloc", log=log, device=device)
     pred = _predict(predictor, test)
     latlon = pred.latlon.numpy().astype(float)
     result = Comparison(
         gtloc=_score(latlon, pred.best_time.numpy().astype(float), test), prediction=pred, predictor=predictor
     )
-    for readout in ("argmax", "bayes"):
-        other = Predictor.from_pretrained(run_root / "gtloc", readout=readout, places=False, device=device)
-        answer = other.predict(test.features, top_k=5, where=False).best_time
-        result.baselines[f"gtloc_{readout}_readout"] = _score(latlon, answer.numpy().astype(float), test)
+    # The model's own time posterior, without the neighbours (and without a second copy of the 100k GPS gallery):
+    # its argmax is the paper's read-out, its least-expected-error answer the "bayes" read-out.
+    gallery = Predictor.from_pretrained(run_root / "gtloc", readout="bayes", places=False, device=device).predict(
+        test.features, top_k=5, where=False
+    )
+    result.baselines["gtloc_argmax_readout"] = _score(latlon, gallery.time.numpy().astype(float), test)
+    result.baselines["gtloc_bayes_readout"] = _score(latlon, gallery.best_time.numpy().astype(float), test)
     given = predictor.predict_time_given_location(test.features, test.latlon)
     n = len(test)
     no_place = np.full((n, 2), np.nan)
@@ -124,10 +161,18 @@ def compare_methods(
     gps_labels = predictor.gps_gallery.labels.cpu().numpy()
     time_labels = predictor.time_gallery.labels.cpu().numpy()
     result.baselines["random"] = _score_baseline(random_baseline(gps_labels, time_labels, n, config.seed), test)
-    log("training the classification baseline")
-    result.baselines["classification"] = _score_baseline(
-        classification_baseline(train_data.features, train_times, test.features, seed=config.seed, progress=progress),
-        test,
+    test_key = test.digests()
+
+    def classification() -> dict[str, Any]:
+        log("training the classification baseline")
+        fitted = classification_baseline(
+            train_data.features, train_times, test.features, seed=config.seed, progress=progress
+        )
+        return _score_baseline(fitted, test)
+
+    key = {"train": train_data.digests(), "test": test_key, "seed": config.seed}
+    result.baselines["classification"] = cached_score(
+        run_root / "classification.json", key, classification, log, "the classification baseline"
     )
     variants = {
         "gtloc_hard_targets": replace(config, tau=0.0),
@@ -144,10 +189,15 @@ def compare_methods(
             progress,
             log,
             keep_galleries=False,
-            places=places,
             device=device,
         )
-        vpred = _predict(variant, test)
-        latlon = vpred.latlon.numpy().astype(float) if places else np.full((n, 2), np.nan)
-        result.baselines[name] = _score(latlon, vpred.best_time.numpy().astype(float), test)
+
+        def score(name: str = name, places: bool = places) -> dict[str, Any]:
+            predictor = Predictor.from_pretrained(run_root / name, cache=False, places=places, log=log, device=device)
+            vpred = _predict(predictor, test)
+            latlon = vpred.latlon.numpy().astype(float) if places else np.full((n, 2), np.nan)
+            return _score(latlon, vpred.best_time.numpy().astype(float), test)
+
+        key = {"run": run_digest(variant), "test": test_key}
+        result.baselines[name] = cached_score(variant / SCORES_FILE, key, score, log, f"ablation {name}")
     return result

@@ -7,6 +7,9 @@
 
 Metrics are ``None`` when no row qualifies. ``n``: ``matched`` rows, of which ``truth_geo`` / ``truth_time`` have
 that label in the truth, and ``geo`` / ``time`` were scored (the prediction has that half too).
+``domain``: how many matched predictions the model called in / outside its domain (``in_domain`` column of
+``gtloc predict``'s CSV) or did not judge; ``warnings`` (:func:`domain_warning`) says so in words when most are
+outside.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from gtloc.inference.prediction_files import read_predictions
 from gtloc.timecode import hour_error, month_error
 
 EXAMPLES_LISTED = 5
+# evaluate warns when more than this share of the judged matched predictions is outside the model's domain.
+OUT_OF_DOMAIN_WARN_SHARE = 0.5
 
 
 def _records(source: str | Path | Records, kind: str) -> Records:
@@ -92,8 +97,9 @@ def evaluate_predictions(
 ) -> dict[str, Any]:
     """Score ``predictions`` (a predictions CSV or :class:`Records`) against ``truth`` (a records CSV or Records).
 
-    Returns ``{"n", "geo", "time", "unmatched"}`` for all matched rows (pooled); with ``group_by`` (a column of the
-    truth CSV, e.g. ``camera``) also ``"group_by"`` and ``"groups"``: ``{value: {"n", "geo", "time"}}``.
+    Returns ``{"n", "geo", "time", "unmatched", "domain", "warnings"}`` for all matched rows (pooled); with
+    ``group_by`` (a column of the truth CSV, e.g. ``camera``) also ``"group_by"`` and ``"groups"``:
+    ``{value: {"n", "geo", "time"}}``.
     ``geo`` is only computed over rows whose truth has GPS, ``time`` only over rows whose truth has a time.
     Raises :class:`GtlocError` when no prediction matches a truth path, or when ``group_by`` is not a column.
     """
@@ -114,6 +120,15 @@ def evaluate_predictions(
     result = protocol_metrics(latlon_p, latlon_t, times_p, times_t)
     result["n"] = {"predictions": len(pred), "truth": len(true), **result["n"]}
     result["unmatched"] = unmatched
+    flags = pred.extras.get("in_domain", [""] * len(pred))
+    matched_flags = [flags[i].lower() for i in pred_idx]
+    result["domain"] = {
+        "in_domain": matched_flags.count("true"),
+        "outside": matched_flags.count("false"),
+        "unknown": sum(f not in ("true", "false") for f in matched_flags),
+    }
+    warning = domain_warning(result)
+    result["warnings"] = [warning] if warning else []
     if group_by is not None:
         labels = np.array([true.extras[group_by][j] for j in true_idx])
         result["group_by"] = group_by
@@ -122,3 +137,17 @@ def evaluate_predictions(
             rows = labels == value
             result["groups"][value] = protocol_metrics(latlon_p[rows], latlon_t[rows], times_p[rows], times_t[rows])
     return result
+
+
+def domain_warning(result: dict[str, Any]) -> str | None:
+    """A warning in words when most matched predictions of ``result`` (:func:`evaluate_predictions`) lie outside
+    the model's domain: their answers, and so these metrics, do not say how the model does on pictures it knows."""
+    domain = result.get("domain") or {}
+    outside, judged = domain.get("outside", 0), domain.get("outside", 0) + domain.get("in_domain", 0)
+    if not judged or outside <= OUT_OF_DOMAIN_WARN_SHARE * judged:
+        return None
+    return (
+        f"{outside} of {judged} predictions ({100 * outside / judged:.0f} %) are outside the model's domain "
+        "(in_domain = false): the model has not seen pictures like these, so these metrics measure answers it "
+        "cannot back; train on pictures like them before reading the numbers as its accuracy"
+    )

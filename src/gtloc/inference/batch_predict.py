@@ -1,11 +1,19 @@
 """Predict for files: pictures on disk (through the checkpoint's backbone) or cached backbone features.
 
-This is what ``gtloc predict`` runs. Pictures that fail to decode, and records without cached features, are
-skipped and reported (``PredictionRun.skipped``), never fatal; bad arguments raise :class:`GtlocError`.
+This is what ``gtloc predict`` runs. Photos named on the command line may be files or folders (every photo under a
+folder, recursively, by :func:`gtloc.data.ingest.expand_photos`). Pictures that fail to decode, and records without
+cached features, are skipped and reported (``PredictionRun.skipped``), never fatal; bad arguments raise
+:class:`GtlocError`.
+
+Each photo's EXIF is read (from the file, or for cached features from the feature directory's ``exif.csv``,
+:mod:`gtloc.data.exif_table`) and kept on the prediction (``Prediction.exif``); where it has GPS, the photo's time
+is answered given that place (``exif_place``), unless a ``place`` is given for every photo.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,12 +24,16 @@ from tqdm import tqdm
 
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.extract import backbone_for, file_features
+from gtloc.data.exif import PhotoExif, photo_exif
+from gtloc.data.exif_table import read_exif_table
 from gtloc.data.features import FeatureDirs, FeatureStore
+from gtloc.data.images import image_file
+from gtloc.data.ingest import expand_photos
 from gtloc.data.schema import load_records, paths_for_csv
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.inference.prediction import Prediction
 from gtloc.inference.prediction_files import prediction_json_path, write_predictions
-from gtloc.inference.predictor import Predictor
+from gtloc.inference.predictor import Predictor, known_places
 from gtloc.io import output_file
 from gtloc.model.card import ModelCard
 from gtloc.model.readouts import DEFAULT_READOUT, check_readout
@@ -41,17 +53,41 @@ class PredictionRun:
 
 
 def concat_predictions(parts: Sequence[Prediction], readout: str = DEFAULT_READOUT) -> Prediction:
-    """Stack per-batch predictions row-wise (fields that are ``None`` stay ``None``; they share one read-out)."""
+    """Stack per-batch predictions row-wise: fields that are ``None`` in every part stay ``None``; a batch without a
+    known place gets NaN rows in ``known_place``; the parts share one read-out, coverage and place source."""
     if not parts:
         return Prediction(readout=readout)
-    first = parts[0].tensors()
-    return Prediction(
-        readout=parts[0].readout,
-        **{
-            name: None if value is None else torch.cat([p.tensors()[name] for p in parts])
-            for name, value in first.items()
-        },
-    )
+    tensors = {}
+    for name in parts[0].tensors():
+        values = [p.tensors()[name] for p in parts]
+        if all(v is None for v in values):
+            tensors[name] = None
+        elif name == "known_place":
+            filled = [torch.full((len(p), 2), math.nan) if v is None else v for p, v in zip(parts, values, strict=True)]
+            tensors[name] = torch.cat(filled)
+        else:
+            tensors[name] = torch.cat(values)
+    exif = None
+    if any(p.exif is not None for p in parts):
+        exif = [e for p in parts for e in (p.exif if p.exif is not None else [None] * len(p))]
+    source = next((p.known_place_source for p in parts if p.known_place_source), "")
+    return dataclasses.replace(parts[0], **tensors, exif=exif, known_place_source=source)
+
+
+def predict_batch(
+    predictor: Predictor,
+    features: torch.Tensor,
+    top_k: int,
+    exif: Sequence[PhotoExif | None] | None,
+    place: tuple[float, float] | None = None,
+    exif_place: bool = True,
+) -> Prediction:
+    """One batch's prediction: its time given ``place`` (every photo), else given each photo's EXIF GPS where it has
+    one (``exif_place``; ``exif``: each photo's EXIF, ``None`` when not read), else the image's alone."""
+    known, source = known_places(len(features), place, exif if exif_place else None)
+    pred = predictor.predict(features, top_k=top_k, place=known, place_source=source)
+    pred.exif = None if exif is None else list(exif)
+    return pred
 
 
 def _check_feature_dim(predictor: Predictor, dim: int, source: str) -> None:
@@ -69,8 +105,13 @@ def predict_features(
     paths: Sequence[str] | None = None,
     top_k: int = 5,
     progress: bool = False,
+    exif: dict[str, PhotoExif] | None = None,
+    place: tuple[float, float] | None = None,
+    exif_place: bool = True,
 ) -> PredictionRun:
-    """Predict from cached features: every path in ``store``, or only ``paths`` (those not cached are skipped)."""
+    """Predict from cached features: every path in ``store``, or only ``paths`` (those not cached are skipped).
+    ``exif``: the photos' EXIF by path (the feature directory's ``exif.csv``), ``place`` and ``exif_place`` as for
+    :func:`predict_batch`."""
     config = predictor.model.config
     if store.backbone != config.backbone:
         raise GtlocError(
@@ -86,7 +127,8 @@ def predict_features(
     with tqdm(total=len(todo), unit="img", desc="predict", disable=not progress) as bar:
         for start in range(0, len(todo), FEATURE_CHUNK):
             chunk = todo[start : start + FEATURE_CHUNK]
-            parts.append(predictor.predict(store.load(chunk), top_k=top_k))
+            known = None if exif is None else [exif.get(p) for p in chunk]
+            parts.append(predict_batch(predictor, store.load(chunk), top_k, known, place, exif_place))
             bar.update(len(chunk))
     return PredictionRun(todo, concat_predictions(parts, predictor.readout), skipped)
 
@@ -102,13 +144,16 @@ def predict_images(
     progress: bool = True,
     num_workers: int = 2,
     allow_outside: bool = False,
+    place: tuple[float, float] | None = None,
+    exif_place: bool = True,
 ) -> PredictionRun:
     """Predict for picture files: ``paths`` (relative to ``images_root`` when given) through ``backbone``.
 
     With ``images_root``, a path that resolves outside it is skipped unless ``allow_outside``.
 
     Pictures are decoded in ``num_workers`` processes, ``batch_size`` at a time; ``tencrop`` averages the
-    similarities of ten crops (GT-Loc's test-time augmentation). Undecodable pictures are skipped.
+    similarities of ten crops (GT-Loc's test-time augmentation). Undecodable pictures are skipped. Each picture's
+    EXIF is read; ``place`` and ``exif_place`` as for :func:`predict_batch`.
     """
     if batch_size < 1:
         raise GtlocError(f"batch size must be >= 1, got {batch_size}")
@@ -123,7 +168,8 @@ def predict_images(
             run.skipped.extend(batch.failed)
             if batch.paths:
                 run.paths.extend(batch.paths)
-                parts.append(predictor.predict(batch.features, top_k=top_k))
+                exif = [photo_exif(image_file(images_root, p, allow_outside=True)) for p in batch.paths]
+                parts.append(predict_batch(predictor, batch.features, top_k, exif, place, exif_place))
             bar.update(len(batch.paths) + len(batch.failed))
     run.prediction = concat_predictions(parts, predictor.readout)
     return run
@@ -169,6 +215,13 @@ def _input_mode(images: Sequence[str], records: str | Path | None, images_root, 
     return {"images": "files", "images_root": "records", "features": "features"}[given[0]]
 
 
+def _feature_exif(features: FeatureDirs) -> dict[str, PhotoExif] | None:
+    """The photos' EXIF of every feature directory given that has an ``exif.csv``; ``None`` when none has."""
+    dirs = [features] if isinstance(features, str | os.PathLike) else list(features)
+    tables = [table for table in map(read_exif_table, dirs) if table is not None]
+    return {path: exif for table in tables for path, exif in table.items()} if tables else None
+
+
 def _check_files_exist(paths: Sequence[str]) -> None:
     """A picture named on the command line must exist: a stray word (``--tencrop true``) is not skipped quietly."""
     missing = [p for p in paths if not Path(p).exists()]
@@ -198,12 +251,18 @@ def run_prediction(
     cache_dir: str | Path | None = None,
     allow_outside: bool = False,
     device: str | torch.device | None = "auto",
+    place: tuple[float, float] | None = None,
+    exif_place: bool = True,
 ) -> PredictionRun:
     """``gtloc predict``: load the checkpoint, predict for the chosen inputs, write ``out`` and its JSON (if given).
 
-    Inputs (exactly one): ``images`` files (each must exist; ``out`` names them as
+    Inputs (exactly one): ``images`` photo files and folders (each must exist; a folder stands for every photo
+    under it, :func:`~gtloc.data.ingest.expand_photos`; ``out`` names them as
     :func:`~gtloc.data.schema.paths_for_csv` says); ``records`` with ``images_root`` (default: the records CSV's
-    folder); ``features`` (a feature directory or a list of them: all cached rows, or only those of ``records``).
+    folder); ``features`` (a feature directory or a list of them: all cached rows, or only those of ``records``;
+    the photos' EXIF from each directory's ``exif.csv`` where it has one).
+    Each photo's time is answered given ``place`` ``(lat, lon)`` when given, else given its EXIF GPS where it has
+    one (``exif_place``; False: the image alone); the place answer is always the image's own.
     The backbone for picture inputs is the one named in the checkpoint's config, loaded from ``backbone_path``
     (default: the config's own ``backbone_path``);
     ``fast`` uses its ONNX Runtime path where it has one. ``gps_index`` / ``nprobe``: how the GPS gallery is
@@ -214,6 +273,8 @@ def run_prediction(
     ``device``: where the backbone, the model and the searches run (``"auto"``: CUDA when there).
     """
     mode = _input_mode(images, records, images_root, features)
+    if place is not None:
+        known_places(1, place, None)
     if top_k < 1:
         raise ParameterError(Param("top_k"), f" must be >= 1, got {top_k}")
     if readout is not None:
@@ -221,8 +282,14 @@ def run_prediction(
     if out is not None:
         output_file(out)
         output_file(prediction_json_path(out))
+    unlisted: list[tuple[str, str]] = []
     if mode == "files":
         _check_files_exist(images)
+        photos, skipped_entries = expand_photos(images)
+        unlisted = [(s.path, f"{s.reason}: {s.detail}") for s in skipped_entries]
+        if not photos and not unlisted:
+            raise ParameterError(Param("images"), f": no photos in {', '.join(map(str, images))}")
+        images = [str(p) for p in photos]
     predictor = Predictor.from_pretrained(
         checkpoint, cache_dir, gps_index=gps_index, nprobe=nprobe, readout=readout, log=log, device=device
     )
@@ -231,15 +298,27 @@ def run_prediction(
         if tencrop is True and not store.tencrop:
             raise ParameterError(Param("tencrop"), f": feature cache {store.root} holds single-crop features")
         wanted = load_records(records).paths if records is not None else None
-        result = predict_features(predictor, store, wanted, top_k=top_k, progress=progress)
+        exif = _feature_exif(features)
+        result = predict_features(predictor, store, wanted, top_k, progress, exif, place, exif_place)
     else:
         paths = list(images) if mode == "files" else load_records(records).paths
         backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast, device=predictor.device)
         root = (images_root or Path(records).parent) if mode == "records" else None
         crops = predictor.tencrop if tencrop is None else tencrop
         result = predict_images(
-            predictor, backbone, paths, root, crops, top_k, batch_size, progress, allow_outside=allow_outside
+            predictor,
+            backbone,
+            paths,
+            root,
+            crops,
+            top_k,
+            batch_size,
+            progress,
+            allow_outside=allow_outside,
+            place=place,
+            exif_place=exif_place,
         )
+        result.skipped = unlisted + result.skipped
     for path, reason in result.skipped[:10]:
         log(f"skipped {path}: {reason}")
     if len(result.skipped) > 10:

@@ -6,6 +6,7 @@ The one-call API: ``gtloc.load(run).predict_image("photo.jpg", top_k=3)`` (:func
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,10 +16,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.backbones.base import Backbone
+from gtloc.data.exif import PhotoExif, photo_exif
 from gtloc.device import resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
+from gtloc.geo import validate_coordinate
 from gtloc.inference.prediction import Prediction
-from gtloc.io import can_write, user_cache_dir
+from gtloc.io import can_write, existing_folder, user_cache_dir
 from gtloc.model.calibration import Temperatures
 from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
@@ -34,10 +37,14 @@ from gtloc.retrieval.galleries import (
 )
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.retrieval.neighbours import time_prior as time_prior_on
+from gtloc.retrieval.place_answer import PLACE_CANDIDATES, mass_by_radius, merge_places, radius_km
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
+from gtloc.retrieval.search import SearchResult
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 
 Photo = str | os.PathLike[str] | Image.Image
+Scale = float | torch.Tensor
+RADIUS_CHUNK = 64
 
 
 class Predictor:
@@ -48,7 +55,8 @@ class Predictor:
     ``gps_index``: how the GPS gallery is searched, ``"exact"`` (default) or a FAISS index, ``"faiss-flat"``
     (exact), ``"faiss-ivf"`` or ``"faiss-ivfpq"`` (approximate; ``nprobe`` of ``nlist`` lists scanned), built once
     and cached in ``cache_dir`` beside the encoded gallery (:mod:`gtloc.retrieval.faiss`). With FAISS, place
-    probabilities are a softmax over a shortlist of the best 64 candidates, not over the whole gallery.
+    probabilities (and the radius of the place answer, read from them) are a softmax over a shortlist of the best
+    64 candidates, not over the whole gallery.
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     ``backbone``: the frozen backbone that turns photos into features for :meth:`predict_image` (default: the one
     named in the model's config, loaded on first use and kept); ``tencrop``: photos are scored as ten crops
@@ -167,6 +175,7 @@ class Predictor:
         The run's temperatures, domain profile and model card come along when it has them; ``readout=None``
         takes the card's.
         """
+        run_dir = existing_folder(run_dir, "run folder")  # before can_write below makes run_dir/galleries
         if cache_dir is None:
             cache_dir = Path(run_dir) / RUN_GALLERIES_DIR
             if not can_write(cache_dir):
@@ -208,15 +217,32 @@ class Predictor:
             )
         return image_features(backbone, [open_photo(photo) for photo in photos], tencrop=self.tencrop)
 
-    def predict_image(self, photos: Photo | Sequence[Photo], top_k: int = 5) -> Prediction:
+    def predict_image(
+        self,
+        photos: Photo | Sequence[Photo],
+        top_k: int = 5,
+        *,
+        place: tuple[float, float] | None = None,
+        exif_place: bool = True,
+    ) -> Prediction:
         """Top-k places and times for one photo (a path or a PIL image) or a list of them: row i of the
         :class:`Prediction` is photo i. The backbone runs once per photo (ten crops with :attr:`tencrop`);
-        a file that cannot be decoded raises :class:`~gtloc.data.images.ImageDecodeError` naming it."""
+        a file that cannot be decoded raises :class:`~gtloc.data.images.ImageDecodeError` naming it.
+
+        Each photo's EXIF is read and shown (``prediction.exif``). Where the place is known, the time is answered
+        given it (:meth:`predict`'s ``place``; the place answer stays the image's own): ``place`` ``(lat, lon)``
+        degrees for every photo, else, with ``exif_place``, each photo's EXIF GPS where it has one
+        (``prediction.known_place`` and ``known_place_source`` say which rows and from where). ``exif_place=False``
+        and no ``place``: every time from the image alone."""
         if isinstance(photos, str | os.PathLike | Image.Image):
             photos = [photos]
         if top_k < 1:
             raise GtlocError(f"top_k must be >= 1, got {top_k}")
-        return self.predict(self.photo_features(photos), top_k=top_k)
+        exif = [photo_exif(photo) for photo in photos]
+        known, source = known_places(len(photos), place, exif if exif_place else None)
+        pred = self.predict(self.photo_features(photos), top_k=top_k, place=known, place_source=source)
+        pred.exif = exif
+        return pred
 
     @torch.inference_mode()
     def predict(
@@ -226,12 +252,19 @@ class Predictor:
         where: bool = True,
         when: bool | None = None,
         chunk_size: int = 512,
+        place: torch.Tensor | None = None,
+        place_source: str = "given",
     ) -> Prediction:
         """Top-k places and times for backbone ``features`` ``(N, D)`` or ten-crop ``(N, C, D)``.
 
         ``when=None`` predicts times whenever the model can (:attr:`can_predict_time`); ``True`` insists.
+        ``place`` ``(N, 2)`` degrees: each picture's known place (NaN rows: unknown); the time of a picture whose
+        place is known is answered given it, as :meth:`predict_time_given_location` does; ``place_source`` names
+        where the places came from (``"given"``, ``"exif"``; :attr:`Prediction.known_place_source`).
         """
-        return self.predict_embeddings(self._embed(features), top_k, where, when, chunk_size, features)
+        return self.predict_embeddings(
+            self._embed(features), top_k, where, when, chunk_size, features, place, place_source
+        )
 
     @torch.inference_mode()
     def predict_embeddings(
@@ -242,10 +275,16 @@ class Predictor:
         when: bool | None = None,
         chunk_size: int = 512,
         features: torch.Tensor | None = None,
+        place: torch.Tensor | None = None,
+        place_source: str = "given",
     ) -> Prediction:
         """Like :meth:`predict` for query embeddings ``(N, 512)`` already in the shared space. ``features``: the
         pictures' backbone features, for the domain check and the kNN part of the time read-out (without them the
-        time comes from the gallery alone and there is no domain check)."""
+        time comes from the gallery alone and there is no domain check).
+
+        The place answer is the top-k distinct places (:func:`~gtloc.retrieval.place_answer.merge_places` of the
+        best :data:`~gtloc.retrieval.place_answer.PLACE_CANDIDATES` gallery entries) with the radius around the
+        best that holds the truth with the run's stated probability (:meth:`place_radius`)."""
         pred = Prediction(readout=self.readout)
         queries = queries.to(self.device, torch.float32)
         features = None if features is None else features.cpu()
@@ -255,12 +294,66 @@ class Predictor:
         if when is None:
             when = self.can_predict_time
         if where:
-            found = self._places().search(queries, top_k, self.scale("img_gps_logit_scale"))
-            pred.place_topk = self.gps_gallery.labels[found.indices]
-            pred.place_probs = found.probs
+            scale = self.scale("img_gps_logit_scale")
+            found = self._places().search(queries, max(PLACE_CANDIDATES, 4 * top_k), scale)
+            places, probs = self._distinct(found, top_k)
+            pred.place_topk, pred.place_probs = places, probs
+            pred.place_radius_km = self.place_radius(queries, places[:, 0], found)
+            pred.place_coverage = self.temperatures.place_coverage
         if when:
-            self._predict_time([(queries, self.scale("img_time_logit_scale"))], top_k, pred, chunk_size, features)
+            self._predict_time(self._time_terms(queries, place), top_k, pred, chunk_size, features)
+            pred.hour_window_mass = self.temperatures.window_mass
+            pred.hour_coverage = None if self.temperatures.hour_mass is None else self.temperatures.hour_coverage
+            if place is not None and bool(torch.isfinite(place).all(dim=1).any()):
+                pred.known_place, pred.known_place_source = place.float().cpu(), place_source
         return pred.to("cpu")
+
+    def _candidates(self, found: SearchResult) -> torch.Tensor:
+        """The coordinates ``(N, k, 2)`` of a search's entries (NaN where an IVF index found fewer than k)."""
+        latlon = self.gps_gallery.labels[found.indices.clamp_min(0)]
+        return latlon.masked_fill((found.indices < 0)[..., None], math.nan)
+
+    def _distinct(self, found: SearchResult, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top ``top_k`` distinct places ``(N, k, 2)`` and their merged probabilities ``(N, k)`` of a search."""
+        places, probs = merge_places(self._candidates(found), found.probs)
+        return places[:, :top_k].float(), probs[:, :top_k]
+
+    @torch.inference_mode()
+    def place_radius(
+        self, queries: torch.Tensor, best: torch.Tensor, found: SearchResult | None = None
+    ) -> torch.Tensor:
+        """``(N,)`` km: around each best place ``best`` ``(N, 2)`` of the query embeddings ``(N, 512)``, the radius
+        that holds the truth with probability ``temperatures.place_coverage``: the smallest whose disc holds the
+        run's fitted mass level of the calibrated place posterior (:mod:`gtloc.retrieval.place_answer`). With an
+        exact index the posterior is the whole gallery's; with FAISS, the shortlist's of ``found``."""
+        level = self.temperatures.radius_mass
+        labels = self.gps_gallery.labels
+        if self.gps_search.index is not None and found is not None:
+            probs = found.probs / found.probs.sum(dim=1, keepdim=True)
+            return radius_km(mass_by_radius(best, self._candidates(found).nan_to_num(0.0), probs), level).cpu()
+        scale, out = self.scale("img_gps_logit_scale"), []
+        queries = queries.to(self.device, torch.float32)
+        for rows, centres in zip(queries.split(RADIUS_CHUNK), best.to(self.device).split(RADIUS_CHUNK), strict=True):
+            probs = torch.softmax(scale * (rows @ self.gps_gallery.embeddings.T), dim=1)
+            out.append(radius_km(mass_by_radius(centres, labels, probs), level))
+        return torch.cat(out).cpu() if out else torch.zeros(0)
+
+    def _time_terms(self, queries: torch.Tensor, place: torch.Tensor | None) -> list[tuple[torch.Tensor, Scale]]:
+        """The time posterior's terms (:meth:`time_posterior_of`) for image queries ``(N, 512)``: the image's own,
+        and where ``place`` ``(N, 2)`` is known (finite rows), the ``(image + location) -> time`` query weighted by
+        the run's ``location_weight`` (0 for the other rows, so that theirs is the image's alone)."""
+        terms: list[tuple[torch.Tensor, Scale]] = [(queries, self.scale("img_time_logit_scale"))]
+        if place is None:
+            return terms
+        place = place.to(self.device, torch.float32)
+        known = torch.isfinite(place).all(dim=1)
+        if not bool(known.any()):
+            return terms
+        where = torch.where(known[:, None], place, torch.zeros_like(place))
+        fused = F.normalize(queries + self.model.encode_location(where), dim=-1)
+        weight = self.temperatures.location_weight * self.scale("ig2t_logit_scale")
+        terms.append((fused, known.float()[:, None] * weight))
+        return terms
 
     def _places(self) -> GallerySearch:
         if self.gps_search is None:
@@ -268,13 +361,13 @@ class Predictor:
         return self.gps_search
 
     def time_posterior_of(
-        self, terms: list[tuple[torch.Tensor, float]], features: torch.Tensor | None = None
+        self, terms: list[tuple[torch.Tensor, Scale]], features: torch.Tensor | None = None
     ) -> TimePosterior:
         """The time posterior over the time gallery (:class:`~gtloc.retrieval.time_posterior.TimePosterior`) of
         ``terms``: ``(queries (N, 512), scale)`` pairs whose logits ``scale * <query, time>`` are summed (a product
-        of experts); times the training time prior when the predictor has one; then, per ``time_posterior``, mixed
-        with (``"mix"``) or replaced by (``"knn"``) the kNN posterior of the queries' backbone ``features``
-        (without them: the gallery alone)."""
+        of experts; ``scale`` a number, or ``(N, 1)``: one per query); times the training time prior when the
+        predictor has one; then, per ``time_posterior``, mixed with (``"mix"``) or replaced by (``"knn"``) the kNN
+        posterior of the queries' backbone ``features`` (without them: the gallery alone)."""
         times, gallery = self._time_gallery(), self.time_gallery
         knn, weight = None, 1.0
         if self.time_posterior != "gallery" and features is not None:
@@ -297,7 +390,7 @@ class Predictor:
 
     def _predict_time(
         self,
-        terms: list[tuple[torch.Tensor, float]],
+        terms: list[tuple[torch.Tensor, Scale]],
         top_k: int,
         pred: Prediction,
         chunk_size: int,
@@ -309,7 +402,7 @@ class Predictor:
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in ("topk", "probs", "joint", "bayes")}
         for start in range(0, len(terms[0][0]), chunk_size):
             rows = slice(start, start + chunk_size)
-            chunk_terms = [(queries[rows], scale) for queries, scale in terms]
+            chunk_terms = [(q[rows], scale if isinstance(scale, float) else scale[rows]) for q, scale in terms]
             posterior = self.time_posterior_of(chunk_terms, None if features is None else features[rows].float())
             times, probs = posterior.top(top_k)
             parts["topk"].append(times)
@@ -360,28 +453,43 @@ class Predictor:
         """Time of images whose place is known, ``latlon`` ``(N, 2)``: the image's own time posterior times that of
         the ``(image + location) -> time`` query raised to the run's ``location_weight`` (a weighted product of
         experts, the weight fitted on held-out pictures at the end of training, :mod:`gtloc.model.calibration`),
-        then the usual read-out.
+        then the usual read-out. :meth:`predict` with ``place`` does the same beside the place answer.
 
         The fused query scores a time by ``<image, t> + <location, t>`` (up to a norm): the image's posterior times
         one from the place alone. Where every place sees every time, as on the demo world, the place alone says
         nothing about time and the plain product (weight 1) made the hour worse (3.23 vs 3.21 h); the fitted weight
         keeps the location only as far as held-out pictures show that it helps.
         """
-        img = self._embed(features)
-        fused = F.normalize(img + self.model.encode_location(latlon.to(self.device, torch.float32)), dim=-1)
-        pred = Prediction(readout=self.readout)
-        weight = self.temperatures.location_weight
-        terms = [(img, self.scale("img_time_logit_scale")), (fused, weight * self.scale("ig2t_logit_scale"))]
-        self._predict_time(terms, top_k, pred, 512, features.cpu())
-        return pred.to("cpu")
+        return self.predict(features, top_k, where=False, when=True, place=latlon)
 
     @torch.inference_mode()
     def predict_location_given_time(self, features: torch.Tensor, times: torch.Tensor, top_k: int = 5) -> Prediction:
-        """Place of images whose time is known: the ``(image + time) -> location`` query. ``times`` ``(N, 5)``."""
+        """Place of images whose time is known: the ``(image + time) -> location`` query, as distinct places (no
+        radius: the run calibrates the image's own place posterior). ``times`` ``(N, 5)``."""
         img = self._embed(features)
         fused = F.normalize(img + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
-        found = self._places().search(fused, top_k, self.scale("it2g_logit_scale"))
-        return Prediction(place_topk=self.gps_gallery.labels[found.indices], place_probs=found.probs).to("cpu")
+        found = self._places().search(fused, max(PLACE_CANDIDATES, 4 * top_k), self.scale("it2g_logit_scale"))
+        places, probs = self._distinct(found, top_k)
+        return Prediction(place_topk=places, place_probs=probs).to("cpu")
+
+
+def known_places(
+    n: int, place: tuple[float, float] | None, exif: Sequence[PhotoExif | None] | None
+) -> tuple[torch.Tensor | None, str]:
+    """The known place of each of ``n`` photos ``(n, 2)`` (NaN where unknown; ``None`` when none is) and its source:
+    ``place`` ``(lat, lon)`` for all (``"given"``, checked), else the EXIF GPS of each photo that has one
+    (``"exif"``; ``exif`` ``None``: not used)."""
+    if place is not None:
+        try:
+            lat, lon = place
+        except (TypeError, ValueError):
+            raise ParameterError(Param("place"), f" must be (lat, lon) degrees, got {place!r}") from None
+        validate_coordinate(lat, lon, where="place")
+        return torch.tensor([[float(lat), float(lon)]]).repeat(n, 1), "given"
+    if exif is None or not any(e is not None and e.has_gps for e in exif):
+        return None, ""
+    rows = [[e.lat, e.lon] if e is not None and e.has_gps else [math.nan, math.nan] for e in exif]
+    return torch.tensor(rows, dtype=torch.float32), "exif"
 
 
 def load(run_dir: str | os.PathLike[str], **kwargs) -> Predictor:

@@ -110,7 +110,7 @@ SUN_EVENTS = {"dawn": "dawn", "daybreak": "dawn", "sunrise": "sunrise", "sunset"
 SUN_FALLBACK_HOURS = {"dawn": 6.0, "sunrise": 6.5, "sunset": 18.0, "dusk": 18.5}
 CLOCK_AMPM = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
 CLOCK_24H = re.compile(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b")
-WORD = re.compile(r"[A-Za-z][A-Za-z.'-]*")
+WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|[.'-])*")  # letters of any alphabet ("Köln" is one word, not "K ln")
 
 
 @dataclass
@@ -164,7 +164,9 @@ def _find_place_in(tokens: list[tuple[str, str]], notes: list[str]) -> Place | N
             score = (int(after_preposition), int(capitalised), int(start == 0 and tokens[0][0][:1].isupper()), size)
             if best is not None and score <= best[0]:
                 continue
-            candidates = places_named(" ".join(tokens[i][1] for i in span))
+            # A short name ("Frankfurt" for "Frankfurt am Main") only where the query says it is a place: a
+            # capitalised region word ("Beach, North Dakota") is not "Dakota City".
+            candidates = places_named(" ".join(tokens[i][1] for i in span), short_names=after_preposition)
             scene = all(tokens[i][1] in SCENE_WORDS for i in span)
             if scene and not (after_preposition and capitalised):
                 candidates = _qualified(candidates, [w for _, w in tokens[start + size : start + size + 3]])

@@ -7,8 +7,19 @@ leaves the learned scale as it is (a run without the file, e.g. imported weights
 picture is known (:meth:`gtloc.inference.predictor.Predictor.predict_time_given_location`): 1.0 is the plain
 product of the two, 0.0 ignores the location.
 
+``place_mass``: the posterior mass that the radius of a place answer must hold so that it holds the truth with
+probability ``place_coverage`` (:data:`PLACE_COVERAGE`, 80 %), fitted on the held-out pictures by split conformal
+prediction (:mod:`gtloc.retrieval.place_answer`). A run without it (``None``: no held-out pictures with places,
+imported weights, a run written before it existed) takes the posterior at its word: the mass level is the coverage
+itself (:attr:`Temperatures.radius_mass`).
+
+``hour_mass``: likewise for the window of clock hours shown with a time answer: the hour-posterior mass the window
+grown around the answer's hour must hold so that it holds the true hour with probability ``hour_coverage``
+(:data:`HOUR_COVERAGE`, 50 %; :func:`gtloc.retrieval.time_posterior.fit_window_mass`); ``None``: the coverage itself
+(:attr:`Temperatures.window_mass`).
+
 ``flat_below``: the sharpness (``1 - H(p) / log K`` of a posterior over K alternatives) below which ``verify``
-cannot judge a claim of that kind (:mod:`gtloc.inference.verify`): its posterior is too flat to tell the
+cannot judge a claim of that kind (:mod:`gtloc.evidence.model`): its posterior is too flat to tell the
 alternatives apart. Fitted on the held-out pictures so that about the flattest :data:`FLAT_SHARE` of them fall
 below: 1 % of the place posteriors, 5 % of the month and of the hour marginals. A run without fitted thresholds
 (written before they existed, imported weights, too few held-out pictures with that label) uses
@@ -31,26 +42,45 @@ from gtloc.io import write_json
 CALIBRATION_FILE = "calibration.json"
 FLAT_SHARE = {"place": 0.01, "month": 0.05, "hour": 0.05}
 DEFAULT_FLAT_BELOW = {"place": 0.13, "month": 0.008, "hour": 0.023}
+PLACE_COVERAGE = 0.8
+HOUR_COVERAGE = 0.5
 
 
 @dataclass
 class Temperatures:
     """``place`` and ``time`` posterior temperatures (> 0), the ``location_weight`` (in [0, 1]) of the
     location-given time posterior and the sharpness thresholds ``flat_below`` of ``verify``'s place, month and hour
-    checks (each in [0, 1]; module docstring); ``fitted_on``: held-out pictures they were fitted on (0 = not
-    fitted); ``held_out_loss``: the fit's loss (binary cross-entropy of the shown probabilities) before (T = 1) and
-    after, per posterior, and for ``given_location`` the held-out score of each weight tried."""
+    checks (each in [0, 1]; module docstring); ``place_coverage`` and ``place_mass``: the stated probability of a
+    place answer's radius and the posterior mass its disc must hold for it, ``hour_coverage`` and ``hour_mass`` the
+    same for the hour window of a time answer (module docstring); ``fitted_on``:
+    held-out pictures they were fitted on (0 = not fitted); ``held_out_loss``: the fit's loss (binary cross-entropy
+    of the shown probabilities) before (T = 1) and after, per posterior, and for ``given_location`` the held-out
+    score of each weight tried."""
 
     place: float = 1.0
     time: float = 1.0
     location_weight: float = 1.0
     flat_below: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FLAT_BELOW))
+    place_coverage: float = PLACE_COVERAGE
+    place_mass: float | None = None
+    hour_coverage: float = HOUR_COVERAGE
+    hour_mass: float | None = None
     fitted_on: int = 0
     held_out_loss: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def fitted(self) -> bool:
         return self.fitted_on > 0
+
+    @property
+    def radius_mass(self) -> float:
+        """The posterior mass a place answer's radius holds: the fitted ``place_mass``, else ``place_coverage``."""
+        return self.place_coverage if self.place_mass is None else self.place_mass
+
+    @property
+    def window_mass(self) -> float:
+        """The hour-posterior mass an hour window holds: the fitted ``hour_mass``, else ``hour_coverage``."""
+        return self.hour_coverage if self.hour_mass is None else self.hour_mass
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +106,10 @@ class Temperatures:
             if not (_is_number(value) and allowed(value)):
                 raise GtlocError(f"{path}: {name} must be {wanted}, got {value!r}")
         _check_flat_below(temperatures.flat_below, path)
+        for name in ("place_mass", "hour_mass"):
+            value = getattr(temperatures, name)
+            if value is not None and not (_is_number(value) and 0 <= value <= 1):
+                raise GtlocError(f"{path}: {name} must be null or a number in [0, 1], got {value!r}")
         return temperatures
 
 
@@ -97,4 +131,6 @@ _RANGES = (
     ("place", "a finite number > 0", lambda v: v > 0),
     ("time", "a finite number > 0", lambda v: v > 0),
     ("location_weight", "a number in [0, 1]", lambda v: 0 <= v <= 1),
+    ("place_coverage", "a number in (0, 1)", lambda v: 0 < v < 1),
+    ("hour_coverage", "a number in (0, 1)", lambda v: 0 < v < 1),
 )

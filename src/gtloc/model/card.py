@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gtloc.errors import GtlocError
-from gtloc.io import write_json
+from gtloc.io import existing_folder, write_json
 from gtloc.model.readouts import DEFAULT_READOUT
 
 MODEL_CARD_FILE = "model_card.json"
@@ -153,7 +153,7 @@ def run_card(run_dir: str | Path) -> ModelCard:
     ``config.json`` tells (backbone) and ``unknown`` for the rest. A folder without a model is an error."""
     from gtloc.model.gtloc import MODEL_CONFIG_FILE
 
-    run_dir = Path(run_dir)
+    run_dir = existing_folder(run_dir, "run folder")
     config_path = run_dir / MODEL_CONFIG_FILE
     if not config_path.is_file():
         raise GtlocError(f"{run_dir} is not a gtloc run directory (no {MODEL_CONFIG_FILE})")

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from gtloc.errors import GtlocError
-from gtloc.io import atomic_path, write_json
+from gtloc.io import atomic_path, existing_folder, write_json
 from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
 from gtloc.model.encoders import ImageHead, LocationEncoder, TimeEncoder
 from gtloc.model.queues import LabelQueue
@@ -139,7 +139,7 @@ class GTLoc(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> GTLoc:
         """Load a model written by :meth:`save_pretrained`; a checkpoint of another shape gives a clear error."""
-        directory = Path(directory)
+        directory = existing_folder(directory, "run folder")
         config_path, weights_path = directory / MODEL_CONFIG_FILE, directory / MODEL_WEIGHTS_FILE
         for path in (config_path, weights_path):
             if not path.is_file():

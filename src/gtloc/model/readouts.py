@@ -10,6 +10,11 @@ A run names its read-out in its model card (``readout``, :mod:`gtloc.model.card`
 * ``knn``: the same under the training neighbours' kNN posterior;
 * ``mix``: the same under the mix of both (the default, chosen by measurement: docs/small-data.md).
 
+Shown with the model's precision: the answer's calendar month and a window of clock hours around its hour that
+holds the true hour with the run's stated probability (``July, 14:00-16:00``; ``hour_coverage`` in
+:mod:`gtloc.model.calibration`, :func:`gtloc.retrieval.time_posterior.hour_window`), never the day of the time
+gallery's weekly grid.
+
 How a posterior is built and read is :class:`gtloc.retrieval.time_posterior.TimePosterior`. No torch here, so that
 ``gtloc predict --help`` can name the read-outs.
 """

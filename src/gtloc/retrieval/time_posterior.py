@@ -28,6 +28,7 @@ Prediction, the web page, verification, the temperature fit and training's valid
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,6 +37,7 @@ import torch
 
 from gtloc.errors import GtlocError
 from gtloc.model.readouts import READOUT_ANSWER, TIME_POSTERIORS, check_readout
+from gtloc.retrieval.place_answer import conformal_level
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
 MIX_HALF_N = 250
@@ -167,3 +169,54 @@ class TimePosterior:
         """``(N, 5)``: the answer of the named ``readout`` (:data:`gtloc.model.readouts.READOUTS`) from this
         posterior (build it from the read-out's source, :data:`gtloc.model.readouts.READOUT_POSTERIOR`)."""
         return self.argmax() if READOUT_ANSWER[check_readout(readout)] == "argmax" else self.bayes()
+
+
+def _grow(hour_posterior: torch.Tensor, hour: torch.Tensor, share: float):
+    """The windows of clock hours grown around each ``hour`` ``(N,)`` over the hour posterior ``(N, 24)``, one step
+    at a time (module function :func:`hour_window`): yields ``(first, hours, mass, growing)`` before each step, rows
+    whose mass reached ``share`` no longer growing."""
+    p = hour_posterior.double()
+    rows = torch.arange(len(p))
+    first, hours = hour.long() % 24, torch.ones(len(p), dtype=torch.long)
+    mass = p[rows, first]
+    for _ in range(24):
+        growing = (mass < share - 1e-9) & (hours < 24)
+        yield first, hours, mass, growing
+        if not bool(growing.any()):
+            return
+        before, after = p[rows, (first - 1) % 24], p[rows, (first + hours) % 24]
+        earlier = growing & (before > after)
+        later = growing & ~earlier
+        mass = mass + torch.where(earlier, before, 0.0) + torch.where(later, after, 0.0)
+        first = torch.where(earlier, (first - 1) % 24, first)
+        hours = hours + growing.long()
+
+
+def hour_window(hour_posterior: torch.Tensor, hour: torch.Tensor, level: float) -> tuple[torch.Tensor, ...]:
+    """The window of clock hours around each answer's ``hour`` ``(N,)`` (0..23) that holds at least ``level`` of the
+    hour posterior ``(N, 24)``: grown from the answer's hour one hour at a time, on the side whose next hour is more
+    probable (the later side on a tie), around midnight where need be. Returns the first hour ``(N,)`` (0..23), the
+    number of hours ``(N,)`` (1..24; the window is ``[first, first + hours)`` modulo 24) and the mass it holds
+    ``(N,)``."""
+    *_, (first, hours, mass, _) = _grow(hour_posterior, hour, level)
+    return first, hours, mass
+
+
+def window_mass_reaching(hour_posterior: torch.Tensor, hour: torch.Tensor, true_hour: torch.Tensor) -> torch.Tensor:
+    """``(N,)``: the mass of the first window grown around ``hour`` (as :func:`hour_window` grows it) that holds the
+    true clock hour ``true_hour`` ``(N,)``: the conformal score of an hour window (the windows are nested, so a
+    window of mass level ``m`` holds the truth exactly when this is at most ``m``)."""
+    reached = torch.full((len(hour),), math.nan, dtype=torch.float64)
+    for first, hours, mass, _ in _grow(hour_posterior, hour, math.inf):
+        inside = ((true_hour.long() - first) % 24 < hours) & reached.isnan()
+        reached = torch.where(inside, mass, reached)
+    return reached
+
+
+def fit_window_mass(
+    hour_posterior: torch.Tensor, hour: torch.Tensor, true_hour: torch.Tensor, coverage: float
+) -> float:
+    """The hour-posterior mass an hour window must hold to hold the true hour with probability ``coverage``: the
+    split-conformal quantile (:func:`~gtloc.retrieval.place_answer.conformal_level`) of the held-out pictures'
+    :func:`window_mass_reaching` for answers ``hour`` ``(R,)`` under their posteriors ``(R, 24)``."""
+    return conformal_level(window_mass_reaching(hour_posterior, hour, true_hour), coverage)

@@ -26,6 +26,7 @@ from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
 from gtloc.retrieval.neighbours import NeighbourStore
+from gtloc.retrieval.place_answer import fit_radius_mass
 from gtloc.retrieval.posterior import (
     PLACE_RADIUS_KM,
     fit_temperature,
@@ -34,7 +35,7 @@ from gtloc.retrieval.posterior import (
     sharpness,
     time_answer_loss,
 )
-from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
+from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, fit_window_mass, mix_weight
 from gtloc.timecode import best_constant_time, hour_error, month_error
 
 MIN_HELD_OUT = 10
@@ -93,11 +94,16 @@ def fit_temperatures(
 ) -> tuple[Temperatures, dict[str, float]]:
     """Temperatures fitted on held-out image ``embeddings`` ``(R, 512)`` with true ``latlon`` ``(R, 2)`` and
     ``times`` ``(R, 5)`` (NaN rows are left out of that half), and the validation metrics: median km and acc@750 of
-    the top-1 place, month and hour errors of the least-expected-error time under the calibrated posterior.
+    the best place (the top place after merging near-duplicate entries, :mod:`gtloc.retrieval.place_answer`), month
+    and hour errors of the least-expected-error time under the calibrated posterior.
 
     ``neighbours``: the run's training pictures and the held-out rows' backbone features ``(R, D)`` or ``(R, C, D)``:
     the time temperature is then fitted to the ``mix`` posterior (the model's, scaled, mixed with the kNN posterior,
     :class:`~gtloc.retrieval.time_posterior.TimePosterior`), which is what predictions show by default.
+
+    ``place_mass``: the posterior mass a place answer's radius must hold to hold the truth with probability
+    ``place_coverage`` (split conformal, :func:`~gtloc.retrieval.place_answer.fit_radius_mass`); ``hour_mass``
+    the same for the hour window around the time answer (:func:`~gtloc.retrieval.time_posterior.fit_window_mass`).
 
     ``flat_below``: ``verify``'s sharpness thresholds, from the calibrated place posteriors and the month and hour
     marginals of the calibrated time posterior (:func:`flat_below`; a half with too few rows keeps the default).
@@ -126,7 +132,9 @@ def fit_temperatures(
             [sharpness(torch.softmax(c / temperatures.place, dim=1)) for c in logits.split(CHUNK)]
         )
         temperatures.flat_below["place"] = flat_below(place_sharpness, "place")
-        geo = geo_metrics(top.numpy(), truth.numpy())
+        calibrated = logits / temperatures.place
+        temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
+        geo = geo_metrics(best.numpy(), truth.numpy())
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
     has_time = torch.isfinite(times).all(dim=1)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
@@ -148,6 +156,9 @@ def fit_temperatures(
             times_gallery, logits, temperature=temperatures.time, source="mix", knn=knn, mix_weight=weight
         )
         answer = shown.bayes().numpy()
+        temperatures.hour_mass = fit_window_mass(
+            shown.hour, torch.from_numpy(answer[:, 2]), truth[:, 2], temperatures.hour_coverage
+        )
         metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
         temperatures.flat_below["month"] = flat_below(sharpness(shown.month), "month")

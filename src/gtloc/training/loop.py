@@ -30,13 +30,14 @@ from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.device import autocast, resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
-from gtloc.model.card import MODEL_CARD_FILE
+from gtloc.model.card import MODEL_CARD_FILE, ModelCard
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.galleries import RUN_GALLERIES_DIR
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.training.checkpoint import (
     LOG_FILE,
+    MODEL_WEIGHTS_FILE,
     TRAIN_CONFIG_FILE,
     TRAINING_STATE_FILE,
     TrainingState,
@@ -354,6 +355,12 @@ def _train(
     stopped = val is not None and config.patience > 0 and selection.stale >= config.patience
     if stopped:
         end = start
+    if resume and (start >= total_steps or stopped) and _finished(out_dir, digest):
+        if say is not None and main:
+            say(f"the run in {out_dir} finished at step {start}: loaded, not trained or calibrated again")
+        return GTLoc.from_pretrained(out_dir).to(device)
+    if resume and say is not None and main:
+        say(f"resuming the run in {out_dir} from its checkpoint of step {start} of {total_steps}")
     places = torch.unique(data.latlon[torch.isfinite(data.latlon).all(dim=1)], dim=0)
     model.train()
     bar = tqdm(
@@ -447,6 +454,13 @@ def _train(
             held_out_groups=None if val is None or column not in val.extras else len(set(val.extras[column])),
         )
     return model
+
+
+def _finished(out_dir: Path, config_digest: str) -> bool:
+    """Whether the run in ``out_dir`` wrote its model and, last of all, the model card of this config (so its
+    calibration, domain profile and neighbours are there too): resuming it has nothing left to do."""
+    card = ModelCard.load(out_dir)
+    return card is not None and card.config_digest == config_digest and (out_dir / MODEL_WEIGHTS_FILE).is_file()
 
 
 def _split_validation(

@@ -1,7 +1,8 @@
 """The web app (FastAPI, server-rendered pages): ``/`` upload a photo, ``/search`` query an indexed gallery.
 
-Pages are plain HTML + CSS from this package (no CDN, no script needed); the map is a PNG drawn server-side.
-The same results are available as JSON under ``/api/analyze`` and ``/api/search``.
+Pages are HTML + CSS + a little script from this package (no CDN): the map is drawn in the browser with the
+vendored Leaflet and Natural Earth outlines (``static/vendor``, ``scripts/vendor_web.py``). The same results are
+available as JSON under ``/api/analyze`` and ``/api/search``; ``/api/check-form`` checks the upload form's fields.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.web.analysis import analysis_result, search_result
+from gtloc.web.form import form_errors, kept_fields
 
 if TYPE_CHECKING:
     import torch
@@ -34,11 +36,17 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class UploadError(GtlocError):
-    """An upload that cannot be analysed; ``status`` is the HTTP status to answer with."""
+    """An upload that cannot be analysed; ``status`` is the HTTP status to answer with, ``problems`` every reason
+    (the photo's and the fields'), ``fields`` what the user typed and ``photo`` the file name they chose."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, problems: list[str] | None = None, fields: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.problems = problems or [message]
+        self.fields = fields or {}
+        self.photo = ""
 
 
 @dataclass
@@ -55,7 +63,8 @@ def _megabytes(n: int) -> str:
 
 
 async def _read_upload(request: Request, limit: int) -> tuple[str, bytes, dict[str, str]]:
-    """The uploaded file's name and bytes (at most ``limit``) and the form's text fields."""
+    """The uploaded file's name and bytes (at most ``limit``) and the form's text fields; else one
+    :class:`UploadError` with every problem of the photo and the fields together."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 65_536:
         raise UploadError(413, f"the upload is {_megabytes(int(declared))}; the limit is {_megabytes(limit)}")
@@ -63,15 +72,23 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes, dict[s
         form = await request.form()
     except Exception as exc:
         raise UploadError(400, f"could not read the upload form ({exc})") from None
-    upload = form.get("photo")
-    if upload is None or isinstance(upload, str) or not upload.filename:
-        raise UploadError(400, "no photo in the upload: choose an image file")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise UploadError(413, f"{upload.filename} is larger than the {_megabytes(limit)} limit")
-    if not data:
-        raise UploadError(400, f"{upload.filename} is empty")
     fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
+    upload = form.get("photo")
+    status, problems, data = 400, [], b""
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        problems.append("no photo in the upload: choose an image file")
+    else:
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            status = 413
+            problems.append(f"{upload.filename} is larger than the {_megabytes(limit)} limit")
+        elif not data:
+            problems.append(f"{upload.filename} is empty")
+    problems += form_errors(fields)
+    if problems:
+        error = UploadError(status, "; ".join(problems), problems, fields)
+        error.photo = "" if upload is None or isinstance(upload, str) else upload.filename or ""
+        raise error
     return upload.filename, data, fields
 
 
@@ -108,9 +125,15 @@ def create_app(
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["month_names"] = list(calendar.month_abbr)[1:]
 
+    def form_page(request: Request, exc: UploadError) -> HTMLResponse:
+        """The upload form again with every problem, what was typed, and which photo to choose again."""
+        return page(request, "index.html", exc.status, errors=exc.problems, fields=kept_fields(exc.fields),
+                    photo_again=exc.photo)  # fmt: skip
+
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("max_upload", _megabytes(state.max_upload_bytes))
         context.setdefault("has_gallery", state.gallery is not None)
+        context.setdefault("max_upload_bytes", state.max_upload_bytes)
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     @app.get("/", response_class=HTMLResponse)
@@ -119,14 +142,18 @@ def create_app(
 
     async def analyze_request(request: Request) -> dict[str, Any]:
         filename, data, fields = await _read_upload(request, state.max_upload_bytes)
-        return await run_in_threadpool(_analyze_bytes, state, filename, data, fields)
+        try:
+            return await run_in_threadpool(_analyze_bytes, state, filename, data, fields)
+        except UploadError as exc:
+            exc.fields, exc.photo = fields, filename
+            raise
 
     @app.post("/analyze", response_class=HTMLResponse)
     async def analyze(request: Request) -> HTMLResponse:
         try:
             result = await analyze_request(request)
         except UploadError as exc:
-            return page(request, "index.html", exc.status, error=str(exc))
+            return form_page(request, exc)
         return page(request, "result.html", result=result)
 
     @app.post("/api/analyze")
@@ -134,9 +161,15 @@ def create_app(
         try:
             result = await analyze_request(request)
         except UploadError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        result = {k: v for k, v in result.items() if k not in ("map_png", "thumbnail_png")}
+            return JSONResponse({"error": str(exc), "errors": exc.problems}, status_code=exc.status)
+        result = {k: v for k, v in result.items() if k != "thumbnail_png"}
         return JSONResponse(result)
+
+    @app.post("/api/check-form")
+    async def check_form(request: Request) -> JSONResponse:
+        """Every problem of the upload form's fields, before the photo is sent (``static/form.js``)."""
+        form = await request.form()
+        return JSONResponse({"errors": form_errors({k: v for k, v in form.items() if isinstance(v, str)})})
 
     def run_search(params: dict[str, str]) -> dict[str, Any] | None:
         if state.gallery is None or not any(params.get(k) for k in ("text", "place", "lat", "month", "hour")):

@@ -1,19 +1,25 @@
-"""What the web pages show, computed server-side: a world map PNG of the top places and the heatmap colours.
+"""What the web pages show, computed server-side: the photo's thumbnail, the map's data and the heatmap colours.
 
-Everything is drawn here (matplotlib, Agg) so that pages render offline: no map tiles, no CDN, no script.
+The map itself is drawn in the browser from files of this package (``static/map.js`` with the vendored Leaflet and
+Natural Earth outlines, ``scripts/vendor_web.py``): no map tiles, no CDN. The heatmap colours one absolute scale of
+probability (:func:`heat_color`), the same for every photo, so a flat posterior looks flat.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import math
+from typing import Any
 
-import numpy as np
-from matplotlib.figure import Figure
 from PIL import Image
 
-MAP_MASK_STEP_DEG = 2.0
 THUMBNAIL_PX = 360
+# The heatmap's absolute scale: white up to HEAT_LOW (a flat 12 x 24 posterior is 1/288 = 0.0035 per cell), deep
+# red from HEAT_HIGH on, logarithmic between; the legend shows these probabilities.
+HEAT_LOW, HEAT_HIGH = 0.002, 0.3
+HEAT_LEGEND = (0.002, 0.005, 0.01, 0.03, 0.1, 0.3)
+HEAT_RGB = (165, 15, 21)
 
 
 def png_data_uri(png: bytes) -> str:
@@ -29,33 +35,28 @@ def thumbnail_png(image: Image.Image, size: int = THUMBNAIL_PX) -> bytes:
     return out.getvalue()
 
 
-def world_map_png(
-    places: np.ndarray, probs: np.ndarray, claim: tuple[float, float] | None = None, dpi: int = 90
-) -> bytes:
-    """Equirectangular world map (land from time zones, as in the reports) with the top places as numbered red
-    dots sized by probability, and the claimed place (if any) as a blue star. ``places`` ``(K, 2)`` degrees."""
-    from gtloc.evaluation.report import LAND_RGB, OCEAN_RGB, land_mask
-
-    fig = Figure(figsize=(8, 4.2))
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    background = np.where(land_mask(MAP_MASK_STEP_DEG)[..., None], LAND_RGB, OCEAN_RGB)
-    ax.imshow(background, extent=(-180, 180, -90, 90), interpolation="bilinear", zorder=0)
-    sizes = 30 + 400 * np.sqrt(np.asarray(probs, dtype=float) / max(float(np.max(probs)), 1e-12))
-    ax.scatter(places[:, 1], places[:, 0], s=sizes, c="#d62728", alpha=0.75, edgecolors="white", zorder=3)
-    for rank, (lat, lon) in enumerate(places, start=1):
-        ax.annotate(str(rank), (lon, lat), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=4)
-    if claim is not None:
-        ax.scatter([claim[1]], [claim[0]], s=160, marker="*", c="#1f5fd6", edgecolors="white", zorder=5)
-    ax.set_xlim(-180, 180)
-    ax.set_ylim(-90, 90)
-    ax.set_axis_off()
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=dpi)
-    return out.getvalue()
-
-
-def heat_color(value: float, top: float) -> str:
-    """CSS colour of a heatmap cell: white (0) to deep red (``top``)."""
-    t = 0.0 if top <= 0 else min(max(value / top, 0.0), 1.0)
-    r, g, b = (round(255 - t * (255 - c)) for c in (165, 15, 21))
+def heat_color(p: float) -> str:
+    """CSS colour of a heatmap cell of probability ``p``, on one scale for every photo: white at or below
+    :data:`HEAT_LOW`, deep red at or above :data:`HEAT_HIGH`, logarithmic in between."""
+    t = 0.0 if p <= HEAT_LOW else min(1.0, math.log(p / HEAT_LOW) / math.log(HEAT_HIGH / HEAT_LOW))
+    r, g, b = (round(255 - t * (255 - c)) for c in HEAT_RGB)
     return f"rgb({r}, {g}, {b})"
+
+
+def heat_legend() -> list[dict[str, Any]]:
+    """The heatmap's legend: a swatch per probability of :data:`HEAT_LEGEND`, the ends marked ``<=`` / ``>=``."""
+    last = len(HEAT_LEGEND) - 1
+    return [
+        {"p": p, "label": ("≤ " if i == 0 else "≥ " if i == last else "") + f"{p:g}", "color": heat_color(p)}
+        for i, p in enumerate(HEAT_LEGEND)
+    ]
+
+
+def map_data(places: list[dict[str, Any]], claim: tuple[float, float] | None) -> dict[str, Any]:
+    """What ``static/map.js`` draws: the ranked ``places`` (``rank``, ``lat``, ``lon``, ``near``, ``prob``; markers
+    that cluster when zoomed out) and the claimed place, if any (a star)."""
+    keys = ("rank", "lat", "lon", "near", "prob")
+    return {
+        "places": [{k: p[k] for k in keys} for p in places],
+        "claim": None if claim is None else {"lat": claim[0], "lon": claim[1]},
+    }

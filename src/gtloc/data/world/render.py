@@ -66,15 +66,23 @@ def _tone_lut() -> np.ndarray:
     return ((1.0 - np.exp(-x)) ** (1 / 2.2) * 255.0).astype(np.float32)
 
 
-def expose(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def mean_luminance(radiance: np.ndarray) -> float:
+    """Mean luminance of linear radiance ``(H, W, 3)`` (every 4th pixel; > 0): what an exposure meter reads."""
+    small = radiance[::4, ::4]
+    return float((0.2126 * small[..., 0] + 0.7152 * small[..., 1] + 0.0722 * small[..., 2]).mean()) + 1e-6
+
+
+def expose(
+    radiance: np.ndarray, rng: np.random.Generator, strength: float = EXPOSURE_STRENGTH, max_gain: float = MAX_GAIN
+) -> np.ndarray:
     """Linear radiance ``(H, W, 3)`` -> uint8 picture: partial auto-exposure, filmic tone curve, gamma, noise.
 
-    The gain is ``(key / mean luminance) ** EXPOSURE_STRENGTH``: night stays darker than day but visible.
-    Noise grows with the gain, as a camera's does in the dark.
+    The gain is ``(key / mean luminance) ** strength``, at most ``max_gain``: with the defaults night stays darker
+    than day but visible; ``strength`` 1 with a large ``max_gain`` is a camera that brightens any scene (a phone's
+    night mode), a small ``max_gain`` one that gives up in the dark (a cheap webcam). Noise grows with the gain,
+    as a camera's does in the dark.
     """
-    small = radiance[::4, ::4]
-    mean = float((0.2126 * small[..., 0] + 0.7152 * small[..., 1] + 0.0722 * small[..., 2]).mean()) + 1e-6
-    gain = min((EXPOSURE_KEY / mean) ** EXPOSURE_STRENGTH, MAX_GAIN)
+    gain = min((EXPOSURE_KEY / mean_luminance(radiance)) ** strength, max_gain)
     scale = np.float32((_LUT_SIZE - 1) / _LUT_MAX_SQRT)
     index = np.sqrt(np.maximum(radiance, 0.0) * np.float32(gain * 1.6)) * scale
     display = _tone_lut().take(np.minimum(index, _LUT_SIZE - 1).astype(np.int32))
@@ -83,12 +91,8 @@ def expose(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(display + 0.5, 0, 255).astype(np.uint8)
 
 
-def render_scene(scene: Scene, size: int = 224, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Render ``scene`` to a ``(size, size, 3)`` uint8 RGB picture.
-
-    The objects in view come from ``scene.layout_seed``; everything else random about this picture (clouds'
-    shapes, stars, which windows are lit, noise) from ``rng`` (default: seeded by ``scene.render_seed``).
-    """
+def scene_radiance(scene: Scene, size: int = 224, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The linear radiance ``(size, size, 3)`` float32 of ``scene``, before the camera (:func:`render_scene`)."""
     if size < MIN_SIZE:
         raise ValueError(f"image size must be at least {MIN_SIZE} pixels, got {size}")
     rng = rng if rng is not None else np.random.default_rng(int(scene.render_seed))
@@ -106,4 +110,22 @@ def render_scene(scene: Scene, size: int = 224, rng: np.random.Generator | None 
     paint_skyline(img, view, light, scene, layout, haze, rng)
     img[split:] = render_ground(view, light, scene, layout, split, haze, visibility)
     Painter(img, view, light, scene, layout, haze, visibility, rng).paint()
-    return expose(img, rng)
+    return img
+
+
+def render_scene(
+    scene: Scene,
+    size: int = 224,
+    rng: np.random.Generator | None = None,
+    *,
+    exposure_strength: float = EXPOSURE_STRENGTH,
+    max_gain: float = MAX_GAIN,
+) -> np.ndarray:
+    """Render ``scene`` to a ``(size, size, 3)`` uint8 RGB picture: :func:`scene_radiance`, then :func:`expose`.
+
+    The objects in view come from ``scene.layout_seed``; everything else random about this picture (clouds'
+    shapes, stars, which windows are lit, noise) from ``rng`` (default: seeded by ``scene.render_seed``).
+    ``exposure_strength``, ``max_gain``: the camera's auto-exposure (:func:`expose`).
+    """
+    rng = rng if rng is not None else np.random.default_rng(int(scene.render_seed))
+    return expose(scene_radiance(scene, size, rng), rng, exposure_strength, max_gain)

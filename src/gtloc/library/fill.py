@@ -1,0 +1,266 @@
+"""``fill``: a place for every photo without one and a time for every photo without a trustworthy one, each from
+every source that has one, and the chosen answer.
+
+Places come from ``scene``, ``track`` and ``model`` (:mod:`~gtloc.library.scene`, :mod:`~gtloc.library.track`,
+:mod:`~gtloc.library.model`), each calibrated on the library's own labelled photos first; times from ``clock``
+(photos of a camera whose clock was wrong) and ``model`` (photos without a time). The chosen place
+(:func:`choose_places`):
+
+* ``scene`` and ``track`` both answer and their circles overlap: the one with the smaller radius;
+* they disagree (circles apart): the one with the higher confidence (the share of its answers on the library's
+  labelled photos with as much support that were within 25 km), ``scene`` on a tie;
+* one of them answers: that one; neither: ``model``, where it answers.
+
+The chosen time is ``clock``'s where it answers (a full date and time), else ``model``'s (month, day, hour).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gtloc.data.features import FeatureStore
+from gtloc.errors import GtlocError
+from gtloc.geo import haversine_km
+from gtloc.io import OutputPathError, atomic_write_text, output_file
+from gtloc.library.answers import COVERAGE, FAR_SHARE, PlaceAnswers, TimeAnswers
+from gtloc.library.arrays import LibraryArrays, clock_time
+from gtloc.library.catalog import Library
+from gtloc.library.clock import ClockSource
+from gtloc.library.model import ModelSource, check_backbone
+from gtloc.library.scene import SceneIndex, SceneSource
+from gtloc.library.timeline import utc_timeline
+from gtloc.library.track import TrackSource
+
+if TYPE_CHECKING:
+    import torch
+
+    from gtloc.inference.predictor import Predictor
+
+ESTIMATE_COLUMNS = (
+    "path", "field", "lat", "lon", "time", "radius_km", "radius_h", "source", "confidence", "evidence", "chosen",
+    "note",
+)  # fmt: skip
+PLACE_ORDER = ("scene", "track", "model")
+
+
+@dataclass(frozen=True)
+class FillSettings:
+    """How sources answer: radii hold the truth for ``coverage`` of the library's labelled photos; no place answer
+    with a radius over ``max_radius_km``; ``track`` looks at most ``max_gap_h`` hours away; ``scene`` answers at
+    similarities where the labelled photos were placed within 25 km for ``scene_precision`` of them; ``scene`` and
+    ``track`` answer only where at most ``far_share`` of their answers on the labelled photos with as much support
+    were off by more than 200 km."""
+
+    max_radius_km: float = 100.0
+    max_gap_h: float = 24.0
+    scene_precision: float = 0.9
+    coverage: float = COVERAGE
+    far_share: float = FAR_SHARE
+
+
+@dataclass
+class Estimate:
+    """One row of the estimates CSV (see :data:`ESTIMATE_COLUMNS`). ``time``: ISO 8601 local time
+    ``YYYY-MM-DDTHH:MM:SS`` where the source knows the date, ``--MM-DDTHH:MM`` where it knows month, day and hour
+    only; ``evidence``: the photos (paths) or the model that support it."""
+
+    path: str
+    field: str
+    source: str
+    lat: float | None = None
+    lon: float | None = None
+    time: str = ""
+    radius_km: float | None = None
+    radius_h: float | None = None
+    confidence: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+    chosen: bool = False
+    note: str = ""
+
+    def row(self) -> list[str]:
+        def num(value: float | None, digits: int) -> str:
+            return "" if value is None else f"{value:.{digits}f}"
+
+        return [
+            self.path, self.field, num(self.lat, 6), num(self.lon, 6), self.time, num(self.radius_km, 3),
+            num(self.radius_h, 3), self.source, f"{self.confidence:.3f}", ";".join(self.evidence),
+            "yes" if self.chosen else "no", self.note,
+        ]  # fmt: skip
+
+
+class Sources:
+    """The sources of one library, built once: the scene index over all its photos' features, the model's
+    predictions (when a model is given), and the settings."""
+
+    def __init__(
+        self,
+        features: torch.Tensor,
+        settings: FillSettings,
+        predictor: Predictor | None = None,
+        model_label: str = "",
+    ) -> None:
+        self.settings = settings
+        self.index = SceneIndex.build(features)
+        self.model = None if predictor is None else ModelSource(
+            predictor, features, model_label, settings.max_radius_km, settings.coverage
+        )  # fmt: skip
+        self.clock = ClockSource()
+
+    def place_answers(self, arrays: LibraryArrays, targets: np.ndarray) -> list[PlaceAnswers]:
+        """Each place source, calibrated on ``arrays``' labelled photos, answering for ``targets``."""
+        s = self.settings
+        utc = utc_timeline(arrays)
+        scene = SceneSource(self.index, s.scene_precision, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays)
+        recurring = self.index.recurring(arrays.day, scene.threshold)
+        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays, utc, recurring)
+        answers = [scene.answer(arrays, targets), track.answer(arrays, utc, targets, recurring)]
+        if self.model is not None:
+            answers.append(self.model.calibrate(arrays).answer(arrays, targets))
+        return answers
+
+    def time_answers(self, arrays: LibraryArrays, targets: np.ndarray) -> list[TimeAnswers]:
+        """``clock`` for ``targets`` with a time, ``model`` (calibrated) for those without."""
+        answers = [self.clock.answer(arrays, targets[arrays.has_time[targets]])]
+        if self.model is not None:
+            answers.append(self.model.calibrate(arrays).answer_times(arrays, targets[~arrays.has_time[targets]]))
+        return answers
+
+
+def choose_places(answers: list[PlaceAnswers]) -> PlaceAnswers:
+    """One answer per photo by the rule of the module docstring, as ``combined`` answers (``origins`` names the
+    source of each)."""
+    by = {a.source: (a, a.by_photo()) for a in answers}
+    photos = sorted({int(i) for a in answers for i in a.index})
+    out = PlaceAnswers("combined")
+    rows: list[tuple[PlaceAnswers, int, str]] = []
+    for p in photos:
+        have = {name: (a, pos[p]) for name, (a, pos) in by.items() if p in pos}
+        note = ""
+        if "scene" in have and "track" in have:
+            (sa, sk), (ta, tk) = have["scene"], have["track"]
+            apart = float(haversine_km(sa.latlon[sk], ta.latlon[tk]))
+            if apart <= sa.radius_km[sk] + ta.radius_km[tk]:
+                pick = "scene" if sa.radius_km[sk] <= ta.radius_km[tk] else "track"
+            else:
+                pick = "track" if ta.confidence[tk] > sa.confidence[sk] else "scene"
+                note = f"; {'scene' if pick == 'track' else 'track'} disagrees by {apart:.0f} km"
+        else:
+            pick = next(name for name in PLACE_ORDER if name in have)
+        source, k = have[pick]
+        rows.append((source, k, note))
+    out.index = np.array(photos, int)
+    out.latlon = np.array([s.latlon[k] for s, k, _ in rows]).reshape(-1, 2)
+    out.radius_km = np.array([s.radius_km[k] for s, k, _ in rows], float)
+    out.confidence = np.array([s.confidence[k] for s, k, _ in rows], float)
+    out.evidence = [s.evidence[k] for s, k, _ in rows]
+    out.notes = [s.notes[k] + note for s, k, note in rows]
+    out.origins = [s.source for s, _, _ in rows]
+    return out
+
+
+def _time_text(answers: TimeAnswers, k: int) -> str:
+    if np.isfinite(answers.local_s[k]):
+        return clock_time(answers.local_s[k]).strftime("%Y-%m-%dT%H:%M:%S")
+    hour = float(answers.hour[k])
+    return f"--{int(answers.month[k]):02d}-{int(answers.day[k]):02d}T{int(hour):02d}:{round(hour % 1 * 60) % 60:02d}"
+
+
+def estimates_of(
+    arrays: LibraryArrays, places: list[PlaceAnswers], times: list[TimeAnswers], model_label: str = ""
+) -> list[Estimate]:
+    """The CSV rows: every source's answers, the chosen ones marked, in photo order (places first)."""
+    combined = choose_places(places)
+    chosen_place = {int(p): o for p, o in zip(combined.index, combined.origins, strict=True)}
+    chosen_time: dict[int, str] = {}
+    for answers in times:
+        for p in answers.index:
+            chosen_time.setdefault(int(p), answers.source)
+    rows: list[tuple[int, int, Estimate]] = []
+
+    def evidence(source: str, photo_rows: list[int]) -> list[str]:
+        return [f"model:{model_label}"] if source == "model" else [arrays.paths[r] for r in photo_rows]
+
+    for answers in places:
+        for k, p in enumerate(answers.index):
+            lat, lon = (float(v) for v in answers.latlon[k])
+            rows.append((int(p), 0, Estimate(
+                arrays.paths[p], "place", answers.source, lat, lon, radius_km=float(answers.radius_km[k]),
+                confidence=float(answers.confidence[k]), evidence=evidence(answers.source, answers.evidence[k]),
+                chosen=chosen_place.get(int(p)) == answers.source, note=answers.notes[k],
+            )))  # fmt: skip
+    for answers in times:
+        for k, p in enumerate(answers.index):
+            rows.append((int(p), 1, Estimate(
+                arrays.paths[p], "time", answers.source, time=_time_text(answers, k),
+                radius_h=float(answers.radius_h[k]), confidence=float(answers.confidence[k]),
+                evidence=evidence(answers.source, answers.evidence[k]),
+                chosen=chosen_time.get(int(p)) == answers.source, note=answers.notes[k],
+            )))  # fmt: skip
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [estimate for _, _, estimate in rows]
+
+
+def estimates_to_csv(estimates: list[Estimate]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ESTIMATE_COLUMNS)
+    writer.writerows(e.row() for e in estimates)
+    return out.getvalue()
+
+
+def library_features(library: Library) -> torch.Tensor:
+    """The backbone features of every photo of ``library``, in row order ``(N, D)``."""
+    if not library.photos:
+        raise GtlocError(f"library {library.lib_dir} has no photos: scan a folder with photos first")
+    return FeatureStore.open(library.features_dir).load([p.sha for p in library.photos])
+
+
+@dataclass
+class FillResult:
+    """What ``fill`` found: the estimates (CSV rows), how many photos lacked a place / a time, and the CSV path."""
+
+    estimates: list[Estimate]
+    missing_place: int
+    missing_time: int
+    out: Path
+
+    def chosen(self, what: str) -> list[Estimate]:
+        return [e for e in self.estimates if e.chosen and e.field == what]
+
+
+def fill_library(
+    lib_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    predictor: Predictor | None = None,
+    model_label: str = "",
+    settings: FillSettings | None = None,
+) -> FillResult:
+    """Estimate places and times for the library in ``lib_dir`` and write the estimates CSV ``out`` atomically.
+
+    ``predictor``: a loaded model for the ``model`` source (its backbone must be the library's); ``model_label``
+    names it in the evidence. Returns the estimates.
+    """
+    settings = settings or FillSettings()
+    library = Library.open(lib_dir)
+    target = output_file(out)
+    if predictor is not None:
+        check_backbone(predictor, library.info.get("backbone", {}))
+    arrays = LibraryArrays.of(library.photos)
+    sources = Sources(library_features(library), settings, predictor, model_label)
+    no_place = np.flatnonzero(~arrays.has_place)
+    places = sources.place_answers(arrays, no_place)
+    times = sources.time_answers(arrays, np.arange(len(arrays)))
+    estimates = estimates_of(arrays, places, times, model_label)
+    atomic_write_text(target, estimates_to_csv(estimates))
+    with contextlib.suppress(OutputPathError):  # a read-only library folder: the web view then needs --estimates
+        library.save_info(last_fill=str(target.resolve()))
+    return FillResult(estimates, len(no_place), int((~arrays.has_time).sum()), target)

@@ -1,0 +1,187 @@
+"""Reading the light of a picture (gtloc.evidence.light) and the sun check on kinds of real pictures.
+
+Each synthetic picture stands for a kind of real one (a webcam frame of a lit street at night, a dull day, a
+sunset, an infrared night mode...). The sun check must never call a true claim inconsistent, and must catch the
+clear cases; the real fixture photos are checked as they are and with their exposure tags removed.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gtloc.data.exif import CameraSettings, PhotoExif, read_photo_exif
+from gtloc.evidence import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, check_sun
+from gtloc.evidence.light import GRAIN, pixel_light, pixel_reading
+from gtloc.sun import sun_position
+from gtloc.timecode import local_to_utc
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exif-photos"
+ZURICH = (47.5, 8.5)
+NOON = datetime(2021, 6, 21, 11, 0, tzinfo=timezone.utc)  # sun 66 deg up
+MIDNIGHT = datetime(2021, 6, 21, 23, 0, tzinfo=timezone.utc)  # sun 19 deg down
+NO_EXIF = PhotoExif()
+
+
+def scene(sky, ground, *, horizon=0.45, size=(160, 120), noise=0.0, lamps=0, seed=0) -> Image.Image:
+    """A picture: ``sky`` RGB (0-255) above the ``horizon`` share of the rows, ``ground`` below, with Gaussian
+    sensor ``noise`` (levels) and ``lamps`` blown-out 3x3 spots on the ground."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    pixels = np.empty((h, w, 3), np.float32)
+    split = int(h * horizon)
+    pixels[:split] = sky
+    pixels[split:] = ground
+    pixels += rng.normal(0.0, noise, (h, w, 1)) if noise else 0.0
+    for _ in range(lamps):
+        y, x = rng.integers(split + 2, h - 3), rng.integers(2, w - 3)
+        pixels[y - 1 : y + 2, x - 1 : x + 2] = 255
+    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+
+
+def textured(colour, size=(160, 120), seed=0) -> Image.Image:
+    """A surface filling the frame (leaves, a sunlit wall), textured at a few pixels."""
+    rng = np.random.default_rng(seed)
+    shade = rng.uniform(0.6, 1.2, (size[1] // 4 + 1, size[0] // 4 + 1)).repeat(4, 0).repeat(4, 1)
+    pixels = shade[: size[1], : size[0], None] * np.array(colour, np.float32)
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def foliage() -> Image.Image:
+    return textured((60, 120, 40))
+
+
+DAY = {
+    "clear blue sky": scene((120, 170, 235), (110, 105, 90)),
+    "deep blue sky, polarised": scene((40, 90, 190), (120, 110, 80)),
+    "white overcast sky": scene((215, 218, 222), (100, 105, 95)),
+    "dull day, webcam grain": scene((175, 178, 182), (95, 100, 90), noise=2.0),
+    "sunlit wall filling the frame": textured((190, 175, 150)),
+}
+NIGHT = {
+    "black frame": scene((4, 4, 6), (15, 14, 12)),
+    "lit street under a black sky": scene((6, 6, 10), (95, 75, 50), lamps=12),
+    "dim sky over a dim scene": scene((45, 40, 50), (30, 28, 25)),
+    "amplified webcam night": scene((60, 55, 50), (70, 60, 45), noise=9.0),
+}
+
+
+@pytest.mark.parametrize("name", DAY)
+def test_a_lit_day_is_consistent_at_noon_and_caught_at_midnight(name):
+    noon = check_sun(DAY[name], *ZURICH, NOON, exif=NO_EXIF)
+    assert noon.verdict == CONSISTENT, noon.reason
+    assert noon.figures["picture_light"] == "daylight" and noon.figures["light_source"] == "pixels"
+    midnight = check_sun(DAY[name], *ZURICH, MIDNIGHT, exif=NO_EXIF)
+    assert midnight.verdict == INCONSISTENT and "but" in midnight.reason
+
+
+@pytest.mark.parametrize("name", NIGHT)
+def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
+    midnight = check_sun(NIGHT[name], *ZURICH, MIDNIGHT, exif=NO_EXIF)
+    assert midnight.verdict == CONSISTENT, midnight.reason
+    noon = check_sun(NIGHT[name], *ZURICH, NOON, exif=NO_EXIF)
+    assert noon.verdict == INCONSISTENT and noon.figures["picture_light"] == "dark"
+
+
+@pytest.mark.parametrize(
+    ("name", "picture", "when"),
+    [
+        # A dark canopy over a sunlit field, as exposed and 1 EV darker: a black top is not a night sky.
+        ("canopy over a field", scene((6, 8, 5), (150, 130, 80), horizon=0.35), NOON),
+        ("canopy over a field, 1 EV under", scene((4, 5, 3), (110, 95, 58), horizon=0.35), NOON),
+        ("leaves filling the frame", foliage(), NOON),
+        # A sunset: an orange sky over a black silhouette, the sun still 9 deg up: neither day nor night.
+        ("orange sunset sky", scene((235, 150, 70), (20, 15, 12), horizon=0.6), "sunset"),
+        # A city night under an orange overcast sky, brightened by the camera: not daylight.
+        ("orange overcast night", scene((170, 120, 80), (120, 100, 80)), MIDNIGHT),
+        # A night brightened by a starlight webcam: a bright scene under a dimmer gray sky is not a day.
+        ("night brightened by the camera", scene((110, 112, 118), (125, 115, 100)), MIDNIGHT),
+        # A deep blue sky too dim for a day at noon, seen at midnight (a moonlit long exposure): not day.
+        ("dim blue night sky", scene((30, 45, 80), (25, 25, 25)), MIDNIGHT),
+    ],
+)
+def test_hard_pictures_are_never_a_false_alarm(name, picture, when):
+    if when == "sunset":
+        when = datetime(2021, 6, 21, 18, 20, tzinfo=timezone.utc)
+        assert 8 < sun_position(*ZURICH, when).elevation_deg < 10
+    check = check_sun(picture, *ZURICH, when, exif=NO_EXIF)
+    assert check.verdict != INCONSISTENT, check.reason
+
+
+def test_monochrome_pictures_abstain_even_tinted():
+    gray = scene((90, 90, 90), (150, 150, 150))  # an infrared night mode: the lit ground, a dark sky
+    tinted = Image.fromarray((np.asarray(gray, np.float32) * [1.0, 0.9, 1.05]).clip(0, 255).astype(np.uint8))
+    for picture in (gray, tinted):
+        check = check_sun(picture, *ZURICH, NOON, exif=NO_EXIF)
+        assert check.verdict == CANNOT_JUDGE and "monochrome" in check.reason
+
+
+def camera(ev: float) -> PhotoExif:
+    """EXIF of an exposure at ``ev`` (EV100): f/2, ISO 100."""
+    return PhotoExif(camera=CameraSettings(exposure_time=4.0 / 2.0**ev, f_number=2.0, iso=100.0, flash_fired=False))
+
+
+def test_exposure_and_pixels_are_two_readings_that_must_not_disagree():
+    moon = scene((3, 3, 4), (3, 3, 4))
+    moon.paste((250, 250, 240), (70, 20, 90, 40))  # the moon filling a small part of a black frame, EV 14
+    check = check_sun(moon, *ZURICH, MIDNIGHT, exif=camera(14.0))
+    assert check.verdict == CANNOT_JUDGE and "disagree" in check.reason
+    nd_filter = DAY["clear blue sky"]  # a long exposure through a dark filter by day: EV 2 in EXIF
+    check = check_sun(nd_filter, *ZURICH, NOON, exif=camera(2.0))
+    assert check.verdict == CANNOT_JUDGE and "disagree" in check.reason
+    # A phone's night mode brightens a night: the pixels look like a dull day, the exposure (EV 4) does not.
+    night_mode = DAY["white overcast sky"]
+    assert check_sun(night_mode, *ZURICH, MIDNIGHT, exif=camera(4.0)).verdict == CANNOT_JUDGE
+    # Agreement: EV 14 over a day scene, EV 1 over a black frame.
+    assert check_sun(DAY["clear blue sky"], *ZURICH, MIDNIGHT, exif=camera(14.0)).verdict == INCONSISTENT
+    assert check_sun(NIGHT["black frame"], *ZURICH, NOON, exif=camera(1.0)).verdict == INCONSISTENT
+
+
+def test_pixel_margins_near_twilight():
+    # Sun 8-10 deg down: a daylight reading from pixels alone is too near twilight to call inconsistent.
+    dusk = datetime(2021, 6, 21, 20, 30, tzinfo=timezone.utc)
+    assert -10 < sun_position(*ZURICH, dusk).elevation_deg < -6
+    check = check_sun(DAY["clear blue sky"], *ZURICH, dusk, exif=NO_EXIF)
+    assert check.verdict == CANNOT_JUDGE and "too near twilight" in check.reason
+    assert check_sun(DAY["clear blue sky"], *ZURICH, dusk, exif=camera(14.0)).verdict == INCONSISTENT
+
+
+def test_grain_is_noise_not_texture():
+    grainy = pixel_light(scene((60, 60, 60), (60, 60, 60), noise=8.0))
+    smooth = pixel_light(scene((60, 60, 60), (60, 60, 60)))
+    assert grainy.sky_grain > GRAIN > smooth.sky_grain
+    leaves = pixel_light(foliage())
+    assert not leaves.has_sky  # green cells are not sky
+    assert pixel_reading(leaves) == ("", "")
+
+
+def fixture_claims() -> list[tuple[Path, float, float, datetime]]:
+    with open(FIXTURES / "expected.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    claims = []
+    for r in rows:
+        lat, lon = float(r["lat"]), float(r["lon"])
+        local = datetime(*(int(r[k]) for k in ("year", "month", "day", "hour", "minute", "second")))
+        claims.append((FIXTURES / r["path"], lat, lon, local_to_utc(local, lat, lon)))
+    return claims
+
+
+def test_real_photos_true_claims_pass_and_moved_claims_are_caught():
+    caught = eligible = 0
+    for path, lat, lon, utc in fixture_claims():
+        image = Image.open(path).convert("RGB")
+        exif = read_photo_exif(path)
+        for photo_exif in (exif, NO_EXIF):  # as taken, and with the exposure tags removed (pixels alone)
+            true = check_sun(image, lat, lon, utc, exif=photo_exif)
+            assert true.verdict != INCONSISTENT, f"{path.name}: {true.reason}"
+        moved = utc + timedelta(hours=12)
+        elevations = [sun_position(lat, lon, t).elevation_deg for t in (utc, moved)]
+        if max(elevations) >= 6 and min(elevations) <= -6:
+            eligible += 1
+            caught += check_sun(image, lat, lon, moved, exif=NO_EXIF).verdict == INCONSISTENT
+    assert eligible == 5 and caught >= 4  # the hay field under a dark wood is no sky: unread
