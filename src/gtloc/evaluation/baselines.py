@@ -20,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gtloc.geo import haversine_km
+from gtloc.labels import has_label
 from gtloc.timecode import best_constant_time
 
 
@@ -37,7 +38,7 @@ def _nan(n: int, width: int) -> np.ndarray:
 
 def geo_medoid(train_latlon: np.ndarray, max_candidates: int = 2000, seed: int = 0) -> np.ndarray:
     """The training place with the smallest median great-circle distance to all training places, ``(2,)``."""
-    places = train_latlon[np.isfinite(train_latlon).all(axis=1)]
+    places = train_latlon[has_label(train_latlon)]
     rng = np.random.default_rng(seed)
     candidates = places[rng.choice(len(places), min(max_candidates, len(places)), replace=False)]
     cost = np.array([np.median(haversine_km(c[None, :], places)) for c in candidates])
@@ -71,7 +72,7 @@ def classification_baseline(
 ) -> BaselinePrediction:
     """Month and hour bins with cross-entropy on standardised features (an MLP with dropout, AdamW);
     ``progress`` shows a bar over the epochs."""
-    rows = np.isfinite(train_times).all(axis=1)
+    rows = has_label(train_times)
     x = train_features[torch.from_numpy(rows)].reshape(int(rows.sum()), -1, train_features.shape[-1]).mean(1)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     month = torch.from_numpy(train_times[rows, 0].astype(np.int64) - 1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gtloc.geo import haversine_km
+from gtloc.labels import has_label
 from gtloc.timecode import hour_error, month_error
 
 BOOTSTRAP = 2000
@@ -54,8 +55,8 @@ class Verdict:
 def row_errors(pred_latlon: np.ndarray, pred_times: np.ndarray, latlon: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Per-row errors ``(N, 3)``: hour, month and km (NaN where the truth lacks that label)."""
     out = np.full((len(times), 3), np.nan)
-    timed = np.isfinite(times).all(axis=1) & np.isfinite(pred_times).all(axis=1)
-    placed = np.isfinite(latlon).all(axis=1) & np.isfinite(pred_latlon).all(axis=1)
+    timed = has_label(times) & has_label(pred_times)
+    placed = has_label(latlon) & has_label(pred_latlon)
     out[timed, 0] = hour_error(pred_times[timed], times[timed])
     out[timed, 1] = month_error(pred_times[timed], times[timed])
     out[placed, 2] = haversine_km(pred_latlon[placed], latlon[placed])

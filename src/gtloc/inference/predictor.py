@@ -22,6 +22,7 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.prediction import Prediction
 from gtloc.io import can_write, existing_folder, user_cache_dir
+from gtloc.labels import has_label
 from gtloc.model.calibration import Temperatures
 from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
@@ -304,7 +305,7 @@ class Predictor:
             self._predict_time(self._time_terms(queries, place), top_k, pred, chunk_size, features)
             pred.hour_window_mass = self.temperatures.window_mass
             pred.hour_coverage = None if self.temperatures.hour_mass is None else self.temperatures.hour_coverage
-            if place is not None and bool(torch.isfinite(place).all(dim=1).any()):
+            if place is not None and bool(has_label(place).any()):
                 pred.known_place, pred.known_place_source = place.float().cpu(), place_source
         return pred.to("cpu")
 
@@ -346,7 +347,7 @@ class Predictor:
         if place is None:
             return terms
         place = place.to(self.device, torch.float32)
-        known = torch.isfinite(place).all(dim=1)
+        known = has_label(place)
         if not bool(known.any()):
             return terms
         where = torch.where(known[:, None], place, torch.zeros_like(place))

@@ -30,6 +30,7 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Photo, Predictor
 from gtloc.inference.textquery import ParsedQuery, parse_query
+from gtloc.labels import has_label
 from gtloc.model.gtloc import GTLoc
 from gtloc.places import Place, find_place
 from gtloc.retrieval.image_gallery import ImageGallery
@@ -254,9 +255,9 @@ class Retriever:
                     "path": self.gallery.paths[i],
                     "score": round(score, 5),
                     "prob": round(prob, 5),
-                    "lat": float(ll[0]) if torch.isfinite(ll).all() else None,
-                    "lon": float(ll[1]) if torch.isfinite(ll).all() else None,
-                    "time": [int(v) for v in t.tolist()] if torch.isfinite(t).all() else None,
+                    "lat": float(ll[0]) if has_label(ll) else None,
+                    "lon": float(ll[1]) if has_label(ll) else None,
+                    "time": [int(v) for v in t.tolist()] if has_label(t) else None,
                 }
             )
         return out

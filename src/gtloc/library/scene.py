@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.geo import haversine_km, pairwise_haversine_km
+from gtloc.labels import has_label
 from gtloc.library.answers import (
     COVERAGE,
     FAR_KM,
@@ -157,7 +158,7 @@ class SceneSource:
         """Fit the similarity threshold and the radius scale on the labelled photos (see the module docstring)."""
         queries = np.flatnonzero(arrays.has_place)
         guess = _guess(self.index, arrays, queries, by_session=True)
-        ok = np.isfinite(guess.latlon).all(axis=1)
+        ok = has_label(guess.latlon)
         errors = haversine_km(guess.latlon[ok], arrays.latlon[queries[ok]])
         hits = errors <= NEAR_KM
         self.calibrated_on = int(ok.sum())

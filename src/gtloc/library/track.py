@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gtloc.geo import haversine_km
+from gtloc.labels import has_label
 from gtloc.library.answers import (
     COVERAGE,
     FAR_KM,
@@ -237,7 +238,7 @@ class TrackSource:
             _guess(arrays, utc, rows, self.max_gap_h, arrays.group),
             _guess(arrays, utc, rows, self.max_gap_h, arrays.session),
         )
-        ok = np.isfinite(guess.latlon).all(axis=1)
+        ok = has_label(guess.latlon)
         errors = haversine_km(guess.latlon[ok], arrays.latlon[queries[ok]])
         context = np.zeros(len(arrays), bool) if recurring is None else np.asarray(recurring, bool)
         looks = context[queries[ok]]
@@ -265,7 +266,7 @@ class TrackSource:
         looks = context[targets]
         radius = np.full(len(targets), np.inf)
         confidence = np.zeros(len(targets))
-        found = np.isfinite(guess.latlon).all(axis=1)
+        found = has_label(guess.latlon)
         for two in (True, False):
             for view in (True, False):
                 fit = self.fits.get((two, view)) or self.fits.get((two, None))

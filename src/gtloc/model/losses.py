@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gtloc.labels import has_label
 from gtloc.timecode import torus_distance
 
 TERMS = ("img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i")
@@ -131,8 +132,8 @@ class GTLocLoss(nn.Module):
         candidate; a kind of label that no weighted term with rows needs is not a candidate at all.
         """
         w = asdict(self.weights)
-        has_gps = torch.isfinite(latlon).all(dim=1)
-        has_time = torch.isfinite(times).all(dim=1)
+        has_gps = has_label(latlon)
+        has_time = has_label(times)
         joint = bool((has_gps & has_time).any()) and any(w[k] for k in ("gps_time", "ig2t", "it2g", "gt2i"))
         need_gps = bool(w["img_gps"] and has_gps.any()) or joint
         need_time = bool(w["img_time"] and has_time.any()) or joint

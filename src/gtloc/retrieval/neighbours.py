@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
+from gtloc.labels import has_label
 from gtloc.timecode import torus_distance
 
 NEIGHBOURS_FILE = "neighbours.safetensors"
@@ -46,7 +47,7 @@ def time_kernel(times: torch.Tensor, gallery: torch.Tensor, bandwidth: float = K
 
 def time_prior(times: torch.Tensor, gallery: torch.Tensor, bandwidth: float = KERNEL_BANDWIDTH) -> torch.Tensor:
     """The training times' density on the gallery, ``(T,)`` summing to 1 (times ``(N, 5)``, NaN rows ignored)."""
-    rows = torch.isfinite(times).all(dim=1)
+    rows = has_label(times)
     if not rows.any():
         raise GtlocError("cannot estimate a time prior: no training record has a complete local time")
     return torch.cat([time_kernel(chunk, gallery, bandwidth) for chunk in times[rows].split(1024)]).mean(dim=0)
@@ -117,7 +118,7 @@ class NeighbourStore:
         bandwidth: float = KERNEL_BANDWIDTH,
     ) -> torch.Tensor:
         """kNN posterior ``(Q, T)`` over ``gallery`` ``(T, 5)`` for query ``features`` (module docstring)."""
-        rows = torch.isfinite(self.times).all(dim=1)
+        rows = has_label(self.times)
         if not rows.any():
             raise GtlocError("the stored training pictures have no times: the kNN read-out cannot predict time")
         if k < 1 or temperature <= 0:

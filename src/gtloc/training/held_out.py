@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.geo import geo_metrics, haversine_km
+from gtloc.labels import has_label
 from gtloc.model.calibration import FLAT_SHARE, Temperatures
 from gtloc.model.card import ModelCard, TrainingDataCard
 from gtloc.model.domain import DomainProfile
@@ -115,7 +116,7 @@ def fit_temperatures(
     every place sees every time the place alone says nothing about time."""
     temperatures = Temperatures(fitted_on=len(embeddings))
     metrics: dict[str, float] = {"pictures": len(embeddings)}
-    has_place = torch.isfinite(latlon).all(dim=1)
+    has_place = has_label(latlon)
     if int(has_place.sum()) >= MIN_HELD_OUT:
         gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir, log=log)
         logits = _logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
@@ -136,7 +137,7 @@ def fit_temperatures(
         temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
         geo = geo_metrics(best.numpy(), truth.numpy())
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
-    has_time = torch.isfinite(times).all(dim=1)
+    has_time = has_label(times)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
         logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
@@ -202,7 +203,7 @@ class GivenLocation:
 
 def constant_errors(train_times: torch.Tensor, held_times: torch.Tensor) -> dict[str, float]:
     """Mean hour and month errors of the training times' best constant guess on the held-out times ``(R, 5)``."""
-    truth = held_times[torch.isfinite(held_times).all(dim=1)].numpy().astype(float)
+    truth = held_times[has_label(held_times)].numpy().astype(float)
     guess = best_constant_time(train_times.numpy().astype(float))[None, :]
     return {
         "constant_hour_error": float(np.mean(hour_error(guess, truth))),

@@ -30,6 +30,7 @@ from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.device import autocast, resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
+from gtloc.labels import has_label
 from gtloc.model.card import MODEL_CARD_FILE, ModelCard
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
@@ -361,7 +362,7 @@ def _train(
         return GTLoc.from_pretrained(out_dir).to(device)
     if resume and say is not None and main:
         say(f"resuming the run in {out_dir} from its checkpoint of step {start} of {total_steps}")
-    places = torch.unique(data.latlon[torch.isfinite(data.latlon).all(dim=1)], dim=0)
+    places = torch.unique(data.latlon[has_label(data.latlon)], dim=0)
     model.train()
     bar = tqdm(
         total=total_steps, initial=start, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True

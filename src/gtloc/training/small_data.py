@@ -28,6 +28,7 @@ from dataclasses import replace
 
 import torch
 
+from gtloc.labels import has_label
 from gtloc.training.config import TrainConfig
 
 SMALL_DATA_N = 2000
@@ -42,8 +43,8 @@ GROUP_COLUMNS = ("camera",)  # records columns whose pictures are near-duplicate
 
 def distinct_labels(latlon: torch.Tensor, times: torch.Tensor) -> int:
     """The larger of the numbers of distinct places ``(N, 2)`` and distinct times ``(N, 5)`` (NaN rows skipped)."""
-    places = latlon[torch.isfinite(latlon).all(dim=1)]
-    stamps = times[torch.isfinite(times).all(dim=1)]
+    places = latlon[has_label(latlon)]
+    stamps = times[has_label(times)]
     return max(len(torch.unique(places, dim=0)), len(torch.unique(stamps, dim=0)), 1)
 
 

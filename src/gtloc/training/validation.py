@@ -30,6 +30,7 @@ import torch
 from gtloc.errors import Param, ParameterError
 from gtloc.geo import haversine_km
 from gtloc.io import write_json
+from gtloc.labels import has_label
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior
@@ -105,7 +106,7 @@ def validation_metrics(
     if img.dim() == 3:
         img = torch.nn.functional.normalize(img.mean(dim=1), dim=-1)
     out = {"hour": float("nan"), "month": float("nan"), "geo": float("nan")}
-    has_time = torch.isfinite(times).all(dim=1)
+    has_time = has_label(times)
     if has_time.any() and model.time_encoder is not None:
         gallery = build_time_gallery(model.config.gallery)
         time_emb = model.encode_time(gallery.to(device))
@@ -116,7 +117,7 @@ def validation_metrics(
         for suffix, guess in answers.items():
             out["hour" + suffix] = float(np.mean(hour_error(guess.numpy().astype(float), truth)))
             out["month" + suffix] = float(np.mean(month_error(guess.numpy().astype(float), truth)))
-    has_gps = torch.isfinite(latlon).all(dim=1)
+    has_gps = has_label(latlon)
     if has_gps.any() and len(places):
         best = (img[has_gps.to(device)] @ model.encode_location(places.to(device)).T).argmax(dim=1).cpu()
         out["geo"] = float(np.median(haversine_km(places[best].numpy(), latlon[has_gps].numpy())))
