@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.backbones.base import Backbone
@@ -28,6 +27,7 @@ from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, TIME_POSTERIORS, check_readout
+from gtloc.model.space import compose
 from gtloc.retrieval.faiss import GallerySearch
 from gtloc.retrieval.galleries import (
     RUN_GALLERIES_DIR,
@@ -351,7 +351,7 @@ class Predictor:
         if not bool(known.any()):
             return terms
         where = torch.where(known[:, None], place, torch.zeros_like(place))
-        fused = F.normalize(queries + self.model.encode_location(where), dim=-1)
+        fused = compose(queries, self.model.encode_location(where))
         weight = self.temperatures.location_weight * self.scale("ig2t_logit_scale")
         terms.append((fused, known.float()[:, None] * weight))
         return terms
@@ -468,7 +468,7 @@ class Predictor:
         """Place of images whose time is known: the ``(image + time) -> location`` query, as distinct places (no
         radius: the run calibrates the image's own place posterior). ``times`` ``(N, 5)``."""
         img = self._embed(features)
-        fused = F.normalize(img + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
+        fused = compose(img, self.model.encode_time(times.to(self.device, torch.float32)))
         found = self._places().search(fused, max(PLACE_CANDIDATES, 4 * top_k), self.scale("it2g_logit_scale"))
         places, probs = self._distinct(found, top_k)
         return Prediction(place_topk=places, place_probs=probs).to("cpu")

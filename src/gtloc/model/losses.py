@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gtloc.labels import has_label
+from gtloc.model.space import compose
 from gtloc.timecode import torus_distance
 
 TERMS = ("img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i")
@@ -186,14 +187,14 @@ class GTLocLoss(nn.Module):
                 time_to_loc = F.cross_entropy(s * time_b @ loc_emb[g_idx].T, own_place)
                 terms["gps_time"] = (loc_to_time + time_to_loc) / 2
             if w["ig2t"]:
-                fused = F.normalize(img[both] + loc_b, dim=-1)
+                fused = compose(img[both], loc_b)
                 logits = logit_scales["ig2t"] * fused @ time_emb.T
                 terms["ig2t"] = toroidal_cross_entropy(logits, both_times, time_cand, self.tau, t_idx)
             if w["it2g"]:
-                fused = F.normalize(img[both] + time_b, dim=-1)
+                fused = compose(img[both], time_b)
                 terms["it2g"] = F.cross_entropy(logit_scales["it2g"] * fused @ loc_emb.T, g_idx)
             if w["gt2i"]:
-                fused = F.normalize(loc_b + time_b, dim=-1)
+                fused = compose(loc_b, time_b)
                 own = torch.nonzero(both).squeeze(1)
                 terms["gt2i"] = F.cross_entropy(logit_scales["gt2i"] * fused @ img.T, own)
         total = sum((w[k] * v for k, v in terms.items()), torch.zeros((), device=img.device))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from gtloc.geo import geo_metrics, haversine_km
 from gtloc.labels import has_label
@@ -25,6 +24,7 @@ from gtloc.model.calibration import FLAT_SHARE, Temperatures
 from gtloc.model.card import ModelCard, TrainingDataCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
+from gtloc.model.space import compose
 from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
 from gtloc.retrieval.neighbours import NeighbourStore
 from gtloc.retrieval.place_answer import fit_radius_mass
@@ -166,7 +166,7 @@ def fit_temperatures(
         temperatures.flat_below["hour"] = flat_below(sharpness(shown.hour), "hour")
         both = has_place[has_time]
         if int(both.sum()) >= MIN_HELD_OUT:
-            fused = F.normalize(embeddings[has_time][both] + model.encode_location(latlon[has_time][both]), dim=-1)
+            fused = compose(embeddings[has_time][both], model.encode_location(latlon[has_time][both]))
             given = GivenLocation(
                 logits[both] / temperatures.time,
                 _logits(fused, gallery.embeddings, float(model.scale("ig2t_logit_scale"))),
