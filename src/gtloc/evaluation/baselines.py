@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gtloc.data.features import picture_features
 from gtloc.geo import haversine_km
 from gtloc.labels import has_label
 from gtloc.timecode import best_constant_time
@@ -73,7 +74,7 @@ def classification_baseline(
     """Month and hour bins with cross-entropy on standardised features (an MLP with dropout, AdamW);
     ``progress`` shows a bar over the epochs."""
     rows = has_label(train_times)
-    x = train_features[torch.from_numpy(rows)].reshape(int(rows.sum()), -1, train_features.shape[-1]).mean(1)
+    x = picture_features(train_features[torch.from_numpy(rows)])
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     month = torch.from_numpy(train_times[rows, 0].astype(np.int64) - 1)
     hour = torch.from_numpy(train_times[rows, 2].astype(np.int64))
@@ -95,7 +96,7 @@ def classification_baseline(
                 optimizer.step()
     net.eval()
     with torch.no_grad():
-        test = test_features.reshape(test_features.shape[0], -1, test_features.shape[-1]).mean(1)
+        test = picture_features(test_features)
         logits = net((test - mean) / std)
     m = logits[:, :12].argmax(1).numpy() + 1
     h = logits[:, 12:].argmax(1).numpy()

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gtloc.data.features import picture_features
 from gtloc.geo import haversine_km, pairwise_haversine_km
 from gtloc.labels import has_label
 from gtloc.library.answers import (
@@ -77,9 +78,7 @@ class SceneIndex:
     @torch.inference_mode()
     def build(cls, features: torch.Tensor, k: int = NEIGHBOURS) -> SceneIndex:
         """From backbone features ``(N, D)`` (or ten-crop ``(N, C, D)``: the crops' mean)."""
-        features = features.float()
-        if features.dim() == 3:
-            features = features.mean(dim=1)
+        features = picture_features(features)
         n = len(features)
         k = max(0, min(k, n - 1))
         vectors = F.normalize(whiten(features), dim=1)

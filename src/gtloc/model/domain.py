@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from gtloc.data.features import picture_features
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
 
@@ -53,8 +54,7 @@ GROUP_IN_DOMAIN_AT = 10.0
 def domain_vectors(features: torch.Tensor) -> torch.Tensor:
     """Backbone features ``(N, D)`` or ten-crop ``(N, C, D)`` -> the L2-normalised ``(N, D)`` vectors the domain
     check compares (the crops' mean for ten crops)."""
-    features = features.float()
-    return F.normalize(features.mean(dim=1) if features.dim() == 3 else features, dim=-1)
+    return F.normalize(picture_features(features), dim=-1)
 
 
 def domain_label(in_domain: bool, domain_score: float) -> str:

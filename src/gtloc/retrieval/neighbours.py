@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from gtloc.data.features import picture_features
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
 from gtloc.labels import has_label
@@ -82,7 +83,7 @@ class NeighbourStore:
         ``weights`` ``(D,)`` scale the standardised features (stored as ``std / weights``: the feature blocks'
         weights, :func:`gtloc.backbones.blocks.block_weights`)."""
         n = features.shape[0]
-        x = features.float().reshape(n, -1, features.shape[-1]).mean(dim=1)
+        x = picture_features(features)
         keep = torch.arange(n)
         if n > MAX_STORED:
             keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:MAX_STORED].sort().values
@@ -104,7 +105,7 @@ class NeighbourStore:
 
     def query(self, features: torch.Tensor) -> torch.Tensor:
         """Query features ``(Q, D)`` or ten-crop ``(Q, C, D)`` -> standardised, normalised ``(Q, D)``."""
-        x = features.float().reshape(features.shape[0], -1, features.shape[-1]).mean(dim=1)
+        x = picture_features(features)
         if x.shape[1] != self.mean.shape[0]:
             raise GtlocError(f"features have dimension {x.shape[1]}, the stored training pictures {self.mean.shape[0]}")
         return self._normalise(x, self.mean, self.std)

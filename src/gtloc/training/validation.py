@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gtloc.data.features import picture_features
 from gtloc.errors import Param, ParameterError
 from gtloc.geo import haversine_km
 from gtloc.io import write_json
@@ -102,9 +103,7 @@ def validation_metrics(
     was_training = model.training
     model.eval()
     device = model.device
-    img = model.encode_image(features.to(device, torch.float32))
-    if img.dim() == 3:
-        img = torch.nn.functional.normalize(img.mean(dim=1), dim=-1)
+    img = model.embed_images(features.to(device, torch.float32))
     out = {"hour": float("nan"), "month": float("nan"), "geo": float("nan")}
     has_time = has_label(times)
     if has_time.any() and model.time_encoder is not None:
@@ -121,7 +120,7 @@ def validation_metrics(
     if has_gps.any() and len(places):
         best = (img[has_gps.to(device)] @ model.encode_location(places.to(device)).T).argmax(dim=1).cpu()
         out["geo"] = float(np.median(haversine_km(places[best].numpy(), latlon[has_gps].numpy())))
-    flat = features.float().mean(dim=1) if features.dim() == 3 else features.float()
+    flat = picture_features(features)
     out["loss"] = float(loss_fn(flat.to(device), latlon.to(device), times.to(device))["loss"])
     model.train(was_training)
     return out
