@@ -25,4 +25,3 @@ def test_torch_rows_give_a_torch_mask_equal_to_numpy():
 def test_one_row_gives_one_answer():
     assert bool(has_label(torch.tensor([1.0, 2.0])))
     assert not bool(has_label(np.array([1.0, NAN])))
-

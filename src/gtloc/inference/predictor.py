@@ -40,7 +40,7 @@ from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.retrieval.neighbours import time_prior as time_prior_on
 from gtloc.retrieval.place_answer import PLACE_CANDIDATES, mass_by_radius, merge_places, radius_km
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
-from gtloc.retrieval.search import SearchResult
+from gtloc.retrieval.search import SearchResult, full_posterior, gallery_logits
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 
 Photo = str | os.PathLike[str] | Image.Image
@@ -335,7 +335,7 @@ class Predictor:
         scale, out = self.scale("img_gps_logit_scale"), []
         queries = queries.to(self.device, torch.float32)
         for rows, centres in zip(queries.split(RADIUS_CHUNK), best.to(self.device).split(RADIUS_CHUNK), strict=True):
-            probs = torch.softmax(scale * (rows @ self.gps_gallery.embeddings.T), dim=1)
+            probs = full_posterior(rows, self.gps_gallery.embeddings, scale)
             out.append(radius_km(mass_by_radius(centres, labels, probs), level))
         return torch.cat(out).cpu() if out else torch.zeros(0)
 
@@ -444,7 +444,7 @@ class Predictor:
         scale, gallery = self.scale("img_gps_logit_scale"), self.gps_gallery
         out = []
         for chunk in queries.to(self.device, torch.float32).split(chunk_size):
-            logits = scale * (chunk @ gallery.embeddings.T)
+            logits = gallery_logits(chunk, gallery.embeddings, scale)
             best = gallery.labels[logits.argmax(dim=1)]
             out.append(mass_within(logits, near_mask(gallery.labels, best, radius_km)))
         return torch.cat(out).cpu() if out else torch.zeros(0)

@@ -36,6 +36,7 @@ from gtloc.retrieval.posterior import (
     sharpness,
     time_answer_loss,
 )
+from gtloc.retrieval.search import gallery_logits
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, fit_window_mass, mix_weight
 from gtloc.timecode import best_constant_time, hour_error, month_error
 
@@ -71,10 +72,6 @@ class DataSource:
     @property
     def generated(self) -> bool:
         return self.world_seed is not None
-
-
-def _logits(queries: torch.Tensor, gallery: torch.Tensor, scale: float) -> torch.Tensor:
-    return torch.cat([scale * (chunk @ gallery.T) for chunk in queries.split(CHUNK)])
 
 
 def flat_below(sharpness_values: torch.Tensor, kind: str) -> float:
@@ -119,7 +116,7 @@ def fit_temperatures(
     has_place = has_label(latlon)
     if int(has_place.sum()) >= MIN_HELD_OUT:
         gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir, log=log)
-        logits = _logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
+        logits = gallery_logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
         top = gps.labels[logits.argmax(dim=1)]
         truth = latlon[has_place]
         near = near_mask(gps.labels, top)
@@ -140,7 +137,7 @@ def fit_temperatures(
     has_time = has_label(times)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
-        logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
+        logits = gallery_logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
         times_gallery, truth = TimeGallery(gallery.labels), times[has_time]
         knn, weight = None, 1.0
         if neighbours is not None:
@@ -169,7 +166,7 @@ def fit_temperatures(
             fused = compose(embeddings[has_time][both], model.encode_location(latlon[has_time][both]))
             given = GivenLocation(
                 logits[both] / temperatures.time,
-                _logits(fused, gallery.embeddings, float(model.scale("ig2t_logit_scale"))),
+                gallery_logits(fused, gallery.embeddings, float(model.scale("ig2t_logit_scale"))),
                 None if knn is None else knn[both],
                 weight,
             )

@@ -34,6 +34,7 @@ from gtloc.io import write_json
 from gtloc.labels import has_label
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery
+from gtloc.retrieval.search import gallery_logits, search
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior
 from gtloc.timecode import hour_error, month_error
 
@@ -109,7 +110,7 @@ def validation_metrics(
     if has_time.any() and model.time_encoder is not None:
         gallery = build_time_gallery(model.config.gallery)
         time_emb = model.encode_time(gallery.to(device))
-        logits = model.scale("img_time_logit_scale") * img[has_time.to(device)] @ time_emb.T
+        logits = gallery_logits(img[has_time.to(device)], time_emb, float(model.scale("img_time_logit_scale")))
         truth = times[has_time].numpy().astype(float)
         posterior = TimePosterior.build(TimeGallery(gallery), logits.float().cpu())
         answers = {"": posterior.best("bayes"), "_argmax": posterior.best("argmax")}
@@ -118,7 +119,7 @@ def validation_metrics(
             out["month" + suffix] = float(np.mean(month_error(guess.numpy().astype(float), truth)))
     has_gps = has_label(latlon)
     if has_gps.any() and len(places):
-        best = (img[has_gps.to(device)] @ model.encode_location(places.to(device)).T).argmax(dim=1).cpu()
+        best = search(img[has_gps.to(device)], model.encode_location(places.to(device)), k=1).indices[:, 0].cpu()
         out["geo"] = float(np.median(haversine_km(places[best].numpy(), latlon[has_gps].numpy())))
     flat = picture_features(features)
     out["loss"] = float(loss_fn(flat.to(device), latlon.to(device), times.to(device))["loss"])
