@@ -64,9 +64,11 @@ def test_root_help_shows_no_bool_type(monkeypatch, capsys):
 def test_names_written_out_for_a_light_help_match_the_library():
     from gtloc.backbones import BACKBONES, DEFAULT_BACKBONE
     from gtloc.retrieval.faiss import GPS_INDEXES
+    from gtloc.training.small_data import SMALL_DATA_N
 
     assert tuple(sorted(BACKBONES)) == features_cli.BACKBONE_NAMES
     assert features_cli.DEFAULT_BACKBONE == DEFAULT_BACKBONE
+    assert features_cli.TENCROP_BELOW == SMALL_DATA_N and features_cli.SMALL_SET_BACKBONE in BACKBONES
     assert predict_cli.GPS_INDEXES == GPS_INDEXES
 
 

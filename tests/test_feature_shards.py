@@ -159,7 +159,7 @@ def test_cli_sharded_features_then_merge(toy, tmp_path, monkeypatch, capsys):
     for i, out in enumerate(outs):
         code, stdout, _ = run_cli(
             monkeypatch, capsys, "features", "--records", toy["records"], "--images", toy["root"] / "world",
-            "--out", out, "--shard-index", i, "--num-shards", 2, "--no-progress",
+            "--out", out, "--shard-index", i, "--num-shards", 2, "--no-progress", "--no-tencrop",
         )  # fmt: skip
         store = toy["shards"][i]
         share = len(store) + len(store.failed)

@@ -231,9 +231,12 @@ def test_cli_features_with_the_default_backbone(photos, tmp_path, monkeypatch, c
         "--eager", "--no-progress", "--batch-size", "2",
     )  # fmt: skip
     assert code == 0
-    assert stdout == f"3 of 4 images have efficientnet-lite0 features (1280-d, torch on cpu) in {out}\n"
+    # a small set: the network's features and the photometric statistics, ten crops per picture
+    assert stdout == (
+        f"3 of 4 images have efficientnet-lite0+photometric features (1326-d, ten-crop, torch on cpu) in {out}\n"
+    )
     assert stderr == (f"1 image could not be read (listed in {out / 'failed.csv'}):\n  notes.jpg: {NOT_AN_IMAGE}\n")
-    assert FeatureStore.open(out).load(names[:3]).shape == (3, 1280)
+    assert FeatureStore.open(out).load(names[:3]).shape == (3, 10, 1326)
 
 
 def test_cli_unknown_backbone(photos, tmp_path, monkeypatch, capsys):
@@ -246,4 +249,29 @@ def test_cli_unknown_backbone(photos, tmp_path, monkeypatch, capsys):
         "--out", str(tmp_path / "feats"), "--backbone", "vit-huge",
     )  # fmt: skip
     assert code == 2
-    assert stderr == "error: unknown backbone 'vit-huge'; available: clip-vit-l-14, efficientnet-lite0\n"
+    assert stderr == (
+        "error: unknown backbone 'vit-huge'; available: clip-vit-l-14, clip-vit-l-14+photometric, efficientnet-lite0, "
+        "efficientnet-lite0+photometric, photometric\n"
+    )
+
+
+def test_cli_features_keep_the_crops_of_an_existing_cache(photos, tmp_path, monkeypatch, capsys):
+    """Ten crops and the photometric statistics are the default for a small set, but a cache is continued with the
+    backbone and crops it was made with."""
+    import gtloc.backbones
+    from helpers.toydata import ToyBackbone
+
+    asked = []
+    monkeypatch.setattr(gtloc.backbones, "load_backbone", lambda name, **options: asked.append(name) or ToyBackbone())
+    root, names = photos
+    out = tmp_path / "feats"
+    for count, extra in ((1, ("--no-tencrop",)), (3, ())):
+        records = Records(paths=names[:count], latlon=np.full((count, 2), 10.0), times=np.full((count, 5), np.nan))
+        write_records(records, tmp_path / "records.csv")
+        args = ("features", "--records", tmp_path / "records.csv", "--images", root, "--out", out, "--no-progress")
+        code, stdout, _ = run_cli(monkeypatch, capsys, *args, *extra)
+        assert code == 0 and "ten-crop" not in stdout
+    assert FeatureStore.open(out).load(names[:3]).shape == (3, 96)
+    code, stdout, _ = run_cli(monkeypatch, capsys, *args[:-3], "--out", tmp_path / "new", "--no-progress")
+    assert code == 0 and "(96-d, ten-crop," in stdout
+    assert asked == ["efficientnet-lite0+photometric", "toy", "efficientnet-lite0+photometric"]

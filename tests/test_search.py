@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.errors import GtlocError
-from gtloc.retrieval.search import full_posterior, search
+from gtloc.retrieval.search import full_posterior, gallery_logits, search
 
 
 def test_probabilities_and_similarities_of_the_top_k():
@@ -37,3 +37,18 @@ def test_ten_crop_queries_are_refused_with_the_way_out():
         search(torch.zeros(2, 10, 8), torch.zeros(5, 8), k=1)
     with pytest.raises(GtlocError, match=r"queries must be embeddings \(N, 8\)"):
         full_posterior(torch.zeros(2, 10, 8), torch.zeros(5, 8))
+    with pytest.raises(GtlocError, match=r"queries must be embeddings \(N, 8\)"):
+        gallery_logits(torch.zeros(2, 10, 8), torch.zeros(5, 8))
+
+
+def test_whole_gallery_logits_are_what_search_and_the_posterior_read():
+    gen = torch.Generator().manual_seed(1)
+    gallery = F.normalize(torch.randn(40, 8, generator=gen), dim=1)
+    queries = F.normalize(torch.randn(7, 8, generator=gen), dim=1)
+    logits = gallery_logits(queries, gallery, 9.0)
+    assert logits.shape == (7, 40)
+    torch.testing.assert_close(logits, 9.0 * torch.einsum("ne,ge->ng", queries, gallery))
+    found = search(queries, gallery, k=5, scale=9.0, chunk_size=3)
+    torch.testing.assert_close(found.scores, logits.topk(5, dim=1).values)
+    torch.testing.assert_close(found.log_norm, torch.logsumexp(logits, dim=1))
+    torch.testing.assert_close(full_posterior(queries, gallery, 9.0), torch.softmax(logits, dim=1))

@@ -15,6 +15,8 @@ from safetensors.torch import load_file
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records, write_records
 from gtloc.errors import GtlocError
+from gtloc.evaluation.crossval import cross_validate
+from gtloc.evaluation.crossval_report import summary_sentences, verdicts
 from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery, time_grid
@@ -23,7 +25,14 @@ from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weigh
 from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.loop import load_training_data, train
-from gtloc.training.small_data import SMALL_DATA_N, adapt_config, distinct_labels
+from gtloc.training.small_data import (
+    SMALL_DATA_N,
+    SMALL_VAL_SPLIT,
+    adapt_config,
+    distinct_labels,
+    group_column,
+    small_data_validation,
+)
 from gtloc.training.validation import validation_metrics
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, make_toy_dataset
@@ -48,6 +57,21 @@ def test_adaptation_caps_queue_and_warmup_and_narrows_the_model_on_small_sets():
     big = adapt_config(config, n_train=SMALL_DATA_N * 5, n_distinct=SMALL_DATA_N * 5)
     assert big.model == config.model and big.warmup_steps == 50
     assert adapt_config(replace(config, adapt_to_data=False), 270, 270) == replace(config, adapt_to_data=False)
+
+
+def test_small_sets_hold_out_whole_groups_to_calibrate_on():
+    config = TrainConfig()
+    cameras = {"camera": [f"c{i % 4}" for i in range(300)]}
+    held = small_data_validation(config, 300, cameras)
+    assert (held.val_group, held.val_split, held.select, held.refit) == ("camera", SMALL_VAL_SPLIT, "last", True)
+    random_rows = small_data_validation(config, 300, {"camera": [f"c{i % 2}" for i in range(300)]})
+    assert random_rows.val_group is None and random_rows.val_split == SMALL_VAL_SPLIT  # two groups: too few
+    assert small_data_validation(config, 300, {}).val_split == SMALL_VAL_SPLIT
+    for untouched in (replace(config, val_split=0.1), replace(config, adapt_to_data=False)):
+        assert small_data_validation(untouched, 300, cameras) == untouched
+    assert small_data_validation(config, SMALL_DATA_N, cameras) == config
+    assert group_column(replace(config, val_group="site"), cameras) == "site"
+    assert group_column(config, cameras) == "camera" and group_column(config, {"site": ["a", "b"]}) is None
 
 
 def test_distinct_labels_counts_places_and_times_ignoring_missing_ones():
@@ -106,6 +130,8 @@ def test_a_small_run_stores_its_neighbours_and_predicts_with_each_read_out(webca
     train(data, tmp_path / "run", config, progress=False)
     saved = yaml.safe_load((tmp_path / "run" / "train_config.yaml").read_text())
     assert saved["model"]["queue_size"] == 96 and saved["warmup_steps"] == 1  # adapted and recorded
+    # a small set: one camera of three is held out to calibrate on, then the model is trained again on all three
+    assert saved["val_group"] == "camera" and saved["refit"] is True
     store = NeighbourStore.load(tmp_path / "run" / NEIGHBOURS_FILE)
     assert store.n_train == 96 and torch.equal(store.times, data.times)
     answers = {}
@@ -138,9 +164,58 @@ def test_crossval_cli_writes_pooled_and_per_group_metrics_beside_the_floor(monke
         assert group["n"] == 32
         assert group["gtloc"]["time"]["hour_error"] >= 0 and group["constant"]["time"]["hour_error"] >= 0
     table = (out / "crossval.md").read_text()
-    assert table.startswith("| camera | n | hour err (h) | floor hour") and "| pooled | 96 |" in table
-    assert "| pooled | 96 |" in stdout
+    assert "| camera | n | hour err (h) | floor hour" in table and "| pooled | 96 |" in table
+    assert "| pooled | 96 |" in stdout and "95 % intervals over 3 camera groups" in stdout
+    hour = next(v for v in metrics["verdicts"]["gtloc"] if v["measure"] == "hour")
+    assert hour["units"] == 3 and hour["words"] == "too few groups to tell (under 5)" and hour["low"] is None
+    pooled = metrics["pooled"]
+    assert hour["ratio"] == pytest.approx(
+        pooled["gtloc"]["time"]["hour_error"] / pooled["constant"]["time"]["hour_error"]
+    )
+    assert f"| gtloc | hour error (h) | {hour['value']:.2f} |" in table and hour["words"] in table
     assert all((out / "folds" / cam / "model.safetensors").is_file() for cam in ("cam0", "cam1", "cam2"))
+    assert not list(out.rglob("galleries/*"))  # every fold's galleries were encoded in memory only
+    assert not list(out.rglob("training_state.safetensors"))  # a finished fold keeps no resumable checkpoint
+    models = {path: path.stat().st_mtime_ns for path in out.rglob("model.safetensors")}
+    code, again, stderr = run_cli(monkeypatch, capsys, *args, "--config", config_path, "--no-progress")
+    assert code == 0 and "| pooled | 96 |" in again, stderr
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("model.safetensors")} == models  # reused, not retrained
+
+
+def test_crossval_without_a_group_column_deals_random_folds_and_scores_each_read_out(webcams, tmp_path):
+    records_path, features, config_path = webcams
+    config = TrainConfig.from_dict(yaml.safe_load(config_path.read_text()))
+    result = cross_validate(
+        records_path, features, None, tmp_path / "cv", config, folds=4, readouts=("knn", "argmax"), log=lambda m: None
+    )
+    assert sorted(result["groups"]) == ["fold1", "fold2", "fold3", "fold4"] and result["folds"] == 4
+    assert [g["n"] for g in result["groups"].values()] == [24] * 4
+    assert set(result["pooled"]) == {"gtloc", "gtloc_argmax", "constant"} and result["readouts"] == ["knn", "argmax"]
+    assert set(result["verdicts"]) == {"gtloc", "gtloc_argmax"}
+    assert result["verdicts"]["gtloc"][0]["units"] == 96  # rows, not folds, are the bootstrap units
+    report = (tmp_path / "cv" / "crossval.md").read_text()
+    assert "4 random folds" in report and "gtloc = read-out knn" in report and "| fold1 | 24 |" in report
+    with pytest.raises(GtlocError, match="readout"):
+        cross_validate(records_path, features, None, tmp_path / "x", config, readouts=("best",), log=lambda m: None)
+    with pytest.raises(GtlocError, match="folds"):
+        cross_validate(records_path, features, None, tmp_path / "x", config, folds=97, log=lambda m: None)
+
+
+def test_verdicts_say_which_measures_beat_the_constant_guess():
+    """Per-row errors of eight groups: hours at half the constant's, months the same up to noise, km doubled."""
+    rng = np.random.default_rng(0)
+    constant = np.abs(rng.normal(4.0, 1.0, (160, 3)))
+    model = constant * np.array([0.5, 1.0, 2.0]) + rng.normal(0, 0.3, (160, 3)) * np.array([0, 1, 0])
+    units = np.repeat(np.arange(8), 20)
+    found = {v.measure: v for v in verdicts(model, constant, units)}
+    assert found["hour"].words == "beats the constant guess" and found["hour"].high < 1
+    assert found["month"].words == "no clear difference from the constant guess"
+    assert found["km"].words == "worse than the constant guess" and found["km"].low > 1
+    assert found["hour"].ratio == pytest.approx(model[:, 0].mean() / constant[:, 0].mean())
+    assert found["km"].ratio == pytest.approx(np.median(model[:, 2]) / np.median(constant[:, 2]))
+    few = verdicts(model, constant, np.repeat(np.arange(4), 40))  # four units: no interval, no verdict
+    assert all(v.words.startswith("too few groups") and np.isnan(v.low) for v in few)
+    assert "beats the constant guess on the hour" in summary_sentences({"m": list(found.values())}, "8 groups")
 
 
 @pytest.mark.parametrize(
@@ -212,6 +287,7 @@ def test_train_with_camera_validation_keeps_the_selected_step_and_stops_early(mo
     stale = len(validations) - 1 - [v["step"] for v in validations].index(chosen["selected_step"])
     assert stale <= 2 and (stale == 2 or steps[-1] == 6 * (64 // 16))  # stopped by patience, or ran to the end
     assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 64  # one camera of three held out
+    assert not (run / "refit").exists()  # validation asked for with select hour: no second run
 
 
 def test_train_validation_bad_input_is_one_error_line(monkeypatch, capsys, webcams, tmp_path):
@@ -263,3 +339,39 @@ def test_validation_scores_the_least_expected_error_answer(webcams):
     assert metrics["hour"] == pytest.approx(float(np.mean(hour_error(bayes, truth))))
     assert metrics["month_argmax"] == pytest.approx(float(np.mean(month_error(argmax, truth))))
     assert metrics["hour"] != pytest.approx(metrics["hour_argmax"])  # two different answers on this data
+
+
+def test_train_on_a_small_set_calibrates_on_a_held_out_camera_and_warns(monkeypatch, capsys, webcams, tmp_path):
+    """Plain `gtloc train` on 96 pictures of three cameras: one camera is held out, the run is calibrated on it,
+    and the warning gives its errors beside the constant guess's and the crossval command."""
+    records_path, features, config_path = webcams
+    run = tmp_path / "run"
+    args = ("train", "--features", features, "--records", records_path, "--out", run, "--config", config_path)
+    code, stdout, stderr = run_cli(monkeypatch, capsys, *args, "--no-progress")
+    assert code == 0, stderr
+    saved = yaml.safe_load((run / "train_config.yaml").read_text())
+    assert (saved["val_group"], saved["val_split"], saved["select"]) == ("camera", SMALL_VAL_SPLIT, "last")
+    assert "training again on all 96 pictures (the held-out ones too)" in stdout
+    card = json.loads((run / "model_card.json").read_text())
+    validation = card["validation"]
+    assert validation["pictures"] == 32 and validation["held_out_groups"] == 1 and card["calibration"]
+    assert "warning: a small training set (96 pictures)" in stderr
+    assert "32 held-out pictures of 1 camera groups it never saw" in stderr
+    assert f"hour:  {validation['hour_error']:.2f} h" in stderr and f"{validation['constant_hour_error']:.2f}" in stderr
+    assert f"gtloc crossval --records {records_path} --features {features} --group-by camera" in stderr
+    assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 96 == card["training_data"]["pictures"]
+    refit = GTLoc.from_pretrained(run / "refit").state_dict()  # the model trained on all the pictures is the run's
+    assert all(torch.equal(value, GTLoc.from_pretrained(run).state_dict()[k]) for k, value in refit.items())
+
+
+def test_a_run_trained_on_ten_crops_scores_photos_as_ten_crops(tmp_path):
+    records_path = make_toy_dataset(tmp_path / "world", 40, seed=2)
+    extract_features(
+        load_records(records_path), tmp_path / "world", ToyBackbone(), tmp_path / "f", tencrop=True, progress=False
+    )
+    data = load_training_data(tmp_path / "f", records_path, log=lambda m: None)
+    config = TrainConfig.from_dict(tiny_train_config())
+    train(data, tmp_path / "run", config, progress=False, cache_galleries=False)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["tencrop"] is True
+    assert Predictor.from_pretrained(tmp_path / "run", cache=False, places=False).tencrop is True
+    assert Predictor.from_pretrained(tmp_path / "run", cache=False, places=False, tencrop=False).tencrop is False

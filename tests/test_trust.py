@@ -36,7 +36,7 @@ from gtloc.model.calibration import (
     Temperatures,
 )
 from gtloc.model.card import ModelCard, run_card
-from gtloc.model.domain import DomainProfile
+from gtloc.model.domain import GROUP_IN_DOMAIN_AT, IN_DOMAIN_AT, DomainProfile
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, READOUTS
 from gtloc.retrieval.galleries import time_grid
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
@@ -104,6 +104,34 @@ def test_the_domain_score_separates_typical_pictures_from_foreign_ones(tmp_path)
     probe = cloud(20, centre)
     assert torch.equal(again.score(probe), profile.score(probe)) and again.threshold == profile.threshold
     assert DomainProfile.load(tmp_path / "nothing") is None
+
+
+def test_a_domain_profile_calibrated_on_groups_keeps_a_new_camera_of_the_same_kind_in_domain():
+    """Eight 'cameras', each a tight cloud of near-duplicate frames around its own scene. Frames held out at random
+    sit next to their own camera's frames, so a new camera is out of domain; distances between groups put a new
+    camera of the same kind in domain, and pictures of another kind still out."""
+    gen = torch.Generator().manual_seed(3)
+    kind = F.normalize(torch.randn(64, generator=gen), dim=0)
+
+    def camera(n):
+        scene = F.normalize(kind + 0.1 * torch.randn(64, generator=gen), dim=0)
+        return F.normalize(scene + 0.01 * torch.randn(n, 64, generator=gen), dim=1)
+
+    frames = torch.cat([camera(30) for _ in range(8)])
+    groups = [f"cam{i // 30}" for i in range(len(frames))]
+    held = torch.randperm(len(frames), generator=gen)[:40]
+    new_camera = torch.cat([camera(30) for _ in range(4)])
+    by_frames = DomainProfile.build(frames, frames[held])
+    by_groups = DomainProfile.build(frames, groups=groups)
+    assert by_frames.in_domain(by_frames.score(new_camera)).float().mean() < 0.1
+    assert by_groups.in_domain(by_groups.score(new_camera)).float().mean() > 0.9
+    foreign = F.normalize(-kind + 0.1 * torch.randn(20, 64, generator=gen), dim=1)
+    assert not by_groups.in_domain(by_groups.score(foreign)).any()
+    assert len(by_groups.typical) == len(frames)  # one distance to another camera per kept frame
+    assert by_groups.threshold == GROUP_IN_DOMAIN_AT and by_frames.threshold == IN_DOMAIN_AT
+    assert torch.equal(
+        DomainProfile.build(frames, groups=["one"] * len(frames)).typical, DomainProfile.build(frames).typical
+    )
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import numpy as np
 
 from gtloc._array import ArrayLike, as_array, minimum, plain, stack_last, xp
 from gtloc.errors import InvalidValueError
+from gtloc.labels import has_label
 
 TIME_FIELDS = ("month", "day", "hour", "minute", "second")
 MONTH_PERIOD = 12.0
@@ -136,6 +137,20 @@ def month_error(pred: ArrayLike, true: ArrayLike) -> ArrayLike:
 def hour_error(pred: ArrayLike, true: ArrayLike) -> ArrayLike:
     """Per-sample cyclic hour error of the protocol, in hours ``[0, 12]``. Inputs ``(..., 5)``."""
     return cyclic_difference(hour_fraction(pred), hour_fraction(true), HOUR_PERIOD)
+
+
+def best_constant_time(train_times: np.ndarray) -> np.ndarray:
+    """The ``[month, day, hour, minute, 0]`` minimising the mean cyclic month and hour errors on ``train_times``
+    ``(N, 5)`` (NaN rows ignored): the best constant guess, the floor every time estimate must beat."""
+    times = train_times[has_label(train_times)]
+    month_grid = np.array([[m, d] for m in range(1, 13) for d in range(1, 32, 3)], dtype=float)
+    month_values = month_grid[:, 0] + (month_grid[:, 1] - 1) / 31.0
+    month_cost = cyclic_difference(month_values[:, None], protocol_month_value(times)[None, :], MONTH_PERIOD).mean(1)
+    minutes = np.arange(0, 1440, 10, dtype=float)
+    hour_cost = cyclic_difference(minutes[:, None] / 60.0, hour_fraction(times)[None, :], HOUR_PERIOD).mean(1)
+    month, day = month_grid[int(np.argmin(month_cost))]
+    minute = minutes[int(np.argmin(hour_cost))]
+    return np.array([month, day, minute // 60, minute % 60, 0.0])
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,9 @@
 """The backbone registry: name -> (loader, preprocessing, feature dimension).
 
 ``efficientnet-lite0`` (default) works offline out of the box; ``clip-vit-l-14`` (the paper's backbone)
-loads from a local copy. ``load_backbone(name)`` returns a ``Backbone`` with ``encode_images``.
+loads from a local copy. ``photometric`` describes a picture by its colour and brightness statistics alone, and
+``NAME+photometric`` appends those statistics to network ``NAME``'s features (:mod:`gtloc.backbones.photometric`).
+``load_backbone(name)`` returns a ``Backbone`` with ``encode_images``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from gtloc.backbones import clip, efficientnet
+from gtloc.backbones import clip, efficientnet, photometric
 from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.device import check_precision, resolve_device
@@ -49,7 +51,32 @@ BACKBONES: dict[str, BackboneSpec] = {
         description=f"CLIP ViT-L/14 ({clip.HF_REPO}), the paper's backbone; needs a local copy",
         loader=lambda path, device, fast, precision: clip.ClipBackbone(path, device, precision),
     ),
+    photometric.NAME: BackboneSpec(
+        name=photometric.NAME,
+        feature_dim=photometric.FEATURE_DIM,
+        preprocess=photometric.PREPROCESS,
+        description=f"{photometric.FEATURE_DIM} colour and brightness statistics of the picture; no network",
+        loader=lambda path, device, fast, precision: photometric.PhotometricBackbone(device),
+    ),
 }
+
+
+def _with_photometric(network: BackboneSpec) -> BackboneSpec:
+    """``network`` with the photometric statistics of its input crop appended to its features."""
+    return BackboneSpec(
+        name=network.name + photometric.SUFFIX,
+        feature_dim=network.feature_dim + photometric.FEATURE_DIM,
+        preprocess=network.preprocess,
+        description=f"{network.name} features followed by the {photometric.FEATURE_DIM} photometric statistics",
+        loader=lambda path, device, fast, precision: photometric.WithPhotometric(
+            network.loader(path, device, fast, precision)
+        ),
+    )
+
+
+BACKBONES.update(
+    {spec.name: spec for spec in map(_with_photometric, [BACKBONES[efficientnet.NAME], BACKBONES[clip.NAME]])}
+)
 
 
 def backbone_spec(name: str) -> BackboneSpec:

@@ -10,8 +10,16 @@ from gtloc.cli.app import app, flags, on_interrupt, progress_option, same_comman
 from gtloc.cli.options import checked_device, device_option, precision_option
 
 # Written out so that `gtloc features --help` loads no torch; tests/test_cli.py checks them against the registry.
-BACKBONE_NAMES = ("clip-vit-l-14", "efficientnet-lite0")
+TENCROP_BELOW = 2000  # gtloc.training.small_data.SMALL_DATA_N
+BACKBONE_NAMES = (
+    "clip-vit-l-14",
+    "clip-vit-l-14+photometric",
+    "efficientnet-lite0",
+    "efficientnet-lite0+photometric",
+    "photometric",
+)
 DEFAULT_BACKBONE = "efficientnet-lite0"
+SMALL_SET_BACKBONE = "efficientnet-lite0+photometric"
 
 
 @app.command()
@@ -24,13 +32,24 @@ def features(
         None, "--images", help="Folder the records' paths are relative to (default: the CSV's folder)."
     ),
     out: Path = typer.Option(..., "--out", help="Feature directory (created, or resumed if it exists)."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help=f"One of: {', '.join(BACKBONE_NAMES)}."),
+    backbone: str | None = typer.Option(
+        None,
+        "--backbone",
+        help=f"One of: {', '.join(BACKBONE_NAMES)}. Default: {SMALL_SET_BACKBONE} under {TENCROP_BELOW} pictures "
+        f"(the colour and brightness statistics transfer to unseen cameras), else {DEFAULT_BACKBONE}; or what an "
+        "existing --out holds.",
+    ),
     backbone_path: Path | None = typer.Option(
         None, "--backbone-path", help="Local model directory/file (clip-vit-l-14: a save_pretrained copy)."
     ),
     device: str = device_option(),
     precision: str = precision_option("Backbone arithmetic; bf16/fp16 are recorded with the features"),
-    tencrop: bool = switch(False, "tencrop", "Store ten crops per image: (10, D) each."),
+    tencrop: bool | None = typer.Option(
+        None,
+        "--tencrop/--no-tencrop",
+        help=f"Store ten crops per image, (10, D) each. Default: ten crops under {TENCROP_BELOW} pictures (a small "
+        "set, where training on random crops and scoring ten helped), else one; or as an existing --out holds.",
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     shard_size: int = typer.Option(1024, "--shard-size", min=1, help="Images per shard file."),
     workers: int | None = typer.Option(
@@ -60,6 +79,7 @@ def features(
     from gtloc.backbones import load_backbone
     from gtloc.backbones.extract import extract_features, extract_photo_features
     from gtloc.data.features import FAILED_CSV, select_shard
+    from gtloc.data.ingest import expand_photos
     from gtloc.data.schema import load_records
     from gtloc.errors import GtlocError
 
@@ -67,6 +87,8 @@ def features(
         raise GtlocError("give photo files or folders, or --records R.csv (one of the two)")
     if photos and images is not None:
         raise GtlocError("--images goes with --records (photos named on the command line are found as given)")
+    count = len(expand_photos(photos)[0]) if photos else len(load_records(records, strict=not lenient))
+    backbone, tencrop = _defaults(out, count, backbone, tencrop)
     options = {
         "tencrop": tencrop,
         "batch_size": batch_size,
@@ -120,3 +142,17 @@ def features(
             typer.echo(f"  {path}: {reason}", err=True)
     if wanted and not any(p in store for p in wanted):
         raise GtlocError(f"no features: none of the {len(wanted)} images could be read (see {out / FAILED_CSV})")
+
+
+def _defaults(out: Path, pictures: int, backbone: str | None, tencrop: bool | None) -> tuple[str, bool]:
+    """The backbone and crops where not given: those of the features already in ``out`` (a resumed cache keeps
+    them), else for fewer than :data:`TENCROP_BELOW` pictures :data:`SMALL_SET_BACKBONE` with ten crops (seconds
+    more on a CPU; on few-camera sets both helped on unseen cameras, docs/small-data.md), else
+    :data:`DEFAULT_BACKBONE` with one crop."""
+    from gtloc.data.features import MANIFEST, FeatureStore
+
+    if (out / MANIFEST).is_file():
+        store = FeatureStore.open(out)
+        return backbone or store.backbone, store.tencrop if tencrop is None else tencrop
+    small = pictures < TENCROP_BELOW
+    return backbone or (SMALL_SET_BACKBONE if small else DEFAULT_BACKBONE), small if tencrop is None else tencrop

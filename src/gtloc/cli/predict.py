@@ -34,7 +34,11 @@ def predict(
         None, "--features", help="Feature cache made by `gtloc features` (repeat for several, e.g. shards)."
     ),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Places and times listed per picture in the JSON."),
-    tencrop: bool = switch(False, "tencrop", "Average ten crops per picture (test-time augmentation)."),
+    tencrop: bool | None = typer.Option(
+        None,
+        "--tencrop/--no-tencrop",
+        help="Average ten crops per picture (test-time augmentation); default: as the model was trained.",
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Pictures per backbone batch."),
     readout: str | None = typer.Option(
         None,

@@ -12,6 +12,13 @@ from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
 
+def small_data_warning(run: Path, features: list[Path], records: Path) -> str | None:
+    """The warning for a run trained on a small set (:func:`gtloc.training.expectation.expected_error`)."""
+    from gtloc.training.expectation import expected_error
+
+    return expected_error(run, " ".join(f"--features {f}" for f in features), str(records))
+
+
 @app.command()
 def train(
     features: list[Path] = typer.Option(
@@ -78,6 +85,9 @@ def train(
     with flags(out_dir="--out"), on_interrupt(kept):
         run_training(data, out, train_config, device=device, resume=resume, progress=show_progress(progress), log=say)
     say(f"model saved in {out} (log: {out / 'log.jsonl'})")
+    warning = small_data_warning(out, features, records)
+    if warning and is_main_process():
+        typer.echo(warning, err=True)
 
 
 def _quiet(message: str) -> None:

@@ -1,4 +1,5 @@
-"""The feature store: backbone features cached on disk in shards, looked up by path (storage only).
+"""The feature store: backbone features cached on disk in shards, looked up by path; and :func:`picture_features`,
+the one rule that turns a picture's ten crops into one feature vector.
 
 Computing the features is :func:`gtloc.backbones.extract.extract_features`; it writes through :class:`FeatureWriter`.
 
@@ -46,6 +47,20 @@ IDENTITY_DEFAULTS = {"precision": "fp32"}
 def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
     """The identity of a manifest (or a backbone's fingerprint + tencrop), every key filled in."""
     return {key: manifest[key] if key in manifest else IDENTITY_DEFAULTS[key] for key in IDENTITY_KEYS}
+
+
+def picture_features(features: torch.Tensor) -> torch.Tensor:
+    """One backbone feature vector per picture, ``(N, D)`` float32, from features ``(N, D)`` or ten-crop
+    ``(N, C, D)``: the mean of the C crops' features (the feature-space rule, for what compares pictures by their
+    backbone features: the domain check, the training neighbours, the baselines, the library's scenes, the
+    validation loss). A picture's one *embedding* from its crops is :meth:`gtloc.model.gtloc.GTLoc.embed_images`,
+    which averages the crops after the image head instead."""
+    if features.dim() not in (2, 3):
+        raise GtlocError(
+            f"backbone features must be (N, feature_dim) or ten-crop (N, C, feature_dim), got {tuple(features.shape)}"
+        )
+    features = features.float()
+    return features.mean(dim=1) if features.dim() == 3 else features
 
 
 MAX_LISTED = 10

@@ -30,6 +30,7 @@ import numpy as np
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError, validate_coordinate
 from gtloc.io import atomic_write_text
+from gtloc.labels import has_label
 from gtloc.timecode import TIME_FIELDS, InvalidTimeError, validate_time
 
 RECORD_COLUMNS = ("path", "lat", "lon", "unix_ts", "year", "month", "day", "hour", "minute", "second")
@@ -64,12 +65,12 @@ class Records:
     @property
     def has_gps(self) -> np.ndarray:
         """``(N,)`` bool: the record has a latitude and longitude."""
-        return np.isfinite(self.latlon).all(axis=1)
+        return has_label(self.latlon)
 
     @property
     def has_time(self) -> np.ndarray:
         """``(N,)`` bool: the record has a full local timestamp."""
-        return np.isfinite(self.times).all(axis=1)
+        return has_label(self.times)
 
     def subset(self, index: Sequence[int] | np.ndarray) -> Records:
         """The records at ``index`` (integer positions or a boolean mask), in that order."""

@@ -19,8 +19,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gtloc.data.features import picture_features
 from gtloc.geo import haversine_km
-from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
+from gtloc.labels import has_label
+from gtloc.timecode import best_constant_time
 
 
 @dataclass
@@ -35,22 +37,9 @@ def _nan(n: int, width: int) -> np.ndarray:
     return np.full((n, width), np.nan)
 
 
-def best_constant_time(train_times: np.ndarray) -> np.ndarray:
-    """The ``[month, day, hour, minute, 0]`` minimising the mean cyclic month and hour errors on ``train_times``."""
-    times = train_times[np.isfinite(train_times).all(axis=1)]
-    month_grid = np.array([[m, d] for m in range(1, 13) for d in range(1, 32, 3)], dtype=float)
-    month_values = month_grid[:, 0] + (month_grid[:, 1] - 1) / 31.0
-    month_cost = cyclic_difference(month_values[:, None], protocol_month_value(times)[None, :], MONTH_PERIOD).mean(1)
-    minutes = np.arange(0, 1440, 10, dtype=float)
-    hour_cost = cyclic_difference(minutes[:, None] / 60.0, hour_fraction(times)[None, :], HOUR_PERIOD).mean(1)
-    month, day = month_grid[int(np.argmin(month_cost))]
-    minute = minutes[int(np.argmin(hour_cost))]
-    return np.array([month, day, minute // 60, minute % 60, 0.0])
-
-
 def geo_medoid(train_latlon: np.ndarray, max_candidates: int = 2000, seed: int = 0) -> np.ndarray:
     """The training place with the smallest median great-circle distance to all training places, ``(2,)``."""
-    places = train_latlon[np.isfinite(train_latlon).all(axis=1)]
+    places = train_latlon[has_label(train_latlon)]
     rng = np.random.default_rng(seed)
     candidates = places[rng.choice(len(places), min(max_candidates, len(places)), replace=False)]
     cost = np.array([np.median(haversine_km(c[None, :], places)) for c in candidates])
@@ -84,8 +73,8 @@ def classification_baseline(
 ) -> BaselinePrediction:
     """Month and hour bins with cross-entropy on standardised features (an MLP with dropout, AdamW);
     ``progress`` shows a bar over the epochs."""
-    rows = np.isfinite(train_times).all(axis=1)
-    x = train_features[torch.from_numpy(rows)].reshape(int(rows.sum()), -1, train_features.shape[-1]).mean(1)
+    rows = has_label(train_times)
+    x = picture_features(train_features[torch.from_numpy(rows)])
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     month = torch.from_numpy(train_times[rows, 0].astype(np.int64) - 1)
     hour = torch.from_numpy(train_times[rows, 2].astype(np.int64))
@@ -107,7 +96,7 @@ def classification_baseline(
                 optimizer.step()
     net.eval()
     with torch.no_grad():
-        test = test_features.reshape(test_features.shape[0], -1, test_features.shape[-1]).mean(1)
+        test = picture_features(test_features)
         logits = net((test - mean) / std)
     m = logits[:, :12].argmax(1).numpy() + 1
     h = logits[:, 12:].argmax(1).numpy()

@@ -24,6 +24,7 @@ from gtloc.data.schema import Records, load_records
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import geo_metrics
 from gtloc.inference.prediction_files import read_predictions
+from gtloc.labels import has_label
 from gtloc.timecode import hour_error, month_error
 
 EXAMPLES_LISTED = 5
@@ -71,8 +72,8 @@ def protocol_metrics(
     pred_latlon: np.ndarray, true_latlon: np.ndarray, pred_times: np.ndarray, true_times: np.ndarray
 ) -> dict[str, Any]:
     """Metrics of matched rows: ``(N, 2)`` degrees and ``(N, 5)`` local times, NaN where a label is missing."""
-    geo_rows = np.isfinite(pred_latlon).all(axis=1) & np.isfinite(true_latlon).all(axis=1)
-    time_rows = np.isfinite(pred_times).all(axis=1) & np.isfinite(true_times).all(axis=1)
+    geo_rows = has_label(pred_latlon) & has_label(true_latlon)
+    time_rows = has_label(pred_times) & has_label(true_times)
     time = None
     if time_rows.any():
         time = {
@@ -82,8 +83,8 @@ def protocol_metrics(
     return {
         "n": {
             "matched": len(geo_rows),
-            "truth_geo": int(np.isfinite(true_latlon).all(axis=1).sum()),
-            "truth_time": int(np.isfinite(true_times).all(axis=1).sum()),
+            "truth_geo": int(has_label(true_latlon).sum()),
+            "truth_time": int(has_label(true_times).sum()),
             "geo": int(geo_rows.sum()),
             "time": int(time_rows.sum()),
         },

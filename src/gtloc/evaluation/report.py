@@ -24,6 +24,7 @@ from gtloc.data.images import load_image
 from gtloc.errors import GtlocError
 from gtloc.geo import ACCURACY_THRESHOLDS_KM
 from gtloc.io import atomic_path
+from gtloc.labels import has_label
 from gtloc.timecode import hour_fraction, protocol_month_value, timezone_at
 
 # (key, header, format): time errors in months / hours, median in km, accuracies shown in percent.
@@ -158,7 +159,7 @@ def plot_world_map(
     pred, true = _latlon_array(pred_latlon, "pred_latlon"), _latlon_array(true_latlon, "true_latlon")
     if len(pred) != len(true):
         raise GtlocError(f"pred_latlon has {len(pred)} rows but true_latlon has {len(true)}")
-    keep = np.isfinite(pred).all(axis=1) & np.isfinite(true).all(axis=1)
+    keep = has_label(pred) & has_label(true)
     pred, true = pred[keep], true[keep]
     fig = Figure(figsize=(12, 6.4))
     ax = fig.add_subplot()
@@ -186,7 +187,7 @@ def _picture(image: Image.Image | str | Path) -> Image.Image:
 
 def _mark_time(heat: Any, time: np.ndarray, **style: Any) -> None:
     """Mark a ``(5,)`` local time on a month x hour heatmap (nothing for a NaN row)."""
-    if np.isfinite(time).all():
+    if has_label(time):
         heat.scatter(
             hour_fraction(time),
             protocol_month_value(time) - 1,

@@ -239,7 +239,7 @@ def run_prediction(
     images_root: str | Path | None = None,
     features: FeatureDirs | None = None,
     top_k: int = 5,
-    tencrop: bool = False,
+    tencrop: bool | None = None,
     batch_size: int = 32,
     readout: str | None = None,
     backbone_path: str | Path | None = None,
@@ -268,7 +268,8 @@ def run_prediction(
     ``fast`` uses its ONNX Runtime path where it has one. ``gps_index`` / ``nprobe``: how the GPS gallery is
     searched (see :class:`Predictor`; a FAISS index is cached in the run's ``galleries`` folder). ``cache_dir``:
     where encoded galleries and indexes are cached (default: see :meth:`Predictor.from_pretrained`). ``readout``:
-    the time read-out (default: the run's own, named in its model card; else ``mix``).
+    the time read-out (default: the run's own, named in its model card; else ``mix``). ``tencrop``: pictures are
+    scored as ten crops (default: as the model was trained, :attr:`Predictor.tencrop`).
     ``device``: where the backbone, the model and the searches run (``"auto"``: CUDA when there).
     """
     mode = _input_mode(images, records, images_root, features)
@@ -294,7 +295,7 @@ def run_prediction(
     )
     if mode == "features":
         store = FeatureStore.open(features)
-        if tencrop and not store.tencrop:
+        if tencrop is True and not store.tencrop:
             raise ParameterError(Param("tencrop"), f": feature cache {store.root} holds single-crop features")
         wanted = load_records(records).paths if records is not None else None
         exif = _feature_exif(features)
@@ -303,12 +304,13 @@ def run_prediction(
         paths = list(images) if mode == "files" else load_records(records).paths
         backbone = backbone_for(predictor.model.config, model_path=backbone_path, fast=fast, device=predictor.device)
         root = (images_root or Path(records).parent) if mode == "records" else None
+        crops = predictor.tencrop if tencrop is None else tencrop
         result = predict_images(
             predictor,
             backbone,
             paths,
             root,
-            tencrop,
+            crops,
             top_k,
             batch_size,
             progress,

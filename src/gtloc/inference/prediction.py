@@ -15,6 +15,7 @@ import torch
 from gtloc.data.exif import PhotoExif
 from gtloc.errors import GtlocError
 from gtloc.inference.readable import exif_text, hours_text, latlon_text, month_text, percent, radius_text
+from gtloc.labels import has_label
 from gtloc.model.calibration import HOUR_COVERAGE
 from gtloc.model.domain import domain_label, out_of_domain_warning
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_ANSWER
@@ -202,7 +203,7 @@ def time_line(pred: Prediction, i: int, window: tuple[torch.Tensor, ...] | None 
 def known_place_text(pred: Prediction, i: int) -> str:
     """``"given its EXIF place 51.5007, -0.1246"`` when row ``i``'s time was predicted given a known place, else
     ``""``."""
-    if pred.known_place is None or not bool(torch.isfinite(pred.known_place[i]).all()):
+    if pred.known_place is None or not bool(has_label(pred.known_place[i])):
         return ""
     lat, lon = pred.known_place[i].tolist()
     return f"{KNOWN_PLACE_WORDS.get(pred.known_place_source, 'given a place')} {latlon_text(lat, lon)}"

@@ -37,6 +37,7 @@ from gtloc.geo import validate_coordinate
 from gtloc.inference.prediction import Prediction
 from gtloc.inference.readable import hours_text
 from gtloc.io import atomic_write_text
+from gtloc.labels import has_label
 from gtloc.timecode import TIME_FIELDS, validate_time
 
 PREDICTION_COLUMNS = ("path", "lat", "lon", "month", "day", "hour", "minute", "in_domain", "domain_score")
@@ -126,7 +127,7 @@ def _probability(p: float) -> str:
 
 def source_cells(pred: Prediction, i: int) -> list[str]:
     """Row ``i``'s ``time_given_place,exif_lat,exif_lon,exif_time`` cells."""
-    known = pred.known_place is not None and bool(np.isfinite(pred.known_place[i].numpy()).all())
+    known = pred.known_place is not None and bool(has_label(pred.known_place[i]))
     exif = None if pred.exif is None else pred.exif[i]
     place = ["", ""] if exif is None or not exif.has_gps else [f"{exif.lat:.6f}", f"{exif.lon:.6f}"]
     when = "" if exif is None or not exif.has_time else f"{exif.local_time:{EXIF_TIME_FORMAT}}"
@@ -211,7 +212,7 @@ def predictions_json(paths: Sequence[str], pred: Prediction, skipped: Sequence[t
             row["places"] = [
                 {"lat": float(_degrees(ll[0])), "lon": float(_degrees(ll[1])), "prob": round(float(p), 6)}
                 for ll, p in zip(arrays["place_topk"][i], arrays["place_probs"][i], strict=True)
-                if np.isfinite(ll).all()
+                if has_label(ll)
             ]
         if arrays["time_topk"] is not None:
             row["time"] = _time_entry(answer[i])

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from gtloc.backbones.base import Backbone
@@ -22,11 +21,13 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.prediction import Prediction
 from gtloc.io import can_write, existing_folder, user_cache_dir
+from gtloc.labels import has_label
 from gtloc.model.calibration import Temperatures
 from gtloc.model.card import ModelCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.readouts import DEFAULT_READOUT, READOUT_POSTERIOR, TIME_POSTERIORS, check_readout
+from gtloc.model.space import compose
 from gtloc.retrieval.faiss import GallerySearch
 from gtloc.retrieval.galleries import (
     RUN_GALLERIES_DIR,
@@ -39,7 +40,7 @@ from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.retrieval.neighbours import time_prior as time_prior_on
 from gtloc.retrieval.place_answer import PLACE_CANDIDATES, mass_by_radius, merge_places, radius_km
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
-from gtloc.retrieval.search import SearchResult
+from gtloc.retrieval.search import SearchResult, full_posterior, gallery_logits
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 
 Photo = str | os.PathLike[str] | Image.Image
@@ -60,7 +61,8 @@ class Predictor:
     A model without a time encoder (``config.has_time_encoder`` false) gets no time gallery and predicts places only.
     ``backbone``: the frozen backbone that turns photos into features for :meth:`predict_image` (default: the one
     named in the model's config, loaded on first use and kept); ``tencrop``: photos are scored as ten crops
-    (similarities averaged, GT-Loc's test-time augmentation) instead of one center crop.
+    (similarities averaged, GT-Loc's test-time augmentation) instead of one center crop (default: as the model was
+    trained, ``config.tencrop``).
     ``time_posterior``: where the time posterior comes from (default: the read-out's,
     :data:`~gtloc.model.readouts.READOUT_POSTERIOR`): ``"gallery"`` (the model's softmax over the time gallery, the
     paper's), ``"knn"`` (the training pictures nearest in backbone-feature space) or ``"mix"`` (both, weighted by
@@ -91,7 +93,7 @@ class Predictor:
         nprobe: int = 8,
         nlist: int | None = None,
         backbone: Backbone | None = None,
-        tencrop: bool = False,
+        tencrop: bool | None = None,
         time_posterior: str | None = None,
         time_prior: bool = False,
         neighbours: NeighbourStore | None = None,
@@ -122,7 +124,7 @@ class Predictor:
         self.neighbours = neighbours
         self.time_posterior = time_posterior if neighbours is not None else "gallery"
         self._backbone = backbone
-        self.tencrop = tencrop
+        self.tencrop = model.config.tencrop if tencrop is None else tencrop
         self.temperatures = temperatures or Temperatures()
         self.domain = domain
         gallery_config = model.config.gallery
@@ -304,7 +306,7 @@ class Predictor:
             self._predict_time(self._time_terms(queries, place), top_k, pred, chunk_size, features)
             pred.hour_window_mass = self.temperatures.window_mass
             pred.hour_coverage = None if self.temperatures.hour_mass is None else self.temperatures.hour_coverage
-            if place is not None and bool(torch.isfinite(place).all(dim=1).any()):
+            if place is not None and bool(has_label(place).any()):
                 pred.known_place, pred.known_place_source = place.float().cpu(), place_source
         return pred.to("cpu")
 
@@ -334,7 +336,7 @@ class Predictor:
         scale, out = self.scale("img_gps_logit_scale"), []
         queries = queries.to(self.device, torch.float32)
         for rows, centres in zip(queries.split(RADIUS_CHUNK), best.to(self.device).split(RADIUS_CHUNK), strict=True):
-            probs = torch.softmax(scale * (rows @ self.gps_gallery.embeddings.T), dim=1)
+            probs = full_posterior(rows, self.gps_gallery.embeddings, scale)
             out.append(radius_km(mass_by_radius(centres, labels, probs), level))
         return torch.cat(out).cpu() if out else torch.zeros(0)
 
@@ -346,11 +348,11 @@ class Predictor:
         if place is None:
             return terms
         place = place.to(self.device, torch.float32)
-        known = torch.isfinite(place).all(dim=1)
+        known = has_label(place)
         if not bool(known.any()):
             return terms
         where = torch.where(known[:, None], place, torch.zeros_like(place))
-        fused = F.normalize(queries + self.model.encode_location(where), dim=-1)
+        fused = compose(queries, self.model.encode_location(where))
         weight = self.temperatures.location_weight * self.scale("ig2t_logit_scale")
         terms.append((fused, known.float()[:, None] * weight))
         return terms
@@ -443,7 +445,7 @@ class Predictor:
         scale, gallery = self.scale("img_gps_logit_scale"), self.gps_gallery
         out = []
         for chunk in queries.to(self.device, torch.float32).split(chunk_size):
-            logits = scale * (chunk @ gallery.embeddings.T)
+            logits = gallery_logits(chunk, gallery.embeddings, scale)
             best = gallery.labels[logits.argmax(dim=1)]
             out.append(mass_within(logits, near_mask(gallery.labels, best, radius_km)))
         return torch.cat(out).cpu() if out else torch.zeros(0)
@@ -467,7 +469,7 @@ class Predictor:
         """Place of images whose time is known: the ``(image + time) -> location`` query, as distinct places (no
         radius: the run calibrates the image's own place posterior). ``times`` ``(N, 5)``."""
         img = self._embed(features)
-        fused = F.normalize(img + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
+        fused = compose(img, self.model.encode_time(times.to(self.device, torch.float32)))
         found = self._places().search(fused, max(PLACE_CANDIDATES, 4 * top_k), self.scale("it2g_logit_scale"))
         places, probs = self._distinct(found, top_k)
         return Prediction(place_topk=places, place_probs=probs).to("cpu")

@@ -30,7 +30,9 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import validate_coordinate
 from gtloc.inference.predictor import Photo, Predictor
 from gtloc.inference.textquery import ParsedQuery, parse_query
+from gtloc.labels import has_label
 from gtloc.model.gtloc import GTLoc
+from gtloc.model.space import compose
 from gtloc.places import Place, find_place
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.retrieval.search import SearchResult
@@ -119,7 +121,7 @@ def request_embedding(model: GTLoc, request: GeoTimeRequest) -> tuple[torch.Tens
     time = time_embedding(model, request.month, request.hour)
     if loc is None:
         return time, "img_time_logit_scale"
-    return F.normalize(loc + time, dim=-1), "gt2i_logit_scale"
+    return compose(loc, time), "gt2i_logit_scale"
 
 
 class Retriever:
@@ -202,7 +204,7 @@ class Retriever:
         """Fully specified requests at once: ``latlon`` ``(Q, 2)`` degrees + ``times`` ``(Q, 5)`` -> top-``k``."""
         with torch.inference_mode():
             loc = self.model.encode_location(latlon.to(self.device, torch.float32))
-            query = F.normalize(loc + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
+            query = compose(loc, self.model.encode_time(times.to(self.device, torch.float32)))
         return self.search_embeddings(query, k, "gt2i_logit_scale")
 
     @torch.inference_mode()
@@ -236,7 +238,7 @@ class Retriever:
             where = self.place_embedding(image_embeddings)
         else:
             where = image_embeddings.to(self.device, torch.float32)
-        query = F.normalize(where + self.model.encode_time(times.to(self.device, torch.float32)), dim=-1)
+        query = compose(where, self.model.encode_time(times.to(self.device, torch.float32)))
         return self.search_embeddings(query, k, "gt2i_logit_scale", exclude=exclude)
 
     def rows(self, hits: SearchResult, q: int = 0) -> list[dict]:
@@ -254,9 +256,9 @@ class Retriever:
                     "path": self.gallery.paths[i],
                     "score": round(score, 5),
                     "prob": round(prob, 5),
-                    "lat": float(ll[0]) if torch.isfinite(ll).all() else None,
-                    "lon": float(ll[1]) if torch.isfinite(ll).all() else None,
-                    "time": [int(v) for v in t.tolist()] if torch.isfinite(t).all() else None,
+                    "lat": float(ll[0]) if has_label(ll) else None,
+                    "lon": float(ll[1]) if has_label(ll) else None,
+                    "time": [int(v) for v in t.tolist()] if has_label(t) else None,
                 }
             )
         return out

@@ -35,6 +35,7 @@ from gtloc.geo import haversine_km
 from gtloc.inference.prediction import Prediction
 from gtloc.inference.predictor import Photo, Predictor
 from gtloc.retrieval.claim_rank import ClaimScores, marginal_scores, rank_claims
+from gtloc.retrieval.search import gallery_logits
 
 CLAIM_PARTS = ("place", "time", "month", "hour")
 
@@ -89,7 +90,7 @@ def _rank_in_chunks(
     image: torch.Tensor, gallery: torch.Tensor, claim_emb: torch.Tensor, scale: float, chunk_size: int = 64
 ) -> ClaimScores:
     parts = [
-        rank_claims(scale * img @ gallery.T, scale * (img * emb).sum(dim=1))
+        rank_claims(gallery_logits(img, gallery, scale), scale * (img * emb).sum(dim=1))
         for img, emb in zip(image.split(chunk_size), claim_emb.split(chunk_size), strict=True)
     ]
     joined = ClaimScores.cat(parts)

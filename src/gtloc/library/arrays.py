@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from gtloc.labels import has_label
 from gtloc.library.catalog import LibraryPhoto
 from gtloc.timecode import local_to_utc
 
@@ -100,7 +101,7 @@ class LibraryArrays:
 
     @property
     def has_place(self) -> np.ndarray:
-        return np.isfinite(self.latlon).all(axis=1)
+        return has_label(self.latlon)
 
     @property
     def has_time(self) -> np.ndarray:

@@ -35,7 +35,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gtloc.data.features import picture_features
 from gtloc.geo import haversine_km, pairwise_haversine_km
+from gtloc.labels import has_label
 from gtloc.library.answers import (
     COVERAGE,
     FAR_KM,
@@ -92,9 +94,7 @@ class SceneIndex:
     @torch.inference_mode()
     def build(cls, features: torch.Tensor, k: int = NEIGHBOURS) -> SceneIndex:
         """From backbone features ``(N, D)`` (or ten-crop ``(N, C, D)``: the crops' mean)."""
-        features = features.float()
-        if features.dim() == 3:
-            features = features.mean(dim=1)
+        features = picture_features(features)
         n = len(features)
         k = max(0, min(k, n - 1))
         vectors = F.normalize(whiten(features), dim=1)
@@ -202,7 +202,7 @@ class SceneSource:
         """Fit the similarity thresholds and the radius scale on the labelled photos (see the module docstring)."""
         queries = np.flatnonzero(arrays.has_place)
         guess = _guess(self.index, arrays, queries, by_session=True)
-        ok = np.isfinite(guess.latlon).all(axis=1)
+        ok = has_label(guess.latlon)
         errors = haversine_km(guess.latlon[ok], arrays.latlon[queries[ok]])
         self.calibrated_on = int(ok.sum())
         best, kind = guess.best[ok], match_kind(guess.days[ok])

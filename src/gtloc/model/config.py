@@ -104,7 +104,8 @@ class GTLocConfig:
 
     ``backbone_path``: local weights of ``backbone`` (e.g. a CLIP ``save_pretrained`` folder); ``None`` = the
     backbone's default source. ``has_time_encoder``: ``False`` for image->GPS models (GeoCLIP's weights) that have
-    no trained time encoder; such a model predicts places only.
+    no trained time encoder; such a model predicts places only. ``tencrop``: the heads were trained on ten-crop
+    features (a random crop per picture and step), so photos are scored as ten crops by default.
     """
 
     backbone: str = "efficientnet-lite0"
@@ -124,6 +125,7 @@ class GTLocConfig:
     logit_scale_init: float = 2.6592600369644043  # log(1 / 0.07)
     logit_scale_max: float = 100.0
     fixed_img_time_scale: float | None = None
+    tencrop: bool = False
     seed: int = 0
     gallery: GalleryConfig = field(default_factory=GalleryConfig)
 

@@ -175,11 +175,14 @@ class ImageHead(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
 
     @torch.no_grad()
-    def set_feature_stats(self, features: torch.Tensor) -> None:
-        """Standardise with the mean and (population) std of ``(N, feature_dim)`` features (std floored at 1e-6)."""
+    def set_feature_stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> None:
+        """Standardise with the mean and (population) std of ``(N, feature_dim)`` features (std floored at 1e-6);
+        ``weights`` ``(feature_dim,)`` then scale the standardised features (stored as ``std / weights``, e.g. the
+        feature blocks' weights of :func:`gtloc.backbones.blocks.block_weights`)."""
         flat = features.reshape(-1, self.feature_dim).float()
+        std = flat.std(0, correction=0).clamp_min(1e-6)
         self.feature_mean.copy_(flat.mean(0))
-        self.feature_std.copy_(flat.std(0, correction=0).clamp_min(1e-6))
+        self.feature_std.copy_(std if weights is None else std / weights.to(std))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.shape[-1] != self.feature_dim:

@@ -14,6 +14,7 @@ from torch import nn
 
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path, existing_folder, write_json
+from gtloc.labels import has_label
 from gtloc.model.config import LOGIT_SCALE_NAMES, GTLocConfig
 from gtloc.model.encoders import ImageHead, LocationEncoder, TimeEncoder
 from gtloc.model.queues import LabelQueue
@@ -112,8 +113,8 @@ class GTLoc(nn.Module):
     @torch.no_grad()
     def enqueue(self, latlon: torch.Tensor, times: torch.Tensor) -> None:
         """Push a batch's labels into the queues; rows with a missing (NaN) label are left out of that queue."""
-        self.gps_queue.push(latlon[torch.isfinite(latlon).all(dim=1)])
-        self.time_queue.push(times[torch.isfinite(times).all(dim=1)])
+        self.gps_queue.push(latlon[has_label(latlon)])
+        self.time_queue.push(times[has_label(times)])
 
     def fingerprint(self) -> str:
         """A short hash of the weights that galleries are encoded with (changes whenever any weight changes)."""

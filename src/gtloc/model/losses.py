@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gtloc.labels import has_label
+from gtloc.model.space import compose
 from gtloc.timecode import torus_distance
 
 TERMS = ("img_gps", "img_time", "gps_time", "ig2t", "it2g", "gt2i")
@@ -131,8 +133,8 @@ class GTLocLoss(nn.Module):
         candidate; a kind of label that no weighted term with rows needs is not a candidate at all.
         """
         w = asdict(self.weights)
-        has_gps = torch.isfinite(latlon).all(dim=1)
-        has_time = torch.isfinite(times).all(dim=1)
+        has_gps = has_label(latlon)
+        has_time = has_label(times)
         joint = bool((has_gps & has_time).any()) and any(w[k] for k in ("gps_time", "ig2t", "it2g", "gt2i"))
         need_gps = bool(w["img_gps"] and has_gps.any()) or joint
         need_time = bool(w["img_time"] and has_time.any()) or joint
@@ -185,14 +187,14 @@ class GTLocLoss(nn.Module):
                 time_to_loc = F.cross_entropy(s * time_b @ loc_emb[g_idx].T, own_place)
                 terms["gps_time"] = (loc_to_time + time_to_loc) / 2
             if w["ig2t"]:
-                fused = F.normalize(img[both] + loc_b, dim=-1)
+                fused = compose(img[both], loc_b)
                 logits = logit_scales["ig2t"] * fused @ time_emb.T
                 terms["ig2t"] = toroidal_cross_entropy(logits, both_times, time_cand, self.tau, t_idx)
             if w["it2g"]:
-                fused = F.normalize(img[both] + time_b, dim=-1)
+                fused = compose(img[both], time_b)
                 terms["it2g"] = F.cross_entropy(logit_scales["it2g"] * fused @ loc_emb.T, g_idx)
             if w["gt2i"]:
-                fused = F.normalize(loc_b + time_b, dim=-1)
+                fused = compose(loc_b, time_b)
                 own = torch.nonzero(both).squeeze(1)
                 terms["gt2i"] = F.cross_entropy(logit_scales["gt2i"] * fused @ img.T, own)
         total = sum((w[k] * v for k, v in terms.items()), torch.zeros((), device=img.device))

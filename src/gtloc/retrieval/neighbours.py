@@ -25,8 +25,10 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from gtloc.data.features import picture_features
 from gtloc.errors import GtlocError
 from gtloc.io import atomic_path
+from gtloc.labels import has_label
 from gtloc.timecode import torus_distance
 
 NEIGHBOURS_FILE = "neighbours.safetensors"
@@ -46,7 +48,7 @@ def time_kernel(times: torch.Tensor, gallery: torch.Tensor, bandwidth: float = K
 
 def time_prior(times: torch.Tensor, gallery: torch.Tensor, bandwidth: float = KERNEL_BANDWIDTH) -> torch.Tensor:
     """The training times' density on the gallery, ``(T,)`` summing to 1 (times ``(N, 5)``, NaN rows ignored)."""
-    rows = torch.isfinite(times).all(dim=1)
+    rows = has_label(times)
     if not rows.any():
         raise GtlocError("cannot estimate a time prior: no training record has a complete local time")
     return torch.cat([time_kernel(chunk, gallery, bandwidth) for chunk in times[rows].split(1024)]).mean(dim=0)
@@ -70,15 +72,24 @@ class NeighbourStore:
 
     @classmethod
     def from_training(
-        cls, features: torch.Tensor, times: torch.Tensor, latlon: torch.Tensor, seed: int = 0
+        cls,
+        features: torch.Tensor,
+        times: torch.Tensor,
+        latlon: torch.Tensor,
+        seed: int = 0,
+        weights: torch.Tensor | None = None,
     ) -> NeighbourStore:
-        """From training ``features`` ``(N, D)`` or ten-crop ``(N, C, D)`` (crops averaged) and their labels."""
+        """From training ``features`` ``(N, D)`` or ten-crop ``(N, C, D)`` (crops averaged) and their labels;
+        ``weights`` ``(D,)`` scale the standardised features (stored as ``std / weights``: the feature blocks'
+        weights, :func:`gtloc.backbones.blocks.block_weights`)."""
         n = features.shape[0]
-        x = features.float().reshape(n, -1, features.shape[-1]).mean(dim=1)
+        x = picture_features(features)
         keep = torch.arange(n)
         if n > MAX_STORED:
             keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:MAX_STORED].sort().values
         mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+        if weights is not None:
+            std = std / weights.to(std)
         return cls(
             features=cls._normalise(x[keep], mean, std).half(),
             mean=mean,
@@ -94,7 +105,7 @@ class NeighbourStore:
 
     def query(self, features: torch.Tensor) -> torch.Tensor:
         """Query features ``(Q, D)`` or ten-crop ``(Q, C, D)`` -> standardised, normalised ``(Q, D)``."""
-        x = features.float().reshape(features.shape[0], -1, features.shape[-1]).mean(dim=1)
+        x = picture_features(features)
         if x.shape[1] != self.mean.shape[0]:
             raise GtlocError(f"features have dimension {x.shape[1]}, the stored training pictures {self.mean.shape[0]}")
         return self._normalise(x, self.mean, self.std)
@@ -108,7 +119,7 @@ class NeighbourStore:
         bandwidth: float = KERNEL_BANDWIDTH,
     ) -> torch.Tensor:
         """kNN posterior ``(Q, T)`` over ``gallery`` ``(T, 5)`` for query ``features`` (module docstring)."""
-        rows = torch.isfinite(self.times).all(dim=1)
+        rows = has_label(self.times)
         if not rows.any():
             raise GtlocError("the stored training pictures have no times: the kNN read-out cannot predict time")
         if k < 1 or temperature <= 0:

@@ -1,4 +1,5 @@
-"""Exact gallery search: chunked ``queries @ gallery.T``, top-k, and the softmax normaliser over the whole gallery.
+"""Exact gallery search: chunked ``queries @ gallery.T``, top-k, and the softmax normaliser over the whole gallery;
+the scaled similarities to a whole gallery (:func:`gallery_logits`) and its softmax (:func:`full_posterior`).
 
 The one search of every gallery (GPS and time galleries for predictions, image galleries for retrieval) and its
 one result type, :class:`SearchResult` (the optional FAISS index, :mod:`gtloc.retrieval.faiss`, returns it too).
@@ -73,7 +74,7 @@ def search(
     k = max(0, min(k, gallery.shape[0] - int(excluding)))
     out_idx, out_scores, out_norm = [], [], []
     for start in range(0, queries.shape[0], chunk_size):
-        logits = (queries[start : start + chunk_size] @ gallery.T).mul_(scale)
+        logits = gallery_logits(queries[start : start + chunk_size], gallery, scale)
         if excluding:
             left_out = exclude[start : start + chunk_size]
             rows = torch.nonzero(left_out >= 0).flatten()
@@ -94,7 +95,16 @@ def search(
 
 
 @torch.inference_mode()
-def full_posterior(queries: torch.Tensor, gallery: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """Softmax over the whole gallery, ``(N, G)``, for queries ``(N, E)``; for small galleries (e.g. time)."""
+def gallery_logits(queries: torch.Tensor, gallery: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """The scaled similarities ``scale * queries @ gallery.T`` to every entry, ``(N, G)``, for queries ``(N, E)``
+    and a ``gallery`` ``(G, E)`` on one device: what a posterior over a whole gallery is built from (the time
+    gallery, held-out fits, the ranks of claims). Callers that keep only the best entries use :func:`search`;
+    callers of large galleries pass a few queries at a time (the result holds ``N x G`` numbers)."""
     check_queries(queries, gallery.shape[1])
-    return torch.softmax(scale * (queries @ gallery.T), dim=1)
+    return (queries @ gallery.T).mul_(scale)
+
+
+@torch.inference_mode()
+def full_posterior(queries: torch.Tensor, gallery: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Softmax over the whole gallery, ``(N, G)``, for queries ``(N, E)``: of :func:`gallery_logits`."""
+    return torch.softmax(gallery_logits(queries, gallery, scale), dim=1)

@@ -38,6 +38,7 @@ import torch
 from gtloc.errors import GtlocError
 from gtloc.model.readouts import READOUT_ANSWER, TIME_POSTERIORS, check_readout
 from gtloc.retrieval.place_answer import conformal_level
+from gtloc.retrieval.search import gallery_logits
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 
 MIX_HALF_N = 250
@@ -131,7 +132,7 @@ class TimePosterior:
         """The posterior of ``terms``, ``(queries (N, 512), scale)`` pairs whose logits ``scale * <query, time>``
         against the gallery's ``embeddings`` ``(T, 512)`` are summed (a product of experts); ``build``: the
         keywords of :meth:`build`."""
-        logits = sum(scale * queries @ embeddings.T for queries, scale in terms)
+        logits = sum(scale * gallery_logits(queries, embeddings) for queries, scale in terms)
         return cls.build(gallery, logits, **build)
 
     @cached_property

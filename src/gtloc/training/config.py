@@ -38,7 +38,9 @@ class TrainConfig:
     ``val_every`` steps (0: once per epoch); the step with the best ``select`` metric (``hour``, ``month``, ``geo``
     or ``loss``) is the run's model (``last``: the last step is, the held-out rows only fit calibration);
     ``patience`` > 0 stops after that many validations without improvement
-    (:mod:`gtloc.training.validation`).
+    (:mod:`gtloc.training.validation`). ``refit``: then train again on all the rows (held-out ones too) with the
+    same settings, keeping the calibration and validation metrics of the held-out rows
+    (:mod:`gtloc.training.refit`; needs held-out rows and ``select: last``).
     ``queue_grad``: ``False`` encodes the label queues without gradient (MoCo-style constant negatives; about
     3x faster steps at the paper's sizes, see docs/scale.md); ``True`` is the exact objective.
     ``log_every``: steps per line of ``log.jsonl`` (each line holds the terms' means over its steps; the device
@@ -66,6 +68,7 @@ class TrainConfig:
     val_every: int = 0
     select: str = "hour"
     patience: int = 0
+    refit: bool = False
     log_every: int = 1
     precision: str = "fp32"
     seed: int = 0
@@ -100,6 +103,10 @@ class TrainConfig:
             (
                 not (self.patience and self.select == "last"),
                 f"patience: early stopping needs a select metric ({', '.join(SELECT[:-1])}), not last",
+            ),
+            (
+                not self.refit or ((self.val_split > 0 or self.val_group is not None) and self.select == "last"),
+                "refit: training again on all rows needs held-out rows (val_split or val_group) and select: last",
             ),
             (
                 self.select in SELECT,

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from gtloc.geo import geo_metrics, haversine_km
+from gtloc.labels import has_label
 from gtloc.model.calibration import FALSE_ALARM_SHARE, FLAT_SHARE, MAX_INCONSISTENT_BELOW, Temperatures
 from gtloc.model.card import ModelCard, TrainingDataCard
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
+from gtloc.model.space import compose
 from gtloc.retrieval.claim_rank import ClaimScores, false_alarm_threshold, marginal_scores, rank_claims_in_rows
 from gtloc.retrieval.galleries import build_gps_gallery, build_time_gallery, encode_gallery
 from gtloc.retrieval.neighbours import NeighbourStore
@@ -36,8 +37,9 @@ from gtloc.retrieval.posterior import (
     sharpness,
     time_answer_loss,
 )
+from gtloc.retrieval.search import gallery_logits
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, fit_window_mass, mix_weight
-from gtloc.timecode import hour_error, month_error
+from gtloc.timecode import best_constant_time, hour_error, month_error
 
 MIN_HELD_OUT = 10
 CHUNK = 256
@@ -71,10 +73,6 @@ class DataSource:
     @property
     def generated(self) -> bool:
         return self.world_seed is not None
-
-
-def _logits(queries: torch.Tensor, gallery: torch.Tensor, scale: float) -> torch.Tensor:
-    return torch.cat([scale * (chunk @ gallery.T) for chunk in queries.split(CHUNK)])
 
 
 def flat_below(sharpness_values: torch.Tensor, kind: str) -> float:
@@ -129,10 +127,10 @@ def fit_temperatures(
     every place sees every time the place alone says nothing about time."""
     temperatures = Temperatures(fitted_on=len(embeddings))
     metrics: dict[str, float] = {"pictures": len(embeddings)}
-    has_place = torch.isfinite(latlon).all(dim=1)
+    has_place = has_label(latlon)
     if int(has_place.sum()) >= MIN_HELD_OUT:
         gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir, log=log)
-        logits = _logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
+        logits = gallery_logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
         top = gps.labels[logits.argmax(dim=1)]
         truth = latlon[has_place]
         near = near_mask(gps.labels, top)
@@ -153,10 +151,10 @@ def fit_temperatures(
         temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
         geo = geo_metrics(best.numpy(), truth.numpy())
         metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
-    has_time = torch.isfinite(times).all(dim=1)
+    has_time = has_label(times)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
-        logits = _logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
+        logits = gallery_logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
         times_gallery, truth = TimeGallery(gallery.labels), times[has_time]
         knn, weight = None, 1.0
         if neighbours is not None:
@@ -184,10 +182,10 @@ def fit_temperatures(
         fit_inconsistent_below(temperatures, "hour", marginal_scores(shown.hour, truth[:, 2].long()))
         both = has_place[has_time]
         if int(both.sum()) >= MIN_HELD_OUT:
-            fused = F.normalize(embeddings[has_time][both] + model.encode_location(latlon[has_time][both]), dim=-1)
+            fused = compose(embeddings[has_time][both], model.encode_location(latlon[has_time][both]))
             given = GivenLocation(
                 logits[both] / temperatures.time,
-                _logits(fused, gallery.embeddings, float(model.scale("ig2t_logit_scale"))),
+                gallery_logits(fused, gallery.embeddings, float(model.scale("ig2t_logit_scale"))),
                 None if knn is None else knn[both],
                 weight,
             )
@@ -219,6 +217,16 @@ class GivenLocation:
         return float(np.mean(hour_error(answer, true)) / 12 + np.mean(month_error(answer, true)) / 6)
 
 
+def constant_errors(train_times: torch.Tensor, held_times: torch.Tensor) -> dict[str, float]:
+    """Mean hour and month errors of the training times' best constant guess on the held-out times ``(R, 5)``."""
+    truth = held_times[has_label(held_times)].numpy().astype(float)
+    guess = best_constant_time(train_times.numpy().astype(float))[None, :]
+    return {
+        "constant_hour_error": float(np.mean(hour_error(guess, truth))),
+        "constant_month_error": float(np.mean(month_error(guess, truth))),
+    }
+
+
 @torch.inference_mode()
 def finish_run(
     model: GTLoc,
@@ -232,13 +240,20 @@ def finish_run(
     neighbours: NeighbourStore | None = None,
     cache_dir: Path | None = None,
     log: Callable[[str], None] | None = None,
+    groups: list[str] | None = None,
+    train_times: torch.Tensor | None = None,
+    held_out_groups: int | None = None,
 ) -> ModelCard:
     """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
     trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
     latlon, times)`` (``None``, or fewer than :data:`MIN_HELD_OUT` rows: no temperatures and no validation
     metrics); ``neighbours`` the run's training pictures (the time temperature then calibrates the ``mix``
     read-out's posterior, :func:`fit_temperatures`); ``cache_dir`` keeps the galleries encoded for the fit (None:
-    in memory only); ``log`` hears the fit and each gallery it encodes."""
+    in memory only); ``log`` hears the fit and each gallery it encodes. ``groups``: the training pictures' groups
+    (cameras, trips), so that the domain check is calibrated on distances between groups
+    (:meth:`DomainProfile.build`); ``train_times`` ``(N, 5)``: the training times, whose best constant guess is
+    scored on the held-out pictures beside the model (``constant_hour_error`` / ``constant_month_error``);
+    ``held_out_groups``: how many whole groups the held-out pictures are (``held_out_groups`` in the metrics)."""
     model.eval()
     temperatures, metrics = Temperatures(), {}
     enough = held_out is not None and len(held_out[0]) >= MIN_HELD_OUT
@@ -248,7 +263,11 @@ def finish_run(
         if log is not None:
             log(f"calibrating on the {len(held_out[0])} held-out pictures")
         temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], cache_dir, knn, log)
-    profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed)
+        if train_times is not None and "hour_error" in metrics:
+            metrics.update(constant_errors(train_times, held_out[2]))
+        if held_out_groups:
+            metrics["held_out_groups"] = held_out_groups
+    profile = DomainProfile.build(train_features, held_out[0] if enough else None, seed=seed, groups=groups)
     temperatures.save(out_dir)
     profile.save(out_dir)
     domain = "unknown" if source is None else ("generated" if source.generated else "real photos")

@@ -25,11 +25,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from gtloc.backbones.blocks import block_weights
 from gtloc.data.samplers import CameraBalancedSampler
 from gtloc.device import autocast, resolve_device
 from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.io import atomic_write_text, exclusive_lock, output_dir
-from gtloc.model.card import ModelCard
+from gtloc.labels import has_label
+from gtloc.model.card import MODEL_CARD_FILE, ModelCard
 from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.galleries import RUN_GALLERIES_DIR
@@ -47,7 +49,8 @@ from gtloc.training.config import TrainConfig, load_train_config, save_train_con
 from gtloc.training.distributed import DistContext, process_group, wrap_loss
 from gtloc.training.held_out import DataSource, finish_run
 from gtloc.training.objective import Objective
-from gtloc.training.small_data import adapt_config, distinct_labels
+from gtloc.training.refit import refit
+from gtloc.training.small_data import adapt_config, distinct_labels, group_column, small_data_validation
 from gtloc.training.validation import BEST_DIR, Selection, validation_metrics, validation_rows
 
 if TYPE_CHECKING:
@@ -231,9 +234,13 @@ def _resolve_config(out_dir: Path, config: TrainConfig | None, resume: bool, dat
 
 
 def _with_features(config: TrainConfig, data: TrainingData) -> TrainConfig:
-    """The config with the model's backbone and feature size from ``data``, adapted to its size (``small_data``)."""
-    model = replace(config.model, backbone=data.backbone, feature_dim=data.features.shape[-1])
-    return adapt_config(replace(config, model=model), len(data), distinct_labels(data.latlon, data.times))
+    """The config with the model's backbone, feature size and crops from ``data``, adapted to its size
+    (``small_data``)."""
+    model = replace(
+        config.model, backbone=data.backbone, feature_dim=data.features.shape[-1], tencrop=data.features.dim() == 3
+    )
+    config = small_data_validation(replace(config, model=model), len(data), data.extras)
+    return adapt_config(config, len(data), distinct_labels(data.latlon, data.times))
 
 
 def train(
@@ -269,7 +276,15 @@ def train(
         if ctx is not None and not ctx.is_main:
             return _train(*args, ctx, here, cache_galleries, say=log)
         with exclusive_lock(out_dir, "a training run"):
-            return _train(*args, ctx, here, cache_galleries, say=log)
+            model = _train(*args, ctx, here, cache_galleries, say=log)
+            config = load_train_config(Path(out_dir) / TRAIN_CONFIG_FILE)
+            if not config.refit or not (Path(out_dir) / MODEL_CARD_FILE).is_file():
+                return model
+
+            def train_all(folder: Path, settings: TrainConfig, again: bool) -> GTLoc:
+                return _train(data, folder, settings, again, progress, None, None, here, False, say=log)
+
+            return refit(Path(out_dir), config, len(data), train_all, log)
 
 
 def _check_finite(step: int, out_dir: Path, last_good: int, what: str, value: torch.Tensor) -> None:
@@ -306,7 +321,7 @@ def _train(
     torch.manual_seed(config.seed)
     model = GTLoc(config.model)
     if not resume:
-        model.image_encoder.set_feature_stats(data.features)
+        model.image_encoder.set_feature_stats(data.features, block_weights(data.backbone, data.features.shape[-1]))
     model.to(device)
     loss_fn = GTLocLoss(config.tau, config.loss_weights, config.use_queues)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
@@ -347,7 +362,7 @@ def _train(
         return GTLoc.from_pretrained(out_dir).to(device)
     if resume and say is not None and main:
         say(f"resuming the run in {out_dir} from its checkpoint of step {start} of {total_steps}")
-    places = torch.unique(data.latlon[torch.isfinite(data.latlon).all(dim=1)], dim=0)
+    places = torch.unique(data.latlon[has_label(data.latlon)], dim=0)
     model.train()
     bar = tqdm(
         total=total_steps, initial=start, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True
@@ -417,10 +432,12 @@ def _train(
                 chosen = {"selected_step": selection.step, "select": config.select, "value": selection.value}
                 log.write(json.dumps(chosen) + "\n")
         model.save_pretrained(out_dir)
-        neighbours = NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed)
+        weights = block_weights(data.backbone, data.features.shape[-1])
+        neighbours = NeighbourStore.from_training(data.features, data.times, data.latlon, config.seed, weights)
         neighbours.save(out_dir / NEIGHBOURS_FILE)
         on_cpu = model if device.type == "cpu" else copy.deepcopy(model).cpu()
         held = None if val is None else (val.features, val.latlon, val.times)
+        column = group_column(config, data.extras)
         finish_run(
             on_cpu,
             out_dir,
@@ -433,6 +450,9 @@ def _train(
             neighbours=neighbours,
             cache_dir=out_dir / RUN_GALLERIES_DIR if cache_galleries else None,
             log=say,
+            groups=data.extras.get(column) if column is not None else None,
+            train_times=data.times,
+            held_out_groups=None if val is None or column not in val.extras else len(set(val.extras[column])),
         )
     return model
 

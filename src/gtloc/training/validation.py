@@ -27,11 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gtloc.data.features import picture_features
 from gtloc.errors import Param, ParameterError
 from gtloc.geo import haversine_km
 from gtloc.io import write_json
+from gtloc.labels import has_label
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery
+from gtloc.retrieval.search import gallery_logits, search
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior
 from gtloc.timecode import hour_error, month_error
 
@@ -101,26 +104,24 @@ def validation_metrics(
     was_training = model.training
     model.eval()
     device = model.device
-    img = model.encode_image(features.to(device, torch.float32))
-    if img.dim() == 3:
-        img = torch.nn.functional.normalize(img.mean(dim=1), dim=-1)
+    img = model.embed_images(features.to(device, torch.float32))
     out = {"hour": float("nan"), "month": float("nan"), "geo": float("nan")}
-    has_time = torch.isfinite(times).all(dim=1)
+    has_time = has_label(times)
     if has_time.any() and model.time_encoder is not None:
         gallery = build_time_gallery(model.config.gallery)
         time_emb = model.encode_time(gallery.to(device))
-        logits = model.scale("img_time_logit_scale") * img[has_time.to(device)] @ time_emb.T
+        logits = gallery_logits(img[has_time.to(device)], time_emb, float(model.scale("img_time_logit_scale")))
         truth = times[has_time].numpy().astype(float)
         posterior = TimePosterior.build(TimeGallery(gallery), logits.float().cpu())
         answers = {"": posterior.best("bayes"), "_argmax": posterior.best("argmax")}
         for suffix, guess in answers.items():
             out["hour" + suffix] = float(np.mean(hour_error(guess.numpy().astype(float), truth)))
             out["month" + suffix] = float(np.mean(month_error(guess.numpy().astype(float), truth)))
-    has_gps = torch.isfinite(latlon).all(dim=1)
+    has_gps = has_label(latlon)
     if has_gps.any() and len(places):
-        best = (img[has_gps.to(device)] @ model.encode_location(places.to(device)).T).argmax(dim=1).cpu()
+        best = search(img[has_gps.to(device)], model.encode_location(places.to(device)), k=1).indices[:, 0].cpu()
         out["geo"] = float(np.median(haversine_km(places[best].numpy(), latlon[has_gps].numpy())))
-    flat = features.float().mean(dim=1) if features.dim() == 3 else features.float()
+    flat = picture_features(features)
     out["loss"] = float(loss_fn(flat.to(device), latlon.to(device), times.to(device))["loss"])
     model.train(was_training)
     return out

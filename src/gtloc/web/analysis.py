@@ -16,6 +16,7 @@ from gtloc.errors import GtlocError
 from gtloc.inference.prediction import Prediction, place_line, time_note, time_window
 from gtloc.inference.predictor import Predictor
 from gtloc.inference.readable import percent
+from gtloc.labels import has_label
 from gtloc.model.domain import out_of_domain_warning
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.retrieval.place_answer import DISTINCT_KM
@@ -59,7 +60,7 @@ def _places(pred: Prediction) -> list[dict[str, Any]]:
     from gtloc.places import place_names
 
     places, probs = pred.place_topk[0].numpy(), pred.place_probs[0].numpy()
-    found = np.isfinite(places).all(axis=1)
+    found = has_label(places)
     places, probs = places[found].astype(np.float64), probs[found].astype(np.float64)
     names = place_names(places)
     rows = [
