@@ -18,7 +18,8 @@ import torch
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config, small_model_config
-from gtloc.training.loop import load_training_data, lr_at, train
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import lr_at, train
 from helpers.cli import run_cli
 from helpers.toydata import tiny_train_config
 

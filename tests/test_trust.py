@@ -37,8 +37,9 @@ from gtloc.retrieval.posterior import fit_temperature, sharpness, time_answer_lo
 from gtloc.retrieval.time_posterior import TimeGallery, fit_window_mass
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.data import load_training_data
 from gtloc.training.held_out import LOCATION_WEIGHTS
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.loop import train
 from gtloc.training.validation import validation_rows
 from gtloc.web.app import create_app_from_checkpoint
 from helpers.cli import run_cli

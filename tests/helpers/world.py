@@ -15,7 +15,8 @@ from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
 from gtloc.training.config import small_model_config
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import train
 from helpers.toydata import ToyBackbone, make_toy_dataset, render_toy_world, tiny_train_config
 
 N_PICTURES = 160
