@@ -14,7 +14,7 @@ from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
-from gtloc.training.config import small_model_config
+from gtloc.training.config import TrainConfig, small_model_config
 from gtloc.training.data import load_training_data
 from gtloc.training.loop import train
 from helpers.toydata import ToyBackbone, make_toy_dataset, render_toy_world, tiny_train_config
@@ -62,6 +62,19 @@ def build_world(root: Path) -> dict:
         "gallery_dir": root / "gallery",
         "gallery": result.gallery,
     }
+
+
+def build_toy_run(root: Path, world: dict) -> dict:
+    """A tiny GT-Loc trained on the toy ``world`` (:func:`build_world`; 3 epochs, a quarter of the pictures held out
+    to calibrate on) in ``root/run``: model, training state, log, calibration, domain profile, model card, training
+    neighbours and the galleries it encoded (the 100,000-place GPS gallery and the time grid).
+
+    Keys: ``run``, and the world's ``records``, ``images`` and ``features``.
+    """
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=32, queue_size=64, rff_dim=16)
+    config = TrainConfig(epochs=3, batch_size=32, warmup_steps=3, val_split=0.25, model=model)
+    train(load_training_data(world["features"], world["records"]), root / "run", config, progress=False)
+    return {"run": root / "run", **{key: world[key] for key in ("records", "images", "features")}}
 
 
 def plant_embeddings(model: GTLoc, gallery: ImageGallery) -> ImageGallery:
