@@ -22,9 +22,10 @@ from helpers.toydata import ToyBackbone, make_toy_dataset, render_toy_world, tin
 N_PICTURES = 160
 
 
-def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
-    """A small untrained GT-Loc over :class:`ToyBackbone` features (32-d embeddings, a monthly x hourly grid)."""
-    return GTLocConfig(
+def tiny_config(gps_gallery: str = "mp16", **overrides) -> GTLocConfig:
+    """A small untrained GT-Loc over :class:`ToyBackbone` features (32-d embeddings, a monthly x hourly grid) whose GPS
+    gallery is ``gps_gallery``; ``overrides`` set any other field (another backbone, ``feature_dim``, ``seed``)."""
+    values = dict(
         backbone=ToyBackbone.name,
         feature_dim=ToyBackbone.feature_dim,
         embed_dim=32,
@@ -34,6 +35,7 @@ def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
         queue_size=8,
         gallery=GalleryConfig(gps=gps_gallery, time="grid", time_days_step=30, time_minutes_step=60),
     )
+    return GTLocConfig(**{**values, **overrides})
 
 
 def build_world(root: Path) -> dict:
