@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import gtloc.training.loop as training_loop
+import gtloc.training.resume as training_resume
 from bench_small_data import knn_features
 from gtloc.backbones.extract import extract_features
 from gtloc.data.features import FeatureStore
@@ -41,7 +41,8 @@ from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.time_posterior import TimePosterior
 from gtloc.timecode import best_constant_time, hour_error, month_error
 from gtloc.training.config import TrainConfig
-from gtloc.training.loop import TrainingData, train
+from gtloc.training.data import TrainingData
+from gtloc.training.loop import train
 
 MIX_WEIGHTS = (0.25, 0.75, 0.9)
 
@@ -90,11 +91,11 @@ def main() -> None:
     parser.add_argument("--no-blocks", action="store_true", help="weigh every feature alike")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    held_out = training_loop.small_data_validation
+    held_out = training_resume.small_data_validation
     if not args.holdout:
-        training_loop.small_data_validation = lambda config, n, extras: config
+        training_resume.small_data_validation = lambda config, n, extras: config
     elif args.no_refit:
-        training_loop.small_data_validation = lambda config, n, extras: replace(
+        training_resume.small_data_validation = lambda config, n, extras: replace(
             held_out(config, n, extras), refit=False
         )
     config = TrainConfig.from_dict(_overridden(TrainConfig().to_dict(), json.loads(args.config)))

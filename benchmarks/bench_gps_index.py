@@ -22,7 +22,7 @@ from gtloc.geo import geo_metrics
 from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
 from gtloc.model.gtloc import GTLoc
-from gtloc.training.loop import load_training_data
+from gtloc.training.data import load_training_data
 
 
 def main() -> None:

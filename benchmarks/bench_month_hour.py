@@ -23,7 +23,7 @@ import torch
 
 from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
-from gtloc.training.loop import load_training_data
+from gtloc.training.data import load_training_data
 
 
 def main() -> None:

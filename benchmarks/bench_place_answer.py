@@ -28,7 +28,7 @@ import torch
 from gtloc.geo import geo_metrics, haversine_km
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.place_answer import PLACE_CANDIDATES
-from gtloc.training.loop import load_training_data
+from gtloc.training.data import load_training_data
 
 
 def _timed(fn, repeats: int = 3) -> tuple[object, float]:

@@ -29,7 +29,8 @@ from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Predictor
 from gtloc.io import write_json
 from gtloc.training.checkpoint import LOG_FILE
-from gtloc.training.loop import TrainingData, load_training_data, train
+from gtloc.training.data import TrainingData, load_training_data
+from gtloc.training.loop import train
 
 
 def score(model, test: TrainingData) -> dict:

@@ -23,7 +23,7 @@ from gtloc.evaluation.baselines import best_constant_time
 from gtloc.inference.predictor import Predictor
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore
 from gtloc.timecode import hour_error, month_error
-from gtloc.training.loop import load_training_data
+from gtloc.training.data import load_training_data
 
 
 def main() -> None:

@@ -55,7 +55,7 @@ from gtloc.timecode import (
     month_error,
     torus_angles,
 )
-from gtloc.training.loop import load_training_data
+from gtloc.training.data import load_training_data
 
 READOUTS = {"gtloc": "mix", "gtloc_gallery_bayes": "bayes", "gtloc_knn": "knn"}
 SETS = {"tencrop": True, "centre": False, "lite0": False}

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from gtloc.evaluation.protocol import protocol_metrics
 from gtloc.inference.predictor import Predictor
 from gtloc.model.gtloc import GTLoc
-from gtloc.training.loop import load_training_data
+from gtloc.training.data import load_training_data
 
 CENTER_CROP = 4  # ten-crop order: four corners, center, then the same five of the flipped picture
 

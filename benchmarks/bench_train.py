@@ -37,7 +37,8 @@ from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.galleries import time_grid
 from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
-from gtloc.training.loop import TrainingData, train
+from gtloc.training.data import TrainingData
+from gtloc.training.loop import train
 from gtloc.training.objective import Objective
 from reference import plain_train_step
 

@@ -86,7 +86,8 @@ def train_run(work: Path, world: Path, epochs: int, seed: int) -> Path:
         return run
     from gtloc.backbones.extract import extract_features
     from gtloc.evaluation.demo import DemoSettings, demo_train_config
-    from gtloc.training.loop import load_training_data, train
+    from gtloc.training.data import load_training_data
+    from gtloc.training.loop import train
 
     records = world / "train.csv"
     extract_features(load_records(records), world / "images", "efficientnet-lite0", work / "features", progress=True)

@@ -45,7 +45,8 @@ def small_run(work: Path) -> Path:
     from gtloc.data.schema import load_records
     from gtloc.data.world import generate_world
     from gtloc.evaluation.demo import DemoSettings, demo_train_config
-    from gtloc.training.loop import load_training_data, train
+    from gtloc.training.data import load_training_data
+    from gtloc.training.loop import train
 
     generate_world(200, 5, work / "world", workers=2, progress=False)
     records = work / "world" / "records.csv"

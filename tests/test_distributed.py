@@ -15,8 +15,9 @@ from gtloc.errors import GtlocError
 from gtloc.evaluation.experiment import TIME_ONLY_WEIGHTS
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.data import TrainingData
 from gtloc.training.distributed import launched_by_torchrun
-from gtloc.training.loop import TrainingData, train
+from gtloc.training.loop import train
 from helpers.toydata import random_labels
 
 SCRIPT = textwrap.dedent(
@@ -24,7 +25,8 @@ SCRIPT = textwrap.dedent(
     import os, sys, torch
     from gtloc.model.gtloc import GTLoc
     from gtloc.training.distributed import process_group
-    from gtloc.training.loop import TrainingData, train
+    from gtloc.training.data import TrainingData
+    from gtloc.training.loop import train
     from gtloc.training.config import load_train_config
     blob = torch.load(sys.argv[1], weights_only=True)
     data = TrainingData(blob["features"], blob["latlon"], blob["times"], "test")
@@ -166,7 +168,7 @@ def test_gtloc_train_cli_under_torchrun(toy_world, tmp_path, nproc):
     """`torchrun --standalone --nproc_per_node=N -m gtloc train ...` (N = 1 too): one set of messages, a complete,
     loadable run equal to the plain run."""
     from gtloc.training.config import save_train_config
-    from gtloc.training.loop import load_training_data
+    from gtloc.training.data import load_training_data
 
     features, records = toy_world["features"], toy_world["records"]
     config = _config(batch_size=32)

@@ -15,6 +15,7 @@ from gtloc.backbones.extract import backbone_for, encode_inputs, file_features, 
 from gtloc.data.images import load_image
 from gtloc.model.config import GTLocConfig
 from helpers.toydata import ToyBackbone, register_backbone
+from helpers.world import tiny_config
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_file_features_keeps_batches_and_reports_unreadable_files(pictures):
 
 def test_backbone_for_loads_the_configs_backbone_from_its_path(monkeypatch):
     loads = register_backbone(monkeypatch, ToyBackbone())
-    config = GTLocConfig(backbone="toy", backbone_path="/weights/toy", feature_dim=96)
+    config = tiny_config(backbone_path="/weights/toy")
     assert isinstance(backbone_for(config), ToyBackbone)
     backbone_for(config, model_path="/elsewhere")
     assert loads == ["/weights/toy", "/elsewhere"]

@@ -12,7 +12,8 @@ from gtloc.model.gtloc import GTLoc
 from gtloc.model.losses import GTLocLoss
 from gtloc.retrieval.search import search
 from gtloc.training.config import TrainConfig, small_model_config
-from gtloc.training.loop import TrainingData, train
+from gtloc.training.data import TrainingData
+from gtloc.training.loop import train
 from gtloc.training.objective import Objective
 from helpers.toydata import random_labels
 

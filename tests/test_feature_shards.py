@@ -18,7 +18,8 @@ from gtloc.data.formats import unreadable_advice
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
 from gtloc.model.config import GalleryConfig
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import train
 from helpers.cli import run_cli
 from helpers.toydata import ToyBackbone, render_toy_world, tiny_train_config, toy_records
 

@@ -9,7 +9,7 @@ import torch
 from gtloc.data.schema import Records, write_records
 from gtloc.errors import GtlocError
 from gtloc.geo import InvalidCoordinateError
-from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.config import GalleryConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import (
     build_gps_gallery,
@@ -21,11 +21,11 @@ from gtloc.retrieval.galleries import (
     time_grid,
 )
 from gtloc.timecode import InvalidTimeError
+from helpers.world import tiny_config
 
 
 def tiny_model(seed: int = 0) -> GTLoc:
-    config = GTLocConfig(feature_dim=8, encoder_hidden_dim=16, image_hidden_dim=16, rff_dim=8, queue_size=4, seed=seed)
-    return GTLoc(config)
+    return GTLoc(tiny_config(feature_dim=8, seed=seed))
 
 
 def test_mp16_gallery_is_the_shipped_100k_list():

@@ -63,11 +63,12 @@ def test_one_process_torchrun_uses_the_gpu_and_equals_the_plain_run(trained, tmp
     save_train_config(mini_train_config(), tmp_path / "config.yaml")
     script = (
         "import sys, torch\n"
-        "from gtloc.training.loop import TrainingData, train\n"
+        "from gtloc.training.data import TrainingData\n"
+        "from gtloc.training.loop import train\n"
         "from gtloc.training.config import load_train_config\n"
         "blob = torch.load(sys.argv[1], weights_only=True)\n"
         "data = TrainingData(blob['features'], blob['latlon'], blob['times'], 'test')\n"
-        "model = train(data, sys.argv[2], load_trainmini_train_config(sys.argv[3]), device='auto', progress=False)\n"
+        "model = train(data, sys.argv[2], load_train_config(sys.argv[3]), device='auto', progress=False)\n"
         "print('device', model.device)\n"
     )
     (tmp_path / "run.py").write_text(script)

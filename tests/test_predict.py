@@ -8,16 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from gtloc.inference.predictor import Predictor
-from gtloc.model.config import GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import time_grid
+from helpers.world import tiny_config
 
 GPS = torch.tensor([[48.85, 2.35], [51.5, -0.12], [-33.87, 151.21], [40.7, -74.0], [35.7, 139.7]])
 
 
 def tiny_model() -> GTLoc:
-    config = GTLocConfig(feature_dim=12, encoder_hidden_dim=16, image_hidden_dim=16, rff_dim=8, queue_size=4)
-    return GTLoc(config).eval()
+    return GTLoc(tiny_config(feature_dim=12)).eval()
 
 
 def test_topk_probabilities_are_the_softmax_over_the_whole_gallery():
@@ -170,8 +169,8 @@ def test_from_pretrained_caches_galleries_in_the_run(tmp_path):
     predictor = Predictor.from_pretrained(tmp_path)
     assert len(list((tmp_path / "galleries").iterdir())) == 2
     features = torch.randn(2, 12)
-    direct = Predictor(model, gps_gallery=GPS, time_gallery=time_grid()).predict(features)
-    cached = predictor.predict(features)  # the config's galleries (weekly x 30 min), cached
+    direct = Predictor(model, gps_gallery=GPS, time_gallery=time_grid(30, 60)).predict(features)
+    cached = predictor.predict(features)  # the config's galleries (monthly x hourly, tiny_config's), cached
     assert torch.equal(cached.place_topk, direct.place_topk) and torch.equal(cached.time_topk, direct.time_topk)
     again = Predictor.from_pretrained(tmp_path).predict(features)  # read back from the cache
     assert torch.equal(again.place_topk, cached.place_topk) and torch.equal(again.place_probs, cached.place_probs)

@@ -26,6 +26,7 @@ from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from helpers.cli import run_cli
 from helpers.toydata import register_backbone
+from helpers.world import tiny_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "backbones"
 N_IMAGES = 6
@@ -80,16 +81,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     gallery.write_text(
         "path,lat,lon\n" + "".join(f"g{i},{lat},{lon}\n" for i, (lat, lon) in enumerate(places)) + "x,10.5,-20.25\n"
     )
-    config = GTLocConfig(
-        backbone="tiny",
-        feature_dim=TinyBackbone.feature_dim,
-        embed_dim=16,
-        image_hidden_dim=16,
-        encoder_hidden_dim=32,
-        rff_dim=16,
-        queue_size=8,
-        gallery=GalleryConfig(gps=str(gallery), time="grid", time_days_step=30, time_minutes_step=60),
-    )
+    config = tiny_config(str(gallery), backbone="tiny", feature_dim=TinyBackbone.feature_dim)
     GTLoc(config).save_pretrained(root / "run")
     extract_features(records, root, TinyBackbone(), root / "features", progress=False)
     return {
@@ -292,12 +284,10 @@ def test_the_checkpoint_backbone_is_loaded_for_real_pictures(monkeypatch, capsys
     """No stand-in: the default EfficientNet-Lite0 named in the checkpoint's config runs on two photos."""
     gallery = tmp_path / "gallery.csv"
     gallery.write_text("path,lat,lon\na,0,0\nb,45,90\nc,-30,-60\n")
-    config = GTLocConfig(
-        embed_dim=16,
-        image_hidden_dim=16,
-        encoder_hidden_dim=32,
-        rff_dim=16,
-        queue_size=8,
+    default = GTLocConfig()  # the default backbone, EfficientNet-Lite0
+    config = tiny_config(
+        backbone=default.backbone,
+        feature_dim=default.feature_dim,
         gallery=GalleryConfig(gps=str(gallery), time_days_step=60, time_minutes_step=120),
     )
     GTLoc(config).save_pretrained(tmp_path / "run")

@@ -12,18 +12,16 @@ import torch.nn.functional as F
 import gtloc.retrieval.faiss
 from gtloc.errors import GtlocError
 from gtloc.inference.predictor import Predictor
-from gtloc.model.config import GalleryConfig, GTLocConfig
+from gtloc.model.config import GalleryConfig
 from gtloc.model.gtloc import GTLoc
 from helpers.cli import run_cli
+from helpers.world import tiny_config
 
 TIMES = torch.tensor([[1.0, 1, 12, 0, 0], [7, 1, 12, 0, 0]])
 
 
 def tiny_model(seed: int = 0) -> GTLoc:
-    config = GTLocConfig(
-        feature_dim=12, embed_dim=64, encoder_hidden_dim=32, image_hidden_dim=16, rff_dim=16, queue_size=4, seed=seed
-    )
-    return GTLoc(config).eval()
+    return GTLoc(tiny_config(feature_dim=12, embed_dim=64, seed=seed)).eval()
 
 
 def random_places(n: int, seed: int) -> torch.Tensor:

@@ -20,7 +20,8 @@ from gtloc.inference.predictor import Prediction, Predictor
 from gtloc.model.config import GalleryConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, small_model_config
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import train
 from helpers.toydata import ToyBackbone, make_toy_dataset, register_backbone
 
 ROOT = Path(__file__).resolve().parent.parent

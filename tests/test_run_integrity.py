@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from safetensors import safe_open
 from gtloc.backbones.extract import extract_features
 from gtloc.data.schema import load_records
 from helpers.cli import run_cli
+from helpers.frozen import copy_run
 from helpers.toydata import ToyBackbone, make_toy_dataset
 
 SRC = Path(__file__).parent.parent / "src"
@@ -53,21 +53,6 @@ def _train(monkeypatch, capsys, world, out: Path, *extra) -> tuple[int, str, str
     return run_cli(monkeypatch, capsys, *args, *extra)
 
 
-@pytest.fixture(scope="module")
-def trained(world, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("trained") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        from gtloc.cli import main
-
-        mp.setattr(sys, "argv", ["gtloc", "train", "--features", str(world["feats"]), "--records",
-                                 str(world["records"]), "--out", str(run), "--config", str(world["config"]),
-                                 "--no-progress"])  # fmt: skip
-        with pytest.raises(SystemExit) as info:
-            main()
-        assert not info.value.code
-    return run
-
-
 def _one_error(code: int, err: str, *parts: str) -> None:
     assert code == 2, err
     last = err.strip().splitlines()[-1]
@@ -77,9 +62,8 @@ def _one_error(code: int, err: str, *parts: str) -> None:
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
-def test_a_damaged_model_file_is_one_error_line(world, trained, tmp_path, monkeypatch, capsys, damage):
-    run = tmp_path / "run"
-    shutil.copytree(trained, run)
+def test_a_damaged_model_file_is_one_error_line(world, toy_run, tmp_path, monkeypatch, capsys, damage):
+    run = copy_run(toy_run["run"], tmp_path / "run")
     weights = run / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "garbage": os.urandom(500)}[damage])
@@ -96,9 +80,8 @@ def test_a_damaged_model_file_is_one_error_line(world, trained, tmp_path, monkey
         ("{not json", "unreadable model config", ""),
     ],
 )
-def test_a_bad_model_config_names_the_field(world, trained, tmp_path, monkeypatch, capsys, text, field, problem):
-    run = tmp_path / "run"
-    shutil.copytree(trained, run)
+def test_a_bad_model_config_names_the_field(world, toy_run, tmp_path, monkeypatch, capsys, text, field, problem):
+    run = copy_run(toy_run["run"], tmp_path / "run")
     (run / "config.json").write_text(text)
     args = ("predict", "--checkpoint", run, "--features", world["feats"], "--out", tmp_path / "p.csv")
     _one_error(*run_cli(monkeypatch, capsys, *args, "--no-progress")[::2], str(run / "config.json"), field, problem)
@@ -122,9 +105,8 @@ def test_a_bad_training_config_names_the_file_and_field(world, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
-def test_a_damaged_training_state_is_one_error_line(world, trained, tmp_path, monkeypatch, capsys, damage):
-    run = tmp_path / "run"
-    shutil.copytree(trained, run)
+def test_a_damaged_training_state_is_one_error_line(world, toy_run, tmp_path, monkeypatch, capsys, damage):
+    run = copy_run(toy_run["run"], tmp_path / "run")
     state = run / "training_state.safetensors"
     data = state.read_bytes()
     state.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "garbage": os.urandom(500)}[damage])

@@ -20,9 +20,9 @@ from gtloc.backbones.extract import extract_features
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.schema import Records, load_records, write_records
 from gtloc.io import OutputPathError, atomic_write_text, output_dir
-from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from helpers.cli import run_cli
+from helpers.world import tiny_config
 
 SRC = Path(__file__).parent.parent / "src"
 
@@ -49,16 +49,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     records = Records(paths, np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]), np.full((4, 5), np.nan))
     write_records(records, root / "records.csv")
     (root / "places.csv").write_text("path,lat,lon\n" + "".join(f"g{i},{i * 10},{i * 20}\n" for i in range(5)))
-    config = GTLocConfig(
-        backbone="tiny",
-        feature_dim=12,
-        embed_dim=16,
-        image_hidden_dim=16,
-        encoder_hidden_dim=32,
-        rff_dim=16,
-        queue_size=8,
-        gallery=GalleryConfig(gps=str(root / "places.csv"), time="grid", time_days_step=30, time_minutes_step=60),
-    )
+    config = tiny_config(str(root / "places.csv"), backbone="tiny", feature_dim=12)
     GTLoc(config).save_pretrained(root / "run")
     extract_features(records, root, TinyBackbone(), root / "features", progress=False)
     return {"root": root, "run": root / "run", "features": root / "features"}

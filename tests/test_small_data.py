@@ -24,7 +24,8 @@ from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore, time_ker
 from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
 from gtloc.timecode import hour_error, month_error
 from gtloc.training.config import TrainConfig, small_model_config
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import train
 from gtloc.training.small_data import (
     SMALL_DATA_N,
     SMALL_VAL_SPLIT,

@@ -8,11 +8,11 @@ import torch
 from gtloc.errors import GtlocError
 from gtloc.inference.retrieve import CLIP_TEXT, PARSER, GeoTimeRequest, Retriever, search, text_request
 from gtloc.inference.textquery import parse_query
-from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.places import find_place
 from gtloc.retrieval.image_gallery import ImageGallery
 from helpers.tinyclip import PROJECTION_DIM
+from helpers.world import tiny_config
 
 
 def test_the_issue_example_reads_oslo_january_and_dusk_from_the_sun():
@@ -95,12 +95,7 @@ def _gallery(model: GTLoc, n: int = 10) -> ImageGallery:
 
 
 def _model(backbone: str, feature_dim: int) -> GTLoc:
-    return GTLoc(
-        GTLocConfig(
-            backbone=backbone, feature_dim=feature_dim, embed_dim=16, image_hidden_dim=16, encoder_hidden_dim=16,
-            rff_dim=8, queue_size=4, gallery=GalleryConfig(time_days_step=30, time_minutes_step=60),
-        )
-    )  # fmt: skip
+    return GTLoc(tiny_config(backbone=backbone, feature_dim=feature_dim))
 
 
 def test_the_clip_text_tower_goes_through_the_image_head(tiny_clip):

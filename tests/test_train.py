@@ -18,8 +18,10 @@ import torch
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.gtloc import GTLoc
 from gtloc.training.config import TrainConfig, load_train_config, save_train_config, small_model_config
-from gtloc.training.loop import load_training_data, lr_at, train
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import lr_at, train
 from helpers.cli import run_cli
+from helpers.frozen import copy_run
 from helpers.toydata import tiny_train_config
 
 
@@ -102,20 +104,19 @@ def test_kill_minus_9_mid_epoch_then_resume(toy_cache, tmp_path):
     assert steps == list(range(1, total + 1))
 
 
-def test_a_used_run_directory_needs_resume(toy_cache, tmp_path):
-    data = load_training_data(*toy_cache)
-    train(data, tmp_path / "run", tiny_train_config(epochs=1), progress=False)
+def test_a_used_run_directory_needs_resume(toy_cache, toy_run, tmp_path):
+    run = copy_run(toy_run["run"], tmp_path / "run")
     with pytest.raises(ParameterError) as info:
-        train(data, tmp_path / "run", tiny_train_config(epochs=1), progress=False)
+        train(load_training_data(*toy_cache), run, tiny_train_config(epochs=1), progress=False)
     assert info.value.parameters == ("resume", "out_dir")
     assert str(info.value).endswith(
         "already holds a training run: pass resume=True to continue it, or choose another out_dir"
     )
 
 
-def test_a_used_run_directory_needs_resume_on_the_command_line(toy_cache, tmp_path, monkeypatch, capsys):
+def test_a_used_run_directory_needs_resume_on_the_command_line(toy_cache, toy_run, tmp_path, monkeypatch, capsys):
     features, records = toy_cache
-    train(load_training_data(*toy_cache), tmp_path / "run", tiny_train_config(epochs=1), progress=False)
+    copy_run(toy_run["run"], tmp_path / "run")
     args = ("train", "--features", features, "--records", records, "--out", tmp_path / "run", "--no-progress")
     code, _, stderr = run_cli(monkeypatch, capsys, *args)
     assert code == 2

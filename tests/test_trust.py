@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from gtloc.backbones.extract import extract_features
 from gtloc.data.claims import Claim
 from gtloc.data.schema import load_records
 from gtloc.errors import GtlocError
@@ -45,13 +44,14 @@ from gtloc.retrieval.posterior import fit_temperature, sharpness, time_answer_lo
 from gtloc.retrieval.time_posterior import TimeGallery, fit_window_mass
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
 from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.data import load_training_data
 from gtloc.training.held_out import LOCATION_WEIGHTS
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.loop import train
 from gtloc.training.validation import validation_rows
 from gtloc.web.app import create_app_from_checkpoint
 from helpers.cli import run_cli
-from helpers.toydata import ToyBackbone, make_toy_dataset, register_backbone
-from helpers.world import build_world
+from helpers.frozen import copy_run
+from helpers.toydata import ToyBackbone, register_backbone
 
 
 def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
@@ -135,16 +135,9 @@ def test_a_domain_profile_calibrated_on_groups_keeps_a_new_camera_of_the_same_ki
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A tiny run on a 160-picture toy world with a quarter held out."""
-    root = tmp_path_factory.mktemp("trust")
-    records = make_toy_dataset(root / "world", 160)
-    extract_features(load_records(records), root / "world", ToyBackbone(), root / "features", progress=False)
-    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
-    config = TrainConfig(epochs=3, batch_size=32, warmup_steps=3, val_split=0.25, model=model)
-    data = load_training_data(root / "features", records)
-    train(data, root / "run", config, progress=False)
-    return {"root": root, "run": root / "run", "records": records, "features": root / "features", "data": data}
+def trained_run(toy_run):
+    """The shared toy run (trained on the 160-picture toy world with a quarter held out), with its training data."""
+    return {**toy_run, "data": load_training_data(toy_run["features"], toy_run["records"])}
 
 
 def test_training_writes_the_model_card_temperatures_and_domain_profile(trained_run, monkeypatch, capsys):
@@ -227,7 +220,7 @@ def test_the_radius_level_is_fitted_on_the_held_out_pictures_and_predict_states_
 def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run, tmp_path):
     """A run keeps the galleries it encoded to calibrate (predict reuses them); cache_galleries=False keeps none."""
     assert len(list((trained_run["run"] / "galleries").glob("gps-*.safetensors"))) == 1
-    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, queue_size=64, rff_dim=16)
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=32, queue_size=64, rff_dim=16)
     config = TrainConfig(epochs=1, batch_size=32, warmup_steps=1, val_split=0.25, model=model)
     heard: list[str] = []
     train(trained_run["data"], tmp_path / "run", config, progress=False, cache_galleries=False, log=heard.append)
@@ -273,20 +266,20 @@ def test_a_damaged_calibration_file_is_one_clear_error(tmp_path, text, message):
 
 
 def test_a_generated_world_is_named_with_its_seed(trained_run, tmp_path):
-    (trained_run["records"].parent / "world.json").write_text(json.dumps({"seed": 7}))
-    try:
-        source = load_training_data(trained_run["features"], trained_run["records"]).source
-    finally:
-        (trained_run["records"].parent / "world.json").unlink()
+    records = tmp_path / "records.csv"
+    records.write_text(trained_run["records"].read_text())
+    (tmp_path / "world.json").write_text(json.dumps({"seed": 7}))
+    source = load_training_data(trained_run["features"], records).source
     assert source.world_seed == 7 and source.generated
     card = ModelCard(training_data=run_card(trained_run["run"]).training_data)
     card.training_data.domain, card.training_data.world_seed = "generated", 7
     assert "generated pictures (synthetic world, seed 7); it has never seen a real photo" in card.summary()
 
 
-def test_a_run_without_a_card_says_so_and_a_folder_without_a_model_is_an_error(tmp_path, monkeypatch, capsys):
-    world = build_world(tmp_path)
-    assert "no model card" in run_card(world["run"]).training_data.phrase()
+def test_a_run_without_a_card_says_so_and_a_folder_without_a_model_is_an_error(
+    toy_world, tmp_path, monkeypatch, capsys
+):
+    assert "no model card" in run_card(toy_world["run"]).training_data.phrase()
     code, _, err = run_cli(monkeypatch, capsys, "info", tmp_path)
     assert code == 2 and "is not a gtloc run directory" in err
 
@@ -327,11 +320,10 @@ def far_away_profile(run_dir, features):
     DomainProfile.build(features, features).save(run_dir)
 
 
-def test_an_out_of_domain_photo_is_flagged_everywhere_and_cannot_be_judged(tmp_path, monkeypatch, capsys):
-    world = build_world(tmp_path)
-    run = world["run"]
+def test_an_out_of_domain_photo_is_flagged_everywhere_and_cannot_be_judged(toy_world, tmp_path, monkeypatch, capsys):
+    run = copy_run(toy_world["run"], tmp_path / "run")
     register_backbone(monkeypatch, ToyBackbone())
-    far_away_profile(run, world["gallery"].features)
+    far_away_profile(run, toy_world["gallery"].features)
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (64, 48), (200, 40, 40)).save(photo)
 
@@ -352,9 +344,10 @@ def test_an_out_of_domain_photo_is_flagged_everywhere_and_cannot_be_judged(tmp_p
     assert 'id="domain-warning"' in page.text and "outside the model&#39;s domain" in page.text
 
 
-def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(tmp_path, monkeypatch, capsys):
-    world = build_world(tmp_path)
-    run = world["run"]
+def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(
+    toy_world, tmp_path, monkeypatch, capsys
+):
+    run = copy_run(toy_world["run"], tmp_path / "run")
     register_backbone(monkeypatch, ToyBackbone())
     ModelCard(backbone=ToyBackbone.name, readout="bayes").save(run)  # the run's read-out: used everywhere
     photo = tmp_path / "photo.jpg"
@@ -428,7 +421,7 @@ def test_the_heatmap_rows_sum_to_the_printed_month_posterior_in_the_api_and_on_t
     (the default read-out's): its row sums are the month posterior, its column sums the hour posterior."""
     register_backbone(monkeypatch, ToyBackbone())
     run = trained_run["run"]
-    photo = trained_run["root"] / "world" / load_records(trained_run["records"]).paths[0]
+    photo = trained_run["images"] / load_records(trained_run["records"]).paths[0]
     predictor = Predictor.from_pretrained(run)
     assert predictor.readout == DEFAULT_READOUT and predictor.time_posterior == "mix"
     pred = predictor.predict_image(photo)

@@ -41,7 +41,7 @@ _EXPORTS = {
     "verify_photos": "gtloc.evidence",
     "TrainConfig": "gtloc.training.config",
     "train": "gtloc.training.loop",
-    "load_training_data": "gtloc.training.loop",
+    "load_training_data": "gtloc.training.data",
     "evaluate_predictions": "gtloc.evaluation.protocol",
 }
 
@@ -97,7 +97,8 @@ if TYPE_CHECKING:
     from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
     from gtloc.sun import SunPosition, sun_position
     from gtloc.training.config import TrainConfig
-    from gtloc.training.loop import load_training_data, train
+    from gtloc.training.data import load_training_data
+    from gtloc.training.loop import train
 
 
 def __getattr__(name: str) -> Any:

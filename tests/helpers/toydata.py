@@ -15,7 +15,7 @@ from gtloc.backbones.base import Backbone
 from gtloc.backbones.preprocess import Preprocess
 from gtloc.data.schema import Records, write_records
 from gtloc.training.config import TrainConfig, small_model_config
-from gtloc.training.loop import TrainingData
+from gtloc.training.data import TrainingData
 
 
 class ToyBackbone(Backbone):
@@ -107,9 +107,10 @@ def random_training_data(n: int = 96, dim: int = 16, seed: int = 0) -> TrainingD
 
 def mini_train_config(**overrides) -> TrainConfig:
     """2 epochs of batches of 12 over a very small model (hidden 32, embeddings 16, RFF 16, queues of 24), for
-    :func:`random_training_data`; ``overrides`` set any field."""
+    :func:`random_training_data`, used as written (``adapt_to_data=False``, as :func:`tiny_train_config`);
+    ``overrides`` set any field."""
     model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=16, rff_dim=16, queue_size=24)
-    values = dict(epochs=2, batch_size=12, warmup_steps=2, checkpoint_every=5, model=model)
+    values = dict(epochs=2, batch_size=12, warmup_steps=2, checkpoint_every=5, model=model, adapt_to_data=False)
     values.update(overrides)
     return TrainConfig(**values)
 

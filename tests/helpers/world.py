@@ -14,16 +14,18 @@ from gtloc.inference.predictor import Predictor
 from gtloc.model.config import GalleryConfig, GTLocConfig
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.image_gallery import ImageGallery, build_image_gallery
-from gtloc.training.config import small_model_config
-from gtloc.training.loop import load_training_data, train
+from gtloc.training.config import TrainConfig, small_model_config
+from gtloc.training.data import load_training_data
+from gtloc.training.loop import train
 from helpers.toydata import ToyBackbone, make_toy_dataset, render_toy_world, tiny_train_config
 
 N_PICTURES = 160
 
 
-def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
-    """A small untrained GT-Loc over :class:`ToyBackbone` features (32-d embeddings, a monthly x hourly grid)."""
-    return GTLocConfig(
+def tiny_config(gps_gallery: str = "mp16", **overrides) -> GTLocConfig:
+    """A small untrained GT-Loc over :class:`ToyBackbone` features (32-d embeddings, a monthly x hourly grid) whose GPS
+    gallery is ``gps_gallery``; ``overrides`` set any other field (another backbone, ``feature_dim``, ``seed``)."""
+    values = dict(
         backbone=ToyBackbone.name,
         feature_dim=ToyBackbone.feature_dim,
         embed_dim=32,
@@ -33,6 +35,7 @@ def tiny_config(gps_gallery: str = "mp16") -> GTLocConfig:
         queue_size=8,
         gallery=GalleryConfig(gps=gps_gallery, time="grid", time_days_step=30, time_minutes_step=60),
     )
+    return GTLocConfig(**{**values, **overrides})
 
 
 def build_world(root: Path) -> dict:
@@ -61,6 +64,19 @@ def build_world(root: Path) -> dict:
         "gallery_dir": root / "gallery",
         "gallery": result.gallery,
     }
+
+
+def build_toy_run(root: Path, world: dict) -> dict:
+    """A tiny GT-Loc trained on the toy ``world`` (:func:`build_world`; 3 epochs, a quarter of the pictures held out
+    to calibrate on) in ``root/run``: model, training state, log, calibration, domain profile, model card, training
+    neighbours and the galleries it encoded (the 100,000-place GPS gallery and the time grid).
+
+    Keys: ``run``, and the world's ``records``, ``images`` and ``features``.
+    """
+    model = small_model_config(encoder_hidden_dim=32, image_hidden_dim=32, embed_dim=32, queue_size=64, rff_dim=16)
+    config = TrainConfig(epochs=3, batch_size=32, warmup_steps=3, val_split=0.25, model=model)
+    train(load_training_data(world["features"], world["records"]), root / "run", config, progress=False)
+    return {"run": root / "run", **{key: world[key] for key in ("records", "images", "features")}}
 
 
 def plant_embeddings(model: GTLoc, gallery: ImageGallery) -> ImageGallery:

@@ -52,8 +52,8 @@ def train(
     """
     device = checked_device(device)
     from gtloc.training.config import load_train_config
+    from gtloc.training.data import load_training_data
     from gtloc.training.distributed import is_main_process
-    from gtloc.training.loop import load_training_data
     from gtloc.training.loop import train as run_training
 
     train_config = None

@@ -36,7 +36,8 @@ from gtloc.model.card import MODEL_CARD_FILE
 from gtloc.model.readouts import DEFAULT_READOUT, READOUTS
 from gtloc.training.checkpoint import TRAINING_STATE_FILE
 from gtloc.training.config import TrainConfig
-from gtloc.training.loop import TrainingData, load_training_data, train
+from gtloc.training.data import TrainingData, load_training_data
+from gtloc.training.loop import train
 
 DEFAULT_FOLDS = 5
 

@@ -26,7 +26,7 @@ from gtloc.inference.prediction_files import write_predictions
 from gtloc.io import atomic_write_text, write_json
 from gtloc.model.card import MODEL_CARD_FILE
 from gtloc.training.config import TrainConfig, small_model_config
-from gtloc.training.loop import TrainingData, load_training_data
+from gtloc.training.data import TrainingData, load_training_data
 
 POSTERIOR_EXAMPLES = 6
 RUNS = ("gtloc", *ABLATIONS)

@@ -19,7 +19,8 @@ from gtloc.io import write_json
 from gtloc.model.losses import LossWeights
 from gtloc.training.checkpoint import TRAINING_STATE_FILE, saved_step
 from gtloc.training.config import TrainConfig
-from gtloc.training.loop import TrainingData, train
+from gtloc.training.data import TrainingData
+from gtloc.training.loop import train
 
 ABLATIONS = ("gtloc_hard_targets", "gtloc_time_only")
 TIME_ONLY_WEIGHTS = LossWeights(img_gps=0.0, gps_time=0.0, ig2t=0.0, it2g=0.0, gt2i=0.0)

@@ -1,5 +1,5 @@
 """The run directory's file names, and the resumable training state in one safetensors file: model, optimiser,
-RNG, step (written atomically)."""
+RNG, step (written atomically); :class:`Checkpoints` writes it during a run and stops a run gone non-finite."""
 
 from __future__ import annotations
 
@@ -95,3 +95,45 @@ def load_training_state(path: str | Path, model: GTLoc, optimizer: torch.optim.O
             f"cannot resume: {path} is damaged or from another version ({type(exc).__name__}: {exc})"
         ) from None
     return state
+
+
+class Checkpoints:
+    """A run's checkpoints at ``path``, of the config and data of those digests: each written (by process 0 only:
+    ``write``) once the weights are checked finite. A loss, gradient norm or weight that is not finite stops the run,
+    naming the last good checkpoint (the one of step ``last_good``; 0: none yet), which is left as it is."""
+
+    def __init__(
+        self,
+        path: Path,
+        model: GTLoc,
+        optimizer: torch.optim.Optimizer,
+        config_digest: str,
+        data_digests: dict[str, str],
+        write: bool,
+        last_good: int,
+    ) -> None:
+        self.path, self.model, self.optimizer, self.write = path, model, optimizer, write
+        self.config_digest, self.data_digests, self.last_good = config_digest, data_digests, last_good
+
+    def save(self, step: int) -> None:
+        """Write the checkpoint of step ``step`` (1-based: steps done)."""
+        weights = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+        self.check_finite(step, "model's weights", weights)
+        if self.write:
+            save_training_state(
+                self.path, self.model, self.optimizer, TrainingState(step, self.config_digest, self.data_digests)
+            )
+        self.last_good = step
+
+    def check_finite(self, step: int, what: str, value: torch.Tensor | float) -> None:
+        """Stop the run at ``step`` (1-based) when ``value`` (``what``: the loss, ...) holds NaN or inf."""
+        value = torch.as_tensor(value)
+        if bool(torch.isfinite(value).all()):
+            return
+        shown = f" ({float(value)})" if value.numel() == 1 else ""
+        kept = (
+            f"the checkpoint of step {self.last_good} in {self.path} is kept" if self.last_good else "no checkpoint yet"
+        )
+        raise GtlocError(
+            f"training stopped at step {step}: the {what} is not finite{shown}; {kept} (try a lower lr or grad_clip)"
+        )

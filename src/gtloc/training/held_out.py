@@ -129,28 +129,7 @@ def fit_temperatures(
     metrics: dict[str, float] = {"pictures": len(embeddings)}
     has_place = has_label(latlon)
     if int(has_place.sum()) >= MIN_HELD_OUT:
-        gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir, log=log)
-        logits = gallery_logits(embeddings[has_place], gps.embeddings, float(model.scale("img_gps_logit_scale")))
-        top = gps.labels[logits.argmax(dim=1)]
-        truth = latlon[has_place]
-        near = near_mask(gps.labels, top)
-        hit = haversine_km(top.double(), truth.double()) <= PLACE_RADIUS_KM
-        temperatures.place = fit_temperature(lambda t: place_answer_loss(logits, near, hit, t))
-        temperatures.held_out_loss["place"] = {
-            "before": place_answer_loss(logits, near, hit, 1.0),
-            "after": place_answer_loss(logits, near, hit, temperatures.place),
-        }
-        place_sharpness = torch.cat(
-            [sharpness(torch.softmax(c / temperatures.place, dim=1)) for c in logits.split(CHUNK)]
-        )
-        temperatures.flat_below["place"] = flat_below(place_sharpness, "place")
-        calibrated = logits / temperatures.place
-        claimed = (embeddings[has_place] * model.encode_location(truth)).sum(dim=1)
-        scale = float(model.scale("img_gps_logit_scale")) / temperatures.place
-        fit_inconsistent_below(temperatures, "place", rank_claims_in_rows(calibrated, scale * claimed))
-        temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
-        geo = geo_metrics(best.numpy(), truth.numpy())
-        metrics.update(median_km=geo["median_km"], acc_750km=geo["acc_750km"])
+        metrics.update(_fit_place(model, embeddings[has_place], latlon[has_place], temperatures, cache_dir, log))
     has_time = has_label(times)
     if model.time_encoder is not None and int(has_time.sum()) >= MIN_HELD_OUT:
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
@@ -193,6 +172,38 @@ def fit_temperatures(
             temperatures.location_weight = min(LOCATION_WEIGHTS, key=lambda w: (scores[w], w))
             temperatures.held_out_loss["given_location"] = {f"{w:g}": score for w, score in scores.items()}
     return temperatures, metrics
+
+
+def _fit_place(
+    model: GTLoc,
+    embeddings: torch.Tensor,
+    truth: torch.Tensor,
+    temperatures: Temperatures,
+    cache_dir: Path | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, float]:
+    """The place half of :func:`fit_temperatures` on held-out rows with a place (``truth`` ``(R, 2)``): sets the
+    place temperature, its ``flat_below``, ``inconsistent_below`` and ``place_mass`` in ``temperatures``; the best
+    place's median km and acc@750."""
+    gps = encode_gallery(model, "gps", build_gps_gallery(model.config.gallery.gps), cache_dir, log=log)
+    logits = gallery_logits(embeddings, gps.embeddings, float(model.scale("img_gps_logit_scale")))
+    top = gps.labels[logits.argmax(dim=1)]
+    near = near_mask(gps.labels, top)
+    hit = haversine_km(top.double(), truth.double()) <= PLACE_RADIUS_KM
+    temperatures.place = fit_temperature(lambda t: place_answer_loss(logits, near, hit, t))
+    temperatures.held_out_loss["place"] = {
+        "before": place_answer_loss(logits, near, hit, 1.0),
+        "after": place_answer_loss(logits, near, hit, temperatures.place),
+    }
+    place_sharpness = torch.cat([sharpness(torch.softmax(c / temperatures.place, dim=1)) for c in logits.split(CHUNK)])
+    temperatures.flat_below["place"] = flat_below(place_sharpness, "place")
+    calibrated = logits / temperatures.place
+    claimed = (embeddings * model.encode_location(truth)).sum(dim=1)
+    scale = float(model.scale("img_gps_logit_scale")) / temperatures.place
+    fit_inconsistent_below(temperatures, "place", rank_claims_in_rows(calibrated, scale * claimed))
+    temperatures.place_mass, best = fit_radius_mass(calibrated, gps.labels, truth, temperatures.place_coverage)
+    geo = geo_metrics(best.numpy(), truth.numpy())
+    return {"median_km": geo["median_km"], "acc_750km": geo["acc_750km"]}
 
 
 @dataclass
