@@ -43,13 +43,25 @@ def photos(eager):
 def test_unknown_backbone_lists_the_available_ones():
     with pytest.raises(GtlocError) as info:
         load_backbone("resnet-50")
-    assert str(info.value) == "unknown backbone 'resnet-50'; available: clip-vit-l-14, efficientnet-lite0"
+    assert str(info.value) == (
+        "unknown backbone 'resnet-50'; available: clip-vit-l-14, clip-vit-l-14+photometric, efficientnet-lite0, "
+        "efficientnet-lite0+photometric, photometric"
+    )
 
 
 def test_registry_describes_each_backbone():
-    assert sorted(BACKBONES) == ["clip-vit-l-14", "efficientnet-lite0"]
+    assert sorted(BACKBONES) == [
+        "clip-vit-l-14",
+        "clip-vit-l-14+photometric",
+        "efficientnet-lite0",
+        "efficientnet-lite0+photometric",
+        "photometric",
+    ]
     spec = backbone_spec("efficientnet-lite0")
     assert spec.feature_dim == 1280
+    # a network's features with the 46 photometric statistics of the same crop appended
+    assert backbone_spec("efficientnet-lite0+photometric").feature_dim == 1280 + 46
+    assert backbone_spec("photometric").feature_dim == 46
     assert spec.preprocess.fingerprint() == {
         "size": 224,
         "resize": 256,
