@@ -194,3 +194,16 @@ def can_write(folder: str | os.PathLike[str]) -> bool:
     with contextlib.suppress(OSError):
         (Path(folder) / ".gtloc-write-test").unlink()
     return True
+
+
+def read_format_json(path: Path, fmt: str, what: str) -> dict[str, Any]:
+    """The JSON object in ``path`` whose ``format`` field is ``fmt``: gtloc's own descriptions of what it wrote (a
+    feature manifest, a gallery, a library). Unreadable JSON, or another ``format``, is one :class:`GtlocError`
+    naming the file and ``what`` it should have been."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GtlocError(f"cannot read {path} ({what}): {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != fmt:
+        raise GtlocError(f"{path} is not {what} (expected format {fmt!r})")
+    return document

@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from gtloc.errors import GtlocError, Param, ParameterError
-from gtloc.io import atomic_path, atomic_write_text, write_json
+from gtloc.io import atomic_path, atomic_write_text, read_format_json, write_json
 
 FORMAT = "gtloc-features/1"
 MANIFEST = "manifest.json"
@@ -99,12 +99,7 @@ class FeatureStore:
         manifest_path = root / MANIFEST
         if not manifest_path.is_file():
             raise GtlocError(f"no feature cache in {root}: {MANIFEST} not found (make one with `gtloc features`)")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GtlocError(f"cannot read {manifest_path}: {exc}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise GtlocError(f"{manifest_path} is not a gtloc feature manifest (expected format {FORMAT!r})")
+        manifest = read_format_json(manifest_path, FORMAT, "a gtloc feature manifest")
         return cls._indexed(root, manifest)
 
     @classmethod

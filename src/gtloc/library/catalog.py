@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gtloc.errors import GtlocError
-from gtloc.io import atomic_write_text, write_json
+from gtloc.io import atomic_write_text, read_format_json, write_json
 
 FORMAT = "gtloc-library/1"
 LIBRARY_JSON = "library.json"
@@ -209,12 +208,7 @@ class Library:
         info_path = lib / LIBRARY_JSON
         if not info_path.is_file():
             raise GtlocError(f"{lib} is not a scanned library ({LIBRARY_JSON} not found): run `gtloc library scan`")
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GtlocError(f"cannot read {info_path}: {exc}") from None
-        if not isinstance(info, dict) or info.get("format") != FORMAT:
-            raise GtlocError(f"{info_path} is not a gtloc library (expected format {FORMAT!r})")
+        info = read_format_json(info_path, FORMAT, "a gtloc library")
         photos = read_photos(lib / PHOTOS_CSV) if (lib / PHOTOS_CSV).is_file() else []
         return cls(lib, Path(info["root"]), photos, read_skipped(lib / SKIPPED_CSV), info)
 

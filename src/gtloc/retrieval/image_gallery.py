@@ -12,7 +12,6 @@ opening a gallery with another model is refused unless it is re-embedded from th
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gtloc.errors import GtlocError
-from gtloc.io import atomic_path, exclusive_lock, write_json
+from gtloc.io import atomic_path, exclusive_lock, read_format_json, write_json
 
 if TYPE_CHECKING:
     from gtloc.backbones import Backbone
@@ -118,12 +117,7 @@ class ImageGallery:
                 raise GtlocError(
                     f"{directory} is not an image gallery: {path.name} is missing (make one with `gtloc index`)"
                 )
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GtlocError(f"{meta_path}: unreadable gallery description ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise GtlocError(f"{meta_path} is not a gtloc gallery description (expected format {FORMAT!r})")
+        meta = read_format_json(meta_path, FORMAT, "a gtloc gallery description")
         try:
             tensors = load_file(str(tensors_path))
         except (SafetensorError, OSError) as exc:
