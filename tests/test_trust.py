@@ -357,13 +357,14 @@ def test_predict_verify_and_the_web_page_give_one_answer_and_name_its_read_out(
     row = next(csv.DictReader((tmp_path / "p.csv").open()))
     assert code == 0 and "; read-out bayes)" in out
     place = (float(row["lat"]), float(row["lon"]))
-    time = f"{int(row['month']):02d}-{int(row['day']):02d} {int(row['hour']):02d}:{int(row['minute']):02d}"
+    time = f"{calendar.month_name[int(row['month'])]}, {row['hour_window']}"  # a month and clock hours, no grid day
 
     args = ["verify", photo, "--checkpoint", run, "--lat", "10", "--lon", "20", "--json", tmp_path / "v.json"]
     code, out, _ = run_cli(monkeypatch, capsys, *args)
     guess = json.loads((tmp_path / "v.json").read_text())["best_guess"]
     assert code == 0 and (guess["time"], guess["readout"]) == (time, "bayes")
     assert (guess["lat"], guess["lon"]) == pytest.approx(place, abs=1e-4)
+    assert guess["radius_km"] == pytest.approx(float(row["radius_km"]), abs=0.1) and guess["radius_text"]
 
     client = TestClient(create_app_from_checkpoint(run))
     data = client.post("/api/analyze", files={"photo": ("photo.jpg", photo.read_bytes(), "image/jpeg")}).json()

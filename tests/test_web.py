@@ -7,8 +7,10 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from PIL import ExifTags, Image
 
+from gtloc.model.readouts import READOUT_WORDS
 from gtloc.web.app import create_app
 from helpers.world import tiny_predictor
 
@@ -239,6 +241,11 @@ def test_the_page_shows_the_one_best_place_that_predict_gives(client, tmp_path):
     assert all(f">{p['prob_text']}</td>" in page for p in data["places"]) and "%" in data["places"][0]["prob_text"]
     month, hours = data["best_time"].split(", ")  # "July, 14:00-16:00": a month and clock hours, no grid day
     assert month in calendar.month_name[1:] and hours[2:6] == ":00-" and hours.endswith(":00")
+    # The claim section's "model's best guess" is the same place (with its radius) and the same time window.
+    guess = data["verification"]["best_guess"]
+    assert (guess["lat"], guess["lon"]) == pytest.approx((lat, lon), abs=1e-4) and guess["time"] == data["best_time"]
+    assert f'id="best-guess">near {guess["near"]} ({guess["radius_text"]}), {data["best_time"]} (read-out' in page
+    assert f'id="readout-words">{escape(READOUT_WORDS[data["readout"]])}</span>' in page
 
 
 def test_a_flat_posterior_looks_flat_and_a_sharp_one_dark_on_the_one_scale():

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gtloc.evidence.check import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, Check
+from gtloc.inference.prediction import time_window
+from gtloc.inference.readable import latlon_text, percent, radius_text
 from gtloc.inference.verify import ClaimRank, Verification
 from gtloc.model.calibration import DEFAULT_FLAT_BELOW, DEFAULT_INCONSISTENT_BELOW
 from gtloc.model.domain import out_of_domain_warning
@@ -156,14 +158,21 @@ def _place_name(lat: float, lon: float) -> str:
 
 
 def best_guess(view: Verification) -> dict[str, Any]:
-    """The model's own answer for the picture: best place (with the nearest town) and the read-out's time."""
+    """The model's own answer for the picture, as ``predict`` gives it: the best place (with the nearest town, its
+    probability and, where the run fitted one, the radius that holds the truth with the stated probability) and the
+    read-out's time with the model's precision (``"July, 14:00-16:00"``: a month and clock hours, never the time
+    grid's day or minute)."""
     guess = view.guess
-    lat, lon = (float(v) for v in guess.place_topk[0, 0])
+    lat, lon = (float(v) for v in guess.latlon[0])
     out: dict[str, Any] = {"lat": lat, "lon": lon, "near": _place_name(lat, lon)}
-    out["place_prob"] = float(guess.place_probs[0, 0])
+    out["place_prob"] = float(guess.place_prob[0])
+    if guess.place_radius_km is not None and guess.place_coverage is not None:
+        out["radius_km"] = round(float(guess.place_radius_km[0]), 1)
+        out["radius_coverage"] = guess.place_coverage
+        out["radius_text"] = radius_text(out["radius_km"], guess.place_coverage)
     if guess.time_topk is not None:
-        month, day, hour, minute = (int(v) for v in guess.best_time[0, :4])
-        out["time"] = f"{month:02d}-{day:02d} {hour:02d}:{minute:02d}"
+        month, hour = int(guess.best_time[0, 0]), int(guess.best_time[0, 2])
+        out["time"] = time_window(guess, 0)
         out["readout"] = guess.readout
         out["month_prob"] = float(guess.month_posterior[0, month - 1])
         out["hour_prob"] = float(guess.hour_posterior[0, hour])
@@ -246,11 +255,13 @@ def model_lines(view: Verification) -> list[str]:
         verdict = rank_verdict(r)
         reason = part_reason(r, verdict, guess["near"])
         lines.append(f"  {r.kind:<6} {r.claimed:<22} {verdict or 'shown only':<13} {reason}")
-    text = f"  model's best guess: {guess['lat']:.4f}, {guess['lon']:.4f} (near {guess['near']})"
+    text = f"  model's best guess: near {guess['near']} ({latlon_text(guess['lat'], guess['lon'])})"
+    if "radius_text" in guess:
+        text += f", {guess['radius_text']}"
     if "time" in guess:
         text += (
-            f", {guess['time']} local time (read-out {guess['readout']}; p(month)={guess['month_prob']:.2f}, "
-            f"p(hour)={guess['hour_prob']:.2f})"
+            f"; {guess['time']} local time (read-out {guess['readout']}; its month p {percent(guess['month_prob'])}, "
+            f"its hour p {percent(guess['hour_prob'])})"
         )
     lines.append(text)
     return lines

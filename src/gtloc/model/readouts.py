@@ -30,6 +30,14 @@ READOUT_POSTERIOR = {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix
 READOUT_ANSWER = {"argmax": "argmax", "bayes": "bayes", "knn": "bayes", "mix": "bayes"}
 READOUTS = tuple(READOUT_POSTERIOR)
 DEFAULT_READOUT = "mix"
+# Each read-out in plain words, for pages and outputs that name the read-out beside a time.
+READOUT_WORDS = {
+    "argmax": "the model's single likeliest entry of its time gallery (the paper's read-out)",
+    "bayes": "the month and hour of least expected error under the model's posterior",
+    "knn": "the month and hour of least expected error under the times of the most similar training pictures",
+    "mix": "the month and hour of least expected error under the model's posterior mixed with the times of the "
+    "most similar training pictures",
+}
 
 
 def check_readout(readout: str) -> str:

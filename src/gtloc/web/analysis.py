@@ -18,6 +18,7 @@ from gtloc.inference.predictor import Predictor
 from gtloc.inference.readable import percent
 from gtloc.labels import has_label
 from gtloc.model.domain import out_of_domain_warning
+from gtloc.model.readouts import READOUT_WORDS
 from gtloc.retrieval.image_gallery import ImageGallery
 from gtloc.retrieval.place_answer import DISTINCT_KM
 from gtloc.web.render import heat_color, heat_legend, map_data, png_data_uri, thumbnail_png
@@ -105,6 +106,7 @@ def analysis_result(predictor: Predictor, path: Path, filename: str, fields: dic
         "domain_warning": None if in_domain is None else out_of_domain_warning([in_domain], [domain_score]),
         "model": {"summary": card.summary(), "lines": card.lines()} if card is not None else None,
         "readout": pred.readout,
+        "readout_words": READOUT_WORDS[pred.readout],
         "size": list(analysis.image.size),
         "distinct_km": DISTINCT_KM,
         "best_place": {
