@@ -14,8 +14,9 @@ from gtloc.library import scan as scan_module
 from gtloc.library.catalog import PHOTOS_CSV, Library, read_photos
 from gtloc.library.fill import library_features
 from gtloc.library.scan import scan_library
+from helpers.cli import run_cli
 from helpers.library import DSLR, PHONE, T0, write_photo
-from helpers.toydata import ToyBackbone
+from helpers.toydata import ToyBackbone, register_backbone
 
 
 @pytest.fixture
@@ -128,6 +129,32 @@ def test_an_interrupted_scan_resumes_where_it_stopped(folder, tmp_path, monkeypa
     resumed = scan_library(folder, lib, backbone=backbone, num_workers=0)
     assert (resumed.kept, resumed.read, backbone.images) == (2, 2, 2)
     assert len(resumed.photos) == 4
+
+
+def test_ctrl_c_during_gtloc_library_scan_says_what_was_kept_and_the_rerun_says_it_resumes(
+    folder, tmp_path, monkeypatch, capsys
+):
+    lib = tmp_path / "lib"
+    register_backbone(monkeypatch, ToyBackbone())
+    monkeypatch.setattr(scan_module, "CHUNK", 2)
+    real = scan_module._Scanner.read_chunk
+    calls = []
+
+    def ctrl_c_after_one(self, chunk):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(chunk)
+        real(self, chunk)
+
+    monkeypatch.setattr(scan_module._Scanner, "read_chunk", ctrl_c_after_one)
+    args = ("library", "scan", folder, "--out", lib, "--backbone", ToyBackbone.name, "--workers", "0")
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 130 and "Traceback" not in err
+    assert f"interrupted: kept 2 scanned photos in {lib}" in err
+    assert "the same command scans the rest: gtloc library scan" in err
+    monkeypatch.setattr(scan_module._Scanner, "read_chunk", real)
+    code, out, _ = run_cli(monkeypatch, capsys, *args)
+    assert code == 0 and f"resuming {lib}: 2 photos already scanned" in out and "4 photos" in out
 
 
 def test_a_library_folder_belongs_to_one_photo_folder(folder, tmp_path):

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import typer
 
-from gtloc.cli.app import _App, _Group, app, checkpoint_option, flags, progress_option, show_progress, switch
+from gtloc.cli.app import (
+    _App,
+    _Group,
+    app,
+    checkpoint_option,
+    flags,
+    on_interrupt,
+    progress_option,
+    same_command,
+    show_progress,
+    switch,
+)
 from gtloc.cli.options import checked_device, device_option
 from gtloc.errors import GtlocError
 
@@ -62,7 +73,17 @@ def scan(
     """
     from gtloc.library.scan import scan_library, summarize_scan
 
-    with flags(lib_dir="--out", num_workers="--workers"):
+    before = _scanned(out)
+    if before:
+        typer.echo(f"resuming {out}: {before} photos already scanned; only new or changed files are read")
+
+    def kept() -> str:
+        return (
+            f"kept {_scanned(out)} scanned photos in {out} (written a chunk at a time); "
+            f"the same command scans the rest: {same_command()}"
+        )
+
+    with flags(lib_dir="--out", num_workers="--workers"), on_interrupt(kept):
         result = scan_library(
             photo_dir,
             out,
@@ -72,6 +93,13 @@ def scan(
             device=checked_device(device),
         )
     typer.echo(summarize_scan(result))
+
+
+def _scanned(lib: Path) -> int:
+    """How many photos the library folder ``lib`` lists now (0 when it is not a library yet)."""
+    from gtloc.library.catalog import LIBRARY_JSON, Library
+
+    return len(Library.open(lib).photos) if (lib / LIBRARY_JSON).is_file() else 0
 
 
 @library_app.command("fill")
