@@ -88,3 +88,22 @@ def test_the_readme_commands_leave_nothing_untracked():
     assert done.returncode in (0, 1) and not done.stderr, done.stderr  # 128: git refused a path, checked nothing
     tracked = [line.split("\t")[1] for line in done.stdout.splitlines() if line.startswith("::")]
     assert tracked == [], f"README outputs git would show as untracked: {tracked}"
+
+
+@pytest.mark.slow
+def test_the_readme_counts_the_tests_as_pytest_does():
+    """The Development section's "leaves out the N tests marked `slow`, of M" is what pytest collects."""
+    import subprocess
+    import sys
+
+    stated = re.search(r"leaves out the (\d+) tests marked `slow`, of ([\d,]+)", (ROOT / "README.md").read_text())
+    assert stated, "the README no longer counts the slow tests"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "slow", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    counted = re.search(r"^(\d+)/(\d+) tests collected", done.stdout, re.M)
+    assert counted, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (int(stated.group(1)), int(stated.group(2).replace(",", ""))) == tuple(map(int, counted.groups()))
