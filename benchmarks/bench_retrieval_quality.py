@@ -30,7 +30,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from gtloc.data.schema import load_records
 from gtloc.evidence.model import model_verdicts
@@ -39,6 +38,7 @@ from gtloc.inference.predictor import Predictor
 from gtloc.inference.retrieve import Retriever
 from gtloc.inference.verify import overall_percentile, score_claims
 from gtloc.io import write_json
+from gtloc.model.space import compose
 from gtloc.retrieval.image_gallery import build_image_gallery
 from gtloc.retrieval.search import search
 from gtloc.timecode import HOUR_PERIOD, MONTH_PERIOD, cyclic_difference, hour_fraction, protocol_month_value
@@ -175,7 +175,7 @@ def main() -> None:
     similar = search(gallery.embeddings[queries], gallery.embeddings, k, exclude=exclude)
     methods["image similarity only (no time)"] = similar.indices.numpy()
     with torch.inference_mode():
-        oracle = F.normalize(model.encode_location(gallery.latlon[queries]) + model.encode_time(target_times), dim=-1)
+        oracle = compose(model.encode_location(gallery.latlon[queries]), model.encode_time(target_times))
     methods["true place + time"] = search(oracle, gallery.embeddings, k, exclude=exclude).indices.numpy()
     results["geo_time_aware"] = {"n_queries": len(queries)}
     for crit, mask in rel_gta.items():

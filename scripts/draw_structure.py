@@ -75,14 +75,12 @@ def part_graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
 def layer_order(parts: dict[str, set[str]]) -> list[str]:
     """Parts from the top (imported by nothing below it) down: each after every part that imports it."""
     order: list[str] = []
-    placed: set[str] = set()
     remaining = set(parts)
     while remaining:
         ready = sorted(p for p in remaining if not any(p in parts[q] for q in remaining if q != p))
         if not ready:  # a cycle between parts: draw the rest by name
             ready = sorted(remaining)
         order += ready
-        placed |= set(ready)
         remaining -= set(ready)
     return order
 
