@@ -157,6 +157,48 @@ def test_heic_goes_through_predict_and_verify_with_the_gps_and_time_of_its_jpeg_
             assert a["model"] == b["model"] == "not run"
 
 
+def test_heic_goes_through_retrieve_and_the_web_upload_like_its_jpeg_copy(tmp_path, monkeypatch, capsys, toy_world):
+    """``gtloc retrieve --image`` takes a HEIC photo, and the web page reads a HEIC upload's EXIF claim and checks it
+    exactly as its JPEG copy's."""
+    from fastapi.testclient import TestClient
+
+    from gtloc.web.app import create_app
+    from helpers.world import tiny_predictor
+
+    jpeg, heic = write_pair(tmp_path / "photos", "a")
+    register_backbone(monkeypatch, ToyBackbone())
+    listed = []
+    for photo in (jpeg, heic):
+        args = (
+            "retrieve",
+            "--gallery",
+            toy_world["gallery_dir"],
+            "--image",
+            photo,
+            "--month",
+            "7",
+            "--hour",
+            "12",
+            "--top-k",
+            "3",
+        )
+        code, text, err = run_cli(monkeypatch, capsys, *args)
+        assert code == 0 and "pictures of the place of the photo at July | 12:00" in text, err
+        listed.append([line for line in text.splitlines() if line.strip().startswith(("1 ", "2 ", "3 "))])
+    assert len(listed[0]) == len(listed[1]) == 3
+
+    client = TestClient(create_app(tiny_predictor(toy_world["model"], toy_world["gallery"]), toy_world["gallery"]))
+    answers = []
+    for photo, kind in ((jpeg, "image/jpeg"), (heic, "image/heic")):
+        reply = client.post("/api/analyze", files={"photo": (photo.name, photo.read_bytes(), kind)})
+        assert reply.status_code == 200, reply.text
+        answers.append(reply.json()["verification"])
+    a, b = answers
+    assert a["claim"] == b["claim"] and a["claim"]["time"] == "2021-06-01 14:30:05"
+    assert [(c["name"], c["verdict"]) for c in a["checks"]] == [(c["name"], c["verdict"]) for c in b["checks"]]
+    assert a["checks"][0] == b["checks"][0] and a["checks"][0]["verdict"] == "consistent"  # the clock check
+
+
 def csv_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
