@@ -156,6 +156,13 @@ def test_pages_fit_the_window_long_names_wrap(live_app, browser, tmp_path, shots
         _no_sideways_overflow(browser)
         caption = browser.find_element(By.CSS_SELECTOR, "#results figcaption")
         assert caption.value_of_css_property("overflow-wrap") == "anywhere"
+        # A caption as long as a real photo library's paths (the toy gallery's are short): it must wrap in its box.
+        browser.execute_script(
+            "arguments[0].textContent = arguments[1]", caption, "holiday-2019/" * 12 + "IMG_0001.jpg"
+        )
+        _no_sideways_overflow(browser)
+        figure = browser.find_element(By.CSS_SELECTOR, "#results figure")
+        assert caption.size["width"] <= figure.size["width"] and caption.size["height"] > 2 * 16  # several lines
         (shots / f"search-{width}.png").write_bytes(browser.get_screenshot_as_png())
     finally:
         browser.set_window_size(*DESKTOP)
