@@ -159,6 +159,18 @@ def test_a_folder_in_one_call_writes_one_row_per_photo_and_names_the_bad_ones(tm
     assert [c["name"] for c in data[-1]["checks"]] == ["clock", "sun"] and data[0]["checks"] == []
 
 
+def test_a_batch_in_which_no_photo_can_be_verified_exits_2_and_still_writes_its_rows(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GTLOC_CHECKPOINT", raising=False)
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    (folder / "raw.cr2").write_bytes(b"II*\x00")
+    out = tmp_path / "verdicts.csv"
+    code, _, err = run_cli(monkeypatch, capsys, "verify", folder, "--out", out)
+    assert code == 2 and "none of the 2 photos could be verified" in err
+    assert [r["verdict"] for r in rows(out)] == ["error", "error"]
+
+
 def test_many_photos_of_one_camera_tell_a_stale_fix_from_a_wrong_clock(tmp_path, monkeypatch, capsys):
     """The Sony's own photo (clock right) beside a copy from the same camera whose clock reads 10 h later with the
     very same GPS stamp: alone, the copy looks like a camera set to UTC+12; beside its camera's right clock, it is a

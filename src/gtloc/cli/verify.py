@@ -148,3 +148,5 @@ def _report(
         write_verdicts(results, out)
     if not single or out is not None:
         typer.echo(summary_line(results) + (f" -> {out}" if out is not None else ""))
+    if results and all(r.error for r in results):
+        raise GtlocError(f"none of the {len(results)} photos could be verified (each is named above, with why)")
