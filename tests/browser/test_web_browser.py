@@ -75,7 +75,7 @@ def test_a_photo_outside_the_models_domain_is_flagged_and_not_judged(foreign_app
     assert "outside the model's domain (domain_score 0.0 of 100)" in warning.text
     assert "not to be trusted" in warning.text
     assert browser.find_element(By.ID, "verdict").text == "cannot judge"
-    assert "(read-out mix;" in browser.find_element(By.ID, "heatmap").find_element(By.XPATH, "ancestor::section").text
+    assert "(read-out mix:" in browser.find_element(By.ID, "heatmap").find_element(By.XPATH, "ancestor::section").text
     png = browser.get_screenshot_as_png()
     (shots / "out-of-domain.png").write_bytes(png)
     assert_not_blank(png)
