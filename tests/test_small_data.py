@@ -18,6 +18,7 @@ from gtloc.errors import GtlocError
 from gtloc.evaluation.crossval import cross_validate
 from gtloc.evaluation.crossval_report import summary_sentences, verdicts
 from gtloc.inference.predictor import Predictor
+from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery, time_grid
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore, time_kernel, time_prior
@@ -177,6 +178,10 @@ def test_crossval_cli_writes_pooled_and_per_group_metrics_beside_the_floor(monke
     assert all((out / "folds" / cam / "model.safetensors").is_file() for cam in ("cam0", "cam1", "cam2"))
     assert not list(out.rglob("galleries/*"))  # every fold's galleries were encoded in memory only
     assert not list(out.rglob("training_state.safetensors"))  # a finished fold keeps no resumable checkpoint
+    for fold in (out / "folds").iterdir():  # disk: each fold holds its model, what predicts with it and small text
+        sizes = {path.relative_to(fold).as_posix(): path.stat().st_size for path in fold.rglob("*") if path.is_file()}
+        stored = sum(sizes[name] for name in ("model.safetensors", NEIGHBOURS_FILE, "domain.safetensors"))
+        assert sum(sizes.values()) <= stored + 16 * 1024 and not (fold / "refit").exists(), sizes
     models = {path: path.stat().st_mtime_ns for path in out.rglob("model.safetensors")}
     code, again, stderr = run_cli(monkeypatch, capsys, *args, "--config", config_path, "--no-progress")
     assert code == 0 and "| pooled | 96 |" in again, stderr
@@ -361,8 +366,12 @@ def test_train_on_a_small_set_calibrates_on_a_held_out_camera_and_warns(monkeypa
     assert f"hour:  {validation['hour_error']:.2f} h" in stderr and f"{validation['constant_hour_error']:.2f}" in stderr
     assert f"gtloc crossval --records {records_path} --features {features} --group-by camera" in stderr
     assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 96 == card["training_data"]["pictures"]
-    refit = GTLoc.from_pretrained(run / "refit").state_dict()  # the model trained on all the pictures is the run's
-    assert all(torch.equal(value, GTLoc.from_pretrained(run).state_dict()[k]) for k, value in refit.items())
+    first = load_file(run / "training_state.safetensors")  # the first run's checkpoint: not the run's model now
+    saved = GTLoc.from_pretrained(run).state_dict()
+    assert not all(torch.equal(first[f"model.{name}"], value) for name, value in saved.items())
+    assert not (run / "refit").exists()  # the second run's folder is deleted once its model replaced the first
+    profile = DomainProfile.load(run)  # the domain profile of all 96 pictures, and the card says so
+    assert len(profile.reference) == 96 and card["domain_check"] == json.loads(json.dumps(profile.describe()))
 
 
 def test_a_run_trained_on_ten_crops_scores_photos_as_ten_crops(tmp_path):
