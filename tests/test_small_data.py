@@ -18,6 +18,7 @@ from gtloc.errors import GtlocError
 from gtloc.evaluation.crossval import cross_validate
 from gtloc.evaluation.crossval_report import summary_sentences, verdicts
 from gtloc.inference.predictor import Predictor
+from gtloc.model.calibration import Temperatures
 from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery, time_grid
@@ -136,12 +137,16 @@ def test_a_small_run_stores_its_neighbours_and_predicts_with_each_read_out(webca
     assert saved["val_group"] == "camera" and saved["refit"] is True
     store = NeighbourStore.load(tmp_path / "run" / NEIGHBOURS_FILE)
     assert store.n_train == 96 and torch.equal(store.times, data.times)
-    answers = {}
+    answers, hours = {}, {}
     for posterior in ("gallery", "knn", "mix"):
         predictor = Predictor.from_pretrained(tmp_path / "run", time_posterior=posterior)
         pred = predictor.predict(data.features[:7], top_k=3, where=False)
         assert torch.allclose(pred.month_posterior.sum(1), torch.ones(7), atol=1e-4)
-        answers[posterior] = pred.month_posterior
+        answers[posterior], hours[posterior] = pred.month_posterior, pred.hour_posterior
+    # held-out cameras of a small set: the mix takes the model's month and mostly the neighbours' hour
+    assert Temperatures.load(tmp_path / "run").mix_weights == {"month": 0.9, "hour": 0.1}
+    assert torch.allclose(answers["mix"], 0.9 * answers["gallery"] + 0.1 * answers["knn"], atol=1e-5)
+    assert torch.allclose(hours["mix"], 0.1 * hours["gallery"] + 0.9 * hours["knn"], atol=1e-5)
     knn = store.time_posterior(data.features[:7], GRID)
     month_onehot = torch.nn.functional.one_hot(GRID[:, 0].long() - 1, 12).float()
     assert torch.allclose(answers["knn"], knn @ month_onehot, atol=1e-5)
