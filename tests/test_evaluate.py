@@ -232,9 +232,10 @@ def test_evaluate_warns_when_most_predictions_are_outside_the_domain(monkeypatch
     # matched: a, b, c, d (in), e (not judged); z has no truth
     assert result["domain"] == {"in_domain": 1, "outside": 3, "unknown": 1}
     assert result["warnings"] == [
-        "3 of 4 predictions (75 %) are outside the model's domain (in_domain = false): the model has not seen "
-        "pictures like these, so these metrics measure answers it cannot back; train on pictures like them before "
-        "reading the numbers as its accuracy"
+        "3 of 4 predictions (75 %) are outside the model's domain (in_domain = false): they look unlike the "
+        "pictures the model was trained on, so its places, times and probabilities for them are not to be trusted, "
+        "and these metrics do not say how it does on pictures it knows; train on pictures like them before reading "
+        "the numbers as its accuracy"
     ]
     code, stdout, stderr = run_cli(
         monkeypatch, capsys, "evaluate", "--predictions", preds, "--truth", csvs[1], "--out", tmp_path / "m.json"

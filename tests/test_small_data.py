@@ -18,6 +18,8 @@ from gtloc.errors import GtlocError
 from gtloc.evaluation.crossval import cross_validate
 from gtloc.evaluation.crossval_report import summary_sentences, verdicts
 from gtloc.inference.predictor import Predictor
+from gtloc.model.calibration import Temperatures
+from gtloc.model.domain import DomainProfile
 from gtloc.model.gtloc import GTLoc
 from gtloc.retrieval.galleries import build_time_gallery, time_grid
 from gtloc.retrieval.neighbours import NEIGHBOURS_FILE, NeighbourStore, time_kernel, time_prior
@@ -135,12 +137,16 @@ def test_a_small_run_stores_its_neighbours_and_predicts_with_each_read_out(webca
     assert saved["val_group"] == "camera" and saved["refit"] is True
     store = NeighbourStore.load(tmp_path / "run" / NEIGHBOURS_FILE)
     assert store.n_train == 96 and torch.equal(store.times, data.times)
-    answers = {}
+    answers, hours = {}, {}
     for posterior in ("gallery", "knn", "mix"):
         predictor = Predictor.from_pretrained(tmp_path / "run", time_posterior=posterior)
         pred = predictor.predict(data.features[:7], top_k=3, where=False)
         assert torch.allclose(pred.month_posterior.sum(1), torch.ones(7), atol=1e-4)
-        answers[posterior] = pred.month_posterior
+        answers[posterior], hours[posterior] = pred.month_posterior, pred.hour_posterior
+    # held-out cameras of a small set: the mix takes the model's month and mostly the neighbours' hour
+    assert Temperatures.load(tmp_path / "run").mix_weights == {"month": 0.9, "hour": 0.1}
+    assert torch.allclose(answers["mix"], 0.9 * answers["gallery"] + 0.1 * answers["knn"], atol=1e-5)
+    assert torch.allclose(hours["mix"], 0.1 * hours["gallery"] + 0.9 * hours["knn"], atol=1e-5)
     knn = store.time_posterior(data.features[:7], GRID)
     month_onehot = torch.nn.functional.one_hot(GRID[:, 0].long() - 1, 12).float()
     assert torch.allclose(answers["knn"], knn @ month_onehot, atol=1e-5)
@@ -177,6 +183,10 @@ def test_crossval_cli_writes_pooled_and_per_group_metrics_beside_the_floor(monke
     assert all((out / "folds" / cam / "model.safetensors").is_file() for cam in ("cam0", "cam1", "cam2"))
     assert not list(out.rglob("galleries/*"))  # every fold's galleries were encoded in memory only
     assert not list(out.rglob("training_state.safetensors"))  # a finished fold keeps no resumable checkpoint
+    for fold in (out / "folds").iterdir():  # disk: each fold holds its model, what predicts with it and small text
+        sizes = {path.relative_to(fold).as_posix(): path.stat().st_size for path in fold.rglob("*") if path.is_file()}
+        stored = sum(sizes[name] for name in ("model.safetensors", NEIGHBOURS_FILE, "domain.safetensors"))
+        assert sum(sizes.values()) <= stored + 16 * 1024 and not (fold / "refit").exists(), sizes
     models = {path: path.stat().st_mtime_ns for path in out.rglob("model.safetensors")}
     code, again, stderr = run_cli(monkeypatch, capsys, *args, "--config", config_path, "--no-progress")
     assert code == 0 and "| pooled | 96 |" in again, stderr
@@ -361,8 +371,12 @@ def test_train_on_a_small_set_calibrates_on_a_held_out_camera_and_warns(monkeypa
     assert f"hour:  {validation['hour_error']:.2f} h" in stderr and f"{validation['constant_hour_error']:.2f}" in stderr
     assert f"gtloc crossval --records {records_path} --features {features} --group-by camera" in stderr
     assert NeighbourStore.load(run / NEIGHBOURS_FILE).n_train == 96 == card["training_data"]["pictures"]
-    refit = GTLoc.from_pretrained(run / "refit").state_dict()  # the model trained on all the pictures is the run's
-    assert all(torch.equal(value, GTLoc.from_pretrained(run).state_dict()[k]) for k, value in refit.items())
+    first = load_file(run / "training_state.safetensors")  # the first run's checkpoint: not the run's model now
+    saved = GTLoc.from_pretrained(run).state_dict()
+    assert not all(torch.equal(first[f"model.{name}"], value) for name, value in saved.items())
+    assert not (run / "refit").exists()  # the second run's folder is deleted once its model replaced the first
+    profile = DomainProfile.load(run)  # the domain profile of all 96 pictures, and the card says so
+    assert len(profile.reference) == 96 and card["domain_check"] == json.loads(json.dumps(profile.describe()))
 
 
 def test_a_run_trained_on_ten_crops_scores_photos_as_ten_crops(tmp_path):

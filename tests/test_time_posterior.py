@@ -9,7 +9,7 @@ import torch
 from gtloc.errors import GtlocError, ParameterError
 from gtloc.model.readouts import READOUT_ANSWER, READOUT_POSTERIOR, READOUTS
 from gtloc.retrieval.galleries import time_grid
-from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
+from gtloc.retrieval.time_posterior import MixWeights, TimeGallery, TimePosterior, mix_weight
 
 LABELS = time_grid(days_step=30, minutes_step=60)
 GALLERY = TimeGallery(LABELS)
@@ -81,3 +81,16 @@ def test_each_read_out_answers_from_its_posterior():
     assert READOUT_POSTERIOR == {"argmax": "gallery", "bayes": "gallery", "knn": "knn", "mix": "mix"}
     with pytest.raises(ParameterError, match=r"^unknown readout 'mean'; choose one of argmax, bayes, knn, mix$"):
         posterior.best("mean")
+
+
+@pytest.mark.parametrize(("month", "hour"), [(0.9, 0.25), (0.1, 0.8), (1.0, 0.0), (0.4, 0.4)])
+def test_a_mix_with_its_own_weight_for_the_month_and_the_hour_has_exactly_those_marginals(month, hour):
+    logits, knn = random_posteriors()
+    model = TimePosterior.build(GALLERY, logits)
+    near = TimePosterior(knn, GALLERY)
+    mixed = TimePosterior.build(GALLERY, logits, source="mix", knn=knn, mix_weight=MixWeights(month, hour))
+    assert torch.allclose(mixed.probs.sum(dim=1), torch.ones(6), atol=1e-6) and bool((mixed.probs >= 0).all())
+    assert torch.allclose(mixed.month, month * model.month + (1 - month) * near.month, atol=1e-6)
+    assert torch.allclose(mixed.hour, hour * model.hour + (1 - hour) * near.hour, atol=1e-6)
+    plain = month * model.probs + (1 - month) * knn
+    assert torch.allclose(mixed.probs, plain, atol=1e-7) == (month == hour)  # one weight for both: the plain mix

@@ -253,6 +253,12 @@ def test_calibration_keeps_its_galleries_in_the_run_only_when_asked(trained_run,
         ),
         ('{"place": 1.0, "time": 1.0, "inconsistent_below": [10]}', "inconsistent_below must be an object of place"),
         ('{"place": 1.0, "tme": 1.0}', "not a gtloc calibration file"),
+        ('{"place": 1.0, "time": 1.0, "mix_weights": {"month": 0.9}}', "mix_weights must be null or an object of m"),
+        ('{"place": 1.0, "time": 1.0, "mix_weights": 0.5}', "mix_weights must be null or an object of month and"),
+        (
+            '{"place": 1.0, "time": 1.0, "mix_weights": {"month": 0.9, "hour": 1.5}}',
+            "mix_weights.hour must be a number in [0, 1], got 1.5",
+        ),
     ],
 )
 def test_a_damaged_calibration_file_is_one_clear_error(tmp_path, text, message):

@@ -25,6 +25,7 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.geo import geo_metrics
 from gtloc.inference.prediction_files import read_predictions
 from gtloc.labels import has_label
+from gtloc.model.domain import scored_out_of_domain_warning
 from gtloc.timecode import hour_error, month_error
 
 EXAMPLES_LISTED = 5
@@ -142,13 +143,10 @@ def evaluate_predictions(
 
 def domain_warning(result: dict[str, Any]) -> str | None:
     """A warning in words when most matched predictions of ``result`` (:func:`evaluate_predictions`) lie outside
-    the model's domain: their answers, and so these metrics, do not say how the model does on pictures it knows."""
+    the model's domain (:func:`~gtloc.model.domain.scored_out_of_domain_warning`, worded with the one warning of a
+    picture out of domain)."""
     domain = result.get("domain") or {}
     outside, judged = domain.get("outside", 0), domain.get("outside", 0) + domain.get("in_domain", 0)
     if not judged or outside <= OUT_OF_DOMAIN_WARN_SHARE * judged:
         return None
-    return (
-        f"{outside} of {judged} predictions ({100 * outside / judged:.0f} %) are outside the model's domain "
-        "(in_domain = false): the model has not seen pictures like these, so these metrics measure answers it "
-        "cannot back; train on pictures like them before reading the numbers as its accuracy"
-    )
+    return scored_out_of_domain_warning(outside, judged)

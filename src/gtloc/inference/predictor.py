@@ -41,7 +41,7 @@ from gtloc.retrieval.neighbours import time_prior as time_prior_on
 from gtloc.retrieval.place_answer import PLACE_CANDIDATES, mass_by_radius, merge_places, radius_km
 from gtloc.retrieval.posterior import PLACE_RADIUS_KM, mass_within, near_mask
 from gtloc.retrieval.search import SearchResult, full_posterior, gallery_logits
-from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, mix_weight
+from gtloc.retrieval.time_posterior import MixWeights, TimeGallery, TimePosterior, mix_weight
 
 Photo = str | os.PathLike[str] | Image.Image
 Scale = float | torch.Tensor
@@ -368,13 +368,15 @@ class Predictor:
         """The time posterior over the time gallery (:class:`~gtloc.retrieval.time_posterior.TimePosterior`) of
         ``terms``: ``(queries (N, 512), scale)`` pairs whose logits ``scale * <query, time>`` are summed (a product
         of experts; ``scale`` a number, or ``(N, 1)``: one per query); times the training time prior when the
-        predictor has one; then, per ``time_posterior``, mixed with (``"mix"``) or replaced by (``"knn"``) the kNN
+        predictor has one; then, per ``time_posterior``, mixed with (``"mix"``, at the run's fitted month and hour
+        weights, ``calibration.json`` ``mix_weights``, else ``n / (n + 250)``) or replaced by (``"knn"``) the kNN
         posterior of the queries' backbone ``features`` (without them: the gallery alone)."""
         times, gallery = self._time_gallery(), self.time_gallery
-        knn, weight = None, 1.0
+        knn, weight = None, MixWeights.of(1.0)
         if self.time_posterior != "gallery" and features is not None:
             knn = self.neighbours.time_posterior(features.cpu(), gallery.labels.cpu())
-            weight = mix_weight(self.neighbours.n_train)
+            fitted = self.temperatures.mix_weights
+            weight = MixWeights(**fitted) if fitted else MixWeights.of(mix_weight(self.neighbours.n_train))
         return TimePosterior.of_queries(
             times,
             terms,

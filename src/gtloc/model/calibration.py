@@ -18,6 +18,11 @@ grown around the answer's hour must hold so that it holds the true hour with pro
 (:data:`HOUR_COVERAGE`, 50 %; :func:`gtloc.retrieval.time_posterior.fit_window_mass`); ``None``: the coverage itself
 (:attr:`Temperatures.window_mass`).
 
+``mix_weights``: the model's weight in the ``mix`` time posterior (the default read-out's), one for the month and
+one for the hour (:class:`gtloc.retrieval.time_posterior.MixWeights`), chosen on the held-out pictures
+(:mod:`gtloc.training.held_out`); ``None`` (no held-out pictures with times, or a run written before it existed):
+``n / (n + 250)`` for both, for ``n`` training pictures (:func:`gtloc.retrieval.time_posterior.mix_weight`).
+
 ``flat_below``: the sharpness (``1 - H(p) / log K`` of a posterior over K alternatives) below which ``verify``
 cannot judge a claim of that kind (:mod:`gtloc.evidence.model`): its posterior is too flat to tell the
 alternatives apart. Fitted on the held-out pictures so that about the flattest :data:`FLAT_SHARE` of them fall
@@ -71,7 +76,8 @@ class Temperatures:
     checks (each in [0, 1]; module docstring) and the percentiles ``inconsistent_below`` (each in [0, 100]) below which
     they call a part inconsistent; ``place_coverage`` and ``place_mass``: the stated probability of a
     place answer's radius and the posterior mass its disc must hold for it, ``hour_coverage`` and ``hour_mass`` the
-    same for the hour window of a time answer (module docstring); ``fitted_on``:
+    same for the hour window of a time answer, ``mix_weights`` the ``month`` and ``hour`` weights of the model in
+    the ``mix`` posterior (module docstring); ``fitted_on``:
     held-out pictures they were fitted on (0 = not fitted); ``held_out_loss``: the fit's loss (binary cross-entropy
     of the shown probabilities) before (T = 1) and after, per posterior, and for ``given_location`` the held-out
     score of each weight tried."""
@@ -85,6 +91,7 @@ class Temperatures:
     place_mass: float | None = None
     hour_coverage: float = HOUR_COVERAGE
     hour_mass: float | None = None
+    mix_weights: dict[str, float] | None = None
     fitted_on: int = 0
     held_out_loss: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -127,11 +134,23 @@ class Temperatures:
                 raise GtlocError(f"{path}: {name} must be {wanted}, got {value!r}")
         _check_parts(temperatures.flat_below, path, "flat_below", "sharpness thresholds", 1.0)
         _check_parts(temperatures.inconsistent_below, path, "inconsistent_below", "percentiles", 100.0)
+        _check_mix_weights(temperatures.mix_weights, path)
         for name in ("place_mass", "hour_mass"):
             value = getattr(temperatures, name)
             if value is not None and not (_is_number(value) and 0 <= value <= 1):
                 raise GtlocError(f"{path}: {name} must be null or a number in [0, 1], got {value!r}")
         return temperatures
+
+
+def _check_mix_weights(values: Any, path: Path) -> None:
+    """``mix_weights`` must be null or map exactly ``month`` and ``hour`` to numbers in [0, 1]."""
+    if values is None:
+        return
+    if not isinstance(values, dict) or set(values) != {"month", "hour"}:
+        raise GtlocError(f"{path}: mix_weights must be null or an object of month and hour weights, got {values!r}")
+    for part, value in values.items():
+        if not (_is_number(value) and 0 <= value <= 1):
+            raise GtlocError(f"{path}: mix_weights.{part} must be a number in [0, 1], got {value!r}")
 
 
 def _is_number(value: Any) -> bool:

@@ -27,7 +27,8 @@ frames of 23 of 24 held-out cameras were mostly in domain at 1 or 10, while the 
 domain 12.0 % of the time at 1 and 3.7 % at 10 (0 % at 20, where 22 of 24 cameras stayed in).
 
 What a picture outside the domain is told is worded once, here: :func:`domain_label` (one picture's flag) and
-:func:`out_of_domain_warning` (the warning that ``predict``, ``verify``, the web page and a printed prediction show).
+:func:`out_of_domain_warning` (the warning that ``predict``, ``verify``, the web page and a printed prediction show)
+and :func:`scored_out_of_domain_warning` (``evaluate``'s, over the scored predictions).
 """
 
 from __future__ import annotations
@@ -79,11 +80,28 @@ def out_of_domain_warning(
         listed = [names[i] for i in outside]
         detail = ", ".join(listed[:3]) + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
         subject = f"{len(outside)} of {len(in_domain)} pictures are"
-    them, look = ("it", "it looks") if len(outside) == 1 else ("them", "they look")
+    them = "it" if len(outside) == 1 else "them"
     return (
-        f"{subject} outside the model's domain ({detail}): {look} unlike the pictures the model was trained on, so "
-        f"its places, times and probabilities for {them} are not to be trusted, and claims about {them} cannot be "
-        "judged"
+        f"{subject} outside the model's domain ({detail}): {_untrusted(them)}, and claims about {them} cannot be judged"
+    )
+
+
+def _untrusted(them: str) -> str:
+    look = "it looks" if them == "it" else "they look"
+    return (
+        f"{look} unlike the pictures the model was trained on, so its places, times and probabilities for {them} are "
+        "not to be trusted"
+    )
+
+
+def scored_out_of_domain_warning(outside: int, judged: int) -> str:
+    """The out-of-domain warning of scores over many predictions (``gtloc evaluate``): ``outside`` of the ``judged``
+    predictions lie outside the model's domain, so the scores do not say how the model does on pictures it knows."""
+    them = "it" if outside == 1 else "them"
+    return (
+        f"{outside} of {judged} predictions ({100 * outside / judged:.0f} %) are outside the model's domain "
+        f"(in_domain = false): {_untrusted(them)}, and these metrics do not say how it does on pictures it knows; "
+        f"train on pictures like {them} before reading the numbers as its accuracy"
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from gtloc.geo import haversine_km
-from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior
+from gtloc.retrieval.time_posterior import MixWeights, TimeGallery, TimePosterior
 
 # The fit searches log T in [log 1/20, log 20]: 25 steps, then 25 finer ones around the best (about 1 % apart).
 TEMPERATURE_RANGE = (0.05, 20.0)
@@ -78,7 +78,7 @@ def time_answer_loss(
     truth: torch.Tensor,
     temperature: float,
     neighbours: torch.Tensor | None = None,
-    weight: float = 1.0,
+    weight: float | MixWeights = 1.0,
 ) -> float:
     """The loss of the probabilities shown with a time answer at ``temperature``: the mean binary cross-entropy of
     "the answer's calendar month is right" against the probability the month marginal gives that month, plus the
@@ -90,7 +90,8 @@ def time_answer_loss(
     loss.)
 
     ``neighbours`` ``(N, T)``: a kNN posterior that the shown one mixes in unscaled (the ``mix`` posterior,
-    :class:`~gtloc.retrieval.time_posterior.TimePosterior`, at ``weight``), so that ``T`` calibrates what is shown."""
+    :class:`~gtloc.retrieval.time_posterior.TimePosterior`, at ``weight``: one, or the month's and the hour's), so that
+    ``T`` calibrates what is shown."""
 
     def shown(t: float) -> TimePosterior:
         return TimePosterior.build(

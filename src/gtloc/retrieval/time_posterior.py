@@ -9,7 +9,9 @@ is one, then by its ``source`` (:data:`gtloc.model.readouts.TIME_POSTERIORS`):
 * ``knn``: the training neighbours' kNN posterior instead (:mod:`gtloc.retrieval.neighbours`);
 * ``mix``: ``w * softmax(logits) + (1 - w) * knn`` with ``w = n / (n + MIX_HALF_N)`` for ``n`` training pictures
   (:func:`mix_weight`): half and half on a few hundred pictures, mostly the model on thousands (measured, see
-  docs/small-data.md).
+  docs/small-data.md). The weight may differ for the month and the hour (:class:`MixWeights`, fitted on held-out
+  cameras: :mod:`gtloc.training.held_out`); the posterior is then the one of :func:`mix_posteriors`, whose month
+  marginal is the month mix and whose hour marginal is the hour mix, exactly.
 
 Without a kNN posterior (a run without training neighbours, or no backbone features for the queries) every source
 reads the gallery alone.
@@ -47,6 +49,42 @@ MIX_HALF_N = 250
 def mix_weight(n_train: int) -> float:
     """Weight of the model's gallery posterior in the ``mix`` posterior for ``n_train`` training pictures."""
     return n_train / (n_train + MIX_HALF_N)
+
+
+@dataclass(frozen=True)
+class MixWeights:
+    """The model's weight in the ``mix`` posterior for the ``month`` and for the ``hour`` (each in [0, 1]; the
+    neighbours' is one minus it)."""
+
+    month: float
+    hour: float
+
+    @classmethod
+    def of(cls, weight: float | MixWeights) -> MixWeights:
+        """``weight`` itself, or one weight for both parts."""
+        return weight if isinstance(weight, MixWeights) else cls(float(weight), float(weight))
+
+
+def mix_posteriors(model: torch.Tensor, knn: torch.Tensor, weights: MixWeights, cells: torch.Tensor) -> torch.Tensor:
+    """The ``mix`` of a model posterior and a kNN posterior ``(N, T)`` over a time gallery whose entries lie in the
+    month x hour ``cells`` ``(T,)`` (:func:`month_hour_cells`), with the model's month weight ``a`` and hour weight
+    ``b``: ``min(a, b) * model + (1 - max(a, b)) * knn + |a - b| * X``, where ``X`` is, cell by cell, the month
+    marginal of the part with the larger month weight times the hour marginal of the other (spread over a cell's
+    entries as the two posteriors' mean is). Its month marginal is ``a * model + (1 - a) * knn``'s and its hour
+    marginal ``b * model + (1 - b) * knn``'s (when every cell holds a gallery entry, as the time grid's do); one
+    weight for both is the plain mix."""
+    low, high = min(weights.month, weights.hour), max(weights.month, weights.hour)
+    mixed = low * model + (1 - high) * knn
+    if high == low:
+        return mixed
+    grid, near = month_hour_grid(model, cells), month_hour_grid(knn, cells)
+    month_from, hour_from = (grid, near) if weights.month > weights.hour else (near, grid)
+    product = (month_from.sum(dim=2)[:, :, None] * hour_from.sum(dim=1)[:, None, :]).flatten(1)
+    product = product * (torch.bincount(cells, minlength=288) > 0)  # only the cells the gallery has
+    product = product / product.sum(dim=1, keepdim=True).clamp_min(1e-30)
+    mean = (model + knn) / 2
+    within = mean / (grid + near).flatten(1)[:, cells].mul(0.5).clamp_min(1e-30)
+    return mixed + (high - low) * product[:, cells] * within
 
 
 def month_hour_cells(labels: torch.Tensor) -> torch.Tensor:
@@ -103,11 +141,12 @@ class TimePosterior:
         log_prior: torch.Tensor | None = None,
         source: str = "gallery",
         knn: torch.Tensor | None = None,
-        mix_weight: float = 1.0,
+        mix_weight: float | MixWeights = 1.0,
     ) -> TimePosterior:
         """The posterior of scaled similarities ``logits`` ``(N, T)`` to ``gallery``: ``softmax(logits / temperature
         + log_prior)`` (``log_prior`` ``(T,)``), then per ``source`` (``gallery``, ``knn``, ``mix``) kept, replaced by
-        or mixed at ``mix_weight`` with the kNN posterior ``knn`` ``(N, T)`` (without ``knn``: kept)."""
+        or mixed at ``mix_weight`` (one weight, or one for the month and one for the hour: :func:`mix_posteriors`)
+        with the kNN posterior ``knn`` ``(N, T)`` (without ``knn``: kept)."""
         if source not in TIME_POSTERIORS:
             raise GtlocError(f"time posterior source must be one of {', '.join(TIME_POSTERIORS)}, got {source!r}")
         if knn is not None and source == "knn":
@@ -118,7 +157,8 @@ class TimePosterior:
             logits = logits + log_prior
         probs = torch.softmax(logits, dim=1)
         if knn is not None and source == "mix":
-            probs = mix_weight * probs + (1 - mix_weight) * knn.to(probs.device, probs.dtype)
+            knn = knn.to(probs.device, probs.dtype)
+            probs = mix_posteriors(probs, knn, MixWeights.of(mix_weight), gallery.cell.to(probs.device))
         return cls(probs, gallery)
 
     @classmethod

@@ -18,7 +18,7 @@ from gtloc.training.config import TrainConfig
 from gtloc.training.data import TrainingData
 from gtloc.training.held_out import finish_run
 from gtloc.training.resume import config_digest
-from gtloc.training.small_data import group_column
+from gtloc.training.small_data import group_column, small_data_mix
 from gtloc.training.validation import BEST_DIR, Selection
 
 
@@ -61,4 +61,5 @@ def finish_training(
         groups=data.extras.get(column) if column is not None else None,
         train_times=data.times,
         held_out_groups=None if val is None or column not in val.extras else len(set(val.extras[column])),
+        mix=small_data_mix(config, len(data)),
     )

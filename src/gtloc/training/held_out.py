@@ -38,7 +38,7 @@ from gtloc.retrieval.posterior import (
     time_answer_loss,
 )
 from gtloc.retrieval.search import gallery_logits
-from gtloc.retrieval.time_posterior import TimeGallery, TimePosterior, fit_window_mass, mix_weight
+from gtloc.retrieval.time_posterior import MixWeights, TimeGallery, TimePosterior, fit_window_mass, mix_weight
 from gtloc.timecode import best_constant_time, hour_error, month_error
 
 MIN_HELD_OUT = 10
@@ -101,6 +101,7 @@ def fit_temperatures(
     cache_dir: Path | None,
     neighbours: tuple[NeighbourStore, torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
+    mix: MixWeights | None = None,
 ) -> tuple[Temperatures, dict[str, float]]:
     """Temperatures fitted on held-out image ``embeddings`` ``(R, 512)`` with true ``latlon`` ``(R, 2)`` and
     ``times`` ``(R, 5)`` (NaN rows are left out of that half), and the validation metrics: median km and acc@750 of
@@ -109,7 +110,9 @@ def fit_temperatures(
 
     ``neighbours``: the run's training pictures and the held-out rows' backbone features ``(R, D)`` or ``(R, C, D)``:
     the time temperature is then fitted to the ``mix`` posterior (the model's, scaled, mixed with the kNN posterior,
-    :class:`~gtloc.retrieval.time_posterior.TimePosterior`), which is what predictions show by default.
+    :class:`~gtloc.retrieval.time_posterior.TimePosterior`), which is what predictions show by default, at the
+    model's month and hour weights ``mix`` (recorded as the calibration's ``mix_weights``; None: ``n / (n + 250)``
+    for both, not recorded).
 
     ``place_mass``: the posterior mass a place answer's radius must hold to hold the truth with probability
     ``place_coverage`` (split conformal, :func:`~gtloc.retrieval.place_answer.fit_radius_mass`); ``hour_mass``
@@ -135,11 +138,12 @@ def fit_temperatures(
         gallery = encode_gallery(model, "time", build_time_gallery(model.config.gallery), cache_dir, log=log)
         logits = gallery_logits(embeddings[has_time], gallery.embeddings, float(model.scale("img_time_logit_scale")))
         times_gallery, truth = TimeGallery(gallery.labels), times[has_time]
-        knn, weight = None, 1.0
+        knn, weight = None, MixWeights.of(1.0)
         if neighbours is not None:
             store, held_features = neighbours
             knn = store.time_posterior(held_features[has_time].float(), gallery.labels)
-            weight = mix_weight(store.n_train)
+            weight = mix if mix is not None else MixWeights.of(mix_weight(store.n_train))
+            temperatures.mix_weights = None if mix is None else {"month": mix.month, "hour": mix.hour}
 
         def loss(t: float) -> float:
             return time_answer_loss(logits, times_gallery, truth, t, knn, weight)
@@ -216,7 +220,7 @@ class GivenLocation:
     image: torch.Tensor
     fused: torch.Tensor
     neighbours: torch.Tensor | None
-    mix_weight: float
+    mix_weight: float | MixWeights
 
     def score(self, weight: float, gallery: TimeGallery, truth: torch.Tensor) -> float:
         """Mean hour error / 12 h + mean month error / 6 months of the least-expected-error answers at ``weight``
@@ -254,6 +258,7 @@ def finish_run(
     groups: list[str] | None = None,
     train_times: torch.Tensor | None = None,
     held_out_groups: int | None = None,
+    mix: MixWeights | None = None,
 ) -> ModelCard:
     """Fit and write ``calibration.json``, ``domain.safetensors`` and ``model_card.json`` into ``out_dir`` for the
     trained ``model``: ``train_features`` the features it trained on, ``held_out`` the held-out ``(features,
@@ -264,7 +269,8 @@ def finish_run(
     (cameras, trips), so that the domain check is calibrated on distances between groups
     (:meth:`DomainProfile.build`); ``train_times`` ``(N, 5)``: the training times, whose best constant guess is
     scored on the held-out pictures beside the model (``constant_hour_error`` / ``constant_month_error``);
-    ``held_out_groups``: how many whole groups the held-out pictures are (``held_out_groups`` in the metrics)."""
+    ``held_out_groups``: how many whole groups the held-out pictures are (``held_out_groups`` in the metrics);
+    ``mix``: the model's month and hour weights in the ``mix`` read-out (:func:`fit_temperatures`)."""
     model.eval()
     temperatures, metrics = Temperatures(), {}
     enough = held_out is not None and len(held_out[0]) >= MIN_HELD_OUT
@@ -273,7 +279,7 @@ def finish_run(
         knn = None if neighbours is None else (neighbours, held_out[0])
         if log is not None:
             log(f"calibrating on the {len(held_out[0])} held-out pictures")
-        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], cache_dir, knn, log)
+        temperatures, metrics = fit_temperatures(model, held_emb, held_out[1], held_out[2], cache_dir, knn, log, mix)
         if train_times is not None and "hour_error" in metrics:
             metrics.update(constant_errors(train_times, held_out[2]))
         if held_out_groups:

@@ -18,6 +18,12 @@ constant guess on unseen ones (docs/small-data.md). With ``TrainConfig.adapt_to_
   on all its pictures (``refit``): holding a fifth of the cameras out of the final model cost its learned read-out
   0.03x the constant hour and 0.05x the month on the webcam worlds.
 
+The time is then read (the default ``mix`` read-out) with the model's weight :data:`GROUPED_MIX_WEIGHTS`: 0.9 for the
+month and 0.1 for the hour, recorded in the run's calibration (``mix_weights``). On the webcam worlds, leave one
+camera out, the training neighbours read the hour better than the model does and the model the month better than
+they do; fitting the two weights on the one or two held-out cameras chose them worse than these fixed ones
+(docs/small-data.md).
+
 Larger sets (the demo's 3,000 pictures and up) keep their config apart from the two caps.
 """
 
@@ -29,6 +35,7 @@ from dataclasses import replace
 import torch
 
 from gtloc.labels import has_label
+from gtloc.retrieval.time_posterior import MixWeights
 from gtloc.training.config import TrainConfig
 
 SMALL_DATA_N = 2000
@@ -38,6 +45,7 @@ SMALL_INPUT_DROPOUT = 0.5
 WARMUP_FRACTION = 0.1
 SMALL_VAL_SPLIT = 0.2
 MIN_GROUPS = 3
+GROUPED_MIX_WEIGHTS = MixWeights(month=0.9, hour=0.1)  # the model's share of the mix on small grouped runs
 GROUP_COLUMNS = ("camera",)  # records columns whose pictures are near-duplicates of each other
 
 
@@ -83,3 +91,9 @@ def small_data_validation(config: TrainConfig, n_train: int, extras: Mapping[str
     column = group_column(config, extras)
     grouped = column is not None and len(set(extras[column])) >= MIN_GROUPS
     return replace(config, val_split=SMALL_VAL_SPLIT, val_group=column if grouped else None, select="last", refit=True)
+
+
+def small_data_mix(config: TrainConfig, n_train: int) -> MixWeights | None:
+    """The ``mix`` read-out's weights of a run on ``n_train`` pictures: :data:`GROUPED_MIX_WEIGHTS` when the set is
+    small and whole groups were held out (``val_group``), else None (``n / (n + 250)`` for both parts)."""
+    return GROUPED_MIX_WEIGHTS if config.val_group is not None and n_train < SMALL_DATA_N else None
