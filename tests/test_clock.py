@@ -310,6 +310,18 @@ def test_two_old_fixes_of_one_age_around_a_right_clock_are_old_fixes():
     )
     # Without the right reading between them, they read as a clock left on UTC+5.
     assert [r.status for r in clocks_by_camera(stale)] == ["wrong", "wrong"]
+    # Two 20-min-old fixes look like a clock drifted 20 min fast; a clock does not drift back, so a right reading
+    # within 7 days belies them even from outside their span (a zone, above, can be set and set back).
+    minutes = [fix_aged(20 + m / 60, shift_h=h) for h, m in ((0, 0), (24, 20))]
+    readings = clocks_by_camera([fix_aged(0, shift_h=-12), *minutes])
+    assert [(r.status, r.fix) for r in readings] == [("ok", "fresh"), ("unknown", "stale"), ("unknown", "stale")]
+    assert (
+        "2 photos of this camera are off by as much, but its clock is right or less ahead on 1 photo within 7 days"
+        in (readings[1].note)
+    )
+    assert [r.note for r in clocks_by_camera(minutes)] == [
+        "clock 20 min fast (the same on 2 photos of this camera)"
+    ] * 2
 
 
 def test_photos_stamped_with_one_fix_are_one_piece_of_evidence():

@@ -54,11 +54,14 @@ what a stale fix could explain) is then judged again:
 * **confirmed**: its gap looks like a clock setting (``d`` a UTC offset, without ``OffsetTimeOriginal``; or
   ``r <= 1 h``, drift), another photo of the camera, with another GPS fix (a different stamp: photos stamped with
   the very same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S``
-  (2 min), and the clock read ``ok`` on no photo taken between them: the clock is ``wrong``, and the note says on
-  how many photos ("clock 53 min fast (the same on 4 photos of this camera)"; this also catches the drift of a
-  camera that writes ``OffsetTimeOriginal``, which rule 3 reads as a stale fix). When it read ``ok`` in between,
-  the agreeing gaps are old fixes of about the same age: ``unknown``. A gap like no clock setting (a clock 21 h
-  fast) is not confirmed: two old fixes of one age are likelier;
+  (2 min), and no photo belies it: the clock is ``wrong``, and the note says on how many photos ("clock 53 min fast
+  (the same on 4 photos of this camera)"; this also catches the drift of a camera that writes
+  ``OffsetTimeOriginal``, which rule 3 reads as a stale fix). A zone is belied by a photo taken between the agreeing
+  ones on which the clock read ``ok`` (a zone is set and set back: right before and after a trip is no
+  contradiction); a drift (``r <= 1 h``, not a zone) by any photo within ``CAMERA_WINDOW`` (7 days) on which the
+  clock read ``ok`` or less ahead (below), since a clock does not drift back and forth. Belied, the agreeing gaps
+  are old fixes of about the same age: ``unknown`` (fixes minutes old often agree to 2 min). A gap like no clock
+  setting (a clock 21 h fast) is not confirmed: two old fixes of one age are likelier;
 * **a stale fix** (``unknown``, fix ``stale``): not confirmed, not an old fix already (rules 3, 5), and another photo
   of the camera within ``CAMERA_WINDOW`` (7 days) reads ``ok``, or (both with a GPS date) shows a ``d`` smaller by
   more than ``CAMERA_AGREE_S``. The clock cannot be further ahead than the least ``d`` its photos show, so this
@@ -317,25 +320,32 @@ def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: S
     mine = readings[i]
     assert mine.offset_s is not None and mine.zone_offset_s is not None and mine.gps_utc is not None
     lead = mine.offset_s - mine.zone_offset_s
-    clock_like = lead <= DRIFT_S or (exifs[i].utc_offset is None and _real_offset(mine.offset_s) is not None)
-    partners = [j for j in photos if j != i and _same_setting(mine, readings[j])] if clock_like else []
+    zone_like = exifs[i].utc_offset is None and _real_offset(mine.offset_s) is not None
+    partners = (
+        [j for j in photos if j != i and _same_setting(mine, readings[j])] if zone_like or lead <= DRIFT_S else []
+    )
+    near = [j for j in photos if j != i and _near(exifs[i], exifs[j])]
+    right = [j for j in near if readings[j].status == "ok"]
+    less = [j for j in near if readings[j].status != "ok" and _less_ahead(readings[j], mine)]
     if partners:
-        span = sorted(readings[j].gps_utc for j in (i, *partners))
-        inside = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
-        if not inside:
+        if zone_like:  # a zone is set and set back: only a right reading between the agreeing photos belies it
+            span = sorted(readings[j].gps_utc for j in (i, *partners))
+            belie = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
+            how, where = "right", "taken between them"
+        else:  # a clock does not drift back and forth: any photo within the window less ahead belies it
+            belie = right + less
+            how, where = "right or less ahead", f"within {CAMERA_WINDOW.days} days"
+        if not belie:
             seen = f" (the same on {len(partners) + 1} photos of this camera)"
             note = _offset_note(mine.offset_s, mine.zone_offset_s, lead) + seen
             return replace(mine, status="wrong", note=note, error_s=lead, fix="fresh")
         why = (
-            f"{len(partners) + 1} photos of this camera are off by as much, but its clock is right on "
-            f"{_files(len(inside), 'photo')} taken between them, so these are old fixes, not a wrong clock"
+            f"{len(partners) + 1} photos of this camera are off by as much, but its clock is {how} on "
+            f"{_files(len(belie), 'photo')} {where}, so these are old fixes, not a wrong clock"
         )
         return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
     if mine.fix == "stale":  # an old fix already (rules 3 and 5)
         return mine
-    near = [j for j in photos if j != i and _near(exifs[i], exifs[j])]
-    right = [j for j in near if readings[j].status == "ok"]
-    less = [j for j in near if readings[j].status != "ok" and _less_ahead(readings[j], mine)]
     if not right and not less:
         return mine
     if right:
