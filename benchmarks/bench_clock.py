@@ -5,19 +5,20 @@ other tags untouched), writes copies whose camera time (DateTimeOriginal) and GP
 GPSTimeStamp) say, for a chosen true capture instant:
 
 * good clocks: the camera within 0-4 min of the true local time;
-* wrong clocks: left on another time zone (UTC-10 ... UTC+12, UTC+5:30), or drifted by 10-53 min, ahead or behind;
-* stale fixes: the camera right, the GPS stamp 1-24 h or 1-10 days older than the photo, with and without an
-  OffsetTimeOriginal tag (phones write one).
+* wrong clocks: left on another time zone (UTC-10 ... UTC+12, UTC+5:30), or drifted by 10-53 min, fast or slow;
+* stale fixes: the camera right, the GPS stamp 5-60 min, 1-24 h or 1-10 days older than the photo, with and without
+  an OffsetTimeOriginal tag (phones write one).
 
 Each copy goes through read_photo_exif + read_clock, one photo alone. Prints one table.
 
 Then **cameras**: batches of copies from one simulated camera each (its own BodySerialNumber), over 5 days, read
 together by clocks_by_camera (what ingest and verify on many photos do), and each photo alone, side by side:
 
-* a camera whose clock is right: 4 good photos among 10 fixes 1-24 h old and 3 fixes 1-10 days old, without an
-  OffsetTimeOriginal tag; the same for a phone that writes one (on every photo);
-* a camera left on another time zone (each of CAMERA_ZONES_H), or drifted (each of DRIFTS_MIN, ahead and behind,
-  drifting on by 1 s a day): 4 photos each, fresh fixes;
+* a camera whose clock is right: 4 good photos among 10 fixes 5-60 min old, 10 fixes 1-24 h old and 3 fixes 1-10
+  days old, without an OffsetTimeOriginal tag; the same for a phone that writes one (on every photo);
+* a camera left on another time zone (each of CAMERA_ZONES_H), or drifted (each of DRIFTS_MIN, fast and slow,
+  drifting on by 1 s a day): 4 photos each, fresh fixes; and each drifted camera again with 2 more photos whose
+  fixes are 5 min-24 h old (the clock wrong and the fix old: its lead is neither);
 * a camera whose clock was right on 4 photos and on another zone for one photo alone (the owner set it and set it
   back): when that zone is ahead of the local time, per-camera reading cannot tell it from an old fix; behind, it
   can (a fix is never from after the photo).
@@ -48,6 +49,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "exif-ph
 CAMERA_ZONES_H = (-10, -5, -3, 0, 3, 5.5, 8, 9, 10, 12)
 """Time zones a camera is left on (its owner's home zone): real UTC offsets."""
 DRIFTS_MIN = (10, 12, 17, 25, 38, 53)
+DRIFT_SIGNS = ((1, "fast"), (-1, "slow"))
 
 
 def write_copy(
@@ -87,7 +89,10 @@ def cases(rng: np.random.Generator, zone_s: float) -> list[tuple[str, float, flo
     out += [
         ("zone", h * 3600.0 - zone_s + rng.uniform(-30, 30), 0.0, False) for h in CAMERA_ZONES_H if h * 3600 != zone_s
     ]
-    out += [("drift", sign * m * 60.0, 0.0, False) for m in DRIFTS_MIN for sign in (1, -1)]
+    out += [(f"drift {name}", sign * m * 60.0, 0.0, False) for m in DRIFTS_MIN for sign, name in DRIFT_SIGNS]
+    out += [
+        ("stale minutes", rng.uniform(-60, 60), rng.uniform(300, 3600), tag) for tag in (False, True) for _ in range(10)
+    ]
     out += [
         ("stale hours", rng.uniform(-60, 60), rng.uniform(3600, 86400), tag) for tag in (False, True) for _ in range(10)
     ]
@@ -126,6 +131,9 @@ def camera_batches(rng: np.random.Generator, zone_s: float) -> dict[str, list[Sh
         suffix = " + offset tag" if tag else ""
         shots = [Shot("good" + suffix, rng.uniform(-240, 240), 0.0, tag, when()) for _ in range(4)]
         shots += [
+            Shot("stale minutes" + suffix, rng.uniform(-60, 60), rng.uniform(300, 3600), tag, when()) for _ in range(10)
+        ]
+        shots += [
             Shot("stale hours" + suffix, rng.uniform(-60, 60), rng.uniform(3600, 86400), tag, when()) for _ in range(10)
         ]
         shots += [
@@ -138,12 +146,16 @@ def camera_batches(rng: np.random.Generator, zone_s: float) -> dict[str, list[Sh
             Shot("zone", h * 3600.0 - zone_s + rng.uniform(-30, 30), 0.0, False, when()) for _ in range(4)
         ]
     for m in DRIFTS_MIN:
-        for sign in (1, -1):
-            first = when()
-            out[f"drift {sign * m}"] = [
-                Shot("drift", sign * m * 60.0 + DRIFT_PER_DAY_S * (t - first) / 24, 0.0, False, t)
-                for t in [first, *(when() for _ in range(3))]
-            ]
+        for sign, name in DRIFT_SIGNS:
+            for old in (0, 2):
+                times = [when() for _ in range(4 + old)]
+                errors = [sign * m * 60.0 + DRIFT_PER_DAY_S * (t - times[0]) / 24 for t in times]
+                ages = [0.0] * 4 + [float(rng.uniform(300, 86400)) for _ in range(old)]
+                shots = [
+                    Shot(f"drift {name}" + (", photo with an old fix" if age else ""), error, age, False, t)
+                    for error, age, t in zip(errors, ages, times, strict=True)
+                ]
+                out[f"drift {sign * m}" + (" with old fixes" if old else "")] = shots
     lone = float(rng.choice(zones)) * 3600.0 - zone_s
     out["zone for one photo"] = [
         Shot("good, around the lone zone", rng.uniform(-240, 240), 0.0, False, when()) for _ in range(4)

@@ -52,7 +52,6 @@ def test_right_clock_is_ok_and_offset_is_camera_minus_gps():
         (local(-60), PARIS, "camera set to UTC+1, 1 h behind local time"),
         (local(-2 * 60), PARIS, "camera set to UTC, 2 h behind local time (or its GPS receiver wrote local time "
          "instead of UTC)"),
-        (local(53), PARIS, "clock 53 min fast"),
         (local(-12), PARIS, "clock 12 min slow"),
         (local(-3 * 60 - 17), PARIS, "clock 3 h 17 min slow"),
         (local(3 * 60 + 30 + 1), PARIS, "camera set to UTC+5:30, 3 h 30 min ahead of local time"),
@@ -71,7 +70,7 @@ def test_stale_fix_is_not_a_wrong_clock():
     reading = read_clock(photo(local(3 * 24 * 60 + 7)))
     assert (reading.status, reading.fix, reading.error_s) == ("unknown", "stale", None)
     assert reading.note == "GPS fix 3 days older than the photo (phones stamp their last fix); the clock is not checked"
-    # Hours old, not a whole number of hours: too far for drift, not a zone: not judged.
+    # Hours old, not a whole number of hours: not a zone: not judged.
     reading = read_clock(photo(local(3 * 60 + 23)))
     assert (reading.status, reading.fix) == ("unknown", "unknown")
     assert reading.note.startswith("camera 3 h 23 min ahead of the GPS time: a GPS fix that old")
@@ -79,6 +78,86 @@ def test_stale_fix_is_not_a_wrong_clock():
     reading = read_clock(photo(local(5 * 60), offset=timedelta(hours=2)))
     assert (reading.status, reading.fix) == ("unknown", "stale")
     assert reading.note.startswith("GPS fix 5 h older than the photo")
+
+
+def fix_aged(minutes: float, shift_h: float = 0.0, fast_min: float = 0.0) -> PhotoExif:
+    """A photo of the camera "Canon EOS R6" taken ``shift_h`` after GPS_UTC in Paris, its clock ``fast_min`` ahead of
+    the true local time, stamped with a GPS fix ``minutes`` older than the photo."""
+    taken = local(fast_min + 60 * shift_h)
+    gps = GPS_UTC + timedelta(hours=shift_h, minutes=-minutes)
+    return replace(photo(taken, gps=gps), make="Canon", model="EOS R6")
+
+
+@pytest.mark.parametrize(
+    ("age_min", "note"),
+    [
+        (5.5, "camera 6 min ahead of the GPS time: a GPS fix that old (phones stamp their last fix) or a clock 6 min "
+         "fast; one photo cannot tell which (other photos of the same camera can)"),
+        (20, "camera 20 min ahead of the GPS time"),
+        (57, "camera 57 min ahead of the GPS time"),
+        (3 * 60 + 23, "camera 3 h 23 min ahead of the GPS time"),
+    ],
+)  # fmt: skip
+def test_a_lone_photo_minutes_ahead_of_its_fix_is_unknown_not_a_fast_clock(age_min, note):
+    """A fix minutes old and a clock minutes fast give the same photo: alone, it is not called wrong (the audit's gap:
+    a 20-min-old fix read as "clock 20 min fast")."""
+    for fix in (fix_aged(age_min), photo(local(age_min))):  # an old fix on a right clock, a fresh fix on a fast one
+        reading = read_clock(fix)
+        assert (reading.status, reading.fix, reading.error_s) == ("unknown", "unknown", None)
+        assert reading.note.startswith(note)
+        assert reading.offset_s == pytest.approx(2 * 3600 + age_min * 60, abs=1)
+
+
+def test_a_lone_photo_at_the_edges_of_the_minutes_rule():
+    # A fix 5 min old is within the tolerance of a right clock: ok, and the note says by how much.
+    assert (read_clock(fix_aged(5)).status, read_clock(fix_aged(5)).note) == ("ok", "clock 5 min fast (within 5 min)")
+    # A fix exactly 1 h old reads, alone, as a camera set one zone ahead (the documented limit: a whole hour is a zone);
+    # its camera's other photos tell (test_one_camera_tells_stale_fixes_of_minutes_to_days_from_a_wrong_clock).
+    assert read_clock(fix_aged(60)).note == "camera set to UTC+3, 1 h ahead of local time"
+    # Behind is never a stale fix: a clock 12 min slow stays wrong alone.
+    assert read_clock(photo(local(-12))).status == "wrong"
+
+
+def test_one_camera_tells_stale_fixes_of_minutes_to_days_from_a_wrong_clock():
+    ages_min = (5.5, 20, 60, 3 * 60 + 23, 2 * 24 * 60 + 7)
+    stale = [fix_aged(age, shift_h=10 * k + 1) for k, age in enumerate(ages_min)]
+    # A right clock on some photos: every larger lead is the fix's age.
+    right = [fix_aged(0, shift_h=10 * k) for k in range(3)]
+    readings = clocks_by_camera([*right, *stale])
+    assert [r.status for r in readings] == ["ok"] * 3 + ["unknown"] * 5
+    assert [r.fix for r in readings[3:]] == ["stale"] * 5
+    assert readings[3 + 1].note == (
+        "GPS fix 20 min older than the photo (phones stamp their last fix); this camera's clock is right on 3 other "
+        "photos within 7 days and no other photo of it is off by as much (an old fix only adds to the lead), so its "
+        "clock is not judged wrong"
+    )
+    assert readings[3 + 2].note.startswith("GPS fix 1 h older than the photo")  # alone: a zone (UTC+3)
+    # No right photo at all, only old fixes of different ages: the clock is no further ahead than the least of them,
+    # so every larger lead is an old fix; the least stays as one photo alone reads it (unknown, not wrong).
+    readings = clocks_by_camera(stale)
+    assert [r.status for r in readings] == ["unknown"] * 5
+    assert readings[0] == read_clock(stale[0]) and readings[0].fix == "unknown"
+    assert [r.fix for r in readings[1:]] == ["stale"] * 4
+    assert "less ahead of the GPS time on 1 other photo (by up to 14 min) within 7 days" in readings[1].note
+    assert "less ahead of the GPS time on 2 other photos (by up to 54 min) within 7 days" in readings[2].note
+
+
+def test_a_clock_53_min_fast_on_every_photo_is_wrong():
+    """The issue's camera 53 min fast: the same lead on photos with fixes of their own, days apart, is the clock."""
+    fast = [fix_aged(0, shift_h=h, fast_min=53 + h / 24 / 60) for h in (0, 5, 30, 70)]  # drifting on 1 s a day
+    assert {read_clock(p).status for p in fast} == {"unknown"}  # each alone: a fast clock or an old fix
+    readings = clocks_by_camera(fast)
+    assert [r.note for r in readings] == ["clock 53 min fast (the same on 4 photos of this camera)"] * 4
+    assert {r.status for r in readings} == {"wrong"}
+    assert [r.error_s for r in readings] == [pytest.approx(53 * 60 + h / 24, abs=1) for h in (0, 5, 30, 70)]
+    # An old fix on one photo of that camera adds its age to the lead: that photo alone is not the clock's reading.
+    old = fix_aged(3 * 60 + 10, shift_h=40, fast_min=53)
+    readings = clocks_by_camera([*fast, old])
+    assert [r.status for r in readings] == ["wrong"] * 4 + ["unknown"] and readings[4].fix == "stale"
+    assert "less ahead of the GPS time on 4 other photos (by up to 3 h 10 min)" in readings[4].note
+    # A photo with a 20-min-old fix among them reads as the clock plus 20 min: not confirmed, an old fix.
+    readings = clocks_by_camera([*fast, fix_aged(20, shift_h=40, fast_min=53)])
+    assert readings[4].status == "unknown" and readings[4].note.startswith("GPS fix 1 h 13 min older than the photo")
 
 
 def test_declared_zone_that_is_not_the_places():
@@ -231,6 +310,18 @@ def test_two_old_fixes_of_one_age_around_a_right_clock_are_old_fixes():
     )
     # Without the right reading between them, they read as a clock left on UTC+5.
     assert [r.status for r in clocks_by_camera(stale)] == ["wrong", "wrong"]
+    # Two 20-min-old fixes look like a clock drifted 20 min fast; a clock does not drift back, so a right reading
+    # within 7 days belies them even from outside their span (a zone, above, can be set and set back).
+    minutes = [fix_aged(20 + m / 60, shift_h=h) for h, m in ((0, 0), (24, 20))]
+    readings = clocks_by_camera([fix_aged(0, shift_h=-12), *minutes])
+    assert [(r.status, r.fix) for r in readings] == [("ok", "fresh"), ("unknown", "stale"), ("unknown", "stale")]
+    assert (
+        "2 photos of this camera are off by as much, but its clock is right or less ahead on 1 photo within 7 days"
+        in (readings[1].note)
+    )
+    assert [r.note for r in clocks_by_camera(minutes)] == [
+        "clock 20 min fast (the same on 2 photos of this camera)"
+    ] * 2
 
 
 def test_photos_stamped_with_one_fix_are_one_piece_of_evidence():
@@ -268,9 +359,9 @@ def test_the_camera_is_read_from_exif(tmp_path):
 
 
 def test_ingest_judges_each_camera_on_all_its_photos(tmp_path):
-    """A phone with its clock right and one photo stamped with a 3-h-old fix, and a camera left on UTC+5 in Paris:
-    ingest calls the old fix an old fix (and keeps the camera's time for it with --utc-from gps) and the camera's
-    clock wrong on both its photos."""
+    """A phone with its clock right and photos stamped with a 3-h-old and a 20-min-old fix, a camera left on UTC+5 in
+    Paris, and a lone photo 20 min ahead of its fix: ingest calls the old fixes old fixes (and keeps the camera's time
+    for them with --utc-from gps), the camera's clock wrong on both its photos, and the lone photo unknown."""
     from gtloc.data.exif_write import CameraExif, write_jpeg
 
     folder, pixels = tmp_path / "photos", Image.new("RGB", (32, 24), (90, 140, 210))
@@ -290,6 +381,8 @@ def test_ingest_judges_each_camera_on_all_its_photos(tmp_path):
     for i, hours in enumerate((-20, -2, 4)):
         shot(f"phone-{i}.jpg", 0.0, 0.0, hours, "Phone")
     shot("phone-old-fix.jpg", 0.0, 3.0, 1.0, "Phone")
+    shot("phone-20-min-fix.jpg", 0.0, 20 / 60, 2.0, "Phone")  # alone it would read "clock 20 min fast"
+    shot("solo.jpg", 20 / 60, 0.0, 0.0, "Solo")  # a camera 20 min fast with one photo: cannot be told from an old fix
     shot("camera-0.jpg", 3.0, 0.0, 0.0, "Camera")
     shot("camera-1.jpg", 3.0, 0.0, 30.0, "Camera")
     result = ingest_photos(folder, utc_from="gps")
@@ -297,8 +390,15 @@ def test_ingest_judges_each_camera_on_all_its_photos(tmp_path):
     clock, notes = result.records.extras["clock"], result.records.extras["clock_note"]
     assert clock[rows["phone-old-fix.jpg"]] == "unknown" and "GPS fix 3 h older" in notes[rows["phone-old-fix.jpg"]]
     assert tuple(result.records.times[rows["phone-old-fix.jpg"], 2:4]) == (15, 30)  # the camera's own time kept
+    assert clock[rows["phone-20-min-fix.jpg"]] == "unknown"
+    assert notes[rows["phone-20-min-fix.jpg"]].startswith("GPS fix 20 min older than the photo")
+    assert clock[rows["solo.jpg"]] == "unknown" and "one photo cannot tell which" in notes[rows["solo.jpg"]]
     assert [clock[rows[f"camera-{i}.jpg"]] for i in (0, 1)] == ["wrong", "wrong"]
     assert notes[rows["camera-0.jpg"]].endswith("(the same on 2 photos of this camera)")
     summary = summarize(result, tmp_path / "records.csv")
     assert "camera clock wrong in 2 of the 5 photos whose GPS time could check it" in summary
-    assert "phone-old-fix.jpg" not in summary and "1 photo with a GPS fix older than the photo" in summary
+    assert "phone-old-fix.jpg" not in summary and "2 photos with a GPS fix older than the photo" in summary
+    assert (
+        "1 photo with the camera ahead of the GPS time: an old fix or a fast clock, which one photo cannot tell"
+        in summary
+    )

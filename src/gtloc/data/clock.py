@@ -12,12 +12,14 @@ Two things make ``r`` non-zero, and they look different:
   is, to within a minute or two, a UTC offset that exists (whole hours, or :30/:45 in India, Nepal, Iran,
   Newfoundland, parts of Australia...). Or the clock drifted (or was set by hand, badly): minutes, rarely an hour.
   Either can be ahead or behind.
-* **A stale fix.** Phones and cameras with a GPS stamp the last fix they had, which can be hours or days old
-  (indoors, in a plane, after a reboot). A stale fix is always *older* than the photo: it makes the camera look
-  *ahead*, never behind, by any amount, not a UTC offset more than by chance.
+* **A stale fix.** Phones and cameras with a GPS stamp the last fix they had, which can be minutes, hours or days
+  old (indoors, in a plane, after a reboot). A stale fix is always *older* than the photo: it makes the camera look
+  *ahead* (``d - L > 0``), never behind, by any amount, a UTC offset no more than by chance.
 
-The rule, in order (``OK`` = 5 min, ``ZONE`` = 2 min, ``DRIFT`` = 1 h; a time-only stamp without
-``GPSDateStamp`` takes the camera's date, the day before or the day after, whichever is nearest):
+A clock some minutes fast and a fix some minutes old give the very same photo: one photo cannot tell them apart, and
+the rule says so (``unknown``) rather than call an old fix a wrong clock. The rule, in order (``OK`` = 5 min,
+``ZONE`` = 2 min; a time-only stamp without ``GPSDateStamp`` takes the camera's date, the day before or the day
+after, whichever is nearest):
 
 1. ``|r| <= OK``: ``ok``.
 2. The camera declares its zone (``OffsetTimeOriginal`` = ``O``) and it is not the place's (``|O - L| > 1 min``),
@@ -28,40 +30,49 @@ The rule, in order (``OK`` = 5 min, ``ZONE`` = 2 min, ``DRIFT`` = 1 h; a time-on
 4. ``r < -OK``: ``wrong`` (a fix is never from after the photo): "camera set to UTC+1, 1 h behind local time"
    when ``d`` is within ``ZONE`` of an existing UTC offset, else "clock 12 min slow".
 5. ``r > 26 h`` (with a GPS date): a **stale fix** (no zone is more than 26 h from another).
-6. ``d`` within ``ZONE`` of an existing UTC offset: ``wrong``, "camera set to UTC+2, 10 h ahead of local time".
-7. ``r <= DRIFT``: ``wrong``, "clock 53 min fast".
-8. Otherwise ``unknown``: a fix that old, or a clock that far fast, and nothing tells which.
+6. ``d`` within ``ZONE`` of an existing UTC offset: ``wrong``, "camera set to UTC+2, 10 h ahead of local time"
+   (a camera left on its owner's home zone, or DST not applied).
+7. Otherwise ``unknown``, fix ``unknown``: "camera 20 min ahead of the GPS time: a GPS fix that old ... or a clock
+   20 min fast; one photo cannot tell which". This is every lead of 5 min to 26 h that is not a zone: a clock
+   drifted fast by minutes and a fix minutes old alike (the other photos of the camera can tell, below).
 
 What it cannot tell: a stale fix whose age happens to fall within 2 min of a whole number of hours (about one in
-fifteen, on a camera without ``OffsetTimeOriginal``) reads as a zone error (rule 6), and one less than an hour old
-as drift (rule 7); a camera that writes ``OffsetTimeOriginal`` but whose clock drifted reads as a stale fix
-(rule 3). A camera whose clock runs on UTC and a receiver that writes local time instead of UTC look alike (rule
-4 or 6 with ``d`` near 0); the note says so. ``benchmarks/bench_clock.py`` measures the rule on rewritten photos.
+fifteen, a few more near the :30/:45 zones, on a camera without ``OffsetTimeOriginal``) reads as a zone error
+(rule 6); a lone photo of a camera whose clock drifted *fast* is ``unknown`` (rule 7; drifted slow is ``wrong``,
+rule 4); a camera that writes ``OffsetTimeOriginal`` but whose clock drifted reads as a stale fix (rule 3). A
+camera whose clock runs on UTC and a receiver that writes local time instead of UTC look alike (rule 4 or 6 with
+``d`` near 0); the note says so. ``benchmarks/bench_clock.py`` measures the rule on rewritten photos.
 
-**Many photos of one camera** (:func:`clocks_by_camera`: ``ingest``, ``verify`` on many photos, a library scan) tell
-what one photo cannot. A wrong clock is wrong on every photo the camera takes until someone sets it, with the same
-``d`` (a zone setting keeps ``d`` even while the owner travels; drift changes it by seconds a day); stale fixes
-give unrelated ``d``. Photos are of one camera when their ``Make``, ``Model`` and ``BodySerialNumber`` agree
-(:attr:`~gtloc.data.exif.PhotoExif.camera_id`; photos without a make or model are judged alone). A photo whose
-camera is *ahead* of its GPS time (rules 3 and 5-8: what a stale fix could explain) is then judged again:
+**Many photos of one camera** (:func:`clocks_by_camera`: ``ingest``, ``verify`` on many photos) tell what one photo
+cannot. A wrong clock is wrong on every photo the camera takes until someone sets it, with the same ``d`` (a zone
+setting keeps ``d`` even while the owner travels; drift changes it by seconds a day); stale fixes give ``d`` that
+disagree from photo to photo, always *above* the clock's own (a fix only adds its age). Photos are of one camera
+when their ``Make``, ``Model`` and ``BodySerialNumber`` agree (:attr:`~gtloc.data.exif.PhotoExif.camera_id`;
+photos without a make or model are judged alone). A photo whose camera is *ahead* of its GPS time (rules 3 and 5-7:
+what a stale fix could explain) is then judged again:
 
 * **confirmed**: its gap looks like a clock setting (``d`` a UTC offset, without ``OffsetTimeOriginal``; or
-  ``r <= DRIFT``, drift), another photo of the camera, with another GPS fix (a different stamp: photos stamped with
+  ``r <= 1 h``, drift), another photo of the camera, with another GPS fix (a different stamp: photos stamped with
   the very same fix are one piece of evidence) and a GPS date, shows the same ``d`` within ``CAMERA_AGREE_S``
-  (2 min), and the clock read ``ok`` on no photo taken between them: the clock is ``wrong``, and the note says on
-  how many photos (this also catches the drift of a camera that writes ``OffsetTimeOriginal``, which rule 3 reads
-  as a stale fix). When it read ``ok`` in between, the agreeing gaps are old fixes of about the same age:
-  ``unknown``. A gap like no clock setting (a clock 21 h fast) is not confirmed: two old fixes of one age are
-  likelier;
-* **a stale fix**: a photo read ``wrong`` alone (rules 6-7) that no other photo confirms, of a camera whose clock
-  read ``ok`` on another photo within ``CAMERA_WINDOW`` (7 days): a clock right on those days and off by a zone on
-  one photo alone is an old fix, not a wrong clock, so ``unknown``;
+  (2 min), and no photo belies it: the clock is ``wrong``, and the note says on how many photos ("clock 53 min fast
+  (the same on 4 photos of this camera)"; this also catches the drift of a camera that writes
+  ``OffsetTimeOriginal``, which rule 3 reads as a stale fix). A zone is belied by a photo taken between the agreeing
+  ones on which the clock read ``ok`` (a zone is set and set back: right before and after a trip is no
+  contradiction); a drift (``r <= 1 h``, not a zone) by any photo within ``CAMERA_WINDOW`` (7 days) on which the
+  clock read ``ok`` or less ahead (below), since a clock does not drift back and forth. Belied, the agreeing gaps
+  are old fixes of about the same age: ``unknown`` (fixes minutes old often agree to 2 min). A gap like no clock
+  setting (a clock 21 h fast) is not confirmed: two old fixes of one age are likelier;
+* **a stale fix** (``unknown``, fix ``stale``): not confirmed, not an old fix already (rules 3, 5), and another photo
+  of the camera within ``CAMERA_WINDOW`` (7 days) reads ``ok``, or (both with a GPS date) shows a ``d`` smaller by
+  more than ``CAMERA_AGREE_S``. The clock cannot be further ahead than the least ``d`` its photos show, so this
+  photo's larger gap is its fix's age, whether alone it read as a zone (rule 6) or was not judged (rule 7);
 * otherwise as judged alone. Photos behind their GPS time (rule 4) or declaring another zone (rule 2) stay ``wrong``.
 
-What it cannot tell: a lone photo taken just after the owner set the clock to a wrong zone, between photos on which
+What it cannot tell: a lone photo taken just after the owner set the clock ahead, within 7 days of photos on which
 it was right, reads as a stale fix; two stale fixes of the same age (to 2 min) without a right reading between them
-read as a wrong clock; different
-cameras of one make and model that write no serial number count as one camera.
+read as a wrong clock; the photo with the least gap of a camera whose fixes are all old, and a wrong clock's only
+photo with a fresh fix, stay as judged alone; different cameras of one make and model that write no serial number
+count as one camera.
 """
 
 from __future__ import annotations
@@ -78,7 +89,8 @@ OK_S = 300.0
 ZONE_S = 120.0
 """A camera offset from UTC within 2 min of a real UTC offset is read as a clock set to that zone."""
 DRIFT_S = 3600.0
-"""Clocks drift (or are set badly) by minutes, rarely by more than an hour."""
+"""Clocks drift (or are set badly) by minutes, rarely by more than an hour: a lead this small, the same on two photos
+of one camera, is a clock setting."""
 MAX_ZONE_GAP_S = 26 * 3600.0
 """No two time zones are further apart (UTC-12 to UTC+14): a larger lead is a stale fix."""
 GPS_WEEK_ROLLOVER = timedelta(weeks=1024)
@@ -196,13 +208,18 @@ def _judge(offset: float, zone: float, declared: float | None, date_known: bool)
         return "wrong", _offset_note(offset, zone, lead), lead, "fresh"
     if date_known and lead > MAX_ZONE_GAP_S:
         return "unknown", _stale_note(lead, "the clock is not checked"), None, "stale"
-    if _real_offset(offset) is not None or lead <= DRIFT_S:
+    if _real_offset(offset) is not None:
         return "wrong", _offset_note(offset, zone, lead), lead, "fresh"
-    note = (
-        f"camera {duration_text(lead)} ahead of the GPS time: a GPS fix that old (phones stamp their last fix) "
-        "or a clock that far fast; not judged"
+    return "unknown", _ahead_note(lead), None, "unknown"
+
+
+def _ahead_note(lead: float) -> str:
+    """The note of a photo whose camera is ``lead`` seconds ahead of its GPS time, like no UTC offset (rule 7)."""
+    age = duration_text(lead)
+    return (
+        f"camera {age} ahead of the GPS time: a GPS fix that old (phones stamp their last fix) or a clock {age} "
+        "fast; one photo cannot tell which (other photos of the same camera can)"
     )
-    return "unknown", note, None, "unknown"
 
 
 def _real_offset(offset: float) -> float | None:
@@ -290,7 +307,7 @@ def clocks_by_camera(exifs: Sequence[PhotoExif], places: Sequence[Place] | None 
 
 def _ahead(reading: ClockReading, exif: PhotoExif) -> bool:
     """Whether a stale fix could explain the reading: the camera ahead of its GPS time by more than ``OK_S``, and no
-    declared zone other than the place's (rules 3 and 5-8)."""
+    declared zone other than the place's (rules 3 and 5-7)."""
     if reading.offset_s is None or reading.zone_offset_s is None:
         return False
     lead = reading.offset_s - reading.zone_offset_s
@@ -303,26 +320,42 @@ def _by_camera(i: int, photos: list[int], readings: list[ClockReading], exifs: S
     mine = readings[i]
     assert mine.offset_s is not None and mine.zone_offset_s is not None and mine.gps_utc is not None
     lead = mine.offset_s - mine.zone_offset_s
-    clock_like = lead <= DRIFT_S or (exifs[i].utc_offset is None and _real_offset(mine.offset_s) is not None)
-    partners = [j for j in photos if j != i and _same_setting(mine, readings[j])] if clock_like else []
+    zone_like = exifs[i].utc_offset is None and _real_offset(mine.offset_s) is not None
+    partners = (
+        [j for j in photos if j != i and _same_setting(mine, readings[j])] if zone_like or lead <= DRIFT_S else []
+    )
+    near = [j for j in photos if j != i and _near(exifs[i], exifs[j])]
+    right = [j for j in near if readings[j].status == "ok"]
+    less = [j for j in near if readings[j].status != "ok" and _less_ahead(readings[j], mine)]
     if partners:
-        span = sorted(readings[j].gps_utc for j in (i, *partners))
-        inside = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
-        if not inside:
+        if zone_like:  # a zone is set and set back: only a right reading between the agreeing photos belies it
+            span = sorted(readings[j].gps_utc for j in (i, *partners))
+            belie = [j for j in photos if readings[j].status == "ok" and span[0] < readings[j].gps_utc < span[-1]]
+            how, where = "right", "taken between them"
+        else:  # a clock does not drift back and forth: any photo within the window less ahead belies it
+            belie = right + less
+            how, where = "right or less ahead", f"within {CAMERA_WINDOW.days} days"
+        if not belie:
             seen = f" (the same on {len(partners) + 1} photos of this camera)"
             note = _offset_note(mine.offset_s, mine.zone_offset_s, lead) + seen
             return replace(mine, status="wrong", note=note, error_s=lead, fix="fresh")
         why = (
-            f"{len(partners) + 1} photos of this camera are off by as much, but its clock is right on "
-            f"{_files(len(inside), 'photo')} taken between them, so these are old fixes, not a wrong clock"
+            f"{len(partners) + 1} photos of this camera are off by as much, but its clock is {how} on "
+            f"{_files(len(belie), 'photo')} {where}, so these are old fixes, not a wrong clock"
         )
         return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
-    right = [j for j in photos if readings[j].status == "ok" and _near(exifs[i], exifs[j])]
-    if mine.status != "wrong" or not right:
+    if mine.fix == "stale":  # an old fix already (rules 3 and 5)
         return mine
+    if not right and not less:
+        return mine
+    if right:
+        seen = f"right on {_files(len(right), 'other photo')}"
+    else:
+        gap = mine.offset_s - min(readings[j].offset_s or 0.0 for j in less)
+        seen = f"less ahead of the GPS time on {_files(len(less), 'other photo')} (by up to {duration_text(gap)})"
     why = (
-        f"this camera's clock is right on {_files(len(right), 'other photo')} within {CAMERA_WINDOW.days} days "
-        "and no other photo of it is off by as much, so its clock is not judged wrong"
+        f"this camera's clock is {seen} within {CAMERA_WINDOW.days} days and no other photo of it is off by as much "
+        "(an old fix only adds to the lead), so its clock is not judged wrong"
     )
     return replace(mine, status="unknown", note=_stale_note(lead, why), error_s=None, fix="stale")
 
@@ -337,6 +370,19 @@ def _same_setting(a: ClockReading, b: ClockReading) -> bool:
         and a.offset_s is not None
         and a.gps_utc != b.gps_utc
         and abs(b.offset_s - a.offset_s) <= CAMERA_AGREE_S
+    )
+
+
+def _less_ahead(other: ClockReading, mine: ClockReading) -> bool:
+    """Whether ``other`` (both with a GPS date) shows the camera's clock less ahead of GPS time than ``mine`` does, by
+    more than ``CAMERA_AGREE_S``: the clock cannot be ahead by more than the least offset its photos show (an old fix
+    only adds to it), so ``mine`` is an old fix, at least that much older than its photo."""
+    return (
+        mine.gps_date_known
+        and other.gps_date_known
+        and mine.offset_s is not None
+        and other.offset_s is not None
+        and other.offset_s < mine.offset_s - CAMERA_AGREE_S
     )
 
 

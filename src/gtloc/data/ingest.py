@@ -427,10 +427,11 @@ def summarize(result: IngestResult, out: str | Path, max_listed: int = 20, full_
 
 def _clock_summary(paths: list[str], clocks: list[ClockReading], max_listed: int) -> list[str]:
     """Lines naming the photos whose camera clock was found wrong (the first ``max_listed``), and counting the GPS
-    fixes older than their photo."""
+    fixes older than their photo and the photos ahead of their GPS time that could be either."""
     wrong = [(path, c.note) for path, c in zip(paths, clocks, strict=True) if c.status == "wrong"]
     checked = sum(1 for c in clocks if c.status in ("ok", "wrong"))
     stale = sum(1 for c in clocks if c.fix == "stale" and c.status == "unknown")
+    doubtful = sum(1 for c in clocks if c.fix == "unknown" and c.status == "unknown")
     lines = []
     if wrong:
         n = len(wrong)
@@ -442,6 +443,11 @@ def _clock_summary(paths: list[str], clocks: list[ClockReading], max_listed: int
         lines.append(f"camera clock right in all {checked} photos whose GPS time could check it")
     if stale:
         lines.append(f"{_files(stale, 'photo')} with a GPS fix older than the photo (their clock not checked)")
+    if doubtful:
+        lines.append(
+            f"{_files(doubtful, 'photo')} with the camera ahead of the GPS time: an old fix or a fast clock, which "
+            "one photo cannot tell (clock unknown; clock_note says by how much)"
+        )
     return lines
 
 
