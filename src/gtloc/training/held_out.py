@@ -125,9 +125,8 @@ def fit_temperatures(
 
     ``location_weight``: of :data:`LOCATION_WEIGHTS`, the one whose location-given answers (:class:`GivenLocation`)
     score best on the held-out rows with both labels (ties: the smaller weight). On the demo world the plain
-    product (1.0) made the hour worse than the image alone: the fused query ``normalise(image + location)`` scores
-    a time by ``<image, t> + <location, t>``, i.e. the image's posterior times one from the place alone, and where
-    every place sees every time the place alone says nothing about time."""
+    product (1.0) made the hour worse than the image alone: where every place sees every time, the place alone (a
+    factor of the fused query's posterior) says nothing about time."""
     temperatures = Temperatures(fitted_on=len(embeddings))
     metrics: dict[str, float] = {"pictures": len(embeddings)}
     has_place = has_label(latlon)
@@ -154,9 +153,8 @@ def fit_temperatures(
             times_gallery, logits, temperature=temperatures.time, source="mix", knn=knn, mix_weight=weight
         )
         answer = shown.bayes().numpy()
-        temperatures.hour_mass = fit_window_mass(
-            shown.hour, torch.from_numpy(answer[:, 2]), truth[:, 2], temperatures.hour_coverage
-        )
+        hour_answer = torch.from_numpy(answer[:, 2])
+        temperatures.hour_mass = fit_window_mass(shown.hour, hour_answer, truth[:, 2], temperatures.hour_coverage)
         metrics["month_error"] = float(np.mean(month_error(answer, truth.numpy())))
         metrics["hour_error"] = float(np.mean(hour_error(answer, truth.numpy())))
         temperatures.flat_below["month"] = flat_below(sharpness(shown.month), "month")
@@ -165,10 +163,9 @@ def fit_temperatures(
         fit_inconsistent_below(temperatures, "hour", marginal_scores(shown.hour, truth[:, 2].long()))
         both = has_place[has_time]
         if int(both.sum()) >= MIN_HELD_OUT:
-            fused = compose(embeddings[has_time][both], model.encode_location(latlon[has_time][both]))
             given = GivenLocation(
                 logits[both] / temperatures.time,
-                gallery_logits(fused, gallery.embeddings, float(model.scale("ig2t_logit_scale"))),
+                _fused_logits(model, embeddings[has_time][both], latlon[has_time][both], gallery.embeddings),
                 None if knn is None else knn[both],
                 weight,
             )
@@ -176,6 +173,13 @@ def fit_temperatures(
             temperatures.location_weight = min(LOCATION_WEIGHTS, key=lambda w: (scores[w], w))
             temperatures.held_out_loss["given_location"] = {f"{w:g}": score for w, score in scores.items()}
     return temperatures, metrics
+
+
+def _fused_logits(model: GTLoc, embeddings: torch.Tensor, latlon: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """Scaled logits ``(R, T)`` of the composed queries ``compose(image, location)`` of image ``embeddings``
+    ``(R, 512)`` at ``latlon`` ``(R, 2)`` degrees against the time gallery's embeddings ``times`` ``(T, 512)``."""
+    fused = compose(embeddings, model.encode_location(latlon))
+    return gallery_logits(fused, times, float(model.scale("ig2t_logit_scale")))
 
 
 def _fit_place(
