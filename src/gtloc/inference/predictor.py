@@ -368,8 +368,8 @@ class Predictor:
         """The time posterior over the time gallery (:class:`~gtloc.retrieval.time_posterior.TimePosterior`) of
         ``terms``: ``(queries (N, 512), scale)`` pairs whose logits ``scale * <query, time>`` are summed (a product
         of experts; ``scale`` a number, or ``(N, 1)``: one per query); times the training time prior when the
-        predictor has one; then, per ``time_posterior``, mixed with (``"mix"``, at the run's fitted month and hour
-        weights, ``calibration.json`` ``mix_weights``, else ``n / (n + 250)``) or replaced by (``"knn"``) the kNN
+        predictor has one; then, per ``time_posterior``, mixed with (``"mix"``, at the month and hour weights the run
+        recorded, ``calibration.json`` ``mix_weights``, else ``n / (n + 250)``) or replaced by (``"knn"``) the kNN
         posterior of the queries' backbone ``features`` (without them: the gallery alone)."""
         times, gallery = self._time_gallery(), self.time_gallery
         knn, weight = None, MixWeights.of(1.0)

@@ -19,8 +19,9 @@ grown around the answer's hour must hold so that it holds the true hour with pro
 (:attr:`Temperatures.window_mass`).
 
 ``mix_weights``: the model's weight in the ``mix`` time posterior (the default read-out's), one for the month and
-one for the hour (:class:`gtloc.retrieval.time_posterior.MixWeights`), chosen on the held-out pictures
-(:mod:`gtloc.training.held_out`); ``None`` (no held-out pictures with times, or a run written before it existed):
+one for the hour (:class:`gtloc.retrieval.time_posterior.MixWeights`), recorded by the run that used them (fixed
+weights on small runs calibrated on held-out cameras: :mod:`gtloc.training.small_data`); ``None`` (no held-out
+pictures with times, or a run written before it existed):
 ``n / (n + 250)`` for both, for ``n`` training pictures (:func:`gtloc.retrieval.time_posterior.mix_weight`).
 
 ``flat_below``: the sharpness (``1 - H(p) / log K`` of a posterior over K alternatives) below which ``verify``

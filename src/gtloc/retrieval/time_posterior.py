@@ -9,9 +9,9 @@ is one, then by its ``source`` (:data:`gtloc.model.readouts.TIME_POSTERIORS`):
 * ``knn``: the training neighbours' kNN posterior instead (:mod:`gtloc.retrieval.neighbours`);
 * ``mix``: ``w * softmax(logits) + (1 - w) * knn`` with ``w = n / (n + MIX_HALF_N)`` for ``n`` training pictures
   (:func:`mix_weight`): half and half on a few hundred pictures, mostly the model on thousands (measured, see
-  docs/small-data.md). The weight may differ for the month and the hour (:class:`MixWeights`, fitted on held-out
-  cameras: :mod:`gtloc.training.held_out`); the posterior is then the one of :func:`mix_posteriors`, whose month
-  marginal is the month mix and whose hour marginal is the hour mix, exactly.
+  docs/small-data.md). The weight may differ for the month and the hour (:class:`MixWeights`; small runs calibrated on
+  held-out cameras use fixed ones: :mod:`gtloc.training.small_data`); the posterior is then the one of
+  :func:`mix_posteriors`, whose month marginal is the month mix and whose hour marginal is the hour mix, exactly.
 
 Without a kNN posterior (a run without training neighbours, or no backbone features for the queries) every source
 reads the gallery alone.
