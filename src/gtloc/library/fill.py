@@ -118,7 +118,7 @@ class Sources:
         scene = SceneSource(self.index, s.scene_precision, s.max_radius_km, s.coverage, s.far_share).calibrate(arrays)
         recurring = self.index.recurring(arrays.day, scene.threshold)
         placed = scene.answer(arrays, np.flatnonzero(~arrays.has_place))
-        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, s.far_budget).calibrate(
+        track = TrackSource(s.max_gap_h, s.max_radius_km, s.coverage, far_budget=s.far_budget).calibrate(
             arrays, utc, recurring, placed
         )
         labelled = np.flatnonzero(arrays.has_place)

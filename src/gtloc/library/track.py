@@ -39,10 +39,11 @@ The radius grows with how far one may have gone:
   0 when there is none).
 
 ``alpha``, ``speed`` and a scale are fitted per kind (two-sided or one-sided, the same camera or another) on the
-calibration cases that would be given (within the far budget): the pair whose conformal scale holds
-:data:`~gtloc.library.answers.COVERAGE` of them and answers the most within ``max_radius_km``, then with the
-smallest median radius. No neighbour within the gap, too few photos to calibrate, or a radius over
-``max_radius_km``: no answer.
+calibration cases that would be given within the far budget (``far_budget``, by default
+:data:`~gtloc.library.answers.FAR_BUDGET`: the 5 % the choice between sources keeps to as well): the pair whose
+conformal scale holds :data:`~gtloc.library.answers.COVERAGE` of them and answers the most within
+``max_radius_km``, then with the smallest median radius. No neighbour within the gap, too few photos to
+calibrate, or a radius over ``max_radius_km``: no answer.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ import numpy as np
 from gtloc.geo import haversine_km
 from gtloc.library.answers import (
     COVERAGE,
+    FAR_BUDGET,
     FAR_KM,
-    FAR_SHARE,
     LOCAL_WINDOW,
     MIN_CALIBRATION,
     MIN_RADIUS_KM,
@@ -334,10 +335,10 @@ class TrackSource:
         max_gap_h: float = 24.0,
         max_radius_km: float = 100.0,
         coverage: float = COVERAGE,
-        far_share: float = FAR_SHARE,
+        far_budget: float = FAR_BUDGET,
     ) -> None:
         self.max_gap_h, self.max_radius_km, self.coverage = max_gap_h, max_radius_km, coverage
-        self.far_share = far_share
+        self.far_budget = far_budget
         self.rates = _Rates(0)
         self.fits: dict[tuple[bool, bool | None], _Fit] = {}
         self.calibrated_on = 0
@@ -367,7 +368,7 @@ class TrackSource:
                                  arrays.camera[guess.query])  # fmt: skip
         self.rates = _Rates.fit(len(arrays.camera_names), codes, guess.gap_h, errors)
         near, far, _ = self.rates.at(codes, guess.gap_h)
-        given = within_budget(far, near, self.far_share) & (near >= MIN_NEAR)
+        given = within_budget(far, near, self.far_budget) & (near >= MIN_NEAR)
         for two in (True, False):
             kind = given & (guess.two_sided == two)
             self.fits[two, None] = self._fit(errors[kind], guess.spread_km[kind], guess.gap_h[kind])
