@@ -49,6 +49,7 @@ def test_leave_one_out_scores_every_method_on_every_hidden_photo(lib):
     assert track.answered >= 30 and track.median_error < 1.0 and track.within_radius >= 0.8
     assert prism.coverage == 1.0 and np.isnan(prism.within_radius)
     assert "| combined | 40 |" in result.table()
+    assert "warning: only 40 photos have a GPS place" in result.table()  # a small library is said to be one
 
 
 def test_folds_and_sessions(lib):

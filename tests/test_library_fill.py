@@ -16,7 +16,7 @@ from gtloc.errors import GtlocError
 from gtloc.geo import haversine_km
 from gtloc.io import OutputPathError
 from gtloc.library import sidecars as sidecars_module
-from gtloc.library.fill import ESTIMATE_COLUMNS, fill_library
+from gtloc.library.fill import ESTIMATE_COLUMNS, SMALL_LIBRARY, fill_library, small_library_warning
 from gtloc.library.scan import scan_library
 from gtloc.library.sidecars import sidecar_path, write_sidecars
 from helpers.cli import run_cli
@@ -64,6 +64,12 @@ def test_fill_writes_every_source_answer_and_the_chosen_one(scanned, tmp_path):
         assert error <= float(r["radius_km"]) and r["source"] == "track"
         assert r["evidence"].count("phone/") == 2 and 0 <= float(r["confidence"]) <= 1
     assert result.missing_place == 5 and len(result.chosen("place")) == 5
+    assert result.warning.startswith("only 40 photos have a GPS place")  # too few to promise the shares
+
+
+def test_only_a_library_with_few_geotagged_photos_is_warned():
+    assert small_library_warning(SMALL_LIBRARY) == ""
+    assert f"fewer than {SMALL_LIBRARY}" in small_library_warning(SMALL_LIBRARY - 1)
 
 
 def test_sidecars_are_read_back_by_exiftool_with_the_same_coordinates(scanned, tmp_path):
@@ -172,6 +178,7 @@ def test_the_cli_scans_fills_and_writes_sidecars(tmp_path, monkeypatch, capsys):
     status, stdout, _ = run_cli(monkeypatch, capsys, "library", "fill", tmp_path / "lib", "--out",
                                 tmp_path / "e.csv", "--xmp", "--xmp-name", "base")  # fmt: skip
     assert status == 0 and "placed 5 (chosen from: track 5)" in stdout and "5 written" in stdout
+    assert "warning: only 40 photos have a GPS place" in stdout
     assert (root / "dslr" / "DSC_0000.xmp").is_file()
     status, _, stderr = run_cli(monkeypatch, capsys, "library", "fill", tmp_path / "nolib", "--out", tmp_path / "x.csv")
     assert status == 2 and "not a scanned library" in stderr

@@ -17,6 +17,7 @@ from gtloc.library.arrays import LibraryArrays, clock_seconds
 from gtloc.library.choose import Chooser, choose_places
 from gtloc.library.clock import ClockSource
 from gtloc.library.model import ModelSource, check_backbone
+from gtloc.library.reach import camera_reach
 from gtloc.library.scene import SceneIndex, SceneSource
 from gtloc.library.timeline import utc_timeline
 from gtloc.library.track import TrackSource, interpolate
@@ -310,6 +311,30 @@ def test_without_calibration_a_sure_track_or_a_one_off_match_keeps_the_time_and_
 def test_a_picture_farther_than_the_same_camera_could_travel_loses():
     chosen = choose_places(list(disagreement(5, True, 0.6, reach_km=100.0)))
     assert chosen.origins == ["track"] and "too little time to travel that far" in chosen.notes[0]
+
+
+def test_a_track_fallback_is_taken_only_where_no_other_source_answers():
+    scene = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.95, days=0, similarity=0.6, far=0.0)
+    track = answers("track", [0, 1], [(40.0, 8.0), (41.0, 8.0)], [5.0, 5.0], 0.4, neighbour_recurring=False,
+                    gap_h=0.5, reach_km=np.inf, far=0.0, fallback=True)  # fmt: skip
+    chosen = choose_places([scene, track])
+    assert dict(zip(chosen.index.tolist(), chosen.origins, strict=True)) == {0: "scene", 1: "track"}
+    track.facts["fallback"][:] = False  # the same answers as a lead: now a disagreement to settle
+    assert "disagrees" in choose_places([scene, track]).notes[0]
+
+
+def test_a_place_the_same_camera_could_not_have_reached_is_left_out():
+    photos = walk(10)  # 10 min apart along 1 km steps, in Zurich
+    photos[5] = photo("phone/005.jpg", when=photos[5].local_time, camera="phone", utc_offset_s=7200)  # location off
+    photos.append(photo("dslr/x.jpg", when=photos[5].local_time, camera="dslr", utc_offset_s=7200))  # no GPS at all
+    arrays = LibraryArrays.of(photos)
+    utc = utc_timeline(arrays)
+    far_away = answers("scene", [5, 5, 10], [(48.86, 2.35), ZURICH, (48.86, 2.35)], [1.0, 1.0, 1.0])
+    bound = camera_reach(arrays, utc, np.array([5, 10]), arrays.group)
+    assert bound.rows[0].tolist() == [4, 6] and bound.reach_km[0] == pytest.approx([1000 / 6] * 2)
+    assert bound.rows[1].tolist() == [-1, -1]  # another camera's photos bound nobody
+    kept = bound.keep_possible(far_away, arrays.latlon)  # Paris is 500 km from where the phone was 10 min before
+    assert kept.index.tolist() == [5, 10] and kept.latlon[0] == pytest.approx(ZURICH)
 
 
 def test_the_chooser_settles_each_kind_as_the_library_decided_it():

@@ -178,6 +178,8 @@ def summarize_fill(result) -> str:
     if times:
         lines.append("  times: " + ", ".join(f"{s} {n}" for s, n in sorted(times.items())))
     lines.append(f"  photos without a time: {result.missing_time}")
+    if result.warning:
+        lines.append(f"warning: {result.warning}")
     return "\n".join(lines)
 
 

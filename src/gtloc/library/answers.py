@@ -4,8 +4,9 @@ A source answers a place with a radius (km) that should hold the truth for at le
 (:data:`COVERAGE` is the share aimed at on the library's own labelled photos, a little above 80 % so that the
 photos it has not seen still get 80 %), and a confidence: the share of its answers on the labelled photos, with
 similar support, that were within :data:`NEAR_KM` of the truth. Wrong answers far away are what users complain
-about: a source answers only where at most :data:`FAR_SHARE` of its answers on the labelled photos with as much
-support were off by more than :data:`FAR_KM` (:func:`support_limit`).
+about: a source answers only where at most :data:`FAR_BUDGET` of its answers on the labelled photos with as much
+support were off by more than :data:`FAR_KM` (:func:`support_limit`), and the answers chosen among the sources
+are held to the same share (:mod:`gtloc.library.choose`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ COVERAGE = 0.85
 NEAR_KM = 25.0
 FAR_KM = 200.0
 MIN_RADIUS_KM = 0.1  # no radius below this: a GPS fix itself is good to tens of metres
-FAR_SHARE = 0.03
 FAR_BUDGET = 0.05
 MIN_CALIBRATION = 10
 LOCAL_WINDOW = 50

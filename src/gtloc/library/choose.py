@@ -2,7 +2,8 @@
 
 * ``scene`` and ``track`` agree (their circles overlap): the one with the smaller radius;
 * they disagree (circles apart): as the library's own labelled photos decided that kind of disagreement (below);
-* one of them answers: that one; neither: ``model``, where it answers;
+* one of them answers: that one; neither: ``model``, where it answers; a ``track`` *fallback* (its share within
+  25 km on photos alike below a half: :data:`~gtloc.library.track.MIN_NEAR`) only where no other source answers;
 * then, of the answers chosen, as many are kept as the far budget allows: in order of their share of calibration
   answers alike that were off by more than 200 km, for as long as the mean of that share stays within
   ``far_budget`` (:data:`~gtloc.library.answers.FAR_BUDGET`, 5 %): the expected share of far-off estimates held
@@ -82,6 +83,11 @@ def _reach(track: PlaceAnswers, k: int) -> float:
     return float(track.facts["reach_km"][k]) if "reach_km" in track.facts else float("inf")
 
 
+def _fallback(track: PlaceAnswers, k: int) -> bool:
+    """Whether ``track``'s answer ``k`` is a fallback, to be taken only where no other source answers."""
+    return bool(track.facts["fallback"][k]) if "fallback" in track.facts else False
+
+
 def _pairs(scene: PlaceAnswers, track: PlaceAnswers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions in ``scene`` and ``track`` of the photos both answer, and whether they disagree there."""
     common, sk, tk = np.intersect1d(scene.index, track.index, return_indices=True)
@@ -148,6 +154,8 @@ class Chooser:
         rows: list[tuple[PlaceAnswers, int, str]] = []
         for p in photos:
             have = {name: (a, pos[p]) for name, (a, pos) in by.items() if p in pos}
+            if len(have) > 1 and "track" in have and _fallback(*have["track"]):
+                del have["track"]
             note = ""
             if "scene" in have and "track" in have:
                 (sa, sk), (ta, tk) = have["scene"], have["track"]

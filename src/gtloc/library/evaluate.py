@@ -38,7 +38,7 @@ from gtloc.library.answers import NEAR_KM, PlaceAnswers, TimeAnswers
 from gtloc.library.arrays import LibraryArrays
 from gtloc.library.baselines import nearest_in_time, photoprism
 from gtloc.library.catalog import Library
-from gtloc.library.fill import FillSettings, Sources, library_features
+from gtloc.library.fill import FillSettings, Sources, library_features, small_library_warning
 from gtloc.library.model import check_backbone
 from gtloc.library.timeline import utc_timeline
 
@@ -252,7 +252,8 @@ def evaluate_library(
     merged = {name: _merge(parts) for name, parts in collected.items()}
     if hide == "place":
         scores = [score_places(m, merged[m], arrays.latlon, hidden) for m in PLACE_METHODS if m in merged]
-        return Evaluation(hide, unit, k, hidden, scores, merged)
+        warning = small_library_warning(len(hidden))
+        return Evaluation(hide, unit, k, hidden, scores, merged, [f"warning: {warning}"] if warning else [])
     truth = arrays.true_local_s
     wrong = np.flatnonzero(judged & (arrays.clock == "wrong"))
     scores = [score_times("clock", merged["clock"], truth, wrong)]

@@ -20,7 +20,7 @@ photos of its own session (the same camera's that day, whose near-identical burs
 easier than it is for a camera without GPS, which leaves whole days without). The similarity threshold of a kind
 is the lowest ``s1`` at which the photos of that kind at or above it are placed within 25 km for a share
 :attr:`SceneSource.precision` of them, and off by more than 200 km for at most ``far_share``
-(:data:`~gtloc.library.answers.FAR_SHARE`); a kind with fewer than
+(:data:`~gtloc.library.answers.FAR_BUDGET`); a kind with fewer than
 :data:`~gtloc.library.answers.MIN_CALIBRATION` photos takes the threshold of all kinds together. The scale holds
 :data:`~gtloc.library.answers.COVERAGE` of the answers. A library without enough repeated scenes to reach that
 precision gets no scene answers at all. Each answer's confidence and its share off by more than 200 km (``far``)
@@ -40,8 +40,8 @@ from gtloc.geo import haversine_km, pairwise_haversine_km
 from gtloc.labels import has_label
 from gtloc.library.answers import (
     COVERAGE,
+    FAR_BUDGET,
     FAR_KM,
-    FAR_SHARE,
     MIN_CALIBRATION,
     MIN_RADIUS_KM,
     NEAR_KM,
@@ -181,7 +181,7 @@ class SceneSource:
         precision: float = 0.9,
         max_radius_km: float = 100.0,
         coverage: float = COVERAGE,
-        far_share: float = FAR_SHARE,
+        far_share: float = FAR_BUDGET,
     ) -> None:
         self.index, self.precision, self.max_radius_km, self.coverage = index, precision, max_radius_km, coverage
         self.far_share = far_share

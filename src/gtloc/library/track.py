@@ -22,8 +22,11 @@ share of cases within 25 km and the share off by more than 200 km are read at th
 (:class:`~gtloc.library.answers.LocalRate`, on the log of the gap), each finer context shrunk towards the coarser
 with the weight of :data:`SHRINK` cases. The guess with the highest share within 25 km is kept (the nearer in time
 on a tie), and given where that share is at least :data:`MIN_NEAR`: the time rule right more often than not, as
-PhotoPrism's rule assumes. Its confidence is that share; its ``far`` fact the share off by more than 200 km, which
-the choice between sources budgets (:mod:`~gtloc.library.choose`).
+PhotoPrism's rule assumes. Where the share is lower but at least :data:`FALLBACK_NEAR`, the guess is given as a
+*fallback* (``facts["fallback"]``): the choice between sources takes it only where no other source answers (a
+one-off photo between two photos of recurring views, whose places say less about it, is still more often near
+one of them than not placed at all). Its confidence is that share; its ``far`` fact the share off by more than
+200 km, which the choice between sources budgets (:mod:`~gtloc.library.choose`).
 
 One camera is in one place at a time: the same camera's photo ``gap`` hours away is at most
 :data:`FLIGHT_KMH` x ``gap`` km from it, so distances between a photo's same-camera neighbours are capped there, and
@@ -71,6 +74,7 @@ from gtloc.library.arrays import LibraryArrays
 R0_KM = 0.2
 INTERPOLATE_KM = 25.0
 MIN_NEAR = 0.5
+FALLBACK_NEAR = 0.3
 CONTEXT_MIN = 30  # calibration cases a kind of answer needs for a radius rule of its own
 SHRINK = 10
 FLIGHT_KMH = 1000.0  # faster than anyone travels between two photos
@@ -332,7 +336,7 @@ class TrackSource:
 
     def __init__(
         self,
-        max_gap_h: float = 24.0,
+        max_gap_h: float = 36.0,
         max_radius_km: float = 100.0,
         coverage: float = COVERAGE,
         far_budget: float = FAR_BUDGET,
@@ -368,7 +372,7 @@ class TrackSource:
                                  arrays.camera[guess.query])  # fmt: skip
         self.rates = _Rates.fit(len(arrays.camera_names), codes, guess.gap_h, errors)
         near, far, _ = self.rates.at(codes, guess.gap_h)
-        given = within_budget(far, near, self.far_budget) & (near >= MIN_NEAR)
+        given = within_budget(far, near, self.far_budget) & (near >= FALLBACK_NEAR)
         for two in (True, False):
             kind = given & (guess.two_sided == two)
             self.fits[two, None] = self._fit(errors[kind], guess.spread_km[kind], guess.gap_h[kind])
@@ -398,7 +402,8 @@ class TrackSource:
         """Answers for the photos ``targets`` (rows); photos without support are left out. ``recurring``: as for
         :meth:`calibrate`; ``by_session``: placed without the photos of their own session (as in calibration). The
         answers' ``facts`` hold ``gap_h``, ``same_camera``, ``neighbour_recurring``, ``nearest`` (a row), ``far``
-        (the share of calibration cases alike off by more than 200 km) and ``reach_km`` (how far the photo can be
+        (the share of calibration cases alike off by more than 200 km), ``fallback`` (a share within 25 km below
+        :data:`MIN_NEAR`: to be taken only where no other source answers) and ``reach_km`` (how far the photo can be
         from the answer's neighbour: a same camera's photo at :data:`FLIGHT_KMH` times the gap, inf for another
         camera's)."""
         targets = np.asarray(targets, int)
@@ -421,7 +426,7 @@ class TrackSource:
         sure = guess.same_camera & (reach <= NEAR_KM)  # the same camera minutes before: no one gets farther
         near, far = np.where(sure, 1.0, near), np.where(sure, 0.0, far)
         radius = np.where(sure, np.minimum(radius, reach), radius)
-        keep = (radius <= self.max_radius_km) & (near >= MIN_NEAR)
+        keep = (radius <= self.max_radius_km) & (near >= FALLBACK_NEAR)
         out, near, far, count = guess.take(keep), near[keep], far[keep], count[keep]
         evidence, notes = [], []
         for k in range(len(out.query)):
@@ -438,11 +443,12 @@ class TrackSource:
                 f"geotagged photos nearest in time ({whose}): "
                 + "; ".join(parts)
                 + f"; such photos were within 25 km in {100 * near[k]:.0f} % of {count[k]} cases alike"
+                + ("" if near[k] >= MIN_NEAR else " (a fallback, taken only where no other source answers)")
             )
         answers = PlaceAnswers(self.name, out.query, out.latlon, radius[keep], near, evidence, notes)
         answers.facts = {
             "gap_h": out.gap_h, "same_camera": out.same_camera, "neighbour_recurring": view[keep].astype(bool),
-            "nearest": out.neighbours.nearest, "far": far,
+            "nearest": out.neighbours.nearest, "far": far, "fallback": near < MIN_NEAR,
             "reach_km": np.where(out.same_camera, FLIGHT_KMH * out.gap_h, np.inf),
         }  # fmt: skip
         return answers
