@@ -111,6 +111,26 @@ def varied_set(n: int, seed: int) -> Iterator[Picture]:
         yield Picture(f"{seed}-{i}", image, PhotoExif(), scene.lat, scene.lon, _when(scene.unix_ts))
 
 
+def phone_exposure(ev: float) -> CameraSettings:
+    """The exposure tags a phone writes for a scene at ``ev`` (EV100), f/1.8: ISO 50 at shorter times; at 1/60 s
+    ISO up to 1600; then up to 1/15 s at ISO 1600; ISO up to 3200 at 1/15 s; below that its night mode, 1/4-3 s at
+    ISO 800-6400. Any program of the same EV gives the same :func:`exposure_value`; this one writes a phone's ISO."""
+    f_number = 1.8
+    need = f_number**2 / 2.0**ev * 100.0  # exposure time (s) x ISO
+    if need <= 50 / 60:
+        t = need / 50
+    elif need <= 1600 / 60:
+        t = 1 / 60
+    elif need <= 1600 / 15:
+        t = need / 1600
+    elif need <= 3200 / 15:
+        t = 1 / 15
+    else:
+        t = min(max(need / 3200, 1 / 4), 3.0)
+        t = max(t, need / 6400)
+    return CameraSettings(exposure_time=t, f_number=f_number, iso=need / t, flash_fired=False)
+
+
 def night_mode_set(n: int, seed: int) -> Iterator[Picture]:
     """World scenes through a camera that brightens any night, with the scene's EV100 in (synthetic) EXIF."""
     noon = scene_at(0.0, 0.0, datetime(2021, 3, 20, 12, 7, tzinfo=timezone.utc), cloud=0.0, seed=1)
@@ -122,7 +142,7 @@ def night_mode_set(n: int, seed: int) -> Iterator[Picture]:
         rng = np.random.default_rng(int(scene.render_seed))
         radiance = scene_radiance(scene, SIZE, rng)
         ev = SUNNY_EV + np.log2(mean_luminance(radiance) / sunny) + jitter[i]
-        camera = CameraSettings(exposure_time=4.0 / 2.0**ev, f_number=2.0, iso=100.0, flash_fired=False)
+        camera = phone_exposure(float(ev))
         image = Image.fromarray(expose(radiance, rng, 1.0, 5000.0))
         yield Picture(f"{seed}-{i}", image, PhotoExif(camera=camera), scene.lat, scene.lon, _when(scene.unix_ts))
 

@@ -121,9 +121,10 @@ def test_monochrome_pictures_abstain_even_tinted():
         assert check.verdict == CANNOT_JUDGE and "monochrome" in check.reason
 
 
-def camera(ev: float) -> PhotoExif:
-    """EXIF of an exposure at ``ev`` (EV100): f/2, ISO 100."""
-    return PhotoExif(camera=CameraSettings(exposure_time=4.0 / 2.0**ev, f_number=2.0, iso=100.0, flash_fired=False))
+def camera(ev: float, iso: float = 100.0) -> PhotoExif:
+    """EXIF of an exposure at ``ev`` (EV100): f/2, ISO 100 unless told."""
+    time = 4.0 / 2.0**ev * 100.0 / iso
+    return PhotoExif(camera=CameraSettings(exposure_time=time, f_number=2.0, iso=iso, flash_fired=False))
 
 
 def test_exposure_and_pixels_are_two_readings_that_must_not_disagree():
@@ -185,3 +186,29 @@ def test_real_photos_true_claims_pass_and_moved_claims_are_caught():
             eligible += 1
             caught += check_sun(image, lat, lon, moved, exif=NO_EXIF).verdict == INCONSISTENT
     assert eligible == 5 and caught >= 4  # the hay field under a dark wood is no sky: unread
+
+
+def test_a_night_mode_at_a_high_iso_is_dark_even_when_its_pixels_look_like_day():
+    # A phone's night mode: EV 1 at ISO 3200 (1/4 s at f/2), brightened until it looks like a dull day.
+    night_mode = DAY["white overcast sky"]
+    noon = check_sun(night_mode, *ZURICH, NOON, exif=camera(1.0, iso=3200.0))
+    assert noon.verdict == INCONSISTENT and "night mode" in noon.reason and "ISO 3200" in noon.reason
+    assert check_sun(night_mode, *ZURICH, MIDNIGHT, exif=camera(1.0, iso=3200.0)).verdict == CONSISTENT
+    # The same EV at ISO 100 is a long exposure through a dark filter by day: the readings disagree.
+    check = check_sun(night_mode, *ZURICH, NOON, exif=camera(1.0, iso=100.0))
+    assert check.verdict == CANNOT_JUDGE and "disagree" in check.reason
+
+
+def test_a_dim_exposure_under_a_grainy_sky_is_an_amplified_dark():
+    # A lit street at night brightened by the camera: EV 6 in EXIF, a mid-gray sky full of sensor grain.
+    amplified = scene((120, 115, 110), (110, 95, 75), noise=9.0)
+    noon = check_sun(amplified, *ZURICH, NOON, exif=camera(6.0))
+    assert noon.verdict == INCONSISTENT and "grainy sky" in noon.reason
+    assert check_sun(amplified, *ZURICH, MIDNIGHT, exif=camera(6.0)).verdict == CONSISTENT
+    # Not without the grain (a lit interior's smooth ceiling at EV 6), nor at a day's exposure, nor under a deep
+    # blue sky.
+    smooth = scene((120, 115, 110), (110, 95, 75))
+    assert check_sun(smooth, *ZURICH, NOON, exif=camera(6.0)).verdict == CANNOT_JUDGE
+    assert check_sun(amplified, *ZURICH, MIDNIGHT, exif=camera(12.0)).verdict != CONSISTENT
+    blue = scene((40, 90, 190), (110, 95, 75), noise=9.0)
+    assert check_sun(blue, *ZURICH, NOON, exif=camera(6.0)).verdict != INCONSISTENT

@@ -7,11 +7,15 @@ reads the sky: the rule and its thresholds are in :mod:`gtloc.evidence.light`):
 
 * ``EV100 >= 11`` is daylight (only the sun lights an outdoor scene that brightly; a floodlit stadium reaches
   ~9-10); ``EV100 <= 3`` is dark (a night, lit only by the moon or far lamps). If the pixels read the opposite (a
-  moon or a screen filling a black frame; a long exposure through a dark filter by day), the light is unreadable.
-* In between (lit streets at night, interiors, dusk, a dim overcast day) the pixels must agree: dark pixels under a
-  black top third at ``EV100 <= 8`` are dark; daylight pixels at ``EV100 >= 9`` are daylight. Anything else is
-  unreadable: a lit interior (``EV100`` 5-8) is neither day nor night, and a phone's night mode, which brightens the
-  pixels, still shows a night's exposure value.
+  moon or a screen filling a black frame; a long exposure through a dark filter by day), the light is unreadable;
+  except that daylight pixels at ``EV100 <= 3`` and ISO 800 or more are dark: a dark filter is used at a low ISO,
+  while a camera that raised its ISO that far and still exposed for a dark scene was short of light (a phone's night
+  mode brightens such a night until it looks like a dull day).
+* In between (lit streets at night, interiors, dusk, a dim overcast day) the pixels must agree. At ``EV100 <= 8``
+  the light is dark under dark pixels with a black top third, or under a grainy sky (pixel-to-pixel noise in the
+  smooth cells at the top, ``sky_grain >= GRAIN``, not deep blue) that pixels do not read as daylight: the camera
+  amplified a dim scene. At ``EV100 >= 9`` daylight pixels are daylight. Anything else is unreadable: a lit interior
+  (``EV100`` 5-8) is neither day nor night.
 * Without exposure tags (webcam frames, stripped files) the pixels alone decide; so they do when the tags cannot be
   used (an exposure time of 0, ISO 0, a negative f-number), and the reason says which tag was wrong.
 
@@ -41,7 +45,7 @@ from PIL import Image
 from gtloc.data.exif import PhotoExif, image_exif, read_photo_exif
 from gtloc.data.images import open_photo
 from gtloc.evidence.check import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, Check
-from gtloc.evidence.light import PixelLight, exposure_value, pixel_light, pixel_reading
+from gtloc.evidence.light import GRAIN, PixelLight, exposure_value, pixel_light, pixel_reading
 from gtloc.sun import sun_position
 
 DAYLIGHT_EV = 11.0
@@ -49,6 +53,8 @@ DARK_EV = 3.0
 MIDDLE_DAYLIGHT_EV = 9.0
 MIDDLE_DARK_EV = 8.0
 BLACK_TOP = 0.15
+NIGHT_ISO = 800.0
+AMPLIFIED_DEEP_BLUE = 0.25
 SUN_MARGIN_DEG = 6.0
 PIXELS_NIGHT_MARGIN_DEG = 10.0
 PIXELS_DAY_MARGIN_DEG = 8.0
@@ -94,16 +100,34 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
     if decisive:
         light = "daylight" if ev >= DAYLIGHT_EV else "dark"
         exposed = f"the camera exposed for {'daylight' if light == 'daylight' else 'a dark scene'} ({ev_text})"
+        if light == "dark" and seen == "daylight" and (camera.iso or 0.0) >= NIGHT_ISO:
+            # A long exposure through a dark filter by day is made at a low ISO; a camera that raised its ISO to
+            # 800 or more and still exposed for a dark scene was short of light: a night mode brightened the pixels.
+            why = f"{exposed}, at ISO {camera.iso:.0f}: a night mode brightened a dark scene ({seen_why})"
+            return LightReading("dark", "exif", why, ev, pixels)
         if seen and seen != light:
             why = f"{exposed}, but {seen_why}: the two disagree (the moon, a screen, a filter?)"
             return LightReading("", "", why, ev, pixels)
         return LightReading(light, "exif", exposed, ev, pixels)
     if seen == "dark" and ev <= MIDDLE_DARK_EV and pixels is not None and pixels.top_median < BLACK_TOP:
         return LightReading("dark", "exif and pixels", f"a dim exposure ({ev_text}) and {seen_why}", ev, pixels)
+    if ev <= MIDDLE_DARK_EV and seen != "daylight" and _amplified_sky(pixels):
+        why = f"a dim exposure ({ev_text}) and a grainy sky: the camera amplified a dark scene"
+        return LightReading("dark", "exif and pixels", why, ev, pixels)
     if seen == "daylight" and ev >= MIDDLE_DAYLIGHT_EV:
         why = f"a bright exposure ({ev_text}) and {seen_why}"
         return LightReading("daylight", "exif and pixels", why, ev, pixels)
     return LightReading("", "", f"the exposure ({ev_text}) is between day and night (a lit interior?)", ev, pixels)
+
+
+def _amplified_sky(pixels: PixelLight | None) -> bool:
+    """A sky in view, grainy (pixel-to-pixel noise: the camera's gain), and not the deep blue of a day."""
+    return (
+        pixels is not None
+        and pixels.has_sky
+        and pixels.sky_grain >= GRAIN
+        and pixels.sky_blueness < AMPLIFIED_DEEP_BLUE
+    )
 
 
 def check_sun(
