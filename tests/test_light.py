@@ -68,6 +68,7 @@ NIGHT = {
     "lit street under a black sky": scene((6, 6, 10), (95, 75, 50), lamps=12),
     "dim sky over a dim scene": scene((45, 40, 50), (30, 28, 25)),
     "amplified webcam night": scene((60, 55, 50), (70, 60, 45), noise=9.0),
+    "city glow on clouds over a dark street": scene((110, 90, 70), (50, 45, 40)),
 }
 
 
@@ -97,6 +98,10 @@ def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
         ("leaves filling the frame", foliage(), NOON),
         # A sunset: an orange sky over a black silhouette, the sun still 9 deg up: neither day nor night.
         ("orange sunset sky", scene((235, 150, 70), (20, 15, 12), horizon=0.6), "sunset"),
+        # The same sunset 1 EV under: a dim orange sky over a black ground, but a sunset's vivid orange, not a glow.
+        ("orange sunset sky, 1 EV under", scene((172, 108, 48), (14, 10, 8), horizon=0.4), "sunset"),
+        # Dust in the air at noon: a muted orange sky over a ground as bright as it.
+        ("dusty day", scene((150, 122, 95), (140, 120, 100)), NOON),
         # A city night under an orange overcast sky, brightened by the camera: not daylight.
         ("orange overcast night", scene((170, 120, 80), (120, 100, 80)), MIDNIGHT),
         # A night brightened by a starlight webcam: a bright scene under a dimmer gray sky is not a day.
