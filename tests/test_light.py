@@ -217,3 +217,12 @@ def test_a_dim_exposure_under_a_grainy_sky_is_an_amplified_dark():
     assert check_sun(amplified, *ZURICH, MIDNIGHT, exif=camera(12.0)).verdict != CONSISTENT
     blue = scene((40, 90, 190), (110, 95, 75), noise=9.0)
     assert check_sun(blue, *ZURICH, NOON, exif=camera(6.0)).verdict != INCONSISTENT
+
+
+def test_a_grainy_sky_that_looks_like_day_at_ev_5_or_less_was_brightened_by_a_night_mode():
+    brightened = scene((185, 185, 190), (110, 95, 75), noise=9.0)  # a night mode's grainy, day-bright sky
+    assert pixel_reading(pixel_light(brightened))[0] == "daylight"
+    noon = check_sun(brightened, *ZURICH, NOON, exif=camera(4.0))
+    assert noon.verdict == INCONSISTENT and "amplified" in noon.reason and "look like day" in noon.reason
+    # At EV 7 (a dusk or a dim interior could meter that) the day-looking pixels and the exposure stay unresolved.
+    assert check_sun(brightened, *ZURICH, NOON, exif=camera(7.0)).verdict == CANNOT_JUDGE

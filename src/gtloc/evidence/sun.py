@@ -14,7 +14,9 @@ reads the sky: the rule and its thresholds are in :mod:`gtloc.evidence.light`):
 * In between (lit streets at night, interiors, dusk, a dim overcast day) the pixels must agree. At ``EV100 <= 8``
   the light is dark under dark pixels with a black top third, or under a grainy sky (pixel-to-pixel noise in the
   smooth cells at the top, ``sky_grain >= GRAIN``, not deep blue) that pixels do not read as daylight: the camera
-  amplified a dim scene. At ``EV100 >= 9`` daylight pixels are daylight. Anything else is unreadable: a lit interior
+  amplified a dim scene; at ``EV100 <= 5`` a grainy sky is dark even where the pixels look like day (a daylit sky is
+  the least grainy part of a picture, and one exposed at EV 5 would be blown out: a night mode brightened it). At
+  ``EV100 >= 9`` daylight pixels are daylight. Anything else is unreadable: a lit interior
   (``EV100`` 5-8) is neither day nor night.
 * Without exposure tags (webcam frames, stripped files) the pixels alone decide; so they do when the tags cannot be
   used (an exposure time of 0, ISO 0, a negative f-number), and the reason says which tag was wrong.
@@ -54,6 +56,7 @@ MIDDLE_DAYLIGHT_EV = 9.0
 MIDDLE_DARK_EV = 8.0
 BLACK_TOP = 0.15
 NIGHT_ISO = 800.0
+NIGHT_MODE_EV = 5.0
 AMPLIFIED_DEEP_BLUE = 0.25
 SUN_MARGIN_DEG = 6.0
 PIXELS_NIGHT_MARGIN_DEG = 10.0
@@ -111,8 +114,12 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
         return LightReading(light, "exif", exposed, ev, pixels)
     if seen == "dark" and ev <= MIDDLE_DARK_EV and pixels is not None and pixels.top_median < BLACK_TOP:
         return LightReading("dark", "exif and pixels", f"a dim exposure ({ev_text}) and {seen_why}", ev, pixels)
-    if ev <= MIDDLE_DARK_EV and seen != "daylight" and _amplified_sky(pixels):
+    if ev <= MIDDLE_DARK_EV and (seen != "daylight" or ev <= NIGHT_MODE_EV) and _amplified_sky(pixels):
+        # A daylit sky is the least grainy part of a picture; one exposed at EV 5 or less would be blown out, so a
+        # grainy sky that looks like day there was brightened by the camera (a night mode).
         why = f"a dim exposure ({ev_text}) and a grainy sky: the camera amplified a dark scene"
+        if seen == "daylight":
+            why += f" (its pixels look like day: {seen_why})"
         return LightReading("dark", "exif and pixels", why, ev, pixels)
     if seen == "daylight" and ev >= MIDDLE_DAYLIGHT_EV:
         why = f"a bright exposure ({ev_text}) and {seen_why}"
