@@ -13,7 +13,10 @@ Sets (the generated ones are synthetic: a proxy for real pictures, brighter at n
   camera that gives up in the dark to one that brightens any night), a tilted view (horizon at 20-80 % of the
   height: from mostly sky to mostly ground), 30 % forced overcast, 0.6-1.5x rescaling and JPEG quality 35-95.
 * ``world, night-mode phone + EXIF``: a camera that brightens any night (strength 1, gain cap 5000), with an EXIF
-  exposure value from the scene's mean luminance (EV 15 for a clear equatorial noon; +-0.5 EV metering jitter).
+  exposure value from the scene's mean luminance (EV 15 for a clear equatorial noon; +-0.5 EV metering jitter),
+  written as a phone's program writes it (:func:`phone_exposure`: f/1.8, ISO 50-3200 at 1/60-1/15 s, a night mode
+  of 1/4-3 s at ISO 800-6400 below that). The generated nights are lit-street bright (EV 2-10, median 6), so few
+  of them reach the night mode.
 * ``real photos``: the camera photos in tests/fixtures/exif-photos with their EXIF.
 * ``real photos, no exposure tags``: the same pixels with no EXIF (the pixel path alone, on real pixels).
 * ``real photos, degraded``: each real photo (no exposure tags) as a webcam would send it (320 px, JPEG quality 40,
@@ -27,7 +30,7 @@ claims) on these very pictures (tuned on the test data: an upper bound for it; o
 ``MIN_TUNE`` day and night pictures: the real photos are all by day, and tuned on them alone the rule calls
 everything day).
 
-    python benchmarks/bench_sun.py [--n 600] [--out runs/bench-sun]
+    python benchmarks/bench_sun.py [--n 600] [--seed 10] [--out runs/bench-sun]
 """
 
 from __future__ import annotations
@@ -253,13 +256,20 @@ def _share(k: int, n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=600, help="pictures per generated set")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=10,
+        help="the generated sets use seeds SEED+1 ... SEED+4 (default 10: seeds 11-14, the ones the README reports; "
+        "the pixel rule's newer thresholds were chosen on --seed 110)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-sun"))
     args = parser.parse_args()
     sets = {
-        "world": world_set(args.n, 11),
-        "webcam world": world_set(args.n, 12, cameras=max(1, args.n // 20)),
-        "world, varied cameras": varied_set(args.n, 13),
-        "world, night-mode phone + EXIF": night_mode_set(args.n, 14),
+        "world": world_set(args.n, args.seed + 1),
+        "webcam world": world_set(args.n, args.seed + 2, cameras=max(1, args.n // 20)),
+        "world, varied cameras": varied_set(args.n, args.seed + 3),
+        "world, night-mode phone + EXIF": night_mode_set(args.n, args.seed + 4),
         "real photos": real_set(keep_exif=True),
         "real photos, no exposure tags": real_set(keep_exif=False),
         "real photos, degraded": degraded_set(),
