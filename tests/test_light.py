@@ -217,6 +217,8 @@ def test_a_dim_exposure_under_a_grainy_sky_is_an_amplified_dark():
     assert check_sun(amplified, *ZURICH, MIDNIGHT, exif=camera(12.0)).verdict != CONSISTENT
     blue = scene((40, 90, 190), (110, 95, 75), noise=9.0)
     assert check_sun(blue, *ZURICH, NOON, exif=camera(6.0)).verdict != INCONSISTENT
+    gray = scene((120, 120, 120), (110, 110, 110), noise=9.0)  # monochrome: an infrared night mode, or black and white
+    assert check_sun(gray, *ZURICH, NOON, exif=camera(6.0)).verdict == CANNOT_JUDGE
 
 
 def test_a_grainy_sky_that_looks_like_day_at_ev_5_or_less_was_brightened_by_a_night_mode():

@@ -13,11 +13,11 @@ reads the sky: the rule and its thresholds are in :mod:`gtloc.evidence.light`):
   mode brightens such a night until it looks like a dull day).
 * In between (lit streets at night, interiors, dusk, a dim overcast day) the pixels must agree. At ``EV100 <= 8``
   the light is dark under dark pixels with a black top third, or under a grainy sky (pixel-to-pixel noise in the
-  smooth cells at the top, ``sky_grain >= GRAIN``, not deep blue) that pixels do not read as daylight: the camera
-  amplified a dim scene; at ``EV100 <= 5`` a grainy sky is dark even where the pixels look like day (a daylit sky is
-  the least grainy part of a picture, and one exposed at EV 5 would be blown out: a night mode brightened it). At
-  ``EV100 >= 9`` daylight pixels are daylight. Anything else is unreadable: a lit interior
-  (``EV100`` 5-8) is neither day nor night.
+  smooth cells at the top, ``sky_grain >= GRAIN``; not deep blue; in a picture with colour) that the pixels do not
+  read as daylight: the camera amplified a dim scene. At ``EV100 <= 5`` such a grainy sky is dark even where the
+  pixels look like day (a daylit sky is the least grainy part of a picture, and one exposed at EV 5 would be blown
+  out: a night mode brightened it). At ``EV100 >= 9`` daylight pixels are daylight. Anything else is unreadable: a
+  lit interior (``EV100`` 5-8, no grainy sky) is neither day nor night.
 * Without exposure tags (webcam frames, stripped files) the pixels alone decide; so they do when the tags cannot be
   used (an exposure time of 0, ISO 0, a negative f-number), and the reason says which tag was wrong.
 
@@ -30,10 +30,12 @@ pixels took part in the reading the sun must be 10 deg down (an auto-exposed fra
 like a dim day) or 8 deg up. In between the check abstains ("too near twilight").
 
 The thresholds keep true claims from being called inconsistent, at the cost of abstaining more. What it cannot
-catch: a lit interior or a phone's night mode at night, a night under an orange overcast sky, a scene without sky
-that is neither bright nor black. What can still fool it: a very dark interior at noon, a picture of a screen or a
-lit sign at night without EXIF. ``benchmarks/bench_sun.py`` measures it against the issue's reference rule on
-generated and real pictures.
+catch: a lit interior at night, a night-mode photo whose sky shows no grain (a phone that stacks and denoises its
+frames, or any photo of many megapixels: the grain is measured on a 256-pixel copy) at ``EV100`` 3-8, a night at
+``EV100`` above 8, a night under a bright orange overcast sky, a scene without sky that is neither bright nor black.
+What can still fool it: a very dark interior at noon, a small, grainy picture of a dim interior at noon with a
+smooth ceiling at ``EV100 <= 8``, a picture of a screen or a lit sign at night without EXIF.
+``benchmarks/bench_sun.py`` measures it against the issue's reference rule on generated and real pictures.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from PIL import Image
 from gtloc.data.exif import PhotoExif, image_exif, read_photo_exif
 from gtloc.data.images import open_photo
 from gtloc.evidence.check import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, Check
-from gtloc.evidence.light import GRAIN, PixelLight, exposure_value, pixel_light, pixel_reading
+from gtloc.evidence.light import GRAIN, PixelLight, exposure_value, is_monochrome, pixel_light, pixel_reading
 from gtloc.sun import sun_position
 
 DAYLIGHT_EV = 11.0
@@ -128,9 +130,11 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
 
 
 def _amplified_sky(pixels: PixelLight | None) -> bool:
-    """A sky in view, grainy (pixel-to-pixel noise: the camera's gain), and not the deep blue of a day."""
+    """A sky in view, grainy (pixel-to-pixel noise: the camera's gain), and not the deep blue of a day, in a picture
+    with colour (an infrared night mode lights a scene like a dull day)."""
     return (
         pixels is not None
+        and not is_monochrome(pixels)
         and pixels.has_sky
         and pixels.sky_grain >= GRAIN
         and pixels.sky_blueness < AMPLIFIED_DEEP_BLUE
