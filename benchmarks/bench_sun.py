@@ -21,6 +21,8 @@ Sets (the generated ones are synthetic: a proxy for real pictures, brighter at n
 * ``real photos, no exposure tags``: the same pixels with no EXIF (the pixel path alone, on real pixels).
 * ``real photos, degraded``: each real photo (no exposure tags) as a webcam would send it (320 px, JPEG quality 40,
   sensor grain), 1 EV and 2 EV darker (a dull day, an underexposed camera).
+* ``real photos, warm cast``: each real photo (no exposure tags) with a warm white balance (red x1.1, blue x0.85;
+  and x1.2, x0.7), as taken, 1 EV and 2 EV darker: a dull day under a warm cast against the orange-glow night cue.
 
 Reference rule (issue 22): EV100 from EXIF above 10 is day, below 3 night; otherwise day when the median brightness
 of the whole picture and of its top third are both above ``hi``, night when both are below ``lo``; inconsistent when
@@ -181,6 +183,19 @@ def degraded_set() -> Iterator[Picture]:
             yield Picture(f"{picture.name} {label}", image, picture.exif, picture.lat, picture.lon, picture.utc)
 
 
+def warm_set() -> Iterator[Picture]:
+    """Each real photo (no exposure tags) with a warm colour cast (a camera's warm white balance: red x1.1 and blue
+    x0.85, or x1.2 and x0.7), as taken and 1 EV and 2 EV darker: a dull day must not pass for an orange night."""
+    for picture in real_set(keep_exif=False):
+        linear = (np.asarray(picture.image, np.float32) / 255.0) ** 2.2
+        for red, blue in ((1.1, 0.85), (1.2, 0.7)):
+            for stops in (0, 1, 2):
+                cast = (linear * np.array([red, 1.0, blue], np.float32) / 2**stops).clip(0.0, 1.0) ** (1 / 2.2)
+                image = Image.fromarray(np.clip(cast * 255.0 + 0.5, 0, 255).astype(np.uint8))
+                name = f"{picture.name} R x{red} B x{blue} -{stops} EV"
+                yield Picture(name, image, picture.exif, picture.lat, picture.lon, picture.utc)
+
+
 def measure(pictures: Iterator[Picture]) -> list[dict]:
     rows = []
     for p in pictures:
@@ -273,6 +288,7 @@ def main() -> None:
         "real photos": real_set(keep_exif=True),
         "real photos, no exposure tags": real_set(keep_exif=False),
         "real photos, degraded": degraded_set(),
+        "real photos, warm cast": warm_set(),
     }
     results, details = {}, {}
     print("| pictures | rule | n | eligible | false alarms (all) | false alarms (eligible) | detected (eligible) |")

@@ -100,6 +100,10 @@ def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
         ("orange sunset sky", scene((235, 150, 70), (20, 15, 12), horizon=0.6), "sunset"),
         # The same sunset 1 EV under: a dim orange sky over a black ground, but a sunset's vivid orange, not a glow.
         ("orange sunset sky, 1 EV under", scene((172, 108, 48), (14, 10, 8), horizon=0.4), "sunset"),
+        # A dull day 2 EV under through a warm white balance: a faintly orange sky, not a city's glow.
+        ("warm dull day, 2 EV under", scene((88, 80, 70), (70, 60, 35)), NOON),
+        # A day 2 EV under whose blue sky a warm white balance made faintly blue: not a dim night sky.
+        ("faintly blue dim day", scene((60, 70, 86), (45, 45, 40)), NOON),
         # Dust in the air at noon: a muted orange sky over a ground as bright as it.
         ("dusty day", scene((150, 122, 95), (140, 120, 100)), NOON),
         # A city night under an orange overcast sky, brightened by the camera: not daylight.
