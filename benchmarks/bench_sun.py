@@ -13,11 +13,16 @@ Sets (the generated ones are synthetic: a proxy for real pictures, brighter at n
   camera that gives up in the dark to one that brightens any night), a tilted view (horizon at 20-80 % of the
   height: from mostly sky to mostly ground), 30 % forced overcast, 0.6-1.5x rescaling and JPEG quality 35-95.
 * ``world, night-mode phone + EXIF``: a camera that brightens any night (strength 1, gain cap 5000), with an EXIF
-  exposure value from the scene's mean luminance (EV 15 for a clear equatorial noon; +-0.5 EV metering jitter).
+  exposure value from the scene's mean luminance (EV 15 for a clear equatorial noon; +-0.5 EV metering jitter),
+  written as a phone's program writes it (:func:`phone_exposure`: f/1.8, ISO 50-3200 at 1/60-1/15 s, a night mode
+  of 1/4-3 s at ISO 800-6400 below that). The generated nights are lit-street bright (EV 2-10, median 6), so few
+  of them reach the night mode.
 * ``real photos``: the camera photos in tests/fixtures/exif-photos with their EXIF.
 * ``real photos, no exposure tags``: the same pixels with no EXIF (the pixel path alone, on real pixels).
 * ``real photos, degraded``: each real photo (no exposure tags) as a webcam would send it (320 px, JPEG quality 40,
   sensor grain), 1 EV and 2 EV darker (a dull day, an underexposed camera).
+* ``real photos, warm cast``: each real photo (no exposure tags) with a warm white balance (red x1.1, blue x0.85;
+  and x1.2, x0.7), as taken, 1 EV and 2 EV darker: a dull day under a warm cast against the orange-glow night cue.
 
 Reference rule (issue 22): EV100 from EXIF above 10 is day, below 3 night; otherwise day when the median brightness
 of the whole picture and of its top third are both above ``hi``, night when both are below ``lo``; inconsistent when
@@ -27,7 +32,7 @@ claims) on these very pictures (tuned on the test data: an upper bound for it; o
 ``MIN_TUNE`` day and night pictures: the real photos are all by day, and tuned on them alone the rule calls
 everything day).
 
-    python benchmarks/bench_sun.py [--n 600] [--out runs/bench-sun]
+    python benchmarks/bench_sun.py [--n 600] [--seed 10] [--out runs/bench-sun]
 """
 
 from __future__ import annotations
@@ -111,6 +116,26 @@ def varied_set(n: int, seed: int) -> Iterator[Picture]:
         yield Picture(f"{seed}-{i}", image, PhotoExif(), scene.lat, scene.lon, _when(scene.unix_ts))
 
 
+def phone_exposure(ev: float) -> CameraSettings:
+    """The exposure tags a phone writes for a scene at ``ev`` (EV100), f/1.8: ISO 50 at shorter times; at 1/60 s
+    ISO up to 1600; then up to 1/15 s at ISO 1600; ISO up to 3200 at 1/15 s; below that its night mode, 1/4-3 s at
+    ISO 800-6400. Any program of the same EV gives the same :func:`exposure_value`; this one writes a phone's ISO."""
+    f_number = 1.8
+    need = f_number**2 / 2.0**ev * 100.0  # exposure time (s) x ISO
+    if need <= 50 / 60:
+        t = need / 50
+    elif need <= 1600 / 60:
+        t = 1 / 60
+    elif need <= 1600 / 15:
+        t = need / 1600
+    elif need <= 3200 / 15:
+        t = 1 / 15
+    else:
+        t = min(max(need / 3200, 1 / 4), 3.0)
+        t = max(t, need / 6400)
+    return CameraSettings(exposure_time=t, f_number=f_number, iso=need / t, flash_fired=False)
+
+
 def night_mode_set(n: int, seed: int) -> Iterator[Picture]:
     """World scenes through a camera that brightens any night, with the scene's EV100 in (synthetic) EXIF."""
     noon = scene_at(0.0, 0.0, datetime(2021, 3, 20, 12, 7, tzinfo=timezone.utc), cloud=0.0, seed=1)
@@ -122,7 +147,7 @@ def night_mode_set(n: int, seed: int) -> Iterator[Picture]:
         rng = np.random.default_rng(int(scene.render_seed))
         radiance = scene_radiance(scene, SIZE, rng)
         ev = SUNNY_EV + np.log2(mean_luminance(radiance) / sunny) + jitter[i]
-        camera = CameraSettings(exposure_time=4.0 / 2.0**ev, f_number=2.0, iso=100.0, flash_fired=False)
+        camera = phone_exposure(float(ev))
         image = Image.fromarray(expose(radiance, rng, 1.0, 5000.0))
         yield Picture(f"{seed}-{i}", image, PhotoExif(camera=camera), scene.lat, scene.lon, _when(scene.unix_ts))
 
@@ -156,6 +181,19 @@ def degraded_set() -> Iterator[Picture]:
             variants[f"-{stops} EV"] = Image.fromarray(np.clip(darker + 0.5, 0, 255).astype(np.uint8))
         for label, image in variants.items():
             yield Picture(f"{picture.name} {label}", image, picture.exif, picture.lat, picture.lon, picture.utc)
+
+
+def warm_set() -> Iterator[Picture]:
+    """Each real photo (no exposure tags) with a warm colour cast (a camera's warm white balance: red x1.1 and blue
+    x0.85, or x1.2 and x0.7), as taken and 1 EV and 2 EV darker: a dull day must not pass for an orange night."""
+    for picture in real_set(keep_exif=False):
+        linear = (np.asarray(picture.image, np.float32) / 255.0) ** 2.2
+        for red, blue in ((1.1, 0.85), (1.2, 0.7)):
+            for stops in (0, 1, 2):
+                cast = (linear * np.array([red, 1.0, blue], np.float32) / 2**stops).clip(0.0, 1.0) ** (1 / 2.2)
+                image = Image.fromarray(np.clip(cast * 255.0 + 0.5, 0, 255).astype(np.uint8))
+                name = f"{picture.name} R x{red} B x{blue} -{stops} EV"
+                yield Picture(name, image, picture.exif, picture.lat, picture.lon, picture.utc)
 
 
 def measure(pictures: Iterator[Picture]) -> list[dict]:
@@ -233,16 +271,24 @@ def _share(k: int, n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=600, help="pictures per generated set")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=10,
+        help="the generated sets use seeds SEED+1 ... SEED+4 (default 10: seeds 11-14, the ones the README reports; "
+        "the newer thresholds were chosen on --seed 110 and the real photos, never on these)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-sun"))
     args = parser.parse_args()
     sets = {
-        "world": world_set(args.n, 11),
-        "webcam world": world_set(args.n, 12, cameras=max(1, args.n // 20)),
-        "world, varied cameras": varied_set(args.n, 13),
-        "world, night-mode phone + EXIF": night_mode_set(args.n, 14),
+        "world": world_set(args.n, args.seed + 1),
+        "webcam world": world_set(args.n, args.seed + 2, cameras=max(1, args.n // 20)),
+        "world, varied cameras": varied_set(args.n, args.seed + 3),
+        "world, night-mode phone + EXIF": night_mode_set(args.n, args.seed + 4),
         "real photos": real_set(keep_exif=True),
         "real photos, no exposure tags": real_set(keep_exif=False),
         "real photos, degraded": degraded_set(),
+        "real photos, warm cast": warm_set(),
     }
     results, details = {}, {}
     print("| pictures | rule | n | eligible | false alarms (all) | false alarms (eligible) | detected (eligible) |")

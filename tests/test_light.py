@@ -68,6 +68,7 @@ NIGHT = {
     "lit street under a black sky": scene((6, 6, 10), (95, 75, 50), lamps=12),
     "dim sky over a dim scene": scene((45, 40, 50), (30, 28, 25)),
     "amplified webcam night": scene((60, 55, 50), (70, 60, 45), noise=9.0),
+    "city glow on clouds over a dark street": scene((110, 90, 70), (50, 45, 40)),
 }
 
 
@@ -97,6 +98,14 @@ def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
         ("leaves filling the frame", foliage(), NOON),
         # A sunset: an orange sky over a black silhouette, the sun still 9 deg up: neither day nor night.
         ("orange sunset sky", scene((235, 150, 70), (20, 15, 12), horizon=0.6), "sunset"),
+        # The same sunset 1 EV under: a dim orange sky over a black ground, but a sunset's vivid orange, not a glow.
+        ("orange sunset sky, 1 EV under", scene((172, 108, 48), (14, 10, 8), horizon=0.4), "sunset"),
+        # A dull day 2 EV under through a warm white balance: a faintly orange sky, not a city's glow.
+        ("warm dull day, 2 EV under", scene((88, 80, 70), (70, 60, 35)), NOON),
+        # A day 2 EV under whose blue sky a warm white balance made faintly blue: not a dim night sky.
+        ("faintly blue dim day", scene((60, 70, 86), (45, 45, 40)), NOON),
+        # Dust in the air at noon: a muted orange sky over a ground as bright as it.
+        ("dusty day", scene((150, 122, 95), (140, 120, 100)), NOON),
         # A city night under an orange overcast sky, brightened by the camera: not daylight.
         ("orange overcast night", scene((170, 120, 80), (120, 100, 80)), MIDNIGHT),
         # A night brightened by a starlight webcam: a bright scene under a dimmer gray sky is not a day.
@@ -121,9 +130,10 @@ def test_monochrome_pictures_abstain_even_tinted():
         assert check.verdict == CANNOT_JUDGE and "monochrome" in check.reason
 
 
-def camera(ev: float) -> PhotoExif:
-    """EXIF of an exposure at ``ev`` (EV100): f/2, ISO 100."""
-    return PhotoExif(camera=CameraSettings(exposure_time=4.0 / 2.0**ev, f_number=2.0, iso=100.0, flash_fired=False))
+def camera(ev: float, iso: float = 100.0) -> PhotoExif:
+    """EXIF of an exposure at ``ev`` (EV100): f/2, ISO 100 unless told."""
+    time = 4.0 / 2.0**ev * 100.0 / iso
+    return PhotoExif(camera=CameraSettings(exposure_time=time, f_number=2.0, iso=iso, flash_fired=False))
 
 
 def test_exposure_and_pixels_are_two_readings_that_must_not_disagree():
@@ -185,3 +195,40 @@ def test_real_photos_true_claims_pass_and_moved_claims_are_caught():
             eligible += 1
             caught += check_sun(image, lat, lon, moved, exif=NO_EXIF).verdict == INCONSISTENT
     assert eligible == 5 and caught >= 4  # the hay field under a dark wood is no sky: unread
+
+
+def test_a_night_mode_at_a_high_iso_is_dark_even_when_its_pixels_look_like_day():
+    # A phone's night mode: EV 1 at ISO 3200 (1/4 s at f/2), brightened until it looks like a dull day.
+    night_mode = DAY["white overcast sky"]
+    noon = check_sun(night_mode, *ZURICH, NOON, exif=camera(1.0, iso=3200.0))
+    assert noon.verdict == INCONSISTENT and "night mode" in noon.reason and "ISO 3200" in noon.reason
+    assert check_sun(night_mode, *ZURICH, MIDNIGHT, exif=camera(1.0, iso=3200.0)).verdict == CONSISTENT
+    # The same EV at ISO 100 is a long exposure through a dark filter by day: the readings disagree.
+    check = check_sun(night_mode, *ZURICH, NOON, exif=camera(1.0, iso=100.0))
+    assert check.verdict == CANNOT_JUDGE and "disagree" in check.reason
+
+
+def test_a_dim_exposure_under_a_grainy_sky_is_an_amplified_dark():
+    # A lit street at night brightened by the camera: EV 6 in EXIF, a mid-gray sky full of sensor grain.
+    amplified = scene((120, 115, 110), (110, 95, 75), noise=9.0)
+    noon = check_sun(amplified, *ZURICH, NOON, exif=camera(6.0))
+    assert noon.verdict == INCONSISTENT and "grainy sky" in noon.reason
+    assert check_sun(amplified, *ZURICH, MIDNIGHT, exif=camera(6.0)).verdict == CONSISTENT
+    # Not without the grain (a lit interior's smooth ceiling at EV 6), nor at a day's exposure, nor under a deep
+    # blue sky.
+    smooth = scene((120, 115, 110), (110, 95, 75))
+    assert check_sun(smooth, *ZURICH, NOON, exif=camera(6.0)).verdict == CANNOT_JUDGE
+    assert check_sun(amplified, *ZURICH, MIDNIGHT, exif=camera(12.0)).verdict != CONSISTENT
+    blue = scene((40, 90, 190), (110, 95, 75), noise=9.0)
+    assert check_sun(blue, *ZURICH, NOON, exif=camera(6.0)).verdict != INCONSISTENT
+    gray = scene((120, 120, 120), (110, 110, 110), noise=9.0)  # monochrome: an infrared night mode, or black and white
+    assert check_sun(gray, *ZURICH, NOON, exif=camera(6.0)).verdict == CANNOT_JUDGE
+
+
+def test_a_grainy_sky_that_looks_like_day_at_ev_5_or_less_was_brightened_by_a_night_mode():
+    brightened = scene((185, 185, 190), (110, 95, 75), noise=9.0)  # a night mode's grainy, day-bright sky
+    assert pixel_reading(pixel_light(brightened))[0] == "daylight"
+    noon = check_sun(brightened, *ZURICH, NOON, exif=camera(4.0))
+    assert noon.verdict == INCONSISTENT and "amplified" in noon.reason and "look like day" in noon.reason
+    # At EV 7 (a dusk or a dim interior could meter that) the day-looking pixels and the exposure stay unresolved.
+    assert check_sun(brightened, *ZURICH, NOON, exif=camera(7.0)).verdict == CANNOT_JUDGE

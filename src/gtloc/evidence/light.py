@@ -14,11 +14,17 @@
   the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit scene; or
   a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an orange or a grainy,
   dim sky. Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a
-  black sky; a grainy, dim sky (an amplified dark). Never when a daylight cue holds too. The thresholds (constants
-  below) were set on generated pictures and the real fixture photos with a margin towards abstaining, and are measured
-  by ``benchmarks/bench_sun.py``, where darker and webcam-degraded copies of the real photos check that a dull day is
-  not read as night. Without EXIF a phone's night mode, an orange overcast night sky and a scene without sky that is
-  neither bright nor black stay unread.
+  black sky; a grainy, dim sky (an amplified dark); a dim sky glowing a muted orange (city light on clouds or haze)
+  over a darker ground and a dim scene (a sunset's orange is more vivid; dust by day lights the ground as brightly
+  as the sky). Never when a daylight cue holds too. The thresholds (constants below) were set on generated pictures
+  (the orange glow on other seeds than the ones ``benchmarks/bench_sun.py`` reports) and the real fixture photos
+  (the glow's and the dim sky's colour bounds so that a warm white balance on a dull day is not a night), with a
+  margin towards abstaining, and are measured by that benchmark, where darker and webcam-degraded copies of
+  the real photos check that a dull day is not read as night. Without EXIF a phone's night mode, a bright orange
+  overcast night sky, a dim blue-gray sky (an underexposed dull day looks the same) and a scene without sky that is
+  neither bright nor black stay unread; so do a dull gray day and a night the camera brightened until it looks like
+  one (no pixel statistic here tells them apart). What can fool the orange glow: a sky darkened orange by wildfire
+  smoke at noon.
 
 Brightness is the sRGB luma ``0.299 R + 0.587 G + 0.114 B`` in ``[0, 1]``.
 """
@@ -78,9 +84,11 @@ GRAINY_SKY_BRIGHT = 0.65
 DARK_ALL = 0.2
 """Dark: median and top third both at most this bright; or ..."""
 DIM_SKY = 0.3
-"""... a sky (not blue) at most this bright over a scene whose median is at most ``DIM_SKY_MEDIAN`` and top third at
-most ``DIM_SKY_TOP``; or ..."""
+"""... a sky (not blue: ``sky_blueness`` at most ``DIM_SKY_BLUE``) at most this bright over a scene whose median is at
+most ``DIM_SKY_MEDIAN`` and top third at most ``DIM_SKY_TOP``; or ..."""
 DIM_SKY_MEDIAN = 0.25
+DIM_SKY_BLUE = 0.08
+"""(0.12 until a warm white balance on a real photo 2 EV under made its blue sky read 0.12: the bench's warm cast.)"""
 DIM_SKY_TOP = 0.35
 BLACK_SKY = 0.1
 """... lamps (``LAMPS`` to ``MAX_LAMPS`` of the pixels blown out) under a black sky (at most this bright, at least
@@ -93,6 +101,14 @@ GRAINY_NIGHT_SKY = 0.5
 """... a grainy sky (``GRAIN``), not deep blue, at most this bright, over a scene whose median is at most
 ``GRAINY_MEDIAN``."""
 GRAINY_MEDIAN = 0.4
+GLOW = 0.08
+"""... or a sky glowing a muted orange (``-VIVID_ORANGE <= sky_blueness <= -GLOW``: city light on clouds or haze;
+a sunset's orange is more vivid), at most ``GLOW_SKY`` bright, over a darker ground (bottom third below the sky and
+at most ``GLOW_GROUND``) and a scene whose median is at most ``GLOW_MEDIAN``."""
+VIVID_ORANGE = 0.25
+GLOW_SKY = 0.5
+GLOW_GROUND = 0.3
+GLOW_MEDIAN = 0.35
 
 
 def exposure_value(camera: CameraSettings) -> float | None:
@@ -240,7 +256,7 @@ def _night_cue(p: PixelLight) -> str:
     if (
         p.has_sky
         and p.sky_brightness <= DIM_SKY
-        and p.sky_blueness <= BLUE
+        and p.sky_blueness <= DIM_SKY_BLUE
         and p.median <= DIM_SKY_MEDIAN
         and p.top_median <= DIM_SKY_TOP
     ):
@@ -261,4 +277,13 @@ def _night_cue(p: PixelLight) -> str:
         and p.median <= GRAINY_MEDIAN
     ):
         return "a dim, grainy sky: the camera amplified the dark"
+    if (
+        p.has_sky
+        and -VIVID_ORANGE <= p.sky_blueness <= -GLOW
+        and p.sky_brightness <= GLOW_SKY
+        and p.bottom_median < p.sky_brightness
+        and p.bottom_median <= GLOW_GROUND
+        and p.median <= GLOW_MEDIAN
+    ):
+        return "a dim sky glowing orange (city light on clouds) over a darker ground"
     return ""

@@ -7,11 +7,17 @@ reads the sky: the rule and its thresholds are in :mod:`gtloc.evidence.light`):
 
 * ``EV100 >= 11`` is daylight (only the sun lights an outdoor scene that brightly; a floodlit stadium reaches
   ~9-10); ``EV100 <= 3`` is dark (a night, lit only by the moon or far lamps). If the pixels read the opposite (a
-  moon or a screen filling a black frame; a long exposure through a dark filter by day), the light is unreadable.
-* In between (lit streets at night, interiors, dusk, a dim overcast day) the pixels must agree: dark pixels under a
-  black top third at ``EV100 <= 8`` are dark; daylight pixels at ``EV100 >= 9`` are daylight. Anything else is
-  unreadable: a lit interior (``EV100`` 5-8) is neither day nor night, and a phone's night mode, which brightens the
-  pixels, still shows a night's exposure value.
+  moon or a screen filling a black frame; a long exposure through a dark filter by day), the light is unreadable;
+  except that daylight pixels at ``EV100 <= 3`` and ISO 800 or more are dark: a dark filter is used at a low ISO,
+  while a camera that raised its ISO that far and still exposed for a dark scene was short of light (a phone's night
+  mode brightens such a night until it looks like a dull day).
+* In between (lit streets at night, interiors, dusk, a dim overcast day) the pixels must agree. At ``EV100 <= 8``
+  the light is dark under dark pixels with a black top third, or under a grainy sky (pixel-to-pixel noise in the
+  smooth cells at the top, ``sky_grain >= GRAIN``; not deep blue; in a picture with colour) that the pixels do not
+  read as daylight: the camera amplified a dim scene. At ``EV100 <= 5`` such a grainy sky is dark even where the
+  pixels look like day (a daylit sky is the least grainy part of a picture, and one exposed at EV 5 would be blown
+  out: a night mode brightened it). At ``EV100 >= 9`` daylight pixels are daylight. Anything else is unreadable: a
+  lit interior (``EV100`` 5-8, no grainy sky) is neither day nor night.
 * Without exposure tags (webcam frames, stripped files) the pixels alone decide; so they do when the tags cannot be
   used (an exposure time of 0, ISO 0, a negative f-number), and the reason says which tag was wrong.
 
@@ -24,10 +30,12 @@ pixels took part in the reading the sun must be 10 deg down (an auto-exposed fra
 like a dim day) or 8 deg up. In between the check abstains ("too near twilight").
 
 The thresholds keep true claims from being called inconsistent, at the cost of abstaining more. What it cannot
-catch: a lit interior or a phone's night mode at night, a night under an orange overcast sky, a scene without sky
-that is neither bright nor black. What can still fool it: a very dark interior at noon, a picture of a screen or a
-lit sign at night without EXIF. ``benchmarks/bench_sun.py`` measures it against the issue's reference rule on
-generated and real pictures.
+catch: a lit interior at night, a night-mode photo whose sky shows no grain (a phone that stacks and denoises its
+frames, or any photo of many megapixels: the grain is measured on a 256-pixel copy) at ``EV100`` 3-8, a night at
+``EV100`` above 8, a night under a bright orange overcast sky, a scene without sky that is neither bright nor black.
+What can still fool it: a very dark interior at noon, a small, grainy picture of a dim interior at noon with a
+smooth ceiling at ``EV100 <= 8``, a picture of a screen or a lit sign at night without EXIF.
+``benchmarks/bench_sun.py`` measures it against the issue's reference rule on generated and real pictures.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from PIL import Image
 from gtloc.data.exif import PhotoExif, image_exif, read_photo_exif
 from gtloc.data.images import open_photo
 from gtloc.evidence.check import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, Check
-from gtloc.evidence.light import PixelLight, exposure_value, pixel_light, pixel_reading
+from gtloc.evidence.light import GRAIN, PixelLight, exposure_value, is_monochrome, pixel_light, pixel_reading
 from gtloc.sun import sun_position
 
 DAYLIGHT_EV = 11.0
@@ -49,6 +57,9 @@ DARK_EV = 3.0
 MIDDLE_DAYLIGHT_EV = 9.0
 MIDDLE_DARK_EV = 8.0
 BLACK_TOP = 0.15
+NIGHT_ISO = 800.0
+NIGHT_MODE_EV = 5.0
+AMPLIFIED_DEEP_BLUE = 0.25
 SUN_MARGIN_DEG = 6.0
 PIXELS_NIGHT_MARGIN_DEG = 10.0
 PIXELS_DAY_MARGIN_DEG = 8.0
@@ -94,16 +105,40 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
     if decisive:
         light = "daylight" if ev >= DAYLIGHT_EV else "dark"
         exposed = f"the camera exposed for {'daylight' if light == 'daylight' else 'a dark scene'} ({ev_text})"
+        if light == "dark" and seen == "daylight" and (camera.iso or 0.0) >= NIGHT_ISO:
+            # A long exposure through a dark filter by day is made at a low ISO; a camera that raised its ISO to
+            # 800 or more and still exposed for a dark scene was short of light: a night mode brightened the pixels.
+            why = f"{exposed}, at ISO {camera.iso:.0f}: a night mode brightened a dark scene ({seen_why})"
+            return LightReading("dark", "exif", why, ev, pixels)
         if seen and seen != light:
             why = f"{exposed}, but {seen_why}: the two disagree (the moon, a screen, a filter?)"
             return LightReading("", "", why, ev, pixels)
         return LightReading(light, "exif", exposed, ev, pixels)
     if seen == "dark" and ev <= MIDDLE_DARK_EV and pixels is not None and pixels.top_median < BLACK_TOP:
         return LightReading("dark", "exif and pixels", f"a dim exposure ({ev_text}) and {seen_why}", ev, pixels)
+    if ev <= MIDDLE_DARK_EV and (seen != "daylight" or ev <= NIGHT_MODE_EV) and _amplified_sky(pixels):
+        # A daylit sky is the least grainy part of a picture; one exposed at EV 5 or less would be blown out, so a
+        # grainy sky that looks like day there was brightened by the camera (a night mode).
+        why = f"a dim exposure ({ev_text}) and a grainy sky: the camera amplified a dark scene"
+        if seen == "daylight":
+            why += f" (its pixels look like day: {seen_why})"
+        return LightReading("dark", "exif and pixels", why, ev, pixels)
     if seen == "daylight" and ev >= MIDDLE_DAYLIGHT_EV:
         why = f"a bright exposure ({ev_text}) and {seen_why}"
         return LightReading("daylight", "exif and pixels", why, ev, pixels)
     return LightReading("", "", f"the exposure ({ev_text}) is between day and night (a lit interior?)", ev, pixels)
+
+
+def _amplified_sky(pixels: PixelLight | None) -> bool:
+    """A sky in view, grainy (pixel-to-pixel noise: the camera's gain), and not the deep blue of a day, in a picture
+    with colour (an infrared night mode lights a scene like a dull day)."""
+    return (
+        pixels is not None
+        and not is_monochrome(pixels)
+        and pixels.has_sky
+        and pixels.sky_grain >= GRAIN
+        and pixels.sky_blueness < AMPLIFIED_DEEP_BLUE
+    )
 
 
 def check_sun(
