@@ -123,24 +123,27 @@ def true_instant(exif: PhotoExif) -> datetime:
     return local_to_utc(exif.local_time, exif.lat, exif.lon)
 
 
-def real_photo_sets(tmp: Path) -> dict[str, list[Path]]:
+def real_photo_sets(tmp: Path) -> dict[str, list[list[Path]]]:
     """The fixture photos as written, and rewritten copies: right clocks, clocks on another zone (with and without
-    a GPS time)."""
-    sets: dict[str, list[Path]] = {"EXIF as written": [], "right clock": [], "zone, GPS time": [], "zone, no GPS": []}
+    a GPS time). Each set is a list of batches, each verified in one call: the copies of one zone offset together,
+    as a camera has one clock setting at a time (seven copies of one camera with seven clocks in one call would
+    read, to the clock check's camera rule, as one clock with stale GPS fixes)."""
+    sets: dict[str, list[list[Path]]] = {"EXIF as written": [[]], "right clock": [[]]}
+    sets |= {kind: [[] for _ in ZONES_H] for kind in ("zone, GPS time", "zone, no GPS")}
     for path in sorted(FIXTURES.glob("*.jpg")):
         exif = read_photo_exif(path)
-        sets["EXIF as written"].append(path)
+        sets["EXIF as written"][0].append(path)
         truth = true_instant(exif).replace(microsecond=0)
         local = utc_to_local(truth, exif.lat, exif.lon)
         copy = tmp / f"{path.stem}-right.jpg"
         write_copy(path, copy, local, truth, None)
-        sets["right clock"].append(copy)
-        for hours in ZONES_H:
+        sets["right clock"][0].append(copy)
+        for z, hours in enumerate(ZONES_H):
             camera = local + timedelta(hours=hours)
             for kind, gps in (("zone, GPS time", truth), ("zone, no GPS", None)):
                 copy = tmp / f"{path.stem}-{offset_text(hours * 3600)}-{'gps' if gps else 'nogps'}.jpg"
                 write_copy(path, copy, camera, gps, None)
-                sets[kind].append(copy)
+                sets[kind][z].append(copy)
     return sets
 
 
@@ -251,9 +254,9 @@ def main() -> None:
     tmp = args.work / "real"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    for kind, photos in real_photo_sets(tmp).items():
+    for kind, batches in real_photo_sets(tmp).items():
         for model in (None, predictor):
-            verdicts = list(verify_photos(photos, predictor=model))
+            verdicts = [v for photos in batches for v in verify_photos(photos, predictor=model)]
             label = "with model" if model is not None else "no model"
             results[f"real photos | {kind} | {label}"] = {"n": len(verdicts), **shares(verdicts)}
     shutil.rmtree(tmp)
