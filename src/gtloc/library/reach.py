@@ -41,15 +41,15 @@ class CameraReach:
         bounded."""
         out = np.zeros(len(answers), bool)
         position = {int(p): k for k, p in enumerate(self.index)}
-        for a, photo in enumerate(answers.index):
-            k = position.get(int(photo))
-            if k is None:
+        k = np.array([position.get(int(photo), -1) for photo in answers.index], int)
+        bounded = np.flatnonzero(k >= 0)
+        for side in (0, 1):
+            rows = self.rows[k[bounded], side]
+            near = bounded[rows >= 0]
+            if not len(near):
                 continue
-            for side in (0, 1):
-                row = int(self.rows[k, side])
-                if row >= 0:
-                    apart = float(haversine_km(answers.latlon[a][None], latlon[row][None])[0])
-                    out[a] |= apart > self.reach_km[k, side] + float(answers.radius_km[a])
+            apart = haversine_km(answers.latlon[near], latlon[rows[rows >= 0]])
+            out[near] |= apart > self.reach_km[k[near], side] + answers.radius_km[near]
         return out
 
     def keep_possible(self, answers: PlaceAnswers, latlon: np.ndarray) -> PlaceAnswers:
