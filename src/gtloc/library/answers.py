@@ -48,6 +48,19 @@ class PlaceAnswers:
         """Photo row -> position in these answers."""
         return {int(i): k for k, i in enumerate(self.index)}
 
+    def take(self, keep: np.ndarray) -> PlaceAnswers:
+        """The answers where ``keep`` ``(M,)`` bool is true, every field and fact with them."""
+        keep = np.asarray(keep, bool)
+
+        def kept(items: list) -> list:
+            return [item for item, k in zip(items, keep, strict=True) if k]
+
+        out = PlaceAnswers(self.source, self.index[keep], self.latlon[keep], self.radius_km[keep],
+                           self.confidence[keep], kept(self.evidence), kept(self.notes))  # fmt: skip
+        out.origins = kept(self.origins) if self.origins else []
+        out.facts = {name: np.asarray(value)[keep] for name, value in self.facts.items()}
+        return out
+
 
 @dataclass
 class TimeAnswers:

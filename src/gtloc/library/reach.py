@@ -55,16 +55,7 @@ class CameraReach:
     def keep_possible(self, answers: PlaceAnswers, latlon: np.ndarray) -> PlaceAnswers:
         """``answers`` without the :meth:`impossible` ones."""
         keep = ~self.impossible(answers, latlon)
-        if keep.all():
-            return answers
-        out = PlaceAnswers(answers.source)
-        out.index, out.latlon = answers.index[keep], answers.latlon[keep]
-        out.radius_km, out.confidence = answers.radius_km[keep], answers.confidence[keep]
-        out.evidence = [e for e, k in zip(answers.evidence, keep, strict=True) if k]
-        out.notes = [n for n, k in zip(answers.notes, keep, strict=True) if k]
-        out.origins = [o for o, k in zip(answers.origins, keep, strict=True) if k] if answers.origins else []
-        out.facts = {name: np.asarray(value)[keep] for name, value in answers.facts.items()}
-        return out
+        return answers if keep.all() else answers.take(keep)
 
 
 def camera_reach(arrays: LibraryArrays, utc: np.ndarray, targets: np.ndarray, group: np.ndarray) -> CameraReach:
