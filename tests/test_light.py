@@ -232,3 +232,33 @@ def test_a_grainy_sky_that_looks_like_day_at_ev_5_or_less_was_brightened_by_a_ni
     assert noon.verdict == INCONSISTENT and "amplified" in noon.reason and "look like day" in noon.reason
     # At EV 7 (a dusk or a dim interior could meter that) the day-looking pixels and the exposure stay unresolved.
     assert check_sun(brightened, *ZURICH, NOON, exif=camera(7.0)).verdict == CANNOT_JUDGE
+
+
+def starry(points: int, *, wire: bool = False) -> Image.Image:
+    """A dim blue-gray sky (luma 0.39, a night a camera brightened, or an underexposed dull day) over a dim scene,
+    with ``points`` single pixels 80 levels brighter scattered one to an 8-pixel cell, or a faint power line across
+    it (35 levels brighter, one pixel thick)."""
+    picture = np.asarray(scene((90, 100, 125), (95, 90, 80)), np.float32).copy()
+    cells = np.random.default_rng(1).permutation([(y, x) for y in range(5) for x in range(20)])[:points]
+    for y, x in cells:
+        picture[8 * y + 3, 8 * x + 4] += 80
+    if wire:
+        picture[20] += 35
+    return Image.fromarray(picture.clip(0, 255).astype(np.uint8))
+
+
+def test_stars_in_a_dim_sky_are_a_night():
+    sky = pixel_light(starry(12))
+    assert sky.sky_stars == 12
+    noon = check_sun(starry(12), *ZURICH, NOON, exif=NO_EXIF)
+    assert noon.verdict == INCONSISTENT and "12 stars in a dim sky" in noon.reason
+    assert check_sun(starry(12), *ZURICH, MIDNIGHT, exif=NO_EXIF).verdict == CONSISTENT
+    assert check_sun(starry(0), *ZURICH, NOON, exif=NO_EXIF).verdict == CANNOT_JUDGE  # the same sky without them
+
+
+def test_a_few_glints_or_a_power_line_in_a_dim_sky_are_no_stars():
+    # A plane and a few lamps or sunlit glints by day are fewer than MIN_STARS; a line is no point of light.
+    assert check_sun(starry(4), *ZURICH, NOON, exif=NO_EXIF).verdict == CANNOT_JUDGE
+    wire = starry(0, wire=True)
+    assert pixel_light(wire).has_sky and pixel_light(wire).sky_stars == 0
+    assert check_sun(wire, *ZURICH, NOON, exif=NO_EXIF).verdict == CANNOT_JUDGE

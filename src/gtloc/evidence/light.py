@@ -8,23 +8,25 @@
   the brightness of the whole picture and of its top and bottom thirds, it looks for the **sky**: the smooth,
   untextured and not leaf-green cells (:data:`CELL` pixels a side) of the top :data:`SKY_BAND` of the picture. A
   daylit sky is bright and white-gray or blue (deep blue when it is dim); a night sky is black, or glows orange with
-  city light, and where the camera amplified the dark it is grainy (pixel-to-pixel noise, which texture is not).
+  city light, and where the camera amplified the dark it is grainy (pixel-to-pixel noise, which texture is not)
+  or shows stars (single pixels brighter than all around them, which a daylit sky outshines).
   The sky is what separates a dull day from a lit street at night, which overall brightness alone does not.
 * :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing, with
   the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit scene; or
   a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an orange or a grainy,
   dim sky. Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a
-  black sky; a grainy, dim sky (an amplified dark); a dim sky glowing a muted orange (city light on clouds or haze)
-  over a darker ground and a dim scene (a sunset's orange is more vivid; dust by day lights the ground as brightly
-  as the sky). Never when a daylight cue holds too. The thresholds (constants below) were set on generated pictures
-  (the orange glow on other seeds than the ones ``benchmarks/bench_sun.py`` reports) and the real fixture photos
-  (the glow's and the dim sky's colour bounds so that a warm white balance on a dull day is not a night), with a
-  margin towards abstaining, and are measured by that benchmark, where darker and webcam-degraded copies of
-  the real photos check that a dull day is not read as night. Without EXIF a phone's night mode, a bright orange
-  overcast night sky, a dim blue-gray sky (an underexposed dull day looks the same) and a scene without sky that is
-  neither bright nor black stay unread; so do a dull gray day and a night the camera brightened until it looks like
-  one (no pixel statistic here tells them apart). What can fool the orange glow: a sky darkened orange by wildfire
-  smoke at noon.
+  black sky; a grainy, dim sky (an amplified dark); five or more stars in a dim sky; a dim sky glowing a muted orange
+  (city light on clouds or haze) over a darker ground and a dim scene (a sunset's orange is more vivid; dust by day
+  lights the ground as brightly as the sky). Never when a daylight cue holds too. The thresholds (constants below) were
+  set on generated pictures (the orange glow and the stars on other seeds than the ones ``benchmarks/bench_sun.py``
+  reports) and the real fixture photos (the glow's and the dim sky's colour bounds so that a warm white balance on a
+  dull day is not a night), with a margin towards abstaining, and are measured by that benchmark, where darker and
+  webcam-degraded copies of the real photos check that a dull day is not read as night. Without EXIF a phone's night
+  mode, a bright orange overcast night sky, a dim blue-gray sky without stars (an underexposed dull day looks the same)
+  and a scene without sky that is neither bright nor black stay unread; so do a dull gray day and a night the camera
+  brightened until it looks like one (no pixel statistic here tells them apart). What can fool the orange glow: a sky
+  darkened orange by wildfire smoke at noon; the stars: five lit lamps or sunlit glints by day in the smooth part of a
+  dull sky.
 
 Brightness is the sRGB luma ``0.299 R + 0.587 G + 0.114 B`` in ``[0, 1]``.
 """
@@ -101,6 +103,14 @@ GRAINY_NIGHT_SKY = 0.5
 """... a grainy sky (``GRAIN``), not deep blue, at most this bright, over a scene whose median is at most
 ``GRAINY_MEDIAN``."""
 GRAINY_MEDIAN = 0.4
+STAR_LIFT = 0.1
+"""A star: a pixel of a sky cell, the brightest of its 3x3 neighbourhood and brighter by at least this than every
+pixel two away (a line, an edge or a texture has a bright pixel there; a point of light has not) ..."""
+MIN_STARS = 5
+"""... and at least this many of them in a sky within the grainy sky's bounds (not deep blue, at most
+``GRAINY_NIGHT_SKY`` bright, over a scene whose median is at most ``GRAINY_MEDIAN``): stars, a night's. A daylit sky
+outshines every star, and nothing diffuse in the air by day is brighter than the sky that lights it; only lamps and
+sunlit glints are, and one plane or bird is not five."""
 GLOW = 0.08
 """... or a sky glowing a muted orange (``-VIVID_ORANGE <= sky_blueness <= -GLOW``: city light on clouds or haze;
 a sunset's orange is more vivid), at most ``GLOW_SKY`` bright, over a darker ground (bottom third below the sky and
@@ -130,7 +140,8 @@ class PixelLight:
     than 0.1): both near 0 for a monochrome picture such as a webcam's infrared night mode, even a tinted one.
     ``sky_share``: share of smooth cells in the top :data:`SKY_BAND`; ``sky_brightness``, ``sky_blueness`` (mean
     ``B - R``, positive blue, negative orange) and ``sky_grain`` (median standard deviation of brightness inside a
-    cell) of those cells, ``None`` when ``sky_share < MIN_SKY_SHARE`` (no sky to read).
+    cell) of those cells, ``None`` when ``sky_share < MIN_SKY_SHARE`` (no sky to read). ``sky_stars``: how many
+    points of light (:data:`STAR_LIFT`) those cells hold, 0 without a sky.
     """
 
     median: float
@@ -144,6 +155,7 @@ class PixelLight:
     sky_brightness: float | None
     sky_blueness: float | None
     sky_grain: float | None
+    sky_stars: int
 
     @property
     def has_sky(self) -> bool:
@@ -167,6 +179,23 @@ def _fine_residual(luma: np.ndarray) -> np.ndarray:
     out = np.zeros_like(luma)
     out[1:-1, 1:-1] = luma[1:-1, 1:-1] - 0.25 * (luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:])
     return out
+
+
+def _point_lift(luma: np.ndarray) -> np.ndarray:
+    """``(H, W)`` how much each pixel that is the brightest of its 3x3 neighbourhood outshines the brightest pixel
+    two away (0 for the others, and at most 0 where a line, an edge or a texture reaches that far)."""
+    rows, cols = luma.shape
+    pad = np.pad(luma, 2, mode="edge")
+    near = np.full_like(luma, -np.inf)
+    ring = np.full_like(luma, -np.inf)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            shifted = pad[2 + dy : 2 + dy + rows, 2 + dx : 2 + dx + cols]
+            if max(abs(dy), abs(dx)) == 2:
+                ring = np.maximum(ring, shifted)
+            else:
+                near = np.maximum(near, shifted)
+    return np.where(luma >= near, luma - ring, 0.0)
 
 
 def pixel_light(image: Image.Image) -> PixelLight:
@@ -194,6 +223,7 @@ def pixel_light(image: Image.Image) -> PixelLight:
     smooth = ((_neighbour_step(means) < SMOOTH_STEP) & (spreads < SMOOTH_SPREAD) & ~leafy)[:band]
     sky_share = float(smooth.mean())
     has_sky = sky_share >= MIN_SKY_SHARE
+    stars = (_point_lift(luma)[: band * side, : cw * side] >= STAR_LIFT).reshape(band, side, cw, side).sum(axis=(1, 3))
     return PixelLight(
         median=float(np.median(luma)),
         top_median=float(np.median(luma[:third])),
@@ -206,6 +236,7 @@ def pixel_light(image: Image.Image) -> PixelLight:
         sky_brightness=float(np.median(means[:band][smooth])) if has_sky else None,
         sky_blueness=float(np.median(blue[:band][smooth])) if has_sky else None,
         sky_grain=float(np.median(grain[:band][smooth])) if has_sky else None,
+        sky_stars=int(stars[smooth].sum()) if has_sky else 0,
     )
 
 
@@ -277,6 +308,14 @@ def _night_cue(p: PixelLight) -> str:
         and p.median <= GRAINY_MEDIAN
     ):
         return "a dim, grainy sky: the camera amplified the dark"
+    if (
+        p.has_sky
+        and p.sky_stars >= MIN_STARS
+        and p.sky_brightness <= GRAINY_NIGHT_SKY
+        and p.sky_blueness < DEEP_BLUE
+        and p.median <= GRAINY_MEDIAN
+    ):
+        return f"{p.sky_stars} stars in a dim sky"
     if (
         p.has_sky
         and -VIVID_ORANGE <= p.sky_blueness <= -GLOW
