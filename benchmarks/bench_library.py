@@ -374,6 +374,16 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
             f"| {what} | {cut} | {100 * fill['near_of_hidden']:.1f} | {100 * prism['near_of_hidden']:.1f} | "
             f"{ratio:.2f} | {100 * fill['far_of_answered']:.1f} | {100 * fill['within_radius']:.1f} |"
         )
+    print("\nper library, within 25 km in % of the hidden photos: fill / PhotoPrism's rule")
+    print("| library | by photo | ... one-off photos | by session | ... one-off photos |\n|---:|---:|---:|---:|---:|")
+    for seed in seeds:
+        cells = []
+        for unit in ("photo", "session"):
+            for cut in ("all", "one-off photos"):
+                by = {r["method"]: r for r in hidden[seed][unit]["cuts"][cut]}
+                cells.append(f"{100 * by['combined']['near_of_hidden']:.1f} / "
+                             f"{100 * by['photoprism']['near_of_hidden']:.1f}")  # fmt: skip
+        print(f"| {seed} | " + " | ".join(cells) + " |")
     for seed in seeds:
         times = hidden[seed]["time"]
         rows = [{**r, "far_of_answered": float("nan")} for r in times["scores"]]
