@@ -367,6 +367,30 @@ def test_the_far_budget_keeps_the_expected_share_of_far_answers():
     assert within_budget(np.array([0.0, 0.3, 0.1]), np.ones(3), 0.1).tolist() == [True, False, True]
 
 
+def test_two_sources_that_agree_are_budgeted_as_the_surer_of_them():
+    scene = answers("scene", [0], [(47.0, 8.0)], [1.0], 0.9, days=0, similarity=0.6, far=0.01)
+    track = answers("track", [0], [(47.01, 8.0)], [0.5], 0.8, neighbour_recurring=False, gap_h=2.0,
+                    reach_km=np.inf, far=0.3)  # fmt: skip
+    chosen = Chooser(far_budget=0.05).choose([scene, track])
+    assert chosen.origins == ["track"]  # the smaller radius, kept: its far share is scene's as well as its own
+    assert chosen.facts["far"].tolist() == [0.01]
+    assert len(Chooser(far_budget=0.05).choose([track])) == 0  # alone, track's 0.3 is over the budget
+
+
+def test_the_far_budget_can_be_applied_to_answers_gathered_from_several_calls():
+    chooser = Chooser(far_budget=0.05)
+    calls = [answers("track", [i], [(47.0, 8.0)], [5.0], 0.8, far=[f], reach_km=np.inf) for i, f in
+             enumerate([0.0, 0.0, 0.1])]  # fmt: skip
+    assert [len(chooser.choose([c])) for c in calls] == [1, 1, 0]  # one photo a call: 0.1 alone is over 0.05
+    gathered = [chooser.choose([c], budget=False) for c in calls]
+    merged = PlaceAnswers("combined", np.concatenate([g.index for g in gathered]),
+                          np.concatenate([g.latlon for g in gathered]), np.concatenate([g.radius_km for g in gathered]),
+                          np.concatenate([g.confidence for g in gathered]), [e for g in gathered for e in g.evidence],
+                          [n for g in gathered for n in g.notes])  # fmt: skip
+    merged.facts = {"far": np.concatenate([g.facts["far"] for g in gathered])}
+    assert chooser.keep_within_budget(merged).index.tolist() == [0, 1, 2]  # together: a mean of 0.033
+
+
 def test_the_radius_scale_holds_the_asked_share():
     errors = np.arange(1, 101, dtype=float)
     scale = radius_scale(errors, np.ones(100), 0.85)

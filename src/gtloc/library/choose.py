@@ -7,7 +7,8 @@
 * then, of the answers chosen, as many are kept as the far budget allows: in order of their share of calibration
   answers alike that were off by more than 200 km, for as long as the mean of that share stays within
   ``far_budget`` (:data:`~gtloc.library.answers.FAR_BUDGET`, 5 %): the expected share of far-off estimates held
-  to it.
+  to it. Where ``scene`` and ``track`` agree, the share counted is the lower of theirs: two independent sources
+  that agree on a place are off by more than 200 km at most as often as the surer of them.
 
 A disagreement's *kind*: whether the picture's match is a recurring view (the matches that agree on its place were
 taken on at least :data:`~gtloc.library.scene.RECURRING_DAYS` other days) and whether the photo nearest in time
@@ -88,6 +89,11 @@ def _fallback(track: PlaceAnswers, k: int) -> bool:
     return bool(track.facts["fallback"][k]) if "fallback" in track.facts else False
 
 
+def _far(answers: PlaceAnswers, k: int) -> float:
+    """Answer ``k``'s share of calibration answers alike off by more than 200 km (0 where the source has none)."""
+    return float(answers.facts["far"][k]) if "far" in answers.facts else 0.0
+
+
 def _pairs(scene: PlaceAnswers, track: PlaceAnswers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions in ``scene`` and ``track`` of the photos both answer, and whether they disagree there."""
     common, sk, tk = np.intersect1d(scene.index, track.index, return_indices=True)
@@ -145,13 +151,16 @@ class Chooser:
                 why += f", but a match this strong ({similarity:.3f} >= {verdict.override:.3f}) won most"
         return winner, why
 
-    def choose(self, answers: list[PlaceAnswers]) -> PlaceAnswers:
+    def choose(self, answers: list[PlaceAnswers], budget: bool = True) -> PlaceAnswers:
         """One answer per photo, as ``combined`` answers (``origins`` names the source of each), as many as the far
-        budget allows (:func:`~gtloc.library.answers.within_budget` on the answers' ``far`` facts; an answer without
-        one counts as 0)."""
+        budget allows (:meth:`keep_within_budget`; ``budget=False``: all of them, for a caller that budgets answers
+        gathered from several calls at once). An answer's ``far`` fact is its source's (0 without one), and where
+        ``scene`` and ``track`` agree, the lower of theirs: two independent sources that agree are off by more than
+        200 km at most as often as the surer of them."""
         by = {a.source: (a, a.by_photo()) for a in answers}
         photos = sorted({int(i) for a in answers for i in a.index})
         rows: list[tuple[PlaceAnswers, int, str]] = []
+        agreed: dict[int, float] = {}
         for p in photos:
             have = {name: (a, pos[p]) for name, (a, pos) in by.items() if p in pos}
             if len(have) > 1 and "track" in have and _fallback(*have["track"]):
@@ -162,6 +171,7 @@ class Chooser:
                 apart = float(haversine_km(sa.latlon[sk], ta.latlon[tk]))
                 if apart <= sa.radius_km[sk] + ta.radius_km[tk]:
                     pick = "scene" if sa.radius_km[sk] <= ta.radius_km[tk] else "track"
+                    agreed[len(rows)] = min(_far(sa, sk), _far(ta, tk))
                 elif apart > _reach(ta, tk) + sa.radius_km[sk] + ta.radius_km[tk]:
                     pick = "track"
                     note = (
@@ -178,11 +188,6 @@ class Chooser:
                 pick = next(name for name in ORDER if name in have)
             source, k = have[pick]
             rows.append((source, k, note))
-        far = np.array([float(s.facts["far"][k]) if "far" in s.facts else 0.0 for s, k, _ in rows])
-        confidence = np.array([s.confidence[k] for s, k, _ in rows], float)
-        kept = within_budget(far, confidence, self.far_budget)
-        photos = [p for p, keep in zip(photos, kept, strict=True) if keep]
-        rows = [row for row, keep in zip(rows, kept, strict=True) if keep]
         out = PlaceAnswers("combined")
         out.index = np.array(photos, int)
         out.latlon = np.array([s.latlon[k] for s, k, _ in rows]).reshape(-1, 2)
@@ -191,8 +196,12 @@ class Chooser:
         out.evidence = [s.evidence[k] for s, k, _ in rows]
         out.notes = [s.notes[k] + note for s, k, note in rows]
         out.origins = [s.source for s, _, _ in rows]
-        out.facts = {"far": far[kept]}
-        return out
+        out.facts = {"far": np.array([agreed.get(i, _far(s, k)) for i, (s, k, _) in enumerate(rows)], float)}
+        return self.keep_within_budget(out) if budget else out
+
+    def keep_within_budget(self, combined: PlaceAnswers) -> PlaceAnswers:
+        """The ``combined`` answers kept by :func:`~gtloc.library.answers.within_budget` on their ``far`` facts."""
+        return combined.take(within_budget(combined.facts["far"], combined.confidence, self.far_budget))
 
 
 def choose_places(answers: list[PlaceAnswers], chooser: Chooser | None = None) -> PlaceAnswers:

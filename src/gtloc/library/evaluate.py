@@ -5,7 +5,10 @@ The labelled photos (with a place for ``hide="place"``, with a time for ``"time"
 camera without GPS leaves them). Each fold in turn is hidden; the sources are calibrated on what is left and
 answer for the hidden photos, and so do the references (PhotoPrism's rule, the nearest photo in time with no
 limit; for times, the library's most common month and hour). With :data:`LOO_UNITS` units or fewer, each unit is
-its own fold (leave-one-out); otherwise ``folds`` folds (default :data:`FOLDS`).
+its own fold (leave-one-out); otherwise ``folds`` folds (default :data:`FOLDS`). The chosen places' far budget
+(:mod:`~gtloc.library.choose`) is applied once, to the chosen answers of all folds together, as ``fill`` applies
+it to all its estimates at once: budgeted fold by fold, a fold of one photo would keep its answer only where that
+answer alone is within the budget.
 
 Measures, per method: ``coverage`` (answered / hidden), the median error of the answers, the share of *hidden*
 photos placed within 25 km (what a user gets), the share of answers off by more than 200 km, and the share of
@@ -241,7 +244,8 @@ def evaluate_library(
         if hide == "place":
             answers = sources.place_answers(view, targets)
             utc = utc_timeline(view)
-            answers += [sources.choose(answers), photoprism(view, utc, targets), nearest_in_time(view, utc, targets)]
+            chosen = sources.choose(answers, budget=False)
+            answers += [chosen, photoprism(view, utc, targets), nearest_in_time(view, utc, targets)]
         else:
             answers = [*sources.time_answers(view, targets)[1:], common_time(view, targets)]
             checked = np.flatnonzero(mask & judged)
@@ -251,6 +255,7 @@ def evaluate_library(
     hidden = np.flatnonzero(eligible)
     merged = {name: _merge(parts) for name, parts in collected.items()}
     if hide == "place":
+        merged["combined"] = sources.chooser.keep_within_budget(merged["combined"])
         scores = [score_places(m, merged[m], arrays.latlon, hidden) for m in PLACE_METHODS if m in merged]
         warning = small_library_warning(len(hidden))
         return Evaluation(hide, unit, k, hidden, scores, merged, [f"warning: {warning}"] if warning else [])

@@ -137,9 +137,10 @@ class Sources:
             answers.append(bound.keep_possible(self.model.calibrate(arrays).answer(arrays, targets), arrays.latlon))
         return answers
 
-    def choose(self, answers: list[PlaceAnswers]) -> PlaceAnswers:
-        """The chosen place of each photo among ``answers`` (of the last :meth:`place_answers`)."""
-        return self.chooser.choose(answers)
+    def choose(self, answers: list[PlaceAnswers], budget: bool = True) -> PlaceAnswers:
+        """The chosen place of each photo among ``answers`` (of the last :meth:`place_answers`); ``budget``: as for
+        :meth:`Chooser.choose`."""
+        return self.chooser.choose(answers, budget)
 
     def time_answers(self, arrays: LibraryArrays, targets: np.ndarray) -> list[TimeAnswers]:
         """``clock`` for ``targets`` with a time, ``model`` (calibrated) for those without."""
