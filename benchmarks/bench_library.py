@@ -352,6 +352,8 @@ def print_report(report: dict, args: argparse.Namespace) -> None:
         print(f"reduced-scale decode: {big['full']['seconds'] / big['draft']['seconds']:.2f}x the photos/s")
     hidden = report["hide_and_recover"]
     seeds = list(hidden)
+    if not seeds:  # `--seeds` with none: speed only
+        return
     summary = []
     for unit in ("photo", "session"):
         for cut in ("all", "recurring views", "one-off photos"):
