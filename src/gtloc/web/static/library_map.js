@@ -63,7 +63,7 @@
     points.push([e.lat, e.lon]);
   });
 
-  if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.2), { maxZoom: 12 });
+  if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.2), { maxZoom: 12, animate: false });
   window.gtlocOutlines(map, holder, data.base + "/static");
   window.gtlocLibraryMap = { map: map, photos: photos, estimates: estimates };
 })();

@@ -1,6 +1,8 @@
 // The result page's map: Leaflet over the Natural Earth outlines vendored in this package (no tiles, no CDN).
 // Places (from the JSON in #map-data) are numbered markers that cluster when zoomed out and split when zoomed in;
 // the claimed place is a blue star. window.gtlocMap exposes the map and the cluster layer (for browser tests).
+// The first view is fitted without animation: an animation still running when the reader (or a test) first
+// zooms would end by putting its own zoom back.
 (function () {
   "use strict";
   var holder = document.getElementById("world-map");
@@ -50,7 +52,7 @@
     }).bindPopup("claimed place<br>" + data.claim.lat.toFixed(4) + ", " + data.claim.lon.toFixed(4)).addTo(map);
     points.push([data.claim.lat, data.claim.lon]);
   }
-  if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.5), { maxZoom: 4 });
+  if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.5), { maxZoom: 4, animate: false });
 
   window.gtlocOutlines(map, holder, "/static");
   window.gtlocMap = { map: map, clusters: clusters };
