@@ -52,6 +52,22 @@ def test_leave_one_out_scores_every_method_on_every_hidden_photo(lib):
     assert "warning: only 40 photos have a GPS place" in result.table()  # a small library is said to be one
 
 
+def test_the_far_budget_is_applied_once_to_every_folds_chosen_places(lib, monkeypatch):
+    from gtloc.library.choose import Chooser
+
+    seen = []
+    keep = Chooser.keep_within_budget
+
+    def spy(self, combined):
+        seen.append(len(combined))
+        return keep(self, combined)
+
+    monkeypatch.setattr(Chooser, "keep_within_budget", spy)
+    result = evaluate_library(lib, hide="place")  # 40 folds of one photo each
+    assert result.folds == 40 and len(seen) == 1 and seen[0] > 1  # not 40 budgets of one answer each
+    assert len(result.answers["combined"]) <= seen[0]
+
+
 def test_folds_and_sessions(lib):
     assert evaluate_library(lib, hide="place", folds=4).folds == 4
     arrays = LibraryArrays.of(Library.open(lib).photos)
