@@ -300,21 +300,10 @@ def _night_cue(p: PixelLight) -> str:
         and p.median <= LAMP_MEDIAN
     ):
         return "lamps shine under a black sky"
-    if (
-        p.has_sky
-        and p.sky_grain >= GRAIN
-        and p.sky_brightness <= GRAINY_NIGHT_SKY
-        and p.sky_blueness < DEEP_BLUE
-        and p.median <= GRAINY_MEDIAN
-    ):
+    dim_sky = p.has_sky and p.sky_brightness <= GRAINY_NIGHT_SKY and p.sky_blueness < DEEP_BLUE
+    if dim_sky and p.median <= GRAINY_MEDIAN and p.sky_grain >= GRAIN:
         return "a dim, grainy sky: the camera amplified the dark"
-    if (
-        p.has_sky
-        and p.sky_stars >= MIN_STARS
-        and p.sky_brightness <= GRAINY_NIGHT_SKY
-        and p.sky_blueness < DEEP_BLUE
-        and p.median <= GRAINY_MEDIAN
-    ):
+    if dim_sky and p.median <= GRAINY_MEDIAN and p.sky_stars >= MIN_STARS:
         return f"{p.sky_stars} stars in a dim sky"
     if (
         p.has_sky

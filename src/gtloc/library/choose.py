@@ -159,19 +159,18 @@ class Chooser:
         200 km at most as often as the surer of them."""
         by = {a.source: (a, a.by_photo()) for a in answers}
         photos = sorted({int(i) for a in answers for i in a.index})
-        rows: list[tuple[PlaceAnswers, int, str]] = []
-        agreed: dict[int, float] = {}
+        rows: list[tuple[PlaceAnswers, int, str, float]] = []
         for p in photos:
             have = {name: (a, pos[p]) for name, (a, pos) in by.items() if p in pos}
             if len(have) > 1 and "track" in have and _fallback(*have["track"]):
                 del have["track"]
-            note = ""
+            note, far = "", None
             if "scene" in have and "track" in have:
                 (sa, sk), (ta, tk) = have["scene"], have["track"]
                 apart = float(haversine_km(sa.latlon[sk], ta.latlon[tk]))
                 if apart <= sa.radius_km[sk] + ta.radius_km[tk]:
                     pick = "scene" if sa.radius_km[sk] <= ta.radius_km[tk] else "track"
-                    agreed[len(rows)] = min(_far(sa, sk), _far(ta, tk))
+                    far = min(_far(sa, sk), _far(ta, tk))
                 elif apart > _reach(ta, tk) + sa.radius_km[sk] + ta.radius_km[tk]:
                     pick = "track"
                     note = (
@@ -187,16 +186,16 @@ class Chooser:
             else:
                 pick = next(name for name in ORDER if name in have)
             source, k = have[pick]
-            rows.append((source, k, note))
+            rows.append((source, k, note, _far(source, k) if far is None else far))
         out = PlaceAnswers("combined")
         out.index = np.array(photos, int)
-        out.latlon = np.array([s.latlon[k] for s, k, _ in rows]).reshape(-1, 2)
-        out.radius_km = np.array([s.radius_km[k] for s, k, _ in rows], float)
-        out.confidence = np.array([s.confidence[k] for s, k, _ in rows], float)
-        out.evidence = [s.evidence[k] for s, k, _ in rows]
-        out.notes = [s.notes[k] + note for s, k, note in rows]
-        out.origins = [s.source for s, _, _ in rows]
-        out.facts = {"far": np.array([agreed.get(i, _far(s, k)) for i, (s, k, _) in enumerate(rows)], float)}
+        out.latlon = np.array([s.latlon[k] for s, k, _, _ in rows]).reshape(-1, 2)
+        out.radius_km = np.array([s.radius_km[k] for s, k, _, _ in rows], float)
+        out.confidence = np.array([s.confidence[k] for s, k, _, _ in rows], float)
+        out.evidence = [s.evidence[k] for s, k, _, _ in rows]
+        out.notes = [s.notes[k] + note for s, k, note, _ in rows]
+        out.origins = [s.source for s, _, _, _ in rows]
+        out.facts = {"far": np.array([far for _, _, _, far in rows], float)}
         return self.keep_within_budget(out) if budget else out
 
     def keep_within_budget(self, combined: PlaceAnswers) -> PlaceAnswers:

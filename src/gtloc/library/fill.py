@@ -214,8 +214,8 @@ def library_features(library: Library) -> torch.Tensor:
 
 SMALL_LIBRARY = 100
 """Geotagged photos below which the sources' calibration is too thin to promise its shares: on SYNTHETIC libraries
-with 39-61 geotagged photos five of six missed the 5 % off by more than 200 km or the 80 % within the radius; with
-65-80 three of three held (docs/library.md, "Small libraries")."""
+with 39-61 geotagged photos five of six missed the 5 % off by more than 200 km or the 80 % within the radius, with
+65-80 one of three, from 142 on none (docs/library.md, "Small libraries")."""
 
 
 def small_library_warning(labelled: int) -> str:
