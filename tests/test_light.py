@@ -104,6 +104,8 @@ def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
         ("warm dull day, 2 EV under", scene((88, 80, 70), (70, 60, 35)), NOON),
         # A day 2 EV under whose blue sky a warm white balance made faintly blue: not a dim night sky.
         ("faintly blue dim day", scene((60, 70, 86), (45, 45, 40)), NOON),
+        # A dull day under a warm white balance: a dim, muted orange sky over a ground nearly as bright (0.83 of it).
+        ("warm dull day, ground nearly as bright as its sky", scene((105, 88, 70), (82, 74, 63)), NOON),
         # Dust in the air at noon: a muted orange sky over a ground as bright as it.
         ("dusty day", scene((150, 122, 95), (140, 120, 100)), NOON),
         # A city night under an orange overcast sky, brightened by the camera: not daylight.
@@ -234,11 +236,11 @@ def test_a_grainy_sky_that_looks_like_day_at_ev_5_or_less_was_brightened_by_a_ni
     assert check_sun(brightened, *ZURICH, NOON, exif=camera(7.0)).verdict == CANNOT_JUDGE
 
 
-def starry(points: int, *, wire: bool = False) -> Image.Image:
-    """A dim blue-gray sky (luma 0.39, a night a camera brightened, or an underexposed dull day) over a dim scene,
+def starry(points: int, *, wire: bool = False, sky=(90, 100, 125)) -> Image.Image:
+    """A dim blue-gray ``sky`` (luma 0.39, a night a camera brightened, or an underexposed dull day) over a dim scene,
     with ``points`` single pixels 80 levels brighter scattered one to an 8-pixel cell, or a faint power line across
     it (35 levels brighter, one pixel thick)."""
-    picture = np.asarray(scene((90, 100, 125), (95, 90, 80)), np.float32).copy()
+    picture = np.asarray(scene(sky, (95, 90, 80)), np.float32).copy()
     cells = np.random.default_rng(1).permutation([(y, x) for y in range(5) for x in range(20)])[:points]
     for y, x in cells:
         picture[8 * y + 3, 8 * x + 4] += 80
@@ -262,3 +264,12 @@ def test_a_few_glints_or_a_power_line_in_a_dim_sky_are_no_stars():
     wire = starry(0, wire=True)
     assert pixel_light(wire).has_sky and pixel_light(wire).sky_stars == 0
     assert check_sun(wire, *ZURICH, NOON, exif=NO_EXIF).verdict == CANNOT_JUDGE
+
+
+def test_a_bright_sky_with_stars_is_no_daylight():
+    # A night a camera brightened until its sky is a bright gray: the stars still show, and no daylit sky has any.
+    bright = (160, 163, 170)
+    assert check_sun(starry(0, sky=bright), *ZURICH, MIDNIGHT, exif=NO_EXIF).verdict == INCONSISTENT  # reads as day
+    assert pixel_light(starry(12, sky=bright)).sky_stars == 12
+    midnight = check_sun(starry(12, sky=bright), *ZURICH, MIDNIGHT, exif=NO_EXIF)
+    assert midnight.verdict == CANNOT_JUDGE, midnight.reason

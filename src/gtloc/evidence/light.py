@@ -14,19 +14,21 @@
 * :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing, with
   the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit scene; or
   a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an orange or a grainy,
-  dim sky. Dark: the whole picture and its top dark; a dim (not blue) sky over a dim scene; lamps blown out under a
-  black sky; a grainy, dim sky (an amplified dark); five or more stars in a dim sky; a dim sky glowing a muted orange
-  (city light on clouds or haze) over a darker ground and a dim scene (a sunset's orange is more vivid; dust by day
-  lights the ground as brightly as the sky). Never when a daylight cue holds too. The thresholds (constants below) were
-  set on generated pictures (the orange glow and the stars on other seeds than the ones ``benchmarks/bench_sun.py``
-  reports) and the real fixture photos (the glow's and the dim sky's colour bounds so that a warm white balance on a
-  dull day is not a night), with a margin towards abstaining, and are measured by that benchmark, where darker and
-  webcam-degraded copies of the real photos check that a dull day is not read as night. Without EXIF a phone's night
-  mode, a bright orange overcast night sky, a dim blue-gray sky without stars (an underexposed dull day looks the same)
-  and a scene without sky that is neither bright nor black stay unread; so do a dull gray day and a night the camera
-  brightened until it looks like one (no pixel statistic here tells them apart). What can fool the orange glow: a sky
-  darkened orange by wildfire smoke at noon; the stars: five lit lamps or sunlit glints by day in the smooth part of a
-  dull sky.
+  dim sky, nor under a sky with five or more stars (however bright the camera made it). Dark: the whole picture and its
+  top dark; a dim (not blue) sky over a dim scene; lamps blown out under a black sky; a grainy, dim sky (an amplified
+  dark); five or more stars in a dim sky; a dim sky glowing a muted orange (city light on clouds or haze) over a darker
+  ground and a dim scene (a sunset's orange is more vivid; dust by day lights the ground as brightly as the sky). Never
+  when a daylight cue holds too. The thresholds (constants below) were set on generated pictures (the orange glow and
+  the stars on other seeds than the ones ``benchmarks/bench_sun.py`` reports) and the real fixture photos (the glow's
+  and the dim sky's colour bounds so that a warm white balance on a dull day is not a night), with a margin towards
+  abstaining, and are measured by that benchmark, where darker and webcam-degraded copies of the real photos check that
+  a dull day is not read as night. Without EXIF a phone's night mode, a bright orange overcast night sky, a dim
+  blue-gray sky without stars (an underexposed dull day looks the same) and a scene without sky that is neither bright
+  nor black stay unread; so do a dull gray day and a night the camera brightened until it looks like one (no pixel
+  statistic here tells them apart). What can fool the orange glow: a sky darkened orange by wildfire smoke at noon, or a
+  dim, hazy day through a strong warm white balance (a camera's "cloudy" preset) over a dark ground; the stars: five lit
+  lamps or sunlit glints by day in the smooth part of a dull sky; the daylight cues: a night a camera brightened until
+  its sky is a bright gray, under a cool white balance that took the city light's orange out of it.
 
 Brightness is the sRGB luma ``0.299 R + 0.587 G + 0.114 B`` in ``[0, 1]``.
 """
@@ -113,11 +115,15 @@ outshines every star, and nothing diffuse in the air by day is brighter than the
 sunlit glints are, and one plane or bird is not five."""
 GLOW = 0.08
 """... or a sky glowing a muted orange (``-VIVID_ORANGE <= sky_blueness <= -GLOW``: city light on clouds or haze;
-a sunset's orange is more vivid), at most ``GLOW_SKY`` bright, over a darker ground (bottom third below the sky and
-at most ``GLOW_GROUND``) and a scene whose median is at most ``GLOW_MEDIAN``."""
+a sunset's orange is more vivid), at most ``GLOW_SKY`` bright, over a darker ground (bottom third at most
+``GLOW_DARKER`` times the sky and at most ``GLOW_GROUND``) and a scene whose median is at most ``GLOW_MEDIAN``."""
 VIVID_ORANGE = 0.25
 GLOW_SKY = 0.5
 GLOW_GROUND = 0.3
+GLOW_DARKER = 0.8
+"""The ground's median brightness is at most this share of the glowing sky's (0.8 since a dull day under a warm white
+balance, its ground nearly as bright as its sky, read as a glowing night: city light on clouds glows over a ground
+that lamps light only in pools)."""
 GLOW_MEDIAN = 0.35
 
 
@@ -271,6 +277,8 @@ def pixel_reading(p: PixelLight) -> tuple[str, str]:
 def _daylight_cue(p: PixelLight) -> str:
     if p.has_sky and (p.sky_blueness < -ORANGE or (p.sky_grain >= GRAIN and p.sky_brightness < GRAINY_SKY_BRIGHT)):
         return ""  # an orange sky (city light, or the sun on the horizon) or an amplified one: not a daylit one
+    if p.has_sky and p.sky_stars >= MIN_STARS:
+        return ""  # points of light brighter than the sky around them: a daylit sky outshines every star
     if p.has_sky and p.sky_brightness >= BRIGHT_SKY and p.median >= LIT_MEDIAN:
         return f"a bright {'blue' if p.sky_blueness >= BLUE else 'white-gray'} sky over a lit scene"
     if p.has_sky and p.sky_brightness >= BLUE_SKY and p.sky_blueness >= DEEP_BLUE and p.median >= LIT_MEDIAN:
@@ -309,7 +317,7 @@ def _night_cue(p: PixelLight) -> str:
         p.has_sky
         and -VIVID_ORANGE <= p.sky_blueness <= -GLOW
         and p.sky_brightness <= GLOW_SKY
-        and p.bottom_median < p.sky_brightness
+        and p.bottom_median <= GLOW_DARKER * p.sky_brightness
         and p.bottom_median <= GLOW_GROUND
         and p.median <= GLOW_MEDIAN
     ):
