@@ -20,28 +20,9 @@ from gtloc.evidence import CANNOT_JUDGE, CONSISTENT, INCONSISTENT, check_sun
 from gtloc.evidence.light import GRAIN, pixel_light, pixel_reading
 from gtloc.sun import sun_position
 from gtloc.timecode import local_to_utc
+from helpers.pictures import MIDNIGHT, NO_EXIF, NOON, ZURICH, scene
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exif-photos"
-ZURICH = (47.5, 8.5)
-NOON = datetime(2021, 6, 21, 11, 0, tzinfo=timezone.utc)  # sun 66 deg up
-MIDNIGHT = datetime(2021, 6, 21, 23, 0, tzinfo=timezone.utc)  # sun 19 deg down
-NO_EXIF = PhotoExif()
-
-
-def scene(sky, ground, *, horizon=0.45, size=(160, 120), noise=0.0, lamps=0, seed=0) -> Image.Image:
-    """A picture: ``sky`` RGB (0-255) above the ``horizon`` share of the rows, ``ground`` below, with Gaussian
-    sensor ``noise`` (levels) and ``lamps`` blown-out 3x3 spots on the ground."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    pixels = np.empty((h, w, 3), np.float32)
-    split = int(h * horizon)
-    pixels[:split] = sky
-    pixels[split:] = ground
-    pixels += rng.normal(0.0, noise, (h, w, 1)) if noise else 0.0
-    for _ in range(lamps):
-        y, x = rng.integers(split + 2, h - 3), rng.integers(2, w - 3)
-        pixels[y - 1 : y + 2, x - 1 : x + 2] = 255
-    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
 
 
 def textured(colour, size=(160, 120), seed=0) -> Image.Image:
@@ -50,6 +31,15 @@ def textured(colour, size=(160, 120), seed=0) -> Image.Image:
     shade = rng.uniform(0.6, 1.2, (size[1] // 4 + 1, size[0] // 4 + 1)).repeat(4, 0).repeat(4, 1)
     pixels = shade[: size[1], : size[0], None] * np.array(colour, np.float32)
     return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def facade(size=224) -> Image.Image:
+    """A dark gray building front filling the frame, its windows in rows (a dull day): smooth cells, but no sky."""
+    pixels = np.full((size, size, 3), (60, 60, 62), np.float32)
+    for y in range(10, size, 62):
+        for x in range(8, size, 56):
+            pixels[y : y + 40, x : x + 34] = (140, 145, 160)
+    return Image.fromarray(pixels.astype(np.uint8))
 
 
 def foliage() -> Image.Image:
@@ -96,6 +86,8 @@ def test_a_night_frame_is_consistent_at_midnight_and_caught_at_noon(name):
         ("canopy over a field", scene((6, 8, 5), (150, 130, 80), horizon=0.35), NOON),
         ("canopy over a field, 1 EV under", scene((4, 5, 3), (110, 95, 58), horizon=0.35), NOON),
         ("leaves filling the frame", foliage(), NOON),
+        # A gray facade filling the frame on a dull day: its wall is smooth and dim, but no sky is open above it.
+        ("gray facade filling the frame", facade(), NOON),
         # A sunset: an orange sky over a black silhouette, the sun still 9 deg up: neither day nor night.
         ("orange sunset sky", scene((235, 150, 70), (20, 15, 12), horizon=0.6), "sunset"),
         # The same sunset 1 EV under: a dim orange sky over a black ground, but a sunset's vivid orange, not a glow.

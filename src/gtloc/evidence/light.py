@@ -10,7 +10,9 @@
   daylit sky is bright and white-gray or blue (deep blue when it is dim); a night sky is black, or glows orange with
   city light, and where the camera amplified the dark it is grainy (pixel-to-pixel noise, which texture is not)
   or shows stars (single pixels brighter than all around them, which a daylit sky outshines).
-  The sky is what separates a dull day from a lit street at night, which overall brightness alone does not.
+  The sky is what separates a dull day from a lit street at night, which overall brightness alone does not. A night
+  is read from the sky only where its smooth cells reach the top of the picture (an open sky; the wall and windows of
+  a facade filling the frame are smooth too, and a dull day lights them dimly).
 * :func:`pixel_reading`: the transparent rule that turns those statistics into ``daylight``, ``dark`` or nothing, with
   the reason in plain words. Daylight: a bright white-gray or blue sky, or a dim but deep blue one, over a lit scene; or
   a picture bright from top to bottom with hardly any black and no dim sky in view. Never under an orange or a grainy,
@@ -147,7 +149,8 @@ class PixelLight:
     ``sky_share``: share of smooth cells in the top :data:`SKY_BAND`; ``sky_brightness``, ``sky_blueness`` (mean
     ``B - R``, positive blue, negative orange) and ``sky_grain`` (median standard deviation of brightness inside a
     cell) of those cells, ``None`` when ``sky_share < MIN_SKY_SHARE`` (no sky to read). ``sky_stars``: how many
-    points of light (:data:`STAR_LIFT`) those cells hold, 0 without a sky.
+    points of light (:data:`STAR_LIFT`) those cells hold, 0 without a sky. ``sky_open``: share of the band's cells
+    in smooth regions that reach the top of the picture (a sky is open above; the windows of a facade are not).
     """
 
     median: float
@@ -162,6 +165,7 @@ class PixelLight:
     sky_blueness: float | None
     sky_grain: float | None
     sky_stars: int
+    sky_open: float
 
     @property
     def has_sky(self) -> bool:
@@ -204,6 +208,23 @@ def _point_lift(luma: np.ndarray) -> np.ndarray:
     return np.where(luma >= near, luma - ring, 0.0)
 
 
+def _reaching_top(smooth: np.ndarray) -> float:
+    """Share of the ``(rows, cols)`` cells in regions of ``smooth`` cells (4-connected) that reach the top row."""
+    reached = np.zeros_like(smooth)
+    reached[0] = smooth[0]
+    for _ in range(smooth.size):
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[:, 1:] |= reached[:, :-1]
+        grown[:, :-1] |= reached[:, 1:]
+        grown &= smooth
+        if (grown == reached).all():
+            break
+        reached = grown
+    return float(reached.mean())
+
+
 def pixel_light(image: Image.Image) -> PixelLight:
     """The :class:`PixelLight` of an RGB picture (upright: the top of the picture must be the top of the scene)."""
     small = image.convert("RGB")
@@ -243,6 +264,7 @@ def pixel_light(image: Image.Image) -> PixelLight:
         sky_blueness=float(np.median(blue[:band][smooth])) if has_sky else None,
         sky_grain=float(np.median(grain[:band][smooth])) if has_sky else None,
         sky_stars=int(stars[smooth].sum()) if has_sky else 0,
+        sky_open=_reaching_top(smooth),
     )
 
 
@@ -292,6 +314,8 @@ def _daylight_cue(p: PixelLight) -> str:
 def _night_cue(p: PixelLight) -> str:
     if p.median <= DARK_ALL and p.top_median <= DARK_ALL:
         return "the picture is dark, its top too"
+    if p.sky_open < MIN_SKY_SHARE:
+        return ""  # the smooth cells do not reach the top as an open sky (a facade's windows): no night sky to read
     if (
         p.has_sky
         and p.sky_brightness <= DIM_SKY
