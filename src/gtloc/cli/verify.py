@@ -48,6 +48,13 @@ def verify(
     lat: float | None = typer.Option(None, "--lat", help="Claimed latitude of one photo (default: EXIF GPS)."),
     lon: float | None = typer.Option(None, "--lon", help="Claimed longitude of one photo (default: EXIF GPS)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the checks as JSON."),
+    fixed_camera: bool = typer.Option(
+        False,
+        "--fixed-camera/--no-fixed-camera",
+        help="The photos of each folder are frames of one fixed camera (a webcam, one view): the sun check reads a "
+        "frame whose light cannot be read alone against the camera's other frames of the same size. Not for "
+        "photos of different scenes, which would borrow each other's light.",
+    ),
     progress: bool | None = progress_option(),
     cache_dir: Path | None = typer.Option(
         None,
@@ -65,6 +72,7 @@ def verify(
     places and times the model could prefer). Each says consistent, inconsistent or cannot judge, with its reason.
     The verdict is inconsistent when any check is, consistent when at least one check is and none is
     inconsistent, else cannot judge. One photo prints each check; many print one line each (--out writes them).
+    With --fixed-camera each folder holds the frames of one webcam, and the sun check reads them together.
     """
     from gtloc.evidence.verify import verify_inputs
     from gtloc.io import output_file
@@ -85,7 +93,7 @@ def verify(
             predictor = load(checkpoint, cache_dir=cache_dir, device=device, log=lambda s: typer.echo(s, err=True))
     if predictor is not None and predictor.card is not None:
         typer.echo(predictor.card.summary())
-    results = _verify_all(inputs, predictor, show_progress(progress) and not single)
+    results = _verify_all(inputs, predictor, show_progress(progress) and not single, fixed_camera)
     _report(results, single, out, json_out, predictor)
 
 
@@ -101,7 +109,9 @@ def _require_claim(inputs: VerifyInputs) -> None:
     require_claim(inputs.claims.claim(photo, read_photo_exif(photo, check_pixels=False)))
 
 
-def _verify_all(inputs: VerifyInputs, predictor: Predictor | None, progress: bool) -> list[PhotoVerdict]:
+def _verify_all(
+    inputs: VerifyInputs, predictor: Predictor | None, progress: bool, fixed_camera: bool = False
+) -> list[PhotoVerdict]:
     """Every photo's verdict, in order, with a progress bar; each photo that cannot be verified is named on stderr
     as it comes."""
     from tqdm import tqdm
@@ -111,8 +121,10 @@ def _verify_all(inputs: VerifyInputs, predictor: Predictor | None, progress: boo
     results = [skipped_verdict(s) for s in inputs.skipped]
     for result in results:
         typer.echo(f"skipped {result.path}: {result.error}", err=True)
+    if fixed_camera and progress:
+        typer.echo("reading the light of every frame first, to read each camera's frames together", err=True)
     with tqdm(total=len(inputs.photos), unit="photo", desc="verify", disable=not progress) as bar:
-        for result in verify_photos(inputs.photos, inputs.claims, predictor):
+        for result in verify_photos(inputs.photos, inputs.claims, predictor, fixed_camera=fixed_camera):
             results.append(result)
             bar.update()
             if result.error:

@@ -69,13 +69,16 @@ CLOSE_UP_M = 1.0
 @dataclass(frozen=True)
 class LightReading:
     """The picture's light: ``daylight``, ``dark`` or ``""`` (unreadable), from ``source`` (``exif``, ``exif and
-    pixels``, ``pixels`` or ``""``), with ``why`` in plain words and the figures read."""
+    pixels``, ``pixels``, ``pixels and the camera's other frames`` or ``""``), with ``why`` in plain words and the
+    figures read. ``ambient``: ``False`` when the picture does not show the ambient light at all (the flash fired,
+    a close-up)."""
 
     light: str
     source: str
     why: str
     ev100: float | None
     pixels: PixelLight | None
+    ambient: bool = True
 
 
 def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReading:
@@ -86,9 +89,11 @@ def read_light(image: Image.Image | None, exif: PhotoExif | None) -> LightReadin
     problem = camera.problem if camera is not None else ""
     pixels = pixel_light(image) if image is not None else None
     if camera is not None and camera.flash_fired:
-        return LightReading("", "", "the flash fired, so the picture does not show the ambient light", None, pixels)
+        why = "the flash fired, so the picture does not show the ambient light"
+        return LightReading("", "", why, None, pixels, ambient=False)
     if camera is not None and (camera.macro or (camera.subject_distance or CLOSE_UP_M) < CLOSE_UP_M):
-        return LightReading("", "", "a close-up: the subject's light says little about the sky", None, pixels)
+        why = "a close-up: the subject's light says little about the sky"
+        return LightReading("", "", why, None, pixels, ambient=False)
     ev = exposure_value(camera) if camera is not None else None
     decisive = ev is not None and not DARK_EV < ev < DAYLIGHT_EV
     seen, seen_why = pixel_reading(pixels) if pixels is not None else ("", "")
@@ -148,21 +153,22 @@ def check_sun(
     utc_time: datetime,
     *,
     exif: PhotoExif | None = None,
+    light: LightReading | None = None,
 ) -> Check:
     """The sun check of the claim "``photo`` was taken at ``(lat, lon)`` at ``utc_time``".
 
     ``photo``: a file (its EXIF and pixels are read), a PIL image (its EXIF, if any, and pixels), or ``None`` with
     ``exif`` alone. ``utc_time``: aware (any zone), or naive UTC. ``exif`` overrides the photo's own EXIF.
+    ``light``: the picture's light read already (:func:`read_light`, or a fixed camera's frames read together:
+    :func:`~gtloc.evidence.frames.read_frames_together`); then ``photo`` is not read again.
     Raises :class:`~gtloc.data.images.ImageDecodeError` for a file that cannot be decoded.
     """
     when = utc_time.replace(tzinfo=timezone.utc) if utc_time.tzinfo is None else utc_time
     sun = sun_position(lat, lon, when)
-    image = None
-    if photo is not None:
-        if exif is None:
+    if light is None:
+        if photo is not None and exif is None:
             exif = image_exif(photo) if isinstance(photo, Image.Image) else read_photo_exif(photo, check_pixels=False)
-        image = open_photo(photo)
-    light = read_light(image, exif)
+        light = read_light(None if photo is None else open_photo(photo), exif)
     figures: dict[str, object] = {
         "sun_elevation_deg": round(sun.elevation_deg, 2),
         "sun_azimuth_deg": round(sun.azimuth_deg, 2),

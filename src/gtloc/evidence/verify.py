@@ -9,13 +9,17 @@ Many photos go through in one call: the model is loaded once by the caller, each
 computed as it is read (one decoded picture in memory at a time), and the model's searches run on chunks of
 photos. Every photo's EXIF is read first, so that each camera's clock is judged on all of its photos
 (:func:`~gtloc.data.clock.clocks_by_camera`: a time-zone-like gap on one photo of a camera whose clock is right on
-the others is an old GPS fix; the same gap on two is a wrong clock). A photo that cannot be read, or whose claims
-row is bad, gets the verdict ``error`` with the reason; the others go on. Without a model nothing here imports torch.
+the others is an old GPS fix; the same gap on two is a wrong clock). With ``fixed_camera`` (the photos of each
+folder are frames of one fixed camera, a webcam), every photo's light is read first and each folder's frames of one
+size are read together (:func:`~gtloc.evidence.frames.read_frames_together`); each is then decoded again for its
+checks. A photo that cannot be read, or whose claims row is bad, gets the verdict ``error`` with the reason; the
+others go on. Without a model nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +34,8 @@ from gtloc.errors import GtlocError, Param, ParameterError
 from gtloc.evidence.check import CANNOT_JUDGE, Check
 from gtloc.evidence.clock import check_clock
 from gtloc.evidence.combine import combine
-from gtloc.evidence.sun import check_sun
+from gtloc.evidence.frames import read_frames_together
+from gtloc.evidence.sun import LightReading, check_sun, read_light
 
 if TYPE_CHECKING:
     import torch
@@ -98,13 +103,15 @@ def clock_check(exif: PhotoExif | None, claim: Claim, reading: ClockReading | No
     return check_clock(exif, claim.utc, claim.lat, claim.lon, reading)
 
 
-def sun_check(image: Image.Image | None, exif: PhotoExif | None, claim: Claim) -> Check:
-    """The sun check of ``claim`` on the decoded ``image`` (:func:`~gtloc.evidence.sun.check_sun`); it needs a
-    claimed place and instant."""
+def sun_check(
+    image: Image.Image | None, exif: PhotoExif | None, claim: Claim, light: LightReading | None = None
+) -> Check:
+    """The sun check of ``claim`` on the decoded ``image`` (:func:`~gtloc.evidence.sun.check_sun`), or on its
+    ``light`` read already; it needs a claimed place and instant."""
     if not claim.has_place or claim.utc is None:
         missing = "place" if not claim.has_place else "time"
         return Check("sun", CANNOT_JUDGE, f"no {missing} is claimed, so the sun's position is unknown")
-    return check_sun(image, claim.lat, claim.lon, claim.utc, exif=exif)
+    return check_sun(image, claim.lat, claim.lon, claim.utc, exif=exif, light=light)
 
 
 def _verdict(path: str, claim: Claim, checks: list[Check], view: ModelView | None, with_model: bool) -> PhotoVerdict:
@@ -133,6 +140,7 @@ class _Tags:
     exif: PhotoExif
     claim: Claim
     clock: ClockReading | None = None
+    light: LightReading | None = None
 
 
 def _read_tags(path: Path, claims: ClaimSource) -> _Tags | None:
@@ -154,6 +162,23 @@ def _camera_clocks(tags: list[_Tags | None]) -> None:
         t.clock = reading
 
 
+def _frames_light(paths: list[Path], tags: list[_Tags | None]) -> None:
+    """Set each photo's light, each folder's frames of one size read together as one fixed camera's."""
+    cameras: dict[tuple[Path, tuple[int, int]], list[_Tags]] = defaultdict(list)
+    for path, tag in zip(paths, tags, strict=True):
+        if tag is None:
+            continue
+        try:
+            image = load_image(path)
+        except (GtlocError, OSError, ValueError):
+            continue  # _read decodes it again and names the error
+        tag.light = read_light(image, tag.exif)
+        cameras[(path.resolve().parent, image.size)].append(tag)
+    for frames in cameras.values():
+        for tag, light in zip(frames, read_frames_together([t.light for t in frames]), strict=True):
+            tag.light = light
+
+
 def _read(path: Path, claims: ClaimSource, predictor: Predictor | None, tags: _Tags | None) -> _Read | PhotoVerdict:
     """Read one photo (its ``tags`` read already, if they could be) and run its model-free checks; a
     :class:`PhotoVerdict` with the error when it cannot be."""
@@ -164,11 +189,11 @@ def _read(path: Path, claims: ClaimSource, predictor: Predictor | None, tags: _T
     try:
         if tags is None:  # read again, so that the error is this photo's
             exif = read_photo_exif(path, check_pixels=False)
-            claim, clock = claims.claim(path, exif), None
+            claim, clock, light = claims.claim(path, exif), None, None
         else:
-            exif, claim, clock = tags.exif, tags.claim, tags.clock
+            exif, claim, clock, light = tags.exif, tags.claim, tags.clock, tags.light
         image = load_image(path)
-        checks = [clock_check(exif, claim, clock), sun_check(image, exif, claim)]
+        checks = [clock_check(exif, claim, clock), sun_check(image, exif, claim, light)]
         features = predictor.photo_features([image]) if predictor is not None else None
     except GtlocError as exc:
         return PhotoVerdict(name, error=_without_path(str(exc), name))
@@ -205,16 +230,21 @@ def verify_photos(
     predictor: Predictor | None = None,
     top_k: int = 5,
     chunk: int = CHUNK,
+    fixed_camera: bool = False,
 ) -> Iterator[PhotoVerdict]:
     """Verify each photo's claim (``claims``; default: its own EXIF place and time) with the clock and sun checks,
     and the model check when a ``predictor`` is given; yields one :class:`PhotoVerdict` per photo, in order. A photo
     that cannot be read (or whose claims row is bad) yields a verdict ``error`` with the reason, and the rest go on.
     The photos' EXIF is read first, all of it, so that each camera's clock is judged on all its photos.
-    ``top_k``: the model's alternatives kept for each photo's best guess."""
+    ``top_k``: the model's alternatives kept for each photo's best guess. ``fixed_camera``: the photos of each folder
+    are frames of one fixed camera (a webcam), whose light is read together (module docstring): only for frames of
+    one view, since photos of different scenes read together borrow each other's light."""
     claims = claims if claims is not None else GivenClaim()
     paths = [Path(p) for p in photos]
     tags = [_read_tags(path, claims) for path in paths]
     _camera_clocks(tags)
+    if fixed_camera:
+        _frames_light(paths, tags)
     pending: list[_Read | PhotoVerdict] = []
 
     def flush() -> Iterator[PhotoVerdict]:

@@ -1,0 +1,106 @@
+"""A fixed camera's frames read together: a frame whose light cannot be read alone is read against the camera's
+other frames.
+
+A webcam looks at one view through one processing (exposure program, white balance, tone curve, denoising,
+JPEG) at every hour. Alone, a dull day and a night the camera brightened can look the same (see
+:mod:`gtloc.evidence.light`); against the same camera's own frames that were read as daylight and as dark, they
+usually do not: the processing that moved the brightness and colour moved them the same way on every frame.
+
+The rule (:func:`read_frames_together`): among the frames of one camera (at least :data:`MIN_FRAMES`, with at least
+:data:`MIN_ANCHORS` read as daylight and as many read as dark by the rule for one picture), each frame left unread
+is described by its pixel statistics (:data:`FEATURES`), each scaled by its spread over the camera's frames. It is
+read as daylight when its nearest frame read as daylight is nearer than :data:`MARGIN` times the distance to its
+nearest frame read as dark, as dark the other way round, and stays unread in between. Left out, and left unread:
+frames read from EXIF (their exposure value decides), monochrome frames (an infrared night mode lights the scene
+like a dull day, unlike the camera's colour frames), and frames that do not show the ambient light (the flash fired,
+a close-up). The readings it makes come from the pixels, so the sun check keeps its pixel margins (the sun 10 deg
+down for a daylight frame, 8 deg up for a dark one, before it calls a claim inconsistent).
+
+It holds only for frames of one fixed view: photos of different scenes read together borrow each other's light.
+``benchmarks/bench_sun.py`` measures it on fixed webcams (and on different scenes read together, as a warning).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from gtloc.evidence.light import PixelLight, is_monochrome
+from gtloc.evidence.sun import LightReading
+
+MIN_FRAMES = 8
+"""A camera with fewer frames is not read together."""
+MIN_ANCHORS = 3
+"""Frames the rule for one picture read as daylight, and as dark, that a camera needs."""
+MARGIN = 0.5
+"""An unread frame takes the light of its nearest read frame when the nearest of the other light is at least
+``1 / MARGIN`` times as far."""
+SOURCE = "pixels and the camera's other frames"
+"""The :attr:`~gtloc.evidence.sun.LightReading.source` of a reading made here (it contains ``pixels``: the sun
+check's pixel margins apply)."""
+FEATURES = (
+    "median brightness",
+    "top third's brightness",
+    "bottom third's brightness",
+    "sky brightness (the top third's without a sky)",
+    "sky grain (log)",
+    "share of blown-out pixels",
+    "share of black pixels",
+    "sky blueness (0 without a sky)",
+)
+"""What describes a frame, in the order of :func:`frame_features`."""
+
+
+def frame_features(p: PixelLight) -> np.ndarray:
+    """``(len(FEATURES),)`` the statistics that describe a frame's light."""
+    sky = p.sky_brightness if p.has_sky else p.top_median
+    grain = math.log(1e-4 + (p.sky_grain or 0.0))
+    blueness = p.sky_blueness if p.has_sky else 0.0
+    return np.array(
+        [p.median, p.top_median, p.bottom_median, sky, grain, p.bright_share, p.dark_share, blueness], np.float64
+    )
+
+
+def _open(reading: LightReading | None) -> bool:
+    """A frame left unread that the camera's other frames may read: pixels, colour, ambient light, no EXIF value."""
+    return (
+        reading is not None
+        and not reading.light
+        and reading.ambient
+        and reading.ev100 is None
+        and reading.pixels is not None
+        and not is_monochrome(reading.pixels)
+    )
+
+
+def read_frames_together(readings: Sequence[LightReading | None]) -> list[LightReading | None]:
+    """The light of each frame of one fixed camera (``readings``: each frame's own reading,
+    :func:`~gtloc.evidence.sun.read_light`; ``None`` for a frame that could not be read), with the frames left
+    unread read against the others where the rule in the module docstring decides. Same order and length."""
+    out = list(readings)
+    described = [i for i, r in enumerate(readings) if r is not None and r.pixels is not None]
+    day = [i for i in described if readings[i].light == "daylight"]
+    dark = [i for i in described if readings[i].light == "dark"]
+    if len(described) < MIN_FRAMES or len(day) < MIN_ANCHORS or len(dark) < MIN_ANCHORS:
+        return out
+    features = {i: frame_features(readings[i].pixels) for i in described}
+    scale = np.stack(list(features.values())).std(axis=0) + 1e-3
+    for i in described:
+        if not _open(readings[i]):
+            continue
+        near_day = min(float(np.linalg.norm((features[i] - features[j]) / scale)) for j in day)
+        near_dark = min(float(np.linalg.norm((features[i] - features[j]) / scale)) for j in dark)
+        if near_day < MARGIN * near_dark:
+            light, like, unlike = "daylight", f"{len(day)} read as daylight", f"{len(dark)} read as dark"
+        elif near_dark < MARGIN * near_day:
+            light, like, unlike = "dark", f"{len(dark)} read as dark", f"{len(day)} read as daylight"
+        else:
+            continue
+        why = (
+            f"alone its light cannot be read, but among this camera's frames it looks like the {like}, not the {unlike}"
+        )
+        out[i] = replace(readings[i], light=light, source=SOURCE, why=why)
+    return out
