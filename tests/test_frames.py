@@ -95,3 +95,19 @@ def test_verify_reads_a_webcam_folder_together_only_when_asked(tmp_path):
     result = CliRunner().invoke(app, ["verify", "--claims", str(claims), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert {r["path"]: r for r in csv.DictReader(out.open())}[dull]["sun"] == CANNOT_JUDGE
+
+
+def test_daylight_is_taken_back_from_frames_far_grainier_than_the_camera_clean_days():
+    # A webcam's dull days (a clean sky) and its nights lifted by its gain until they look the same, but grainy.
+    days = [scene((175, 178, 182), (95, 100, 90), noise=0.3, seed=k) for k in range(5)]
+    lifted = [scene((175, 178, 182), (95, 100, 90), noise=2.5, seed=10 + k) for k in range(3)]
+    alone = readings([*days, *lifted])
+    assert all(r.light == "daylight" for r in alone)  # alone, each could be a dull day seen by a grainy webcam
+    together = read_frames_together(alone)
+    assert [r.light for r in together] == ["daylight"] * 5 + [""] * 3
+    assert "times as grainy as this camera's clean daylit skies" in together[-1].why
+    assert check_sun(lifted[0], *ZURICH, MIDNIGHT, exif=PhotoExif()).verdict == INCONSISTENT  # the false alarm alone
+    assert check_sun(None, *ZURICH, MIDNIGHT, light=together[-1]).verdict == CANNOT_JUDGE
+    # A webcam whose every day is as grainy keeps them all: the grain is only compared within one camera.
+    grainy = readings([scene((175, 178, 182), (95, 100, 90), noise=2.5, seed=k) for k in range(8)])
+    assert read_frames_together(grainy) == grainy

@@ -6,14 +6,18 @@ JPEG) at every hour. Alone, a dull day and a night the camera brightened can loo
 :mod:`gtloc.evidence.light`); against the same camera's own frames that were read as daylight and as dark, they
 usually do not: the processing that moved the brightness and colour moved them the same way on every frame.
 
-The rule (:func:`read_frames_together`): among the frames of one camera (at least :data:`MIN_FRAMES`, with at least
-:data:`MIN_ANCHORS` read as daylight and as many read as dark by the rule for one picture), each frame left unread
-is described by its pixel statistics (:data:`FEATURES`), each scaled by its spread over the camera's frames. It is
-read as daylight when its nearest frame read as daylight is nearer than :data:`MARGIN` times the distance to its
-nearest frame read as dark, as dark the other way round, and stays unread in between. Left out, and left unread:
-frames read from EXIF (their exposure value decides), monochrome frames (an infrared night mode lights the scene
-like a dull day, unlike the camera's colour frames), and frames that do not show the ambient light (the flash fired,
-a close-up). The readings it makes come from the pixels, so the sun check keeps its pixel margins (the sun 10 deg
+First (:func:`read_frames_together`, at least :data:`MIN_FRAMES` frames): a frame the pixels read as daylight whose sky
+is :data:`AMPLIFIED` times as grainy as the camera's clean daylit skies (and grainier than :data:`MIN_GRAIN`) is left
+unread: one sensor and one processing made them all, so its grain is the camera's gain, lifting a dim scene. Alone such
+a frame can pass for a dull day; the absolute grain bound of :mod:`gtloc.evidence.light` is set for all cameras at once,
+far above what one camera's clean skies show. Then the rule: among the frames of one camera (at least
+:data:`MIN_FRAMES`, with at least :data:`MIN_ANCHORS` read as daylight and as many read as dark by the rule for one
+picture), each frame left unread is described by its pixel statistics (:data:`FEATURES`), each scaled by its spread over
+the camera's frames. It is read as daylight when its nearest frame read as daylight is nearer than :data:`MARGIN` times
+the distance to its nearest frame read as dark, as dark the other way round, and stays unread in between. Left out, and
+left unread: frames read from EXIF (their exposure value decides), monochrome frames (an infrared night mode lights the
+scene like a dull day, unlike the camera's colour frames), and frames that do not show the ambient light (the flash
+fired, a close-up). The readings it makes come from the pixels, so the sun check keeps its pixel margins (the sun 10 deg
 down for a daylight frame, 8 deg up for a dark one, before it calls a claim inconsistent).
 
 It holds only for frames of one fixed view: photos of different scenes read together borrow each other's light.
@@ -38,6 +42,13 @@ MIN_ANCHORS = 3
 MARGIN = 0.5
 """An unread frame takes the light of its nearest read frame when the nearest of the other light is at least
 ``1 / MARGIN`` times as far."""
+AMPLIFIED = 4.0
+"""A frame read as daylight from its pixels whose sky grain is at least this many times the camera's clean daylit
+skies' (the lowest quarter of its frames read as daylight) ..."""
+MIN_GRAIN = 0.002
+"""... and at least this (a clean sky's grain is a few ten-thousandths) is not read as daylight: the same sensor and
+processing made it, so the grain is the camera's gain, and a gain that high was lifting a dim scene (a night a
+camera brightened until it looks like a dull day)."""
 SOURCE = "pixels and the camera's other frames"
 """The :attr:`~gtloc.evidence.sun.LightReading.source` of a reading made here (it contains ``pixels``: the sun
 check's pixel margins apply)."""
@@ -76,12 +87,40 @@ def _open(reading: LightReading | None) -> bool:
     )
 
 
+def _amplified(readings: list[LightReading | None], described: list[int]) -> set[int]:
+    """The frames whose daylight, read from their pixels, is taken back (their sky :data:`AMPLIFIED` times as grainy
+    as the camera's clean daylit skies), each left unread in ``readings`` with the reason saying why."""
+    skies = [readings[i].pixels.sky_grain for i in described if readings[i].light == "daylight"]
+    skies = sorted(g for g in skies if g is not None)
+    if len(skies) < MIN_ANCHORS:
+        return set()
+    clean = skies[len(skies) // 4]
+    taken = set()
+    for i in described:
+        r = readings[i]
+        grain = r.pixels.sky_grain
+        if r.light != "daylight" or r.source != "pixels" or grain is None or grain < max(AMPLIFIED * clean, MIN_GRAIN):
+            continue
+        why = (
+            f"alone it looks like day ({r.why}), but its sky is {grain / max(clean, 1e-6):.0f} times as grainy as "
+            "this camera's clean daylit skies: the camera amplified a dimmer scene"
+        )
+        readings[i] = replace(r, light="", source="", why=why)
+        taken.add(i)
+    return taken
+
+
 def read_frames_together(readings: Sequence[LightReading | None]) -> list[LightReading | None]:
     """The light of each frame of one fixed camera (``readings``: each frame's own reading,
-    :func:`~gtloc.evidence.sun.read_light`; ``None`` for a frame that could not be read), with the frames left
-    unread read against the others where the rule in the module docstring decides. Same order and length."""
-    out = list(readings)
+    :func:`~gtloc.evidence.sun.read_light`; ``None`` for a frame that could not be read), with daylight taken back
+    from amplified frames and the frames left unread read against the others, where the rules in the module
+    docstring decide. Same order and length."""
     described = [i for i, r in enumerate(readings) if r is not None and r.pixels is not None]
+    if len(described) < MIN_FRAMES:
+        return list(readings)
+    readings = list(readings)
+    taken = _amplified(readings, described)
+    out = list(readings)
     day = [i for i in described if readings[i].light == "daylight"]
     dark = [i for i in described if readings[i].light == "dark"]
     if len(described) < MIN_FRAMES or len(day) < MIN_ANCHORS or len(dark) < MIN_ANCHORS:
@@ -93,7 +132,7 @@ def read_frames_together(readings: Sequence[LightReading | None]) -> list[LightR
             continue
         near_day = min(float(np.linalg.norm((features[i] - features[j]) / scale)) for j in day)
         near_dark = min(float(np.linalg.norm((features[i] - features[j]) / scale)) for j in dark)
-        if near_day < MARGIN * near_dark:
+        if near_day < MARGIN * near_dark and i not in taken:
             light, like, unlike = "daylight", f"{len(day)} read as daylight", f"{len(dark)} read as dark"
         elif near_dark < MARGIN * near_day:
             light, like, unlike = "dark", f"{len(dark)} read as dark", f"{len(day)} read as daylight"
