@@ -123,7 +123,7 @@ def read_frames_together(readings: Sequence[LightReading | None]) -> list[LightR
     out = list(readings)
     day = [i for i in described if readings[i].light == "daylight"]
     dark = [i for i in described if readings[i].light == "dark"]
-    if len(described) < MIN_FRAMES or len(day) < MIN_ANCHORS or len(dark) < MIN_ANCHORS:
+    if len(day) < MIN_ANCHORS or len(dark) < MIN_ANCHORS:
         return out
     features = {i: frame_features(readings[i].pixels) for i in described}
     scale = np.stack(list(features.values())).std(axis=0) + 1e-3

@@ -11,8 +11,8 @@ photos. Every photo's EXIF is read first, so that each camera's clock is judged 
 (:func:`~gtloc.data.clock.clocks_by_camera`: a time-zone-like gap on one photo of a camera whose clock is right on
 the others is an old GPS fix; the same gap on two is a wrong clock). With ``fixed_camera`` (the photos of each
 folder are frames of one fixed camera, a webcam), every photo's light is read first and each folder's frames of one
-size are read together (:func:`~gtloc.evidence.frames.read_frames_together`); each is then decoded again for its
-checks. A photo that cannot be read, or whose claims row is bad, gets the verdict ``error`` with the reason; the
+size are read together (:func:`~gtloc.evidence.frames.read_frames_together`); a frame is decoded again only for
+the model. A photo that cannot be read, or whose claims row is bad, gets the verdict ``error`` with the reason; the
 others go on. Without a model nothing here imports torch.
 """
 
@@ -192,7 +192,8 @@ def _read(path: Path, claims: ClaimSource, predictor: Predictor | None, tags: _T
             claim, clock, light = claims.claim(path, exif), None, None
         else:
             exif, claim, clock, light = tags.exif, tags.claim, tags.clock, tags.light
-        image = load_image(path)
+        # A frame whose light was read already (fixed_camera) decoded then; only the model needs its pixels again.
+        image = load_image(path) if light is None or predictor is not None else None
         checks = [clock_check(exif, claim, clock), sun_check(image, exif, claim, light)]
         features = predictor.photo_features([image]) if predictor is not None else None
     except GtlocError as exc:
